@@ -1,0 +1,1 @@
+"""floatnet.agent — see ARCHITECTURE.md for this layer's contract."""

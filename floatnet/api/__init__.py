@@ -1,0 +1,1 @@
+"""floatnet.api — see ARCHITECTURE.md for this layer's contract."""

@@ -1,0 +1,1 @@
+"""floatnet.cli — see ARCHITECTURE.md for this layer's contract."""

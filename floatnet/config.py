@@ -1,0 +1,273 @@
+"""The floatnet ini file, with the seed's section and option names.
+
+One file configures the server, the agent and the lab, like Neutron's ``neutron.conf`` + ``ml2_conf.ini`` merged:
+
+```
+[DEFAULT]
+auth_strategy = noauth          ; noauth | keystone
+bind = 127.0.0.1:9696
+state_dir = /var/lib/floatnet
+
+[database]
+connection = sqlite:////var/lib/floatnet/floatnet.db   ; or postgresql://user:pw@host/db
+
+[ml2]
+type_drivers = flat,vlan,vxlan
+tenant_network_types = vlan,flat      ; new name: project_network_types
+
+[ml2_type_flat]
+flat_networks = public_eth0           ; or * for any physnet
+
+[ml2_type_vlan]
+network_vlan_ranges = public_eth1:100:199,public_eth2   ; a bare physnet: provider networks only
+
+[ml2_type_vxlan]
+vni_ranges = 1:1000
+
+[ovs]
+bridge_mappings = public_eth0:br-ex,public_eth1:br-eth1
+physical_interfaces = public_eth1:eth1   ; optional: add this interface to the physnet's bridge
+datapath_type = auto                     ; auto | system | netdev
+ovsdb_connection =                       ; empty: the system's, else floatnet starts its own
+
+[agent]
+host = <hostname>
+upstream_dns = 198.51.100.53          ; resolvers dnsmasq forwards to
+report_interval = 5
+```
+
+Parsing is strict: a wrong value raises :class:`ConfigError` naming the section, the option and the value, so a
+server or agent never starts half-configured.
+"""
+
+from __future__ import annotations
+
+import configparser
+import ipaddress
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+KNOWN_TYPES = ("flat", "vlan", "vxlan", "local")
+VLAN_MIN, VLAN_MAX = 1, 4094
+VNI_MIN, VNI_MAX = 1, 2**24 - 1
+
+
+class ConfigError(ValueError):
+    """A configuration value is wrong; the message names the option and the value."""
+
+
+@dataclass(frozen=True)
+class VlanRange:
+    """A physnet and, unless it only hosts provider networks, the VLAN ids tenants may be given on it."""
+
+    physnet: str
+    minimum: int | None = None
+    maximum: int | None = None
+
+    @property
+    def has_pool(self) -> bool:
+        return self.minimum is not None
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything floatnet reads from its ini file, already validated."""
+
+    state_dir: Path = Path("/var/lib/floatnet")
+    auth_strategy: str = "noauth"
+    bind_host: str = "127.0.0.1"
+    bind_port: int = 9696
+    database_connection: str = ""
+    type_drivers: tuple[str, ...] = ("flat", "vlan", "vxlan")
+    tenant_network_types: tuple[str, ...] = ("vlan",)
+    flat_networks: tuple[str, ...] = ("*",)
+    vlan_ranges: tuple[VlanRange, ...] = ()
+    vni_ranges: tuple[tuple[int, int], ...] = ()
+    bridge_mappings: dict[str, str] = field(default_factory=dict)
+    physical_interfaces: dict[str, str] = field(default_factory=dict)
+    datapath_type: str = "auto"
+    ovsdb_connection: str = ""
+    host: str = field(default_factory=socket.gethostname)
+    upstream_dns: tuple[str, ...] = ()
+    report_interval: float = 5.0
+    keystone_authtoken: dict[str, str] = field(default_factory=dict)
+    policy_file: str = ""
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy URL: the configured one, else SQLite in the state dir."""
+        return self.database_connection or f"sqlite:///{self.state_dir / 'floatnet.db'}"
+
+    @property
+    def vlan_physnets(self) -> tuple[str, ...]:
+        return tuple(r.physnet for r in self.vlan_ranges)
+
+    def flat_allowed(self, physnet: str) -> bool:
+        return "*" in self.flat_networks or physnet in self.flat_networks
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def _error(section: str, option: str, value: str, why: str) -> ConfigError:
+    return ConfigError(f"[{section}] {option} = {value!r}: {why}")
+
+
+def _int_in(section: str, option: str, value: str, text: str, low: int, high: int) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise _error(section, option, value, f"{text!r} is not a whole number") from None
+    if not low <= number <= high:
+        raise _error(section, option, value, f"{number} is outside {low}..{high}")
+    return number
+
+
+def parse_types(section: str, option: str, value: str) -> tuple[str, ...]:
+    """A comma list of network types, each one floatnet knows."""
+    types = _split(value)
+    for name in types:
+        if name not in KNOWN_TYPES:
+            raise _error(section, option, value, f"unknown network type {name!r} (known: {', '.join(KNOWN_TYPES)})")
+    return types
+
+
+def parse_vlan_ranges(value: str) -> tuple[VlanRange, ...]:
+    """``physnet:min:max`` entries (several allowed, also several per physnet) or a bare ``physnet``."""
+    ranges = []
+    for item in _split(value):
+        parts = item.split(":")
+        if len(parts) == 1 and parts[0]:
+            ranges.append(VlanRange(parts[0]))
+            continue
+        if len(parts) != 3 or not parts[0]:
+            raise _error("ml2_type_vlan", "network_vlan_ranges", value, f"{item!r} is not physnet or physnet:min:max")
+        low = _int_in("ml2_type_vlan", "network_vlan_ranges", value, parts[1], VLAN_MIN, VLAN_MAX)
+        high = _int_in("ml2_type_vlan", "network_vlan_ranges", value, parts[2], VLAN_MIN, VLAN_MAX)
+        if low > high:
+            raise _error("ml2_type_vlan", "network_vlan_ranges", value, f"range {low}:{high} is reversed")
+        ranges.append(VlanRange(parts[0], low, high))
+    return tuple(ranges)
+
+
+def parse_vni_ranges(value: str) -> tuple[tuple[int, int], ...]:
+    """``min:max`` entries of VXLAN network identifiers."""
+    ranges = []
+    for item in _split(value):
+        parts = item.split(":")
+        if len(parts) != 2:
+            raise _error("ml2_type_vxlan", "vni_ranges", value, f"{item!r} is not min:max")
+        low = _int_in("ml2_type_vxlan", "vni_ranges", value, parts[0], VNI_MIN, VNI_MAX)
+        high = _int_in("ml2_type_vxlan", "vni_ranges", value, parts[1], VNI_MIN, VNI_MAX)
+        if low > high:
+            raise _error("ml2_type_vxlan", "vni_ranges", value, f"range {low}:{high} is reversed")
+        ranges.append((low, high))
+    return tuple(ranges)
+
+
+def parse_mappings(section: str, option: str, value: str) -> dict[str, str]:
+    """``key:value`` pairs, each key once (``public_eth0:br-ex,public_eth1:br-eth1``)."""
+    result: dict[str, str] = {}
+    for item in _split(value):
+        key, sep, target = item.partition(":")
+        if not sep or not key.strip() or not target.strip():
+            raise _error(section, option, value, f"{item!r} is not key:value")
+        if key.strip() in result:
+            raise _error(section, option, value, f"{key.strip()!r} is mapped twice")
+        if len(target.strip()) > 15:
+            raise _error(section, option, value, f"{target.strip()!r} is longer than 15 characters")
+        result[key.strip()] = target.strip()
+    return result
+
+
+def _parse_bind(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host:
+        raise _error("DEFAULT", "bind", value, "expected HOST:PORT")
+    return host.strip("[]"), _int_in("DEFAULT", "bind", value, port, 1, 65535)
+
+
+def _parse_dns(value: str) -> tuple[str, ...]:
+    servers = _split(value)
+    for server in servers:
+        try:
+            ipaddress.ip_address(server)
+        except ValueError:
+            raise _error("agent", "upstream_dns", value, f"{server!r} is not an IP address") from None
+    return servers
+
+
+def _choice(section: str, option: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise _error(section, option, value, f"expected one of {', '.join(choices)}")
+    return value
+
+
+def _tenant_types(parser: configparser.ConfigParser, drivers: tuple[str, ...]) -> tuple[str, ...]:
+    option = "project_network_types" if parser.has_option("ml2", "project_network_types") else "tenant_network_types"
+    value = parser.get("ml2", option, fallback="vlan")
+    types = parse_types("ml2", option, value)
+    for name in types:
+        if name not in drivers:
+            raise _error("ml2", option, value, f"{name!r} is not in [ml2] type_drivers")
+    return types
+
+
+def _float(section: str, option: str, value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise _error(section, option, value, "is not a number") from None
+    if number <= 0:
+        raise _error(section, option, value, "must be positive")
+    return number
+
+
+def from_parser(parser: configparser.ConfigParser, state_dir: Path | None = None) -> Config:
+    """Build a validated :class:`Config` from a parsed ini file; ``state_dir`` overrides the file's."""
+    get = parser.get
+    drivers = parse_types("ml2", "type_drivers", get("ml2", "type_drivers", fallback="flat,vlan,vxlan"))
+    bind_host, bind_port = _parse_bind(get("DEFAULT", "bind", fallback="127.0.0.1:9696"))
+    return Config(
+        state_dir=state_dir or Path(get("DEFAULT", "state_dir", fallback="/var/lib/floatnet")),
+        auth_strategy=_choice(
+            "DEFAULT", "auth_strategy", get("DEFAULT", "auth_strategy", fallback="noauth"), ("noauth", "keystone")
+        ),
+        bind_host=bind_host,
+        bind_port=bind_port,
+        database_connection=get("database", "connection", fallback=""),
+        type_drivers=drivers,
+        tenant_network_types=_tenant_types(parser, drivers),
+        flat_networks=_split(get("ml2_type_flat", "flat_networks", fallback="*")),
+        vlan_ranges=parse_vlan_ranges(get("ml2_type_vlan", "network_vlan_ranges", fallback="")),
+        vni_ranges=parse_vni_ranges(get("ml2_type_vxlan", "vni_ranges", fallback="")),
+        bridge_mappings=parse_mappings("ovs", "bridge_mappings", get("ovs", "bridge_mappings", fallback="")),
+        physical_interfaces=parse_mappings(
+            "ovs", "physical_interfaces", get("ovs", "physical_interfaces", fallback="")
+        ),
+        datapath_type=_choice(
+            "ovs", "datapath_type", get("ovs", "datapath_type", fallback="auto"), ("auto", "system", "netdev")
+        ),
+        ovsdb_connection=get("ovs", "ovsdb_connection", fallback=""),
+        host=get("agent", "host", fallback="") or socket.gethostname(),
+        upstream_dns=_parse_dns(get("agent", "upstream_dns", fallback="")),
+        report_interval=_float("agent", "report_interval", get("agent", "report_interval", fallback="5")),
+        keystone_authtoken=dict(parser.items("keystone_authtoken")) if parser.has_section("keystone_authtoken") else {},
+        policy_file=get("oslo_policy", "policy_file", fallback=""),
+    )
+
+
+def load(path: str | os.PathLike[str] | None = None, state_dir: str | os.PathLike[str] | None = None) -> Config:
+    """Read and validate the ini file at ``path`` (none: all defaults).
+
+    Raises :class:`ConfigError` for a missing file or any wrong value.
+    """
+    parser = configparser.ConfigParser(interpolation=None)
+    if path is not None:
+        if not Path(path).is_file():
+            raise ConfigError(f"configuration file {str(path)!r} does not exist")
+        parser.read(path)
+    return from_parser(parser, Path(state_dir) if state_dir is not None else None)

@@ -1,0 +1,1 @@
+"""floatnet.core — see ARCHITECTURE.md for this layer's contract."""

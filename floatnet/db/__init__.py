@@ -1,0 +1,1 @@
+"""floatnet.db — see ARCHITECTURE.md for this layer's contract."""

@@ -1,0 +1,1 @@
+"""floatnet.linux — see ARCHITECTURE.md for this layer's contract."""
