@@ -1,0 +1,42 @@
+"""The ASGI application: one Starlette app mounting the core, L3 and agent routes.
+
+``create_app(config)`` opens the database (migrating it unless told not to), builds the domain container
+(:class:`floatnet.core.base.Core`, reachable from handlers as ``request.app.state.core``) and installs the
+single error mapping of :mod:`floatnet.api.errors`.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from floatnet.api import errors, routes_agent, routes_core, routes_l3
+from floatnet.config import Config
+from floatnet.core.base import Core
+from floatnet.db.migrate import upgrade
+from floatnet.db.session import Database
+
+
+def all_routes() -> list[BaseRoute]:
+    """Every route, core first."""
+    return [*routes_core.routes(), *routes_l3.routes(), *routes_agent.routes()]
+
+
+def open_database(config: Config, migrate: bool = True) -> Database:
+    """The configured database (creating the state dir for the default SQLite file), migrated to head."""
+    if not config.database_connection:
+        config.state_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(config.database_url)
+    if migrate:
+        upgrade(db.engine)
+    return db
+
+
+def create_app(config: Config, database: Database | None = None, migrate: bool = True) -> Starlette:
+    """The floatnet API for ``config`` (database from ``config.database_url`` unless given)."""
+    db = database or open_database(config, migrate)
+    app = Starlette(routes=all_routes())
+    app.state.core = Core(db=db, config=config)
+    app.state.config = config
+    errors.install(app)
+    return app

@@ -1,0 +1,151 @@
+"""Turn a domain service into Neutron-shaped routes.
+
+``resource_routes(ResourceSpec("network", "networks", NetworkService))`` gives:
+
+* ``GET/POST /v2.0/networks`` — list (filters, ``fields``, sort, ``limit``/``marker`` with ``networks_links``)
+  and create (``{"network": {...}}`` → 201 ``{"network": {...}}``);
+* ``GET/PUT/DELETE /v2.0/networks/{id}`` — show (``fields``), update (``If-Match``), delete;
+* ``/v2.0/networks/{id}/tags[/{tag}]`` — standard-attr-tag (when ``tags``).
+
+Attributes the caller may not see are removed by :func:`floatnet.core.policy.filter_fields`. All database
+work runs in the threadpool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from floatnet.api import http
+from floatnet.core import policy
+from floatnet.core.base import Core, ResourceService
+from floatnet.core.context import Context
+from floatnet.core.query import Page
+from floatnet.core.tags import Tags
+
+PREFIX = "/v2.0"
+COLLECTIONS: dict[str, str] = {}  # collection -> resource, of every resource routed (for GET /v2.0)
+
+
+@dataclass(frozen=True)
+class ResourceSpec:
+    """A resource's names and the factory of its service (called with the app's :class:`Core`)."""
+
+    resource: str
+    collection: str
+    service: Callable[[Core], ResourceService]
+    tags: bool = True
+
+
+def render(ctx: Context, spec: ResourceSpec, item: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+    """One item as the caller may see it, cut to ``fields``."""
+    return http.select_fields(policy.filter_fields(ctx, spec.resource, item), fields)
+
+
+def _link(request: Request, rel: str, marker: str, reverse: bool) -> dict[str, str]:
+    params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("marker", "page_reverse")]
+    params.append(("marker", marker))
+    if reverse:
+        params.append(("page_reverse", "True"))
+    return {"rel": rel, "href": f"{str(request.url).split('?', 1)[0]}?{urlencode(params)}"}
+
+
+def page_links(request: Request, page: Page, limit: int | None, marker: str | None) -> list[dict[str, str]]:
+    """``<collection>_links``: ``next`` when more items follow, ``previous`` when this page had a marker."""
+    if limit is None or not page.items:
+        return []
+    links = []
+    if page.has_more:
+        links.append(_link(request, "next", page.items[-1]["id"], False))
+    if marker is not None:
+        links.append(_link(request, "previous", page.items[0]["id"], True))
+    return links
+
+
+class _Endpoints:
+    """The handlers of one resource (bound to its spec)."""
+
+    def __init__(self, spec: ResourceSpec) -> None:
+        self.spec = spec
+
+    def _service(self, request: Request) -> ResourceService:
+        return self.spec.service(http.core_of(request))
+
+    async def collection(self, request: Request) -> Response:
+        ctx, service, spec = http.context_of(request), self._service(request), self.spec
+        if request.method == "POST":
+            body = await http.read_envelope(request, spec.resource)
+            created = await http.run_sync(service.create, ctx, body)
+            return http.respond({spec.resource: render(ctx, spec, created, [])}, 201)
+        query = http.list_query(request)
+        page = await http.run_sync(service.list, ctx, query)
+        result: dict[str, Any] = {
+            spec.collection: [render(ctx, spec, item, query.fields) for item in page.items]
+        }
+        links = page_links(request, page, query.limit, query.marker)
+        if links:
+            result[f"{spec.collection}_links"] = links
+        return http.respond(result)
+
+    async def member(self, request: Request) -> Response:
+        ctx, service, spec = http.context_of(request), self._service(request), self.spec
+        resource_id = request.path_params["id"]
+        if request.method == "DELETE":
+            await http.run_sync(service.delete, ctx, resource_id)
+            return http.respond(None, 204)
+        if request.method == "PUT":
+            body = await http.read_envelope(request, spec.resource)
+            revision = http.if_match_revision(request)
+            updated = await http.run_sync(service.update, ctx, resource_id, body, revision)
+            return http.respond({spec.resource: render(ctx, spec, updated, [])})
+        item = await http.run_sync(service.show, ctx, resource_id)
+        return http.respond({spec.resource: render(ctx, spec, item, http.list_query(request).fields)})
+
+    def _tags(self, request: Request) -> Tags:
+        return Tags(http.core_of(request), self.spec.resource, self._service(request).show)
+
+    async def tags(self, request: Request) -> Response:
+        ctx, tags, resource_id = http.context_of(request), self._tags(request), request.path_params["id"]
+        if request.method == "PUT":
+            body = await http.read_json(request)
+            wanted = body.get("tags") if isinstance(body, dict) else None
+            return http.respond({"tags": await http.run_sync(tags.replace, ctx, resource_id, wanted)})
+        if request.method == "DELETE":
+            await http.run_sync(tags.remove, ctx, resource_id, None)
+            return http.respond(None, 204)
+        return http.respond({"tags": await http.run_sync(tags.get, ctx, resource_id)})
+
+    async def tag(self, request: Request) -> Response:
+        ctx, tags = http.context_of(request), self._tags(request)
+        resource_id, tag = request.path_params["id"], request.path_params["tag"]
+        if request.method == "PUT":
+            await http.run_sync(tags.add, ctx, resource_id, tag)
+            return Response(status_code=201)
+        if request.method == "DELETE":
+            await http.run_sync(tags.remove, ctx, resource_id, tag)
+        else:
+            await http.run_sync(tags.has, ctx, resource_id, tag)
+        return http.respond(None, 204)
+
+
+def resource_routes(spec: ResourceSpec) -> list[BaseRoute]:
+    """The routes of one resource (see the module docstring)."""
+    ends = _Endpoints(spec)
+    COLLECTIONS[spec.collection] = spec.resource
+    base = f"{PREFIX}/{spec.collection}"
+    routes: list[BaseRoute] = [
+        Route(base, ends.collection, methods=["GET", "POST"]),
+        Route(base + "/{id}", ends.member, methods=["GET", "PUT", "DELETE"]),
+    ]
+    if spec.tags:
+        routes += [
+            Route(base + "/{id}/tags", ends.tags, methods=["GET", "PUT", "DELETE"]),
+            Route(base + "/{id}/tags/{tag}", ends.tag, methods=["GET", "PUT", "DELETE"]),
+        ]
+    return routes

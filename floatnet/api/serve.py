@@ -1,0 +1,87 @@
+"""``floatnet server`` and ``floatnet db upgrade``: the server process and the schema tool.
+
+``floatnet server [--config FILE] [--state-dir DIR] [--bind HOST:PORT]`` applies pending migrations, then
+serves the API with uvicorn. A configuration error ends the process with status 2 and a message naming the
+option and the value. With ``auth_strategy = noauth`` the server warns loudly: anyone who can reach the port
+is an administrator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import replace
+
+from floatnet.config import Config, ConfigError, _parse_bind, load
+from floatnet.db.session import Database
+
+LOG = logging.getLogger("floatnet.server")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="floatnet", description="floatnet server and database tools")
+    commands = parser.add_subparsers(dest="command", required=True)
+    server = commands.add_parser("server", help="run the API server")
+    db = commands.add_parser("db", help="database schema tools")
+    db.add_argument("action", choices=["upgrade"], help="apply every pending migration")
+    for sub in (server, db):
+        sub.add_argument("--config", help="the ini file (default: built-in defaults)")
+        sub.add_argument("--state-dir", help="where SQLite and runtime files live (overrides the file)")
+    server.add_argument("--bind", help="HOST:PORT to listen on (default 127.0.0.1:9696)")
+    server.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    return parser
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    """The validated config the arguments describe (``--bind`` overrides the file)."""
+    config = load(args.config, args.state_dir)
+    if getattr(args, "bind", None):
+        host, port = _parse_bind(args.bind)
+        config = replace(config, bind_host=host, bind_port=port)
+    return config
+
+
+def _prepare(config: Config) -> Database:
+    from floatnet.api.app import open_database
+
+    return open_database(config)
+
+
+def _warn_noauth(config: Config) -> None:
+    if config.auth_strategy == "noauth":
+        LOG.warning(
+            "auth_strategy = noauth: NO AUTHENTICATION. Anyone who can reach %s:%s is an administrator.",
+            config.bind_host,
+            config.bind_port,
+        )
+
+
+def run_server(config: Config, log_level: str) -> int:
+    """Migrate, then serve until interrupted."""
+    import uvicorn
+
+    from floatnet.api.app import create_app
+
+    db = _prepare(config)
+    _warn_noauth(config)
+    app = create_app(config, database=db, migrate=False)
+    uvicorn.run(app, host=config.bind_host, port=config.bind_port, log_level=log_level, access_log=False)
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    """Entry point for ``floatnet server …`` / ``floatnet db upgrade …`` (``argv`` starts at the command)."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_config(args)
+    except ConfigError as exc:
+        print(f"floatnet: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "db":
+        db = _prepare(config)
+        print(f"database {db.engine.url!r} is up to date")
+        db.dispose()
+        return 0
+    return run_server(config, args.log_level)

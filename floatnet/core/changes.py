@@ -1,0 +1,35 @@
+"""The change log agents follow: one row per committed change, written in the changing transaction."""
+
+from __future__ import annotations
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from floatnet.db.models import Change, utcnow
+
+KINDS = ("network", "subnet", "port", "router", "floatingip")
+
+
+def record(
+    session: Session,
+    kind: str,
+    resource_id: str,
+    op: str,
+    router_id: str | None = None,
+    network_id: str | None = None,
+) -> None:
+    """Append a change of ``kind``/``resource_id`` (``op``: create, update, delete, status) to the log.
+
+    ``router_id``/``network_id`` name the router or network whose desired state the change touches, so an
+    agent refetches only those. Runs in the caller's transaction: the row exists iff the change commits.
+    """
+    session.execute(
+        insert(Change).values(
+            kind=kind,
+            resource_id=resource_id,
+            op=op,
+            router_id=router_id,
+            network_id=network_id,
+            created_at=utcnow(),
+        )
+    )

@@ -1,0 +1,65 @@
+"""Fetching rows the caller may see: the one place project scoping of networks, subnets and ports lives.
+
+A non-admin sees their own resources, plus shared and external networks (and those networks' subnets);
+anything else is reported as not found (404), exactly as if it did not exist.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, or_, true
+from sqlalchemy.orm import Session
+
+from floatnet.core.context import Context
+from floatnet.core.errors import NetworkNotFound, PolicyNotAuthorized, PortNotFound, SubnetNotFound
+from floatnet.db.models import Network, Port, Subnet
+
+
+def network_visible_clause(ctx: Context) -> ColumnElement[bool]:
+    """SQL condition: networks ``ctx`` may see."""
+    if ctx.is_admin:
+        return true()
+    return or_(Network.project_id == ctx.project_id, Network.shared.is_(True), Network.external.is_(True))
+
+
+def network_visible(ctx: Context, network: Network) -> bool:
+    return ctx.is_admin or network.project_id == ctx.project_id or network.shared or network.external
+
+
+def get_network(session: Session, ctx: Context, network_id: str, lock: bool = False) -> Network:
+    """The network, if ``ctx`` may see it (404 otherwise). ``lock`` takes the row lock (PostgreSQL)."""
+    network = session.get(Network, network_id, with_for_update=lock or None)
+    if network is None or not network_visible(ctx, network):
+        raise NetworkNotFound(net_id=network_id)
+    return network
+
+
+def get_subnet(session: Session, ctx: Context, subnet_id: str, lock: bool = False) -> Subnet:
+    """The subnet, if ``ctx`` owns it or may see its network (404 otherwise)."""
+    subnet = session.get(Subnet, subnet_id, with_for_update=lock or None)
+    if subnet is None:
+        raise SubnetNotFound(subnet_id=subnet_id)
+    if not ctx.owns(subnet.project_id):
+        network = session.get(Network, subnet.network_id)
+        if network is None or not network_visible(ctx, network):
+            raise SubnetNotFound(subnet_id=subnet_id)
+    return subnet
+
+
+def get_port(session: Session, ctx: Context, port_id: str) -> Port:
+    """The port, if ``ctx`` owns it or owns its network (404 otherwise)."""
+    port = session.get(Port, port_id)
+    if port is None:
+        raise PortNotFound(port_id=port_id)
+    if not ctx.owns(port.project_id):
+        network = session.get(Network, port.network_id)
+        if network is None or network.project_id != ctx.project_id:
+            raise PortNotFound(port_id=port_id)
+    return port
+
+
+def require_owner(ctx: Context, action: str, row: Any) -> None:
+    """A visible resource the caller does not own may not be changed (403, as Neutron's policy answers)."""
+    if not ctx.owns(row.project_id):
+        raise PolicyNotAuthorized(action=action)

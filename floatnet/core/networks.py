@@ -1,0 +1,214 @@
+"""Networks: create/show/list/update/delete with provider, external-net, MTU and port-security attributes."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from floatnet.core import changes, policy, segments, tags
+from floatnet.core.base import Core, bump, check_revision, load_tags, owner_project, standard_attrs
+from floatnet.core.context import Context
+from floatnet.core.errors import InvalidInput, NetworkInUse
+from floatnet.core.lookup import get_network, network_visible_clause, require_owner
+from floatnet.core.query import ListQuery, Page, apply, pop_column_filters
+from floatnet.core.validation import (
+    Attr,
+    list_of,
+    nullable,
+    project_id,
+    string,
+    to_bool,
+    to_int,
+    validate,
+)
+from floatnet.db.models import Network, Port, Subnet, Tag, new_id
+
+AUTO_DELETE_OWNERS = ("network:dhcp",)
+
+SPEC: dict[str, Attr] = {
+    "name": Attr(string(255), default=""),
+    "description": Attr(string(255), default=""),
+    "admin_state_up": Attr(to_bool, default=True),
+    "shared": Attr(to_bool, default=False),
+    "router:external": Attr(to_bool, default=False),
+    "mtu": Attr(to_int(68, 65535)),
+    "port_security_enabled": Attr(to_bool, default=True),
+    "provider:network_type": Attr(nullable(string(32))),
+    "provider:physical_network": Attr(nullable(string(64))),
+    "provider:segmentation_id": Attr(nullable(to_int())),
+    "project_id": Attr(project_id, put=False),
+    "tenant_id": Attr(project_id, put=False),
+    "tags": Attr(list_of(string(60)), put=False),
+    "availability_zone_hints": Attr(list_of(string(255)), put=False),
+    "is_default": Attr(to_bool),
+    "dns_domain": Attr(string(255)),
+}
+PROVIDER = ("provider:network_type", "provider:physical_network", "provider:segmentation_id")
+COLUMNS = {"id", "name", "project_id", "shared", "admin_state_up", "status", "mtu"}
+RENAMED = {"router:external": "external", "provider:network_type": "network_type"}
+
+
+def render(row: Any, subnet_ids: list[str], tag_list: list[str]) -> dict[str, Any]:
+    """A network as Neutron shows it (``row``: Network or a Row of the networks table)."""
+    body = standard_attrs(row, tag_list)
+    body.update(
+        {
+            "admin_state_up": row.admin_state_up,
+            "shared": row.shared,
+            "router:external": row.external,
+            "mtu": row.mtu,
+            "port_security_enabled": row.port_security_enabled,
+            "subnets": subnet_ids,
+            "provider:network_type": row.network_type,
+            "provider:physical_network": row.physical_network,
+            "provider:segmentation_id": row.segmentation_id,
+            "availability_zone_hints": [],
+            "availability_zones": [],
+            "ipv4_address_scope": None,
+            "ipv6_address_scope": None,
+            "is_default": False,
+            "l2_adjacency": True,
+        }
+    )
+    return body
+
+
+def _subnet_ids(session: Session, network_ids: Any) -> dict[str, list[str]]:
+    result: dict[str, list[str]] = defaultdict(list)
+    rows = session.execute(
+        select(Subnet.network_id, Subnet.id)
+        .where(Subnet.network_id.in_(network_ids))
+        .order_by(Subnet.created_at, Subnet.id)
+    )
+    for network_id, subnet_id in rows:
+        result[network_id].append(subnet_id)
+    return result
+
+
+def render_many(session: Session, ctx: Context, query: ListQuery | None = None) -> list[dict[str, Any]]:
+    """Rendered networks ``ctx`` may see, with column filters of ``query`` evaluated in SQL."""
+    stmt = select(Network.__table__).where(network_visible_clause(ctx))
+    if query is not None:
+        for column, values in pop_column_filters(query, COLUMNS).items():
+            if column not in ("shared", "admin_state_up"):
+                stmt = stmt.where(getattr(Network, column).in_(values))
+    rows = session.execute(stmt).all()
+    ids = [row.id for row in rows]
+    subnets = _subnet_ids(session, ids)
+    tag_map = load_tags(session, "network", ids)
+    return [render(row, subnets.get(row.id, []), tag_map.get(row.id, [])) for row in rows]
+
+
+def render_one(session: Session, network: Network) -> dict[str, Any]:
+    """One network, rendered."""
+    return render(
+        network,
+        _subnet_ids(session, [network.id]).get(network.id, []),
+        load_tags(session, "network", [network.id]).get(network.id, []),
+    )
+
+
+class NetworkService:
+    """The ``networks`` resource."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    def list(self, ctx: Context, query: ListQuery) -> Page:
+        return apply(self.core.db.run(lambda s: render_many(s, ctx, query), write=False), query)
+
+    def show(self, ctx: Context, resource_id: str) -> dict[str, Any]:
+        return self.core.db.run(lambda s: render_one(s, get_network(s, ctx, resource_id)), write=False)
+
+    def create(self, ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+        attrs = validate("network", SPEC, body, creating=True)
+        policy.check_attributes(ctx, "create", "network", [k for k in attrs if k in body], {})
+        project = owner_project(ctx, attrs)
+        return self.core.db.run(lambda s: self._create(s, project, attrs))
+
+    def _create(self, session: Session, project: str, attrs: dict[str, Any]) -> dict[str, Any]:
+        network_id = new_id()
+        segment = segments.allocate(
+            session,
+            self.core.config,
+            network_id,
+            attrs.get("provider:network_type"),
+            attrs.get("provider:physical_network"),
+            attrs.get("provider:segmentation_id"),
+        )
+        default_mtu = segments.MTU.get(segment.network_type, 1500)
+        if attrs.get("mtu", default_mtu) > default_mtu:
+            raise InvalidInput(error_message=f"Requested MTU is too big, maximum is {default_mtu}")
+        network = Network(
+            id=network_id,
+            project_id=project,
+            name=attrs["name"],
+            description=attrs["description"],
+            status="ACTIVE",
+            admin_state_up=attrs["admin_state_up"],
+            shared=attrs["shared"],
+            external=attrs["router:external"],
+            mtu=attrs.get("mtu", default_mtu),
+            port_security_enabled=attrs["port_security_enabled"],
+            network_type=segment.network_type,
+            physical_network=segment.physical_network,
+            segmentation_id=segment.segmentation_id,
+        )
+        session.add(network)
+        session.flush()
+        tags.set_initial(session, "network", network_id, tags.check_tags(attrs.get("tags", [])))
+        changes.record(session, "network", network_id, "create", network_id=network_id)
+        return render_one(session, network)
+
+    def update(
+        self, ctx: Context, resource_id: str, body: dict[str, Any], revision: int | None
+    ) -> dict[str, Any]:
+        attrs = validate("network", SPEC, body, creating=False)
+        policy.check_attributes(ctx, "update", "network", attrs, {})
+        return self.core.db.run(lambda s: self._update(s, ctx, resource_id, attrs, revision))
+
+    def _update(
+        self, session: Session, ctx: Context, network_id: str, attrs: dict[str, Any], revision: int | None
+    ) -> dict[str, Any]:
+        network = get_network(session, ctx, network_id)
+        require_owner(ctx, "update_network", network)
+        check_revision(network.revision_number, revision)
+        current = render_one(session, network)
+        if any(attrs[key] != current[key] for key in PROVIDER if key in attrs):
+            raise InvalidInput(error_message="Plugin does not support updating provider attributes")
+        if attrs.get("mtu", 0) > segments.MTU.get(network.network_type, 1500):
+            raise InvalidInput(error_message="Requested MTU is too big")
+        for key, value in attrs.items():
+            if key in PROVIDER or key in ("is_default", "dns_domain"):
+                continue
+            setattr(network, RENAMED.get(key, key), value)
+        bump(network)
+        changes.record(session, "network", network_id, "update", network_id=network_id)
+        session.flush()
+        return render_one(session, network)
+
+    def delete(self, ctx: Context, resource_id: str) -> None:
+        self.core.db.run(lambda s: self._delete(s, ctx, resource_id))
+
+    def _delete(self, session: Session, ctx: Context, network_id: str) -> None:
+        network = get_network(session, ctx, network_id)
+        require_owner(ctx, "delete_network", network)
+        ports = session.execute(select(Port.id, Port.device_owner).where(Port.network_id == network_id)).all()
+        if any(owner not in AUTO_DELETE_OWNERS for _, owner in ports):
+            raise NetworkInUse(net_id=network_id)
+        for port_id, _ in ports:
+            changes.record(session, "port", port_id, "delete", network_id=network_id)
+        port_ids = [port_id for port_id, _ in ports]
+        subnet_ids = list(session.scalars(select(Subnet.id).where(Subnet.network_id == network_id)))
+        for subnet_id in subnet_ids:
+            changes.record(session, "subnet", subnet_id, "delete", network_id=network_id)
+        session.execute(delete(Port).where(Port.network_id == network_id))
+        session.execute(delete(Subnet).where(Subnet.network_id == network_id))
+        for kind, ids in (("port", port_ids), ("subnet", subnet_ids), ("network", [network_id])):
+            session.execute(delete(Tag).where(Tag.resource_type == kind, Tag.resource_id.in_(ids)))
+        segments.release(session, network_id)
+        session.delete(network)
+        changes.record(session, "network", network_id, "delete", network_id=network_id)

@@ -1,0 +1,210 @@
+"""Attribute validation as Neutron's API layer does it: a small attribute map per resource.
+
+Each :class:`Attr` says whether the attribute may be given on create (POST) and update (PUT), whether it is
+required, its default, and a converter that validates and normalises a value (raising ``ValueError(reason)``).
+:func:`validate` answers Neutron's messages (``Unrecognized attribute(s) 'x'``, ``Invalid input for x.
+Reason: …``, ``Cannot update read-only attribute x``) as ``HTTPBadRequest``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from floatnet.core.errors import HTTPBadRequest
+
+Converter = Callable[[Any], Any]
+MISSING: Any = object()
+MAC_RE = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
+
+
+@dataclass(frozen=True)
+class Attr:
+    """How one attribute is accepted (see the module docstring)."""
+
+    convert: Converter
+    post: bool = True
+    put: bool = True
+    required: bool = False
+    default: Any = MISSING
+
+
+def validate(resource: str, spec: dict[str, Attr], body: Any, creating: bool) -> dict[str, Any]:
+    """Check and convert ``body`` against ``spec``; on create, fill defaults. Returns a new dict."""
+    if not isinstance(body, dict):
+        raise HTTPBadRequest(msg=f"Resource body required for {resource}")
+    unknown = sorted(set(body) - set(spec))
+    if unknown:
+        raise HTTPBadRequest(msg=f"Unrecognized attribute(s) '{', '.join(unknown)}'")
+    result: dict[str, Any] = {}
+    for name, attr in spec.items():
+        if name in body:
+            if creating and not attr.post:
+                raise HTTPBadRequest(msg=f"Attribute '{name}' not allowed in POST")
+            if not creating and not attr.put:
+                raise HTTPBadRequest(msg=f"Cannot update read-only attribute {name}")
+            try:
+                result[name] = attr.convert(body[name])
+            except (ValueError, TypeError) as exc:
+                raise HTTPBadRequest(msg=f"Invalid input for {name}. Reason: {exc}.") from None
+        elif creating and attr.required:
+            raise HTTPBadRequest(msg=f"Failed to parse request. Required attribute '{name}' not specified")
+        elif creating and attr.default is not MISSING:
+            result[name] = attr.default() if callable(attr.default) else attr.default
+    return result
+
+
+def to_bool(value: Any) -> bool:
+    """A boolean, also from the strings Neutron accepts (``true``/``false``/``1``/``0``)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on", "false", "0", "no", "off"):
+        return value.lower() in ("true", "1", "yes", "on")
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise ValueError(f"'{value}' cannot be converted to boolean")
+
+
+def string(max_len: int = 255) -> Converter:
+    """A string of at most ``max_len`` characters (``None`` is refused)."""
+
+    def convert(value: Any) -> str:
+        if not isinstance(value, str):
+            raise ValueError(f"'{value}' is not a valid string")
+        if len(value) > max_len:
+            raise ValueError(f"'{value}' exceeds maximum length of {max_len}")
+        return value
+
+    return convert
+
+
+def to_int(low: int | None = None, high: int | None = None) -> Converter:
+    """An integer (also from its text), optionally within ``low``..``high``."""
+
+    def convert(value: Any) -> int:
+        if isinstance(value, bool):
+            raise ValueError(f"'{value}' is not an integer")
+        try:
+            number = int(value)
+        except (ValueError, TypeError):
+            raise ValueError(f"'{value}' is not an integer") from None
+        if (low is not None and number < low) or (high is not None and number > high):
+            raise ValueError(f"'{number}' is not in the range {low} through {high}")
+        return number
+
+    return convert
+
+
+def nullable(inner: Converter) -> Converter:
+    """``None`` stays ``None``, anything else goes through ``inner``."""
+    return lambda value: None if value is None else inner(value)
+
+
+def to_uuid(value: Any) -> str:
+    """A UUID string."""
+    try:
+        return str(uuid.UUID(str(value))) if isinstance(value, str) else _bad_uuid(value)
+    except ValueError:
+        return _bad_uuid(value)
+
+
+def _bad_uuid(value: Any) -> str:
+    raise ValueError(f"'{value}' is not a valid UUID")
+
+
+def ip_address(value: Any) -> str:
+    """An IPv4/IPv6 address in canonical text."""
+    try:
+        return str(ipaddress.ip_address(value if isinstance(value, str) else ""))
+    except ValueError:
+        raise ValueError(f"'{value}' is not a valid IP address") from None
+
+
+def cidr(value: Any) -> str:
+    """A network in CIDR notation; host bits must be zero, as Neutron requires for a subnet."""
+    try:
+        net = ipaddress.ip_network(value if isinstance(value, str) else "", strict=True)
+    except ValueError:
+        raise ValueError(f"'{value}' is not a valid IP subnet") from None
+    if "/" not in value:
+        raise ValueError(f"'{value}' isn't a recommended CIDR, '{net}' should be used instead")
+    return str(net)
+
+
+def mac_address(value: Any) -> str:
+    """A unicast MAC address (lower case, colon separated)."""
+    text = value.lower().replace("-", ":") if isinstance(value, str) else ""
+    if not MAC_RE.match(text) or int(text[:2], 16) & 1 or text == "00:00:00:00:00:00":
+        raise ValueError(f"'{value}' is not a valid MAC address")
+    return text
+
+
+def list_of(inner: Converter) -> Converter:
+    """A list whose every element goes through ``inner``."""
+
+    def convert(value: Any) -> list[Any]:
+        if not isinstance(value, list):
+            raise ValueError(f"'{value}' is not a list")
+        return [inner(item) for item in value]
+
+    return convert
+
+
+def unique_list_of(inner: Converter) -> Converter:
+    """Like :func:`list_of`, and duplicates are refused (dns_nameservers)."""
+
+    def convert(value: Any) -> list[Any]:
+        items = list_of(inner)(value)
+        duplicates = {item for item in items if items.count(item) > 1}
+        if duplicates:
+            raise ValueError(f"Duplicate items in the list: '{', '.join(sorted(map(str, duplicates)))}'")
+        return items
+
+    return convert
+
+
+def dict_with(keys: dict[str, Converter], required: tuple[str, ...] = ()) -> Converter:
+    """A dict with only ``keys`` (each converted), ``required`` ones present."""
+
+    def convert(value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise ValueError(f"'{value}' is not a dictionary")
+        extra = sorted(set(value) - set(keys))
+        if extra:
+            raise ValueError(f"Unrecognized attribute(s) '{', '.join(extra)}'")
+        missing = [key for key in required if key not in value]
+        if missing:
+            raise ValueError(f"Missing key(s) '{', '.join(missing)}' in '{value}'")
+        return {key: keys[key](item) for key, item in value.items()}
+
+    return convert
+
+
+def any_dict(value: Any) -> dict[str, Any]:
+    """Any JSON object (binding:profile)."""
+    if not isinstance(value, dict):
+        raise ValueError(f"'{value}' is not a dictionary")
+    return value
+
+
+def choice(*allowed: str) -> Converter:
+    """One of ``allowed``."""
+
+    def convert(value: Any) -> str:
+        if value not in allowed:
+            raise ValueError(f"'{value}' is not in {list(allowed)}")
+        return str(value)
+
+    return convert
+
+
+def project_id(value: Any) -> str:
+    """A project id (any non-empty string of at most 255 characters)."""
+    text = string(255)(value)
+    if not text:
+        raise ValueError("'' is not a valid project id")
+    return text

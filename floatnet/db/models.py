@@ -1,0 +1,238 @@
+"""The database schema: every table floatnet stores, as SQLAlchemy 2 typed declarative models.
+
+This module is the agreed schema (see the project's models document); the single Alembic migration
+``0001_initial`` is kept equal to it and a test compares the two. Rows hold plain column values only —
+relationships are deliberately not mapped, so every query states what it loads (no hidden N+1 lazy loads).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def new_id() -> str:
+    """A fresh resource id (UUID4 text, like Neutron's)."""
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    """Now in UTC without tzinfo and without microseconds (Neutron renders whole seconds)."""
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with deterministic constraint names (needed for migrations on every backend)."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class StandardAttrs:
+    """The attributes every Neutron resource carries (id, project, name, status, revision, times)."""
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(String(255), index=True, default="")
+    name: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str] = mapped_column(String(255), default="")
+    status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
+    revision_number: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Tag(Base):
+    """A tag on any resource (standard-attr-tag)."""
+
+    __tablename__ = "tags"
+    resource_type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    resource_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(255), primary_key=True)
+    __table_args__ = (Index("ix_tags_resource_type_tag", "resource_type", "tag"),)
+
+
+class Network(StandardAttrs, Base):
+    """An L2 network and its one segment (provider attributes)."""
+
+    __tablename__ = "networks"
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    external: Mapped[bool] = mapped_column(Boolean, default=False)
+    mtu: Mapped[int] = mapped_column(Integer, default=1500)
+    port_security_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    network_type: Mapped[str] = mapped_column(String(32), default="")
+    physical_network: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    segmentation_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class SegmentAllocation(Base):
+    """One row per used segment: the key makes a VLAN id / flat physnet / VNI belong to one network."""
+
+    __tablename__ = "segment_allocations"
+    network_type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    physical_network: Mapped[str] = mapped_column(String(64), primary_key=True)
+    segmentation_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    network_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("networks.id", ondelete="CASCADE"), index=True
+    )
+
+
+class Subnet(StandardAttrs, Base):
+    """An IP subnet of a network, with its pools, gateway and DHCP options."""
+
+    __tablename__ = "subnets"
+    network_id: Mapped[str] = mapped_column(String(36), ForeignKey("networks.id"), index=True)
+    ip_version: Mapped[int] = mapped_column(Integer, default=4)
+    cidr: Mapped[str] = mapped_column(String(64))
+    gateway_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    enable_dhcp: Mapped[bool] = mapped_column(Boolean, default=True)
+    dns_nameservers: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    host_routes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    allocation_pools: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    ipv6_ra_mode: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    ipv6_address_mode: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    subnetpool_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+
+
+class Port(StandardAttrs, Base):
+    """A port on a network: MAC, owner, binding; its addresses live in :class:`IPAllocation`."""
+
+    __tablename__ = "ports"
+    network_id: Mapped[str] = mapped_column(String(36), ForeignKey("networks.id"), index=True)
+    mac_address: Mapped[str] = mapped_column(String(32))
+    device_owner: Mapped[str] = mapped_column(String(255), default="")
+    device_id: Mapped[str] = mapped_column(String(255), default="", index=True)
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    port_security_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    binding_host_id: Mapped[str] = mapped_column(String(255), default="", index=True)
+    binding_vif_type: Mapped[str] = mapped_column(String(64), default="unbound")
+    binding_vif_details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    binding_vnic_type: Mapped[str] = mapped_column(String(64), default="normal")
+    binding_profile: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    dns_name: Mapped[str] = mapped_column(String(255), default="")
+    __table_args__ = (UniqueConstraint("network_id", "mac_address"),)
+
+
+class IPAllocation(Base):
+    """A fixed IP of a port; UNIQUE (network_id, ip_address) is the IPAM guarantee."""
+
+    __tablename__ = "ip_allocations"
+    port_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    ip_address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subnet_id: Mapped[str] = mapped_column(String(36), ForeignKey("subnets.id"), primary_key=True, index=True)
+    network_id: Mapped[str] = mapped_column(String(36))
+    __table_args__ = (UniqueConstraint("network_id", "ip_address"),)
+
+
+class Router(StandardAttrs, Base):
+    """A router; its ports are :class:`RouterPort` rows, its gateway port ``gw_port_id``."""
+
+    __tablename__ = "routers"
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    enable_snat: Mapped[bool] = mapped_column(Boolean, default=True)
+    gw_port_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("ports.id"), nullable=True)
+
+
+class RouterPort(Base):
+    """A port attached to a router (an interface or the gateway)."""
+
+    __tablename__ = "router_ports"
+    router_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("routers.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    port_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True, unique=True
+    )
+    port_type: Mapped[str] = mapped_column(String(255))
+
+
+class RouterRoute(Base):
+    """An extra route of a router (extraroute)."""
+
+    __tablename__ = "router_routes"
+    router_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("routers.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    destination: Mapped[str] = mapped_column(String(64), primary_key=True)
+    nexthop: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class FloatingIP(StandardAttrs, Base):
+    """A floating IP: an address on an external network, optionally mapped to a fixed IP of a port."""
+
+    __tablename__ = "floatingips"
+    floating_ip_address: Mapped[str] = mapped_column(String(64))
+    floating_network_id: Mapped[str] = mapped_column(String(36), ForeignKey("networks.id"), index=True)
+    floating_port_id: Mapped[str] = mapped_column(String(36), ForeignKey("ports.id"), unique=True)
+    fixed_port_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("ports.id"), nullable=True, index=True
+    )
+    fixed_ip_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    router_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    __table_args__ = (UniqueConstraint("fixed_port_id", "fixed_ip_address"),)
+
+
+class Change(Base):
+    """One committed change, appended in the changing transaction; agents follow this log by ``seq``."""
+
+    __tablename__ = "changes"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    resource_id: Mapped[str] = mapped_column(String(36))
+    op: Mapped[str] = mapped_column(String(16))
+    router_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    network_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # AUTOINCREMENT on SQLite: a seq is never reused, even after the newest rows were deleted.
+    __table_args__ = {"sqlite_autoincrement": True}
+
+
+class Agent(Base):
+    """A registered agent (one per host and agent type) with its last heartbeat."""
+
+    __tablename__ = "agents"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    host: Mapped[str] = mapped_column(String(255))
+    agent_type: Mapped[str] = mapped_column(String(255))
+    binary: Mapped[str] = mapped_column(String(255), default="")
+    topic: Mapped[str] = mapped_column(String(255), default="")
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    configurations: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    heartbeat_timestamp: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    description: Mapped[str] = mapped_column(String(255), default="")
+    availability_zone: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    __table_args__ = (UniqueConstraint("host", "agent_type"),)
+
+
+class Quota(Base):
+    """A per-project limit for one resource kind (absent row: the configured default)."""
+
+    __tablename__ = "quotas"
+    project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(64), primary_key=True)
+    limit: Mapped[int] = mapped_column(Integer)

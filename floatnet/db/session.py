@@ -1,0 +1,134 @@
+"""Engines and the unit of work.
+
+:class:`Database` owns one engine and hands out transactions. Every domain operation runs inside
+:meth:`Database.run` (or the lower-level :meth:`Database.transaction`), the one place that decides how
+writers are serialised so that IPAM and segment allocation are race-free:
+
+* SQLite: WAL journal, ``synchronous=NORMAL``, foreign keys on, a busy timeout; write transactions start
+  with ``BEGIN IMMEDIATE`` (the database write lock, across processes) and are also serialised by an
+  in-process lock, so concurrent threads queue cheaply instead of spinning on ``SQLITE_BUSY``.
+* PostgreSQL: ``READ COMMITTED``; code that allocates from a shared pool locks the parent row with
+  :func:`lock_for_update`; a unique-constraint race or a serialization failure rolls the whole
+  transaction back and :meth:`Database.run` retries it from the start (bounded).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql import Select
+
+T = TypeVar("T")
+
+RETRIES = 8
+BUSY_TIMEOUT_MS = 30_000
+
+
+class RetryLimitExceeded(Exception):
+    """A transaction kept conflicting; carries the last database error."""
+
+
+def _is_retryable(exc: Exception) -> bool:
+    if isinstance(exc, IntegrityError):
+        return True
+    if isinstance(exc, OperationalError):
+        text = str(exc.orig).lower()
+        return "could not serialize" in text or "deadlock" in text or "database is locked" in text
+    return False
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    """Pragmas on every new connection, and our own BEGIN (IMMEDIATE for writers)."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # the driver must not issue its own BEGIN
+        cursor = dbapi_conn.cursor()
+        for pragma in (
+            "journal_mode=WAL",
+            "synchronous=NORMAL",
+            "foreign_keys=ON",
+            f"busy_timeout={BUSY_TIMEOUT_MS}",
+            "cache_size=-32000",
+            "temp_store=MEMORY",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        write = conn.get_execution_options().get("floatnet_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url`` with floatnet's connection setup (see the module docstring)."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}
+        )
+        _sqlite_setup(engine)
+        return engine
+    return create_engine(
+        url, pool_pre_ping=True, isolation_level="READ COMMITTED", pool_size=10, max_overflow=20
+    )
+
+
+class Database:
+    """One database: an engine, a session factory and the transaction discipline."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self._write_engine = self.engine.execution_options(floatnet_write=True)
+        self._writers = sessionmaker(bind=self._write_engine, expire_on_commit=False, autoflush=False)
+        self._readers = sessionmaker(bind=self.engine, expire_on_commit=False, autoflush=False)
+        self._write_lock = threading.Lock() if self.is_sqlite else None
+
+    @contextmanager
+    def transaction(self, write: bool = True) -> Iterator[Session]:
+        """One transaction: commits when the block ends, rolls back (and re-raises) on any exception."""
+        factory = self._writers if write else self._readers
+        lock = self._write_lock if write else None
+        if lock is not None:
+            lock.acquire()
+        try:
+            with factory() as session, session.begin():
+                yield session
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def run(self, work: Callable[[Session], T], write: bool = True) -> T:
+        """Run ``work(session)`` in a transaction, retrying it whole on a conflict (see module docstring).
+
+        Raises :class:`RetryLimitExceeded` when every attempt conflicted; domain errors pass unchanged.
+        """
+        last: Exception | None = None
+        for attempt in range(RETRIES):
+            try:
+                with self.transaction(write) as session:
+                    return work(session)
+            except (IntegrityError, OperationalError) as exc:
+                if not _is_retryable(exc):
+                    raise
+                last = exc
+                time.sleep(min(0.002 * 2**attempt, 0.1))
+        raise RetryLimitExceeded(str(last)) from last
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def lock_for_update(stmt: Select[Any]) -> Select[Any]:
+    """``SELECT … FOR UPDATE`` where the backend has row locks (SQLite already serialises writers)."""
+    return stmt.with_for_update()
