@@ -1,0 +1,155 @@
+"""The actions a plan is made of: small immutable values that :mod:`floatnet.agent.apply` executes one by one.
+
+Every action names its ``group`` (the namespace, or ``port:<id>`` for an instance port) and the resources
+(``refs``: ``(kind, id)``) that become ``ERROR`` if it fails. Actions are minimal on purpose: one floating IP
+added is one address change, one map-element add and one gratuitous ARP, never a table rebuild."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+from floatnet.agent.desired import DhcpHost, Subnet
+from floatnet.agent.state import NatTable, Routes
+
+Ref = tuple[str, str]  # (kind, id): ("router", id), ("floatingip", id), ("port", id), ("network", id)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Action:
+    """Base of every action: where it belongs and what it is for."""
+
+    group: str
+    refs: tuple[Ref, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateNamespace(Action):
+    ns: str
+    forwarding: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetForwarding(Action):
+    ns: str
+    on: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeleteNamespace(Action):
+    """Remove a stale namespace and the OVS ports of its devices (their veths die with the namespace)."""
+
+    ns: str
+    ovs_ports: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlugDevice(Action):
+    """Ensure veth ``dev`` (one name on the OVS side and inside ``ns``) and its OVS port (tag, iface-id)."""
+
+    ns: str
+    dev: str
+    bridge: str
+    tag: int | None
+    iface_id: str
+    mac: str
+    mtu: int | None
+    old_bridge: str | None = None  # the port currently sits on another bridge: remove it there first
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnplugDevice(Action):
+    ns: str
+    dev: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetTag(Action):
+    port: str
+    tag: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeleteOvsPort(Action):
+    port: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SyncAddresses(Action):
+    ns: str
+    dev: str
+    wanted: frozenset[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SyncRoutes(Action):
+    ns: str
+    routes: Routes
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplaceNat(Action):
+    ns: str
+    table: NatTable
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeleteNat(Action):
+    ns: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddFipMapping(Action):
+    ns: str
+    fip: str
+    fixed: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DelFipMapping(Action):
+    ns: str
+    fip: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlushConntrack(Action):
+    ns: str
+    ips: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Garp(Action):
+    ns: str
+    dev: str
+    ips: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DhcpConfig:
+    """Everything one network's dnsmasq is given; its fingerprint tells a running dnsmasq is up to date."""
+
+    network_id: str
+    netns: str
+    interface: str
+    subnets: tuple[Subnet, ...]
+    hosts: tuple[DhcpHost, ...]
+    dns_servers: tuple[str, ...]
+    upstream_dns: tuple[str, ...]
+    domain: str
+    mtu: int | None
+
+    def fingerprint(self) -> str:
+        """A stable hash of the whole configuration (sha256 of its canonical JSON)."""
+        text = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnsureDhcp(Action):
+    config: DhcpConfig
+
+
+@dataclass(frozen=True, kw_only=True)
+class StopDhcp(Action):
+    network_id: str

@@ -1,0 +1,207 @@
+"""The planner: ``plan(desired, observed) -> [Action]``, a pure function (no I/O, no clock, no randomness).
+
+It produces the *minimal* list of actions that turns what the kernel holds into what the server wants: equal
+states give no action at all (an agent restart touches nothing), one floating IP added gives one address sync,
+one map-element add and one gratuitous ARP. A router's NAT table is replaced only when it is missing or its
+structure (gateway, SNAT, internal networks) differs.
+
+Deletion is guarded: routers and networks the server named ``absent`` are removed, but a sweep of everything
+else floatnet owns and the server no longer lists happens only when ``desired.complete`` (a full snapshot).
+With a partial or unknown desired state nothing outside the listed resources is touched."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from floatnet.agent import actions as A
+from floatnet.agent.desired import DEAD_VLAN, DesiredState, Router
+from floatnet.agent.dhcp_plan import plan_network, remove_dhcp
+from floatnet.agent.plan_common import (
+    DeviceSpec,
+    PlanContext,
+    ensure_namespace,
+    plan_device,
+    remove_namespace,
+    sync_routes,
+    unplug_stale,
+)
+from floatnet.agent.state import NatTable, Observed, Routes, norm_cidr, norm_iface
+from floatnet.linux import names
+
+ROUTER_DEV_PREFIXES = (names.QR_PREFIX, names.QG_PREFIX)
+
+
+def plan(desired: DesiredState, observed: Observed, ctx: PlanContext = PlanContext()) -> list[A.Action]:
+    """All actions for ``desired`` against ``observed``, grouped per namespace, in execution order."""
+    out: list[A.Action] = []
+    for router in sorted(desired.routers.values(), key=lambda r: r.id):
+        if router.admin_state_up:
+            out += plan_router(router, observed)
+        else:
+            out += remove_namespace(names.router_ns(router.id), observed, (("router", router.id),))
+    for router_id in sorted(desired.absent_routers - set(desired.routers)):
+        out += remove_namespace(names.router_ns(router_id), observed, ())
+    for network in sorted(desired.networks.values(), key=lambda n: n.id):
+        out += plan_network(network, observed, ctx)
+    for network_id in sorted(desired.absent_networks - set(desired.networks)):
+        out += remove_dhcp(network_id, observed)
+    out += plan_instance_ports(desired, observed)
+    if desired.complete:
+        out += sweep(desired, observed, out)
+    return out
+
+
+def router_devices(router: Router) -> list[tuple[DeviceSpec, tuple[A.Ref, ...]]]:
+    """The router's ``qr-`` devices (addresses merged per port) and its ``qg-`` device with the FIP /32s."""
+    rref = ("router", router.id)
+    specs: dict[str, DeviceSpec] = {}
+    for itf in router.interfaces:
+        dev = names.qr_dev(itf.port_id)
+        known = specs.get(dev)
+        addresses = frozenset({norm_iface(f"{itf.ip_address}/{itf.prefixlen}")})
+        if known is not None:
+            addresses |= known.addresses
+        specs[dev] = DeviceSpec(dev, itf.port_id, itf.mac_address, itf.mtu, itf.wiring, addresses)
+    out: list[tuple[DeviceSpec, tuple[A.Ref, ...]]] = [
+        (spec, (rref, ("port", spec.iface_id))) for spec in specs.values()
+    ]
+    gw = router.gateway
+    if gw is not None:
+        fips = {f"{f.floating_ip_address}/32" for f in router.floatingips}
+        qg_addresses = frozenset({norm_iface(f"{gw.ip_address}/{gw.prefixlen}")} | fips)
+        spec = DeviceSpec(
+            names.qg_dev(gw.port_id), gw.port_id, gw.mac_address, gw.mtu, gw.wiring, qg_addresses
+        )
+        out.append((spec, (rref, ("port", gw.port_id))))
+    return out
+
+
+def router_routes(router: Router) -> Routes:
+    """The router namespace's gatewayed routes: default via the external subnet's gateway, plus extras."""
+    gw = router.gateway
+    return Routes(gw.gateway_ip if gw else None, frozenset((norm_cidr(d), v) for d, v in router.routes))
+
+
+def desired_nat(router: Router) -> NatTable | None:
+    """The router's NAT table, or None without a gateway (no SNAT, no floating IPs)."""
+    gw = router.gateway
+    if gw is None:
+        return None
+    return NatTable(
+        gateway_ip=gw.ip_address,
+        gateway_dev=names.qg_dev(gw.port_id),
+        enable_snat=router.enable_snat,
+        internal_cidrs=frozenset(norm_cidr(i.cidr) for i in router.interfaces),
+        fips={f.floating_ip_address: f.fixed_ip_address for f in router.floatingips},
+    )
+
+
+def plan_router(router: Router, observed: Observed) -> list[A.Action]:
+    """Namespace, devices, routes, NAT, conntrack and gratuitous ARP for one router, in that order."""
+    ns = names.router_ns(router.id)
+    nsobs = observed.namespaces.get(ns)
+    rref: tuple[A.Ref, ...] = (("router", router.id),)
+    fip_ids = {f.floating_ip_address: f.id for f in router.floatingips}
+    want, have = desired_nat(router), (nsobs.nat if nsobs else None)
+    old, new = (dict(have.fips) if have else {}), (dict(want.fips) if want else {})
+    added = sorted(ip for ip in new if ip not in old)
+    moved = sorted(ip for ip in new if ip in old and old[ip] != new[ip])
+    removed = sorted(ip for ip in old if ip not in new)
+    replace = want is not None and (have is None or have.structure() != want.structure())
+
+    def fref(ip: str) -> tuple[A.Ref, ...]:
+        return (("floatingip", fip_ids[ip]),) if ip in fip_ids else ()
+
+    out = ensure_namespace(ns, nsobs, True, rref)
+    if want is not None and not replace:
+        out += [A.DelFipMapping(group=ns, refs=fref(ip), ns=ns, fip=ip) for ip in removed + moved]
+    devices = router_devices(router)
+    for spec, refs in devices:
+        out += plan_device(ns, spec, observed, refs + tuple(r for ip in added + moved for r in fref(ip)))
+    out += unplug_stale(ns, nsobs, ROUTER_DEV_PREFIXES, {spec.dev for spec, _ in devices})
+    out += sync_routes(ns, nsobs, router_routes(router), rref)
+    if want is None:
+        out += [A.DeleteNat(group=ns, refs=rref, ns=ns)] if have is not None else []
+    elif replace:
+        out.append(
+            A.ReplaceNat(group=ns, refs=rref + tuple(r for ip in new for r in fref(ip)), ns=ns, table=want)
+        )
+    else:
+        out += [
+            A.AddFipMapping(group=ns, refs=fref(ip), ns=ns, fip=ip, fixed=new[ip]) for ip in added + moved
+        ]
+    if removed or moved:
+        out.append(A.FlushConntrack(group=ns, ns=ns, ips=tuple(removed + moved)))
+    if (added or moved) and want is not None:
+        out.append(A.Garp(group=ns, ns=ns, dev=want.gateway_dev, ips=tuple(added + moved)))
+    return out
+
+
+def plan_instance_ports(desired: DesiredState, observed: Observed) -> list[A.Action]:
+    """Set the access tag of hypervisor-plugged ports; isolate (dead VLAN) ports the server says are gone."""
+    by_iface = observed.ports_by_iface_id()
+    out: list[A.Action] = []
+    for port in sorted(desired.ports.values(), key=lambda p: p.id):
+        found = by_iface.get(port.id)
+        if found is not None and found.bridge == port.wiring.bridge and found.tag != port.tag:
+            out.append(
+                A.SetTag(group=f"port:{port.id}", refs=(("port", port.id),), port=found.name, tag=port.tag)
+            )
+    own = own_device_names(desired, observed)
+    for port_id in sorted(desired.absent_ports - set(desired.ports)):
+        found = by_iface.get(port_id)
+        if found is not None and found.name not in own and found.tag != DEAD_VLAN:
+            out.append(A.SetTag(group=f"port:{port_id}", port=found.name, tag=DEAD_VLAN))
+    return out
+
+
+def own_device_names(desired: DesiredState, observed: Observed) -> set[str]:
+    """Names of the OVS ports floatnet itself plugs (router and DHCP devices), desired or observed."""
+    own = {n for n in observed.ovs_ports if n.startswith(ROUTER_DEV_PREFIXES)}
+    for nsobs in observed.namespaces.values():
+        own |= set(nsobs.links)
+    own |= {names.tap_dev(n.dhcp.port_id) for n in desired.networks.values() if n.dhcp is not None}
+    return own
+
+
+def sweep(desired: DesiredState, observed: Observed, planned: list[A.Action]) -> list[A.Action]:
+    """With a complete desired state: remove every owned object the server no longer lists."""
+    routers = {names.router_ns(r.id) for r in desired.routers.values() if r.admin_state_up}
+    dhcp = {n.id for n in desired.networks.values() if n.dhcp is not None}
+    out: list[A.Action] = []
+    for ns in sorted(observed.namespaces):
+        if ns.startswith(names.ROUTER_NS_PREFIX) and ns not in routers:
+            out += remove_namespace(ns, observed, ())
+    dhcp_seen = {names.network_id_of(ns) for ns in observed.namespaces} | set(observed.dhcp)
+    for network_id in sorted(n for n in dhcp_seen if n and n not in dhcp):
+        out += remove_dhcp(network_id, observed)
+    return out + _sweep_ovs(desired, observed, planned + out)
+
+
+def _sweep_ovs(desired: DesiredState, observed: Observed, planned: list[A.Action]) -> list[A.Action]:
+    """Ghost ``qr-``/``qg-`` OVS ports of no desired router; hypervisor ports of unknown ids → dead VLAN."""
+    wanted = {spec.dev for r in desired.routers.values() if r.admin_state_up for spec, _ in router_devices(r)}
+    going = {p for a in planned if isinstance(a, A.DeleteNamespace) for p in a.ovs_ports}
+    going |= {a.dev for a in planned if isinstance(a, A.UnplugDevice)}
+    out: list[A.Action] = []
+    for name in sorted(observed.ovs_ports):
+        if name.startswith(ROUTER_DEV_PREFIXES) and name not in wanted and name not in going:
+            out.append(A.DeleteOvsPort(group="ovs", port=name))
+    own = own_device_names(desired, observed)
+    for port in sorted(observed.ovs_ports.values(), key=lambda p: p.name):
+        if (
+            port.iface_id
+            and port.iface_id not in desired.ports
+            and port.name not in own
+            and port.tag != DEAD_VLAN
+        ):
+            out.append(A.SetTag(group=f"port:{port.iface_id}", port=port.name, tag=DEAD_VLAN))
+    return out
+
+
+def by_group(actions: Iterable[A.Action]) -> Mapping[str, list[A.Action]]:
+    """Actions per group, keeping their order (for logs and tests)."""
+    groups: dict[str, list[A.Action]] = {}
+    for action in actions:
+        groups.setdefault(action.group, []).append(action)
+    return groups

@@ -1,0 +1,96 @@
+"""Building blocks shared by the router and DHCP planners: namespaces, devices, routes. Pure.
+
+A device floatnet wires is a veth named the same on both ends: the OVS end (on the network's bridge, with the
+port's iface-id and the VLAN tag) and the end inside the router/DHCP namespace (with the port's MAC and
+addresses)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from floatnet.agent import actions as A
+from floatnet.agent.desired import Wiring
+from floatnet.agent.state import Namespace, Observed, Routes
+
+
+@dataclass(frozen=True)
+class PlanContext:
+    """Agent settings the plan depends on (nothing here is read from the environment)."""
+
+    upstream_dns: tuple[str, ...] = ()
+    domain: str = "openstacklocal"
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    """A device floatnet wires: veth ``dev`` inside a namespace, its OVS end on ``wiring.bridge``."""
+
+    dev: str
+    iface_id: str
+    mac: str
+    mtu: int | None
+    wiring: Wiring
+    addresses: frozenset[str]
+
+
+def plan_device(ns: str, spec: DeviceSpec, observed: Observed, refs: tuple[A.Ref, ...]) -> list[A.Action]:
+    """Plug the device when it or its OVS port is missing or wrong, else fix the tag; then sync addresses."""
+    nsobs = observed.namespaces.get(ns)
+    link = nsobs.links.get(spec.dev) if nsobs else None
+    port = observed.ovs_ports.get(spec.dev)
+    healthy = (
+        link is not None
+        and link.mac == spec.mac
+        and port is not None
+        and port.bridge == spec.wiring.bridge
+        and port.iface_id == spec.iface_id
+        and port.attached
+    )
+    out: list[A.Action] = []
+    if not healthy:
+        old_bridge = port.bridge if port is not None and port.bridge != spec.wiring.bridge else None
+        out.append(
+            A.PlugDevice(
+                group=ns, refs=refs, ns=ns, dev=spec.dev, bridge=spec.wiring.bridge, tag=spec.wiring.tag,
+                iface_id=spec.iface_id, mac=spec.mac, mtu=spec.mtu, old_bridge=old_bridge,
+            )
+        )  # fmt: skip
+    elif port is not None and port.tag != spec.wiring.tag:
+        out.append(A.SetTag(group=ns, refs=refs, port=spec.dev, tag=spec.wiring.tag))
+    if not healthy or link is None or link.addresses != spec.addresses:
+        out.append(A.SyncAddresses(group=ns, refs=refs, ns=ns, dev=spec.dev, wanted=spec.addresses))
+    return out
+
+
+def unplug_stale(
+    ns: str, nsobs: Namespace | None, prefixes: tuple[str, ...], keep: set[str]
+) -> list[A.Action]:
+    """Unplug devices with our ``prefixes`` inside ``ns`` that the desired state no longer has."""
+    if nsobs is None:
+        return []
+    stale = sorted(n for n in nsobs.links if n.startswith(prefixes) and n not in keep)
+    return [A.UnplugDevice(group=ns, ns=ns, dev=dev) for dev in stale]
+
+
+def sync_routes(ns: str, nsobs: Namespace | None, want: Routes, refs: tuple[A.Ref, ...]) -> list[A.Action]:
+    have = nsobs.routes if nsobs else Routes()
+    return [] if have == want else [A.SyncRoutes(group=ns, refs=refs, ns=ns, routes=want)]
+
+
+def ensure_namespace(
+    ns: str, nsobs: Namespace | None, forwarding: bool, refs: tuple[A.Ref, ...]
+) -> list[A.Action]:
+    if nsobs is None:
+        return [A.CreateNamespace(group=ns, refs=refs, ns=ns, forwarding=forwarding)]
+    if nsobs.forwarding != forwarding:
+        return [A.SetForwarding(group=ns, refs=refs, ns=ns, on=forwarding)]
+    return []
+
+
+def remove_namespace(ns: str, observed: Observed, refs: tuple[A.Ref, ...]) -> list[A.Action]:
+    """Delete an owned namespace (if present) with the OVS ports of the devices inside it."""
+    nsobs = observed.namespaces.get(ns)
+    if nsobs is None:
+        return []
+    ports = tuple(sorted(n for n in nsobs.links if n in observed.ovs_ports))
+    return [A.DeleteNamespace(group=ns, refs=refs, ns=ns, ovs_ports=ports)]

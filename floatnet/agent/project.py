@@ -1,0 +1,62 @@
+"""Projection: the observed state the kernel will hold once the plan for a desired state has succeeded.
+
+The agent keeps its view of the kernel in memory between full syncs: after a group of actions succeeded it
+stores the projection of that router/network instead of re-reading the kernel (re-listing a 10,000-element
+nftables map on every floating-IP change would cost more than the change). A failure anywhere in the group
+makes the agent re-observe that namespace for real. ``plan(d, project(d)) == []`` is the planner's fixed
+point (unit-tested), and ``observe() == project(d)`` after applying is checked against the real kernel
+(dataplane tests).
+"""
+
+from __future__ import annotations
+
+from floatnet.agent.desired import DesiredState, Network, Router
+from floatnet.agent.dhcp_plan import dhcp_addresses, dhcp_config, dhcp_routes
+from floatnet.agent.plan import desired_nat, router_devices, router_routes
+from floatnet.agent.plan_common import PlanContext
+from floatnet.agent.state import Link, Namespace, Observed, OvsPort
+from floatnet.linux import names
+
+
+def project_router(router: Router) -> tuple[Namespace, list[OvsPort]]:
+    """The router's namespace and OVS ports as they are once wired."""
+    devices = [spec for spec, _ in router_devices(router)]
+    ns = Namespace(
+        name=names.router_ns(router.id),
+        links={s.dev: Link(s.dev, s.mac, s.addresses) for s in devices},
+        routes=router_routes(router),
+        forwarding=True,
+        nat=desired_nat(router),
+    )
+    return ns, [OvsPort(s.dev, s.wiring.bridge, s.wiring.tag, s.iface_id) for s in devices]
+
+
+def project_network(network: Network, ctx: PlanContext) -> tuple[Namespace, list[OvsPort], str] | None:
+    """The network's DHCP namespace, its OVS port and the dnsmasq fingerprint; None without DHCP here."""
+    config = dhcp_config(network, ctx)
+    if config is None or network.dhcp is None:
+        return None
+    link = Link(config.interface, network.dhcp.mac_address, dhcp_addresses(network))
+    ns = Namespace(name=config.netns, links={link.name: link}, routes=dhcp_routes(network), forwarding=False)
+    port = OvsPort(config.interface, network.wiring.bridge, network.wiring.tag, network.dhcp.port_id)
+    return ns, [port], config.fingerprint()
+
+
+def project(desired: DesiredState, ctx: PlanContext = PlanContext()) -> Observed:
+    """The observed state once ``desired`` is applied (instance ports are the hypervisor's: left out)."""
+    namespaces: dict[str, Namespace] = {}
+    ports: dict[str, OvsPort] = {}
+    dhcp: dict[str, str] = {}
+    for router in desired.routers.values():
+        if router.admin_state_up:
+            ns, router_ports = project_router(router)
+            namespaces[ns.name] = ns
+            ports.update((p.name, p) for p in router_ports)
+    for network in desired.networks.values():
+        projected = project_network(network, ctx)
+        if projected is not None:
+            ns, net_ports, fingerprint = projected
+            namespaces[ns.name] = ns
+            ports.update((p.name, p) for p in net_ports)
+            dhcp[network.id] = fingerprint
+    return Observed(namespaces=namespaces, ovs_ports=ports, dhcp=dhcp)

@@ -1,0 +1,104 @@
+"""The observed state: what the kernel holds of floatnet's own objects, as plain immutable values.
+
+:mod:`floatnet.agent.observe` fills these from the kernel (through :mod:`floatnet.linux`); the planner
+compares them with the desired state. They are deliberately independent of ``linux``'s own types so
+:func:`plan` stays pure and unit-testable without root, and so :func:`floatnet.agent.project.project` can
+compute "what the kernel will hold once these actions succeeded" for the agent's in-memory cache."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+DEFAULT_ROUTE = "0.0.0.0/0"
+
+
+def norm_cidr(cidr: str) -> str:
+    """A network in canonical text (``10.0.0.0/24``); host bits are dropped."""
+    return str(ipaddress.ip_network(cidr, strict=False))
+
+
+def norm_iface(cidr: str) -> str:
+    """An interface address in canonical text (``10.0.0.1/24``)."""
+    return str(ipaddress.ip_interface(cidr))
+
+
+@dataclass(frozen=True)
+class Link:
+    """A device inside one of our namespaces: its MAC and its addresses (``ip/len``)."""
+
+    name: str
+    mac: str | None
+    addresses: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class NatTable:
+    """A router's nftables table: its structure (gateway, SNAT, internal CIDRs) and the floating-IP maps."""
+
+    gateway_ip: str
+    gateway_dev: str
+    enable_snat: bool
+    internal_cidrs: frozenset[str]
+    fips: Mapping[str, str] = field(default_factory=dict)  # floating IP -> fixed IP
+
+    def structure(self) -> tuple[str, str, bool, frozenset[str]]:
+        """All but the map elements: when these differ the table is replaced, else elements are edited."""
+        return (self.gateway_ip, self.gateway_dev, self.enable_snat, self.internal_cidrs)
+
+
+@dataclass(frozen=True)
+class Routes:
+    """The gatewayed routes floatnet put in a namespace."""
+
+    default_gw: str | None = None
+    extra: frozenset[tuple[str, str]] = frozenset()  # (destination cidr, nexthop)
+
+
+@dataclass(frozen=True)
+class Namespace:
+    """A ``qrouter-``/``qdhcp-`` namespace: its owned devices, routes, forwarding and (routers) NAT table."""
+
+    name: str
+    links: Mapping[str, Link] = field(default_factory=dict)
+    routes: Routes = Routes()
+    forwarding: bool = False
+    nat: NatTable | None = None
+
+
+@dataclass(frozen=True)
+class OvsPort:
+    """An OVS port floatnet cares about: ours (``qr-``/``qg-``/DHCP ``tap``) or a hypervisor's (iface-id)."""
+
+    name: str
+    bridge: str
+    tag: int | None
+    iface_id: str | None
+    ofport: int | None = None
+
+    @property
+    def attached(self) -> bool:
+        """True when OVS has a working device behind the port (ofport -1 means the device is gone)."""
+        return self.ofport is None or self.ofport >= 0
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What the kernel holds. ``namespaces`` covers what was observed (all owned ones on a full observe).
+
+    ``dhcp`` maps network ids with a running dnsmasq to the fingerprint of the configuration it was given
+    (empty string when it runs with an unknown configuration).
+    """
+
+    namespaces: Mapping[str, Namespace] = field(default_factory=dict)
+    ovs_ports: Mapping[str, OvsPort] = field(default_factory=dict)
+    dhcp: Mapping[str, str] = field(default_factory=dict)
+
+    def ports_by_iface_id(self) -> dict[str, OvsPort]:
+        """OVS ports by the Neutron port id a hypervisor (or we) set; an attached one wins over a ghost."""
+        found: dict[str, OvsPort] = {}
+        for port in sorted(self.ovs_ports.values(), key=lambda p: (p.attached, p.name)):
+            if port.iface_id:
+                found[port.iface_id] = port
+        return found
