@@ -1,0 +1,150 @@
+"""Instances: a namespace standing in for a VM, plugged into OVS like a hypervisor plugs one.
+
+``create``: a compute port bound to the host (through the API), a namespace with ``eth0`` carrying the port's
+MAC, its veth peer ``tap<port_id[:11]>`` in the bridge from the port's ``binding:vif_details`` (else the
+physnet's bridge from ``bridge_mappings``) with the hypervisor's external_ids, a DHCP client, and echo/whoami
+servers (TCP 7 and 80) so floating-IP tests have something to reach. Every step is recorded before it is
+taken, so ``delete`` (and ``lab down``) can remove a half-built instance.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from floatnet.lab import dhcp_client, hypervisor, procs
+from floatnet.lab import state as lab_state
+from floatnet.lab.api import LabApi
+from floatnet.lab.context import LabContext
+from floatnet.lab.names import ECHO_PORT, WHOAMI_PORT
+from floatnet.lab.state import Instance, LabState
+from floatnet.lab.upstream import tx_offload_off
+from floatnet.linux import links, netns
+from floatnet.linux.names import tap_dev
+
+
+class LabError(RuntimeError):
+    """A lab operation cannot be done as asked (the message says why)."""
+
+
+def _bridge_of(ctx: LabContext, port: dict[str, Any], network: dict[str, Any]) -> str:
+    details = port.get("binding:vif_details") or {}
+    if details.get("bridge_name"):
+        return str(details["bridge_name"])
+    physnet = network.get("provider:physical_network")
+    if physnet in ctx.config.bridge_mappings:
+        return ctx.config.bridge_mappings[physnet]
+    raise LabError(f"network {network['id']} has no bridge: physnet {physnet!r} is not in bridge_mappings")
+
+
+def _start_processes(ctx: LabContext, inst: Instance) -> None:
+    script = dhcp_client.write_script(ctx.files / "udhcpc.sh")
+    etc = ctx.netns_etc(inst.ns)
+    etc.mkdir(parents=True, exist_ok=True)
+    (etc / "resolv.conf").touch()
+    env = {
+        dhcp_client.RESOLV_ENV: str(etc / "resolv.conf"),
+        dhcp_client.LEASE_ENV: str(ctx.lease_file(inst.name)),
+    }
+    command = ["env", *(f"{k}={v}" for k, v in env.items()), *dhcp_client.argv(script, "eth0", inst.name)]
+    inst.procs["dhcp"] = procs.spawn(
+        procs.in_ns(inst.ns, command), ctx.log_file(f"{inst.name}-dhcp"), str(script)
+    )
+    servers = [
+        ctx.python, "-m", "floatnet.lab.probe", "serve", "--label", inst.name,
+        "--echo", f"0.0.0.0:{ECHO_PORT}", "--whoami", f"0.0.0.0:{WHOAMI_PORT}",
+    ]  # fmt: skip
+    inst.procs["servers"] = procs.spawn(
+        procs.in_ns(inst.ns, servers), ctx.log_file(f"{inst.name}-servers"), f"--label {inst.name}"
+    )
+
+
+def _wire(ctx: LabContext, inst: Instance, mtu: int | None) -> None:
+    netns.ensure(inst.ns)
+    links.ensure_veth(inst.tap, "eth0", inst.ns, mac=inst.mac, mtu=mtu, peer_name="eth0", netns=ctx.ovs_netns)
+    tx_offload_off(inst.tap, ctx.ovs_netns)
+    tx_offload_off("eth0", inst.ns)
+    hypervisor.plug_vif(ctx.ovsdb, inst.bridge, inst.tap, inst.port_id, inst.mac, ctx.names.prefix)
+
+
+def create(ctx: LabContext, api: LabApi, name: str, network: str, host: str | None = None,
+           wait: float = 30.0) -> Instance:  # fmt: skip
+    """Create instance ``name`` on ``network``; with ``wait`` > 0, return once it holds a DHCP lease."""
+    state = lab_state.load(ctx.state_dir, ctx.names.prefix)
+    if name in state.instances:
+        raise LabError(f"instance {name!r} exists already (lab prefix {ctx.names.prefix!r})")
+    net = api.network(network)
+    host = host or ctx.host
+    port = api.create_port(net["id"], name, host, device_id=f"{ctx.names.prefix}{name}")
+    inst = Instance(
+        name=name, ns=ctx.names.instance_ns(name), port_id=port["id"], network_id=net["id"],
+        mac=port["mac_address"], tap=tap_dev(port["id"]), bridge=_bridge_of(ctx, port, net), host=host,
+    )  # fmt: skip
+    state.instances[name] = inst
+    lab_state.save(ctx.state_dir, state)
+    ctx.lease_file(name).unlink(missing_ok=True)
+    _wire(ctx, inst, net.get("mtu") or None)
+    _start_processes(ctx, inst)
+    lab_state.save(ctx.state_dir, state)
+    if wait > 0:
+        wait_for_lease(ctx, name, wait)
+    return inst
+
+
+def wait_for_lease(ctx: LabContext, name: str, timeout: float) -> dict[str, str]:
+    """The instance's lease once its DHCP client has one; raises LabError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lease = dhcp_client.read_lease(ctx.lease_file(name))
+        if lease and lease.get("ip"):
+            return lease
+        if time.monotonic() > deadline:
+            log = ctx.log_file(f"{name}-dhcp")
+            raise LabError(f"instance {name!r} got no DHCP lease within {timeout:g} s (see {log})")
+        time.sleep(0.05)
+
+
+def remove(ctx: LabContext, state: LabState, inst: Instance, api: LabApi | None) -> None:
+    """Tear ``inst`` down: processes by PID, OVS port, veth, namespace, its /etc/netns, its API port."""
+    for key in list(inst.procs):
+        procs.stop(inst.procs.pop(key))
+    hypervisor.unplug(state.ovsdb or ctx.ovsdb, inst.tap)
+    links.delete_link(inst.tap, state.ovs_netns or ctx.ovs_netns)
+    netns.delete(inst.ns)
+    etc = ctx.netns_etc(inst.ns)
+    (etc / "resolv.conf").unlink(missing_ok=True)
+    if etc.is_dir() and not any(etc.iterdir()):
+        etc.rmdir()
+    ctx.lease_file(inst.name).unlink(missing_ok=True)
+    if api is not None:
+        api.delete_port(inst.port_id)
+    state.instances.pop(inst.name, None)
+    lab_state.save(ctx.state_dir, state)
+
+
+def delete(ctx: LabContext, api: LabApi | None, name: str) -> None:
+    """Delete instance ``name`` (LabError if the lab has none by that name)."""
+    state = lab_state.load(ctx.state_dir, ctx.names.prefix)
+    if name not in state.instances:
+        raise LabError(f"no instance {name!r} in lab {ctx.names.prefix!r}")
+    remove(ctx, state, state.instances[name], api)
+
+
+def listing(ctx: LabContext) -> list[dict[str, str]]:
+    """One row per instance: name, namespace, port, MAC, leased IP, DNS servers, DHCP client state."""
+    state = lab_state.load(ctx.state_dir, ctx.names.prefix)
+    rows = []
+    for inst in state.instances.values():
+        lease = dhcp_client.read_lease(ctx.lease_file(inst.name)) or {}
+        dhcp = inst.procs.get("dhcp")
+        rows.append({
+            "name": inst.name, "namespace": inst.ns, "port_id": inst.port_id, "mac_address": inst.mac,
+            "ip_address": lease.get("ip", ""), "dns": lease.get("dns", ""), "bridge": inst.bridge,
+            "dhcp_client": "running" if dhcp and procs.alive(dhcp) else "stopped",
+        })  # fmt: skip
+    return rows
+
+
+def dhcp_lease(ctx: LabContext, name: str) -> dict[str, str] | None:
+    """The instance's current DHCP lease as recorded by its client's script, or None."""
+    return dhcp_client.read_lease(ctx.lease_file(name))

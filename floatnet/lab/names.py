@@ -1,0 +1,67 @@
+"""The lab's names: every namespace, device and file it creates derives from one prefix.
+
+Linux device names are at most 15 characters, so device names use a short prefix-based form and the physnets
+are numbered in the order of ``bridge_mappings`` instead of spelling their (arbitrary-length) names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_PREFIX = "fnlab-"
+MAX_DEV = 15
+MAX_PREFIX = 8
+
+UPSTREAM_GATEWAY = "203.0.113.1"
+UPSTREAM_GATEWAY_CIDR = "203.0.113.1/24"
+INTERNET_CIDRS = ("198.51.100.1/24", "198.51.100.53/32", "198.51.100.80/32")
+DNS_SERVER = "198.51.100.53"
+WEB_SERVER = "198.51.100.80"
+TEST_ZONE = "example.test"
+ZONE_RECORDS = {"www.example.test": WEB_SERVER, "dns.example.test": DNS_SERVER}
+ECHO_PORT = 7
+WHOAMI_PORT = 80
+
+
+def check_prefix(prefix: str) -> str:
+    """Return ``prefix`` if it is usable in device names (short, letters/digits/-), else raise ValueError."""
+    if not prefix or len(prefix) > MAX_PREFIX:
+        raise ValueError(f"lab prefix {prefix!r} must be 1..{MAX_PREFIX} characters")
+    if not all(c.isalnum() or c in "-_" for c in prefix):
+        raise ValueError(f"lab prefix {prefix!r} may hold only letters, digits, '-' and '_'")
+    return prefix
+
+
+@dataclass(frozen=True)
+class LabNames:
+    """Names for one lab, all starting with ``prefix``."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    def __post_init__(self) -> None:
+        check_prefix(self.prefix)
+
+    @property
+    def upstream_ns(self) -> str:
+        return f"{self.prefix}upstream"
+
+    def instance_ns(self, name: str) -> str:
+        """The namespace of instance ``name`` (``ip netns exec`` accepts long names)."""
+        return f"{self.prefix}{name}"
+
+    def physnet_root_dev(self, index: int) -> str:
+        """The end of physnet link ``index`` plugged into the OVS bridge (the seed's ``eth1``)."""
+        return self._dev(f"p{index}")
+
+    def physnet_peer_dev(self, index: int) -> str:
+        """The end of physnet link ``index`` inside the upstream namespace."""
+        return self._dev(f"u{index}")
+
+    def _dev(self, suffix: str) -> str:
+        name = f"{self.prefix}{suffix}"
+        if len(name) > MAX_DEV:
+            raise ValueError(f"device name {name!r} is longer than {MAX_DEV} characters")
+        return name
+
+    def owns_ns(self, name: str) -> bool:
+        return name.startswith(self.prefix)

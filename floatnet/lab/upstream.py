@@ -1,0 +1,108 @@
+"""The outside world: one "upstream" namespace wired into every physnet bridge.
+
+Inside it: the upstream router's 203.0.113.1/24 on the external (flat) physnet's link; 198.51.100.1/24 plus
+198.51.100.53 (dnsmasq serving the test zone ``example.test``) and 198.51.100.80 (TCP echo on 7, whoami on 80)
+on its loopback, so a packet from a router's gateway reaches them through 203.0.113.1 like through an ISP. The
+other physnets' links carry no address: they are trunks to capture tagged frames on (this kernel has no
+8021q).
+"""
+
+from __future__ import annotations
+
+from floatnet.lab import hypervisor, procs
+from floatnet.lab import state as lab_state
+from floatnet.lab.context import LabContext, datapath_for
+from floatnet.lab.names import (
+    DNS_SERVER,
+    ECHO_PORT,
+    INTERNET_CIDRS,
+    TEST_ZONE,
+    UPSTREAM_GATEWAY_CIDR,
+    WEB_SERVER,
+    WHOAMI_PORT,
+    ZONE_RECORDS,
+)
+from floatnet.lab.state import LabState, Link
+from floatnet.linux import links, netns
+
+
+def tx_offload_off(device: str, ns: str | None) -> None:
+    """TCP through the OVS userspace datapath stalls unless veths skip TX checksum offload."""
+    argv = ["ethtool", "-K", device, "tx", "off"]
+    procs.run(procs.in_ns(ns, argv) if ns else argv)
+
+
+def _build_link(ctx: LabContext, state: LabState, index: int, physnet: str, bridge: str) -> None:
+    root, peer = ctx.names.physnet_root_dev(index), ctx.names.physnet_peer_dev(index)
+    ns = ctx.names.upstream_ns
+    hypervisor.ensure_bridge(ctx.ovsdb, bridge, datapath_for(ctx.config))
+    links.ensure_veth(root, peer, ns, peer_name=peer, netns=ctx.ovs_netns)
+    address = UPSTREAM_GATEWAY_CIDR if physnet == ctx.external_physnet else None
+    state.links.append(Link(physnet=physnet, bridge=bridge, root=root, peer=peer, address=address))
+    lab_state.save(ctx.state_dir, state)
+    tx_offload_off(root, ctx.ovs_netns)
+    tx_offload_off(peer, ns)
+    if address:
+        links.add_address(ns, peer, address)
+    hypervisor.plug_physical(ctx.ovsdb, bridge, root, ctx.names.prefix)
+
+
+def _start_dns(ctx: LabContext, state: LabState) -> None:
+    records = [f"--host-record={name},{ip}" for name, ip in ZONE_RECORDS.items()]
+    argv = [
+        "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+        "--bind-interfaces", f"--listen-address={DNS_SERVER}", "--port=53", "--no-dhcp-interface=*",
+        f"--local=/{TEST_ZONE}/", "--log-queries", "--log-facility=-", f"--pid-file={ctx.files / 'dns.pid'}",
+        *records,
+    ]  # fmt: skip
+    state.procs["dns"] = procs.spawn(
+        procs.in_ns(ctx.names.upstream_ns, argv), ctx.log_file("upstream-dns"), str(ctx.files / "dns.pid")
+    )
+
+
+def _start_servers(ctx: LabContext, state: LabState) -> None:
+    argv = [
+        ctx.python, "-m", "floatnet.lab.probe", "serve",
+        "--echo", f"{WEB_SERVER}:{ECHO_PORT}", "--whoami", f"{WEB_SERVER}:{WHOAMI_PORT}",
+        "--label", ctx.names.upstream_ns,
+    ]  # fmt: skip
+    state.procs["servers"] = procs.spawn(
+        procs.in_ns(ctx.names.upstream_ns, argv), ctx.log_file("upstream-servers"), ctx.names.upstream_ns
+    )
+
+
+def up(ctx: LabContext) -> LabState:
+    """Build the upstream namespace, its physnet links and services; idempotent (again: adds nothing)."""
+    state = lab_state.load(ctx.state_dir, ctx.names.prefix)
+    ctx.files.mkdir(parents=True, exist_ok=True)
+    ns = ctx.names.upstream_ns
+    state.upstream_ns, state.ovsdb, state.ovs_netns = ns, ctx.ovsdb, ctx.ovs_netns
+    lab_state.save(ctx.state_dir, state)
+    netns.ensure(ns)
+    for cidr in INTERNET_CIDRS:
+        links.add_address(ns, "lo", cidr)
+    built = {link.physnet for link in state.links}
+    for index, (physnet, bridge) in enumerate(ctx.config.bridge_mappings.items()):
+        if physnet not in built:
+            _build_link(ctx, state, index, physnet, bridge)
+    if "dns" not in state.procs or not procs.alive(state.procs["dns"]):
+        _start_dns(ctx, state)
+    if "servers" not in state.procs or not procs.alive(state.procs["servers"]):
+        _start_servers(ctx, state)
+    lab_state.save(ctx.state_dir, state)
+    return state
+
+
+def down(ctx: LabContext, state: LabState) -> None:
+    """Stop the upstream services and remove its links and namespace (instances are removed by the caller)."""
+    for name in list(state.procs):
+        procs.stop(state.procs.pop(name))
+    for link in list(state.links):
+        hypervisor.unplug(state.ovsdb, link.root)
+        links.delete_link(link.root, state.ovs_netns)
+        state.links.remove(link)
+        lab_state.save(ctx.state_dir, state)
+    if state.upstream_ns:
+        netns.delete(state.upstream_ns)
+        state.upstream_ns = None
+    lab_state.save(ctx.state_dir, state)

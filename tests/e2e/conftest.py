@@ -1,0 +1,112 @@
+"""Fixtures of the end-to-end tests: a whole floatnet (server, agent, private OVS, lab) per test module.
+
+Needs root and the system tools; otherwise every test here is skipped with the reason. Each module gets a
+unique prefix (``e`` + 4 hex + ``-``) for bridges, namespaces, devices and the agent's host name; teardown
+runs even after failures: agent and server stopped by PID, ``floatnet lab down``, the namespaces of this
+server's routers and networks removed (their processes killed by PID first), OVS stopped, and a final sweep of
+the prefix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from floatnet.linux import netns as fl_netns
+from floatnet.linux.names import dhcp_ns, router_ns
+from floatnet.linux.ovs_daemon import OvsDaemons
+from tests.e2e.fabric import Fabric
+from tests.e2e.topology import Seed, build_seed
+
+TOOLS = ("ip", "nft", "ovs-vsctl", "ovsdb-server", "ovs-vswitchd", "dnsmasq", "udhcpc", "tcpdump", "dig",
+         "conntrack", "ethtool")  # fmt: skip
+
+
+def _skip_reason() -> str | None:
+    if os.geteuid() != 0:
+        return "end-to-end tests need root (namespaces, OVS, nftables, dnsmasq)"
+    missing = [t for t in TOOLS if shutil.which(t) is None]
+    return f"missing tools: {', '.join(missing)}" if missing else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    reason = _skip_reason()
+    if reason is None:
+        return
+    here = os.path.dirname(__file__)
+    for item in items:
+        if str(item.fspath).startswith(here):
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def kill_ns_pids(ns: str) -> None:
+    """SIGKILL what still runs inside namespace ``ns`` (PIDs from ``ip netns pids``)."""
+    out = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True, check=False).stdout
+    for pid in out.split():
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pid), signal.SIGKILL)
+
+
+def _owned_namespaces(fabric: Fabric) -> list[str]:
+    """qrouter-/qdhcp- namespaces of this server's routers and networks (UUIDs: nobody else's)."""
+    try:
+        routers = fabric.api("GET", "/routers")["routers"]
+        networks = fabric.api("GET", "/networks")["networks"]
+    except Exception:
+        return []
+    return [router_ns(r["id"]) for r in routers] + [dhcp_ns(n["id"]) for n in networks]
+
+
+def _teardown(fabric: Fabric) -> None:
+    fabric.stop("agent")
+    owned = _owned_namespaces(fabric)
+    fabric.lab("down", check=False)
+    fabric.stop("server")
+    for ns in owned + fl_netns.list_names([fabric.prefix]):
+        if fl_netns.exists(ns):
+            kill_ns_pids(ns)
+            fl_netns.delete(ns)
+    if fabric.ovs is not None:
+        fabric.ovs.stop()
+
+
+@pytest.fixture(scope="module")
+def fabric() -> Iterator[Fabric]:
+    """Server + agent + OVS + ``lab up`` for one test module; all removed afterwards."""
+    prefix = f"e{secrets.token_hex(2)}-"
+    workdir = Path(tempfile.mkdtemp(prefix=f"floatnet-{prefix}"))
+    resolv_before = _digest(Path("/etc/resolv.conf"))
+    fab = Fabric(prefix=prefix, workdir=workdir)
+    try:
+        fab.ovs = OvsDaemons(workdir / "ovs")
+        fab.ovs.start()
+        fab.write_config()
+        fab.start_server()
+        fab.start_agent()
+        fab.lab("up")
+        yield fab
+    finally:
+        _teardown(fab)
+        assert _digest(Path("/etc/resolv.conf")) == resolv_before, "the host's /etc/resolv.conf was changed"
+        if os.environ.get("FLOATNET_E2E_KEEP") is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else ""
+
+
+@pytest.fixture(scope="module")
+def seed(fabric: Fabric) -> Seed:
+    """The seed's topology (VLAN 100, flat external, router) with instances vm1, vm2 and vm1's floating IP."""
+    return build_seed(fabric)
