@@ -1,0 +1,87 @@
+"""``floatnet diagnose FLOATING_IP_OR_ID``: walk the floating IP's path and name the first broken hop.
+
+One line per check (``ok`` / ``FAIL`` / ``skipped``) with the fix and the command that shows the evidence, or
+``-f json``; the exit status is 1 when any check failed. The API is read over HTTP (``--os-url``/``OS_URL`` or
+``--os-cloud``); the kernel checks look at THIS node, so run it as root on the node hosting the router. Node
+settings the API does not carry come from the ini file (``--config``/``FLOATNET_CONFIG``): the OVS database,
+``bridge_mappings`` (when no agent reports them) and ``physical_interfaces``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from floatnet import config as fn_config
+from floatnet.cli.client import CliError, make_adapter
+from floatnet.diagnose import diagnose
+from floatnet.diagnose.api import NeutronReader, adapter_getter
+from floatnet.diagnose.facts import Local
+from floatnet.diagnose.result import exit_status, render_text, to_json
+
+DEFAULT_CONFIG = "/etc/floatnet/floatnet.ini"
+
+
+def register(subparsers: Any) -> None:
+    """Add ``diagnose`` to the CLI's sub-parsers."""
+    parser = subparsers.add_parser(
+        "diagnose",
+        help="walk a floating IP's path and name the first broken hop",
+        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+    )
+    parser.add_argument("floatingip", metavar="FLOATING_IP_OR_ID")
+    parser.add_argument("-f", "--format", choices=("table", "json"), default="table", help="output format")
+    parser.add_argument("--config", help="floatnet ini file (env FLOATNET_CONFIG)")
+    parser.add_argument("--ovsdb", help="OVSDB connection for ovs-vsctl (env FLOATNET_OVSDB)")
+    parser.add_argument("--ovs-netns", help="namespace Open vSwitch runs in (env FLOATNET_OVS_NETNS)")
+    parser.add_argument(
+        "--os-url", default=argparse.SUPPRESS, metavar="URL", help="API endpoint (env OS_URL)"
+    )
+    parser.add_argument("--os-cloud", default=argparse.SUPPRESS, metavar="CLOUD", help="clouds.yaml entry")
+
+
+def _config(args: argparse.Namespace) -> fn_config.Config | None:
+    path = args.config or os.environ.get("FLOATNET_CONFIG")
+    if path is None and Path(DEFAULT_CONFIG).is_file():
+        path = DEFAULT_CONFIG
+    if path is None:
+        return None
+    try:
+        return fn_config.load(path)
+    except fn_config.ConfigError as error:
+        raise CliError(str(error)) from None
+
+
+def _local(args: argparse.Namespace, cfg: fn_config.Config | None) -> Local:
+    """This node's settings: command line, then environment, then the ini file."""
+    return Local(
+        ovsdb=args.ovsdb
+        or os.environ.get("FLOATNET_OVSDB")
+        or (cfg.ovsdb_connection if cfg else None)
+        or None,
+        bridge_mappings=dict(cfg.bridge_mappings) if cfg else {},
+        physical_interfaces=dict(cfg.physical_interfaces) if cfg else {},
+        ovs_netns=args.ovs_netns or os.environ.get("FLOATNET_OVS_NETNS") or None,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Diagnose ``args.floatingip``; print the report; 0 when every check passed, 1 otherwise."""
+    cfg = _config(args)
+    url = getattr(args, "os_url", None) or os.environ.get("OS_URL")
+    if (
+        url is None
+        and cfg is not None
+        and not (getattr(args, "os_cloud", None) or os.environ.get("OS_CLOUD"))
+    ):
+        url = f"http://{cfg.bind_host}:{cfg.bind_port}"
+    reader = NeutronReader(adapter_getter(make_adapter(url, getattr(args, "os_cloud", None))))
+    results = diagnose(reader, args.floatingip, _local(args, cfg))
+    rendered = (
+        to_json(args.floatingip, results) if args.format == "json" else render_text(args.floatingip, results)
+    )
+    print(rendered, file=sys.stdout)
+    return exit_status(results)

@@ -1,0 +1,201 @@
+"""What a diagnosis knows about one floating IP: API objects and local settings, each looked up once, on
+demand.
+
+Checks read these properties only after the checks they depend on have passed (the runner guarantees it), so a
+property may assume e.g. that the floating IP exists and is associated. Kernel observations (``links``,
+``ovs``) are cached too: one ``ovs-vsctl`` snapshot serves every OVS check.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from floatnet.diagnose import probe
+from floatnet.diagnose.api import NeutronReader
+
+INTERFACE_OWNERS = ("network:router_interface", "network:router_interface_distributed")
+GATEWAY_OWNER = "network:router_gateway"
+OVS_AGENT, L3_AGENT, DHCP_AGENT = "Open vSwitch agent", "L3 agent", "DHCP agent"
+
+
+@dataclass
+class Local:
+    """Settings of this node that the API does not carry: the OVS database and the physnet uplinks.
+
+    ``bridge_mappings`` fills in when no agent reports its own; ``physical_interfaces`` names each physnet's
+    uplink (``[ovs] physical_interfaces``); ``ovsdb`` is ``ovs-vsctl --db`` (None: agents' report, else system
+    default); ``ovs_netns`` is the namespace Open vSwitch (so the uplinks) runs in, if not the host's.
+    """
+
+    ovsdb: str | None = None
+    bridge_mappings: dict[str, str] = field(default_factory=dict)
+    physical_interfaces: dict[str, str] = field(default_factory=dict)
+    ovs_netns: str | None = None
+
+
+def ip_in(ip: str, cidr: str) -> bool:
+    return ipaddress.ip_address(ip) in ipaddress.ip_network(cidr, strict=False)
+
+
+def prefixlen(cidr: str) -> int:
+    return ipaddress.ip_network(cidr, strict=False).prefixlen
+
+
+class Facts:
+    """The diagnosis context for floating IP ``ref`` (address or id)."""
+
+    def __init__(self, reader: NeutronReader, ref: str, local: Local | None = None) -> None:
+        self.api = reader
+        self.ref = ref
+        self.local = local or Local()
+
+    # ---- API objects ----
+
+    @cached_property
+    def fip(self) -> dict[str, Any] | None:
+        return self.api.find_floatingip(self.ref)
+
+    @property
+    def fip_address(self) -> str:
+        assert self.fip is not None
+        return str(self.fip["floating_ip_address"])
+
+    @property
+    def fixed_ip(self) -> str:
+        assert self.fip is not None
+        return str(self.fip["fixed_ip_address"])
+
+    @cached_property
+    def port(self) -> dict[str, Any] | None:
+        assert self.fip is not None
+        return self.api.show("port", self.fip["port_id"])
+
+    @cached_property
+    def subnet(self) -> dict[str, Any] | None:
+        """The port's subnet holding the floating IP's fixed address."""
+        assert self.port is not None
+        for fixed in self.port.get("fixed_ips", []):
+            if fixed.get("ip_address") == self.fixed_ip:
+                return self.api.show("subnet", fixed["subnet_id"])
+        return None
+
+    @cached_property
+    def network(self) -> dict[str, Any] | None:
+        assert self.port is not None
+        return self.api.show("network", self.port["network_id"])
+
+    @cached_property
+    def router(self) -> dict[str, Any] | None:
+        assert self.fip is not None
+        return self.api.show("router", self.fip["router_id"]) if self.fip.get("router_id") else None
+
+    @property
+    def router_id(self) -> str:
+        assert self.fip is not None
+        return str(self.fip["router_id"])
+
+    @cached_property
+    def gateway_port(self) -> dict[str, Any] | None:
+        ports = self.api.router_ports(self.router_id, GATEWAY_OWNER)
+        return ports[0] if ports else None
+
+    @cached_property
+    def interface_port(self) -> dict[str, Any] | None:
+        """The router's port on the instance's subnet."""
+        assert self.subnet is not None
+        for owner in INTERFACE_OWNERS:
+            for port in self.api.router_ports(self.router_id, owner):
+                if any(f.get("subnet_id") == self.subnet["id"] for f in port.get("fixed_ips", [])):
+                    return port
+        return None
+
+    @cached_property
+    def external_network(self) -> dict[str, Any] | None:
+        assert self.fip is not None
+        return self.api.show("network", self.fip["floating_network_id"])
+
+    @cached_property
+    def external_subnet(self) -> dict[str, Any] | None:
+        """The external network's subnet that contains the floating IP."""
+        assert self.fip is not None
+        for subnet in self.api.query("subnet", network_id=self.fip["floating_network_id"]):
+            if subnet.get("ip_version", 4) == 4 and ip_in(self.fip_address, subnet["cidr"]):
+                return subnet
+        return None
+
+    @property
+    def gateway_cidr(self) -> str:
+        """The router's gateway address as ``ip/len`` (from its port and the external subnet)."""
+        assert self.gateway_port is not None and self.external_subnet is not None
+        ip = next(
+            f["ip_address"]
+            for f in self.gateway_port["fixed_ips"]
+            if f["subnet_id"] == self.external_subnet["id"]
+        )
+        return f"{ip}/{prefixlen(self.external_subnet['cidr'])}"
+
+    @property
+    def interface_cidr(self) -> str:
+        assert self.interface_port is not None and self.subnet is not None
+        ip = next(
+            f["ip_address"] for f in self.interface_port["fixed_ips"] if f["subnet_id"] == self.subnet["id"]
+        )
+        return f"{ip}/{prefixlen(self.subnet['cidr'])}"
+
+    @cached_property
+    def agents(self) -> list[dict[str, Any]]:
+        return self.api.agents()
+
+    # ---- names and local settings ----
+
+    @property
+    def router_ns(self) -> str:
+        return f"qrouter-{self.router_id}"
+
+    @property
+    def dhcp_ns(self) -> str:
+        assert self.port is not None
+        return f"qdhcp-{self.port['network_id']}"
+
+    @property
+    def qg_dev(self) -> str:
+        assert self.gateway_port is not None
+        return f"qg-{self.gateway_port['id'][:11]}"
+
+    @property
+    def qr_dev(self) -> str:
+        assert self.interface_port is not None
+        return f"qr-{self.interface_port['id'][:11]}"
+
+    @cached_property
+    def bridge_mappings(self) -> dict[str, str]:
+        """physnet → bridge: what the OVS agent reports (it is what it applied), else the local config's."""
+        for agent in self.agents:
+            mappings = (agent.get("configurations") or {}).get("bridge_mappings")
+            if agent.get("agent_type") == OVS_AGENT and isinstance(mappings, dict) and mappings:
+                return {str(k): str(v) for k, v in mappings.items()}
+        return dict(self.local.bridge_mappings)
+
+    @cached_property
+    def ovsdb(self) -> str | None:
+        """``--ovsdb``, else the connection an agent reports (floatnet may run its own ovsdb-server)."""
+        if self.local.ovsdb:
+            return self.local.ovsdb
+        for agent in self.agents:
+            connection = (agent.get("configurations") or {}).get("ovsdb_connection")
+            if connection:
+                return str(connection)
+        return None
+
+    # ---- kernel observations ----
+
+    @cached_property
+    def ovs(self) -> probe.OvsSnapshot:
+        return probe.ovs_snapshot(self.ovsdb)
+
+    @cached_property
+    def router_links(self) -> dict[str, dict[str, Any]]:
+        return probe.links(self.router_ns)

@@ -1,0 +1,55 @@
+"""The ordered list of checks and their dependencies: the path, hop by hop.
+
+Order is the order an operator walks it, and a check's ``needs`` are the hops it cannot be judged without (no
+namespace → no address in it to look at). Deviation from a strict listing order, on purpose: the external
+side's L2 (``qg-`` OVS port, the physnet bridge's uplink) comes BEFORE the upstream ARP check, because a dead
+uplink is the cause and the unanswered ARP only its symptom — so the first FAIL names the cause.
+"""
+
+from __future__ import annotations
+
+from floatnet.diagnose import checks_api as api
+from floatnet.diagnose import checks_l2 as l2
+from floatnet.diagnose import checks_router as rt
+from floatnet.diagnose.api import NeutronReader
+from floatnet.diagnose.facts import Facts, Local
+from floatnet.diagnose.result import Check, Result, run_checks
+
+C = Check[Facts]
+
+CHECKS: tuple[C, ...] = (
+    C("api.floatingip", api.floatingip),
+    C("api.associated", api.associated, ("api.floatingip",)),
+    C("api.port", api.port, ("api.associated",)),
+    C("api.port_active", api.port_active, ("api.port",)),
+    C("api.subnet", api.subnet, ("api.port",)),
+    C("api.router", api.router, ("api.associated",)),
+    C("api.router_gateway", api.router_gateway, ("api.router",)),
+    C("api.router_interface", api.router_interface, ("api.router", "api.subnet")),
+    C("api.external_subnet", api.external_subnet, ("api.router_gateway",)),
+    C("agent.alive", api.agent, ("api.port", "api.router")),
+    C("router.namespace", rt.namespace, ("api.router",)),
+    C("router.qg", rt.gateway_device, ("router.namespace", "api.router_gateway", "api.external_subnet")),
+    C("router.fip_address", rt.fip_address, ("router.qg",)),
+    C("router.qr", rt.interface_device, ("router.namespace", "api.router_interface")),
+    C("nat.table", rt.nat_table, ("router.namespace",)),
+    C("nat.dnat", rt.dnat, ("nat.table",)),
+    C("nat.snat", rt.snat, ("nat.table",)),
+    C("router.default_route", rt.default_route, ("router.qg",)),
+    C("ovs.qg", l2.gateway_port, ("api.router_gateway",)),
+    C("uplink.external", l2.external_uplink, ("api.router_gateway",)),
+    C("router.upstream_arp", rt.upstream_arp, ("router.default_route", "ovs.qg", "uplink.external")),
+    C("ovs.qr", l2.interface_port, ("api.router_interface",)),
+    C("ovs.instance", l2.instance_port, ("api.subnet",)),
+    C("uplink.internal", l2.internal_uplink, ("api.subnet",)),
+    C("dhcp.namespace", l2.dhcp_namespace, ("api.subnet",)),
+    C("dhcp.dnsmasq", l2.dnsmasq, ("dhcp.namespace",)),
+    C("dhcp.host", l2.dhcp_host, ("dhcp.dnsmasq",)),
+    C("dhcp.dns", l2.dhcp_dns, ("dhcp.dnsmasq",)),
+    C("conntrack.stale", rt.conntrack, ("router.namespace", "api.associated")),
+)
+
+
+def diagnose(reader: NeutronReader, ref: str, local: Local | None = None) -> list[Result]:
+    """Every check for floating IP ``ref`` (address or id) in path order; the first FAIL is the broken hop."""
+    return run_checks(CHECKS, Facts(reader, ref, local))
