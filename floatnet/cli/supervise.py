@@ -138,12 +138,15 @@ def read_pid(path: Path) -> int | None:
         return None
 
 
-def wait_until_answers(url: str, proc: subprocess.Popen[str], timeout: float) -> bool:
-    """Poll ``GET url`` until the server answers (any status); False if it exits or ``timeout`` passes."""
+def wait_until_answers(
+    url: str, proc: subprocess.Popen[str], timeout: float, stop: threading.Event | None = None
+) -> bool:
+    """Poll ``GET url`` until the server answers (any status); False if it exits, ``stop`` is set or
+    ``timeout`` passes."""
     probe = session.Session(timeout=2)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
+        if proc.poll() is not None or (stop is not None and stop.is_set()):
             return False
         try:
             probe.get(url, raise_exc=False, authenticated=False)

@@ -115,7 +115,11 @@ def _up_foreground(argvs: dict[str, list[str]], url: str, out: IO[str]) -> int:
         for role, argv in argvs.items():
             children[role] = supervise.start(argv, subprocess.PIPE)
             supervise.pump(children[role], role.ljust(6), out)
-            if role == "server" and not supervise.wait_until_answers(url, children[role], READY_TIMEOUT):
+            if role == "server" and not supervise.wait_until_answers(
+                url, children[role], READY_TIMEOUT, stopping
+            ):
+                if stopping.is_set():
+                    return 0
                 print(f"floatnet server did not answer on {url}", file=sys.stderr)
                 return 1
             if role == "server":
