@@ -1,8 +1,8 @@
 """``floatnet up``/``down`` with real processes (server only: the agent is exercised by the e2e tests).
 
 Checks: ``up --detach`` returns once the API answers and leaves PID files whose processes ``down`` stops;
-the foreground ``up`` streams prefixed logs and stops its children on SIGINT; ``down`` ignores a PID file whose
-process is not floatnet; ``router-nat-show`` explains a router namespace that is not on this node.
+``up`` in the foreground streams prefixed logs and stops its children on SIGINT; ``down`` ignores a PID
+file whose process is not floatnet; ``router-nat-show`` explains a router namespace that is not on this node.
 """
 
 from __future__ import annotations
