@@ -1,0 +1,150 @@
+"""Evaluate Neutron's policy (:mod:`floatnet.core.policy_rules`) with oslo.policy and operator overrides.
+
+The engine answers three questions the way Neutron's API layer asks them:
+
+- may this caller perform ``<action>_<resource>`` on this target (:meth:`PolicyEngine.allowed`),
+- which attribute rule, if any, refuses what a create/update writes (:meth:`PolicyEngine.refused_write`; on
+  create an attribute counts only when given a non-default value, on update whenever it is in the request),
+- which attributes must be hidden from this caller (:meth:`PolicyEngine.filter_fields`).
+
+Turning a refusal into 404 or 403 is the caller's job (:mod:`floatnet.core.policy`): Neutron answers 404
+when the caller may not even see the resource.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from oslo_config import cfg
+from oslo_policy import policy
+
+from floatnet.core import policy_rules
+
+# Values an attribute has when a create request does not mention it: writing them needs no attribute rule.
+CREATE_DEFAULTS: dict[str, object] = {
+    "shared": False,
+    "router:external": False,
+    "is_default": False,
+    "port_security_enabled": True,
+    "binding:vnic_type": "normal",
+    "device_owner": "",
+    "ha": False,
+    "distributed": False,
+}
+_UNSET: Any = object()
+
+
+class PolicyFileError(ValueError):
+    """The operator's policy file is missing or does not parse."""
+
+
+class Caller(Protocol):
+    """What the policy needs to know about the caller (floatnet's request context has these)."""
+
+    project_id: str
+    user_id: str
+    roles: Iterable[str]
+    is_admin: bool
+
+
+def credentials(caller: Caller) -> dict[str, Any]:
+    """The oslo.policy credentials of a caller (``tenant_id`` too, for Neutron-era rules)."""
+    return {
+        "project_id": caller.project_id,
+        "tenant_id": caller.project_id,
+        "user_id": caller.user_id,
+        "roles": [role.lower() for role in caller.roles],
+        "is_admin": caller.is_admin,
+    }
+
+
+def _lookup(body: Mapping[str, Any], path: str) -> object:
+    """The value at ``path`` (``router:external``, ``fixed_ips:ip_address``, ``external_gateway_info:ha``).
+
+    Attribute names themselves contain ``:``, so each split point is tried; a list is searched item by item.
+    Returns ``_UNSET`` when absent.
+    """
+    if path in body:
+        return body[path]
+    parts = path.split(":")
+    for cut in range(1, len(parts)):
+        head, rest = ":".join(parts[:cut]), ":".join(parts[cut:])
+        inner = body.get(head)
+        items = inner if isinstance(inner, list) else [inner]
+        for item in items:
+            if isinstance(item, Mapping):
+                found = _lookup(item, rest)
+                if found is not _UNSET:
+                    return found
+    return _UNSET
+
+
+class PolicyEngine:
+    """Neutron's default rules in an oslo.policy Enforcer, with the operator's ``policy_file`` on top."""
+
+    def __init__(self, policy_file: str | None = None) -> None:
+        conf = cfg.ConfigOpts()
+        conf([], project="floatnet", default_config_files=[], default_config_dirs=[])
+        path = ""
+        if policy_file:
+            resolved = Path(policy_file).expanduser().resolve()
+            if not resolved.is_file():
+                raise PolicyFileError(f"[oslo_policy] policy_file = {policy_file!r}: no such file")
+            path = str(resolved)
+        # use_conf: oslo.policy only merges the registered defaults while loading the (optional) file.
+        self.enforcer = policy.Enforcer(conf, policy_file=path or None, use_conf=True)
+        self.enforcer.register_defaults(policy_rules.list_rules())
+        try:
+            self.enforcer.load_rules()
+        except Exception as error:  # oslo.policy raises parser errors of several kinds
+            raise PolicyFileError(f"[oslo_policy] policy_file = {policy_file!r}: {error}") from error
+        self._attribute_rules: dict[str, list[tuple[str, str]]] = {}
+        for name in list(self.enforcer.registered_rules) + list(self.enforcer.rules):
+            action, sep, attribute = name.partition(":")
+            if sep and (action, attribute) not in self._attribute_rules.get(action, []):
+                self._attribute_rules.setdefault(action, []).append((attribute, name))
+
+    def attribute_rules(self, action: str) -> list[tuple[str, str]]:
+        """``(attribute path, rule name)`` of every rule guarding one attribute of ``action``."""
+        return self._attribute_rules.get(action, [])
+
+    def allowed(self, caller: Caller | Mapping[str, Any], rule: str, target: Mapping[str, Any]) -> bool:
+        """Whether ``rule`` passes for ``caller`` (a context or ready credentials) on ``target``."""
+        creds = dict(caller) if isinstance(caller, Mapping) else credentials(caller)
+        try:
+            return bool(self.enforcer.enforce(rule, dict(target), creds))
+        except policy.InvalidScope:
+            return False
+
+    def is_admin(self, project_id: str, user_id: str, roles: Iterable[str]) -> bool:
+        """Neutron's ``context_is_admin``: whether the roles (``admin`` by default) make an administrator."""
+        creds = {"project_id": project_id, "tenant_id": project_id, "user_id": user_id, "roles": list(roles)}
+        return bool(self.enforcer.enforce("context_is_admin", {}, creds))
+
+    def refused_write(
+        self, caller: Caller, action: str, body: Mapping[str, Any], target: Mapping[str, Any]
+    ) -> str | None:
+        """The first attribute rule of ``action`` that refuses what ``body`` sets, or None."""
+        creds = credentials(caller)
+        creating = action.startswith("create_")
+        for attribute, rule in self.attribute_rules(action):
+            value = _lookup(body, attribute)
+            if value is _UNSET or (
+                creating and (value is None or CREATE_DEFAULTS.get(attribute, _UNSET) == value)
+            ):
+                continue
+            if not self.allowed(creds, rule, target):
+                return rule
+        return None
+
+    def filter_fields(self, caller: Caller, resource: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``body`` without the attributes whose ``get_<resource>:<attribute>`` rule refuses ``caller``."""
+        creds = credentials(caller)
+        hidden = [
+            attribute
+            for attribute, rule in self.attribute_rules(f"get_{resource}")
+            if attribute in body and not self.allowed(creds, rule, body)
+        ]
+        return {key: value for key, value in body.items() if key not in hidden}

@@ -1,0 +1,118 @@
+"""Per-project quotas with Neutron's defaults, resource names and errors.
+
+A project may own at most ``limit`` resources of each kind; ``-1`` means unlimited. Limits not set for a
+project are Neutron's defaults (:data:`DEFAULTS`). :func:`check` runs inside the creating transaction, so on
+SQLite (writes are serialised) the count it sees is exact; a create that would exceed the limit raises
+``OverQuota`` (409) and nothing is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from floatnet.core.context import Context
+from floatnet.core.errors import HTTPBadRequest, OverQuota
+from floatnet.db.models import FloatingIP, Network, Port, Quota, Router, Subnet
+
+DEFAULTS: dict[str, int] = {"network": 100, "subnet": 100, "port": 500, "router": 10, "floatingip": 50}
+MODELS: dict[str, Any] = {
+    "network": Network,
+    "subnet": Subnet,
+    "port": Port,
+    "router": Router,
+    "floatingip": FloatingIP,
+}
+UNLIMITED = -1
+
+
+def defaults() -> dict[str, int]:
+    """Neutron's default limits (what a project without overrides gets)."""
+    return dict(DEFAULTS)
+
+
+def get(session: Session, project_id: str) -> dict[str, int]:
+    """The effective limits of ``project_id``: defaults overlaid with its stored overrides."""
+    limits = defaults()
+    rows = session.scalars(select(Quota).where(Quota.project_id == project_id))
+    limits.update({row.resource: row.limit for row in rows if row.resource in limits})
+    return limits
+
+
+def usage(session: Session, project_id: str) -> dict[str, int]:
+    """How many resources of each kind ``project_id`` owns now."""
+    return {resource: usage_of(session, project_id, resource) for resource in MODELS}
+
+
+def projects_with_overrides(session: Session) -> list[str]:
+    """The projects that have at least one stored limit (``GET /v2.0/quotas`` lists these)."""
+    return sorted(set(session.scalars(select(Quota.project_id))))
+
+
+def _parse_limit(resource: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise HTTPBadRequest(msg=f"Invalid input for {resource}. Reason: '{value}' is not an integer.")
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise HTTPBadRequest(
+            msg=f"Invalid input for {resource}. Reason: '{value}' is not an integer."
+        ) from None
+    if number < UNLIMITED:
+        raise HTTPBadRequest(
+            msg=f"Invalid input for {resource}. Reason: '{number}' should be greater than or equal to -1."
+        )
+    return number
+
+
+def validate(limits: Mapping[str, Any]) -> dict[str, int]:
+    """Parsed limits from a ``{"quota": {...}}`` body; unknown resources and bad numbers are a 400."""
+    unknown = sorted(set(limits) - set(DEFAULTS))
+    if unknown:
+        raise HTTPBadRequest(msg=f"Unrecognized attribute(s) '{', '.join(unknown)}'")
+    return {resource: _parse_limit(resource, value) for resource, value in limits.items()}
+
+
+def set_limits(session: Session, project_id: str, limits: Mapping[str, Any]) -> dict[str, int]:
+    """Store ``limits`` for ``project_id`` (all validated first) and return its effective limits."""
+    parsed = validate(limits)
+    for resource, limit in parsed.items():
+        row = session.get(Quota, (project_id, resource))
+        if row is None:
+            session.add(Quota(project_id=project_id, resource=resource, limit=limit))
+        else:
+            row.limit = limit
+    session.flush()
+    return get(session, project_id)
+
+
+def reset(session: Session, project_id: str) -> None:
+    """Forget every override of ``project_id`` (back to the defaults)."""
+    session.execute(delete(Quota).where(Quota.project_id == project_id))
+
+
+def check(
+    session: Session, ctx: Context, resource: str, count: int = 1, project_id: str | None = None
+) -> None:
+    """Raise ``OverQuota`` unless the owner may have ``count`` more ``resource``.
+
+    The owner is ``project_id`` when given (an admin creating for another project), else the caller's project.
+    Call it in the creating transaction, before writing.
+    """
+    owner = project_id or ctx.project_id
+    limit = get(session, owner)[resource]
+    if limit == UNLIMITED:
+        return
+    if usage_of(session, owner, resource) + count > limit:
+        raise OverQuota(overs=[resource])
+
+
+def usage_of(session: Session, project_id: str, resource: str) -> int:
+    """How many ``resource`` rows ``project_id`` owns."""
+    model = MODELS[resource]
+    return int(
+        session.scalar(select(func.count()).select_from(model).where(model.project_id == project_id)) or 0
+    )
