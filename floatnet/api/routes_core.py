@@ -10,8 +10,14 @@ from floatnet.api import extensions, http, resource
 from floatnet.api.resource import ResourceSpec, resource_routes
 from floatnet.core.errors import ExtensionNotFound
 from floatnet.core.networks import NetworkService
+from floatnet.core.ports import PortService
+from floatnet.core.subnets import SubnetService
 
-CORE_RESOURCES = (ResourceSpec("network", "networks", NetworkService),)
+CORE_RESOURCES = (
+    ResourceSpec("network", "networks", NetworkService),
+    ResourceSpec("subnet", "subnets", SubnetService),
+    ResourceSpec("port", "ports", PortService),
+)
 
 
 def _base_url(request: Request) -> str:

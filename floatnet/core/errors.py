@@ -18,7 +18,7 @@ class NeutronError(Exception):
     message_template = "An unknown exception occurred."
     type_name: str | None = None
 
-    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, message: str | None = None, /, **kwargs: Any) -> None:
         self.kwargs = kwargs
         self.message = message if message is not None else self.message_template % kwargs
         super().__init__(self.message)

@@ -1,0 +1,273 @@
+"""Ports: create/show/list/update/delete with fixed IPs (IPAM), MAC addresses and port binding.
+
+Besides the ``ports`` resource (:class:`PortService`), other domain modules (DHCP, routers, floating IPs)
+create and delete ports inside their own transaction with :func:`new_port` and :func:`delete_port_in`, and
+render them with :func:`render_ports`; every such change is logged to the change feed here.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from floatnet.core import binding, changes, fixed_ips, policy, tags
+from floatnet.core.base import Core, bump, check_revision, load_tags, owner_project, standard_attrs
+from floatnet.core.context import Context
+from floatnet.core.errors import MacAddressInUse, PolicyNotAuthorized, PortInUse
+from floatnet.core.lookup import get_network, get_port
+from floatnet.core.query import ListQuery, Page, apply, pop_column_filters
+from floatnet.core.validation import (
+    Attr,
+    any_dict,
+    list_of,
+    mac_address,
+    project_id,
+    string,
+    to_bool,
+    to_uuid,
+    validate,
+)
+from floatnet.db.models import IPAllocation, Network, Port, RouterPort, Tag, new_id
+
+SERVICE_OWNERS = ("network:router_interface", "network:router_gateway", "network:floatingip")
+
+SPEC: dict[str, Attr] = {
+    "network_id": Attr(to_uuid, put=False, required=True),
+    "name": Attr(string(255), default=""),
+    "description": Attr(string(255), default=""),
+    "admin_state_up": Attr(to_bool, default=True),
+    "mac_address": Attr(mac_address),
+    "fixed_ips": Attr(fixed_ips.convert_request),
+    "device_id": Attr(string(255), default=""),
+    "device_owner": Attr(string(255), default=""),
+    "binding:host_id": Attr(string(255), default=""),
+    "binding:profile": Attr(any_dict, default=dict),
+    "binding:vnic_type": Attr(string(64), default="normal"),
+    "port_security_enabled": Attr(to_bool),
+    "security_groups": Attr(list_of(string(255))),
+    "allowed_address_pairs": Attr(list_of(any_dict)),
+    "dns_name": Attr(string(255), default=""),
+    "project_id": Attr(project_id, put=False),
+    "tenant_id": Attr(project_id, put=False),
+    "tags": Attr(list_of(string(60)), put=False),
+}
+COLUMNS = {"id": "id", "network_id": "network_id", "device_id": "device_id", "device_owner": "device_owner"}
+COLUMNS |= {"mac_address": "mac_address", "name": "name", "project_id": "project_id", "status": "status"}
+COLUMNS |= {"binding:host_id": "binding_host_id"}
+STORED = {
+    "binding:host_id": "binding_host_id",
+    "binding:profile": "binding_profile",
+    "binding:vnic_type": "binding_vnic_type",
+}
+IGNORED = ("security_groups", "allowed_address_pairs", "fixed_ips", "tags", "network_id")
+
+
+def render(row: Any, ips: list[dict[str, str]], tag_list: list[str]) -> dict[str, Any]:
+    """A port as Neutron shows it."""
+    body = standard_attrs(row, tag_list)
+    body.update(
+        {
+            "network_id": row.network_id,
+            "mac_address": row.mac_address,
+            "admin_state_up": row.admin_state_up,
+            "fixed_ips": ips,
+            "device_id": row.device_id,
+            "device_owner": row.device_owner,
+            "port_security_enabled": row.port_security_enabled,
+            "binding:host_id": row.binding_host_id,
+            "binding:vif_type": row.binding_vif_type,
+            "binding:vif_details": row.binding_vif_details,
+            "binding:vnic_type": row.binding_vnic_type,
+            "binding:profile": row.binding_profile,
+            "dns_name": row.dns_name,
+            "allowed_address_pairs": [],
+            "extra_dhcp_opts": [],
+            "security_groups": [],
+            "ip_allocation": "immediate",
+            "propagate_uplink_status": False,
+            "resource_request": None,
+        }
+    )
+    return body
+
+
+def _ips_of(session: Session, port_ids: Any) -> dict[str, list[dict[str, str]]]:
+    result: dict[str, list[dict[str, str]]] = defaultdict(list)
+    stmt = select(IPAllocation.port_id, IPAllocation.subnet_id, IPAllocation.ip_address).where(
+        IPAllocation.port_id.in_(port_ids)
+    )
+    for port_id, subnet_id, address in session.execute(stmt):
+        result[port_id].append({"subnet_id": subnet_id, "ip_address": address})
+    return result
+
+
+def render_ports(session: Session, rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """Render port rows with their fixed IPs and tags loaded in bulk (two queries, however many ports)."""
+    if not rows:
+        return []
+    ids = [row.id for row in rows]
+    ips = _ips_of(session, ids)
+    tag_map = load_tags(session, "port", ids)
+    return [render(row, ips.get(row.id, []), tag_map.get(row.id, [])) for row in rows]
+
+
+def _visible(ctx: Context) -> Any:
+    if ctx.is_admin:
+        return select(Port.__table__)
+    owned_networks = select(Network.id).where(Network.project_id == ctx.project_id)
+    mine = (Port.project_id == ctx.project_id) | Port.network_id.in_(owned_networks)
+    return select(Port.__table__).where(mine)
+
+
+def list_ports(session: Session, ctx: Context, query: ListQuery) -> list[dict[str, Any]]:
+    """Ports ``ctx`` may see, with the plain-column filters evaluated in SQL."""
+    stmt = _visible(ctx)
+    for name, values in pop_column_filters(query, COLUMNS).items():
+        stmt = stmt.where(getattr(Port, COLUMNS[name]).in_(values))
+    return render_ports(session, session.execute(stmt).all())
+
+
+def router_of(session: Session, port_id: str) -> str | None:
+    """The router a port belongs to, if any (for change-feed rows)."""
+    return session.scalar(select(RouterPort.router_id).where(RouterPort.port_id == port_id))
+
+
+def _mac(session: Session, network_id: str, wanted: str | None) -> str:
+    if wanted is not None:
+        if session.scalar(select(Port.id).where(Port.network_id == network_id, Port.mac_address == wanted)):
+            raise MacAddressInUse(net_id=network_id, mac=wanted)
+        return wanted
+    suffix = random.getrandbits(24).to_bytes(3, "big")
+    return "fa:16:3e:" + ":".join(f"{byte:02x}" for byte in suffix)
+
+
+def new_port(session: Session, core: Core, project: str, attrs: dict[str, Any], network: Network) -> Port:
+    """Create a port row with its MAC, binding and fixed IPs in ``session`` (``attrs`` already validated).
+
+    No policy checks: callers (the API service, DHCP, routers, floating IPs) decide who may do this.
+    """
+    host = attrs.get("binding:host_id", "")
+    vif_type, details = binding.vif(session, core.config, network, host)
+    port = Port(
+        id=new_id(),
+        project_id=project,
+        network_id=network.id,
+        name=attrs.get("name", ""),
+        description=attrs.get("description", ""),
+        status="DOWN",
+        mac_address=_mac(session, network.id, attrs.get("mac_address")),
+        admin_state_up=attrs.get("admin_state_up", True),
+        device_id=attrs.get("device_id", ""),
+        device_owner=attrs.get("device_owner", ""),
+        port_security_enabled=attrs.get("port_security_enabled", network.port_security_enabled),
+        binding_host_id=host,
+        binding_vif_type=vif_type,
+        binding_vif_details=details,
+        binding_vnic_type=attrs.get("binding:vnic_type", "normal"),
+        binding_profile=attrs.get("binding:profile", {}),
+        dns_name=attrs.get("dns_name", ""),
+    )
+    session.add(port)
+    session.flush()
+    fixed_ips.allocate(
+        session, core.ipam_hints, port.id, network.id, attrs.get("fixed_ips"), port.device_owner
+    )
+    tags.set_initial(session, "port", port.id, tags.check_tags(attrs.get("tags", [])))
+    changes.record(session, "port", port.id, "create", network_id=network.id)
+    return port
+
+
+def delete_port_in(session: Session, port: Port) -> None:
+    """Delete a port (its fixed IPs and tags go with it) and log it."""
+    router_id = router_of(session, port.id)
+    session.execute(delete(Tag).where(Tag.resource_type == "port", Tag.resource_id == port.id))
+    session.execute(delete(IPAllocation).where(IPAllocation.port_id == port.id))
+    session.delete(port)
+    session.flush()
+    changes.record(session, "port", port.id, "delete", router_id=router_id, network_id=port.network_id)
+
+
+def _check_create(ctx: Context, attrs: dict[str, Any], network: Network) -> None:
+    target = {"network_project_id": network.project_id}
+    if not (ctx.owns(network.project_id) or network.shared):
+        raise PolicyNotAuthorized(action="create_port")
+    given = [key for key in attrs if key in SPEC]
+    if any("ip_address" in entry for entry in attrs.get("fixed_ips") or []):
+        given.append("fixed_ips:ip_address")
+    if attrs.get("device_owner", "").startswith("network:"):
+        policy.check(ctx, "create_port:device_owner", target)
+    policy.check_attributes(ctx, "create", "port", [k for k in given if k != "device_owner"], target)
+
+
+class PortService:
+    """The ``ports`` resource."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    def list(self, ctx: Context, query: ListQuery) -> Page:
+        return apply(self.core.db.run(lambda s: list_ports(s, ctx, query), write=False), query)
+
+    def show(self, ctx: Context, resource_id: str) -> dict[str, Any]:
+        return self.core.db.run(lambda s: render_ports(s, [get_port(s, ctx, resource_id)])[0], write=False)
+
+    def create(self, ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+        attrs = validate("port", SPEC, body, creating=True)
+        defaults = {k for k in attrs if k not in body}
+        project = owner_project(ctx, attrs)
+
+        def work(session: Session) -> dict[str, Any]:
+            network = get_network(session, ctx, attrs["network_id"], lock=True)
+            _check_create(ctx, {k: v for k, v in attrs.items() if k not in defaults}, network)
+            return render_ports(session, [new_port(session, self.core, project, attrs, network)])[0]
+
+        return self.core.db.run(work)
+
+    def update(
+        self, ctx: Context, resource_id: str, body: dict[str, Any], revision: int | None
+    ) -> dict[str, Any]:
+        attrs = validate("port", SPEC, body, creating=False)
+        return self.core.db.run(lambda s: self._update(s, ctx, resource_id, attrs, revision))
+
+    def _update(
+        self, session: Session, ctx: Context, port_id: str, attrs: dict[str, Any], revision: int | None
+    ) -> dict[str, Any]:
+        port = get_port(session, ctx, port_id)
+        network = session.get(Network, port.network_id)
+        assert network is not None
+        check_revision(port.revision_number, revision)
+        given = list(attrs)
+        if any("ip_address" in entry for entry in attrs.get("fixed_ips") or []):
+            given.append("fixed_ips:ip_address")
+        policy.check_attributes(ctx, "update", "port", given, {"network_project_id": network.project_id})
+        if "mac_address" in attrs and attrs["mac_address"] != port.mac_address:
+            port.mac_address = _mac(session, port.network_id, attrs["mac_address"])
+        if "fixed_ips" in attrs:
+            owner = attrs.get("device_owner", port.device_owner)
+            hints = self.core.ipam_hints
+            fixed_ips.replace(session, hints, port.id, port.network_id, attrs["fixed_ips"], owner)
+        for key, value in attrs.items():
+            if key not in IGNORED and key != "mac_address":
+                setattr(port, STORED.get(key, key), value)
+        port.binding_vif_type, port.binding_vif_details = binding.vif(
+            session, self.core.config, network, port.binding_host_id
+        )
+        bump(port)
+        session.flush()
+        router_id = router_of(session, port.id)
+        changes.record(session, "port", port.id, "update", router_id=router_id, network_id=port.network_id)
+        return render_ports(session, [port])[0]
+
+    def delete(self, ctx: Context, resource_id: str) -> None:
+        def work(session: Session) -> None:
+            port = get_port(session, ctx, resource_id)
+            if port.device_owner in SERVICE_OWNERS:
+                raise PortInUse(port_id=port.id, net_id=port.network_id, device_id=port.device_id)
+            delete_port_in(session, port)
+
+        self.core.db.run(work)

@@ -1,0 +1,261 @@
+"""Subnets: CIDR, gateway, allocation pools, DHCP options; a DHCP port follows ``enable_dhcp``."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from floatnet.core import changes, dhcp, ipam, tags
+from floatnet.core.base import Core, bump, check_revision, load_tags, owner_project, standard_attrs
+from floatnet.core.context import Context
+from floatnet.core.errors import HTTPBadRequest, InvalidInput, SubnetInUse
+from floatnet.core.lookup import get_network, get_subnet, network_visible_clause, require_owner
+from floatnet.core.policy import check
+from floatnet.core.query import ListQuery, Page, apply, pop_column_filters
+from floatnet.core.validation import (
+    Attr,
+    cidr,
+    dict_with,
+    ip_address,
+    list_of,
+    nullable,
+    project_id,
+    string,
+    to_bool,
+    to_int,
+    to_uuid,
+    unique_list_of,
+    validate,
+)
+from floatnet.db.models import IPAllocation, Network, Port, Subnet, Tag, new_id
+
+IPV6_MODES = ("slaac", "dhcpv6-stateful", "dhcpv6-stateless")
+
+
+def _mode(value: Any) -> str | None:
+    if value is not None and value not in IPV6_MODES:
+        raise ValueError(f"'{value}' is not in {list(IPV6_MODES)}")
+    return value
+
+
+def _ip_version(value: Any) -> int:
+    number = to_int()(value)
+    if number not in (4, 6):
+        raise ValueError(f"'{value}' is not in [4, 6]")
+    return number
+
+
+SPEC: dict[str, Attr] = {
+    "network_id": Attr(to_uuid, put=False, required=True),
+    "cidr": Attr(cidr, put=False),
+    "ip_version": Attr(_ip_version, put=False),
+    "name": Attr(string(255), default=""),
+    "description": Attr(string(255), default=""),
+    "gateway_ip": Attr(nullable(ip_address)),
+    "allocation_pools": Attr(list_of(dict_with({"start": ip_address, "end": ip_address}, ("start", "end")))),
+    "enable_dhcp": Attr(to_bool, default=True),
+    "dns_nameservers": Attr(unique_list_of(ip_address), default=list),
+    "host_routes": Attr(
+        list_of(dict_with({"destination": cidr, "nexthop": ip_address}, ("destination", "nexthop"))),
+        default=list,
+    ),
+    "ipv6_ra_mode": Attr(_mode, put=False),
+    "ipv6_address_mode": Attr(_mode, put=False),
+    "subnetpool_id": Attr(nullable(to_uuid), put=False),
+    "use_default_subnetpool": Attr(to_bool, put=False),
+    "segment_id": Attr(nullable(to_uuid)),
+    "service_types": Attr(list_of(string(255))),
+    "project_id": Attr(project_id, put=False),
+    "tenant_id": Attr(project_id, put=False),
+    "tags": Attr(list_of(string(60)), put=False),
+}
+COLUMNS = {"id", "name", "network_id", "project_id", "cidr", "ip_version", "gateway_ip"}
+STORED: tuple[str, ...] = ("name", "description", "gateway_ip", "allocation_pools", "enable_dhcp")
+STORED += ("dns_nameservers", "host_routes")
+
+
+def render(row: Any, tag_list: list[str]) -> dict[str, Any]:
+    """A subnet as Neutron shows it."""
+    body = standard_attrs(row, tag_list)
+    del body["status"]
+    body.update(
+        {
+            "network_id": row.network_id,
+            "ip_version": row.ip_version,
+            "cidr": row.cidr,
+            "gateway_ip": row.gateway_ip,
+            "allocation_pools": row.allocation_pools,
+            "enable_dhcp": row.enable_dhcp,
+            "dns_nameservers": row.dns_nameservers,
+            "host_routes": row.host_routes,
+            "ipv6_ra_mode": row.ipv6_ra_mode,
+            "ipv6_address_mode": row.ipv6_address_mode,
+            "subnetpool_id": row.subnetpool_id,
+            "segment_id": None,
+            "service_types": [],
+            "dns_publish_fixed_ip": False,
+        }
+    )
+    return body
+
+
+def render_many(session: Session, rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """Rendered subnets, tags loaded in one query."""
+    tag_map = load_tags(session, "subnet", [row.id for row in rows])
+    return [render(row, tag_map.get(row.id, [])) for row in rows]
+
+
+def list_subnets(session: Session, ctx: Context, query: ListQuery) -> list[dict[str, Any]]:
+    """Subnets ``ctx`` may see (own, or on a network it may see), column filters in SQL."""
+    stmt = select(Subnet.__table__)
+    if not ctx.is_admin:
+        visible = select(Network.id).where(network_visible_clause(ctx))
+        stmt = stmt.where((Subnet.project_id == ctx.project_id) | Subnet.network_id.in_(visible))
+    for column, values in pop_column_filters(query, COLUMNS).items():
+        stmt = stmt.where(getattr(Subnet, column).in_(values))
+    return render_many(session, session.execute(stmt).all())
+
+
+def _check_gateway(net: ipam.IPNetwork, gateway: str | None) -> None:
+    if gateway is None:
+        return
+    address = ipaddress.ip_address(gateway)
+    low, high = ipam.host_bounds(net)
+    if address.version != net.version or not low <= int(address) <= high:
+        raise InvalidInput(error_message=f"Gateway is not valid on subnet {net}")
+
+
+def _check_overlap(session: Session, network_id: str, net: ipam.IPNetwork) -> None:
+    for other in session.scalars(select(Subnet.cidr).where(Subnet.network_id == network_id)):
+        if ipaddress.ip_network(other).overlaps(net):
+            raise InvalidInput(
+                error_message=f"Requested subnet with cidr: {net} for network: {network_id} "
+                "overlaps with another subnet"
+            )
+
+
+def _shape(attrs: dict[str, Any]) -> ipam.IPNetwork:
+    """Validate cidr/ip_version/gateway/pools of a new subnet; fills the defaults into ``attrs``."""
+    if attrs.get("subnetpool_id") or attrs.get("use_default_subnetpool"):
+        raise HTTPBadRequest(msg="Subnet pools are not supported: give a cidr")
+    if "cidr" not in attrs:
+        raise HTTPBadRequest(msg="Failed to parse request. Required attribute 'cidr' not specified")
+    net = ipaddress.ip_network(attrs["cidr"])
+    version = attrs.setdefault("ip_version", net.version)
+    if version != net.version:
+        raise InvalidInput(error_message=f"Cidr {net} does not match ip_version {version}")
+    if net.version == 4 and net.prefixlen > 30:
+        raise InvalidInput(error_message=f"Cidr {net} is too small: a subnet needs at least /30")
+    if "gateway_ip" not in attrs:
+        attrs["gateway_ip"] = ipam.default_gateway(net)
+    _check_gateway(net, attrs["gateway_ip"])
+    pools = attrs.get("allocation_pools")
+    attrs["allocation_pools"] = (
+        ipam.check_pools(net, pools, attrs["gateway_ip"])
+        if pools is not None
+        else ipam.default_pools(net, attrs["gateway_ip"])
+    )
+    return net
+
+
+def _non_dhcp_allocations(session: Session, subnet_id: str) -> bool:
+    dhcp_ports = select(Port.id).where(Port.device_owner == dhcp.OWNER)
+    stmt = select(IPAllocation.port_id).where(
+        IPAllocation.subnet_id == subnet_id, IPAllocation.port_id.not_in(dhcp_ports)
+    )
+    return session.execute(stmt.limit(1)).first() is not None
+
+
+class SubnetService:
+    """The ``subnets`` resource."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    def list(self, ctx: Context, query: ListQuery) -> Page:
+        return apply(self.core.db.run(lambda s: list_subnets(s, ctx, query), write=False), query)
+
+    def show(self, ctx: Context, resource_id: str) -> dict[str, Any]:
+        return self.core.db.run(lambda s: render_many(s, [get_subnet(s, ctx, resource_id)])[0], write=False)
+
+    def create(self, ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+        attrs = validate("subnet", SPEC, body, creating=True)
+        project = owner_project(ctx, attrs)
+        net = _shape(attrs)
+        return self.core.db.run(lambda s: self._create(s, ctx, project, attrs, net))
+
+    def _create(
+        self, session: Session, ctx: Context, project: str, attrs: dict[str, Any], net: ipam.IPNetwork
+    ) -> dict[str, Any]:
+        network = get_network(session, ctx, attrs["network_id"], lock=True)
+        check(ctx, "create_subnet", {"network_project_id": network.project_id})
+        _check_overlap(session, network.id, net)
+        subnet = Subnet(
+            id=new_id(),
+            project_id=project,
+            network_id=network.id,
+            ip_version=attrs["ip_version"],
+            cidr=str(net),
+            ipv6_ra_mode=attrs.get("ipv6_ra_mode"),
+            ipv6_address_mode=attrs.get("ipv6_address_mode"),
+            status="ACTIVE",
+            **{key: attrs[key] for key in STORED},
+        )
+        session.add(subnet)
+        session.flush()
+        tags.set_initial(session, "subnet", subnet.id, tags.check_tags(attrs.get("tags", [])))
+        changes.record(session, "subnet", subnet.id, "create", network_id=network.id)
+        dhcp.sync(session, self.core, network)
+        return render_many(session, [subnet])[0]
+
+    def update(
+        self, ctx: Context, resource_id: str, body: dict[str, Any], revision: int | None
+    ) -> dict[str, Any]:
+        attrs = validate("subnet", SPEC, body, creating=False)
+        return self.core.db.run(lambda s: self._update(s, ctx, resource_id, attrs, revision))
+
+    def _update(
+        self, session: Session, ctx: Context, subnet_id: str, attrs: dict[str, Any], revision: int | None
+    ) -> dict[str, Any]:
+        subnet = get_subnet(session, ctx, subnet_id, lock=True)
+        require_owner(ctx, "update_subnet", subnet)
+        check_revision(subnet.revision_number, revision)
+        net = ipaddress.ip_network(subnet.cidr)
+        gateway = attrs.get("gateway_ip", subnet.gateway_ip)
+        _check_gateway(net, gateway)
+        pools = attrs.get("allocation_pools", subnet.allocation_pools)
+        attrs["allocation_pools"] = ipam.check_pools(net, pools, gateway)
+        for key in STORED:
+            if key in attrs:
+                setattr(subnet, key, attrs[key])
+        if "allocation_pools" in attrs:
+            self.core.ipam_hints.pop(subnet.id, None)
+        bump(subnet)
+        session.flush()
+        changes.record(session, "subnet", subnet.id, "update", network_id=subnet.network_id)
+        network = session.get(Network, subnet.network_id)
+        assert network is not None
+        dhcp.sync(session, self.core, network)
+        return render_many(session, [subnet])[0]
+
+    def delete(self, ctx: Context, resource_id: str) -> None:
+        self.core.db.run(lambda s: self._delete(s, ctx, resource_id))
+
+    def _delete(self, session: Session, ctx: Context, subnet_id: str) -> None:
+        subnet = get_subnet(session, ctx, subnet_id, lock=True)
+        require_owner(ctx, "delete_subnet", subnet)
+        if _non_dhcp_allocations(session, subnet.id):
+            raise SubnetInUse(subnet_id=subnet.id)
+        session.execute(delete(IPAllocation).where(IPAllocation.subnet_id == subnet.id))
+        session.execute(delete(Tag).where(Tag.resource_type == "subnet", Tag.resource_id == subnet.id))
+        network = session.get(Network, subnet.network_id)
+        assert network is not None
+        session.delete(subnet)
+        session.flush()
+        self.core.ipam_hints.pop(subnet.id, None)
+        changes.record(session, "subnet", subnet.id, "delete", network_id=network.id)
+        dhcp.sync(session, self.core, network)
