@@ -65,7 +65,7 @@ def table(text: str) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the first bordered table in ``text``; a multi-line cell is joined with newlines."""
     lines = [line for line in text.splitlines() if line.startswith("|")]
     split = [[cell.strip() for cell in line.strip()[1:-1].split("|")] for line in lines]
-    header, rows = split[0], []
+    header, rows = split[0], list[list[str]]()
     for cells in split[1:]:
         if rows and cells[0] == "":
             rows[-1] = [f"{old}\n{new}".strip("\n") for old, new in zip(rows[-1], cells, strict=True)]
@@ -157,11 +157,9 @@ def _seed_external_side(url: str, private_subnet_id: str) -> None:
 
 
 def _in_pool(address: str) -> bool:
-    return (
-        ipaddress.ip_address("192.168.1.100")
-        <= ipaddress.ip_address(address)
-        <= ipaddress.ip_address("192.168.1.119")
-    )
+    """True if ``address`` is in the seed's floating pool 192.168.1.100–119."""
+    low, high = int(ipaddress.IPv4Address("192.168.1.100")), int(ipaddress.IPv4Address("192.168.1.119"))
+    return low <= int(ipaddress.IPv4Address(address)) <= high
 
 
 def _check_lists_and_associate(

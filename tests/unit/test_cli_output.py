@@ -78,7 +78,7 @@ def test_json_and_yaml_keep_raw_values() -> None:
 
 
 def test_value_format_of_a_list() -> None:
-    rows = [{"id": "a", "name": "one"}, {"id": "b", "name": None}]
+    rows: list[dict[str, str | None]] = [{"id": "a", "name": "one"}, {"id": "b", "name": None}]
     assert output.render_list(rows, ("id", "name"), "value") == "a one\nb "
 
 
