@@ -40,7 +40,8 @@ def adapter_getter(http: Any) -> Getter:
         try:
             response = http.get(path, params=params, raise_exc=False, headers={"Accept": "application/json"})
         except ks_exc.ConnectFailure as exc:
-            raise ApiError(path, 0, f"cannot connect to {getattr(http, 'endpoint_override', 'the server')}") from exc
+            where = getattr(http, "endpoint_override", None) or "the server"
+            raise ApiError(path, 0, f"cannot connect to {where}") from exc
         except ks_exc.ClientException as exc:
             raise ApiError(path, 0, str(exc)) from exc
         try:

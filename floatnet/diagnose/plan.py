@@ -3,7 +3,8 @@
 Order is the order an operator walks it, and a check's ``needs`` are the hops it cannot be judged without (no
 namespace → no address in it to look at). Deviation from a strict listing order, on purpose: the external
 side's L2 (``qg-`` OVS port, the physnet bridge's uplink) comes BEFORE the upstream ARP check, because a dead
-uplink is the cause and the unanswered ARP only its symptom — so the first FAIL names the cause.
+uplink is the cause and the unanswered ARP only its symptom — so the first FAIL names the cause. Likewise the
+port's ``ACTIVE`` status (the agent's summary of the instance's L2 plug) is judged right after the plug.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ CHECKS: tuple[C, ...] = (
     C("api.floatingip", api.floatingip),
     C("api.associated", api.associated, ("api.floatingip",)),
     C("api.port", api.port, ("api.associated",)),
-    C("api.port_active", api.port_active, ("api.port",)),
     C("api.subnet", api.subnet, ("api.port",)),
     C("api.router", api.router, ("api.associated",)),
     C("api.router_gateway", api.router_gateway, ("api.router",)),
@@ -41,6 +41,7 @@ CHECKS: tuple[C, ...] = (
     C("router.upstream_arp", rt.upstream_arp, ("router.default_route", "ovs.qg", "uplink.external")),
     C("ovs.qr", l2.interface_port, ("api.router_interface",)),
     C("ovs.instance", l2.instance_port, ("api.subnet",)),
+    C("api.port_active", api.port_active, ("api.port",)),
     C("uplink.internal", l2.internal_uplink, ("api.subnet",)),
     C("dhcp.namespace", l2.dhcp_namespace, ("api.subnet",)),
     C("dhcp.dnsmasq", l2.dnsmasq, ("dhcp.namespace",)),
