@@ -1,0 +1,86 @@
+"""Quota bookkeeping on a real (temporary) SQLite database: defaults, overrides, counting, OverQuota."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from floatnet.core import quotas
+from floatnet.core.context import Context
+from floatnet.core.errors import HTTPBadRequest, OverQuota
+from floatnet.db.models import Base, Network, Router
+from floatnet.db.session import Database
+
+ALICE = Context(project_id="alpha", roles=("member",))
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = Database(f"sqlite:///{tmp_path / 'q.db'}")
+    Base.metadata.create_all(database.engine)
+    yield database
+    database.dispose()
+
+
+def test_defaults_are_neutrons(db: Database) -> None:
+    with db.transaction(write=False) as session:
+        assert quotas.get(session, "alpha") == {
+            "network": 100,
+            "subnet": 100,
+            "port": 500,
+            "router": 10,
+            "floatingip": 50,
+        }
+
+
+def test_overrides_apply_to_one_project_and_reset(db: Database) -> None:
+    with db.transaction() as session:
+        assert quotas.set_limits(session, "alpha", {"router": "2", "network": -1})["router"] == 2
+    with db.transaction() as session:
+        assert quotas.set_limits(session, "alpha", {"router": 3})["router"] == 3
+    with db.transaction(write=False) as session:
+        assert quotas.get(session, "alpha")["network"] == -1
+        assert quotas.get(session, "beta")["router"] == 10
+        assert quotas.projects_with_overrides(session) == ["alpha"]
+    with db.transaction() as session:
+        quotas.reset(session, "alpha")
+    with db.transaction(write=False) as session:
+        assert quotas.get(session, "alpha") == quotas.defaults()
+
+
+@pytest.mark.parametrize("limits", [{"router": "ten"}, {"router": -2}, {"router": True}, {"volumes": 3}])
+def test_bad_limits_are_400_and_write_nothing(db: Database, limits: dict[str, object]) -> None:
+    with pytest.raises(HTTPBadRequest), db.transaction() as session:
+        quotas.set_limits(session, "alpha", {"network": 5, **limits})
+    with db.transaction(write=False) as session:
+        assert quotas.get(session, "alpha")["network"] == 100
+
+
+def test_check_counts_the_owner_projects_rows(db: Database) -> None:
+    with db.transaction() as session:
+        quotas.set_limits(session, "alpha", {"router": 2, "network": 0})
+        session.add_all([Router(project_id="alpha"), Router(project_id="beta"), Network(project_id="alpha")])
+    with db.transaction() as session:
+        quotas.check(session, ALICE, "router")
+        with pytest.raises(OverQuota) as raised:
+            quotas.check(session, ALICE, "router", count=2)
+        assert raised.value.status_code == 409
+        assert "router" in raised.value.message
+        with pytest.raises(OverQuota):
+            quotas.check(session, ALICE, "network")
+        quotas.check(session, ALICE, "network", project_id="beta")
+        assert quotas.usage(session, "alpha") == {
+            "network": 1,
+            "subnet": 0,
+            "port": 0,
+            "router": 1,
+            "floatingip": 0,
+        }
+
+
+def test_unlimited(db: Database) -> None:
+    with db.transaction() as session:
+        quotas.set_limits(session, "alpha", {"floatingip": -1})
+        quotas.check(session, ALICE, "floatingip", count=10_000)
