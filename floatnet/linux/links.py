@@ -296,21 +296,36 @@ def sync_routes(netns: str, default_gw: str | None, routes: Iterable[tuple[str, 
     return _ipr_call(netns, "sync routes", "main", body)
 
 
+def _write_sysctl(key: str, value: str) -> None:
+    """Write one sysctl of the calling thread's namespace (``/proc/sys/net`` follows the thread's netns)."""
+    with open(f"/proc/sys/{key.replace('.', '/')}", "r+b", buffering=0) as f:
+        if f.read().strip() != value.encode():
+            f.seek(0)
+            f.write(value.encode())
+
+
+FORWARDING_SYSCTLS = ("net.ipv4.ip_forward",)
+# A router forwards hairpin traffic out of the interface it came in: an ICMP redirect would then tell the
+# instance to send floating-IP traffic straight to the other instance, which drops it. Neutron turns them off
+# too.
+NO_REDIRECTS = ("net.ipv4.conf.all.send_redirects", "net.ipv4.conf.default.send_redirects")
+
+
 def set_forwarding(netns: str, on: bool) -> None:
-    """Turn IPv4 forwarding on or off inside a namespace (never the root namespace: refuses None)."""
+    """Turn IPv4 forwarding on (and ICMP redirects off) or off inside a namespace; never the root one."""
     if not netns:
         raise KernelError(
-            "set forwarding", "root namespace", "refusing to change the root namespace's sysctls"
+            "set forwarding", "root namespace", "refusing to touch the root namespace's sysctls"
         )
     if not _netns.exists(netns):
         raise KernelError("set forwarding", netns, "namespace does not exist")
-    value = b"1" if on else b"0"
+    settings = [(k, "1" if on else "0") for k in FORWARDING_SYSCTLS]
+    if on:
+        settings += [(k, "0") for k in NO_REDIRECTS]
 
     def body() -> None:
-        with open("/proc/sys/net/ipv4/ip_forward", "r+b", buffering=0) as f:
-            if f.read().strip() != value:
-                f.seek(0)
-                f.write(value)
+        for key, value in settings:
+            _write_sysctl(key, value)
 
     try:
         _netns.run_in(netns, body)

@@ -89,7 +89,7 @@ class OvsDaemons:
         return all(self.pid(d) for d in DAEMONS)
 
     def start(self, timeout: float = 20.0) -> None:
-        """Start both daemons unless they already run from this rundir; return once vswitchd applied the db."""
+        """Start both daemons unless they already run from this rundir; return once vswitchd is ready."""
         self.rundir.mkdir(parents=True, exist_ok=True)
         env = self._env()
         if not self.db.exists():
