@@ -142,15 +142,19 @@ GOOD_NEIGH = {"REACHABLE", "STALE", "DELAY", "PROBE", "PERMANENT", "NOARP"}
 
 
 def upstream_arp(f: Facts) -> Result:
-    """The upstream gateway's MAC resolves from the namespace (one bounded ping, then the neighbour entry)."""
+    """The upstream gateway answers ARP from the namespace: one bounded ping (an arping if the ping got no
+    answer, since ICMP may be filtered), then the neighbour entry as evidence. A STALE entry alone proves
+    nothing: it survives the gateway going away.
+    """
     assert f.external_subnet is not None
     gateway = f.external_subnet["gateway_ip"]
     shown = f"ip netns exec {f.router_ns} ping -c1 -W1 {gateway}; ip -n {f.router_ns} neigh show {gateway}"
     answered = probe.ping_once(f.router_ns, gateway)
+    arp_reply = answered or probe.arping_once(f.router_ns, f.qg_dev, gateway)
     entry = probe.neighbour(f.router_ns, gateway, f.qg_dev)
     states = set(entry.get("state", [])) if entry else set()
-    if entry and entry.get("lladdr") and states & GOOD_NEIGH:
-        echo = "answers ping" if answered else "resolves but does not answer ping (ICMP may be filtered)"
+    if arp_reply and entry and entry.get("lladdr") and states & GOOD_NEIGH:
+        echo = "answers ping" if answered else "answers ARP but not ping (ICMP may be filtered)"
         return passed(
             f"upstream gateway {gateway} is {entry['lladdr']} ({'/'.join(sorted(states))}), {echo}", shown
         )

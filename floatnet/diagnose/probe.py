@@ -117,6 +117,12 @@ def ping_once(netns: str, ip: str) -> bool:
     return run(ns_argv(netns, ["ping", "-c1", "-W1", "-q", ip]), check=False).returncode == 0
 
 
+def arping_once(netns: str, dev: str, ip: str) -> bool:
+    """One ARP request for ``ip`` out of ``dev`` (≤ 1 s): True when a reply came, whatever ICMP filtering."""
+    argv = ns_argv(netns, ["arping", "-q", "-c", "1", "-C", "1", "-w", "1", "-i", dev, ip])
+    return run(argv, timeout=3, check=False).returncode == 0
+
+
 # ---- nftables ----
 
 
