@@ -93,10 +93,11 @@ def _up(ctx: LabContext, args: argparse.Namespace) -> int:
 
 
 def _down(ctx: LabContext, args: argparse.Namespace) -> int:
-    api = LabApi(ctx.server_url)
-    swept = ops.down(ctx, api)
+    swept, errors = ops.down(ctx, LabApi(ctx.server_url))
+    for error in errors:
+        print(f"warning: {error}", file=sys.stderr)
     print(f"lab {ctx.names.prefix} removed" + (f" (also swept: {', '.join(swept)})" if swept else ""))
-    return 0
+    return 1 if errors else 0
 
 
 def _instance(ctx: LabContext, args: argparse.Namespace) -> int:
@@ -107,8 +108,11 @@ def _instance(ctx: LabContext, args: argparse.Namespace) -> int:
         print(f"instance {inst.name}: namespace {inst.ns}, port {inst.port_id}, {inst.tap} on {inst.bridge}, "
               f"ip {lease.get('ip', '(waiting for DHCP)')}")  # fmt: skip
     elif args.instance_verb == "delete":
-        instance.delete(ctx, api, args.name)
+        errors = instance.delete(ctx, api, args.name)
+        for error in errors:
+            print(f"warning: {error}", file=sys.stderr)
         print(f"instance {args.name} deleted")
+        return 1 if errors else 0
     else:
         rows = instance.listing(ctx)
         columns = ["name", "namespace", "port_id", "ip_address", "dns", "dhcp_client"]

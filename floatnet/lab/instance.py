@@ -104,30 +104,42 @@ def wait_for_lease(ctx: LabContext, name: str, timeout: float) -> dict[str, str]
         time.sleep(0.05)
 
 
-def remove(ctx: LabContext, state: LabState, inst: Instance, api: LabApi | None) -> None:
-    """Tear ``inst`` down: processes by PID, OVS port, veth, namespace, its /etc/netns, its API port."""
-    for key in list(inst.procs):
-        procs.stop(inst.procs.pop(key))
-    hypervisor.unplug(state.ovsdb or ctx.ovsdb, inst.tap)
-    links.delete_link(inst.tap, state.ovs_netns or ctx.ovs_netns)
-    netns.delete(inst.ns)
-    etc = ctx.netns_etc(inst.ns)
+def _remove_etc(ctx: LabContext, ns: str) -> None:
+    etc = ctx.netns_etc(ns)
     (etc / "resolv.conf").unlink(missing_ok=True)
     if etc.is_dir() and not any(etc.iterdir()):
         etc.rmdir()
+
+
+def remove(ctx: LabContext, state: LabState, inst: Instance, api: LabApi | None) -> list[str]:
+    """Tear ``inst`` down: processes by PID, OVS port, veth, namespace, its /etc/netns, its API port.
+
+    Every step is tried even when an earlier one failed (an OVS or a server already gone); the failures are
+    returned as messages.
+    """
+    errors: list[str] = []
+    for key in list(inst.procs):
+        procs.best_effort(errors, f"stop {key} of {inst.name}", procs.stop, inst.procs.pop(key))
+    procs.best_effort(errors, f"unplug {inst.tap}", hypervisor.unplug, state.ovsdb or ctx.ovsdb, inst.tap)
+    procs.best_effort(
+        errors, f"delete {inst.tap}", links.delete_link, inst.tap, state.ovs_netns or ctx.ovs_netns
+    )
+    procs.best_effort(errors, f"delete namespace {inst.ns}", netns.delete, inst.ns)
+    procs.best_effort(errors, f"remove /etc/netns/{inst.ns}", _remove_etc, ctx, inst.ns)
     ctx.lease_file(inst.name).unlink(missing_ok=True)
     if api is not None:
-        api.delete_port(inst.port_id)
+        procs.best_effort(errors, f"delete port {inst.port_id}", api.delete_port, inst.port_id)
     state.instances.pop(inst.name, None)
     lab_state.save(ctx.state_dir, state)
+    return errors
 
 
-def delete(ctx: LabContext, api: LabApi | None, name: str) -> None:
-    """Delete instance ``name`` (LabError if the lab has none by that name)."""
+def delete(ctx: LabContext, api: LabApi | None, name: str) -> list[str]:
+    """Delete instance ``name`` (LabError if the lab has none of that name); returns what failed."""
     state = lab_state.load(ctx.state_dir, ctx.names.prefix)
     if name not in state.instances:
         raise LabError(f"no instance {name!r} in lab {ctx.names.prefix!r}")
-    remove(ctx, state, state.instances[name], api)
+    return remove(ctx, state, state.instances[name], api)
 
 
 def listing(ctx: LabContext) -> list[dict[str, str]]:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import shutil
 
-from floatnet.lab import instance, upstream
+from floatnet.lab import instance, procs, upstream
 from floatnet.lab import state as lab_state
-from floatnet.lab.api import LabApi, LabApiError
+from floatnet.lab.api import LabApi
 from floatnet.lab.context import LabContext
 from floatnet.lab.state import LabState
 from floatnet.linux import links, netns
@@ -40,22 +40,22 @@ def _sweep(ctx: LabContext) -> list[str]:
     return swept
 
 
-def down(ctx: LabContext, api: LabApi | None) -> list[str]:
-    """Remove everything this lab built; returns the names swept beyond the record (normally none).
+def down(ctx: LabContext, api: LabApi | None) -> tuple[list[str], list[str]]:
+    """Remove everything this lab built; returns (names swept beyond the record, steps that failed).
 
-    Ports of instances are deleted through ``api`` when given; an unreachable server does not stop the rest.
+    Ports of instances are deleted through ``api`` when given; an unreachable server or OVS does not stop the
+    rest: every step is tried.
     """
     state = lab_state.load(ctx.state_dir, ctx.names.prefix)
+    errors: list[str] = []
     for inst in list(state.instances.values()):
-        try:
-            instance.remove(ctx, state, inst, api)
-        except LabApiError:
-            instance.remove(ctx, state, inst, None)
-    upstream.down(ctx, state)
-    swept = _sweep(ctx)
+        errors += instance.remove(ctx, state, inst, api)
+    errors += upstream.down(ctx, state)
+    swept: list[str] = []
+    procs.best_effort(errors, "sweep", lambda: swept.extend(_sweep(ctx)))
     shutil.rmtree(ctx.files, ignore_errors=True)
     lab_state.save(ctx.state_dir, state)
-    return swept
+    return swept, errors
 
 
 def namespace_of(ctx: LabContext, name: str) -> str:

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from floatnet.lab.state import Proc
@@ -70,6 +71,15 @@ def stop(proc: Proc, timeout: float = 3.0) -> None:
     except ProcessLookupError:
         return
     _reap(proc.pid)
+
+
+def best_effort(errors: list[str], what: str, fn: Callable[..., object], *args: object) -> None:
+    """Call ``fn(*args)``; a failure is appended to ``errors`` (teardown goes on with the next step)."""
+    try:
+        fn(*args)
+    except Exception as exc:  # teardown: report and go on, whatever broke
+        detail = getattr(exc, "stderr", None) or exc
+        errors.append(f"{what}: {str(detail).strip()}")
 
 
 def run(argv: list[str], timeout: float = 30.0, check: bool = True) -> subprocess.CompletedProcess[str]:

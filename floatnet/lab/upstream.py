@@ -93,16 +93,18 @@ def up(ctx: LabContext) -> LabState:
     return state
 
 
-def down(ctx: LabContext, state: LabState) -> None:
-    """Stop the upstream services and remove its links and namespace (instances are removed by the caller)."""
+def down(ctx: LabContext, state: LabState) -> list[str]:
+    """Stop the upstream services, remove its links and namespace (instances are the caller's); every step is
+    tried, the failures are returned as messages."""
+    errors: list[str] = []
     for name in list(state.procs):
-        procs.stop(state.procs.pop(name))
+        procs.best_effort(errors, f"stop {name}", procs.stop, state.procs.pop(name))
     for link in list(state.links):
-        hypervisor.unplug(state.ovsdb, link.root)
-        links.delete_link(link.root, state.ovs_netns)
+        procs.best_effort(errors, f"unplug {link.root}", hypervisor.unplug, state.ovsdb, link.root)
+        procs.best_effort(errors, f"delete {link.root}", links.delete_link, link.root, state.ovs_netns)
         state.links.remove(link)
-        lab_state.save(ctx.state_dir, state)
     if state.upstream_ns:
-        netns.delete(state.upstream_ns)
+        procs.best_effort(errors, f"delete namespace {state.upstream_ns}", netns.delete, state.upstream_ns)
         state.upstream_ns = None
     lab_state.save(ctx.state_dir, state)
+    return errors
