@@ -1,8 +1,8 @@
 """The actions a plan is made of: small immutable values that :mod:`floatnet.agent.apply` executes one by one.
 
 Every action names its ``group`` (the namespace, or ``port:<id>`` for an instance port) and the resources
-(``refs``: ``(kind, id)``) that become ``ERROR`` if it fails. Actions are minimal on purpose: one floating IP
-added is one address change, one map-element add and one gratuitous ARP, never a table rebuild."""
+(``refs``: ``(kind, id)``) that become ``ERROR`` if it fails. Actions are minimal on purpose: one floating
+IP added is one address change, one map-element add and one gratuitous ARP, never a table rebuild."""
 
 from __future__ import annotations
 
@@ -95,11 +95,6 @@ class ReplaceNat(Action):
 
 
 @dataclass(frozen=True, kw_only=True)
-class DeleteNat(Action):
-    ns: str
-
-
-@dataclass(frozen=True, kw_only=True)
 class AddFipMapping(Action):
     ns: str
     fip: str
@@ -110,6 +105,7 @@ class AddFipMapping(Action):
 class DelFipMapping(Action):
     ns: str
     fip: str
+    fixed: str | None = None  # the fixed IP it maps to now (saves a lookup)
 
 
 @dataclass(frozen=True, kw_only=True)

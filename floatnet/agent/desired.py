@@ -1,7 +1,7 @@
 """The desired state of one host, parsed from the server's ``/v2.0/floatnet/hosts/{host}/state`` answer.
 
-Typed, immutable dataclasses: the planner compares them with what the kernel holds, so they carry exactly what
-the dataplane needs and nothing of the API. Parsing is strict: a malformed answer raises
+Typed, immutable dataclasses: the planner compares them with what the kernel holds, so they carry exactly
+what the dataplane needs and nothing of the API. Parsing is strict: a malformed answer raises
 :class:`DesiredStateError` and the agent treats the desired state as *unknown* (it deletes nothing until a
 good answer arrives).
 

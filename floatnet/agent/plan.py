@@ -1,9 +1,9 @@
 """The planner: ``plan(desired, observed) -> [Action]``, a pure function (no I/O, no clock, no randomness).
 
 It produces the *minimal* list of actions that turns what the kernel holds into what the server wants: equal
-states give no action at all (an agent restart touches nothing), one floating IP added gives one address sync,
-one map-element add and one gratuitous ARP. A router's NAT table is replaced only when it is missing or its
-structure (gateway, SNAT, internal networks) differs.
+states give no action at all (an agent restart touches nothing), one floating IP added gives one address
+sync, one map-element add and one gratuitous ARP. A router's NAT table is replaced only when it is missing
+or its structure (gateway, SNAT, internal networks) differs.
 
 Deletion is guarded: routers and networks the server named ``absent`` are removed, but a sweep of everything
 else floatnet owns and the server no longer lists happens only when ``desired.complete`` (a full snapshot).
@@ -25,7 +25,7 @@ from floatnet.agent.plan_common import (
     sync_routes,
     unplug_stale,
 )
-from floatnet.agent.state import NatTable, Observed, Routes, norm_cidr, norm_iface
+from floatnet.agent.state import NatTable, Observed, Routes, collapse_cidrs, norm_cidr, norm_iface
 from floatnet.linux import names
 
 ROUTER_DEV_PREFIXES = (names.QR_PREFIX, names.QG_PREFIX)
@@ -82,17 +82,15 @@ def router_routes(router: Router) -> Routes:
     return Routes(gw.gateway_ip if gw else None, frozenset((norm_cidr(d), v) for d, v in router.routes))
 
 
-def desired_nat(router: Router) -> NatTable | None:
-    """The router's NAT table, or None without a gateway (no SNAT, no floating IPs)."""
+def desired_nat(router: Router) -> NatTable:
+    """The router's NAT table; without a gateway it has no SNAT and no floating IPs (hairpin rules only)."""
     gw = router.gateway
-    if gw is None:
-        return None
     return NatTable(
-        gateway_ip=gw.ip_address,
-        gateway_dev=names.qg_dev(gw.port_id),
-        enable_snat=router.enable_snat,
-        internal_cidrs=frozenset(norm_cidr(i.cidr) for i in router.interfaces),
-        fips={f.floating_ip_address: f.fixed_ip_address for f in router.floatingips},
+        gateway_ip=gw.ip_address if gw else None,
+        gateway_dev=names.qg_dev(gw.port_id) if gw else None,
+        enable_snat=router.enable_snat and gw is not None,
+        internal_cidrs=collapse_cidrs(i.cidr for i in router.interfaces),
+        fips={f.floating_ip_address: f.fixed_ip_address for f in router.floatingips} if gw else {},
     )
 
 
@@ -103,26 +101,26 @@ def plan_router(router: Router, observed: Observed) -> list[A.Action]:
     rref: tuple[A.Ref, ...] = (("router", router.id),)
     fip_ids = {f.floating_ip_address: f.id for f in router.floatingips}
     want, have = desired_nat(router), (nsobs.nat if nsobs else None)
-    old, new = (dict(have.fips) if have else {}), (dict(want.fips) if want else {})
+    old, new = (dict(have.fips) if have else {}), dict(want.fips)
     added = sorted(ip for ip in new if ip not in old)
     moved = sorted(ip for ip in new if ip in old and old[ip] != new[ip])
     removed = sorted(ip for ip in old if ip not in new)
-    replace = want is not None and (have is None or have.structure() != want.structure())
+    replace = have is None or have.structure() != want.structure()
 
     def fref(ip: str) -> tuple[A.Ref, ...]:
         return (("floatingip", fip_ids[ip]),) if ip in fip_ids else ()
 
     out = ensure_namespace(ns, nsobs, True, rref)
-    if want is not None and not replace:
-        out += [A.DelFipMapping(group=ns, refs=fref(ip), ns=ns, fip=ip) for ip in removed + moved]
+    if not replace:
+        out += [
+            A.DelFipMapping(group=ns, refs=fref(ip), ns=ns, fip=ip, fixed=old[ip]) for ip in removed + moved
+        ]
     devices = router_devices(router)
     for spec, refs in devices:
         out += plan_device(ns, spec, observed, refs + tuple(r for ip in added + moved for r in fref(ip)))
     out += unplug_stale(ns, nsobs, ROUTER_DEV_PREFIXES, {spec.dev for spec, _ in devices})
     out += sync_routes(ns, nsobs, router_routes(router), rref)
-    if want is None:
-        out += [A.DeleteNat(group=ns, refs=rref, ns=ns)] if have is not None else []
-    elif replace:
+    if replace:
         out.append(
             A.ReplaceNat(group=ns, refs=rref + tuple(r for ip in new for r in fref(ip)), ns=ns, table=want)
         )
@@ -132,7 +130,7 @@ def plan_router(router: Router, observed: Observed) -> list[A.Action]:
         ]
     if removed or moved:
         out.append(A.FlushConntrack(group=ns, ns=ns, ips=tuple(removed + moved)))
-    if (added or moved) and want is not None:
+    if (added or moved) and want.gateway_dev is not None:
         out.append(A.Garp(group=ns, ns=ns, dev=want.gateway_dev, ips=tuple(added + moved)))
     return out
 

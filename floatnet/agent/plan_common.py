@@ -1,7 +1,7 @@
 """Building blocks shared by the router and DHCP planners: namespaces, devices, routes. Pure.
 
-A device floatnet wires is a veth named the same on both ends: the OVS end (on the network's bridge, with the
-port's iface-id and the VLAN tag) and the end inside the router/DHCP namespace (with the port's MAC and
+A device floatnet wires is a veth named the same on both ends: the OVS end (on the network's bridge, with
+the port's iface-id and the VLAN tag) and the end inside the router/DHCP namespace (with the port's MAC and
 addresses)."""
 
 from __future__ import annotations

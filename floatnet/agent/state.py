@@ -8,7 +8,7 @@ compute "what the kernel will hold once these actions succeeded" for the agent's
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 DEFAULT_ROUTE = "0.0.0.0/0"
@@ -17,6 +17,12 @@ DEFAULT_ROUTE = "0.0.0.0/0"
 def norm_cidr(cidr: str) -> str:
     """A network in canonical text (``10.0.0.0/24``); host bits are dropped."""
     return str(ipaddress.ip_network(cidr, strict=False))
+
+
+def collapse_cidrs(cidrs: Iterable[str]) -> frozenset[str]:
+    """IPv4 networks merged where adjacent or nested, as the kernel's interval set stores them."""
+    nets = [ipaddress.IPv4Network(c, strict=False) for c in cidrs]
+    return frozenset(str(n) for n in ipaddress.collapse_addresses(nets))
 
 
 def norm_iface(cidr: str) -> str:
@@ -37,13 +43,13 @@ class Link:
 class NatTable:
     """A router's nftables table: its structure (gateway, SNAT, internal CIDRs) and the floating-IP maps."""
 
-    gateway_ip: str
-    gateway_dev: str
+    gateway_ip: str | None
+    gateway_dev: str | None
     enable_snat: bool
     internal_cidrs: frozenset[str]
     fips: Mapping[str, str] = field(default_factory=dict)  # floating IP -> fixed IP
 
-    def structure(self) -> tuple[str, str, bool, frozenset[str]]:
+    def structure(self) -> tuple[str | None, str | None, bool, frozenset[str]]:
         """All but the map elements: when these differ the table is replaced, else elements are edited."""
         return (self.gateway_ip, self.gateway_dev, self.enable_snat, self.internal_cidrs)
 

@@ -235,7 +235,7 @@ def test_gateway_cleared_deletes_nat_and_qg() -> None:
     doc = router_doc(fips=[])
     doc["gateway"] = None
     actions = plan(state([doc]), project(before), CTX)
-    assert set(kinds(actions)) == {"UnplugDevice", "SyncRoutes", "DeleteNat", "FlushConntrack"}
+    assert set(kinds(actions)) == {"UnplugDevice", "SyncRoutes", "ReplaceNat", "FlushConntrack"}
 
 
 def test_stale_router_and_dhcp_swept_only_with_complete_state() -> None:

@@ -1,0 +1,167 @@
+"""The kernel side of each action: one small function per action type, all through :mod:`floatnet.linux`.
+
+``handlers(dp)`` returns the table :func:`floatnet.agent.apply.run_actions` dispatches on. Every function is
+idempotent because the linux layer is ("ensure"), so re-running a half-applied plan after a failure is safe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from floatnet.agent import actions as A
+from floatnet.agent.observe import Dataplane
+from floatnet.agent.state import DEFAULT_ROUTE
+from floatnet.linux import arp, conntrack, dnsmasq, links, nat, netns
+from floatnet.linux.errors import KernelError
+
+
+def _create_namespace(dp: Dataplane, a: A.CreateNamespace) -> None:
+    netns.ensure(a.ns)
+    if a.forwarding:
+        links.set_forwarding(a.ns, True)
+
+
+def _set_forwarding(dp: Dataplane, a: A.SetForwarding) -> None:
+    links.set_forwarding(a.ns, a.on)
+
+
+def _delete_namespace(dp: Dataplane, a: A.DeleteNamespace) -> None:
+    for port in a.ovs_ports:
+        dp.ovs.delete_port(None, port)
+    netns.delete(a.ns)
+
+
+def _plug(dp: Dataplane, a: A.PlugDevice) -> None:
+    """Veth ``dev`` on both sides, OVS port with tag and iface-id, TX checksum offload off (netdev trap)."""
+    if a.old_bridge is not None:
+        dp.ovs.delete_port(a.old_bridge, a.dev)
+    links.ensure_veth(a.dev, a.dev, a.ns, mac=a.mac, mtu=a.mtu, peer_name=a.dev, netns=dp.ovs_netns)
+    dp.ovs.ensure_port(a.bridge, a.dev, tag=a.tag, iface_id=a.iface_id)
+    if dp.datapath_type == "netdev":
+        links.tx_offload_off(a.dev, dp.ovs_netns)
+        links.tx_offload_off(a.dev, a.ns)
+
+
+def _unplug(dp: Dataplane, a: A.UnplugDevice) -> None:
+    dp.ovs.delete_port(None, a.dev)
+    if netns.exists(a.ns):
+        links.delete_link(a.dev, a.ns)
+    with contextlib.suppress(KernelError):
+        links.delete_link(a.dev, dp.ovs_netns)
+
+
+def _set_tag(dp: Dataplane, a: A.SetTag) -> None:
+    dp.ovs.set_tag(a.port, a.tag)
+
+
+def _delete_ovs_port(dp: Dataplane, a: A.DeleteOvsPort) -> None:
+    dp.ovs.delete_port(None, a.port)
+
+
+def _sync_addresses(dp: Dataplane, a: A.SyncAddresses) -> None:
+    links.sync_addresses(a.ns, a.dev, a.wanted)
+
+
+def _sync_routes(dp: Dataplane, a: A.SyncRoutes) -> None:
+    extra = [(dst, via) for dst, via in sorted(a.routes.extra) if dst != DEFAULT_ROUTE]
+    links.sync_routes(a.ns, a.routes.default_gw, extra)
+
+
+def router_nat(table: Any) -> nat.RouterNat:
+    """The linux layer's table description for our :class:`~floatnet.agent.state.NatTable`."""
+    return nat.RouterNat(
+        gateway_ip=table.gateway_ip,
+        gateway_dev=table.gateway_dev,
+        enable_snat=table.enable_snat,
+        internal_cidrs=tuple(sorted(table.internal_cidrs)),
+        fips=dict(table.fips),
+    )
+
+
+def _replace_nat(dp: Dataplane, a: A.ReplaceNat) -> None:
+    nat.replace(a.ns, router_nat(a.table))
+
+
+def _add_fip(dp: Dataplane, a: A.AddFipMapping) -> None:
+    nat.add_fip(a.ns, a.fip, a.fixed)
+
+
+def _del_fip(dp: Dataplane, a: A.DelFipMapping) -> None:
+    nat.del_fip(a.ns, a.fip, a.fixed)
+
+
+def _flush_conntrack(dp: Dataplane, a: A.FlushConntrack) -> None:
+    for ip in a.ips:
+        conntrack.flush_address(a.ns, ip)
+
+
+GARP_AT_ONCE = 32  # beyond this (a cold sync of a big router) announce from one background thread, once each
+
+
+def _garp(dp: Dataplane, a: A.Garp) -> None:
+    for ip in a.ips[:GARP_AT_ONCE]:
+        arp.send_gratuitous(a.ns, a.dev, ip)
+    rest = a.ips[GARP_AT_ONCE:]
+    if rest:
+        threading.Thread(target=_garp_slowly, args=(a.ns, a.dev, rest), name="garp-bulk", daemon=True).start()
+
+
+def _garp_slowly(ns: str, dev: str, ips: tuple[str, ...]) -> None:
+    for ip in ips:
+        arp.send_gratuitous(ns, dev, ip, count=1).join()
+
+
+def dhcp_spec(config: A.DhcpConfig) -> dnsmasq.DhcpSpec:
+    """The linux layer's dnsmasq description for our :class:`~floatnet.agent.actions.DhcpConfig`."""
+    subnets = tuple(
+        dnsmasq.DhcpSubnet(
+            id=s.id, cidr=s.cidr, gateway_ip=s.gateway_ip, dns_nameservers=s.dns_nameservers,
+            host_routes=s.host_routes,
+        )
+        for s in config.subnets
+    )  # fmt: skip
+    hosts = tuple(dnsmasq.DhcpHost(h.mac_address, h.ip_address, h.hostname) for h in config.hosts)
+    return dnsmasq.DhcpSpec(
+        network_id=config.network_id, netns=config.netns, interface=config.interface, subnets=subnets,
+        hosts=hosts, dns_servers=config.dns_servers, upstream_dns=config.upstream_dns, domain=config.domain,
+        mtu=config.mtu,
+    )  # fmt: skip
+
+
+def _ensure_dhcp(dp: Dataplane, a: A.EnsureDhcp) -> None:
+    dp.dnsmasq.ensure(dhcp_spec(a.config))
+    dp.write_record(a.config.network_id, a.config.fingerprint())
+
+
+def _stop_dhcp(dp: Dataplane, a: A.StopDhcp) -> None:
+    dp.dnsmasq.stop(a.network_id)
+    dp.forget_record(a.network_id)
+
+
+_TABLE: dict[type, Callable[[Dataplane, Any], None]] = {
+    A.CreateNamespace: _create_namespace,
+    A.SetForwarding: _set_forwarding,
+    A.DeleteNamespace: _delete_namespace,
+    A.PlugDevice: _plug,
+    A.UnplugDevice: _unplug,
+    A.SetTag: _set_tag,
+    A.DeleteOvsPort: _delete_ovs_port,
+    A.SyncAddresses: _sync_addresses,
+    A.SyncRoutes: _sync_routes,
+    A.ReplaceNat: _replace_nat,
+    A.AddFipMapping: _add_fip,
+    A.DelFipMapping: _del_fip,
+    A.FlushConntrack: _flush_conntrack,
+    A.Garp: _garp,
+    A.EnsureDhcp: _ensure_dhcp,
+    A.StopDhcp: _stop_dhcp,
+}
+
+
+def handlers(dp: Dataplane) -> dict[type, Callable[[Any], None]]:
+    """``{action type: fn(action)}`` bound to one dataplane."""
+    return {kind: functools.partial(fn, dp) for kind, fn in _TABLE.items()}

@@ -1,0 +1,254 @@
+"""The reconcile loop: list, then watch (ARCHITECTURE.md, "The reconcile loop").
+
+1. Full sync (at start, after a 410, after any failure): register, fetch the complete state, observe every
+owned kernel object, plan, apply, report statuses, and follow the change feed from the snapshot's ``seq``.
+2. Incremental: for a batch of changes, refetch only the touched routers/networks (``state?router_id=…``),
+plan them against the in-memory view of the kernel, apply, report. 3. Between changes, watch OVS (an in-
+memory IDL read every tick): a device a hypervisor plugged or unplugged is wired (tag) and its port reported
+``ACTIVE``/``DOWN`` within a tick.
+
+The in-memory view is the projection of what was applied (``project``); a namespace whose actions failed is
+re-observed from the kernel. Nothing is ever flushed: a restart on an up-to-date kernel plans zero actions.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from typing import Any
+
+from floatnet.agent import status as S
+from floatnet.agent.actions import Action, Ref
+from floatnet.agent.apply import ApplyResult, run_actions
+from floatnet.agent.client import Client, ServerError
+from floatnet.agent.desired import DesiredState, DesiredStateError, parse_state
+from floatnet.agent.handlers import handlers
+from floatnet.agent.merge import merge, touched
+from floatnet.agent.observe import Dataplane, observe, observe_dhcp, observe_namespace, observe_ovs
+from floatnet.agent.plan import plan
+from floatnet.agent.plan_common import PlanContext
+from floatnet.agent.project import project
+from floatnet.agent.state import Observed
+from floatnet.agent.watch import RELIST, Heartbeat, Watcher
+
+log = logging.getLogger(__name__)
+
+TICK = 0.05
+MAX_BACKOFF = 30.0
+
+
+class Agent:
+    """One node's reconcile loop; ``run()`` blocks until ``stop`` is set (SIGTERM/SIGINT)."""
+
+    def __init__(self, make_client: Callable[[], Client], dp: Dataplane, ctx: PlanContext,
+                 report_interval: float, base_config: dict[str, Any]) -> None:  # fmt: skip
+        self.make_client = make_client
+        self.client = make_client()
+        self.dp = dp
+        self.ctx = ctx
+        self.handlers = handlers(dp)
+        self.base_config = base_config
+        self.stop = threading.Event()
+        self.events: queue.Queue[Any] = queue.Queue()
+        self.watcher = Watcher(make_client, self.events, self.stop)
+        self.heartbeat = Heartbeat(make_client, self.configurations, report_interval, self.stop)
+        self.lock = threading.Lock()
+        self.desired: DesiredState | None = None
+        self.observed = Observed()
+        self.errors: dict[Ref, str] = {}
+        self.reported: dict[tuple[str, str], str] = {}
+        self.resync_at: float | None = 0.0
+        self.backoff = 1.0
+        self.syncs = 0
+
+    # -- reporting -------------------------------------------------------------------------------------------
+
+    def configurations(self) -> dict[str, Any]:
+        """The agent's ``configurations`` (bridge mappings, counts, current errors) for the agents API."""
+        with self.lock:
+            desired, errors = self.desired, dict(self.errors)
+        return {
+            **self.base_config,
+            "routers": len(desired.routers) if desired else 0,
+            "networks": len(desired.networks) if desired else 0,
+            "ports": len(desired.ports) if desired else 0,
+            "errors": [{"kind": k, "id": i, "reason": r} for (k, i), r in sorted(errors.items())],
+        }
+
+    def _report(self, statuses: S.Statuses) -> None:
+        delta = S.changed(statuses, self.reported)
+        if not any(delta.values()):
+            return
+        try:
+            self.client.report_status(delta)
+        except ServerError as exc:
+            log.warning("status report failed (will retry): %s", exc)
+            return
+        self.reported.update(((kind, i), s) for kind, values in delta.items() for i, s in values.items())
+
+    # -- the loop --------------------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Full sync, then react to changes and OVS events until stopped."""
+        self.heartbeat.start()
+        self.watcher.start()
+        while not self.stop.is_set():
+            if self.resync_at is not None and time.monotonic() >= self.resync_at:
+                self._guarded(self.full_sync)
+                continue
+            batch = self._next_batch()
+            if batch is RELIST:
+                self.resync_at = time.monotonic()
+            elif batch:
+                self._guarded(functools.partial(self.incremental, batch))
+            elif self.desired is not None:
+                self._guarded(self.check_ovs)
+
+    def _next_batch(self) -> Any:
+        """Changes queued by the watcher (merged), RELIST, or None after a tick without any."""
+        try:
+            first = self.events.get(timeout=TICK)
+        except queue.Empty:
+            return None
+        batch: list[dict[str, Any]] = []
+        item = first
+        while True:
+            if item == RELIST:
+                return RELIST
+            batch += item
+            try:
+                item = self.events.get_nowait()
+            except queue.Empty:
+                return batch
+
+    def _guarded(self, step: Callable[[], None]) -> None:
+        """Run one step; any failure schedules a full resync with exponential backoff."""
+        try:
+            step()
+        except (ServerError, DesiredStateError) as exc:
+            self._schedule_resync(f"{exc}")
+        except Exception as exc:  # a bug or kernel surprise must not kill the agent: resync from scratch
+            log.exception("reconcile step failed")
+            self._schedule_resync(f"{type(exc).__name__}: {exc}")
+
+    def _schedule_resync(self, why: str) -> None:
+        log.warning("full resync in %.1f s: %s", self.backoff, why)
+        self.resync_at = time.monotonic() + self.backoff
+        self.backoff = min(self.backoff * 2, MAX_BACKOFF)
+
+    def full_sync(self) -> None:
+        """List and observe everything, plan, apply, report; then follow the feed from the snapshot."""
+        while not self.events.empty():
+            self.events.get_nowait()
+        self.client.register(self.configurations(), start_flag=self.syncs == 0)
+        desired = parse_state(self.client.state(), complete=True)
+        started = time.monotonic()
+        observed = observe(self.dp)
+        actions = plan(desired, observed, self.ctx)
+        result = run_actions(actions, self.handlers)
+        self.observed = self._after(observed, desired, actions, result)
+        with self.lock:
+            gone = self._gone_fips(self.desired, desired, set(desired.routers))
+            self.desired, self.errors = desired, dict(result.errors)
+        self.watcher.reset(desired.seq)
+        self.syncs += 1
+        log.info("full sync #%d at seq %d: %d actions, %d errors, %.3f s", self.syncs, desired.seq,
+                 len(actions), len(result.errors), time.monotonic() - started)  # fmt: skip
+        self.reported.update(S.known(desired))
+        self._report(S.compute(desired, self.observed, result.errors, gone))
+        self._settle(result)
+
+    def _settle(self, result: ApplyResult) -> None:
+        """Back to watching; failed resources are retried by a full resync after the backoff."""
+        if result.errors or result.failed_groups:
+            self._schedule_resync(f"{len(result.errors)} resources failed")
+        else:
+            self.resync_at = None
+            self.backoff = 1.0
+
+    def incremental(self, changes: list[dict[str, Any]]) -> None:
+        """Refetch the routers/networks the changes touch, plan against the cached view, apply, report."""
+        routers, networks, gone_ports = touched(changes)
+        if not (routers or networks or gone_ports):
+            return
+        doc = self.client.state(routers, networks) if routers or networks else {"seq": 0}
+        partial = parse_state(doc, complete=False, absent_ports=gone_ports)
+        self.observed = replace(self.observed, ovs_ports=observe_ovs(self.dp))
+        actions = plan(partial, self.observed, self.ctx)
+        result = run_actions(actions, self.handlers)
+        self.observed = self._after(self.observed, partial, actions, result)
+        with self.lock:
+            previous = self.desired
+            assert previous is not None
+            self.desired = merge(previous, partial, routers, networks)
+            gone = self._gone_fips(previous, self.desired, routers)
+            self._update_errors(partial, result)
+        self.reported.update(S.known(partial))
+        log.info("changes %s: %d actions (%s) in %.1f ms, %d errors", sorted(routers | networks),
+                 len(actions), ", ".join(type(a).__name__ for a in actions[:6]), result.seconds * 1000,
+                 len(result.errors))  # fmt: skip
+        self._report(S.compute(partial, self.observed, result.errors, gone))
+        if result.failed_groups:
+            self._schedule_resync(f"{len(result.errors)} resources failed")
+
+    def check_ovs(self) -> None:
+        """React to OVS ports appearing/disappearing (hypervisor plugs) without waiting for the server."""
+        ports = observe_ovs(self.dp)
+        if ports == self.observed.ovs_ports:
+            return
+        self.observed = replace(self.observed, ovs_ports=ports)
+        assert self.desired is not None
+        current = replace(
+            self.desired, complete=False, absent_routers=frozenset(), absent_networks=frozenset()
+        )
+        actions = plan(current, self.observed, self.ctx)
+        result = run_actions(actions, self.handlers)
+        self.observed = self._after(self.observed, current, actions, result)
+        if actions:
+            log.info("OVS change: %d actions, %d errors", len(actions), len(result.errors))
+        with self.lock:
+            self._update_errors(current, result)
+        self._report(S.compute(current, self.observed, result.errors))
+
+    # -- bookkeeping -----------------------------------------------------------------------------------------
+
+    def _after(
+        self, before: Observed, desired: DesiredState, actions: list[Action], result: ApplyResult
+    ) -> Observed:
+        """The kernel view after applying: projections for what succeeded, real observation for failures."""
+        projected = project(desired, self.ctx)
+        namespaces = dict(before.namespaces)
+        groups = {a.group for a in actions if not a.group.startswith(("port:", "ovs"))}
+        for ns in groups | set(projected.namespaces):
+            now = observe_namespace(ns) if ns in result.failed_groups else projected.namespaces.get(ns)
+            if now is None:
+                namespaces.pop(ns, None)
+            else:
+                namespaces[ns] = now
+        dhcp = dict(before.dhcp)
+        if result.failed_groups or any(ns.startswith("qdhcp-") for ns in groups):
+            dhcp = observe_dhcp(self.dp)
+        dhcp.update((n, fp) for n, fp in projected.dhcp.items() if f"qdhcp-{n}" not in result.failed_groups)
+        ovs_ports = observe_ovs(self.dp) if actions else before.ovs_ports
+        return Observed(namespaces=namespaces, ovs_ports=ovs_ports, dhcp=dhcp)
+
+    def _update_errors(self, partial: DesiredState, result: ApplyResult) -> None:
+        """Clear the errors of the resources just (re)applied, then record the new ones."""
+        refs = S.refs(S.compute(partial, self.observed, {}))
+        refs |= {("router", r) for r in partial.routers} | {("network", n) for n in partial.networks}
+        self.errors = {ref: why for ref, why in self.errors.items() if ref not in refs}
+        self.errors.update(result.errors)
+
+    @staticmethod
+    def _gone_fips(old: DesiredState | None, new: DesiredState, routers: Iterable[str]) -> set[str]:
+        """Floating IPs that were on one of ``routers`` and are on no router any more: they go DOWN."""
+        if old is None:
+            return set()
+        before = {f.id for r in routers if r in old.routers for f in old.routers[r].floatingips}
+        after = {f.id for r in new.routers.values() for f in r.floatingips}
+        return before - after

@@ -1,0 +1,132 @@
+"""``floatnet agent``: the node agent's command line, set-up and signal handling.
+
+``floatnet agent --config FILE --server URL --host NAME [--state-dir DIR]``, as root. It connects to the
+system's Open vSwitch, or starts floatnet's own ovsdb-server/ovs-vswitchd (datapath ``netdev`` where the
+kernel has no openvswitch module), creates the bridges of ``[ovs] bridge_mappings`` (adding ``[ovs]
+physical_interfaces``), then runs the reconcile loop. SIGTERM/SIGINT stop it cleanly and leave the whole
+dataplane in place (namespaces, NAT, dnsmasq, and the OVS daemons, whose netdev datapath forwards the
+packets): a restarted agent finds everything as it was and changes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from floatnet import config as fconfig
+from floatnet.agent.client import Client
+from floatnet.agent.loop import Agent
+from floatnet.agent.observe import Dataplane
+from floatnet.agent.plan_common import PlanContext
+from floatnet.linux import netns
+from floatnet.linux.dnsmasq import Dnsmasq
+from floatnet.linux.errors import KernelError
+from floatnet.linux.ovs import Ovs
+from floatnet.linux.ovs_daemon import OvsDaemons, kernel_datapath_available, system_ovs_connection
+
+log = logging.getLogger("floatnet.agent")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="floatnet agent", description="Reconcile this node's dataplane.")
+    parser.add_argument("--config", default=os.environ.get("FLOATNET_CONFIG"), help="the floatnet ini file")
+    parser.add_argument("--server", help="the server's URL (default: http://<[DEFAULT] bind>)")
+    parser.add_argument("--host", help="this node's name (default: [agent] host, else the hostname)")
+    parser.add_argument("--state-dir", help="where dnsmasq files and floatnet's own OVS live")
+    parser.add_argument("--ovs-netns", help=argparse.SUPPRESS)  # tests: our own OVS runs in this namespace
+    parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    return parser.parse_args(argv)
+
+
+def datapath_type(cfg: fconfig.Config) -> str:
+    """``[ovs] datapath_type``; ``auto`` is ``system`` with the kernel module, else ``netdev`` (userspace)."""
+    if cfg.datapath_type != "auto":
+        return cfg.datapath_type
+    return "system" if kernel_datapath_available() else "netdev"
+
+
+def ovs_connection(cfg: fconfig.Config, state_dir: Path, ovs_netns: str | None) -> str:
+    """The configured OVSDB, else the system's if one answers, else floatnet's own daemons (started once)."""
+    if cfg.ovsdb_connection:
+        return cfg.ovsdb_connection
+    system = None if ovs_netns else system_ovs_connection()
+    if system:
+        return system
+    if ovs_netns:
+        netns.ensure(ovs_netns)
+    daemons = OvsDaemons(state_dir / "ovs", netns=ovs_netns)
+    daemons.start()  # adopts daemons already running from this rundir: a restart never restarts the switch
+    log.info("using floatnet's own Open vSwitch in %s", daemons.rundir)
+    return daemons.connection
+
+
+def setup_dataplane(cfg: fconfig.Config, state_dir: Path, ovs_netns: str | None) -> Dataplane:
+    """Connect OVS, create the physnet bridges (and plug their physical interfaces), prepare dnsmasq."""
+    datapath = datapath_type(cfg)
+    ovs = Ovs(ovs_connection(cfg, state_dir, ovs_netns))
+    for bridge in cfg.bridge_mappings.values():
+        ovs.ensure_bridge(bridge, datapath)
+    for physnet, device in cfg.physical_interfaces.items():
+        if physnet not in cfg.bridge_mappings:
+            raise fconfig.ConfigError(f"[ovs] physical_interfaces: physnet {physnet!r} has no bridge mapping")
+        ovs.ensure_port(cfg.bridge_mappings[physnet], device)
+    return Dataplane(
+        ovs=ovs,
+        dnsmasq=Dnsmasq(state_dir / "dhcp"),
+        record_dir=state_dir / "agent" / "dhcp",
+        ovs_netns=ovs_netns,
+        datapath_type=datapath,
+    )
+
+
+def base_configurations(cfg: fconfig.Config, dp: Dataplane) -> dict[str, Any]:
+    return {
+        "bridge_mappings": dict(cfg.bridge_mappings),
+        "physical_interfaces": dict(cfg.physical_interfaces),
+        "datapath_type": dp.datapath_type,
+        "upstream_dns": list(cfg.upstream_dns),
+    }
+
+
+def main(argv: list[str]) -> int:
+    """Run the agent until SIGTERM/SIGINT; 0 on a clean stop, 1 on a set-up failure, 2 on bad usage."""
+    args = parse_args(argv)
+    if os.geteuid() != 0:
+        print("floatnet agent: must run as root (it manages namespaces, Open vSwitch, nftables and dnsmasq)",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        cfg = fconfig.load(args.config, args.state_dir)
+    except fconfig.ConfigError as exc:
+        print(f"floatnet agent: {exc}", file=sys.stderr)
+        return 2
+    host = args.host or cfg.host
+    server = args.server or f"http://{cfg.bind_host}:{cfg.bind_port}"
+    try:
+        dp = setup_dataplane(cfg, cfg.state_dir, args.ovs_netns)
+    except (KernelError, fconfig.ConfigError) as exc:
+        print(f"floatnet agent: set-up failed: {exc}", file=sys.stderr)
+        return 1
+    agent = Agent(
+        make_client=lambda: Client(server, host),
+        dp=dp,
+        ctx=PlanContext(upstream_dns=cfg.upstream_dns),
+        report_interval=cfg.report_interval,
+        base_config=base_configurations(cfg, dp),
+    )
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        log.info("signal %d: stopping (the dataplane stays as it is)", signum)
+        agent.stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    log.info("agent for host %s, server %s, datapath %s", host, server, dp.datapath_type)
+    agent.run()
+    return 0

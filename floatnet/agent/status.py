@@ -1,0 +1,81 @@
+"""Resource statuses the agent reports back (``PUT …/status``), computed purely from state and apply results.
+
+- routers: ``ACTIVE`` once their namespace is built, ``ERROR`` when an action for them failed;
+- floating IPs: ``ACTIVE`` when their /32 and NAT elements are in place, ``DOWN`` once disassociated (removed
+  from the router), ``ERROR`` when applying failed;
+- ports: router and DHCP ports ``ACTIVE`` once wired; instance ports ``ACTIVE`` when a device with their
+  iface-id sits on the right bridge with the right tag, ``DOWN`` when unplugged (or administratively down).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from floatnet.agent.actions import Ref
+from floatnet.agent.desired import DesiredState
+from floatnet.agent.state import Observed
+
+ACTIVE, DOWN, ERROR = "ACTIVE", "DOWN", "ERROR"
+KINDS = {"port": "ports", "floatingip": "floatingips", "router": "routers"}
+Statuses = dict[str, dict[str, str]]
+
+
+def _put(out: Statuses, errors: Mapping[Ref, str], kind: str, ident: str, ok: str) -> None:
+    out[KINDS[kind]][ident] = ERROR if (kind, ident) in errors else ok
+
+
+def compute(
+    desired: DesiredState, observed: Observed, errors: Mapping[Ref, str], gone_fips: Iterable[str] = ()
+) -> Statuses:
+    """Statuses of every router, floating IP and port in ``desired`` (plus DOWN for ``gone_fips``)."""
+    out: Statuses = {"ports": {}, "floatingips": {}, "routers": {}}
+    for router in desired.routers.values():
+        if not router.admin_state_up:
+            continue
+        _put(out, errors, "router", router.id, ACTIVE)
+        ports = [i.port_id for i in router.interfaces] + ([router.gateway.port_id] if router.gateway else [])
+        for port_id in ports:
+            _put(out, errors, "port", port_id, ACTIVE)
+        for fip in router.floatingips:
+            _put(out, errors, "floatingip", fip.id, ACTIVE)
+    for network in desired.networks.values():
+        if network.dhcp is not None:
+            failed = ("network", network.id) in errors
+            _put(out, errors, "port", network.dhcp.port_id, ERROR if failed else ACTIVE)
+    wired = observed.ports_by_iface_id()
+    for port in desired.ports.values():
+        found = wired.get(port.id)
+        ok = (
+            found is not None
+            and found.attached
+            and found.bridge == port.wiring.bridge
+            and found.tag == port.tag
+        )
+        _put(out, errors, "port", port.id, ACTIVE if ok and port.admin_state_up else DOWN)
+    for fip_id in gone_fips:
+        out["floatingips"].setdefault(fip_id, DOWN)
+    return out
+
+
+def refs(statuses: Statuses) -> set[tuple[str, str]]:
+    """The ``(kind, id)`` references of every resource in ``statuses``."""
+    kind_of = {plural: kind for kind, plural in KINDS.items()}
+    return {(kind_of[plural], ident) for plural, values in statuses.items() for ident in values}
+
+
+def known(desired: DesiredState) -> dict[tuple[str, str], str]:
+    """The statuses the server already holds, as far as the state document tells (ports and floating IPs)."""
+    out = {("ports", p.id): p.status for p in desired.ports.values()}
+    for router in desired.routers.values():
+        out.update((("floatingips", f.id), f.status) for f in router.floatingips)
+    return out
+
+
+def changed(statuses: Statuses, reported: Mapping[tuple[str, str], str]) -> Statuses:
+    """Only the statuses that differ from what was last reported (or what the server is known to hold)."""
+    out: Statuses = {kind: {} for kind in statuses}
+    for kind, values in statuses.items():
+        for ident, status in values.items():
+            if reported.get((kind, ident)) != status:
+                out[kind][ident] = status
+    return out
