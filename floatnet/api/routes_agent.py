@@ -1,10 +1,123 @@
-"""Routes of the agent protocol (``/v2.0/floatnet/...``) and ``/v2.0/agents``."""
+"""Routes of the agent protocol (``/v2.0/floatnet/...``, see docs/agent-protocol.md) and ``/v2.0/agents``.
+
+* ``POST /v2.0/floatnet/agents`` — registration / heartbeat;
+* ``GET /v2.0/floatnet/hosts/{host}/state`` — the host's desired state with its feed ``seq``;
+* ``GET /v2.0/floatnet/hosts/{host}/changes?after=&timeout=`` — long poll on the change feed: answers at once
+  when there are changes, else waits for the in-process notifier (woken right after a commit) while re-reading
+  the database every second (changes made through another server process);
+* ``PUT /v2.0/floatnet/hosts/{host}/status`` — statuses back from the dataplane.
+
+All of them are admin-only (the agent runs with the operator's credentials; noauth callers are admins).
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from floatnet.api import extensions, http
+from floatnet.api.resource import PREFIX, ResourceSpec, resource_routes
+from floatnet.core import feed, hoststate, status
+from floatnet.core.agents import AgentService, down_time
+from floatnet.core.base import Core
+from floatnet.core.context import Context
+from floatnet.core.errors import HTTPBadRequest, PolicyNotAuthorized
+
+MAX_TIMEOUT = 60.0
+DEFAULT_TIMEOUT = 30.0
+PRUNER = feed.Pruner()
+
+extensions.register("agent", "agent", "The agent management extension.")
+
+
+def _admin(request: Request, action: str) -> Context:
+    ctx = http.context_of(request)
+    if not ctx.is_admin:
+        raise PolicyNotAuthorized(action=action)
+    return ctx
+
+
+def _number(request: Request, name: str, default: float, low: float, high: float) -> float:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise HTTPBadRequest(msg=f"Invalid input for {name}. Reason: '{raw}' is not a number.") from None
+    if not low <= value <= high:
+        raise HTTPBadRequest(msg=f"Invalid input for {name}. Reason: '{raw}' is not in {low}..{high}.")
+    return value
+
+
+async def report(request: Request) -> Response:
+    ctx = _admin(request, "report_agent")
+    body = await http.read_envelope(request, "agent")
+    service = AgentService(http.core_of(request))
+    return http.respond({"agent": await http.run_sync(service.report, ctx, body)})
+
+
+def _state(core: Core, host: str, filters: hoststate.Filters) -> dict[str, Any]:
+    return core.db.run(
+        lambda s: hoststate.snapshot(s, core.config, host, filters, down_time(core)), write=False
+    )
+
+
+async def state(request: Request) -> Response:
+    _admin(request, "get_host_state")
+    params = request.query_params
+    filters = hoststate.Filters(
+        router_ids=params.getlist("router_id"),
+        network_ids=params.getlist("network_id"),
+        port_ids=params.getlist("port_id"),
+    )
+    core = http.core_of(request)
+    return http.respond(await http.run_sync(_state, core, request.path_params["host"], filters))
+
+
+def _read(core: Core, after: int) -> feed.Batch:
+    if PRUNER.due():
+        core.db.run(feed.prune)
+    return core.db.run(lambda s: feed.read_changes(s, after), write=False)
+
+
+async def changes(request: Request) -> Response:
+    _admin(request, "get_host_changes")
+    raw_after = request.query_params.get("after", "0")
+    if not raw_after.isdigit():
+        raise HTTPBadRequest(msg=f"Invalid input for after. Reason: '{raw_after}' is not a sequence number.")
+    after = int(raw_after)
+    timeout = _number(request, "timeout", DEFAULT_TIMEOUT, 0, MAX_TIMEOUT)
+    core = http.core_of(request)
+    deadline = time.monotonic() + timeout
+    while True:
+        version = feed.NOTIFIER.version
+        batch = await http.run_sync(_read, core, after)
+        remaining = deadline - time.monotonic()
+        if batch.changes or remaining <= 0:
+            return http.respond({"seq": batch.seq, "changes": batch.changes})
+        await feed.NOTIFIER.wait(version, min(remaining, feed.RECHECK))
+
+
+async def report_status(request: Request) -> Response:
+    _admin(request, "update_host_status")
+    reported = status.parse(await http.read_json(request))
+    core = http.core_of(request)
+    counts = await http.run_sync(core.db.run, lambda s: status.apply(s, reported))
+    return http.respond({"changed": counts})
 
 
 def routes() -> list[BaseRoute]:
     """The agent routes."""
-    return []
+    base = f"{PREFIX}/floatnet"
+    return [
+        *resource_routes(ResourceSpec("agent", "agents", AgentService, tags=False)),
+        Route(f"{base}/agents", report, methods=["POST"]),
+        Route(base + "/hosts/{host}/state", state, methods=["GET"]),
+        Route(base + "/hosts/{host}/changes", changes, methods=["GET"]),
+        Route(base + "/hosts/{host}/status", report_status, methods=["PUT"]),
+    ]

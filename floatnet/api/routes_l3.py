@@ -1,10 +1,62 @@
-"""Routes of the L3 API (routers, floating IPs)."""
+"""Routes of the L3 API: routers (with ``add_router_interface``/``remove_router_interface``) and floating IPs.
+
+The resources use the generic helper (:mod:`floatnet.api.resource`); the two interface actions are
+``PUT /v2.0/routers/{id}/add_router_interface`` and ``.../remove_router_interface`` with a bare JSON body
+(``{"subnet_id": …}`` or ``{"port_id": …}``) answering the interface info, as Neutron does.
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from floatnet.api import extensions, http
+from floatnet.api.resource import PREFIX, ResourceSpec, resource_routes
+from floatnet.core import router_interfaces
+from floatnet.core.floatingips import FloatingIPService
+from floatnet.core.routers import RouterService
+
+for _alias, _name, _description in (
+    (
+        "router",
+        "Neutron L3 Router",
+        "Router abstraction for basic L3 forwarding between L2 networks and gateways.",
+    ),
+    (
+        "ext-gw-mode",
+        "Neutron L3 Configurable external gateway mode",
+        "Extension of the router with enable_snat.",
+    ),
+    ("extraroute", "Neutron Extra Route", "Extra routes configuration for L3 router."),
+    ("fip-port-details", "Floating IP Port Details Extension", "Add port_details attribute to Floating IP."),
+):
+    extensions.register(_alias, _name, _description)
+
+
+async def add_interface(request: Request) -> Response:
+    ctx, core = http.context_of(request), http.core_of(request)
+    body = await http.read_json(request)
+    router_id = request.path_params["id"]
+    result = await http.run_sync(core.db.run, lambda s: router_interfaces.add(s, core, ctx, router_id, body))
+    return http.respond(result)
+
+
+async def remove_interface(request: Request) -> Response:
+    ctx, core = http.context_of(request), http.core_of(request)
+    body = await http.read_json(request)
+    router_id = request.path_params["id"]
+    result = await http.run_sync(
+        core.db.run, lambda s: router_interfaces.remove_interface(s, ctx, router_id, body)
+    )
+    return http.respond(result)
 
 
 def routes() -> list[BaseRoute]:
     """The L3 routes."""
-    return []
+    return [
+        Route(PREFIX + "/routers/{id}/add_router_interface", add_interface, methods=["PUT"]),
+        Route(PREFIX + "/routers/{id}/remove_router_interface", remove_interface, methods=["PUT"]),
+        *resource_routes(ResourceSpec("router", "routers", RouterService)),
+        *resource_routes(ResourceSpec("floatingip", "floatingips", FloatingIPService)),
+    ]

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from floatnet.core import binding, changes, fixed_ips, policy, tags
+from floatnet.core import binding, changes, fixed_ips, policy, port_hooks, tags
 from floatnet.core.base import Core, bump, check_revision, load_tags, owner_project, standard_attrs
 from floatnet.core.context import Context
 from floatnet.core.errors import MacAddressInUse, PolicyNotAuthorized, PortInUse
@@ -183,7 +183,8 @@ def new_port(session: Session, core: Core, project: str, attrs: dict[str, Any], 
 
 
 def delete_port_in(session: Session, port: Port) -> None:
-    """Delete a port (its fixed IPs and tags go with it) and log it."""
+    """Delete a port (its fixed IPs and tags go with it) and log it; :mod:`port_hooks` run first."""
+    port_hooks.before_delete(session, port)
     router_id = router_of(session, port.id)
     session.execute(delete(Tag).where(Tag.resource_type == "port", Tag.resource_id == port.id))
     session.execute(delete(IPAllocation).where(IPAllocation.port_id == port.id))

@@ -1,0 +1,149 @@
+"""Agents: registration and heartbeat (floatnet's private call) and Neutron's ``agents`` resource.
+
+One floatnet agent process reports one row per role it plays (``L3 agent``, ``Open vSwitch agent``,
+``DHCP agent``) so ``openstack network agent list`` reads like Neutron's. A report creates or refreshes the
+row of ``(host, agent_type)`` and stamps ``heartbeat_timestamp``; ``alive`` is a heartbeat younger than
+``agent_down_time`` (3 × the configured report interval). Agents are an admin-only resource, as in Neutron:
+others see an empty list and 404s.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from floatnet.core.base import Core
+from floatnet.core.context import Context
+from floatnet.core.errors import AgentNotFound, BadRequest, HTTPMethodNotAllowed, PolicyNotAuthorized
+from floatnet.core.query import ListQuery, Page, apply
+from floatnet.core.scheduling import is_alive
+from floatnet.core.validation import Attr, any_dict, string, to_bool, validate
+from floatnet.db.models import Agent, new_id, utcnow
+
+AGENT_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+TOPICS = {"L3 agent": "l3_agent", "DHCP agent": "dhcp_agent", "Open vSwitch agent": "N/A"}
+
+REPORT_SPEC: dict[str, Attr] = {
+    "host": Attr(string(255), required=True),
+    "agent_type": Attr(string(255), required=True),
+    "binary": Attr(string(255), default="floatnet-agent"),
+    "topic": Attr(string(255)),
+    "configurations": Attr(any_dict, default=dict),
+    "availability_zone": Attr(string(255)),
+    "description": Attr(string(255)),
+    "start_flag": Attr(to_bool, default=False),
+}
+UPDATE_SPEC: dict[str, Attr] = {
+    "admin_state_up": Attr(to_bool),
+    "description": Attr(string(255)),
+}
+
+
+def down_time(core: Core) -> float:
+    """Seconds without a heartbeat after which an agent is dead (Neutron's ``agent_down_time``)."""
+    return 3 * core.config.report_interval
+
+
+def render(row: Any, dead_after: float) -> dict[str, Any]:
+    """An agent as Neutron's ``GET /v2.0/agents`` shows it."""
+    return {
+        "id": row.id,
+        "agent_type": row.agent_type,
+        "binary": row.binary,
+        "topic": row.topic,
+        "host": row.host,
+        "admin_state_up": row.admin_state_up,
+        "alive": is_alive(row.heartbeat_timestamp, dead_after),
+        "heartbeat_timestamp": row.heartbeat_timestamp.strftime(AGENT_TIME_FORMAT),
+        "started_at": row.started_at.strftime(AGENT_TIME_FORMAT),
+        "created_at": row.created_at.strftime(AGENT_TIME_FORMAT),
+        "configurations": row.configurations or {},
+        "availability_zone": row.availability_zone,
+        "description": row.description,
+        "resources_synced": None,
+    }
+
+
+def _require_admin(ctx: Context, action: str) -> None:
+    if not ctx.is_admin:
+        raise PolicyNotAuthorized(action=action)
+
+
+def _refresh(session: Session, attrs: dict[str, Any]) -> Agent:
+    now = utcnow()
+    row = session.scalars(
+        select(Agent).where(Agent.host == attrs["host"], Agent.agent_type == attrs["agent_type"])
+    ).first()
+    if row is None:
+        row = Agent(
+            id=new_id(), host=attrs["host"], agent_type=attrs["agent_type"], created_at=now, started_at=now
+        )
+        row.topic = TOPICS.get(attrs["agent_type"], "N/A")
+        session.add(row)
+    elif attrs["start_flag"]:
+        row.started_at = now
+    row.heartbeat_timestamp = now
+    row.binary = attrs["binary"]
+    row.configurations = attrs["configurations"]
+    for optional in ("topic", "availability_zone", "description"):
+        if optional in attrs:
+            setattr(row, optional, attrs[optional])
+    session.flush()
+    return row
+
+
+class AgentService:
+    """Agent reports and the Neutron ``agents`` resource (list/show/update/delete)."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    def report(self, ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+        """Create or refresh the agent row of ``(host, agent_type)`` and stamp its heartbeat."""
+        _require_admin(ctx, "report_agent")
+        attrs = validate("agent", REPORT_SPEC, body, creating=True)
+        if not attrs["host"] or not attrs["agent_type"]:
+            raise BadRequest(resource="agent", msg="host and agent_type must not be empty")
+        row = self.core.db.run(lambda s: _refresh(s, attrs))
+        return render(row, down_time(self.core))
+
+    def list(self, ctx: Context, query: ListQuery) -> Page:
+        if not ctx.is_admin:
+            return Page([])
+        rows = self.core.db.run(lambda s: s.execute(select(Agent.__table__)).all(), write=False)
+        return apply([render(row, down_time(self.core)) for row in rows], query)
+
+    def _get(self, session: Session, ctx: Context, agent_id: str) -> Agent:
+        row = session.get(Agent, agent_id)
+        if row is None or not ctx.is_admin:
+            raise AgentNotFound(id=agent_id)
+        return row
+
+    def show(self, ctx: Context, resource_id: str) -> dict[str, Any]:
+        row = self.core.db.run(lambda s: self._get(s, ctx, resource_id), write=False)
+        return render(row, down_time(self.core))
+
+    def create(self, ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+        raise HTTPMethodNotAllowed()
+
+    def update(
+        self, ctx: Context, resource_id: str, body: dict[str, Any], revision: int | None
+    ) -> dict[str, Any]:
+        attrs = validate("agent", UPDATE_SPEC, body, creating=False)
+
+        def work(session: Session) -> Agent:
+            row = self._get(session, ctx, resource_id)
+            for key, value in attrs.items():
+                setattr(row, key, value)
+            session.flush()
+            return row
+
+        return render(self.core.db.run(work), down_time(self.core))
+
+    def delete(self, ctx: Context, resource_id: str) -> None:
+        def work(session: Session) -> None:
+            session.delete(self._get(session, ctx, resource_id))
+
+        self.core.db.run(work)

@@ -1,0 +1,115 @@
+"""Which fixed IP a floating IP maps to, and through which router: the association rules.
+
+Given a port (and optionally one of its fixed IPs) the association is valid when:
+
+* the port has that fixed IP, or exactly one IPv4 address when none is named (400 otherwise);
+* no other floating IP already maps that (port, fixed IP) — 409 ``FloatingIPPortAlreadyAssociated``;
+* some router has an interface on the fixed IP's subnet and its gateway on the floating IP's network — that
+  router becomes ``router_id``; none is 404 ``ExternalGatewayForFloatingIPNotFound``.
+
+The router lookup is one indexed query (interfaces by subnet, joined to the router's gateway port).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from floatnet.core.context import Context
+from floatnet.core.errors import BadRequest
+from floatnet.core.l3_errors import ExternalGatewayForFloatingIPNotFound, FloatingIPPortAlreadyAssociated
+from floatnet.core.l3_ports import FLOATINGIP, ROUTER_GATEWAY, ROUTER_INTERFACE, addresses
+from floatnet.core.lookup import get_port
+from floatnet.db.models import FloatingIP, IPAllocation, Port, Router, RouterPort
+
+NOT_ASSOCIABLE = (FLOATINGIP, ROUTER_GATEWAY, ROUTER_INTERFACE)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a floating IP points: the port, its fixed IP and the router joining them (all None = nowhere)."""
+
+    port_id: str | None = None
+    fixed_ip_address: str | None = None
+    router_id: str | None = None
+
+
+NOWHERE = Target()
+
+
+def _bad(msg: str) -> BadRequest:
+    return BadRequest(resource="floatingip", msg=msg)
+
+
+def _pick_ip(port_id: str, ips: list[dict[str, str]], wanted: str | None) -> dict[str, str]:
+    if wanted is not None:
+        found = next((ip for ip in ips if ip["ip_address"] == wanted), None)
+        if found is None:
+            raise _bad(f"Port {port_id} does not have fixed ip {wanted}")
+        if ipaddress.ip_address(wanted).version != 4:
+            raise _bad(f"Cannot add floating IP to port {port_id}: fixed IP {wanted} is not IPv4")
+        return found
+    v4 = [ip for ip in ips if ipaddress.ip_address(ip["ip_address"]).version == 4]
+    if not v4:
+        raise _bad(f"Cannot add floating IP to port {port_id} that has no fixed IPv4 addresses")
+    if len(v4) > 1:
+        raise _bad(
+            f"Port {port_id} has multiple fixed IPv4 addresses. Must provide a specific IPv4 address "
+            "when assigning a floating IP"
+        )
+    return v4[0]
+
+
+def router_for(session: Session, subnet_id: str, floating_network_id: str) -> str | None:
+    """The router with an interface on ``subnet_id`` and its gateway on ``floating_network_id``."""
+    gateway = select(Port.id).where(Port.id == Router.gw_port_id, Port.network_id == floating_network_id)
+    return session.scalar(
+        select(RouterPort.router_id)
+        .join(IPAllocation, IPAllocation.port_id == RouterPort.port_id)
+        .join(Router, Router.id == RouterPort.router_id)
+        .where(
+            IPAllocation.subnet_id == subnet_id,
+            RouterPort.port_type == ROUTER_INTERFACE,
+            gateway.exists(),
+        )
+        .order_by(RouterPort.router_id)
+        .limit(1)
+    )
+
+
+def _check_free(session: Session, fip: FloatingIP, port_id: str, fixed_ip: str) -> None:
+    holder = session.scalar(
+        select(FloatingIP.id).where(
+            FloatingIP.fixed_port_id == port_id,
+            FloatingIP.fixed_ip_address == fixed_ip,
+            FloatingIP.id != fip.id,
+        )
+    )
+    if holder is not None:
+        raise FloatingIPPortAlreadyAssociated(
+            floating_ip_address=fip.floating_ip_address,
+            fip_id=fip.id,
+            port_id=port_id,
+            fixed_ip=fixed_ip,
+            net_id=fip.floating_network_id,
+        )
+
+
+def resolve(session: Session, ctx: Context, fip: FloatingIP, port_id: str, fixed_ip: str | None) -> Target:
+    """The association of ``fip`` with ``port_id`` (and ``fixed_ip``), validated as the module says."""
+    port = get_port(session, ctx, port_id)
+    if port.device_owner in NOT_ASSOCIABLE:
+        raise _bad(f"Port {port_id} is owned by {port.device_owner} and cannot have a floating IP")
+    if port.network_id == fip.floating_network_id:
+        raise _bad(f"Port {port_id} is on the floating IP's external network {fip.floating_network_id}")
+    chosen = _pick_ip(port.id, addresses(session, [port.id])[port.id], fixed_ip)
+    _check_free(session, fip, port.id, chosen["ip_address"])
+    router_id = router_for(session, chosen["subnet_id"], fip.floating_network_id)
+    if router_id is None:
+        raise ExternalGatewayForFloatingIPNotFound(
+            external_network_id=fip.floating_network_id, subnet_id=chosen["subnet_id"], port_id=port.id
+        )
+    return Target(port.id, chosen["ip_address"], router_id)

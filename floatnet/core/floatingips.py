@@ -1,0 +1,289 @@
+"""Floating IPs: create/show/list/update/delete, association, and the fip-port-details extension.
+
+A floating IP owns a port on its external network (``device_owner network:floatingip``, ``device_id`` = the
+floating IP's id) that holds its address, so IPAM's uniqueness and pool exhaustion (409
+``IpAddressGenerationFailure``) apply unchanged. Association rules: :mod:`floatnet.core.fip_association`.
+``status`` is DOWN at creation and after every association change, until the hosting agent reports ACTIVE.
+Change rows name the router the floating IP goes through; a move between routers logs one row for each.
+Deleting a port disassociates its floating IPs (a hook registered with :mod:`floatnet.core.port_hooks`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from floatnet.core import changes, fip_association, port_hooks, quotas, tags
+from floatnet.core.base import Core, bump, check_revision, load_tags, owner_project
+from floatnet.core.context import Context
+from floatnet.core.errors import BadRequest, IpAddressGenerationFailure
+from floatnet.core.fip_association import NOWHERE, Target
+from floatnet.core.l3_errors import FloatingIPNotFound
+from floatnet.core.l3_ports import FLOATINGIP
+from floatnet.core.l3_ports import create as create_port
+from floatnet.core.l3_ports import remove as remove_port
+from floatnet.core.lookup import get_network
+from floatnet.core.query import ListQuery, Page, apply
+from floatnet.core.validation import (
+    Attr,
+    ip_address,
+    list_of,
+    nullable,
+    project_id,
+    string,
+    to_uuid,
+    validate,
+)
+from floatnet.db.models import FloatingIP, Port, Tag, new_id, utcnow
+
+SPEC: dict[str, Attr] = {
+    "floating_network_id": Attr(to_uuid, put=False, required=True),
+    "floating_ip_address": Attr(ip_address, put=False),
+    "subnet_id": Attr(nullable(to_uuid), put=False),
+    "port_id": Attr(nullable(to_uuid)),
+    "fixed_ip_address": Attr(nullable(ip_address)),
+    "description": Attr(string(255), default=""),
+    "project_id": Attr(project_id, put=False),
+    "tenant_id": Attr(project_id, put=False),
+    "tags": Attr(list_of(string(60)), put=False),
+}
+# query attribute -> column pushed down to SQL
+COLUMNS = {
+    "id": FloatingIP.id,
+    "project_id": FloatingIP.project_id,
+    "floating_network_id": FloatingIP.floating_network_id,
+    "floating_ip_address": FloatingIP.floating_ip_address,
+    "port_id": FloatingIP.fixed_port_id,
+    "fixed_ip_address": FloatingIP.fixed_ip_address,
+    "router_id": FloatingIP.router_id,
+    "status": FloatingIP.status,
+}
+DETAIL_COLUMNS = (
+    Port.name,
+    Port.network_id,
+    Port.mac_address,
+    Port.admin_state_up,
+    Port.status,
+    Port.device_id,
+    Port.device_owner,
+)
+TIME = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def _details(row: Any) -> dict[str, Any] | None:
+    if row.fixed_port_id is None or row.p_network_id is None:
+        return None
+    return {
+        "name": row.p_name,
+        "network_id": row.p_network_id,
+        "mac_address": row.p_mac_address,
+        "admin_state_up": row.p_admin_state_up,
+        "status": row.p_status,
+        "device_id": row.p_device_id,
+        "device_owner": row.p_device_owner,
+    }
+
+
+def render(row: Any, tag_list: list[str]) -> dict[str, Any]:
+    """A floating IP as Neutron shows it (``row`` from :func:`_select`)."""
+    return {
+        "id": row.id,
+        "tenant_id": row.project_id,
+        "project_id": row.project_id,
+        "floating_ip_address": row.floating_ip_address,
+        "floating_network_id": row.floating_network_id,
+        "router_id": row.router_id,
+        "port_id": row.fixed_port_id,
+        "fixed_ip_address": row.fixed_ip_address,
+        "status": row.status,
+        "description": row.description,
+        "tags": tag_list,
+        "created_at": row.created_at.strftime(TIME),
+        "updated_at": row.updated_at.strftime(TIME),
+        "revision_number": row.revision_number,
+        "port_details": _details(row),
+    }
+
+
+def _select() -> Any:
+    labelled = [column.label(f"p_{column.key}") for column in DETAIL_COLUMNS]
+    return select(FloatingIP.__table__, *labelled).outerjoin(Port, Port.id == FloatingIP.fixed_port_id)
+
+
+def render_where(session: Session, *conditions: Any) -> list[dict[str, Any]]:
+    """Rendered floating IPs matching ``conditions`` (two queries in all: rows with port details, tags)."""
+    rows = session.execute(_select().where(*conditions)).all()
+    tag_map = load_tags(session, "floatingip", [row.id for row in rows]) if rows else {}
+    return [render(row, tag_map.get(row.id, [])) for row in rows]
+
+
+def get_fip(session: Session, ctx: Context, fip_id: str) -> FloatingIP:
+    """The floating IP if ``ctx`` may see it (404 otherwise)."""
+    fip = session.get(FloatingIP, fip_id)
+    if fip is None or not ctx.owns(fip.project_id):
+        raise FloatingIPNotFound(floatingip_id=fip_id)
+    return fip
+
+
+def _log_move(session: Session, fip_id: str, op: str, old: str | None, new: str | None) -> None:
+    changes.record(session, "floatingip", fip_id, op, router_id=old)
+    if new != old:
+        changes.record(session, "floatingip", fip_id, op, router_id=new)
+
+
+def _point(fip: FloatingIP, target: Target) -> None:
+    fip.fixed_port_id, fip.fixed_ip_address, fip.router_id = (
+        target.port_id,
+        target.fixed_ip_address,
+        target.router_id,
+    )
+    fip.status = "DOWN"
+
+
+@port_hooks.on_before_delete
+def disassociate_port(session: Session, port: Port) -> None:
+    """Disassociate every floating IP mapped to ``port`` (it is being deleted)."""
+    rows = session.execute(
+        select(FloatingIP.id, FloatingIP.router_id).where(FloatingIP.fixed_port_id == port.id)
+    ).all()
+    for fip_id, router_id in rows:
+        session.execute(
+            update(FloatingIP)
+            .where(FloatingIP.id == fip_id)
+            .values(
+                fixed_port_id=None,
+                fixed_ip_address=None,
+                router_id=None,
+                status="DOWN",
+                revision_number=FloatingIP.revision_number + 1,
+                updated_at=utcnow(),
+            )
+        )
+        changes.record(session, "floatingip", fip_id, "update", router_id=router_id)
+    if rows:
+        session.flush()
+
+
+def _requested_address(attrs: dict[str, Any]) -> list[dict[str, str]] | None:
+    entry = {key: attrs[key] for key in ("subnet_id", "floating_ip_address") if attrs.get(key)}
+    if not entry:
+        return None
+    if "floating_ip_address" in entry:
+        entry["ip_address"] = entry.pop("floating_ip_address")
+    return [entry]
+
+
+class FloatingIPService:
+    """The ``floatingips`` resource."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    def _list(self, session: Session, ctx: Context, query: ListQuery) -> list[dict[str, Any]]:
+        conditions = [] if ctx.is_admin else [FloatingIP.project_id == ctx.project_id]
+        for name, values in query.filters.items():
+            column = COLUMNS.get("project_id" if name == "tenant_id" else name)
+            if column is not None and "None" not in values and "null" not in values:
+                conditions.append(column.in_(values))
+        return render_where(session, *conditions)
+
+    def list(self, ctx: Context, query: ListQuery) -> Page:
+        return apply(self.core.db.run(lambda s: self._list(s, ctx, query), write=False), query)
+
+    def show(self, ctx: Context, resource_id: str) -> dict[str, Any]:
+        def work(session: Session) -> dict[str, Any]:
+            get_fip(session, ctx, resource_id)
+            return render_where(session, FloatingIP.id == resource_id)[0]
+
+        return self.core.db.run(work, write=False)
+
+    def create(self, ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+        attrs = validate("floatingip", SPEC, body, creating=True)
+        if attrs.get("fixed_ip_address") and not attrs.get("port_id"):
+            raise BadRequest(
+                resource="floatingip", msg="fixed_ip_address cannot be specified without a port_id"
+            )
+        project = owner_project(ctx, attrs)
+        return self.core.db.run(lambda s: self._create(s, ctx, project, attrs))
+
+    def _create(self, session: Session, ctx: Context, project: str, attrs: dict[str, Any]) -> dict[str, Any]:
+        network = get_network(session, ctx, attrs["floating_network_id"])
+        if not network.external:
+            raise BadRequest(
+                resource="floatingip", msg=f"Network {network.id} is not a valid external network"
+            )
+        quotas.check(session, ctx, "floatingip", project_id=project)
+        fip_id = new_id()
+        port, ips = create_port(
+            session, self.core, network.id, "", FLOATINGIP, fip_id, _requested_address(attrs)
+        )
+        if not ips:
+            raise IpAddressGenerationFailure(net_id=network.id)
+        now = utcnow()
+        fip = FloatingIP(
+            id=fip_id,
+            project_id=project,
+            description=attrs["description"],
+            status="DOWN",
+            floating_ip_address=ips[0]["ip_address"],
+            floating_network_id=network.id,
+            floating_port_id=port.id,
+            created_at=now,
+            updated_at=now,
+            revision_number=0,
+        )
+        if attrs.get("port_id"):
+            _point(
+                fip,
+                fip_association.resolve(session, ctx, fip, attrs["port_id"], attrs.get("fixed_ip_address")),
+            )
+        session.add(fip)
+        session.flush()
+        tags.set_initial(session, "floatingip", fip_id, tags.check_tags(attrs.get("tags", [])))
+        changes.record(session, "floatingip", fip_id, "create", router_id=fip.router_id)
+        return render_where(session, FloatingIP.id == fip_id)[0]
+
+    def update(
+        self, ctx: Context, resource_id: str, body: dict[str, Any], revision: int | None
+    ) -> dict[str, Any]:
+        attrs = validate("floatingip", SPEC, body, creating=False)
+        if attrs.get("fixed_ip_address") and not attrs.get("port_id"):
+            raise BadRequest(
+                resource="floatingip", msg="fixed_ip_address cannot be specified without a port_id"
+            )
+        return self.core.db.run(lambda s: self._update(s, ctx, resource_id, attrs, revision))
+
+    def _update(
+        self, session: Session, ctx: Context, fip_id: str, attrs: dict[str, Any], revision: int | None
+    ) -> dict[str, Any]:
+        fip = get_fip(session, ctx, fip_id)
+        check_revision(fip.revision_number, revision)
+        old_router = fip.router_id
+        if "description" in attrs:
+            fip.description = attrs["description"]
+        if "port_id" in attrs:
+            target = NOWHERE
+            if attrs["port_id"] is not None:
+                target = fip_association.resolve(
+                    session, ctx, fip, attrs["port_id"], attrs.get("fixed_ip_address")
+                )
+            if (target.port_id, target.fixed_ip_address) != (fip.fixed_port_id, fip.fixed_ip_address):
+                _point(fip, target)
+        bump(fip)
+        session.flush()
+        _log_move(session, fip.id, "update", old_router, fip.router_id)
+        return render_where(session, FloatingIP.id == fip_id)[0]
+
+    def delete(self, ctx: Context, resource_id: str) -> None:
+        def work(session: Session) -> None:
+            fip = get_fip(session, ctx, resource_id)
+            router_id, port_id = fip.router_id, fip.floating_port_id
+            session.execute(delete(Tag).where(Tag.resource_type == "floatingip", Tag.resource_id == fip.id))
+            session.delete(fip)
+            session.flush()
+            remove_port(session, port_id)
+            changes.record(session, "floatingip", resource_id, "delete", router_id=router_id)
+
+        self.core.db.run(work)

@@ -1,0 +1,218 @@
+"""The desired state of one host (``GET /v2.0/floatnet/hosts/{host}/state``): a consistent snapshot + its seq.
+
+One read transaction: the change-feed ``seq`` is read first, so anything committed later is newer than the
+snapshot and reaches the agent through the feed. Placement comes from :mod:`floatnet.core.scheduling`.
+Filters (``router_ids``/``network_ids``/``port_ids``) restrict the answer to those resources; a filtered id
+that is gone or not placed on this host is listed under ``absent`` so the agent removes it. Without any
+filter everything the host runs is listed (``complete``).
+
+Routers come from :mod:`floatnet.core.router_slice` (a few indexed queries for any number of routers).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from floatnet.config import Config
+from floatnet.core import router_slice
+from floatnet.core.feed import latest_seq
+from floatnet.core.scheduling import DHCP, ROUTER, Candidates, candidates
+from floatnet.db.models import IPAllocation, Network, Port, Router, Subnet
+
+DHCP_OWNER = "network:dhcp"
+
+
+@dataclass
+class Filters:
+    """Ids asked for; all empty = the complete state."""
+
+    router_ids: list[str] = field(default_factory=list)
+    network_ids: list[str] = field(default_factory=list)
+    port_ids: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not (self.router_ids or self.network_ids or self.port_ids)
+
+
+def _hostname(port: Any, ip_address: str) -> str:
+    return port.dns_name or "host-" + ip_address.replace(".", "-").replace(":", "-")
+
+
+def _fixed_ips(session: Session, port_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+    """Fixed IPs (with prefix length) of many ports in one query."""
+    result: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    rows = session.execute(
+        select(IPAllocation.port_id, IPAllocation.subnet_id, IPAllocation.ip_address, Subnet.cidr)
+        .join(Subnet, Subnet.id == IPAllocation.subnet_id)
+        .where(IPAllocation.port_id.in_(list(port_ids)))
+        .order_by(IPAllocation.port_id, Subnet.created_at, IPAllocation.ip_address)
+    )
+    for port_id, subnet_id, ip_address, cidr in rows:
+        prefixlen = int(cidr.rsplit("/", 1)[1])
+        result[port_id].append({"subnet_id": subnet_id, "ip_address": ip_address, "prefixlen": prefixlen})
+    return result
+
+
+def _wiring(config: Config, network: Any) -> dict[str, Any]:
+    return {
+        "bridge": config.bridge_mappings.get(network.physical_network or "", ""),
+        "network_type": network.network_type,
+        "segmentation_id": network.segmentation_id,
+    }
+
+
+def _bound_ports(
+    session: Session, config: Config, host: str, filters: Filters
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Instance ports bound to ``host`` (and the filtered port ids that are not)."""
+    stmt = (
+        select(Port.__table__, Network.network_type, Network.physical_network, Network.segmentation_id)
+        .join(Network, Network.id == Port.network_id)
+        .where(Port.binding_host_id == host, ~Port.device_owner.startswith("network:"))
+    )
+    if not filters.complete:
+        if not (filters.port_ids or filters.network_ids):
+            return [], []
+        stmt = stmt.where(Port.id.in_(filters.port_ids) | Port.network_id.in_(filters.network_ids))
+    rows = session.execute(stmt).all()
+    ips = _fixed_ips(session, [row.id for row in rows])
+    ports = [
+        {
+            "id": row.id,
+            "network_id": row.network_id,
+            "mac_address": row.mac_address,
+            "admin_state_up": row.admin_state_up,
+            "status": row.status,
+            "device_owner": row.device_owner,
+            **_wiring(config, row),
+            "fixed_ips": ips.get(row.id, []),
+        }
+        for row in rows
+    ]
+    found = {port["id"] for port in ports}
+    return ports, [port_id for port_id in filters.port_ids if port_id not in found]
+
+
+def _dhcp_section(session: Session, network_id: str, subnets: list[Any]) -> dict[str, Any] | None:
+    """A network's DHCP service: its port, DHCP-enabled subnets and static hosts (None without a port)."""
+    ports = session.execute(select(Port.__table__).where(Port.network_id == network_id)).all()
+    dhcp_port = next((p for p in ports if p.device_owner == DHCP_OWNER), None)
+    if dhcp_port is None:
+        return None
+    ips = _fixed_ips(session, [p.id for p in ports])
+    enabled = {s.id for s in subnets}
+    hosts = [
+        {
+            "port_id": p.id,
+            "mac_address": p.mac_address,
+            "ip_address": ip["ip_address"],
+            "hostname": _hostname(p, ip["ip_address"]),
+        }
+        for p in ports
+        if p.id != dhcp_port.id
+        for ip in ips.get(p.id, [])
+        if ip["subnet_id"] in enabled
+    ]
+    return {
+        "port": {
+            "id": dhcp_port.id,
+            "mac_address": dhcp_port.mac_address,
+            "fixed_ips": [ip for ip in ips.get(dhcp_port.id, []) if ip["subnet_id"] in enabled],
+        },
+        "subnets": [
+            {
+                "id": s.id,
+                "cidr": s.cidr,
+                "gateway_ip": s.gateway_ip,
+                "dns_nameservers": list(s.dns_nameservers or []),
+                "host_routes": list(s.host_routes or []),
+                "enable_dhcp": s.enable_dhcp,
+            }
+            for s in subnets
+        ],
+        "hosts": hosts,
+    }
+
+
+def _dhcp_subnets(session: Session, network_ids: list[str] | None) -> dict[str, list[Any]]:
+    stmt = select(Subnet.__table__).where(Subnet.enable_dhcp.is_(True)).order_by(Subnet.created_at, Subnet.id)
+    if network_ids is not None:
+        stmt = stmt.where(Subnet.network_id.in_(network_ids))
+    result: dict[str, list[Any]] = defaultdict(list)
+    for row in session.execute(stmt):
+        result[row.network_id].append(row)
+    return result
+
+
+def _networks(
+    session: Session, config: Config, placement: Candidates, host: str, filters: Filters, needed: set[str]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Networks the host needs (DHCP placed here, or used by its ports/routers) and absent filtered ids."""
+    wanted = None if filters.complete else list(set(filters.network_ids) | needed)
+    subnets = _dhcp_subnets(session, wanted)
+    dhcp_here = {net_id for net_id in subnets if placement.host_for(DHCP, net_id) == host}
+    ids = (dhcp_here | needed) if filters.complete else (dhcp_here | needed) & set(wanted or [])
+    rows = session.execute(select(Network.__table__).where(Network.id.in_(ids))).all() if ids else []
+    networks = []
+    for row in rows:
+        dhcp = _dhcp_section(session, row.id, subnets[row.id]) if row.id in dhcp_here else None
+        networks.append(
+            {
+                "id": row.id,
+                "name": row.name,
+                "admin_state_up": row.admin_state_up,
+                "mtu": row.mtu,
+                "physical_network": row.physical_network,
+                **_wiring(config, row),
+                "dhcp": dhcp,
+            }
+        )
+    present = {n["id"] for n in networks}
+    return networks, [net_id for net_id in filters.network_ids if net_id not in present]
+
+
+def _routers(
+    session: Session, config: Config, placement: Candidates, host: str, filters: Filters
+) -> tuple[list[dict[str, Any]], list[str]]:
+    if not filters.complete and not filters.router_ids:
+        return [], []
+    stmt = select(Router.id)
+    if not filters.complete:
+        stmt = stmt.where(Router.id.in_(filters.router_ids))
+    here = [rid for rid in session.scalars(stmt) if placement.host_for(ROUTER, rid) == host]
+    routers = router_slice.load(session, config, here)
+    return routers, [rid for rid in filters.router_ids if rid not in set(here)]
+
+
+def snapshot(
+    session: Session, config: Config, host: str, filters: Filters, down_time: float
+) -> dict[str, Any]:
+    """The state document for ``host`` (see docs/agent-protocol.md)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    seq = latest_seq(session)
+    placement = candidates(session, down_time, host)
+    routers, absent_routers = _routers(session, config, placement, host, filters)
+    ports, absent_ports = _bound_ports(session, config, host, filters)
+    needed = {p["network_id"] for p in ports}
+    for router in routers:
+        needed |= {i["network_id"] for i in router["interfaces"]}
+        if router["gateway"]:
+            needed.add(router["gateway"]["network_id"])
+    networks, absent_networks = _networks(session, config, placement, host, filters, needed)
+    return {
+        "seq": seq,
+        "host": host,
+        "complete": filters.complete,
+        "absent": {"routers": absent_routers, "networks": absent_networks, "ports": absent_ports},
+        "networks": networks,
+        "ports": ports,
+        "routers": routers,
+    }

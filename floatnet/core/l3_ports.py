@@ -1,0 +1,62 @@
+"""Ports the L3 service owns: router interfaces, router gateways and floating IP ports.
+
+They are ordinary ``ports`` rows made by :func:`floatnet.core.ports.new_port` inside the caller's transaction
+(so IPAM's guarantees hold, the change feed logs them, and ``port list`` shows them as Neutron does); this
+module only adds what the L3 code needs around that: the owners' names and batched address lookups.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from floatnet.core import fixed_ips
+from floatnet.core.base import Core
+from floatnet.core.errors import NetworkNotFound
+from floatnet.core.ports import delete_port_in, new_port
+from floatnet.db.models import IPAllocation, Network, Port
+
+ROUTER_INTERFACE = "network:router_interface"
+ROUTER_GATEWAY = "network:router_gateway"
+FLOATINGIP = "network:floatingip"
+L3_OWNERS = (ROUTER_INTERFACE, ROUTER_GATEWAY, FLOATINGIP)
+
+
+def create(
+    session: Session,
+    core: Core,
+    network_id: str,
+    project_id: str,
+    owner: str,
+    device_id: str,
+    requested: list[dict[str, str]] | None,
+) -> tuple[Port, list[dict[str, str]]]:
+    """Create an L3-owned port with its fixed IPs (``requested`` as in a port's ``fixed_ips``; None: auto)."""
+    network = session.get(Network, network_id)
+    if network is None:
+        raise NetworkNotFound(net_id=network_id)
+    attrs = {"device_owner": owner, "device_id": device_id, "fixed_ips": requested}
+    if requested is None:
+        del attrs["fixed_ips"]
+    port = new_port(session, core, project_id, attrs, network)
+    return port, fixed_ips.current(session, port.id)
+
+
+def remove(session: Session, port_id: str) -> None:
+    """Delete an L3-owned port (its addresses go with it); the ports module logs the deletion."""
+    port = session.get(Port, port_id)
+    if port is not None:
+        delete_port_in(session, port)
+
+
+def addresses(session: Session, port_ids: list[str]) -> dict[str, list[dict[str, str]]]:
+    """Fixed IPs of many ports in one query (``{port_id: [{subnet_id, ip_address}]}``)."""
+    result: dict[str, list[dict[str, str]]] = {port_id: [] for port_id in port_ids}
+    rows = session.execute(
+        select(IPAllocation.port_id, IPAllocation.subnet_id, IPAllocation.ip_address)
+        .where(IPAllocation.port_id.in_(port_ids))
+        .order_by(IPAllocation.port_id, IPAllocation.ip_address)
+    )
+    for port_id, subnet_id, ip_address in rows:
+        result[port_id].append({"subnet_id": subnet_id, "ip_address": ip_address})
+    return result

@@ -1,0 +1,146 @@
+"""The dataplane's view of routers: gateway, interfaces (with subnet and L2 wiring), routes, floating IPs.
+
+:func:`load` answers any number of routers with four indexed queries (routers by primary key; their ports
+joined to addresses, subnets and networks through ``router_ports.router_id``; extra routes by
+``router_routes.router_id``; floating IPs by ``floatingips.router_id``) — never a scan of all floating IPs, so
+the cost follows the routers asked for, not the size of the cloud.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from floatnet.config import Config
+from floatnet.db.models import (
+    FloatingIP,
+    IPAllocation,
+    Network,
+    Port,
+    Router,
+    RouterPort,
+    RouterRoute,
+    Subnet,
+)
+
+GATEWAY = "network:router_gateway"
+INTERFACE = "network:router_interface"
+
+
+def _port_rows(session: Session, router_ids: list[str]) -> Sequence[Any]:
+    return session.execute(
+        select(
+            RouterPort.router_id,
+            RouterPort.port_type,
+            Port.id.label("port_id"),
+            Port.mac_address,
+            IPAllocation.ip_address,
+            IPAllocation.subnet_id,
+            Subnet.cidr,
+            Subnet.gateway_ip,
+            Network.id.label("network_id"),
+            Network.network_type,
+            Network.physical_network,
+            Network.segmentation_id,
+            Network.mtu,
+        )
+        .join(Port, Port.id == RouterPort.port_id)
+        .join(IPAllocation, IPAllocation.port_id == Port.id)
+        .join(Subnet, Subnet.id == IPAllocation.subnet_id)
+        .join(Network, Network.id == Port.network_id)
+        .where(RouterPort.router_id.in_(router_ids))
+        .order_by(RouterPort.router_id, Port.created_at, Port.id, IPAllocation.ip_address)
+    ).all()
+
+
+def _router_port(config: Config, row: Any) -> dict[str, Any]:
+    return {
+        "port_id": row.port_id,
+        "mac_address": row.mac_address,
+        "ip_address": row.ip_address,
+        "prefixlen": int(row.cidr.rsplit("/", 1)[1]),
+        "subnet_id": row.subnet_id,
+        "cidr": row.cidr,
+        "network_id": row.network_id,
+        "bridge": config.bridge_mappings.get(row.physical_network or "", ""),
+        "network_type": row.network_type,
+        "segmentation_id": row.segmentation_id,
+        "mtu": row.mtu,
+    }
+
+
+def _floatingips(session: Session, router_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    result: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    rows = session.execute(
+        select(
+            FloatingIP.router_id,
+            FloatingIP.id,
+            FloatingIP.floating_ip_address,
+            FloatingIP.fixed_ip_address,
+            FloatingIP.fixed_port_id,
+            FloatingIP.status,
+        )
+        .where(FloatingIP.router_id.in_(router_ids), FloatingIP.fixed_port_id.is_not(None))
+        .order_by(FloatingIP.router_id, FloatingIP.floating_ip_address)
+    )
+    for row in rows:
+        result[row.router_id].append(
+            {
+                "id": row.id,
+                "floating_ip_address": row.floating_ip_address,
+                "fixed_ip_address": row.fixed_ip_address,
+                "port_id": row.fixed_port_id,
+                "status": row.status,
+            }
+        )
+    return result
+
+
+def _routes(session: Session, router_ids: list[str]) -> dict[str, list[dict[str, str]]]:
+    result: dict[str, list[dict[str, str]]] = defaultdict(list)
+    rows = session.execute(
+        select(RouterRoute.router_id, RouterRoute.destination, RouterRoute.nexthop)
+        .where(RouterRoute.router_id.in_(router_ids))
+        .order_by(RouterRoute.router_id, RouterRoute.destination, RouterRoute.nexthop)
+    )
+    for router_id, destination, nexthop in rows:
+        result[router_id].append({"destination": destination, "nexthop": nexthop})
+    return result
+
+
+def load(session: Session, config: Config, router_ids: list[str]) -> list[dict[str, Any]]:
+    """The dataplane view of each router in ``router_ids`` that exists (see the module docstring)."""
+    if not router_ids:
+        return []
+    routers = session.execute(
+        select(Router.id, Router.name, Router.admin_state_up, Router.enable_snat, Router.gw_port_id)
+        .where(Router.id.in_(router_ids))
+        .order_by(Router.id)
+    ).all()
+    gateways: dict[str, dict[str, Any]] = {}
+    interfaces: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in _port_rows(session, router_ids):
+        if row.port_type == GATEWAY:
+            if ":" not in row.ip_address and row.router_id not in gateways:
+                gateways[row.router_id] = {**_router_port(config, row), "gateway_ip": row.gateway_ip}
+        else:
+            interfaces[row.router_id].append(_router_port(config, row))
+    fips = _floatingips(session, router_ids)
+    routes = _routes(session, router_ids)
+    return [
+        {
+            "id": r.id,
+            "name": r.name,
+            "admin_state_up": r.admin_state_up,
+            "enable_snat": r.enable_snat,
+            "routes": routes.get(r.id, []),
+            "gateway": gateways.get(r.id),
+            "interfaces": interfaces.get(r.id, []),
+            "floatingips": fips.get(r.id, []),
+        }
+        for r in routers
+    ]

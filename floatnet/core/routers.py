@@ -1,0 +1,195 @@
+"""Routers: create/show/list/update/delete with external gateway (ext-gw-mode) and extra routes.
+
+The gateway and the routes live in :mod:`floatnet.core.router_gateway` and :mod:`floatnet.core.router_routes`,
+the interfaces in :mod:`floatnet.core.router_interfaces`. Every change bumps the router's revision and logs a
+``router`` change with ``router_id`` set, so the hosting agent refetches exactly this router.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from floatnet.core import changes, quotas, router_gateway, router_routes, tags
+from floatnet.core.base import Core, bump, check_revision, load_tags, owner_project, standard_attrs
+from floatnet.core.context import Context
+from floatnet.core.l3_errors import RouterInUse, RouterNotFound
+from floatnet.core.l3_ports import ROUTER_INTERFACE, addresses
+from floatnet.core.lookup import require_owner
+from floatnet.core.query import ListQuery, Page, apply, pop_column_filters
+from floatnet.core.validation import Attr, list_of, project_id, string, to_bool, validate
+from floatnet.db.models import Port, Router, RouterPort, RouterRoute, Tag, new_id, utcnow
+
+SPEC: dict[str, Attr] = {
+    "name": Attr(string(255), default=""),
+    "description": Attr(string(255), default=""),
+    "admin_state_up": Attr(to_bool, default=True),
+    "external_gateway_info": Attr(router_gateway.convert_info),
+    "routes": Attr(router_routes.convert, post=False),
+    "project_id": Attr(project_id, put=False),
+    "tenant_id": Attr(project_id, put=False),
+    "tags": Attr(list_of(string(60)), put=False),
+}
+COLUMNS = {"id", "name", "project_id", "admin_state_up", "status"}
+
+
+def get_router(session: Session, ctx: Context, router_id: str) -> Router:
+    """The router if ``ctx`` may see it (404 otherwise, as if it did not exist)."""
+    router = session.get(Router, router_id)
+    if router is None or not ctx.owns(router.project_id):
+        raise RouterNotFound(router_id=router_id)
+    return router
+
+
+def render(
+    row: Any, gateway: dict[str, Any] | None, routes: list[dict[str, str]], tag_list: list[str]
+) -> dict[str, Any]:
+    """A router as Neutron shows it."""
+    body = standard_attrs(row, tag_list)
+    body.update({"admin_state_up": row.admin_state_up, "external_gateway_info": gateway, "routes": routes})
+    return body
+
+
+def _gateways(session: Session, rows: Sequence[Any]) -> dict[str, dict[str, Any]]:
+    gw_ports = {row.gw_port_id: row for row in rows if row.gw_port_id}
+    if not gw_ports:
+        return {}
+    rows_net = session.execute(select(Port.id, Port.network_id).where(Port.id.in_(list(gw_ports))))
+    networks = {port_id: network_id for port_id, network_id in rows_net}
+    ips = addresses(session, list(gw_ports))
+    return {
+        row.id: {
+            "network_id": networks.get(port_id),
+            "enable_snat": row.enable_snat,
+            "external_fixed_ips": ips.get(port_id, []),
+        }
+        for port_id, row in gw_ports.items()
+    }
+
+
+def _routes(session: Session, router_ids: list[str]) -> dict[str, list[dict[str, str]]]:
+    result: dict[str, list[dict[str, str]]] = defaultdict(list)
+    rows = session.execute(
+        select(RouterRoute.router_id, RouterRoute.destination, RouterRoute.nexthop)
+        .where(RouterRoute.router_id.in_(router_ids))
+        .order_by(RouterRoute.destination, RouterRoute.nexthop)
+    )
+    for router_id, destination, nexthop in rows:
+        result[router_id].append({"destination": destination, "nexthop": nexthop})
+    return result
+
+
+def render_rows(session: Session, rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """Render many routers with one query per related table."""
+    ids = [row.id for row in rows]
+    gateways, routes, tag_map = (
+        _gateways(session, rows),
+        _routes(session, ids),
+        load_tags(session, "router", ids),
+    )
+    return [
+        render(row, gateways.get(row.id), routes.get(row.id, []), tag_map.get(row.id, [])) for row in rows
+    ]
+
+
+def render_one(session: Session, router: Router) -> dict[str, Any]:
+    return render_rows(session, [router])[0]
+
+
+class RouterService:
+    """The ``routers`` resource."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    def _list(self, session: Session, ctx: Context, query: ListQuery) -> list[dict[str, Any]]:
+        stmt = select(Router.__table__)
+        if not ctx.is_admin:
+            stmt = stmt.where(Router.project_id == ctx.project_id)
+        for column, values in pop_column_filters(query, COLUMNS).items():
+            if column != "admin_state_up":
+                stmt = stmt.where(getattr(Router, column).in_(values))
+        return render_rows(session, session.execute(stmt).all())
+
+    def list(self, ctx: Context, query: ListQuery) -> Page:
+        return apply(self.core.db.run(lambda s: self._list(s, ctx, query), write=False), query)
+
+    def show(self, ctx: Context, resource_id: str) -> dict[str, Any]:
+        return self.core.db.run(lambda s: render_one(s, get_router(s, ctx, resource_id)), write=False)
+
+    def create(self, ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+        attrs = validate("router", SPEC, body, creating=True)
+        router_gateway.check_policy(ctx, attrs.get("external_gateway_info"))
+        project = owner_project(ctx, attrs)
+        return self.core.db.run(lambda s: self._create(s, ctx, project, attrs))
+
+    def _create(self, session: Session, ctx: Context, project: str, attrs: dict[str, Any]) -> dict[str, Any]:
+        quotas.check(session, ctx, "router", project_id=project)
+        now = utcnow()
+        router = Router(
+            id=new_id(),
+            project_id=project,
+            name=attrs["name"],
+            description=attrs["description"],
+            admin_state_up=attrs["admin_state_up"],
+            status="ACTIVE",
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(router)
+        session.flush()
+        tags.set_initial(session, "router", router.id, tags.check_tags(attrs.get("tags", [])))
+        info = attrs.get("external_gateway_info")
+        if info:
+            router_gateway.update(session, self.core, ctx, router, info)
+        changes.record(session, "router", router.id, "create", router_id=router.id)
+        return render_one(session, router)
+
+    def update(
+        self, ctx: Context, resource_id: str, body: dict[str, Any], revision: int | None
+    ) -> dict[str, Any]:
+        attrs = validate("router", SPEC, body, creating=False)
+        if "external_gateway_info" in attrs:
+            router_gateway.check_policy(ctx, attrs["external_gateway_info"])
+        return self.core.db.run(lambda s: self._update(s, ctx, resource_id, attrs, revision))
+
+    def _update(
+        self, session: Session, ctx: Context, router_id: str, attrs: dict[str, Any], revision: int | None
+    ) -> dict[str, Any]:
+        router = get_router(session, ctx, router_id)
+        check_revision(router.revision_number, revision)
+        for key in ("name", "description", "admin_state_up"):
+            if key in attrs:
+                setattr(router, key, attrs[key])
+        if "external_gateway_info" in attrs:
+            router_gateway.update(session, self.core, ctx, router, attrs["external_gateway_info"])
+        if "routes" in attrs:
+            router_routes.replace(session, router, attrs["routes"])
+        bump(router)
+        changes.record(session, "router", router.id, "update", router_id=router.id)
+        session.flush()
+        return render_one(session, router)
+
+    def delete(self, ctx: Context, resource_id: str) -> None:
+        self.core.db.run(lambda s: self._delete(s, ctx, resource_id))
+
+    def _delete(self, session: Session, ctx: Context, router_id: str) -> None:
+        router = get_router(session, ctx, router_id)
+        require_owner(ctx, "delete_router", router)
+        interfaces = session.scalar(
+            select(RouterPort.port_id).where(
+                RouterPort.router_id == router_id, RouterPort.port_type == ROUTER_INTERFACE
+            )
+        )
+        if interfaces is not None:
+            raise RouterInUse(router_id=router_id)
+        if router.gw_port_id:
+            router_gateway.clear(session, router)
+        session.execute(delete(RouterRoute).where(RouterRoute.router_id == router_id))
+        session.execute(delete(Tag).where(Tag.resource_type == "router", Tag.resource_id == router_id))
+        session.delete(router)
+        changes.record(session, "router", router_id, "delete", router_id=router_id)

@@ -1,0 +1,78 @@
+"""Which host runs a router and which hosts a network's DHCP: one deterministic choice among alive agents.
+
+Every server computes the same answer from the same ``agents`` rows (no assignment table): the candidates are
+the hosts whose agent of the right type is alive, sorted; a resource goes to ``candidates[h(id) % n]`` with
+``h`` a stable hash. With one agent that agent gets everything. When no agent of the type is alive (an agent
+that restarted and has not reported yet), every registered host of any type is a candidate, so a restarting
+single-node agent still sees its whole state and removes nothing; with no agent registered at all, the host
+asking is the candidate (a lone agent that has not registered yet).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from floatnet.db.models import Agent, utcnow
+
+L3_AGENT = "L3 agent"
+DHCP_AGENT = "DHCP agent"
+OVS_AGENT = "Open vSwitch agent"
+ROUTER = "router"
+DHCP = "dhcp"
+AGENT_TYPES = {ROUTER: (L3_AGENT, OVS_AGENT), DHCP: (DHCP_AGENT, OVS_AGENT)}
+
+
+def is_alive(heartbeat: datetime | None, down_time: float, now: datetime | None = None) -> bool:
+    """Whether a heartbeat is younger than ``down_time`` seconds."""
+    if heartbeat is None:
+        return False
+    return (now or utcnow()) - heartbeat < timedelta(seconds=down_time)
+
+
+def choose(resource_id: str, hosts: list[str]) -> str | None:
+    """The host for ``resource_id`` among ``hosts`` (sorted internally), or None when there is none."""
+    if not hosts:
+        return None
+    ordered = sorted(set(hosts))
+    digest = hashlib.sha256(resource_id.encode()).digest()
+    return ordered[int.from_bytes(digest[:8], "big") % len(ordered)]
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The candidate hosts of each kind (``router``, ``dhcp``), computed once per snapshot."""
+
+    routers: list[str]
+    dhcp: list[str]
+
+    def host_for(self, kind: str, resource_id: str) -> str | None:
+        """The one function deciding placement: the host running router/DHCP ``resource_id``."""
+        return choose(resource_id, self.routers if kind == ROUTER else self.dhcp)
+
+
+def candidates(session: Session, down_time: float, asking_host: str) -> Candidates:
+    """The candidate hosts for routers and DHCP from the ``agents`` table (see the module docstring)."""
+    rows = session.execute(
+        select(Agent.host, Agent.agent_type, Agent.heartbeat_timestamp, Agent.admin_state_up)
+    )
+    agents = rows.all()
+    now = utcnow()
+    every = sorted({row.host for row in agents}) or [asking_host]
+
+    def alive_of(kind: str) -> list[str]:
+        wanted = AGENT_TYPES[kind]
+        exact = [
+            row for row in agents if row.admin_state_up and is_alive(row.heartbeat_timestamp, down_time, now)
+        ]
+        for agent_type in wanted:
+            hosts = sorted({row.host for row in exact if row.agent_type == agent_type})
+            if hosts:
+                return hosts
+        return every
+
+    return Candidates(routers=alive_of(ROUTER), dhcp=alive_of(DHCP))

@@ -1,0 +1,81 @@
+"""Status reported back by agents: ports, floating IPs and routers become ACTIVE, DOWN or ERROR.
+
+Only a status that actually changes is written, and it is logged as a change with ``op: "status"`` (agents
+ignore those rows, other watchers may not). A status change does not bump ``revision_number``: it is the
+dataplane's observation, not a change of the desired state, and bumping it would make clients holding an
+``If-Match`` revision fail for no reason of theirs. Unknown ids are ignored (the resource may have just been
+deleted while the agent was wiring it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from floatnet.core import changes
+from floatnet.core.errors import HTTPBadRequest
+from floatnet.db.models import FloatingIP, Port, Router
+
+STATUSES = ("ACTIVE", "DOWN", "ERROR")
+KINDS: dict[str, tuple[str, Any]] = {
+    "ports": ("port", Port),
+    "floatingips": ("floatingip", FloatingIP),
+    "routers": ("router", Router),
+}
+
+
+def parse(body: Any) -> dict[str, dict[str, str]]:
+    """Validate a status body: ``{"ports"|"floatingips"|"routers": {id: status}}`` (400 otherwise)."""
+    if not isinstance(body, dict):
+        raise HTTPBadRequest(msg="status body must be an object")
+    unknown = sorted(set(body) - set(KINDS))
+    if unknown:
+        raise HTTPBadRequest(msg=f"Unrecognized attribute(s) '{', '.join(unknown)}'")
+    result: dict[str, dict[str, str]] = {}
+    for key, statuses in body.items():
+        if not isinstance(statuses, dict):
+            raise HTTPBadRequest(msg=f"'{key}' must map ids to a status")
+        for resource_id, value in statuses.items():
+            if value not in STATUSES:
+                raise HTTPBadRequest(
+                    msg=f"Invalid status '{value}' for {resource_id}: expected one of {STATUSES}"
+                )
+        result[key] = {str(k): str(v) for k, v in statuses.items()}
+    return result
+
+
+def _scope(kind: str, row: Any) -> dict[str, str | None]:
+    if kind == "port":
+        return {"network_id": row.network_id}
+    if kind == "floatingip":
+        return {"router_id": row.router_id}
+    return {"router_id": row.id}
+
+
+SCOPE_COLUMNS: dict[str, list[Any]] = {
+    "port": [Port.network_id],
+    "floatingip": [FloatingIP.router_id],
+    "router": [],
+}
+
+
+def apply(session: Session, reported: dict[str, dict[str, str]]) -> dict[str, int]:
+    """Write the statuses that changed; returns how many of each kind changed."""
+    counts: dict[str, int] = {}
+    for key, statuses in reported.items():
+        kind, model = KINDS[key]
+        if not statuses:
+            counts[key] = 0
+            continue
+        rows = session.execute(
+            select(model.id, model.status, *SCOPE_COLUMNS[kind]).where(model.id.in_(list(statuses)))
+        ).all()
+        changed = [row for row in rows if row.status != statuses[row.id]]
+        for row in changed:
+            new = statuses[row.id]
+            session.execute(update(model).where(model.id == row.id).values(status=new))
+            changes.record(session, kind, row.id, "status", **_scope(kind, row))
+        counts[key] = len(changed)
+    return counts
