@@ -38,8 +38,8 @@ def new_id() -> str:
 
 
 def utcnow() -> datetime:
-    """Now in UTC without tzinfo and without microseconds (Neutron renders whole seconds)."""
-    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    """Now in UTC without tzinfo. Microseconds are kept so rows order by creation; renderers cut them."""
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class Base(DeclarativeBase):
