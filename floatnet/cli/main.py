@@ -32,6 +32,7 @@ from floatnet.cli.port import PORT
 from floatnet.cli.router import ROUTER
 
 PLUGINS = ("lab", "demo", "diagnose")
+GLOBAL_DESTS = ("os_url", "os_cloud", "debug")
 
 
 def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -132,6 +133,18 @@ def _register_plugin(subparsers: Any, name: str) -> None:
         return
     for added in set(subparsers.choices) - before:
         subparsers.choices[added].set_defaults(plugin_run=module.run)
+        _keep_global_values(subparsers.choices[added])
+
+
+def _keep_global_values(parser: argparse.ArgumentParser) -> None:
+    """Stop a plugin's own ``--os-url``/``--os-cloud``/``--debug`` defaults from erasing the global ones.
+
+    argparse copies every sub-parser default over the main parser's values, so ``floatnet --os-url X lab …``
+    would lose X; a SUPPRESS default leaves the value given before the verb in place.
+    """
+    for action in parser._actions:
+        if action.dest in GLOBAL_DESTS:
+            action.default = argparse.SUPPRESS
 
 
 def _unavailable(subparsers: Any, name: str, error: BaseException) -> None:

@@ -1,6 +1,7 @@
 """``floatnet up`` / ``floatnet down``: the all-in-one node — server (SQLite) and agent on this host.
 
-``up`` starts ``floatnet server`` and, once it answers, ``floatnet agent --server URL --host <hostname>``:
+``up`` starts ``floatnet server`` and, once it answers, ``floatnet agent --server URL --host <[agent] host>``
+(the hostname unless the config says otherwise):
 
 * foreground (default): both children's logs, prefixed ``server |`` / ``agent  |``; Ctrl-C or SIGTERM stops
   the agent first, then the server; if either child dies, the other is stopped and ``up`` exits 1;
@@ -16,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -33,18 +33,18 @@ READY_TIMEOUT = 60.0
 ROLES = ("server", "agent")  # start order; stop order is the reverse
 
 
-def _bind(args: argparse.Namespace) -> tuple[str, int]:
-    """HOST, PORT of the API: ``--bind``, else the config file's, else the default."""
+def _settings(args: argparse.Namespace) -> tuple[floatnet_config.Config, str, int]:
+    """The validated config and the API's HOST, PORT: ``--bind``, else the config file's, else the default."""
     try:
         cfg = floatnet_config.load(args.config, args.state_dir)
     except floatnet_config.ConfigError as error:
         raise CliError(str(error)) from None
     if not args.bind:
-        return cfg.bind_host, cfg.bind_port
+        return cfg, cfg.bind_host, cfg.bind_port
     host, sep, port = args.bind.rpartition(":")
     if not sep or not host or not port.isdigit():
         raise CliError(f"--bind {args.bind!r}: expected HOST:PORT")
-    return host.strip("[]"), int(port)
+    return cfg, host.strip("[]"), int(port)
 
 
 def api_url(host: str, port: int) -> str:
@@ -53,8 +53,8 @@ def api_url(host: str, port: int) -> str:
     return f"http://[{reach}]:{port}" if ":" in reach else f"http://{reach}:{port}"
 
 
-def child_argvs(args: argparse.Namespace, host: str, port: int) -> dict[str, list[str]]:
-    """The server's and the agent's command lines."""
+def child_argvs(args: argparse.Namespace, node: str, host: str, port: int) -> dict[str, list[str]]:
+    """The server's and the agent's command lines (``node``: the agent's host name, ``[agent] host``)."""
     shared = ["--config", args.config] if args.config else []
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     server = supervise.floatnet_argv("server", *shared, "--state-dir", args.state_dir, "--bind", bind)
@@ -64,7 +64,7 @@ def child_argvs(args: argparse.Namespace, host: str, port: int) -> dict[str, lis
         "--server",
         api_url(host, port),
         "--host",
-        socket.gethostname(),
+        node,
         "--state-dir",
         args.state_dir,
     )
@@ -98,8 +98,8 @@ def up(ctx: Context) -> int:
             f"floatnet is already running from {args.state_dir} ({already}); stop it: floatnet down"
         )
     Path(args.state_dir).mkdir(parents=True, exist_ok=True)
-    host, port = _bind(args)
-    argvs = {role: argv for role, argv in child_argvs(args, host, port).items() if role in roles}
+    cfg, host, port = _settings(args)
+    argvs = {role: argv for role, argv in child_argvs(args, cfg.host, host, port).items() if role in roles}
     url = api_url(host, port)
     if args.detach:
         return _up_detached(args.state_dir, argvs, url, ctx.out)

@@ -11,7 +11,7 @@ import pytest
 
 from floatnet.cli import args as cli_args
 from floatnet.cli.client import neutron_message, versioned
-from floatnet.cli.main import build_parser, main
+from floatnet.cli.main import PLUGINS, build_parser, main, plugins_needed
 from floatnet.cli.updown import api_url
 
 
@@ -137,3 +137,17 @@ def test_unreachable_server_is_one_line_and_exit_1() -> None:
     assert done.returncode == 1
     assert done.stderr.strip() == f"Unable to establish connection to {url}/v2.0"
     assert "Traceback" not in done.stderr
+
+
+def test_only_the_plugin_a_command_runs_is_imported() -> None:
+    assert plugins_needed(["--os-url", "lab", "net-list"]) == ()
+    assert plugins_needed(["--debug", "lab", "up"]) == ("lab",)
+    assert plugins_needed(["--help"]) == PLUGINS
+    assert plugins_needed(["no-such-verb"]) == PLUGINS
+
+
+def test_global_options_survive_a_plugin_that_defines_them_too() -> None:
+    parser = build_parser(("diagnose",))
+    given_before = parser.parse_args(["--os-url", "http://x:1", "diagnose", "203.0.113.5"])
+    assert given_before.os_url == "http://x:1"
+    assert parser.parse_args(["diagnose", "203.0.113.5"]).os_url is None
