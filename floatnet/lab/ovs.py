@@ -21,3 +21,13 @@ def ensure(rundir: Path) -> str:
 def stop(rundir: Path) -> None:
     """Stop the daemons running from ``rundir`` (by their pidfiles), if any."""
     OvsDaemons(rundir).stop()
+
+
+def agent_connection(configured: str, state_dir: Path) -> str:
+    """The OVSDB the agent uses (see ``floatnet.agent.main``).
+
+    The configured one, else the system's if it answers, else floatnet's own in ``<state_dir>/ovs``.
+    """
+    from floatnet.linux.ovs_daemon import system_ovs_connection
+
+    return configured or system_ovs_connection() or OvsDaemons(state_dir / "ovs").connection

@@ -78,6 +78,8 @@ def _teardown(fabric: Fabric) -> None:
             fl_netns.delete(ns)
     if fabric.ovs is not None:
         fabric.ovs.stop()
+    kill_ns_pids(fabric.ovs_netns)
+    fl_netns.delete(fabric.ovs_netns)
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +90,8 @@ def fabric() -> Iterator[Fabric]:
     resolv_before = _digest(Path("/etc/resolv.conf"))
     fab = Fabric(prefix=prefix, workdir=workdir)
     try:
-        fab.ovs = OvsDaemons(workdir / "ovs")
+        fl_netns.ensure(fab.ovs_netns)
+        fab.ovs = OvsDaemons(workdir / "ovs", netns=fab.ovs_netns)
         fab.ovs.start()
         fab.write_config()
         fab.start_server()

@@ -60,6 +60,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class Fatal(AssertionError):
+    """A failure no amount of waiting fixes (a child process died): :func:`wait_until` re-raises it at once."""
+
+
 def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
     """Poll ``check()`` until it returns something truthy; AssertionError naming ``what`` after
     ``timeout``."""
@@ -68,6 +72,8 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: fl
     while time.monotonic() < deadline:
         try:
             last = check()
+        except Fatal:
+            raise
         except Exception as exc:  # a check may fail while things converge; keep the last reason
             last = exc
         else:
@@ -101,6 +107,11 @@ class Fabric:
         return f"{self.prefix}host"
 
     @property
+    def ovs_netns(self) -> str:
+        """Where this fabric's ovs-vswitchd runs: two netdev switches cannot share a namespace."""
+        return f"ovs-{self.prefix}"
+
+    @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
@@ -131,6 +142,7 @@ class Fabric:
             "FLOATNET_CONFIG": str(self.config_path),
             "FLOATNET_LAB_PREFIX": self.prefix,
             "FLOATNET_OVSDB": self.ovsdb,
+            "FLOATNET_OVS_NETNS": self.ovs_netns,
             "PYTHONUNBUFFERED": "1",
         }
         return dict(os.environ, **extra)
@@ -151,7 +163,7 @@ class Fabric:
 
     def _server_ready(self) -> bool:
         if self.procs["server"].poll() is not None:
-            raise AssertionError(f"server exited: {self.log('server')[-2000:]}")
+            raise Fatal(f"server exited: {self.log('server')[-2000:]}")
         try:
             return httpx.get(f"{self.url}/v2.0/networks", timeout=1).status_code == 200
         except httpx.HTTPError:
@@ -159,13 +171,13 @@ class Fabric:
 
     def start_agent(self) -> None:
         argv = [sys.executable, "-m", "floatnet", "agent", "--config", str(self.config_path),
-                "--server", self.url, "--host", self.host]  # fmt: skip
+                "--server", self.url, "--host", self.host, "--ovs-netns", self.ovs_netns]  # fmt: skip
         self._spawn("agent", argv)
         wait_until(self.agent_alive, READY_TIMEOUT, f"agent {self.host} alive ({self.workdir}/agent.log)")
 
     def agent_alive(self) -> bool:
         if self.procs["agent"].poll() is not None:
-            raise AssertionError(f"agent exited: {self.log('agent')[-2000:]}")
+            raise Fatal(f"agent exited: {self.log('agent')[-2000:]}")
         agents = httpx.get(f"{self.url}/v2.0/agents", params={"host": self.host}, timeout=2).json()["agents"]
         return any(a["alive"] for a in agents)
 

@@ -162,8 +162,9 @@ def test_external_uplink_down(healthy_seed: Seed) -> None:
     bridge = seed.fabric.bridges[PHYSNET_EXT]
     ports = seed.fabric.ovs_vsctl("list-ports", bridge).split()
     (uplink,) = [p for p in ports if p.startswith(seed.fabric.prefix)]
-    sh("ip", "link", "set", uplink, "down")
-    with broken(seed, lambda: sh("ip", "link", "set", uplink, "up")):
+    ovs_ns = seed.fabric.ovs_netns
+    sh("ip", "-n", ovs_ns, "link", "set", uplink, "down")
+    with broken(seed, lambda: sh("ip", "-n", ovs_ns, "link", "set", uplink, "up")):
         failure = broken_hop(seed.fabric, fip)
         assert failure["name"] == "uplink.external" and uplink in failure["reason"]
 

@@ -1,0 +1,296 @@
+"""``floatnet demo [--cleanup]``: from nothing to a proven floating IP, the seed's whole scenario in one
+command.
+
+Starts server + agent (``floatnet up --detach``, state in ``--state-dir``), builds the lab (the outside world
+and an instance), runs the seed's commands (VLAN 100 private network, flat external network with a pool,
+router with interface and gateway, a floating IP associated to the instance), proves it from the lab's
+namespaces, prints the seed's tables, the router's NAT table and the instance's DHCP lease, then leaves it
+running with a hint of what to try, or tears it all down with ``--cleanup``. Needs root.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from floatnet import config as fn_config
+from floatnet.lab import instance, ops, proofs
+from floatnet.lab import ovs as lab_ovs
+from floatnet.lab import state as lab_state
+from floatnet.lab.api import LabApi
+from floatnet.lab.context import LabContext, make_context
+from floatnet.lab.names import DNS_SERVER, WEB_SERVER
+
+DEFAULT_STATE_DIR = "/var/lib/floatnet-demo"
+PREFIX = "fndemo-"
+DEMO_INI = """# written by `floatnet demo`: the seed's ml2_conf.ini, with floatnet's names
+[DEFAULT]
+auth_strategy = noauth
+bind = 127.0.0.1:9696
+state_dir = {state_dir}
+
+[ml2]
+type_drivers = flat,vlan
+tenant_network_types = vlan,flat
+
+[ml2_type_flat]
+flat_networks = public_eth0
+
+[ml2_type_vlan]
+network_vlan_ranges = public_eth1:100:199
+
+[ovs]
+bridge_mappings = public_eth0:br-ex,public_eth1:br-eth1
+
+[agent]
+upstream_dns = {dns}
+report_interval = 2
+"""
+SEED = [
+    ["net-create", "--provider:network_type", "vlan", "--provider:physical_network", "public_eth1",
+     "--provider:segmentation_id", "100", "vlan_100"],
+    ["subnet-create", "--enable-dhcp", "--ip-version", "4", "--name", "vlan_100_subnet01", "vlan_100",
+     "10.0.0.0/24"],
+    ["net-create", "--router:external", "--provider:network_type", "flat", "--provider:physical_network",
+     "public_eth0", "public_net"],
+    ["subnet-create", "--name", "public_eth0_subnet01", "--allocation-pool",
+     "start=203.0.113.100,end=203.0.113.119",
+     "--gateway", "203.0.113.1", "--disable-dhcp", "--ip-version", "4", "public_net", "203.0.113.0/24"],
+    ["router-create", "router1"],
+    ["router-interface-add", "router1", "vlan_100_subnet01"],
+    ["router-gateway-set", "router1", "public_net"],
+]  # fmt: skip
+
+
+class DemoError(RuntimeError):
+    """The demo cannot go on; the message says where and what to look at."""
+
+
+def register(subparsers: Any) -> None:
+    demo = subparsers.add_parser("demo", help="the seed's scenario end to end, proven (needs root)")
+    demo.add_argument("--state-dir", default=DEFAULT_STATE_DIR, help=f"default {DEFAULT_STATE_DIR}")
+    demo.add_argument("--config", help="ini file (default: <state-dir>/floatnet.ini, written by the demo)")
+    demo.add_argument("--cleanup", action="store_true", help="tear everything down after the proofs")
+
+
+class Demo:
+    """One run of the demo: progress lines, the floatnet CLI in subprocesses, the lab in-process."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.state_dir = Path(args.state_dir).resolve()
+        self.config_path = Path(args.config) if args.config else self.state_dir / "floatnet.ini"
+        self.step_no = 0
+        self.started = time.monotonic()
+        self.cfg = self._config()
+        self.url = f"http://{self.cfg.bind_host}:{self.cfg.bind_port}"
+        self.failures = 0
+
+    def _config(self) -> fn_config.Config:
+        if not self.config_path.exists():
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            self.config_path.write_text(DEMO_INI.format(state_dir=self.state_dir, dns=DNS_SERVER))
+        return fn_config.load(self.config_path, self.state_dir)
+
+    def step(self, text: str) -> None:
+        self.step_no += 1
+        print(f"\n[{time.monotonic() - self.started:5.1f}s] {self.step_no}. {text}", flush=True)
+
+    def floatnet(self, *args: str, show: bool = True, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run ``floatnet ARGS`` against the demo's server; echo the command like a shell session."""
+        if show:
+            print(f"  $ floatnet {' '.join(args)}", flush=True)
+        env = dict(os.environ, OS_URL=self.url)
+        argv = [sys.executable, "-m", "floatnet", *args]
+        proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120, check=False)
+        if check and proc.returncode != 0:
+            raise DemoError(f"floatnet {' '.join(args)} failed: {proc.stderr.strip() or proc.stdout.strip()}")
+        return proc
+
+    def api(self, path: str, **params: str) -> Any:
+        answer = httpx.get(f"{self.url}/v2.0{path}", params=params, timeout=10)
+        answer.raise_for_status()
+        return answer.json()
+
+    def lab(self) -> LabContext:
+        ovsdb = lab_ovs.agent_connection(self.cfg.ovsdb_connection, self.state_dir)
+        return make_context(self.cfg, self.url, prefix=PREFIX, ovsdb=ovsdb)
+
+    def check(self, proof: proofs.Proof) -> None:
+        mark = "ok  " if proof.ok else "FAIL"
+        self.failures += 0 if proof.ok else 1
+        print(f"  [{mark}] {proof.claim}: {proof.seen}", flush=True)
+
+    # -- phases ----------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.step(f"server + agent (state in {self.state_dir})")
+        if self._agent_alive():
+            print(f"  already running on {self.url}")
+            return
+        self.floatnet("up", "--detach", "--state-dir", str(self.state_dir), "--config", str(self.config_path))
+        deadline = time.monotonic() + 60
+        while not self._agent_alive():
+            if time.monotonic() > deadline:
+                raise DemoError(
+                    f"the agent did not report in 60 s; see {self.state_dir / 'logs' / 'agent.log'}"
+                )
+            time.sleep(0.3)
+        print(f"  agent alive on host {self.cfg.host}", flush=True)
+
+    def _agent_alive(self) -> bool:
+        try:
+            agents = self.api("/agents", host=self.cfg.host)["agents"]
+        except httpx.HTTPError:
+            return False
+        return any(agent["alive"] for agent in agents)
+
+    def build(self, ctx: LabContext) -> dict[str, Any]:
+        self.step("the lab: upstream router 203.0.113.1, DNS 198.51.100.53, web 198.51.100.80, physnet links")
+        state = ops.up(ctx)
+        for link in state.links:
+            print(f"  {link.physnet}: {link.root} in {link.bridge}, {link.address or '802.1Q trunk'}")
+        self.step("the seed's topology")
+        if self.api("/networks", name="vlan_100")["networks"]:
+            print("  exists already: reusing it")
+        else:
+            for command in SEED:
+                self.floatnet(*command, "-f", "value", "-c", "id")
+        self.step("an instance: vm1 on vlan_100 (namespace, tap in br-eth1, DHCP client)")
+        if "vm1" not in lab_state.load(ctx.state_dir, ctx.names.prefix).instances:
+            instance.create(ctx, LabApi(self.url), "vm1", "vlan_100")
+        lease = instance.dhcp_lease(ctx, "vm1") or {}
+        print(f"  vm1 got {lease.get('ip')}/{lease.get('mask')} by DHCP, gateway {lease.get('router')}")
+        self.step("a floating IP for vm1")
+        return self._floating_ip(ctx)
+
+    def _floating_ip(self, ctx: LabContext) -> dict[str, Any]:
+        port_id = lab_state.load(ctx.state_dir, ctx.names.prefix).instances["vm1"].port_id
+        fips = self.api("/floatingips", port_id=port_id)["floatingips"]
+        if not fips:
+            fip_id = self.floatnet(
+                "floatingip-create", "public_net", "-f", "value", "-c", "id"
+            ).stdout.strip()
+            self.floatnet("floatingip-associate", fip_id, port_id)
+            fips = self.api("/floatingips", port_id=port_id)["floatingips"]
+        fip = dict(fips[0])
+        deadline = time.monotonic() + 20
+        while fip["status"] != "ACTIVE" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            fip = self.api(f"/floatingips/{fip['id']}")["floatingip"]
+        print(f"  {fip['floating_ip_address']} -> {fip['fixed_ip_address']} ({fip['status']})")
+        return fip
+
+    def prove(self, ctx: LabContext, fip: dict[str, Any]) -> None:
+        self.step("proofs, from the lab's namespaces")
+        up, vm1, address = ctx.names.upstream_ns, ctx.names.instance_ns("vm1"), fip["floating_ip_address"]
+        self.check(proofs.ping(up, address, f"upstream -> {address} ping"))
+        self.check(proofs.tcp_reaches(up, address, "vm1", f"upstream -> {address}:80 TCP reaches vm1"))
+        self.check(proofs.seen_as(vm1, address, f"vm1 -> outside ({WEB_SERVER}) seen as the floating IP"))
+        self.check(proofs.resolves(vm1, "www.example.test", WEB_SERVER, "vm1 resolves www.example.test"))
+
+    def show(self, ctx: LabContext) -> None:
+        self.step("what it looks like (the seed's tables)")
+        for command in (
+            ["net-show", "vlan_100"],
+            ["floatingip-list"],
+            ["port-list"],
+            ["router-nat-show", "router1"],
+        ):
+            proc = self.floatnet(*command, check=False)
+            print(proc.stdout.rstrip() or proc.stderr.rstrip())
+        lease = instance.dhcp_lease(ctx, "vm1") or {}
+        resolv = (ctx.netns_etc(ctx.names.instance_ns("vm1")) / "resolv.conf").read_text().strip()
+        get = lease.get
+        print(f"\n  vm1's DHCP lease: ip {get('ip')}/{get('mask')}, router {get('router')}, "
+              f"DNS server {get('dns')}, domain {get('domain') or '-'}, lease {get('lease')} s")  # fmt: skip
+        print("  vm1's /etc/resolv.conf: " + resolv.replace("\n", "; "))
+
+    def hint(self, fip: dict[str, Any]) -> None:
+        address = fip["floating_ip_address"]
+        print(f"""
+floatnet is running (state in {self.state_dir}). Try:
+  export OS_URL={self.url}
+  floatnet lab exec upstream -- ping -c 2 {address}
+  floatnet lab exec vm1 -- curl -s http://{WEB_SERVER}/        # the web server answers with who it saw
+  floatnet lab exec vm1 -- cat /etc/resolv.conf
+  floatnet diagnose {address}
+  floatnet router-nat-show router1
+Tear down: floatnet demo --cleanup --state-dir {self.state_dir}""")
+
+    def cleanup(self, ctx: LabContext) -> None:
+        self.step("cleanup")
+        owned = self._owned_namespaces()
+        _, errors = ops.down(ctx, LabApi(self.url))
+        for error in errors:
+            print(f"  warning: {error}")
+        for fip_id in self.floatnet("floatingip-list", "-f", "value", "-c", "id", check=False).stdout.split():
+            self.floatnet("floatingip-delete", fip_id, check=False)
+        for command in (["router-gateway-clear", "router1"], ["router-interface-delete", "router1",
+                        "vlan_100_subnet01"], ["router-delete", "router1"], ["net-delete", "vlan_100"],
+                        ["net-delete", "public_net"]):  # fmt: skip
+            self.floatnet(*command, check=False)
+        deadline = time.monotonic() + 20
+        while any(Path("/run/netns", ns).exists() for ns in owned) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        self.floatnet("down", "--state-dir", str(self.state_dir), check=False)
+        for ns in owned:
+            if Path("/run/netns", ns).exists():
+                _remove_namespace(ns)
+        if (self.state_dir / "ovs").is_dir():
+            lab_ovs.stop(self.state_dir / "ovs")
+        print("  everything the demo built is gone")
+
+    def _owned_namespaces(self) -> list[str]:
+        try:
+            routers = self.api("/routers", name="router1")["routers"]
+            networks = [
+                n for name in ("vlan_100", "public_net") for n in self.api("/networks", name=name)["networks"]
+            ]
+        except httpx.HTTPError:
+            return []
+        return [f"qrouter-{r['id']}" for r in routers] + [f"qdhcp-{n['id']}" for n in networks]
+
+
+def _remove_namespace(ns: str) -> None:
+    """Last resort for a namespace the agent did not remove: kill what runs inside (by PID), delete it."""
+    pids = subprocess.run(
+        ["ip", "netns", "pids", ns], capture_output=True, text=True, check=False
+    ).stdout.split()
+    for pid in pids:
+        try:
+            os.kill(int(pid), 9)
+        except (ProcessLookupError, ValueError):
+            continue
+    subprocess.run(["ip", "netns", "delete", ns], check=False)
+
+
+def run(args: argparse.Namespace) -> int:
+    """The whole demo; 0 when every proof held, 1 otherwise (or on an error, named on stderr)."""
+    if os.geteuid() != 0:
+        print("floatnet demo needs root (it builds namespaces, OVS ports and NAT)", file=sys.stderr)
+        return 1
+    try:
+        demo = Demo(args)
+        demo.start()
+        ctx = demo.lab()
+        fip = demo.build(ctx)
+        demo.prove(ctx, fip)
+        demo.show(ctx)
+        total = time.monotonic() - demo.started
+        verdict = "all proofs hold" if demo.failures == 0 else f"{demo.failures} proof(s) FAILED"
+        print(f"\n{verdict} ({total:.1f} s)")
+        if args.cleanup:
+            demo.cleanup(ctx)
+        else:
+            demo.hint(fip)
+    except (DemoError, fn_config.ConfigError, instance.LabError, httpx.HTTPError, OSError) as error:
+        print(f"floatnet demo: {error}", file=sys.stderr)
+        return 1
+    return 0 if demo.failures == 0 else 1
