@@ -43,10 +43,17 @@ class PolicyFileError(ValueError):
 class Caller(Protocol):
     """What the policy needs to know about the caller (floatnet's request context has these)."""
 
-    project_id: str
-    user_id: str
-    roles: Iterable[str]
-    is_admin: bool
+    @property
+    def project_id(self) -> str: ...
+
+    @property
+    def user_id(self) -> str: ...
+
+    @property
+    def roles(self) -> Iterable[str]: ...
+
+    @property
+    def is_admin(self) -> bool: ...
 
 
 def credentials(caller: Caller) -> dict[str, Any]:
