@@ -111,10 +111,11 @@ def _up_foreground(argvs: dict[str, list[str]], url: str, out: IO[str]) -> int:
     stopping = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     children: dict[str, subprocess.Popen[str]] = {}
+    pumps: list[threading.Thread] = []
     try:
         for role, argv in argvs.items():
             children[role] = supervise.start(argv, subprocess.PIPE)
-            supervise.pump(children[role], role.ljust(6), out)
+            pumps.append(supervise.pump(children[role], role.ljust(6), out))
             if role == "server" and not supervise.wait_until_answers(
                 url, children[role], READY_TIMEOUT, stopping
             ):
@@ -136,6 +137,8 @@ def _up_foreground(argvs: dict[str, list[str]], url: str, out: IO[str]) -> int:
     finally:
         for role in reversed(list(children)):
             supervise.stop_child(children[role])
+        for thread in pumps:
+            thread.join(timeout=2)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
