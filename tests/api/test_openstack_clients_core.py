@@ -1,0 +1,103 @@
+"""Real OpenStack clients, unchanged, against a real listening floatnet server (noauth)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import openstack
+import pytest
+from openstack import exceptions
+
+OPENSTACK = Path(sys.executable).parent / "openstack"
+
+
+@pytest.fixture
+def sdk(live_server: str) -> Any:
+    conn = openstack.connect(auth_type="none", auth={"endpoint": live_server}, network_api_version="2")
+    yield conn
+    conn.close()
+
+
+def cli(url: str, *args: str) -> Any:
+    """Run ``openstack --os-auth-type none --os-endpoint URL ARGS -f json`` and parse its output."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    cmd = [str(OPENSTACK), "--os-auth-type", "none", "--os-endpoint", url, *args]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout) if result.stdout.strip() else None
+
+
+def test_openstacksdk_networks_subnets_ports(sdk: Any) -> None:
+    net = sdk.network.create_network(
+        name="sdk-net",
+        provider_network_type="vlan",
+        provider_physical_network="public_eth2",
+        provider_segmentation_id=42,
+    )
+    assert net.provider_segmentation_id == 42 and net.mtu == 1500
+    sub = sdk.network.create_subnet(network_id=net.id, cidr="10.3.0.0/24", ip_version=4, name="sdk-sub")
+    assert sub.gateway_ip == "10.3.0.1"
+    port = sdk.network.create_port(network_id=net.id, name="sdk-port", binding_host_id="node7")
+    assert port.fixed_ips[0]["subnet_id"] == sub.id and port.binding_vif_type == "ovs"
+    assert port.binding_vif_details["bridge_name"] == "br-eth2"
+    assert sdk.network.find_network("sdk-net").id == net.id
+    assert {p.name for p in sdk.network.ports(network_id=net.id)} == {"sdk-port", ""}
+    assert len(list(sdk.network.ports(network_id=net.id, paginated=True, limit=1))) == 2
+    sdk.network.set_tags(net, ["blue"])
+    assert sdk.network.get_network(net.id).tags == ["blue"]
+    with pytest.raises(exceptions.ConflictException):
+        sdk.network.delete_network(net)
+    sdk.network.delete_port(port)
+    sdk.network.delete_network(net)
+    assert sdk.network.find_network("sdk-net") is None
+    with pytest.raises(exceptions.NotFoundException):
+        sdk.network.get_network(net.id)
+    assert "provider" in {ext.alias for ext in sdk.network.extensions()}
+
+
+def test_openstack_cli(live_server: str) -> None:
+    created = cli(
+        live_server,
+        "network",
+        "create",
+        "--provider-network-type",
+        "flat",
+        "--provider-physical-network",
+        "public_eth0",
+        "--external",
+        "cli-ext",
+        "-f",
+        "json",
+    )
+    assert created["router:external"] is True and created["provider:network_type"] == "flat"
+    assert any(n["Name"] == "cli-ext" for n in cli(live_server, "network", "list", "-f", "json"))
+    shown = cli(live_server, "network", "show", "cli-ext", "-f", "json")
+    assert shown["id"] == created["id"]
+    sub = cli(
+        live_server,
+        "subnet",
+        "create",
+        "--network",
+        "cli-ext",
+        "--subnet-range",
+        "203.0.113.0/24",
+        "--allocation-pool",
+        "start=203.0.113.100,end=203.0.113.200",
+        "--no-dhcp",
+        "cli-sub",
+        "-f",
+        "json",
+    )
+    assert sub["allocation_pools"] == [{"start": "203.0.113.100", "end": "203.0.113.200"}]
+    port = cli(live_server, "port", "create", "--network", "cli-ext", "cli-port", "-f", "json")
+    assert port["fixed_ips"][0]["ip_address"] == "203.0.113.100"
+    ports = cli(live_server, "port", "list", "--network", "cli-ext", "-f", "json")
+    assert [p["Name"] for p in ports] == ["cli-port"]
+    cli(live_server, "port", "delete", "cli-port")
+    cli(live_server, "network", "delete", "cli-ext")
+    assert not any(n["Name"] == "cli-ext" for n in cli(live_server, "network", "list", "-f", "json"))
