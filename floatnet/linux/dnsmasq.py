@@ -1,0 +1,266 @@
+"""One dnsmasq per network, in its ``qdhcp-<network_id>`` namespace, bound to the network's DHCP device.
+
+Static leases only (``static`` ranges): a MAC without a host entry gets no lease. Everything that changes
+often lives in files dnsmasq re-reads on SIGHUP (hosts, options, instance names, upstream servers); the
+command line holds only what needs a restart (interface, subnets, domain, MTU), so :meth:`Dnsmasq.ensure`
+restarts only when it changes. Files are written atomically (temp + rename); a process is signalled only after
+its ``/proc/PID/cmdline`` shows it is the dnsmasq we started for that network (a PID can be reused).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from floatnet.linux import netns as _netns
+from floatnet.linux.errors import KernelError
+from floatnet.linux.ovs_daemon import pid_alive
+
+LEASE_TIME = 86400
+_LABEL_BAD = re.compile(r"[^a-z0-9-]+")
+
+
+@dataclass(frozen=True)
+class DhcpSubnet:
+    """One DHCP-enabled subnet: options router (3), DNS servers (6), classless routes (121) come from it."""
+
+    id: str
+    cidr: str
+    gateway_ip: str | None = None
+    dns_nameservers: tuple[str, ...] = ()
+    host_routes: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class DhcpHost:
+    """A static lease: this MAC gets this IP and this host name (also served by DNS)."""
+
+    mac: str
+    ip: str
+    hostname: str
+
+
+@dataclass(frozen=True)
+class DhcpSpec:
+    """Everything one network's dnsmasq serves.
+
+    ``dns_servers``: what subnets without ``dns_nameservers`` hand out (normally the DHCP port's own address,
+    where dnsmasq answers and forwards to ``upstream_dns``). ``mtu``: option 26 when set.
+    """
+
+    network_id: str
+    netns: str
+    interface: str
+    subnets: tuple[DhcpSubnet, ...]
+    hosts: tuple[DhcpHost, ...] = ()
+    dns_servers: tuple[str, ...] = ()
+    upstream_dns: tuple[str, ...] = ()
+    domain: str = "openstacklocal"
+    mtu: int | None = None
+    lease_time: int = LEASE_TIME
+
+
+def hostname_label(name: str, ip: str) -> str:
+    """A valid DNS label for a host (Neutron's ``host-10-0-0-5`` when the name has nothing usable)."""
+    label = _LABEL_BAD.sub("-", name.lower()).strip("-")[:63].strip("-")
+    return label or "host-" + ip.replace(".", "-").replace(":", "-")
+
+
+def _tag(subnet: DhcpSubnet) -> str:
+    return f"subnet-{subnet.id}"
+
+
+def _subnet_dns(spec: DhcpSpec, subnet: DhcpSubnet) -> list[str]:
+    """The subnet's own servers, else the spec's servers inside this subnet, else all the spec's servers."""
+    if subnet.dns_nameservers:
+        return list(subnet.dns_nameservers)
+    net = ipaddress.ip_network(subnet.cidr, strict=False)
+    inside = [d for d in spec.dns_servers if ipaddress.ip_address(d) in net]
+    return inside or list(spec.dns_servers)
+
+
+def _subnet_options(spec: DhcpSpec, subnet: DhcpSubnet) -> list[str]:
+    tag = f"tag:{_tag(subnet)}"
+    lines = [f"{tag},option:router,{subnet.gateway_ip}" if subnet.gateway_ip else f"{tag},option:router"]
+    dns = _subnet_dns(spec, subnet)
+    if dns:
+        lines.append(f"{tag},option:dns-server,{','.join(dns)}")
+    if subnet.host_routes:
+        # RFC 3442: a client given classless routes ignores option 3, so the default route goes in too
+        routes = [f"{ipaddress.ip_network(d, strict=False)},{via}" for d, via in subnet.host_routes]
+        if subnet.gateway_ip:
+            routes.append(f"0.0.0.0/0,{subnet.gateway_ip}")
+        lines.append(f"{tag},option:classless-static-route,{','.join(routes)}")
+        lines.append(f"{tag},249,{','.join(routes)}")
+    return lines
+
+
+def render_files(spec: DhcpSpec) -> dict[str, str]:
+    """The files dnsmasq re-reads on SIGHUP, by name: ``host``, ``opts``, ``addn_hosts``, ``servers``."""
+    hosts, names = [], []
+    for h in sorted(spec.hosts, key=lambda h: (h.ip, h.mac)):
+        label = hostname_label(h.hostname, h.ip)
+        hosts.append(f"{h.mac.lower()},{h.ip},{label}")
+        names.append(f"{h.ip}\t{label}.{spec.domain} {label}")
+    opts = [line for s in spec.subnets for line in _subnet_options(spec, s)]
+    servers = [f"server={ip}" for ip in spec.upstream_dns]
+    return {
+        "host": "".join(f"{x}\n" for x in hosts),
+        "opts": "".join(f"{x}\n" for x in opts),
+        "addn_hosts": "".join(f"{x}\n" for x in names),
+        "servers": "".join(f"{x}\n" for x in servers),
+    }
+
+
+def write_atomically(path: Path, content: str) -> bool:
+    """Write ``content`` via temp file + rename (no reader sees half a file); False if it was already so."""
+    try:
+        if path.read_text() == content:
+            return False
+    except FileNotFoundError:
+        pass
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(content)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+    return True
+
+
+class Dnsmasq:
+    """The dnsmasq processes of one agent; each network's files live in ``state_dir/<network_id>/``.
+
+    ``user``: the account dnsmasq switches to after start; it must be able to read ``state_dir`` (default
+    root, so any state directory works).
+    """
+
+    def __init__(self, state_dir: str | os.PathLike[str], user: str = "root") -> None:
+        self.state_dir = Path(state_dir).resolve()
+        self.user = user
+
+    def _dir(self, network_id: str) -> Path:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", network_id) or network_id in (".", ".."):
+            raise KernelError("dnsmasq", repr(network_id), "invalid network id")
+        return self.state_dir / network_id
+
+    def _pidfile(self, network_id: str) -> Path:
+        return self._dir(network_id) / "pid"
+
+    def argv(self, spec: DhcpSpec) -> list[str]:
+        """dnsmasq's command line for ``spec``: only what SIGHUP cannot change."""
+        d = self._dir(spec.network_id)
+        argv = [
+            "dnsmasq", "--conf-file=/dev/null", "--no-hosts", "--no-resolv", f"--log-facility={d / 'log'}",
+            f"--pid-file={d / 'pid'}", f"--dhcp-hostsfile={d / 'host'}", f"--dhcp-optsfile={d / 'opts'}",
+            f"--addn-hosts={d / 'addn_hosts'}", f"--servers-file={d / 'servers'}", "--leasefile-ro",
+            f"--interface={spec.interface}", "--bind-dynamic", f"--user={self.user}", "--group=nogroup",
+            f"--domain={spec.domain}", f"--local=/{spec.domain}/", "--dhcp-authoritative",
+        ]  # fmt: skip
+        for s in sorted(spec.subnets, key=lambda s: s.id):
+            net = ipaddress.ip_network(s.cidr, strict=False)
+            argv.append(
+                f"--dhcp-range=set:{_tag(s)},{net.network_address},static,{net.netmask},{spec.lease_time}s"
+            )
+        if spec.mtu:  # forced: many clients do not ask for option 26, yet a wrong MTU breaks them quietly
+            argv.append(f"--dhcp-option-force=option:mtu,{spec.mtu}")
+        return argv
+
+    def pid(self, network_id: str) -> int | None:
+        """The PID of this network's dnsmasq if it runs (checked against its command line), else None."""
+        try:
+            pid = int(self._pidfile(network_id).read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if pid_alive(pid, f"--pid-file={self._pidfile(network_id)}") else None
+
+    def cmdline(self, pid: int) -> list[str]:
+        try:
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return []
+        return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
+
+    def running(self) -> dict[str, int]:
+        """``{network_id: pid}`` of the dnsmasq processes this agent started that still run."""
+        if not self.state_dir.is_dir():
+            return {}
+        out = {}
+        for entry in sorted(self.state_dir.iterdir()):
+            pid = self.pid(entry.name) if entry.is_dir() else None
+            if pid is not None:
+                out[entry.name] = pid
+        return out
+
+    def ensure(self, spec: DhcpSpec) -> str:
+        """Make the network's dnsmasq serve ``spec``; returns started | restarted | reloaded | unchanged.
+
+        Files are rewritten atomically; a running dnsmasq with the same command line gets SIGHUP if a file
+        changed, one with another command line is restarted.
+        """
+        d = self._dir(spec.network_id)
+        d.mkdir(parents=True, exist_ok=True)
+        os.chmod(d, 0o755)
+        changed = [write_atomically(d / name, text) for name, text in render_files(spec).items()]
+        argv = self.argv(spec)
+        pid = self.pid(spec.network_id)
+        if pid is not None and self.cmdline(pid) == argv:
+            if any(changed):
+                os.kill(pid, signal.SIGHUP)
+                return "reloaded"
+            return "unchanged"
+        if pid is not None:
+            self._terminate(pid, spec.network_id)
+        self._start(spec, argv)
+        return "restarted" if pid is not None else "started"
+
+    def _start(self, spec: DhcpSpec, argv: list[str], timeout: float = 5.0) -> int:
+        """Run dnsmasq in the namespace; it daemonizes (outliving an agent restart) once its sockets bound."""
+        if not _netns.exists(spec.netns):
+            raise KernelError("start dnsmasq", spec.network_id, f"namespace {spec.netns} does not exist")
+        self._pidfile(spec.network_id).unlink(missing_ok=True)
+        try:
+            proc = subprocess.run(
+                _netns.exec_argv(spec.netns, argv), stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                timeout=timeout, check=False,
+            )  # fmt: skip
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise KernelError("start dnsmasq", spec.network_id, exc) from exc
+        if proc.returncode != 0:
+            raise KernelError(
+                "start dnsmasq", spec.network_id, proc.stderr.strip() or f"exit {proc.returncode}"
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pid = self.pid(spec.network_id)
+            if pid is not None:
+                return pid
+            time.sleep(0.02)
+        raise KernelError("start dnsmasq", spec.network_id, "no live process behind the pidfile")
+
+    def _terminate(self, pid: int, network_id: str, timeout: float = 5.0) -> None:
+        needle = f"--pid-file={self._pidfile(network_id)}"
+        if not pid_alive(pid, needle):
+            return
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while pid_alive(pid, needle) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if pid_alive(pid, needle):
+            os.kill(pid, signal.SIGKILL)
+
+    def stop(self, network_id: str) -> bool:
+        """Stop the network's dnsmasq (by its checked PID) and remove its files; True if one was running."""
+        pid = self.pid(network_id)
+        if pid is not None:
+            self._terminate(pid, network_id)
+        d = self._dir(network_id)
+        if d.is_dir():
+            for f in d.iterdir():
+                f.unlink(missing_ok=True)
+            d.rmdir()
+        return pid is not None

@@ -1,0 +1,150 @@
+"""floatnet.linux.dnsmasq against real dnsmasq and a real DHCP client (busybox udhcpc) in namespaces.
+
+    client (eth0, udhcpc) --veth-- qdhcp (tapX 10.0.0.2/24, dnsmasq) --veth-- upstream 192.0.2.53 (DNS)
+
+The client's udhcpc script writes only the client namespace's files (/etc/netns/<ns>/resolv.conf, which
+``ip netns exec`` bind-mounts over /etc/resolv.conf) and a result file; the host's /etc/resolv.conf must not
+change.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from floatnet.linux import links, netns
+from floatnet.linux.dnsmasq import DhcpHost, DhcpSpec, DhcpSubnet, Dnsmasq
+from tests.dataplane.conftest import sh
+
+MAC = "fa:16:3e:11:22:33"
+UNKNOWN_MAC = "fa:16:3e:99:99:99"
+SCRIPT = """#!/bin/sh
+case "$1" in bound|renew) ;; *) exit 0 ;; esac
+mkdir -p "/etc/netns/$NSNAME"
+: > "/etc/netns/$NSNAME/resolv.conf"
+for d in $dns; do echo "nameserver $d" >> "/etc/netns/$NSNAME/resolv.conf"; done
+printf 'ip=%s\\nmask=%s\\nrouter=%s\\ndns=%s\\nmtu=%s\\ndomain=%s\\nroutes=%s\\n' \\
+  "$ip" "$mask" "$router" "$dns" "$mtu" "$domain" "$staticroutes" > "$RESULT"
+"""
+
+
+@pytest.fixture
+def dhcp_env(make_ns, tmp_path):
+    client, qdhcp, upstream = make_ns("cli"), make_ns("qdhcp"), make_ns("dns")
+    links.ensure_veth("tap0123456789a", "x", client, peer_name="eth0", mac=MAC, netns=qdhcp)
+    links.add_address(qdhcp, "tap0123456789a", "10.0.0.2/24")
+    links.ensure_veth("up0", "x", upstream, peer_name="eth0", netns=qdhcp)
+    links.add_address(qdhcp, "up0", "192.0.2.1/24")
+    links.add_address(upstream, "eth0", "192.0.2.53/24")
+    up_dns = [
+        "dnsmasq", "--conf-file=/dev/null", "--no-hosts", "--no-resolv", "--keep-in-foreground",
+        "--port=53", "--listen-address=192.0.2.53", "--bind-interfaces", "--address=/example.test/192.0.2.7",
+        "--user=root", "--pid-file=",
+    ]  # fmt: skip
+    upstream_proc = subprocess.Popen(netns.exec_argv(upstream, up_dns), stderr=subprocess.DEVNULL)
+    state = tmp_path / "dhcp"
+    dm = Dnsmasq(state)
+    try:
+        yield client, qdhcp, dm, tmp_path
+    finally:
+        dm.stop("net1")
+        upstream_proc.kill()
+        upstream_proc.wait()
+        shutil.rmtree(f"/etc/netns/{client}", ignore_errors=True)
+
+
+def spec(qdhcp: str, **kw) -> DhcpSpec:
+    subnet = DhcpSubnet(
+        id="sub1", cidr="10.0.0.0/24", gateway_ip="10.0.0.1", host_routes=(("192.0.2.128/25", "10.0.0.254"),)
+    )
+    base = dict(
+        network_id="net1", netns=qdhcp, interface="tap0123456789a", subnets=(subnet,),
+        hosts=(DhcpHost(MAC, "10.0.0.5", "vm1"),), dns_servers=("10.0.0.2",), upstream_dns=("192.0.2.53",),
+        domain="fn.test", mtu=1400,
+    )  # fmt: skip
+    base.update(kw)
+    return DhcpSpec(**base)  # type: ignore[arg-type]
+
+
+def udhcpc(client: str, tmp: Path, mac: str | None = None) -> dict[str, str] | None:
+    """Run udhcpc once in ``client``; the options it was given, or None without a lease."""
+    script, result = tmp / "script.sh", tmp / f"result-{client}"
+    script.write_text(SCRIPT)
+    script.chmod(0o755)
+    result.unlink(missing_ok=True)
+    if mac:
+        sh(["ip", "link", "set", "eth0", "address", mac], netns=client)
+    env = dict(os.environ, NSNAME=client, RESULT=str(result))
+    argv = [
+        "busybox",
+        "udhcpc",
+        "-i",
+        "eth0",
+        "-s",
+        str(script),
+        "-n",
+        "-q",
+        "-f",
+        "-t",
+        "3",
+        "-T",
+        "1",
+        "-A",
+        "1",
+        "-O",
+        "staticroutes",
+    ]
+    proc = subprocess.run(netns.exec_argv(client, argv), env=env, capture_output=True, text=True, timeout=30)
+    if proc.returncode != 0 or not result.exists():
+        return None
+    return dict(line.split("=", 1) for line in result.read_text().splitlines())
+
+
+def test_lease_options_and_dns(dhcp_env):
+    client, qdhcp, dm, tmp = dhcp_env
+    host_resolv = Path("/etc/resolv.conf").read_bytes()
+    assert dm.ensure(spec(qdhcp)) == "started"
+    pid = dm.pid("net1")
+    assert dm.running() == {"net1": pid}
+    assert sh(["ip", "netns", "identify", str(pid)]).strip() == qdhcp
+    lease = udhcpc(client, tmp)
+    assert lease is not None
+    assert lease["ip"] == "10.0.0.5" and lease["mask"] == "24"
+    assert lease["router"].split() == ["10.0.0.1"] and lease["dns"].split() == ["10.0.0.2"]
+    assert lease["mtu"] == "1400" and lease["domain"] == "fn.test"
+    assert lease["routes"].split() == ["192.0.2.128/25", "10.0.0.254", "0.0.0.0/0", "10.0.0.1"]
+    assert Path(f"/etc/netns/{client}/resolv.conf").read_text() == "nameserver 10.0.0.2\n"
+    assert Path("/etc/resolv.conf").read_bytes() == host_resolv
+
+    links.add_address(client, "eth0", "10.0.0.5/24")
+    dig = ["dig", "+short", "+time=2", "+tries=2", "@10.0.0.2"]
+    assert sh([*dig, "vm1.fn.test"], netns=client).strip() == "10.0.0.5"
+    assert sh([*dig, "www.example.test"], netns=client).strip() == "192.0.2.7"  # forwarded upstream
+
+
+def test_unknown_mac_gets_no_lease(dhcp_env):
+    client, qdhcp, dm, tmp = dhcp_env
+    dm.ensure(spec(qdhcp))
+    assert udhcpc(client, tmp, mac=UNKNOWN_MAC) is None
+
+
+def test_reload_on_file_change_restart_on_command_line_change(dhcp_env):
+    client, qdhcp, dm, tmp = dhcp_env
+    assert dm.ensure(spec(qdhcp, hosts=())) == "started"
+    pid = dm.pid("net1")
+    assert udhcpc(client, tmp) is None
+    assert dm.ensure(spec(qdhcp, hosts=())) == "unchanged"
+    subnet = DhcpSubnet(id="sub1", cidr="10.0.0.0/24", gateway_ip="10.0.0.1", dns_nameservers=("192.0.2.53",))
+    assert dm.ensure(spec(qdhcp, subnets=(subnet,))) == "reloaded"  # new host + new DNS option: SIGHUP
+    assert dm.pid("net1") == pid
+    lease = udhcpc(client, tmp)
+    assert lease is not None and lease["ip"] == "10.0.0.5" and lease["dns"].split() == ["192.0.2.53"]
+    assert dm.ensure(spec(qdhcp, subnets=(subnet,), domain="other.test")) == "restarted"
+    assert dm.pid("net1") not in (None, pid)
+    assert dm.stop("net1") is True
+    assert dm.running() == {} and not (tmp / "dhcp" / "net1").exists()
+    assert dm.stop("net1") is False
