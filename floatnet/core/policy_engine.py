@@ -13,6 +13,7 @@ when the caller may not even see the resource.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -34,6 +35,8 @@ CREATE_DEFAULTS: dict[str, object] = {
     "distributed": False,
 }
 _UNSET: Any = object()
+_RULE_REF = re.compile(r"rule:([^\s()]+)")
+CACHE_SIZE = 10_000
 
 
 class PolicyFileError(ValueError):
@@ -108,10 +111,35 @@ class PolicyEngine:
         except Exception as error:  # oslo.policy raises parser errors of several kinds
             raise PolicyFileError(f"[oslo_policy] policy_file = {policy_file!r}: {error}") from error
         self._attribute_rules: dict[str, list[tuple[str, str]]] = {}
-        for name in list(self.enforcer.registered_rules) + list(self.enforcer.rules):
+        for name in dict.fromkeys([*self.enforcer.registered_rules, *self.enforcer.rules]):
             action, sep, attribute = name.partition(":")
-            if sep and (action, attribute) not in self._attribute_rules.get(action, []):
+            if sep:
                 self._attribute_rules.setdefault(action, []).append((attribute, name))
+        self._target_free = {name: not self._reads_target(name, set()) for name in self.enforcer.rules}
+        self._cache: dict[tuple[object, ...], bool] = {}
+
+    def _reads_target(self, name: str, seen: set[str]) -> bool:
+        """Whether rule ``name`` (or a rule it references) looks at the target."""
+        text = str(self.enforcer.rules.get(name, ""))
+        if "%(" in text or "field:" in text:
+            return True
+        seen.add(name)
+        return any(self._reads_target(ref, seen) for ref in _RULE_REF.findall(text) if ref not in seen)
+
+    def _allowed_cached(self, creds: dict[str, Any], rule: str, target: Mapping[str, Any]) -> bool:
+        """:meth:`allowed`, remembered per caller for rules that ignore the target (admin-only and the like).
+
+        Rendering a list of 1,000 ports asks the same ``get_port:binding:*`` questions 4,000 times.
+        """
+        if not self._target_free.get(rule):
+            return self.allowed(creds, rule, target)
+        key = (rule, creds["project_id"], creds["user_id"], tuple(creds["roles"]), creds["is_admin"])
+        answer = self._cache.get(key)
+        if answer is None:
+            if len(self._cache) > CACHE_SIZE:
+                self._cache.clear()
+            answer = self._cache[key] = self.allowed(creds, rule, {})
+        return answer
 
     def attribute_rules(self, action: str) -> list[tuple[str, str]]:
         """``(attribute path, rule name)`` of every rule guarding one attribute of ``action``."""
@@ -142,7 +170,7 @@ class PolicyEngine:
                 creating and (value is None or CREATE_DEFAULTS.get(attribute, _UNSET) == value)
             ):
                 continue
-            if not self.allowed(creds, rule, target):
+            if not self._allowed_cached(creds, rule, target):
                 return rule
         return None
 
@@ -152,6 +180,6 @@ class PolicyEngine:
         hidden = [
             attribute
             for attribute, rule in self.attribute_rules(f"get_{resource}")
-            if attribute in body and not self.allowed(creds, rule, body)
+            if attribute in body and not self._allowed_cached(creds, rule, body)
         ]
         return {key: value for key, value in body.items() if key not in hidden}
