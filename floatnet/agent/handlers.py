@@ -20,6 +20,7 @@ from floatnet.linux.errors import KernelError
 
 
 def _create_namespace(dp: Dataplane, a: A.CreateNamespace) -> None:
+    dp.own([a.ns])
     netns.ensure(a.ns)
     if a.forwarding:
         links.set_forwarding(a.ns, True)
@@ -33,6 +34,7 @@ def _delete_namespace(dp: Dataplane, a: A.DeleteNamespace) -> None:
     for port in a.ovs_ports:
         dp.ovs.delete_port(None, port)
     netns.delete(a.ns)
+    dp.own([a.ns], owned=False)
 
 
 def _plug(dp: Dataplane, a: A.PlugDevice) -> None:

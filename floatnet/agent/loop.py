@@ -148,7 +148,7 @@ class Agent:
         self.client.register(self.configurations(), start_flag=self.syncs == 0)
         desired = parse_state(self.client.state(), complete=True)
         started = time.monotonic()
-        observed = observe(self.dp)
+        observed = observe(self.dp, project(desired, self.ctx).namespaces)
         actions = plan(desired, observed, self.ctx)
         result = run_actions(actions, self.handlers)
         self.observed = self._after(observed, desired, actions, result)

@@ -78,7 +78,7 @@ def setup_dataplane(cfg: fconfig.Config, state_dir: Path, ovs_netns: str | None)
     return Dataplane(
         ovs=ovs,
         dnsmasq=Dnsmasq(state_dir / "dhcp"),
-        record_dir=state_dir / "agent" / "dhcp",
+        record_dir=state_dir / "agent",
         ovs_netns=ovs_netns,
         datapath_type=datapath,
     )
@@ -101,6 +101,7 @@ def main(argv: list[str]) -> int:
               file=sys.stderr)  # fmt: skip
         return 2
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         cfg = fconfig.load(args.config, args.state_dir)
     except fconfig.ConfigError as exc:

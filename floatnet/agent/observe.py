@@ -1,13 +1,15 @@
 """Observe what the kernel holds of floatnet's own objects, through :mod:`floatnet.linux` only.
 
-Owned means: namespaces named ``qrouter-``/``qdhcp-``, devices inside them named ``qr-``/``qg-``/``tap``,
-routes floatnet added (protocol static), the ``floatnet`` nftables table, OVS ports (all of them: the
-planner decides which are ours by name and iface-id), and the dnsmasq processes the agent started (with the
-fingerprint of the configuration it gave them, recorded in the agent's state directory).
+Owned means: the ``qrouter-``/``qdhcp-`` namespaces this agent created (recorded in its state directory) or
+adopted (the server wants them here and they exist), devices inside them named ``qr-``/``qg-``/``tap``, routes
+floatnet added (protocol static), the ``floatnet`` nftables table, OVS ports (all of them: the planner decides
+which are ours by name and iface-id), and the dnsmasq processes of this state directory (with the fingerprint
+of the configuration they were given).
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -31,11 +33,12 @@ from floatnet.linux.ovs import Ovs
 
 @dataclass
 class Dataplane:
-    """The kernel-side handles the agent works with.
+    """The kernel-side handles the agent works with, and its records in the state directory.
 
     ``ovs_netns`` is the namespace ovs-vswitchd runs in (None: the agent's own, the normal case); the OVS ends
-    of veths must live there. ``record_dir`` holds one file per network with the fingerprint of the dnsmasq
-    configuration last applied.
+    of veths must live there. ``record_dir`` holds the fingerprint of each network's dnsmasq configuration and
+    the list of namespaces this agent created: only those are ever swept, so several agents (tests, labs) on
+    one machine never delete each other's ``qrouter-``/``qdhcp-`` namespaces.
     """
 
     ovs: Ovs
@@ -43,19 +46,44 @@ class Dataplane:
     record_dir: Path
     ovs_netns: str | None = None
     datapath_type: str = "netdev"
+    _owned: set[str] | None = None
 
     def record_path(self, network_id: str) -> Path:
-        return self.record_dir / network_id
+        return self.record_dir / "dhcp" / network_id
 
     def write_record(self, network_id: str, fingerprint: str) -> None:
         """Atomically record the fingerprint of the configuration a network's dnsmasq now runs with."""
-        self.record_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.record_path(network_id).with_suffix(".tmp")
-        tmp.write_text(fingerprint)
-        os.replace(tmp, self.record_path(network_id))
+        _write_atomically(self.record_path(network_id), fingerprint)
 
     def forget_record(self, network_id: str) -> None:
         self.record_path(network_id).unlink(missing_ok=True)
+
+    @property
+    def owned(self) -> set[str]:
+        """The namespaces this agent created (or adopted because the server wants them here)."""
+        if self._owned is None:
+            try:
+                self._owned = set(json.loads((self.record_dir / "namespaces.json").read_text()))
+            except (OSError, ValueError):
+                self._owned = set()
+        return self._owned
+
+    def own(self, names_: Iterable[str], owned: bool = True) -> None:
+        """Add (or with ``owned=False`` remove) namespaces to the persistent ownership list."""
+        before = set(self.owned)
+        if owned:
+            self.owned.update(names_)
+        else:
+            self.owned.difference_update(names_)
+        if self.owned != before:
+            _write_atomically(self.record_dir / "namespaces.json", json.dumps(sorted(self.owned)))
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def _nat_of(ns: str) -> NatTable | None:
@@ -113,11 +141,14 @@ def observe_dhcp(dp: Dataplane) -> dict[str, str]:
     return out
 
 
-def observe(dp: Dataplane, namespaces: Iterable[str] | None = None) -> Observed:
-    """The observed state: all owned namespaces (or only ``namespaces``), OVS ports and dnsmasq processes."""
-    wanted = netns.list_names(names.OWNED_NS_PREFIXES) if namespaces is None else namespaces
+def observe(dp: Dataplane, wanted: Iterable[str] = ()) -> Observed:
+    """The observed state: the namespaces this agent owns plus the ``wanted`` ones (adopted when present),
+    all OVS ports and the dnsmasq processes."""
+    present = set(netns.list_names(names.OWNED_NS_PREFIXES))
+    dp.own(present & set(wanted))
+    dp.own(dp.owned - present, owned=False)
     found = {}
-    for name in wanted:
+    for name in sorted(dp.owned):
         ns = observe_namespace(name)
         if ns is not None:
             found[name] = ns
