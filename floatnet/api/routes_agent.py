@@ -85,14 +85,21 @@ def _read(core: Core, after: int) -> feed.Batch:
     return core.db.run(lambda s: feed.read_changes(s, after), write=False)
 
 
+def _cursor(request: Request, core: Core) -> int:
+    """``after`` from the query (a sequence number); omitted: the newest, i.e. wait for what comes next."""
+    raw = request.query_params.get("after")
+    if raw is None:
+        return int(core.db.run(feed.latest_seq, write=False))
+    if not raw.isdigit():
+        raise HTTPBadRequest(msg=f"Invalid input for after. Reason: '{raw}' is not a sequence number.")
+    return int(raw)
+
+
 async def changes(request: Request) -> Response:
     _admin(request, "get_host_changes")
-    raw_after = request.query_params.get("after", "0")
-    if not raw_after.isdigit():
-        raise HTTPBadRequest(msg=f"Invalid input for after. Reason: '{raw_after}' is not a sequence number.")
-    after = int(raw_after)
     timeout = _number(request, "timeout", DEFAULT_TIMEOUT, 0, MAX_TIMEOUT)
     core = http.core_of(request)
+    after = await http.run_sync(_cursor, request, core)
     deadline = time.monotonic() + timeout
     while True:
         version = feed.NOTIFIER.version

@@ -92,7 +92,8 @@ NOTIFIER = ChangeNotifier()
 
 @event.listens_for(Session, "do_orm_execute")
 def _mark_change_written(state: ORMExecuteState) -> None:
-    if state.is_insert and getattr(state.statement, "table", None) is Change.__table__:
+    table = getattr(state.statement, "table", None)
+    if state.is_insert and getattr(table, "name", None) == Change.__tablename__:
         state.session.info[_DIRTY] = True
 
 
@@ -149,8 +150,8 @@ def prune(session: Session, keep_rows: int = KEEP_ROWS, max_age: timedelta = MAX
     if not newest:
         return 0
     by_count = Change.seq <= newest - keep_rows
-    by_age = (Change.created_at < utcnow() - max_age) & (Change.seq < newest)
-    result = session.execute(delete(Change).where(by_count | by_age))
+    by_age = Change.created_at < utcnow() - max_age
+    result = session.execute(delete(Change).where(by_count | by_age, Change.seq < newest))
     return int(getattr(result, "rowcount", 0) or 0)
 
 

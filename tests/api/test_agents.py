@@ -1,0 +1,152 @@
+"""Agents: registration/heartbeat, Neutron's agents resource, placement and the host state document."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import update
+
+from floatnet.db.models import Agent, utcnow
+from tests.api.l3_world import build, error, ok
+
+MEMBER = {"X-Project-Id": "alice", "X-Roles": "member"}
+
+
+def register(client: Any, host: str, agent_type: str = "L3 agent", **extra: Any) -> dict[str, Any]:
+    body = {"agent": {"host": host, "agent_type": agent_type, **extra}}
+    return dict(ok(client.post("/v2.0/floatnet/agents", json=body))["agent"])
+
+
+def state(client: Any, host: str, **filters: Any) -> dict[str, Any]:
+    return dict(ok(client.get(f"/v2.0/floatnet/hosts/{host}/state", params=filters)))
+
+
+def age_heartbeats(client: Any, seconds: int) -> None:
+    core = client.app.state.core
+    old = utcnow() - timedelta(seconds=seconds)
+    core.db.run(lambda s: s.execute(update(Agent).values(heartbeat_timestamp=old)))
+
+
+def test_register_refresh_and_neutron_view(app_client: Any) -> None:
+    agent = register(app_client, "node1", configurations={"bridge_mappings": {"public_eth0": "br-ex"}})
+    assert agent["alive"] is True and agent["topic"] == "l3_agent" and agent["binary"] == "floatnet-agent"
+    again = register(app_client, "node1", configurations={"routers": 3})
+    assert again["id"] == agent["id"] and again["configurations"] == {"routers": 3}
+    register(app_client, "node1", "Open vSwitch agent")
+    listed = ok(app_client.get("/v2.0/agents"))["agents"]
+    assert sorted(a["agent_type"] for a in listed) == ["L3 agent", "Open vSwitch agent"]
+    assert (
+        ok(app_client.get("/v2.0/agents", params={"agent_type": "L3 agent"}))["agents"][0]["id"]
+        == agent["id"]
+    )
+    shown = ok(app_client.get(f"/v2.0/agents/{agent['id']}"))["agent"]
+    assert shown["host"] == "node1" and " " in shown["heartbeat_timestamp"]
+    updated = ok(app_client.put(f"/v2.0/agents/{agent['id']}", json={"agent": {"admin_state_up": False}}))
+    assert updated["agent"]["admin_state_up"] is False
+    ok(app_client.delete(f"/v2.0/agents/{agent['id']}"), 204)
+    error(app_client.get(f"/v2.0/agents/{agent['id']}"), 404, "AgentNotFound")
+
+
+def test_agents_are_admin_only(app_client: Any) -> None:
+    agent = register(app_client, "node1")
+    assert ok(app_client.get("/v2.0/agents", headers=MEMBER))["agents"] == []
+    error(app_client.get(f"/v2.0/agents/{agent['id']}", headers=MEMBER), 404, "AgentNotFound")
+    body = {"agent": {"host": "x", "agent_type": "L3 agent"}}
+    error(app_client.post("/v2.0/floatnet/agents", json=body, headers=MEMBER), 403, "PolicyNotAuthorized")
+    error(app_client.get("/v2.0/floatnet/hosts/node1/state", headers=MEMBER), 403, "PolicyNotAuthorized")
+    assert app_client.post("/v2.0/agents", json={"agent": {}}).status_code == 405
+
+
+def test_report_validation(app_client: Any) -> None:
+    error(app_client.post("/v2.0/floatnet/agents", json={"agent": {"host": "h"}}), 400, "HTTPBadRequest")
+    body = {"agent": {"host": "", "agent_type": "L3 agent"}}
+    error(app_client.post("/v2.0/floatnet/agents", json=body), 400, "BadRequest")
+
+
+def test_alive_follows_the_heartbeat(app_client: Any) -> None:
+    register(app_client, "node1")
+    age_heartbeats(app_client, 60)
+    assert ok(app_client.get("/v2.0/agents"))["agents"][0]["alive"] is False
+    assert register(app_client, "node1")["alive"] is True
+
+
+def test_one_host_gets_each_router_and_dhcp(app_client: Any) -> None:
+    world = build(app_client)
+    routers = [world.router(f"r{i}", gateway=False, interface=False) for i in range(8)]
+    for host in ("node1", "node2"):
+        register(app_client, host)
+        register(app_client, host, "DHCP agent")
+    placed = {host: {r["id"] for r in state(app_client, host)["routers"]} for host in ("node1", "node2")}
+    assert placed["node1"] | placed["node2"] == set(routers) and not placed["node1"] & placed["node2"]
+    dhcp = [h for h in ("node1", "node2") if any(n["dhcp"] for n in state(app_client, h)["networks"])]
+    assert len(dhcp) == 1
+    age_heartbeats(app_client, 60)
+    register(app_client, "node2")
+    register(app_client, "node2", "DHCP agent")
+    assert {r["id"] for r in state(app_client, "node2")["routers"]} == set(routers)
+    assert state(app_client, "node1")["routers"] == []
+
+
+def test_state_of_a_router_host(app_client: Any) -> None:
+    world = build(app_client)
+    register(app_client, "node1")
+    router_id = world.router()
+    port = world.port(**{"binding:host_id": "node1"})
+    fip = world.fip(port_id=port["id"])
+    doc = state(app_client, "node1")
+    assert doc["complete"] is True and doc["absent"] == {"routers": [], "networks": [], "ports": []}
+    [router] = doc["routers"]
+    assert router["id"] == router_id and router["gateway"]["bridge"] == "br-ex"
+    assert router["gateway"]["gateway_ip"] == "203.0.113.1" and router["gateway"]["prefixlen"] == 24
+    [interface] = router["interfaces"]
+    assert interface["ip_address"] == "10.0.0.1" and interface["segmentation_id"] == 100
+    assert interface["bridge"] == "br-eth1" and interface["network_type"] == "vlan"
+    assert router["floatingips"] == [
+        {"id": fip["id"], "floating_ip_address": fip["floating_ip_address"], "fixed_ip_address":
+         port["fixed_ips"][0]["ip_address"], "port_id": port["id"], "status": "DOWN"}
+    ]  # fmt: skip
+    assert [p["id"] for p in doc["ports"]] == [port["id"]]
+    networks = {n["id"]: n for n in doc["networks"]}
+    assert set(networks) == {world.net, world.ext_net}
+    dhcp = networks[world.net]["dhcp"]
+    assert dhcp["subnets"][0]["gateway_ip"] == "10.0.0.1"
+    hostnames = {h["ip_address"]: h["hostname"] for h in dhcp["hosts"]}
+    address = port["fixed_ips"][0]["ip_address"]
+    assert hostnames[address] == "host-" + address.replace(".", "-")
+    assert networks[world.ext_net]["dhcp"] is None
+    assert doc["seq"] == int(
+        ok(app_client.get("/v2.0/floatnet/hosts/node1/changes", params={"timeout": 0}))["seq"]
+    )
+
+
+def test_filtered_state_and_absent(app_client: Any) -> None:
+    world = build(app_client)
+    register(app_client, "node1")
+    router_id = world.router(gateway=False, interface=False)
+    gone = "6a1f0c8e-8a42-4f3e-9d0e-3cbd8e9b5f00"
+    doc = state(app_client, "node1", router_id=[router_id, gone], network_id=[gone], port_id=[gone])
+    assert doc["complete"] is False
+    assert [r["id"] for r in doc["routers"]] == [router_id]
+    assert doc["absent"] == {"routers": [gone], "networks": [gone], "ports": [gone]}
+    ok(app_client.delete(f"/v2.0/routers/{router_id}"), 204)
+    assert state(app_client, "node1", router_id=router_id)["absent"]["routers"] == [router_id]
+    bound = world.port(**{"binding:host_id": "node1"})
+    by_network = state(app_client, "node1", network_id=world.net)
+    assert [p["id"] for p in by_network["ports"]] == [bound["id"]]
+    assert [n["id"] for n in by_network["networks"]] == [world.net]
+    assert by_network["routers"] == []
+
+
+def test_port_status_report(app_client: Any) -> None:
+    world = build(app_client)
+    port = world.port(**{"binding:host_id": "node1"})
+    url = "/v2.0/floatnet/hosts/node1/status"
+    before = int(ok(app_client.get("/v2.0/floatnet/hosts/node1/changes", params={"timeout": 0}))["seq"])
+    assert ok(app_client.put(url, json={"ports": {port["id"]: "ACTIVE"}}))["changed"]["ports"] == 1
+    shown = ok(app_client.get(f"/v2.0/ports/{port['id']}"))["port"]
+    assert shown["status"] == "ACTIVE" and shown["revision_number"] == port["revision_number"]
+    rows = ok(app_client.get("/v2.0/floatnet/hosts/node1/changes", params={"after": before, "timeout": 0}))
+    assert [(c["op"], c["network_id"]) for c in rows["changes"]] == [("status", world.net)]
+    error(app_client.put(url, json={"ports": {port["id"]: "UP"}}), 400, "HTTPBadRequest")
+    error(app_client.put(url, json={"servers": {}}), 400, "HTTPBadRequest")
