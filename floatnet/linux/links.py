@@ -149,6 +149,7 @@ def ensure_veth(
     paired = (
         outer_link is not None
         and inner_link is not None
+        and outer_link.kind == inner_link.kind == "veth"
         and outer_link.peer_index == inner_link.index
         and inner_link.peer_index == outer_link.index
     )
