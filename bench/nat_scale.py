@@ -6,7 +6,8 @@ libnftables (ctypes, context cached per namespace):
 - ``cold_sync_s``: ``nat.replace`` of a router with N floating IPs into an empty namespace (target <= 5 s);
 - ``noop_replace_s``: ``nat.replace`` again with nothing changed (observe only, no write);
 - ``add_fip_ms`` / ``del_fip_ms``: adding/removing one floating IP to/from the table holding N (target
-  <= 1 ms), p50/p99/mean over ``--rounds``; the table's handles are checked unchanged (no rebuild).
+  <= 1 ms), p50/p99/mean over ``--rounds``; the table's handles are checked unchanged (no rebuild);
+- ``move_fip_ms``: re-associating one existing floating IP to another fixed IP (one transaction).
 
 Run as root: ``.venv/bin/python bench/nat_scale.py [--fips 10000] [--rounds 200]``.
 The floating IPs are map entries only (10.128.0.0/17 -> 10.0.0.0/17), never put on an interface.
@@ -68,6 +69,17 @@ def measure(ns: str, n: int, rounds: int) -> dict[str, object]:
         t2 = time.perf_counter()
         adds.append((t1 - t0) * 1000)
         dels.append((t2 - t1) * 1000)
+    moves = []
+    for i in range(rounds):
+        fip, fixed = (
+            str(ipaddress.IPv4Address(int(ipaddress.IPv4Address("10.128.0.1")) + i)),
+            f"10.0.127.{i % 250 + 1}",
+        )
+        original = table.fips[fip]
+        t0 = time.perf_counter()
+        nat.add_fip(ns, fip, fixed)
+        moves.append((time.perf_counter() - t0) * 1000)
+        nat.add_fip(ns, fip, original)
     assert handles(ns) == before, "table was rebuilt"
     observed = nat.observe(ns)
     assert observed is not None and len(observed.fips) == n
@@ -77,6 +89,7 @@ def measure(ns: str, n: int, rounds: int) -> dict[str, object]:
         "noop_replace_s": round(noop, 3),
         "add_fip_ms": percentiles(adds),
         "del_fip_ms": percentiles(dels),
+        "move_fip_ms": percentiles(moves),
         "rounds": rounds,
         "libnftables": nft.available(),
         "targets": {"add_fip_ms": 1.0, "cold_sync_s": 5.0},

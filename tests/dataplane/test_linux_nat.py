@@ -254,3 +254,29 @@ def test_gratuitous_arp_is_sent_in_the_background(topo):
     assert any("Request who-has" in line for line in lines) and any("Reply" in line for line in lines)
     # a missing device is logged, never raised
     arp.send_gratuitous(topo.rtr, "nosuchdev", FIP1).join(5)
+
+
+def behind_the_back(ns: str, fixed: str) -> None:
+    """Re-point FIP1 at ``fixed`` with the nft tool, so floatnet's in-process hints are stale."""
+    script = (
+        "flush map ip floatnet fip_dnat\nflush map ip floatnet fip_snat\n"
+        f"add element ip floatnet fip_dnat {{ {FIP1} : {fixed} }}\n"
+        f"add element ip floatnet fip_snat {{ {fixed} : {FIP1} }}\n"
+    )
+    subprocess.run(netns.exec_argv(ns, ["nft", "-f", "-"]), input=script, text=True, check=True)
+
+
+def test_element_ops_converge_when_the_kernel_changed_behind_them(topo):
+    try:
+        behind_the_back(topo.rtr, "10.0.0.6")
+        nat.add_fip(topo.rtr, FIP1, "10.0.0.5")
+        assert map_elements(topo.rtr, "fip_dnat") == {FIP1: "10.0.0.5"}
+        assert map_elements(topo.rtr, "fip_snat") == {"10.0.0.5": FIP1}
+        behind_the_back(topo.rtr, "10.0.0.6")
+        assert nat.del_fip(topo.rtr, FIP1) is True
+        assert map_elements(topo.rtr, "fip_dnat") == {} and map_elements(topo.rtr, "fip_snat") == {}
+        assert nat.del_fip(topo.rtr, FIP1) is False
+    finally:
+        nat.add_fip(topo.rtr, FIP1, "10.0.0.5")
+        conntrack.flush_address(topo.rtr, FIP1)
+    assert nat.observe(topo.rtr) == topo.nat({FIP1: "10.0.0.5"})
