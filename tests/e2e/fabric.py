@@ -61,7 +61,7 @@ def free_port() -> int:
 
 
 class Fatal(AssertionError):
-    """A failure no amount of waiting fixes (a child process died): :func:`wait_until` re-raises it at once."""
+    """A failure no waiting fixes (a child process died): :func:`wait_until` re-raises it at once."""
 
 
 def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
