@@ -128,10 +128,10 @@ def plan_router(router: Router, observed: Observed) -> list[A.Action]:
         out += [
             A.AddFipMapping(group=ns, refs=fref(ip), ns=ns, fip=ip, fixed=new[ip]) for ip in added + moved
         ]
-    if removed or moved:
-        out.append(A.FlushConntrack(group=ns, ns=ns, ips=tuple(removed + moved)))
-    if (added or moved) and want.gateway_dev is not None:
+    if (added or moved) and want.gateway_dev is not None:  # announce first: it never blocks
         out.append(A.Garp(group=ns, ns=ns, dev=want.gateway_dev, ips=tuple(added + moved)))
+    if removed or moved:  # a subprocess per address (tens of ms): last, after every element is in place
+        out.append(A.FlushConntrack(group=ns, ns=ns, ips=tuple(removed + moved)))
     return out
 
 

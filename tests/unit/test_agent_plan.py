@@ -203,7 +203,7 @@ def test_fip_moved_to_another_instance() -> None:
     before = state([router_doc(fips=[fip(1, "10.0.0.5")])])
     after = state([router_doc(fips=[fip(1, "10.0.0.9")])])
     actions = plan(after, project(before), CTX)
-    assert kinds(actions) == ["DelFipMapping", "AddFipMapping", "FlushConntrack", "Garp"]
+    assert kinds(actions) == ["DelFipMapping", "AddFipMapping", "Garp", "FlushConntrack"]
 
 
 def test_fip_moved_between_routers() -> None:
