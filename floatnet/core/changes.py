@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from floatnet.db.models import Change, utcnow
+from floatnet.db.models import Change, table_of, utcnow
 
 KINDS = ("network", "subnet", "port", "router", "floatingip")
 
@@ -23,8 +23,8 @@ def record(
     ``router_id``/``network_id`` name the router or network whose desired state the change touches, so an
     agent refetches only those. Runs in the caller's transaction: the row exists iff the change commits.
     """
-    session.execute(
-        insert(Change).values(
+    session.connection().execute(
+        insert(table_of(Change)).values(
             kind=kind,
             resource_id=resource_id,
             op=op,

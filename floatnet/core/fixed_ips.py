@@ -25,36 +25,41 @@ from floatnet.core.errors import (
     IpAddressGenerationFailure,
 )
 from floatnet.core.validation import dict_with, ip_address, list_of, to_uuid
-from floatnet.db.models import IPAllocation, Subnet
+from floatnet.db.models import IPAllocation, Subnet, table_of
 
 ROUTER_OWNERS = ("network:router_interface", "network:router_gateway", "network:router_interface_distributed")
 
 convert_request = list_of(dict_with({"subnet_id": to_uuid, "ip_address": ip_address}))
 
 
-def network_subnets(session: Session, network_id: str) -> list[Subnet]:
-    """The network's subnets, oldest first."""
-    stmt = select(Subnet).where(Subnet.network_id == network_id).order_by(Subnet.created_at, Subnet.id)
-    return list(session.scalars(stmt))
+SUBNETS = table_of(Subnet)
+SUBNET_COLUMNS = [SUBNETS.c.id, SUBNETS.c.network_id, SUBNETS.c.cidr, SUBNETS.c.ip_version]
+SUBNET_COLUMNS += [SUBNETS.c.gateway_ip, SUBNETS.c.allocation_pools]
 
 
-def _add(session: Session, port_id: str, subnet: Subnet, address: str) -> dict[str, str]:
-    session.execute(
-        insert(IPAllocation).values(
+def network_subnets(session: Session, network_id: str) -> list[Any]:
+    """The network's subnets (rows with id, network_id, cidr, ip_version, gateway_ip, allocation_pools)."""
+    stmt = select(*SUBNET_COLUMNS).where(SUBNETS.c.network_id == network_id)
+    return list(session.connection().execute(stmt.order_by(SUBNETS.c.created_at, SUBNETS.c.id)))
+
+
+def _add(session: Session, port_id: str, subnet: Any, address: str) -> dict[str, str]:
+    session.connection().execute(
+        insert(table_of(IPAllocation)).values(
             port_id=port_id, subnet_id=subnet.id, network_id=subnet.network_id, ip_address=address
         )
     )
     return {"subnet_id": subnet.id, "ip_address": address}
 
 
-def _auto(session: Session, hints: dict[str, int], port_id: str, subnet: Subnet) -> dict[str, str]:
+def _auto(session: Session, hints: dict[str, int], port_id: str, subnet: Any) -> dict[str, str]:
     address = ipam.next_free(session, hints, subnet)
     if address is None:
         raise IpAddressGenerationFailure(net_id=subnet.network_id)
     return _add(session, port_id, subnet, address)
 
 
-def _subnet_for(subnets: list[Subnet], network_id: str, entry: dict[str, str]) -> Subnet:
+def _subnet_for(subnets: list[Any], network_id: str, entry: dict[str, str]) -> Any:
     if "subnet_id" in entry:
         found = next((s for s in subnets if s.id == entry["subnet_id"]), None)
         if found is None:
@@ -71,7 +76,7 @@ def _subnet_for(subnets: list[Subnet], network_id: str, entry: dict[str, str]) -
     return found
 
 
-def _specific(session: Session, port_id: str, subnet: Subnet, address: str, owner: str) -> dict[str, str]:
+def _specific(session: Session, port_id: str, subnet: Any, address: str, owner: str) -> dict[str, str]:
     if (address == subnet.gateway_ip and owner not in ROUTER_OWNERS) or ipam.is_allocated(
         session, subnet.network_id, address
     ):

@@ -22,7 +22,7 @@ from floatnet.core.errors import (
     OutOfBoundsAllocationPool,
     OverlappingAllocationPools,
 )
-from floatnet.db.models import IPAllocation, Subnet
+from floatnet.db.models import IPAllocation, table_of
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 BATCH = 32
@@ -106,16 +106,17 @@ def _candidates(ranges: list[tuple[int, int]], start: int) -> Iterator[int]:
         yield from range(low, min(high, start - 1) + 1)
 
 
+ALLOCS = table_of(IPAllocation)
+
+
 def _taken(session: Session, network_id: str, addresses: list[str]) -> set[str]:
-    rows = session.execute(
-        select(IPAllocation.ip_address).where(
-            IPAllocation.network_id == network_id, IPAllocation.ip_address.in_(addresses)
-        )
+    stmt = select(ALLOCS.c.ip_address).where(
+        ALLOCS.c.network_id == network_id, ALLOCS.c.ip_address.in_(addresses)
     )
-    return {row[0] for row in rows}
+    return {row[0] for row in session.connection().execute(stmt)}
 
 
-def _probe(session: Session, subnet: Subnet, ranges: list[tuple[int, int]], start: int) -> int | None:
+def _probe(session: Session, subnet: Any, ranges: list[tuple[int, int]], start: int) -> int | None:
     make = ipaddress.ip_address
     candidates = _candidates(ranges, start)
     for _ in range(PROBES):
@@ -130,13 +131,13 @@ def _probe(session: Session, subnet: Subnet, ranges: list[tuple[int, int]], star
     return None
 
 
-def _scan(session: Session, subnet: Subnet, ranges: list[tuple[int, int]]) -> int | None:
+def _scan(session: Session, subnet: Any, ranges: list[tuple[int, int]]) -> int | None:
     rows = session.execute(select(IPAllocation.ip_address).where(IPAllocation.subnet_id == subnet.id))
     taken = {int(ipaddress.ip_address(row[0])) for row in rows}
     return next((value for value in _candidates(ranges, 0) if value not in taken), None)
 
 
-def next_free(session: Session, hints: dict[str, int], subnet: Subnet) -> str | None:
+def next_free(session: Session, hints: dict[str, int], subnet: Any) -> str | None:
     """A free address of ``subnet``'s pools (None when the pools are exhausted); records the hint."""
     ranges = pool_ranges(subnet.allocation_pools)
     if not ranges:

@@ -8,18 +8,17 @@ render them with :func:`render_ports`; every such change is logged to the change
 from __future__ import annotations
 
 import random
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from floatnet.core import binding, changes, fixed_ips, policy, port_hooks, tags
-from floatnet.core.base import Core, bump, check_revision, load_tags, owner_project, standard_attrs
+from floatnet.core import binding, changes, fixed_ips, policy, port_hooks, port_view, tags
+from floatnet.core.base import Core, bump, check_revision, owner_project
 from floatnet.core.context import Context
-from floatnet.core.errors import MacAddressInUse, PolicyNotAuthorized, PortInUse
-from floatnet.core.lookup import get_network, get_port
+from floatnet.core.errors import MacAddressInUse, PolicyNotAuthorized, PortInUse, PortNotFound
+from floatnet.core.lookup import get_port, network_row
 from floatnet.core.query import ListQuery, Page, apply, pop_column_filters
 from floatnet.core.validation import (
     Attr,
@@ -32,7 +31,10 @@ from floatnet.core.validation import (
     to_uuid,
     validate,
 )
-from floatnet.db.models import IPAllocation, Network, Port, RouterPort, Tag, new_id
+from floatnet.db.models import IPAllocation, Network, Port, RouterPort, Tag, new_id, table_of, utcnow
+
+PORTS = table_of(Port)
+NETWORKS = table_of(Network)
 
 SERVICE_OWNERS = ("network:router_interface", "network:router_gateway", "network:floatingip")
 
@@ -67,69 +69,33 @@ STORED = {
 IGNORED = ("security_groups", "allowed_address_pairs", "fixed_ips", "tags", "network_id")
 
 
-def render(row: Any, ips: list[dict[str, str]], tag_list: list[str]) -> dict[str, Any]:
-    """A port as Neutron shows it."""
-    body = standard_attrs(row, tag_list)
-    body.update(
-        {
-            "network_id": row.network_id,
-            "mac_address": row.mac_address,
-            "admin_state_up": row.admin_state_up,
-            "fixed_ips": ips,
-            "device_id": row.device_id,
-            "device_owner": row.device_owner,
-            "port_security_enabled": row.port_security_enabled,
-            "binding:host_id": row.binding_host_id,
-            "binding:vif_type": row.binding_vif_type,
-            "binding:vif_details": row.binding_vif_details,
-            "binding:vnic_type": row.binding_vnic_type,
-            "binding:profile": row.binding_profile,
-            "dns_name": row.dns_name,
-            "allowed_address_pairs": [],
-            "extra_dhcp_opts": [],
-            "security_groups": [],
-            "ip_allocation": "immediate",
-            "propagate_uplink_status": False,
-            "resource_request": None,
-        }
-    )
-    return body
-
-
-def _ips_of(session: Session, port_ids: Any) -> dict[str, list[dict[str, str]]]:
-    result: dict[str, list[dict[str, str]]] = defaultdict(list)
-    stmt = select(IPAllocation.port_id, IPAllocation.subnet_id, IPAllocation.ip_address).where(
-        IPAllocation.port_id.in_(port_ids)
-    )
-    for port_id, subnet_id, address in session.execute(stmt):
-        result[port_id].append({"subnet_id": subnet_id, "ip_address": address})
-    return result
-
-
-def render_ports(session: Session, rows: Sequence[Any]) -> list[dict[str, Any]]:
-    """Render port rows with their fixed IPs and tags loaded in bulk (two queries, however many ports)."""
-    if not rows:
-        return []
-    ids = [row.id for row in rows]
-    ips = _ips_of(session, ids)
-    tag_map = load_tags(session, "port", ids)
-    return [render(row, ips.get(row.id, []), tag_map.get(row.id, [])) for row in rows]
+def render_ports(session: Session, rows: Sequence[Port]) -> list[dict[str, Any]]:
+    """Render ORM ports (fixed IPs and tags loaded in bulk)."""
+    return port_view.render_rows(session, [port_view.view_of(port) for port in rows])
 
 
 def _visible(ctx: Context) -> Any:
+    stmt = port_view.select_ports()
     if ctx.is_admin:
-        return select(Port.__table__)
-    owned_networks = select(Network.id).where(Network.project_id == ctx.project_id)
-    mine = (Port.project_id == ctx.project_id) | Port.network_id.in_(owned_networks)
-    return select(Port.__table__).where(mine)
+        return stmt
+    owned_networks = select(NETWORKS.c.id).where(NETWORKS.c.project_id == ctx.project_id)
+    return stmt.where((PORTS.c.project_id == ctx.project_id) | PORTS.c.network_id.in_(owned_networks))
 
 
 def list_ports(session: Session, ctx: Context, query: ListQuery) -> list[dict[str, Any]]:
     """Ports ``ctx`` may see, with the plain-column filters evaluated in SQL."""
     stmt = _visible(ctx)
     for name, values in pop_column_filters(query, COLUMNS).items():
-        stmt = stmt.where(getattr(Port, COLUMNS[name]).in_(values))
-    return render_ports(session, session.execute(stmt).all())
+        stmt = stmt.where(PORTS.c[COLUMNS[name]].in_(values))
+    return port_view.fetch(session, stmt)
+
+
+def show_port(session: Session, ctx: Context, port_id: str) -> dict[str, Any]:
+    """One port ``ctx`` may see (404 otherwise), rendered."""
+    found = port_view.fetch(session, _visible(ctx).where(PORTS.c.id == port_id))
+    if not found:
+        raise PortNotFound(port_id=port_id)
+    return found[0]
 
 
 def router_of(session: Session, port_id: str) -> str | None:
@@ -146,40 +112,58 @@ def _mac(session: Session, network_id: str, wanted: str | None) -> str:
     return "fa:16:3e:" + ":".join(f"{byte:02x}" for byte in suffix)
 
 
-def new_port(session: Session, core: Core, project: str, attrs: dict[str, Any], network: Network) -> Port:
-    """Create a port row with its MAC, binding and fixed IPs in ``session`` (``attrs`` already validated).
-
-    No policy checks: callers (the API service, DHCP, routers, floating IPs) decide who may do this.
-    """
+def _insert(session: Session, core: Core, project: str, attrs: dict[str, Any], network: Any) -> Port:
     host = attrs.get("binding:host_id", "")
     vif_type, details = binding.vif(session, core.config, network, host)
-    port = Port(
-        id=new_id(),
-        project_id=project,
-        network_id=network.id,
-        name=attrs.get("name", ""),
-        description=attrs.get("description", ""),
-        status="DOWN",
-        mac_address=_mac(session, network.id, attrs.get("mac_address")),
-        admin_state_up=attrs.get("admin_state_up", True),
-        device_id=attrs.get("device_id", ""),
-        device_owner=attrs.get("device_owner", ""),
-        port_security_enabled=attrs.get("port_security_enabled", network.port_security_enabled),
-        binding_host_id=host,
-        binding_vif_type=vif_type,
-        binding_vif_details=details,
-        binding_vnic_type=attrs.get("binding:vnic_type", "normal"),
-        binding_profile=attrs.get("binding:profile", {}),
-        dns_name=attrs.get("dns_name", ""),
-    )
-    session.add(port)
-    session.flush()
-    fixed_ips.allocate(
+    now = utcnow()
+    values = {
+        "id": new_id(),
+        "project_id": project,
+        "network_id": network.id,
+        "name": attrs.get("name", ""),
+        "description": attrs.get("description", ""),
+        "status": "DOWN",
+        "revision_number": 0,
+        "created_at": now,
+        "updated_at": now,
+        "mac_address": _mac(session, network.id, attrs.get("mac_address")),
+        "admin_state_up": attrs.get("admin_state_up", True),
+        "device_id": attrs.get("device_id", ""),
+        "device_owner": attrs.get("device_owner", ""),
+        "port_security_enabled": attrs.get("port_security_enabled", network.port_security_enabled),
+        "binding_host_id": host,
+        "binding_vif_type": vif_type,
+        "binding_vif_details": details,
+        "binding_vnic_type": attrs.get("binding:vnic_type", "normal"),
+        "binding_profile": attrs.get("binding:profile", {}),
+        "dns_name": attrs.get("dns_name", ""),
+    }
+    session.connection().execute(insert(PORTS).values(values))
+    return Port(**values)
+
+
+def create_port(
+    session: Session, core: Core, project: str, attrs: dict[str, Any], network: Any
+) -> tuple[Port, list[dict[str, str]], list[str]]:
+    """Create a port with its MAC, binding, fixed IPs and tags; returns it with its IPs and tags."""
+    port = _insert(session, core, project, attrs, network)
+    ips = fixed_ips.allocate(
         session, core.ipam_hints, port.id, network.id, attrs.get("fixed_ips"), port.device_owner
     )
-    tags.set_initial(session, "port", port.id, tags.check_tags(attrs.get("tags", [])))
+    port_tags = tags.check_tags(attrs.get("tags", []))
+    tags.set_initial(session, "port", port.id, port_tags)
     changes.record(session, "port", port.id, "create", network_id=network.id)
-    return port
+    return port, ips, port_tags
+
+
+def new_port(session: Session, core: Core, project: str, attrs: dict[str, Any], network: Any) -> Port:
+    """Create a port in ``session`` (``attrs`` already validated) and log it; see :func:`create_port`.
+
+    No policy checks: callers (the API service, DHCP, routers, floating IPs) decide who may do this. The
+    returned :class:`Port` is a detached snapshot of the new row (read its attributes; change the port with
+    UPDATE statements or reload it with ``session.get``).
+    """
+    return create_port(session, core, project, attrs, network)[0]
 
 
 def delete_port_in(session: Session, port: Port) -> None:
@@ -193,7 +177,7 @@ def delete_port_in(session: Session, port: Port) -> None:
     changes.record(session, "port", port.id, "delete", router_id=router_id, network_id=port.network_id)
 
 
-def _check_create(ctx: Context, attrs: dict[str, Any], network: Network) -> None:
+def _check_create(ctx: Context, attrs: dict[str, Any], network: Any) -> None:
     target = {"network_project_id": network.project_id}
     if not (ctx.owns(network.project_id) or network.shared):
         raise PolicyNotAuthorized(action="create_port")
@@ -215,7 +199,7 @@ class PortService:
         return apply(self.core.db.run(lambda s: list_ports(s, ctx, query), write=False), query)
 
     def show(self, ctx: Context, resource_id: str) -> dict[str, Any]:
-        return self.core.db.run(lambda s: render_ports(s, [get_port(s, ctx, resource_id)])[0], write=False)
+        return self.core.db.run(lambda s: show_port(s, ctx, resource_id), write=False)
 
     def create(self, ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
         attrs = validate("port", SPEC, body, creating=True)
@@ -223,9 +207,10 @@ class PortService:
         project = owner_project(ctx, attrs)
 
         def work(session: Session) -> dict[str, Any]:
-            network = get_network(session, ctx, attrs["network_id"], lock=True)
+            network = network_row(session, ctx, attrs["network_id"], lock=True)
             _check_create(ctx, {k: v for k, v in attrs.items() if k not in defaults}, network)
-            return render_ports(session, [new_port(session, self.core, project, attrs, network)])[0]
+            port, ips, port_tags = create_port(session, self.core, project, attrs, network)
+            return port_view.render(port_view.view_of(port), ips, port_tags)
 
         return self.core.db.run(work)
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -236,3 +237,10 @@ class Quota(Base):
     project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     resource: Mapped[str] = mapped_column(String(64), primary_key=True)
     limit: Mapped[int] = mapped_column(Integer)
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table behind a model (typed, for fast Core statements on hot paths)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table

@@ -1,0 +1,178 @@
+"""API benchmark: port create (1 and 8 clients), network list, list of 1,000 ports, port show.
+
+Starts its own ``floatnet server`` (SQLite, temp state dir, 127.0.0.1, free port), drives it over HTTP
+with keep-alive clients and prints one JSON document. Run: ``.venv/bin/python bench/api.py [--ports N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+INI = """
+[ml2]
+type_drivers = flat,vlan
+tenant_network_types = vlan
+[ml2_type_vlan]
+network_vlan_ranges = public_eth1:100:199
+[ovs]
+bridge_mappings = public_eth1:br-eth1
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``floatnet server`` and wait until it answers."""
+    (workdir / "bench.ini").write_text(INI)
+    port = _free_port()
+    cmd = [sys.executable, "-m", "floatnet", "server", "--config", str(workdir / "bench.ini")]
+    cmd += ["--state-dir", str(workdir / "state"), "--bind", f"127.0.0.1:{port}", "--log-level", "warning"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(url + "/", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("server did not start")
+
+
+def timings(samples: list[float]) -> dict[str, float]:
+    """p50/p90/p99/mean in milliseconds."""
+    ordered = sorted(samples)
+
+    def pct(p: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000, 2)
+
+    return {
+        "p50_ms": pct(0.5),
+        "p90_ms": pct(0.9),
+        "p99_ms": pct(0.99),
+        "mean_ms": round(statistics.mean(ordered) * 1000, 2),
+    }
+
+
+def create_ports(url: str, network_id: str, count: int) -> list[float]:
+    """Create ``count`` ports sequentially on one keep-alive connection; per-request seconds."""
+    samples = []
+    with httpx.Client(base_url=url, timeout=60) as client:
+        for _ in range(count):
+            start = time.perf_counter()
+            response = client.post("/v2.0/ports", json={"port": {"network_id": network_id}})
+            samples.append(time.perf_counter() - start)
+            if response.status_code != 201:
+                raise SystemExit(f"port create failed: {response.text}")
+    return samples
+
+
+def concurrent_creates(url: str, network_id: str, clients: int, per_client: int) -> dict[str, Any]:
+    """``clients`` threads each creating ``per_client`` ports."""
+    results: list[list[float]] = [[] for _ in range(clients)]
+
+    def work(index: int) -> None:
+        results[index] = create_ports(url, network_id, per_client)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(clients)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    samples = [s for r in results for s in r]
+    return {
+        "clients": clients,
+        "count": len(samples),
+        "per_second": round(len(samples) / elapsed, 1),
+        **timings(samples),
+    }
+
+
+def repeat_get(url: str, path: str, times: int) -> dict[str, Any]:
+    """GET ``path`` ``times`` times; latency figures."""
+    samples = []
+    with httpx.Client(base_url=url, timeout=60) as client:
+        for _ in range(times):
+            start = time.perf_counter()
+            response = client.get(path)
+            samples.append(time.perf_counter() - start)
+            if response.status_code != 200:
+                raise SystemExit(f"GET {path} failed: {response.text}")
+    return {"count": times, **timings(samples)}
+
+
+def run(sequential: int, per_client: int, list_size: int) -> dict[str, Any]:
+    """The whole benchmark against a fresh server."""
+    with tempfile.TemporaryDirectory(prefix="floatnet-bench-") as tmp:
+        proc, url = start_server(Path(tmp))
+        try:
+            client = httpx.Client(base_url=url, timeout=60)
+            net = client.post("/v2.0/networks", json={"network": {"name": "bench"}}).json()["network"]
+            body = {"network_id": net["id"], "cidr": "10.128.0.0/16", "ip_version": 4, "enable_dhcp": False}
+            client.post("/v2.0/subnets", json={"subnet": body})
+            for i in range(20):
+                client.post("/v2.0/networks", json={"network": {"name": f"other-{i}"}})
+            seq = create_ports(url, net["id"], sequential)
+            result: dict[str, Any] = {
+                "port_create_sequential": {
+                    "count": sequential,
+                    "per_second": round(sequential / sum(seq), 1),
+                    **timings(seq),
+                },
+                "port_create_8_concurrent": concurrent_creates(url, net["id"], 8, per_client),
+            }
+            have = len(client.get("/v2.0/ports?fields=id").json()["ports"])
+            if have < list_size:
+                create_ports(url, net["id"], list_size - have)
+            list_net = client.post("/v2.0/networks", json={"network": {"name": "list"}}).json()["network"]
+            body = {
+                "network_id": list_net["id"],
+                "cidr": "10.129.0.0/16",
+                "ip_version": 4,
+                "enable_dhcp": False,
+            }
+            client.post("/v2.0/subnets", json={"subnet": body})
+            create_ports(url, list_net["id"], list_size)
+            any_port = client.get(f"/v2.0/ports?network_id={list_net['id']}&limit=1").json()["ports"][0]["id"]
+            result["network_list_22"] = repeat_get(url, "/v2.0/networks", 200)
+            result[f"port_list_{list_size}"] = repeat_get(url, f"/v2.0/ports?network_id={list_net['id']}", 50)
+            result["port_list_all"] = {"ports": have + list_size, **repeat_get(url, "/v2.0/ports", 20)}
+            result["port_show"] = repeat_get(url, f"/v2.0/ports/{any_port}", 500)
+            client.close()
+            return result
+        finally:
+            os.kill(proc.pid, signal.SIGTERM)
+            proc.wait(10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sequential", type=int, default=1000, help="ports created by one client")
+    parser.add_argument("--per-client", type=int, default=125, help="ports created by each of 8 clients")
+    parser.add_argument("--list-size", type=int, default=1000, help="ports in the listed network")
+    args = parser.parse_args()
+    print(json.dumps(run(args.sequential, args.per_client, args.list_size), indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""Rendering ports fast: one column tuple per port, fixed IPs and tags loaded in bulk.
+
+Listing is the hot read path (agents and clients list hundreds of ports), so rows are read as plain
+tuples of Core columns — timestamps and JSON as their stored text — and turned into Neutron's dicts in
+one pass; fixed IPs and tags come from one query each, whatever the number of ports.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Select, String, select, type_coerce
+from sqlalchemy.orm import Session
+
+from floatnet.core.base import TIME_FORMAT
+from floatnet.db.models import IPAllocation, Port, Tag, table_of
+
+PORTS = table_of(Port)
+ALLOCS = table_of(IPAllocation)
+TAGS = table_of(Tag)
+
+
+def _raw(column: Any) -> Any:
+    return type_coerce(column, String).label(column.name)
+
+
+COLUMNS = (
+    PORTS.c.id,
+    PORTS.c.name,
+    PORTS.c.description,
+    PORTS.c.project_id,
+    PORTS.c.status,
+    PORTS.c.revision_number,
+    _raw(PORTS.c.created_at),
+    _raw(PORTS.c.updated_at),
+    PORTS.c.network_id,
+    PORTS.c.mac_address,
+    PORTS.c.admin_state_up,
+    PORTS.c.device_id,
+    PORTS.c.device_owner,
+    PORTS.c.port_security_enabled,
+    PORTS.c.binding_host_id,
+    PORTS.c.binding_vif_type,
+    _raw(PORTS.c.binding_vif_details),
+    PORTS.c.binding_vnic_type,
+    _raw(PORTS.c.binding_profile),
+    PORTS.c.dns_name,
+)
+NAMES = tuple(column.name for column in COLUMNS)
+
+
+def stamp(value: Any) -> str | None:
+    """A stored timestamp (SQLite text or a datetime) as Neutron renders it."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.strftime(TIME_FORMAT)
+    return f"{value[:10]}T{value[11:19]}Z"
+
+
+def json_value(value: Any) -> Any:
+    """A stored JSON column (text, or already decoded) as a Python value."""
+    if value is None or value == "{}":
+        return {}
+    if isinstance(value, str | bytes):
+        return orjson.loads(value)
+    return value
+
+
+def view_of(port: Port) -> tuple[Any, ...]:
+    """An ORM port as the same tuple :data:`COLUMNS` selects."""
+    return tuple(getattr(port, name) for name in NAMES)
+
+
+def render(row: Sequence[Any], ips: list[dict[str, str]], tags: list[str]) -> dict[str, Any]:
+    """One port tuple (in :data:`COLUMNS` order) as Neutron shows it."""
+    (pid, name, desc, project, status, revision, created, updated, network_id, mac, admin, device_id, owner,
+     security, host, vif_type, details, vnic, profile, dns) = row  # fmt: skip
+    return {
+        "id": pid,
+        "name": name,
+        "description": desc,
+        "project_id": project,
+        "tenant_id": project,
+        "status": status,
+        "revision_number": revision,
+        "created_at": stamp(created),
+        "updated_at": stamp(updated),
+        "tags": tags,
+        "network_id": network_id,
+        "mac_address": mac,
+        "admin_state_up": admin,
+        "fixed_ips": ips,
+        "device_id": device_id,
+        "device_owner": owner,
+        "port_security_enabled": security,
+        "binding:host_id": host,
+        "binding:vif_type": vif_type,
+        "binding:vif_details": json_value(details),
+        "binding:vnic_type": vnic,
+        "binding:profile": json_value(profile),
+        "dns_name": dns,
+        "allowed_address_pairs": [],
+        "extra_dhcp_opts": [],
+        "security_groups": [],
+        "ip_allocation": "immediate",
+        "propagate_uplink_status": False,
+        "resource_request": None,
+    }
+
+
+def _ips(session: Session, ids: Any) -> dict[str, list[dict[str, str]]]:
+    result: dict[str, list[dict[str, str]]] = defaultdict(list)
+    stmt = select(ALLOCS.c.port_id, ALLOCS.c.subnet_id, ALLOCS.c.ip_address).where(ALLOCS.c.port_id.in_(ids))
+    for port_id, subnet_id, address in session.connection().execute(stmt):
+        result[port_id].append({"subnet_id": subnet_id, "ip_address": address})
+    return result
+
+
+def _tags(session: Session, ids: Any) -> dict[str, list[str]]:
+    result: dict[str, list[str]] = defaultdict(list)
+    stmt = select(TAGS.c.resource_id, TAGS.c.tag).where(
+        TAGS.c.resource_type == "port", TAGS.c.resource_id.in_(ids)
+    )
+    for resource_id, tag in session.connection().execute(stmt.order_by(TAGS.c.tag)):
+        result[resource_id].append(tag)
+    return result
+
+
+def render_rows(
+    session: Session, rows: Sequence[Sequence[Any]], ids: Select[Any] | None = None
+) -> list[dict[str, Any]]:
+    """Render port tuples; ``ids`` (a SELECT of their ids) avoids binding thousands of parameters."""
+    if not rows:
+        return []
+    wanted: Any = ids if ids is not None and len(rows) > 50 else [row[0] for row in rows]
+    ips, tags = _ips(session, wanted), _tags(session, wanted)
+    empty: list[Any] = []
+    return [render(row, ips.get(row[0], empty) or [], tags.get(row[0], empty) or []) for row in rows]
+
+
+def select_ports() -> Select[Any]:
+    """SELECT of the :data:`COLUMNS` of ports (add WHERE clauses, then :func:`fetch`)."""
+    return select(*COLUMNS)
+
+
+def fetch(session: Session, stmt: Select[Any]) -> list[dict[str, Any]]:
+    """Run a :func:`select_ports` statement and render the ports."""
+    rows = session.connection().execute(stmt).all()
+    return render_rows(session, rows, stmt.with_only_columns(PORTS.c.id))
