@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from floatnet.lab.procs import cmdline
 from floatnet.linux import netns as fl_netns
 from floatnet.linux.names import dhcp_ns, router_ns
 from floatnet.linux.ovs_daemon import OvsDaemons
@@ -57,14 +58,20 @@ def kill_ns_pids(ns: str) -> None:
             os.kill(int(pid), signal.SIGKILL)
 
 
-def _owned_namespaces(fabric: Fabric) -> list[str]:
-    """qrouter-/qdhcp- namespaces of this server's routers and networks (UUIDs: nobody else's)."""
-    try:
-        routers = fabric.api("GET", "/routers")["routers"]
-        networks = fabric.api("GET", "/networks")["networks"]
-    except Exception:
-        return []
-    return [router_ns(r["id"]) for r in routers] + [dhcp_ns(n["id"]) for n in networks]
+def _owned_namespaces(fabric: Fabric) -> set[str]:
+    """qrouter-/qdhcp- namespaces of this fabric: named after its server's routers and networks (UUIDs: nobody
+    else's), or running a process whose command line names its work directory (its dnsmasq)."""
+    owned: set[str] = set()
+    for path, key, name_of in (("/routers", "routers", router_ns), ("/networks", "networks", dhcp_ns)):
+        try:
+            owned |= {name_of(item["id"]) for item in fabric.api("GET", path)[key]}
+        except Exception:  # a broken server must not stop the teardown
+            continue
+    for ns in fl_netns.list_names(["qrouter-", "qdhcp-"]):
+        pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True, check=False).stdout
+        if any(str(fabric.workdir) in (cmdline(int(pid)) or "") for pid in pids.split()):
+            owned.add(ns)
+    return owned
 
 
 def _teardown(fabric: Fabric) -> None:
@@ -72,7 +79,7 @@ def _teardown(fabric: Fabric) -> None:
     owned = _owned_namespaces(fabric)
     fabric.lab("down", check=False)
     fabric.stop("server")
-    for ns in owned + fl_netns.list_names([fabric.prefix]):
+    for ns in sorted(owned) + fl_netns.list_names([fabric.prefix]):
         if fl_netns.exists(ns):
             kill_ns_pids(ns)
             fl_netns.delete(ns)
