@@ -216,7 +216,7 @@ class Demo:
         address = fip["floating_ip_address"]
         print(f"""
 floatnet is running (state in {self.state_dir}). Try:
-  export OS_URL={self.url}
+  export OS_URL={self.url} FLOATNET_CONFIG={self.config_path} FLOATNET_LAB_PREFIX={PREFIX}
   floatnet lab exec upstream -- ping -c 2 {address}
   floatnet lab exec vm1 -- curl -s http://{WEB_SERVER}/        # the web server answers with who it saw
   floatnet lab exec vm1 -- cat /etc/resolv.conf
