@@ -9,6 +9,7 @@ whole life, even when used later from another thread — :mod:`floatnet.linux.li
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import threading
@@ -51,12 +52,35 @@ def ensure(name: str) -> bool:
     """Create the namespace unless it exists (with loopback up); returns True if it was created."""
     if exists(name):
         return False
+    path(name)
     try:
-        _pr_netns.create(name)
+        run_in(None, _create_in_thread, name)
     except OSError as exc:
         raise KernelError("netns create", name, exc) from exc
     run_in(name, _loopback_up)
     return True
+
+
+def _create_in_thread(name: str) -> None:
+    """Body of a throwaway thread: unshare a new network namespace and bind-mount it as ``/run/netns/name``.
+
+    pyroute2's ``netns.create`` forks the (multithreaded) agent to do this; ``unshare`` only moves the calling
+    thread, so a thread does it without a fork, then returns to its namespace.
+    """
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if _libc.unshare(CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET) failed")
+        try:
+            _pr_netns.attach(name, f"{os.getpid()}/task/{threading.get_native_id()}")
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(path(name))
+            raise
+        finally:
+            _setns(home, "original namespace")
+    finally:
+        os.close(home)
 
 
 def _loopback_up() -> None:
