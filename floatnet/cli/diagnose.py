@@ -23,6 +23,7 @@ from floatnet.diagnose.facts import Local
 from floatnet.diagnose.result import exit_status, render_text, to_json
 
 DEFAULT_CONFIG = "/etc/floatnet/floatnet.ini"
+SYSTEM_DB_SOCKETS = ("/var/run/openvswitch/db.sock", "/run/openvswitch/db.sock")
 
 
 def register(subparsers: Any) -> None:
@@ -55,13 +56,23 @@ def _config(args: argparse.Namespace) -> fn_config.Config | None:
         raise CliError(str(error)) from None
 
 
+def _ovsdb(args: argparse.Namespace, cfg: fn_config.Config | None) -> str | None:
+    """``--ovsdb``, ``FLOATNET_OVSDB``, the ini file's ``ovsdb_connection``; else, when no system Open vSwitch
+    answers, the database floatnet's agent started for itself in ``<state_dir>/ovs`` (None: the default).
+    """
+    given = args.ovsdb or os.environ.get("FLOATNET_OVSDB") or (cfg.ovsdb_connection if cfg else None)
+    if given:
+        return str(given)
+    if any(Path(sock).exists() for sock in SYSTEM_DB_SOCKETS):
+        return None
+    own = (cfg.state_dir if cfg else fn_config.Config().state_dir) / "ovs" / "db.sock"
+    return f"unix:{own}" if own.exists() else None
+
+
 def _local(args: argparse.Namespace, cfg: fn_config.Config | None) -> Local:
     """This node's settings: command line, then environment, then the ini file."""
     return Local(
-        ovsdb=args.ovsdb
-        or os.environ.get("FLOATNET_OVSDB")
-        or (cfg.ovsdb_connection if cfg else None)
-        or None,
+        ovsdb=_ovsdb(args, cfg),
         bridge_mappings=dict(cfg.bridge_mappings) if cfg else {},
         physical_interfaces=dict(cfg.physical_interfaces) if cfg else {},
         ovs_netns=args.ovs_netns or os.environ.get("FLOATNET_OVS_NETNS") or None,

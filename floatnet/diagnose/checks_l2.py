@@ -74,13 +74,33 @@ def _port_check(f: Facts, port_id: str, network: dict[str, Any], what: str) -> R
             f"`{_ovs(f, 'set', 'Port', ovs_port.name, f'tag={want}')}`",
             _ovs(f, "get", "Port", ovs_port.name, "tag"),
         )
-    if ovs_port.link_state not in (None, "up"):
+    return _attachment(f, ovs_port, what, shown) or passed(
+        f"{what} port {ovs_port.name} on {bridge}, {tag_text}, link {ovs_port.link_state}", shown
+    )
+
+
+def _attachment(f: Facts, port: probe.OvsPort, what: str, shown: str) -> Result | None:
+    """A failure when OVS does not really hold the port's device: an open error, link down, or (for a system
+    port) a device that is not promiscuous — OVS sets promiscuous mode on every device it attaches, so a
+    device recreated under an existing OVS port (same name, new ifindex) shows up this way and never
+    forwards a frame until the port is re-added.
+    """
+    readd = f"`{_ovs(f, 'del-port', port.name)}` then plug it again (the agent does it for router ports)"
+    if port.error or port.ofport == -1:
+        return failed(f"OVS cannot use {what} port {port.name}: {port.error or 'ofport -1'}", readd, shown)
+    if port.link_state not in (None, "up"):
+        return failed(f"{what} port {port.name} link is {port.link_state}",
+                      "bring both ends of the device up (`ip link set … up`)", shown)  # fmt: skip
+    device = probe.links(f.local.ovs_netns).get(port.name) if port.iface_type in ("", "system") else None
+    if device is not None and not probe.is_promisc(device):
+        where = f"-n {f.local.ovs_netns} " if f.local.ovs_netns else ""
         return failed(
-            f"{what} port {ovs_port.name} link is {ovs_port.link_state}",
-            "bring both ends of the device up (`ip link set … up`)",
-            shown,
+            f"OVS is not attached to device {port.name} (not promiscuous): it was recreated under an "
+            "existing OVS port, and frames to it are lost",
+            readd,
+            f"ip {where}-d link show {port.name}",
         )
-    return passed(f"{what} port {ovs_port.name} on {bridge}, {tag_text}, link {ovs_port.link_state}", shown)
+    return None
 
 
 def gateway_port(f: Facts) -> Result:
@@ -105,7 +125,7 @@ def _uplink(f: Facts, network: dict[str, Any], required: bool) -> Result:
     """The physnet bridge's uplink exists, is up and promiscuous (or a veth, with the seed's VMware hint)."""
     bridge, _ = _expected(f, network)
     physnet = str(network.get("provider:physical_network"))
-    named = f.local.physical_interfaces.get(physnet)
+    named = f.physical_interfaces.get(physnet)
     candidates = [p for p in f.ovs.on_bridge(bridge) if not p.iface_id and p.iface_type in ("", "system")]
     names = [named] if named else [p.name for p in candidates]
     shown = f"{_ovs(f, 'list-ports', bridge)}; ip -d link show <uplink>"
@@ -175,7 +195,7 @@ def internal_uplink(f: Facts) -> Result:
     """The private network's bridge uplink, if it has one (a single node needs none)."""
     assert f.network is not None
     physnet = str(f.network.get("provider:physical_network"))
-    return _uplink(f, f.network, required=physnet in f.local.physical_interfaces)
+    return _uplink(f, f.network, required=physnet in f.physical_interfaces)
 
 
 # ---- DHCP ----

@@ -180,6 +180,17 @@ class Facts:
         return dict(self.local.bridge_mappings)
 
     @cached_property
+    def physical_interfaces(self) -> dict[str, str]:
+        """physnet → uplink device: the local config's, else what the OVS agent reports."""
+        if self.local.physical_interfaces:
+            return dict(self.local.physical_interfaces)
+        for agent in self.agents:
+            interfaces = (agent.get("configurations") or {}).get("physical_interfaces")
+            if agent.get("agent_type") == OVS_AGENT and isinstance(interfaces, dict) and interfaces:
+                return {str(k): str(v) for k, v in interfaces.items()}
+        return {}
+
+    @cached_property
     def ovsdb(self) -> str | None:
         """``--ovsdb``, else the connection an agent reports (floatnet may run its own ovsdb-server)."""
         if self.local.ovsdb:

@@ -216,7 +216,8 @@ class OvsPort:
     iface_id: str | None
     iface_type: str
     link_state: str | None
-    admin_state: str | None
+    ofport: int | None
+    error: str | None
 
 
 @dataclass(frozen=True)
@@ -243,7 +244,7 @@ def ovs_snapshot(db: str | None) -> OvsSnapshot:
     for table, columns in (
         ("Bridge", "_uuid,name,ports"),
         ("Port", "_uuid,name,tag,interfaces"),
-        ("Interface", "_uuid,name,type,external_ids,link_state,admin_state"),
+        ("Interface", "_uuid,name,type,external_ids,link_state,ofport,error"),
     ):
         tables[table] = parse_ovs_table(
             run_json(ovs_argv(db, "-f", "json", f"--columns={columns}", "list", table))
@@ -295,7 +296,8 @@ def build_snapshot(
                 iface_id=external_ids.get("iface-id") if isinstance(external_ids, dict) else None,
                 iface_type=str(iface.get("type") or ""),
                 link_state=_optional(iface.get("link_state")),
-                admin_state=_optional(iface.get("admin_state")),
+                ofport=iface["ofport"] if isinstance(iface.get("ofport"), int) else None,
+                error=_optional(iface.get("error")),
             )
         )
     return OvsSnapshot(ports=result, bridges=sorted(br["name"] for br in bridges))

@@ -9,6 +9,7 @@ again (exit 0).
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -186,10 +187,19 @@ def test_instance_port_unplugged(healthy_seed: Seed) -> None:
 
 
 def test_instance_port_wrong_vlan_tag(healthy_seed: Seed) -> None:
+    """The agent re-tags a port within milliseconds (it watches OVS), so it is frozen (SIGSTOP) while the tag
+    is wrong: a frozen agent still counts as alive for ``agent_down_time``, longer than one diagnosis takes.
+    """
     seed, fip, vm1 = healthy_seed, fip_address(healthy_seed), healthy_seed.vms["vm1"]
-    tap = tap_dev(vm1.port_id)
+    tap, agent = tap_dev(vm1.port_id), seed.fabric.procs["agent"]
+
+    def restore() -> None:
+        seed.fabric.ovs_vsctl("set", "Port", tap, "tag=100")
+        agent.send_signal(signal.SIGCONT)
+
+    agent.send_signal(signal.SIGSTOP)
     seed.fabric.ovs_vsctl("set", "Port", tap, "tag=101")
-    with broken(seed, lambda: seed.fabric.ovs_vsctl("set", "Port", tap, "tag=100")):
+    with broken(seed, restore):
         failure = broken_hop(seed.fabric, fip)
         assert (
             failure["name"] == "ovs.instance" and "101" in failure["reason"] and "tag=100" in failure["fix"]

@@ -24,14 +24,15 @@ PORTS = {
     ],
 }
 IFACES = {
-    "headings": ["_uuid", "name", "type", "external_ids", "link_state", "admin_state"],
+    "headings": ["_uuid", "name", "type", "external_ids", "link_state", "ofport", "error"],
     "data": [
         [["uuid", "i-tap"], "tapabc", "",
-         ["map", [["attached-mac", "fa:16:3e:00:00:01"], ["iface-id", "vmport"]]], "up", "up"],
-        [["uuid", "i-brvl"], "br-vl", "internal", ["map", []], ["set", []], ["set", []]],
-        [["uuid", "i-qg"], "qg-side", "", ["map", [["iface-id", "gwport"]]], "down", "up"],
-        [["uuid", "i-brex"], "br-ex", "internal", ["map", []], ["set", []], ["set", []]],
-        [["uuid", "i-up"], "fnlab-p0", "", ["map", []], ["set", []], ["set", []]],
+         ["map", [["attached-mac", "fa:16:3e:00:00:01"], ["iface-id", "vmport"]]], "up", 5, ["set", []]],
+        [["uuid", "i-brvl"], "br-vl", "internal", ["map", []], "down", 65534, ["set", []]],
+        [["uuid", "i-qg"], "qg-side", "", ["map", [["iface-id", "gwport"]]], "down", -1,
+         "could not open network device qg-side (No such device)"],
+        [["uuid", "i-brex"], "br-ex", "internal", ["map", []], "down", 65534, ["set", []]],
+        [["uuid", "i-up"], "fnlab-p0", "", ["map", []], ["set", []], ["set", []], ["set", []]],
     ],
 }  # fmt: skip
 
@@ -47,7 +48,8 @@ def test_ovs_snapshot_joins_bridge_port_and_interface() -> None:
     (tap,) = snap.by_iface_id("vmport")
     assert (tap.name, tap.bridge, tap.tag, tap.link_state) == ("tapabc", "br-vl", 100, "up")
     (qg,) = snap.by_iface_id("gwport")
-    assert (qg.bridge, qg.tag, qg.link_state) == ("br-ex", None, "down")
+    assert (qg.bridge, qg.tag, qg.link_state, qg.ofport) == ("br-ex", None, "down", -1)
+    assert qg.error == "could not open network device qg-side (No such device)" and tap.error is None
     assert snap.by_iface_id("nothing") == []
     ex = {p.name: p for p in snap.on_bridge("br-ex")}
     assert set(ex) == {"br-ex", "qg-side", "fnlab-p0"}
@@ -58,7 +60,7 @@ def test_ovs_snapshot_joins_bridge_port_and_interface() -> None:
 def test_ovs_table_values() -> None:
     rows = probe.parse_ovs_table(IFACES)
     assert rows[0]["external_ids"] == {"attached-mac": "fa:16:3e:00:00:01", "iface-id": "vmport"}
-    assert rows[1]["link_state"] == []
+    assert rows[1]["ofport"] == 65534 and rows[4]["link_state"] == []
     assert probe.parse_ovs_table({}) == []
 
 
