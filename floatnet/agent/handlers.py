@@ -41,7 +41,10 @@ def _plug(dp: Dataplane, a: A.PlugDevice) -> None:
     """Veth ``dev`` on both sides, OVS port with tag and iface-id, TX checksum offload off (netdev trap)."""
     if a.old_bridge is not None:
         dp.ovs.delete_port(a.old_bridge, a.dev)
-    links.ensure_veth(a.dev, a.dev, a.ns, mac=a.mac, mtu=a.mtu, peer_name=a.dev, netns=dp.ovs_netns)
+    if links.ensure_veth(a.dev, a.dev, a.ns, mac=a.mac, mtu=a.mtu, peer_name=a.dev, netns=dp.ovs_netns):
+        # a device recreated under an existing OVS port (e.g. its namespace was deleted) is never re-opened by
+        # the netdev datapath: re-add the port so OVS attaches the new device
+        dp.ovs.delete_port(None, a.dev)
     dp.ovs.ensure_port(a.bridge, a.dev, tag=a.tag, iface_id=a.iface_id)
     if dp.datapath_type == "netdev":
         links.tx_offload_off(a.dev, dp.ovs_netns)
