@@ -97,6 +97,14 @@ def _mark_change_written(state: ORMExecuteState) -> None:
         state.session.info[_DIRTY] = True
 
 
+def mark_written(session: Session) -> None:
+    """Note that ``session`` logged a change, so its commit wakes the long polls at once.
+
+    Needed for Core inserts through ``session.connection()``: they bypass the ORM ``do_orm_execute`` hook.
+    """
+    session.info[_DIRTY] = True
+
+
 @event.listens_for(Session, "after_commit")
 def _notify_after_commit(session: Session) -> None:
     if session.info.pop(_DIRTY, False):
