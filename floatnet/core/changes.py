@@ -5,9 +5,11 @@ from __future__ import annotations
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from floatnet.core.feed import mark_written
 from floatnet.db.models import Change, table_of, utcnow
 
 KINDS = ("network", "subnet", "port", "router", "floatingip")
+INSERT_CHANGE = insert(table_of(Change))
 
 
 def record(
@@ -23,13 +25,13 @@ def record(
     ``router_id``/``network_id`` name the router or network whose desired state the change touches, so an
     agent refetches only those. Runs in the caller's transaction: the row exists iff the change commits.
     """
-    session.connection().execute(
-        insert(table_of(Change)).values(
-            kind=kind,
-            resource_id=resource_id,
-            op=op,
-            router_id=router_id,
-            network_id=network_id,
-            created_at=utcnow(),
-        )
-    )
+    values = {
+        "kind": kind,
+        "resource_id": resource_id,
+        "op": op,
+        "router_id": router_id,
+        "network_id": network_id,
+        "created_at": utcnow(),
+    }
+    session.connection().execute(INSERT_CHANGE, values)
+    mark_written(session)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from floatnet.core import ipam
@@ -35,20 +35,27 @@ convert_request = list_of(dict_with({"subnet_id": to_uuid, "ip_address": ip_addr
 SUBNETS = table_of(Subnet)
 SUBNET_COLUMNS = [SUBNETS.c.id, SUBNETS.c.network_id, SUBNETS.c.cidr, SUBNETS.c.ip_version]
 SUBNET_COLUMNS += [SUBNETS.c.gateway_ip, SUBNETS.c.allocation_pools]
+SUBNETS_OF_NETWORK = (
+    select(*SUBNET_COLUMNS)
+    .where(SUBNETS.c.network_id == bindparam("network_id"))
+    .order_by(SUBNETS.c.created_at, SUBNETS.c.id)
+)
+INSERT_ALLOCATION = insert(table_of(IPAllocation))
 
 
 def network_subnets(session: Session, network_id: str) -> list[Any]:
     """The network's subnets (rows with id, network_id, cidr, ip_version, gateway_ip, allocation_pools)."""
-    stmt = select(*SUBNET_COLUMNS).where(SUBNETS.c.network_id == network_id)
-    return list(session.connection().execute(stmt.order_by(SUBNETS.c.created_at, SUBNETS.c.id)))
+    return list(session.connection().execute(SUBNETS_OF_NETWORK, {"network_id": network_id}))
 
 
 def _add(session: Session, port_id: str, subnet: Any, address: str) -> dict[str, str]:
-    session.connection().execute(
-        insert(table_of(IPAllocation)).values(
-            port_id=port_id, subnet_id=subnet.id, network_id=subnet.network_id, ip_address=address
-        )
-    )
+    values = {
+        "port_id": port_id,
+        "subnet_id": subnet.id,
+        "network_id": subnet.network_id,
+        "ip_address": address,
+    }
+    session.connection().execute(INSERT_ALLOCATION, values)
     return {"subnet_id": subnet.id, "ip_address": address}
 
 

@@ -13,7 +13,7 @@ import ipaddress
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from floatnet.core.errors import (
@@ -25,8 +25,7 @@ from floatnet.core.errors import (
 from floatnet.db.models import IPAllocation, table_of
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-BATCH = 32
-PROBES = 4
+BATCHES = (4, 32, 128, 512)  # the hint is usually right: probe few first, then widen
 
 
 def host_bounds(net: IPNetwork) -> tuple[int, int]:
@@ -107,20 +106,21 @@ def _candidates(ranges: list[tuple[int, int]], start: int) -> Iterator[int]:
 
 
 ALLOCS = table_of(IPAllocation)
+TAKEN = select(ALLOCS.c.ip_address).where(
+    ALLOCS.c.network_id == bindparam("network_id"), ALLOCS.c.ip_address.in_(bindparam("ips", expanding=True))
+)
 
 
 def _taken(session: Session, network_id: str, addresses: list[str]) -> set[str]:
-    stmt = select(ALLOCS.c.ip_address).where(
-        ALLOCS.c.network_id == network_id, ALLOCS.c.ip_address.in_(addresses)
-    )
-    return {row[0] for row in session.connection().execute(stmt)}
+    rows = session.connection().execute(TAKEN, {"network_id": network_id, "ips": addresses})
+    return {row[0] for row in rows}
 
 
 def _probe(session: Session, subnet: Any, ranges: list[tuple[int, int]], start: int) -> int | None:
     make = ipaddress.ip_address
     candidates = _candidates(ranges, start)
-    for _ in range(PROBES):
-        batch = [value for _, value in zip(range(BATCH), candidates, strict=False)]
+    for size in BATCHES:
+        batch = [value for _, value in zip(range(size), candidates, strict=False)]
         if not batch:
             return None
         texts = [str(make(value)) for value in batch]

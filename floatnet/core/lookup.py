@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select, true
+from sqlalchemy import ColumnElement, bindparam, or_, select, true
 from sqlalchemy.orm import Session
 
 from floatnet.core.context import Context
@@ -16,6 +16,8 @@ from floatnet.core.errors import NetworkNotFound, PolicyNotAuthorized, PortNotFo
 from floatnet.db.models import Network, Port, Subnet, table_of
 
 NETWORKS = table_of(Network)
+NETWORK_BY_ID = select(NETWORKS).where(NETWORKS.c.id == bindparam("id"))
+NETWORK_FOR_UPDATE = NETWORK_BY_ID.with_for_update()
 
 
 def network_visible_clause(ctx: Context) -> ColumnElement[bool]:
@@ -39,8 +41,8 @@ def get_network(session: Session, ctx: Context, network_id: str, lock: bool = Fa
 
 def network_row(session: Session, ctx: Context, network_id: str, lock: bool = False) -> Any:
     """Like :func:`get_network` but a read-only Core row (cheaper: no ORM identity map or flush)."""
-    stmt = select(NETWORKS).where(NETWORKS.c.id == network_id)
-    row = session.connection().execute(stmt.with_for_update() if lock else stmt).first()
+    stmt = NETWORK_FOR_UPDATE if lock else NETWORK_BY_ID
+    row = session.connection().execute(stmt, {"id": network_id}).first()
     if row is None or not network_visible(ctx, row):
         raise NetworkNotFound(net_id=network_id)
     return row

@@ -116,7 +116,7 @@ def render(row: Sequence[Any], ips: list[dict[str, str]], tags: list[str]) -> di
 def _ips(session: Session, ids: Any) -> dict[str, list[dict[str, str]]]:
     result: dict[str, list[dict[str, str]]] = defaultdict(list)
     stmt = select(ALLOCS.c.port_id, ALLOCS.c.subnet_id, ALLOCS.c.ip_address).where(ALLOCS.c.port_id.in_(ids))
-    for port_id, subnet_id, address in session.connection().execute(stmt):
+    for port_id, subnet_id, address in session.connection().execute(stmt).all():
         result[port_id].append({"subnet_id": subnet_id, "ip_address": address})
     return result
 
@@ -126,7 +126,7 @@ def _tags(session: Session, ids: Any) -> dict[str, list[str]]:
     stmt = select(TAGS.c.resource_id, TAGS.c.tag).where(
         TAGS.c.resource_type == "port", TAGS.c.resource_id.in_(ids)
     )
-    for resource_id, tag in session.connection().execute(stmt.order_by(TAGS.c.tag)):
+    for resource_id, tag in session.connection().execute(stmt.order_by(TAGS.c.tag)).all():
         result[resource_id].append(tag)
     return result
 

@@ -35,6 +35,7 @@ from floatnet.db.models import IPAllocation, Network, Port, RouterPort, Tag, new
 
 PORTS = table_of(Port)
 NETWORKS = table_of(Network)
+INSERT_PORT = insert(PORTS)
 
 SERVICE_OWNERS = ("network:router_interface", "network:router_gateway", "network:floatingip")
 
@@ -138,7 +139,7 @@ def _insert(session: Session, core: Core, project: str, attrs: dict[str, Any], n
         "binding_profile": attrs.get("binding:profile", {}),
         "dns_name": attrs.get("dns_name", ""),
     }
-    session.connection().execute(insert(PORTS).values(values))
+    session.connection().execute(INSERT_PORT, values)
     return Port(**values)
 
 
