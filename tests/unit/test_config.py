@@ -1,0 +1,66 @@
+"""The ini file: the seed's option names parse, and every wrong value names its option and value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from floatnet.config import ConfigError, VlanRange, load
+
+SEED = """
+[DEFAULT]
+bind = 127.0.0.1:9797
+[ml2]
+type_drivers = flat,vlan
+tenant_network_types = vlan
+[ml2_type_flat]
+flat_networks = public_eth0
+[ml2_type_vlan]
+network_vlan_ranges = public_eth1:100:199,public_eth2
+[ovs]
+bridge_mappings = public_eth0:br-ex,public_eth1:br-eth1
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "floatnet.ini"
+    path.write_text(text)
+    return path
+
+
+def test_seed_options(tmp_path: Path) -> None:
+    config = load(write(tmp_path, SEED), tmp_path / "state")
+    assert config.type_drivers == ("flat", "vlan") and config.tenant_network_types == ("vlan",)
+    assert config.vlan_ranges == (VlanRange("public_eth1", 100, 199), VlanRange("public_eth2"))
+    assert config.bridge_mappings == {"public_eth0": "br-ex", "public_eth1": "br-eth1"}
+    assert config.flat_allowed("public_eth0") and not config.flat_allowed("public_eth1")
+    assert (config.bind_host, config.bind_port) == ("127.0.0.1", 9797)
+    assert config.database_url == f"sqlite:///{tmp_path / 'state' / 'floatnet.db'}"
+
+
+def test_project_network_types_is_the_new_name(tmp_path: Path) -> None:
+    text = SEED.replace("tenant_network_types = vlan", "project_network_types = flat")
+    assert load(write(tmp_path, text)).tenant_network_types == ("flat",)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "named"),
+    [
+        ("type_drivers = flat,vlan", "type_drivers = flat,gre", "[ml2] type_drivers = 'flat,gre'"),
+        ("tenant_network_types = vlan", "tenant_network_types = vxlan", "tenant_network_types"),
+        ("public_eth1:100:199", "public_eth1:200:100", "public_eth1:200:100"),
+        ("public_eth1:100:199", "public_eth1:100:5000", "network_vlan_ranges"),
+        ("public_eth1:br-eth1", "public_eth1", "bridge_mappings"),
+        ("bind = 127.0.0.1:9797", "bind = nowhere", "bind"),
+    ],
+)
+def test_wrong_values_name_option_and_value(tmp_path: Path, old: str, new: str, named: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load(write(tmp_path, SEED.replace(old, new)))
+    assert named in str(info.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load(tmp_path / "absent.ini")
