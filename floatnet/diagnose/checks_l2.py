@@ -272,36 +272,39 @@ def dhcp_host(f: Facts) -> Result:
     return passed(f"host entry {mac} -> {f.fixed_ip}", f"cat {path}", hint=_lease_hint(f, proc))
 
 
+def _offered_dns(lines: list[str]) -> list[str]:
+    """The addresses of the opts file's DNS option (``option:dns-server`` or option 6), in order."""
+    for line in lines:
+        items = [item.strip() for item in line.split(",")]
+        for index, item in enumerate(items):
+            if item in ("option:dns-server", "6"):
+                return [addr for addr in items[index + 1 :] if addr]
+    return []
+
+
 def dhcp_dns(f: Facts) -> Result:
-    """Instances get a DNS server: the subnet's ``dns_nameservers`` as option 6, or dnsmasq itself as
-    resolver.
+    """Instances get a DNS server: the subnet's ``dns_nameservers`` as option 6, else a resolver dnsmasq
+    offers (itself, forwarding upstream) — the seed's manual resolv.conf edit should never be needed.
     """
     if not _dhcp_enabled(f):
         return passed("DHCP is disabled on the subnet")
     assert f.subnet is not None
     proc = _dnsmasq(f)
-    servers = list(f.subnet.get("dns_nameservers") or [])
-    if servers:
-        path, lines = _file_of(proc, "dhcp-optsfile")
-        dns_lines = [
-            line for line in lines if "dns-server" in line or ",6," in f",{line}," or line.startswith("6,")
-        ]
-        if not any(all(server in line for server in servers) for line in dns_lines):
-            return failed(
-                f"{path} does not offer dns_nameservers {servers}", "restart `floatnet agent`", f"cat {path}"
-            )
-        return passed(f"DHCP offers DNS servers {', '.join(servers)}", f"cat {path}")
+    path, lines = _file_of(proc, "dhcp-optsfile")
+    offered = _offered_dns(lines)
+    wanted = list(f.subnet.get("dns_nameservers") or [])
+    if wanted and offered != wanted:
+        return failed(f"DHCP offers DNS {offered or 'none'}, the subnet's dns_nameservers are {wanted}",
+                      "restart `floatnet agent` (it rewrites the options file)", f"cat {path}")  # fmt: skip
+    if offered:
+        return passed(f"DHCP offers DNS server(s) {', '.join(offered)}", f"cat {path}")
     if proc.option("port") == "0":
         return failed(
-            "the subnet has no dns_nameservers and dnsmasq's DNS is off (--port=0): instances get no "
-            "resolver",
+            "no DNS option and dnsmasq's own DNS is off (--port=0): instances get no resolver",
             f"`floatnet subnet-update {f.subnet['id']} --dns-nameserver ADDRESS`",
             f"ps -o args -p {proc.pid}",
         )
-    return passed(
-        "no dns_nameservers: dnsmasq itself is the instances' resolver (forwarding upstream)",
-        f"ps -o args -p {proc.pid}",
-    )
+    return passed("dnsmasq offers itself as the instances' resolver (forwarding upstream)", f"cat {path}")
 
 
 def _lease_hint(f: Facts, proc: probe.Process) -> str:

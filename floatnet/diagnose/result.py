@@ -118,17 +118,19 @@ def exit_status(results: Iterable[Result]) -> int:
 
 
 def render_text(subject: str, results: Sequence[Result]) -> str:
-    """One line per check (``ok``/``FAIL``/``skipped``, name, reason), fix/command/hint indented under it."""
+    """One line per check (``ok``/``FAIL``/``skipped``, name, reason). Under a FAIL, its fix and the command
+    that shows the evidence; under any line, its hint, each distinct hint once (``-f json`` carries all).
+    """
     width = max((len(r.name) for r in results), default=0)
-    lines = [f"diagnose {subject}"]
+    pad = " " * (8 + width + 2)
+    lines, hints = [f"diagnose {subject}"], set()
     for result in results:
         lines.append(f"{result.status:<7} {result.name:<{width}}  {result.reason}")
-        pad = " " * (8 + width + 2)
-        if result.status == FAIL and result.fix:
-            lines.append(f"{pad}fix:  {result.fix}")
-        if result.command and result.status != SKIPPED:
-            lines.append(f"{pad}see:  {result.command}")
-        if result.hint:
+        if result.status == FAIL:
+            lines += [f"{pad}fix:  {result.fix}"] if result.fix else []
+            lines += [f"{pad}see:  {result.command}"] if result.command else []
+        if result.hint and result.hint not in hints:
+            hints.add(result.hint)
             lines.append(f"{pad}hint: {result.hint}")
     lines.append(_summary(results))
     return "\n".join(lines)

@@ -138,3 +138,12 @@ def test_process_options() -> None:
     assert probe.shown(["ip", "netns", "exec", "qrouter-1", "nft", "add", "element", "{ a : b }"]).endswith(
         "'{ a : b }'"
     )
+
+
+def test_offered_dns_from_the_dnsmasq_options_file() -> None:
+    from floatnet.diagnose.checks_l2 import _offered_dns
+
+    opts = ["tag:s1,option:router,10.0.0.1", "tag:s1,option:dns-server,10.0.0.2,198.51.100.53"]
+    assert _offered_dns(opts) == ["10.0.0.2", "198.51.100.53"]
+    assert _offered_dns(["tag:s1,6,192.0.2.53"]) == ["192.0.2.53"]
+    assert _offered_dns(["tag:s1,option:router,10.0.0.1"]) == []
