@@ -218,7 +218,7 @@ class Demo:
 floatnet is running (state in {self.state_dir}). Try:
   export OS_URL={self.url} FLOATNET_CONFIG={self.config_path} FLOATNET_LAB_PREFIX={PREFIX}
   floatnet lab exec upstream -- ping -c 2 {address}
-  floatnet lab exec vm1 -- curl -s http://{WEB_SERVER}/        # the web server answers with who it saw
+  floatnet lab exec vm1 -- busybox wget -qO- http://{WEB_SERVER}/   # answers with the source it saw
   floatnet lab exec vm1 -- cat /etc/resolv.conf
   floatnet diagnose {address}
   floatnet router-nat-show router1
