@@ -101,6 +101,7 @@ def routes() -> list[BaseRoute]:
     extensions.register(
         "quota_details", "Quota details management support", "Expose functions for quotas usage"
     )
+    extensions.register("quota-check-limit", "Quota engine limit check", "Check the limit against the usage")
     return [
         Route(PREFIX, list_quotas, methods=["GET"]),
         Route(PREFIX + "/{project_id}", quota, methods=["GET", "PUT", "DELETE"]),

@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from floatnet.core.context import Context
-from floatnet.core.errors import HTTPBadRequest, OverQuota
+from floatnet.core.errors import Conflict, HTTPBadRequest, OverQuota
 from floatnet.db.models import FloatingIP, Network, Port, Quota, Router, Subnet
 
 DEFAULTS: dict[str, int] = {"network": 100, "subnet": 100, "port": 500, "router": 10, "floatingip": 50}
@@ -27,6 +27,13 @@ MODELS: dict[str, Any] = {
     "floatingip": FloatingIP,
 }
 UNLIMITED = -1
+CHECK_LIMIT = "check_limit"  # quota-check-limit: refuse a limit below the current usage
+
+
+class InvalidQuotaValue(Conflict):
+    """``check_limit`` was asked and a new limit is below what the project already uses."""
+
+    message_template = "Change would make usage less than 0 for the following resources: %(unders)s."
 
 
 def defaults() -> dict[str, int]:
@@ -68,17 +75,45 @@ def _parse_limit(resource: str, value: Any) -> int:
     return number
 
 
+def _parse_check_limit(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in ("true", "false", "1", "0"):
+        raise HTTPBadRequest(
+            msg=f"Invalid input for {CHECK_LIMIT}. Reason: '{value}' is not a valid boolean."
+        )
+    return text in ("true", "1")
+
+
 def validate(limits: Mapping[str, Any]) -> dict[str, int]:
-    """Parsed limits from a ``{"quota": {...}}`` body; unknown resources and bad numbers are a 400."""
-    unknown = sorted(set(limits) - set(DEFAULTS))
+    """Parsed limits from a ``{"quota": {...}}`` body; unknown resources and bad numbers are a 400.
+
+    ``check_limit`` (a boolean, as the ``openstack`` CLI always sends it) is validated but not returned.
+    """
+    unknown = sorted(set(limits) - set(DEFAULTS) - {CHECK_LIMIT})
     if unknown:
         raise HTTPBadRequest(msg=f"Unrecognized attribute(s) '{', '.join(unknown)}'")
-    return {resource: _parse_limit(resource, value) for resource, value in limits.items()}
+    if CHECK_LIMIT in limits:
+        _parse_check_limit(limits[CHECK_LIMIT])
+    return {
+        resource: _parse_limit(resource, value)
+        for resource, value in limits.items()
+        if resource != CHECK_LIMIT
+    }
 
 
 def set_limits(session: Session, project_id: str, limits: Mapping[str, Any]) -> dict[str, int]:
-    """Store ``limits`` for ``project_id`` (all validated first) and return its effective limits."""
+    """Store ``limits`` for ``project_id`` (all validated first) and return its effective limits.
+
+    With ``check_limit`` true, a limit below the project's current usage is a 409 ``InvalidQuotaValue``.
+    """
     parsed = validate(limits)
+    if _parse_check_limit(limits.get(CHECK_LIMIT, False)):
+        used = usage(session, project_id)
+        unders = sorted(name for name, limit in parsed.items() if limit != UNLIMITED and limit < used[name])
+        if unders:
+            raise InvalidQuotaValue(unders=unders)
     for resource, limit in parsed.items():
         row = session.get(Quota, (project_id, resource))
         if row is None:

@@ -84,3 +84,16 @@ def test_unlimited(db: Database) -> None:
     with db.transaction() as session:
         quotas.set_limits(session, "alpha", {"floatingip": -1})
         quotas.check(session, ALICE, "floatingip", count=10_000)
+
+
+def test_check_limit_refuses_limits_below_usage(db: Database) -> None:
+    with db.transaction() as session:
+        session.add_all([Router(project_id="alpha"), Router(project_id="alpha")])
+    with pytest.raises(quotas.InvalidQuotaValue) as raised, db.transaction() as session:
+        quotas.set_limits(session, "alpha", {"router": 1, "check_limit": True})
+    assert raised.value.status_code == 409 and "['router']" in raised.value.message
+    with db.transaction() as session:
+        assert quotas.set_limits(session, "alpha", {"router": 1, "check_limit": False})["router"] == 1
+        assert quotas.set_limits(session, "alpha", {"router": 2, "check_limit": "true"})["router"] == 2
+    with pytest.raises(HTTPBadRequest), db.transaction() as session:
+        quotas.set_limits(session, "alpha", {"router": 3, "check_limit": "maybe"})
