@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -80,7 +81,7 @@ def router_for(session: Session, subnet_id: str, floating_network_id: str) -> st
     )
 
 
-def _check_free(session: Session, fip: FloatingIP, port_id: str, fixed_ip: str) -> None:
+def _check_free(session: Session, fip: Any, port_id: str, fixed_ip: str) -> None:
     holder = session.scalar(
         select(FloatingIP.id).where(
             FloatingIP.fixed_port_id == port_id,
@@ -98,7 +99,7 @@ def _check_free(session: Session, fip: FloatingIP, port_id: str, fixed_ip: str) 
         )
 
 
-def resolve(session: Session, ctx: Context, fip: FloatingIP, port_id: str, fixed_ip: str | None) -> Target:
+def resolve(session: Session, ctx: Context, fip: Any, port_id: str, fixed_ip: str | None) -> Target:
     """The association of ``fip`` with ``port_id`` (and ``fixed_ip``), validated as the module says."""
     port = get_port(session, ctx, port_id)
     if port.device_owner in NOT_ASSOCIABLE:

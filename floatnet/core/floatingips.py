@@ -10,9 +10,11 @@ Deleting a port disassociates its floating IPs (a hook registered with :mod:`flo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from floatnet.core import changes, fip_association, port_hooks, quotas, tags
@@ -36,7 +38,7 @@ from floatnet.core.validation import (
     to_uuid,
     validate,
 )
-from floatnet.db.models import FloatingIP, Port, Tag, new_id, utcnow
+from floatnet.db.models import FloatingIP, Port, Tag, new_id, table_of, utcnow
 
 SPEC: dict[str, Attr] = {
     "floating_network_id": Attr(to_uuid, put=False, required=True),
@@ -51,14 +53,14 @@ SPEC: dict[str, Attr] = {
 }
 # query attribute -> column pushed down to SQL
 COLUMNS = {
-    "id": FloatingIP.id,
-    "project_id": FloatingIP.project_id,
-    "floating_network_id": FloatingIP.floating_network_id,
-    "floating_ip_address": FloatingIP.floating_ip_address,
-    "port_id": FloatingIP.fixed_port_id,
-    "fixed_ip_address": FloatingIP.fixed_ip_address,
-    "router_id": FloatingIP.router_id,
-    "status": FloatingIP.status,
+    "id": "id",
+    "project_id": "project_id",
+    "floating_network_id": "floating_network_id",
+    "floating_ip_address": "floating_ip_address",
+    "port_id": "fixed_port_id",
+    "fixed_ip_address": "fixed_ip_address",
+    "router_id": "router_id",
+    "status": "status",
 }
 DETAIL_COLUMNS = (
     Port.name,
@@ -69,54 +71,76 @@ DETAIL_COLUMNS = (
     Port.device_id,
     Port.device_owner,
 )
-TIME = "%Y-%m-%dT%H:%M:%SZ"
+DETAIL_KEYS = tuple(column.key for column in DETAIL_COLUMNS)
+FIPS, PORTS = table_of(FloatingIP), table_of(Port)
+INSERT_FIP = insert(FIPS)
 
 
-def _details(row: Any) -> dict[str, Any] | None:
-    if row.fixed_port_id is None or row.p_network_id is None:
-        return None
+def _stamp(value: Any) -> str:
+    """Neutron's timestamp text (stored values carry no microseconds; isoformat is the fast path)."""
+    return f"{value.isoformat(timespec='seconds')}Z"
+
+
+FIELDS = (
+    "id", "project_id", "floating_ip_address", "floating_network_id", "router_id", "fixed_port_id",
+    "fixed_ip_address", "status", "description", "created_at", "updated_at", "revision_number",
+)  # fmt: skip
+LIST = select(*(FIPS.c[name] for name in FIELDS), *(PORTS.c[key] for key in DETAIL_KEYS)).select_from(
+    FIPS.outerjoin(PORTS, PORTS.c.id == FIPS.c.fixed_port_id)
+)
+
+
+def render(row: Sequence[Any], tag_list: list[str]) -> dict[str, Any]:
+    """A floating IP as Neutron shows it from a :data:`LIST` row: :data:`FIELDS` then the port's
+    :data:`DETAIL_KEYS` (fip-port-details; all None when not associated). Positional on purpose: this renders
+    thousands of rows per list."""
+    (
+        fip_id,
+        project,
+        address,
+        network,
+        router,
+        port,
+        fixed,
+        status,
+        description,
+        created,
+        updated,
+        revision,
+    ) = row[:12]
+    details = row[12:]
     return {
-        "name": row.p_name,
-        "network_id": row.p_network_id,
-        "mac_address": row.p_mac_address,
-        "admin_state_up": row.p_admin_state_up,
-        "status": row.p_status,
-        "device_id": row.p_device_id,
-        "device_owner": row.p_device_owner,
-    }
-
-
-def render(row: Any, tag_list: list[str]) -> dict[str, Any]:
-    """A floating IP as Neutron shows it (``row`` from :func:`_select`)."""
-    return {
-        "id": row.id,
-        "tenant_id": row.project_id,
-        "project_id": row.project_id,
-        "floating_ip_address": row.floating_ip_address,
-        "floating_network_id": row.floating_network_id,
-        "router_id": row.router_id,
-        "port_id": row.fixed_port_id,
-        "fixed_ip_address": row.fixed_ip_address,
-        "status": row.status,
-        "description": row.description,
+        "id": fip_id,
+        "tenant_id": project,
+        "project_id": project,
+        "floating_ip_address": address,
+        "floating_network_id": network,
+        "router_id": router,
+        "port_id": port,
+        "fixed_ip_address": fixed,
+        "status": status,
+        "description": description,
         "tags": tag_list,
-        "created_at": row.created_at.strftime(TIME),
-        "updated_at": row.updated_at.strftime(TIME),
-        "revision_number": row.revision_number,
-        "port_details": _details(row),
+        "created_at": _stamp(created),
+        "updated_at": _stamp(updated),
+        "revision_number": revision,
+        "port_details": dict(zip(DETAIL_KEYS, details, strict=True)) if port and details[1] else None,
     }
-
-
-def _select() -> Any:
-    labelled = [column.label(f"p_{column.key}") for column in DETAIL_COLUMNS]
-    return select(FloatingIP.__table__, *labelled).outerjoin(Port, Port.id == FloatingIP.fixed_port_id)
 
 
 def render_where(session: Session, *conditions: Any) -> list[dict[str, Any]]:
     """Rendered floating IPs matching ``conditions`` (two queries in all: rows with port details, tags)."""
-    rows = session.execute(_select().where(*conditions)).all()
-    tag_map = load_tags(session, "floatingip", [row.id for row in rows]) if rows else {}
-    return [render(row, tag_map.get(row.id, [])) for row in rows]
+    rows = session.connection().execute(LIST.where(*conditions)).all()
+    tag_map = load_tags(session, "floatingip", select(FIPS.c.id).where(*conditions)) if rows else {}
+    return [render(row, tag_map.get(row[0], [])) for row in rows]
+
+
+def render_fip(session: Session, fip: Any, tag_list: list[str]) -> dict[str, Any]:
+    """One floating IP from an object with its columns; the associated port comes from the session (already
+    loaded by the association check, so no query)."""
+    port = session.get(Port, fip.fixed_port_id) if fip.fixed_port_id else None
+    details = [getattr(port, key) if port is not None else None for key in DETAIL_KEYS]
+    return render([getattr(fip, name) for name in FIELDS] + details, tag_list)
 
 
 def get_fip(session: Session, ctx: Context, fip_id: str) -> FloatingIP:
@@ -182,11 +206,11 @@ class FloatingIPService:
         self.core = core
 
     def _list(self, session: Session, ctx: Context, query: ListQuery) -> list[dict[str, Any]]:
-        conditions = [] if ctx.is_admin else [FloatingIP.project_id == ctx.project_id]
+        conditions = [] if ctx.is_admin else [FIPS.c.project_id == ctx.project_id]
         for name, values in query.filters.items():
             column = COLUMNS.get("project_id" if name == "tenant_id" else name)
             if column is not None and "None" not in values and "null" not in values:
-                conditions.append(column.in_(values))
+                conditions.append(FIPS.c[column].in_(values))
         return render_where(session, *conditions)
 
     def list(self, ctx: Context, query: ListQuery) -> Page:
@@ -195,7 +219,7 @@ class FloatingIPService:
     def show(self, ctx: Context, resource_id: str) -> dict[str, Any]:
         def work(session: Session) -> dict[str, Any]:
             get_fip(session, ctx, resource_id)
-            return render_where(session, FloatingIP.id == resource_id)[0]
+            return render_where(session, FIPS.c.id == resource_id)[0]
 
         return self.core.db.run(work, write=False)
 
@@ -222,28 +246,26 @@ class FloatingIPService:
         if not ips:
             raise IpAddressGenerationFailure(net_id=network.id)
         now = utcnow()
-        fip = FloatingIP(
-            id=fip_id,
-            project_id=project,
-            description=attrs["description"],
-            status="DOWN",
-            floating_ip_address=ips[0]["ip_address"],
-            floating_network_id=network.id,
-            floating_port_id=port.id,
-            created_at=now,
-            updated_at=now,
-            revision_number=0,
-        )
+        values = {
+            "id": fip_id, "project_id": project, "name": "", "description": attrs["description"],
+            "status": "DOWN",
+            "floating_ip_address": ips[0]["ip_address"], "floating_network_id": network.id,
+            "floating_port_id": port.id, "fixed_port_id": None, "fixed_ip_address": None, "router_id": None,
+            "created_at": now, "updated_at": now, "revision_number": 0,
+        }  # fmt: skip
+        fip = SimpleNamespace(**values)
         if attrs.get("port_id"):
-            _point(
-                fip,
-                fip_association.resolve(session, ctx, fip, attrs["port_id"], attrs.get("fixed_ip_address")),
+            target = fip_association.resolve(
+                session, ctx, fip, attrs["port_id"], attrs.get("fixed_ip_address")
             )
-        session.add(fip)
-        session.flush()
-        tags.set_initial(session, "floatingip", fip_id, tags.check_tags(attrs.get("tags", [])))
+            values.update(fixed_port_id=target.port_id, fixed_ip_address=target.fixed_ip_address,
+                          router_id=target.router_id)  # fmt: skip
+            fip = SimpleNamespace(**values)
+        session.connection().execute(INSERT_FIP, values)
+        tag_list = tags.check_tags(attrs.get("tags", []))
+        tags.set_initial(session, "floatingip", fip_id, tag_list)
         changes.record(session, "floatingip", fip_id, "create", router_id=fip.router_id)
-        return render_where(session, FloatingIP.id == fip_id)[0]
+        return render_fip(session, fip, tag_list)
 
     def update(
         self, ctx: Context, resource_id: str, body: dict[str, Any], revision: int | None
@@ -274,7 +296,7 @@ class FloatingIPService:
         bump(fip)
         session.flush()
         _log_move(session, fip.id, "update", old_router, fip.router_id)
-        return render_where(session, FloatingIP.id == fip_id)[0]
+        return render_fip(session, fip, load_tags(session, "floatingip", [fip.id]).get(fip.id, []))
 
     def delete(self, ctx: Context, resource_id: str) -> None:
         def work(session: Session) -> None:

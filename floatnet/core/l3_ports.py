@@ -10,10 +10,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from floatnet.core import fixed_ips
 from floatnet.core.base import Core
 from floatnet.core.errors import NetworkNotFound
-from floatnet.core.ports import delete_port_in, new_port
+from floatnet.core.ports import create_port, delete_port_in
 from floatnet.db.models import IPAllocation, Network, Port
 
 ROUTER_INTERFACE = "network:router_interface"
@@ -38,8 +37,8 @@ def create(
     attrs = {"device_owner": owner, "device_id": device_id, "fixed_ips": requested}
     if requested is None:
         del attrs["fixed_ips"]
-    port = new_port(session, core, project_id, attrs, network)
-    return port, fixed_ips.current(session, port.id)
+    port, ips, _ = create_port(session, core, project_id, attrs, network)
+    return port, ips
 
 
 def remove(session: Session, port_id: str) -> None:

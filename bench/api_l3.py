@@ -1,0 +1,143 @@
+"""L3 API benchmark: floating IP create and associate (one client), disassociate (8 clients), list of 1,000.
+
+Starts its own ``floatnet server`` (SQLite, temp dir) through ``bench/api.py``'s helpers, builds an external
+VLAN network with a /16 pool, an internal network and a router joining them, then drives the floating IP API
+over keep-alive HTTP and prints one JSON document. Targets (issue 3): ≥ 300 creates/s and ≥ 300
+associates/s with one client, list of 1,000 ≤ 30 ms p50.
+Run: ``.venv/bin/python bench/api_l3.py [--count N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from api import start_server, timings  # bench/api.py (the script's directory is on sys.path)
+
+PER_PROJECT = 50  # the default floating IP quota
+
+
+def _ok(response: httpx.Response, status: int = 200) -> Any:
+    if response.status_code != status:
+        raise SystemExit(f"{response.request.method} {response.request.url} failed: {response.text}")
+    return response.json() if response.content else None
+
+
+def setup(client: httpx.Client) -> tuple[str, str]:
+    """The external and internal networks and the router joining them; returns (external net, internal net)."""
+    ext = {"name": "ext", "router:external": True, "provider:network_type": "vlan",
+           "provider:physical_network": "public_eth1", "provider:segmentation_id": 150}  # fmt: skip
+    ext_id = _ok(client.post("/v2.0/networks", json={"network": ext}), 201)["network"]["id"]
+    body = {"network_id": ext_id, "cidr": "10.200.0.0/16", "ip_version": 4, "enable_dhcp": False}
+    _ok(client.post("/v2.0/subnets", json={"subnet": body}), 201)
+    net_id = _ok(client.post("/v2.0/networks", json={"network": {"name": "int"}}), 201)["network"]["id"]
+    body = {"network_id": net_id, "cidr": "10.128.0.0/16", "ip_version": 4, "enable_dhcp": False}
+    subnet_id = _ok(client.post("/v2.0/subnets", json={"subnet": body}), 201)["subnet"]["id"]
+    router = {"name": "bench", "external_gateway_info": {"network_id": ext_id}}
+    router_id = _ok(client.post("/v2.0/routers", json={"router": router}), 201)["router"]["id"]
+    _ok(client.put(f"/v2.0/routers/{router_id}/add_router_interface", json={"subnet_id": subnet_id}))
+    return ext_id, net_id
+
+
+def project(index: int) -> str:
+    """The owner of the index-th floating IP and port: spread so no project passes Neutron's default quotas."""
+    return f"bench-{index // PER_PROJECT}"
+
+
+def timed(count: int, call: Callable[[int], None]) -> dict[str, Any]:
+    """Run ``call(i)`` for i < count; rate and latency figures."""
+    samples = []
+    began = time.perf_counter()
+    for index in range(count):
+        start = time.perf_counter()
+        call(index)
+        samples.append(time.perf_counter() - start)
+    elapsed = time.perf_counter() - began
+    return {"count": count, "per_second": round(count / elapsed, 1), **timings(samples)}
+
+
+def parallel(
+    url: str, clients: int, items: list[str], call: Callable[[httpx.Client, str], None]
+) -> dict[str, Any]:
+    """``clients`` threads, each with its own connection, sharing ``items``."""
+    chunks = [items[i::clients] for i in range(clients)]
+    samples: list[float] = []
+    lock = threading.Lock()
+
+    def work(chunk: list[str]) -> None:
+        with httpx.Client(base_url=url, timeout=60) as own:
+            for item in chunk:
+                start = time.perf_counter()
+                call(own, item)
+                with lock:
+                    samples.append(time.perf_counter() - start)
+
+    threads = [threading.Thread(target=work, args=(chunk,)) for chunk in chunks]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    return {"clients": clients, "count": len(samples), "per_second": round(len(samples) / elapsed, 1),
+            **timings(samples)}  # fmt: skip
+
+
+def measure(url: str, count: int) -> dict[str, Any]:
+    """The benchmark proper against a running server."""
+    client = httpx.Client(base_url=url, timeout=60)
+    ext_id, net_id = setup(client)
+    ports = [
+        _ok(client.post("/v2.0/ports", json={"port": {"network_id": net_id, "project_id": project(i)}}), 201)
+        for i in range(count)
+    ]
+    ports = [port["port"]["id"] for port in ports]
+    fips: list[str] = []
+
+    def create(index: int) -> None:
+        body = {"floatingip": {"floating_network_id": ext_id, "project_id": project(index)}}
+        fips.append(_ok(client.post("/v2.0/floatingips", json=body), 201)["floatingip"]["id"])
+
+    def associate(index: int) -> None:
+        body = {"floatingip": {"port_id": ports[index]}}
+        _ok(client.put(f"/v2.0/floatingips/{fips[index]}", json=body))
+
+    def disassociate(own: httpx.Client, fip_id: str) -> None:
+        _ok(own.put(f"/v2.0/floatingips/{fip_id}", json={"floatingip": {"port_id": None}}))
+
+    result: dict[str, Any] = {"floatingip_create_1_client": timed(count, create)}
+    result["floatingip_associate_1_client"] = timed(count, associate)
+    listing = timed(50, lambda _: _ok(client.get("/v2.0/floatingips")))
+    result[f"floatingip_list_{count}"] = {
+        **listing,
+        "items": len(_ok(client.get("/v2.0/floatingips"))["floatingips"]),
+    }
+    result["floatingip_disassociate_8_clients"] = parallel(url, 8, fips, disassociate)
+    client.close()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--count", type=int, default=1000, help="floating IPs created, associated and listed")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="floatnet-bench-l3-") as tmp:
+        proc, url = start_server(Path(tmp))
+        try:
+            print(json.dumps(measure(url, args.count), indent=2))
+        finally:
+            os.kill(proc.pid, signal.SIGTERM)
+            proc.wait(10)
+
+
+if __name__ == "__main__":
+    main()
