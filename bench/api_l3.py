@@ -33,7 +33,7 @@ def _ok(response: httpx.Response, status: int = 200) -> Any:
 
 
 def setup(client: httpx.Client) -> tuple[str, str]:
-    """The external and internal networks and the router joining them; returns (external net, internal net)."""
+    """The external and internal networks and a router joining them; returns (external, internal)."""
     ext = {"name": "ext", "router:external": True, "provider:network_type": "vlan",
            "provider:physical_network": "public_eth1", "provider:segmentation_id": 150}  # fmt: skip
     ext_id = _ok(client.post("/v2.0/networks", json={"network": ext}), 201)["network"]["id"]
@@ -49,7 +49,7 @@ def setup(client: httpx.Client) -> tuple[str, str]:
 
 
 def project(index: int) -> str:
-    """The owner of the index-th floating IP and port: spread so no project passes Neutron's default quotas."""
+    """Owner of the index-th floating IP and port: spread so no project passes the default quotas."""
     return f"bench-{index // PER_PROJECT}"
 
 
