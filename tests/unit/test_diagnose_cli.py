@@ -1,0 +1,41 @@
+"""``floatnet diagnose`` through the real CLI entry point, with no server: plumbing, format, exit status."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+from floatnet.cli.main import main
+
+
+def unused_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_unreachable_server_is_the_first_broken_hop(capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"http://127.0.0.1:{unused_port()}"
+    assert main(["diagnose", "203.0.113.101", "--os-url", url, "-f", "json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["subject"] == "203.0.113.101" and doc["ok"] is False
+    assert doc["first_failure"] == "api.floatingip"
+    first, *rest = doc["checks"]
+    assert "cannot connect" in first["reason"] and "floatnet server" in first["fix"]
+    assert rest and all(check["status"] == "skipped" for check in rest)
+
+
+def test_text_output_names_the_hop(capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"http://127.0.0.1:{unused_port()}"
+    assert main(["diagnose", "some-floating-ip-id", "--os-url", url]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "diagnose some-floating-ip-id"
+    assert lines[1].startswith("FAIL    api.floatingip")
+    assert lines[-1].startswith("first broken hop: api.floatingip")
+
+
+def test_usage_error_without_a_floating_ip(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diagnose"]) == 2
+    assert "FLOATING_IP_OR_ID" in capsys.readouterr().err
