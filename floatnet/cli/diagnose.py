@@ -38,9 +38,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--config", help="floatnet ini file (env FLOATNET_CONFIG)")
     parser.add_argument("--ovsdb", help="OVSDB connection for ovs-vsctl (env FLOATNET_OVSDB)")
     parser.add_argument("--ovs-netns", help="namespace Open vSwitch runs in (env FLOATNET_OVS_NETNS)")
-    parser.add_argument(
-        "--os-url", default=argparse.SUPPRESS, metavar="URL", help="API endpoint (env OS_URL)"
-    )
+    parser.add_argument("--os-url", default=argparse.SUPPRESS, metavar="URL", help="API endpoint (env OS_URL)")
     parser.add_argument("--os-cloud", default=argparse.SUPPRESS, metavar="CLOUD", help="clouds.yaml entry")
 
 
@@ -83,16 +81,10 @@ def run(args: argparse.Namespace) -> int:
     """Diagnose ``args.floatingip``; print the report; 0 when every check passed, 1 otherwise."""
     cfg = _config(args)
     url = getattr(args, "os_url", None) or os.environ.get("OS_URL")
-    if (
-        url is None
-        and cfg is not None
-        and not (getattr(args, "os_cloud", None) or os.environ.get("OS_CLOUD"))
-    ):
+    if url is None and cfg is not None and not (getattr(args, "os_cloud", None) or os.environ.get("OS_CLOUD")):
         url = f"http://{cfg.bind_host}:{cfg.bind_port}"
     reader = NeutronReader(adapter_getter(make_adapter(url, getattr(args, "os_cloud", None))))
     results = diagnose(reader, args.floatingip, _local(args, cfg))
-    rendered = (
-        to_json(args.floatingip, results) if args.format == "json" else render_text(args.floatingip, results)
-    )
+    rendered = to_json(args.floatingip, results) if args.format == "json" else render_text(args.floatingip, results)
     print(rendered, file=sys.stdout)
     return exit_status(results)

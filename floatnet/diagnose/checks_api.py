@@ -49,9 +49,7 @@ def port(f: Facts) -> Result:
     assert f.fip is not None
     shown = f"floatnet port-show {f.fip['port_id']}"
     if f.port is None:
-        return failed(
-            f"port {f.fip['port_id']} no longer exists", "associate the floating IP to a live port", shown
-        )
+        return failed(f"port {f.fip['port_id']} no longer exists", "associate the floating IP to a live port", shown)
     ips = [fixed.get("ip_address") for fixed in f.port.get("fixed_ips", [])]
     if f.fixed_ip not in ips:
         return failed(
@@ -90,9 +88,7 @@ def subnet(f: Facts) -> Result:
     """The port's network and the subnet of the fixed address exist."""
     assert f.port is not None
     if f.network is None:
-        return failed(
-            f"network {f.port['network_id']} of the port is gone", "recreate the port on a live network"
-        )
+        return failed(f"network {f.port['network_id']} of the port is gone", "recreate the port on a live network")
     if f.subnet is None:
         return failed(
             f"no subnet of network {f.network['id']} holds {f.fixed_ip}",
@@ -127,9 +123,7 @@ def router(f: Facts) -> Result:
             f"`floatnet router-update {f.router['id']} --admin-state-up True`",
             f"floatnet router-show {f.router['id']}",
         )
-    return passed(
-        f"router {f.router.get('name') or ''} {f.router['id']}", f"floatnet router-show {f.router['id']}"
-    )
+    return passed(f"router {f.router.get('name') or ''} {f.router['id']}", f"floatnet router-show {f.router['id']}")
 
 
 def router_gateway(f: Facts) -> Result:
@@ -141,16 +135,13 @@ def router_gateway(f: Facts) -> Result:
     if info.get("network_id") != f.fip["floating_network_id"]:
         where = info.get("network_id") or "no network"
         return failed(
-            f"the router's gateway is on {where}, not the floating IP's network "
-            f"{f.fip['floating_network_id']}",
+            f"the router's gateway is on {where}, not the floating IP's network {f.fip['floating_network_id']}",
             fix,
             shown,
         )
     if f.gateway_port is None or f.external_subnet is None:
         return failed("the router has no gateway port on the floating IP's subnet", fix, shown)
-    if not any(
-        fixed["subnet_id"] == f.external_subnet["id"] for fixed in f.gateway_port.get("fixed_ips", [])
-    ):
+    if not any(fixed["subnet_id"] == f.external_subnet["id"] for fixed in f.gateway_port.get("fixed_ips", [])):
         return failed(f"the gateway port has no address on {f.external_subnet['cidr']}", fix, shown)
     return passed(
         f"gateway {f.gateway_cidr} on network {f.fip['floating_network_id']} (port {f.gateway_port['id']})",
@@ -220,13 +211,9 @@ def agent(f: Facts) -> Result:
     return passed(f"agents alive on {ovs['host']}", shown)
 
 
-def _need_alive(
-    agents: list[dict[str, Any]], agent_type: str, host: str | None, shown: str
-) -> dict[str, Any]:
+def _need_alive(agents: list[dict[str, Any]], agent_type: str, host: str | None, shown: str) -> dict[str, Any]:
     """The alive agent of ``agent_type`` (on ``host`` if given), else CheckFailed saying which one is down."""
-    rows = [
-        a for a in agents if a.get("agent_type") == agent_type and (host is None or a.get("host") == host)
-    ]
+    rows = [a for a in agents if a.get("agent_type") == agent_type and (host is None or a.get("host") == host)]
     alive = [a for a in rows if a.get("alive")]
     if alive:
         return alive[0]

@@ -48,9 +48,7 @@ def _expected(f: Facts, network: dict[str, Any]) -> tuple[str, int | None]:
 def _port_check(f: Facts, port_id: str, network: dict[str, Any], what: str) -> Result:
     """The OVS port of ``port_id`` is on the network's bridge with its tag and its link up."""
     bridge, vlan = _expected(f, network)
-    shown = _ovs(
-        f, "--columns=name,external_ids,link_state", "find", "Interface", f"external_ids:iface-id={port_id}"
-    )
+    shown = _ovs(f, "--columns=name,external_ids,link_state", "find", "Interface", f"external_ids:iface-id={port_id}")
     found = f.ovs.by_iface_id(port_id)
     tag_text = f"tag {vlan}" if vlan is not None else "untagged"
     if not found:
@@ -131,9 +129,7 @@ def _uplink(f: Facts, network: dict[str, Any], required: bool) -> Result:
     shown = f"{_ovs(f, 'list-ports', bridge)}; ip -d link show <uplink>"
     if not names:
         if not required:
-            return passed(
-                f"{bridge} has no uplink: instances of physnet {physnet} reach only this host", shown
-            )
+            return passed(f"{bridge} has no uplink: instances of physnet {physnet} reach only this host", shown)
         return failed(
             f"bridge {bridge} (physnet {physnet}) has no uplink interface: nothing connects it upstream",
             f"`{_ovs(f, '--may-exist', 'add-port', bridge, 'UPLINK_IF')}` and set [ovs] physical_interfaces "
@@ -249,9 +245,7 @@ def _file_of(proc: probe.Process, option: str) -> tuple[str, list[str]]:
     try:
         return path, Path(path).read_text().splitlines()
     except OSError as exc:
-        raise CheckFailed(
-            f"cannot read {path}: {exc.strerror}", "restart `floatnet agent`", f"ls -l {path}"
-        ) from exc
+        raise CheckFailed(f"cannot read {path}: {exc.strerror}", "restart `floatnet agent`", f"ls -l {path}") from exc
 
 
 def dhcp_host(f: Facts) -> Result:

@@ -7,6 +7,8 @@ Everything is observed with ``ip -j``, ``nft -j`` and ``conntrack`` (see :mod:`f
 
 from __future__ import annotations
 
+import os
+
 from floatnet.diagnose import probe
 from floatnet.diagnose.facts import Facts
 from floatnet.diagnose.result import Result, failed, passed
@@ -14,12 +16,24 @@ from floatnet.diagnose.result import Result, failed, passed
 RESYNC = "restart `floatnet agent` (a full resync re-applies the router)"
 
 
+def privileges(f: Facts) -> Result:
+    """The kernel checks enter namespaces and read OVS: they need root (the API checks above did not)."""
+    if os.geteuid() != 0:
+        return failed(
+            "not running as root: the namespaces, nftables, conntrack and OVS of this node cannot be read",
+            "run it as root on the node hosting the router: `sudo floatnet diagnose …`",
+            "id -u",
+        )
+    return passed("running as root on this node: kernel checks follow")
+
+
 def namespace(f: Facts) -> Result:
     """``qrouter-<router_id>`` exists on this node."""
     if f.router_ns not in probe.netns_names():
         return failed(
             f"namespace {f.router_ns} does not exist on this node",
-            f"the L3 agent creates it: check that `floatnet agent` runs here and read its log; {RESYNC}",
+            f"the L3 agent creates it: check that `floatnet agent` runs here and read its log; {RESYNC} "
+            "(if another node hosts the router, run diagnose there)",
             "ip netns list",
         )
     return passed(f"{f.router_ns} present", "ip netns list")
@@ -155,9 +169,7 @@ def upstream_arp(f: Facts) -> Result:
     states = set(entry.get("state", [])) if entry else set()
     if arp_reply and entry and entry.get("lladdr") and states & GOOD_NEIGH:
         echo = "answers ping" if answered else "answers ARP but not ping (ICMP may be filtered)"
-        return passed(
-            f"upstream gateway {gateway} is {entry['lladdr']} ({'/'.join(sorted(states))}), {echo}", shown
-        )
+        return passed(f"upstream gateway {gateway} is {entry['lladdr']} ({'/'.join(sorted(states))}), {echo}", shown)
     return failed(
         f"upstream gateway {gateway} does not answer ARP on {f.qg_dev} (neighbour state "
         f"{'/'.join(sorted(states)) or 'none'})",
@@ -171,9 +183,7 @@ def upstream_arp(f: Facts) -> Result:
 def conntrack(f: Facts) -> Result:
     """No conntrack entry for the floating IP points at an address other than the current fixed IP."""
     shown = f"ip netns exec {f.router_ns} conntrack -L -d {f.fip_address}; … conntrack -L -q {f.fip_address}"
-    inbound = [
-        fl for fl in probe.conntrack_flows(f.router_ns, "-d", f.fip_address) if fl.reply_src != f.fixed_ip
-    ]
+    inbound = [fl for fl in probe.conntrack_flows(f.router_ns, "-d", f.fip_address) if fl.reply_src != f.fixed_ip]
     outbound = [fl for fl in probe.conntrack_flows(f.router_ns, "-q", f.fip_address) if fl.src != f.fixed_ip]
     stale = inbound + outbound
     if stale:

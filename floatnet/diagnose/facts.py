@@ -131,18 +131,14 @@ class Facts:
         """The router's gateway address as ``ip/len`` (from its port and the external subnet)."""
         assert self.gateway_port is not None and self.external_subnet is not None
         ip = next(
-            f["ip_address"]
-            for f in self.gateway_port["fixed_ips"]
-            if f["subnet_id"] == self.external_subnet["id"]
+            f["ip_address"] for f in self.gateway_port["fixed_ips"] if f["subnet_id"] == self.external_subnet["id"]
         )
         return f"{ip}/{prefixlen(self.external_subnet['cidr'])}"
 
     @property
     def interface_cidr(self) -> str:
         assert self.interface_port is not None and self.subnet is not None
-        ip = next(
-            f["ip_address"] for f in self.interface_port["fixed_ips"] if f["subnet_id"] == self.subnet["id"]
-        )
+        ip = next(f["ip_address"] for f in self.interface_port["fixed_ips"] if f["subnet_id"] == self.subnet["id"])
         return f"{ip}/{prefixlen(self.subnet['cidr'])}"
 
     @cached_property

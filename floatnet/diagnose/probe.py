@@ -53,9 +53,7 @@ def run(argv: list[str], timeout: float = TIMEOUT, check: bool = True) -> subpro
     except subprocess.TimeoutExpired as exc:
         raise ProbeError(shown(argv), f"no answer within {timeout:g} s") from exc
     if check and done.returncode != 0:
-        raise ProbeError(
-            shown(argv), (done.stderr or done.stdout).strip() or f"exit status {done.returncode}"
-        )
+        raise ProbeError(shown(argv), (done.stderr or done.stdout).strip() or f"exit status {done.returncode}")
     return done
 
 
@@ -73,11 +71,7 @@ def netns_names() -> set[str]:
 
 def links(netns: str | None = None) -> dict[str, dict[str, Any]]:
     """Interfaces by name (``ip -j -d addr show``), with flags, operstate, kind and addresses."""
-    argv = (
-        ["ip", "-j", "-d", "addr", "show"]
-        if netns is None
-        else ["ip", "-j", "-d", "-n", netns, "addr", "show"]
-    )
+    argv = ["ip", "-j", "-d", "addr", "show"] if netns is None else ["ip", "-j", "-d", "-n", netns, "addr", "show"]
     return {link["ifname"]: link for link in run_json(argv)}
 
 
@@ -134,9 +128,7 @@ def nat_maps(netns: str) -> dict[str, dict[str, str]] | None:
     if done.returncode != 0:
         if "No such file" in done.stderr:
             return None
-        raise ProbeError(
-            shown(ns_argv(netns, ["nft", "list", "table", "ip", NAT_TABLE])), done.stderr.strip()
-        )
+        raise ProbeError(shown(ns_argv(netns, ["nft", "list", "table", "ip", NAT_TABLE])), done.stderr.strip())
     return parse_nft_maps(json.loads(done.stdout))
 
 
@@ -246,9 +238,7 @@ def ovs_snapshot(db: str | None) -> OvsSnapshot:
         ("Port", "_uuid,name,tag,interfaces"),
         ("Interface", "_uuid,name,type,external_ids,link_state,ofport,error"),
     ):
-        tables[table] = parse_ovs_table(
-            run_json(ovs_argv(db, "-f", "json", f"--columns={columns}", "list", table))
-        )
+        tables[table] = parse_ovs_table(run_json(ovs_argv(db, "-f", "json", f"--columns={columns}", "list", table)))
     return build_snapshot(tables["Bridge"], tables["Port"], tables["Interface"])
 
 
@@ -257,9 +247,7 @@ def parse_ovs_table(document: dict[str, Any]) -> list[dict[str, Any]]:
     dict).
     """
     headings = document.get("headings", [])
-    return [
-        dict(zip(headings, (_ovs_value(v) for v in row), strict=True)) for row in document.get("data", [])
-    ]
+    return [dict(zip(headings, (_ovs_value(v) for v in row), strict=True)) for row in document.get("data", [])]
 
 
 def _ovs_value(value: Any) -> Any:

@@ -100,9 +100,7 @@ def _run_one(check: Check[Ctx], ctx: Ctx) -> Result:
     except CheckFailed as exc:
         return failed(exc.reason, exc.fix, exc.command)
     except Exception as exc:  # noqa: BLE001 - a buggy or surprised check must not hide the others
-        return failed(
-            f"the check could not run: {type(exc).__name__}: {exc}", "report this as a floatnet bug"
-        )
+        return failed(f"the check could not run: {type(exc).__name__}: {exc}", "report this as a floatnet bug")
 
 
 def first_failure(results: Iterable[Result]) -> Result | None:

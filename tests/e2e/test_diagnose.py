@@ -118,9 +118,7 @@ def test_dnat_element_removed(healthy_seed: Seed) -> None:
     seed, fip, fixed = healthy_seed, fip_address(healthy_seed), fixed_ip(healthy_seed)
     nft = ["ip", "netns", "exec", seed.router_ns, "nft"]
     sh(*nft, "delete", "element", "ip", "floatnet", "fip_dnat", f"{{ {fip} }}")
-    with broken(
-        seed, lambda: sh(*nft, "add", "element", "ip", "floatnet", "fip_dnat", f"{{ {fip} : {fixed} }}")
-    ):
+    with broken(seed, lambda: sh(*nft, "add", "element", "ip", "floatnet", "fip_dnat", f"{{ {fip} : {fixed} }}")):
         failure = broken_hop(seed.fabric, fip)
         assert failure["name"] == "nat.dnat" and "no element" in failure["reason"]
 
@@ -201,9 +199,7 @@ def test_instance_port_wrong_vlan_tag(healthy_seed: Seed) -> None:
     seed.fabric.ovs_vsctl("set", "Port", tap, "tag=101")
     with broken(seed, restore):
         failure = broken_hop(seed.fabric, fip)
-        assert (
-            failure["name"] == "ovs.instance" and "101" in failure["reason"] and "tag=100" in failure["fix"]
-        )
+        assert failure["name"] == "ovs.instance" and "101" in failure["reason"] and "tag=100" in failure["fix"]
 
 
 def _hosts_file(seed: Seed) -> Path:
@@ -220,9 +216,7 @@ def test_dhcp_host_entry_missing(healthy_seed: Seed) -> None:
     seed, fip, vm1 = healthy_seed, fip_address(healthy_seed), healthy_seed.vms["vm1"]
     hosts = _hosts_file(seed)
     original = hosts.read_text()
-    hosts.write_text(
-        "".join(line for line in original.splitlines(True) if vm1.mac.lower() not in line.lower())
-    )
+    hosts.write_text("".join(line for line in original.splitlines(True) if vm1.mac.lower() not in line.lower()))
     with broken(seed, lambda: hosts.write_text(original)):
         failure = broken_hop(seed.fabric, fip)
         assert failure["name"] == "dhcp.host" and vm1.mac.lower() in failure["reason"]

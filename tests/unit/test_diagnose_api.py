@@ -162,9 +162,7 @@ def test_dead_ovs_agent_on_the_ports_host(state: dict[str, Any]) -> None:
     state["agent"]["a-ovs"]["alive"] = False
     results = diagnose_api(state)
     assert broken_hop(results) == "agent.alive"
-    assert (
-        "dead" in by_name(results, "agent.alive").reason and "node1" in by_name(results, "agent.alive").reason
-    )
+    assert "dead" in by_name(results, "agent.alive").reason and "node1" in by_name(results, "agent.alive").reason
 
 
 def test_no_agent_for_the_ports_host(state: dict[str, Any]) -> None:
@@ -174,9 +172,7 @@ def test_no_agent_for_the_ports_host(state: dict[str, Any]) -> None:
 
 
 def test_agent_reports_an_error_for_this_floating_ip(state: dict[str, Any]) -> None:
-    state["agent"]["a-ovs"]["configurations"]["errors"] = [
-        {"kind": "floatingip", "id": FIP, "reason": "nft: boom"}
-    ]
+    state["agent"]["a-ovs"]["configurations"]["errors"] = [{"kind": "floatingip", "id": FIP, "reason": "nft: boom"}]
     results = diagnose_api(state)
     assert broken_hop(results) == "agent.alive" and "nft: boom" in by_name(results, "agent.alive").reason
 

@@ -85,11 +85,7 @@ def test_nft_maps() -> None:
 
 
 def test_nft_map_element_with_options() -> None:
-    doc = {
-        "nftables": [
-            {"map": {"name": "m", "elem": [[{"elem": {"val": "1.2.3.4", "timeout": 5}}, "10.0.0.1"]]}}
-        ]
-    }
+    doc = {"nftables": [{"map": {"name": "m", "elem": [[{"elem": {"val": "1.2.3.4", "timeout": 5}}, "10.0.0.1"]]}}]}
     assert probe.parse_nft_maps(doc) == {"m": {"1.2.3.4": "10.0.0.1"}}
 
 

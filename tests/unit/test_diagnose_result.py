@@ -82,9 +82,7 @@ def test_first_failure_is_the_earliest_in_order_not_the_last() -> None:
 
 
 def test_checkfailed_and_unexpected_exceptions_become_failures() -> None:
-    results = run_checks(
-        [Check("r", raising_check), Check("c", crashing_check), Check("after", ok_check)], []
-    )
+    results = run_checks([Check("r", raising_check), Check("c", crashing_check), Check("after", ok_check)], [])
     assert statuses(results) == {"r": "FAIL", "c": "FAIL", "after": "ok"}
     assert (results[0].reason, results[0].fix, results[0].command) == ("refused", "start it", "probe-cmd")
     assert "KeyError" in results[1].reason and "surprise" in results[1].reason
