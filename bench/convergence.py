@@ -292,6 +292,12 @@ class Env:
             )
         until(lambda: self.count_fips() >= count, 120, f"{count} floating IPs in the router's NAT map")
 
+    def wait_unmapped(self, ip: str) -> None:
+        """Wait until the agent removed ``ip`` from the router (its /32), then let the conntrack flush finish:
+        each association is measured from an idle agent."""
+        until(lambda: f" {ip}/32 " not in _run(netns.exec_argv(self.router_ns, ["ip", "-o", "addr"])), 10, ip)
+        time.sleep(0.3)
+
     def count_fips(self) -> int:
         argv = netns.exec_argv(self.router_ns, ["nft", "-j", "list", "map", "ip", "floatnet", "fip_dnat"])
         out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
@@ -345,6 +351,10 @@ def _accept_forever(server: socket.socket) -> None:
         except OSError:
             return
         conn.close()
+
+
+def _run(argv: list[str]) -> str:
+    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
 
 
 def _kill_pids_in(ns: str) -> None:
@@ -424,7 +434,7 @@ def fip_convergence(env: Env, bulk: int, rounds: int) -> dict[str, Any]:
         if seen.get("active") is not None:
             active.append(seen["active"] - t0)  # type: ignore[operator]
         env.api.update("floatingip", fip["id"], port_id=None)
-        wait_status(env, "floatingip", fip["id"], "DOWN", time.monotonic() + 10)
+        env.wait_unmapped(fip["floating_ip_address"])
     return {
         "fips_on_router": env.count_fips(),
         "setup_seconds": round(prepared, 1),

@@ -77,9 +77,12 @@ class DeleteOvsPort(Action):
 
 @dataclass(frozen=True, kw_only=True)
 class SyncAddresses(Action):
+    """Make ``dev`` hold ``wanted``; with ``have`` (what it is known to hold) only the difference is sent."""
+
     ns: str
     dev: str
     wanted: frozenset[str]
+    have: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -68,7 +68,14 @@ def _delete_ovs_port(dp: Dataplane, a: A.DeleteOvsPort) -> None:
 
 
 def _sync_addresses(dp: Dataplane, a: A.SyncAddresses) -> None:
-    links.sync_addresses(a.ns, a.dev, a.wanted)
+    """One netlink call per changed address when the current ones are known (a FIP's /32), else a sync."""
+    if a.have is None:
+        links.sync_addresses(a.ns, a.dev, a.wanted)
+        return
+    for cidr in sorted(a.wanted - a.have):
+        links.add_address(a.ns, a.dev, cidr)
+    for cidr in sorted(a.have - a.wanted):
+        links.del_address(a.ns, a.dev, cidr)
 
 
 def _sync_routes(dp: Dataplane, a: A.SyncRoutes) -> None:

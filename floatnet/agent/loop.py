@@ -176,12 +176,12 @@ class Agent:
         routers, networks, gone_ports = touched(changes)
         if not (routers or networks or gone_ports):
             return
+        started = time.monotonic()
         doc = self.client.state(routers, networks) if routers or networks else {"seq": 0}
         partial = parse_state(doc, complete=False, absent_ports=gone_ports)
-        self.observed = replace(self.observed, ovs_ports=observe_ovs(self.dp))
-        actions = plan(partial, self.observed, self.ctx)
-        result = run_actions(actions, self.handlers)
-        self.observed = self._after(self.observed, partial, actions, result)
+        fetched = time.monotonic()
+        actions, result = self._converge(partial, refresh_ovs=True)
+        applied = time.monotonic()
         with self.lock:
             previous = self.desired
             assert previous is not None
@@ -189,10 +189,13 @@ class Agent:
             gone = self._gone_fips(previous, self.desired, routers)
             self._update_errors(partial, result)
         self.reported.update(S.known(partial))
-        log.info("changes %s: %d actions (%s) in %.1f ms, %d errors", sorted(routers | networks),
-                 len(actions), ", ".join(type(a).__name__ for a in actions[:6]), result.seconds * 1000,
-                 len(result.errors))  # fmt: skip
         self._report(S.compute(partial, self.observed, result.errors, gone))
+        log.info(
+            "changes %s: %d actions (%s), %d errors; ms: fetch %.1f, apply %.1f (kernel %.1f), report %.1f",
+            sorted(routers | networks), len(actions), ", ".join(type(a).__name__ for a in actions[:6]),
+            len(result.errors), (fetched - started) * 1000, (applied - fetched) * 1000, result.seconds * 1000,
+            (time.monotonic() - applied) * 1000,
+        )  # fmt: skip
         if result.failed_groups:
             self._schedule_resync(f"{len(result.errors)} resources failed")
 
@@ -206,14 +209,21 @@ class Agent:
         current = replace(
             self.desired, complete=False, absent_routers=frozenset(), absent_networks=frozenset()
         )
-        actions = plan(current, self.observed, self.ctx)
-        result = run_actions(actions, self.handlers)
-        self.observed = self._after(self.observed, current, actions, result)
+        actions, result = self._converge(current, refresh_ovs=False)
         if actions:
             log.info("OVS change: %d actions, %d errors", len(actions), len(result.errors))
         with self.lock:
             self._update_errors(current, result)
         self._report(S.compute(current, self.observed, result.errors))
+
+    def _converge(self, desired: DesiredState, refresh_ovs: bool) -> tuple[list[Action], ApplyResult]:
+        """Plan ``desired`` against the cached view (OVS re-read first if asked), apply, update the view."""
+        if refresh_ovs:
+            self.observed = replace(self.observed, ovs_ports=observe_ovs(self.dp))
+        actions = plan(desired, self.observed, self.ctx)
+        result = run_actions(actions, self.handlers)
+        self.observed = self._after(self.observed, desired, actions, result)
+        return actions, result
 
     # -- bookkeeping -----------------------------------------------------------------------------------------
 

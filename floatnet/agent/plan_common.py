@@ -58,7 +58,10 @@ def plan_device(ns: str, spec: DeviceSpec, observed: Observed, refs: tuple[A.Ref
     elif port is not None and port.tag != spec.wiring.tag:
         out.append(A.SetTag(group=ns, refs=refs, port=spec.dev, tag=spec.wiring.tag))
     if not healthy or link is None or link.addresses != spec.addresses:
-        out.append(A.SyncAddresses(group=ns, refs=refs, ns=ns, dev=spec.dev, wanted=spec.addresses))
+        have = link.addresses if healthy and link is not None else None
+        out.append(
+            A.SyncAddresses(group=ns, refs=refs, ns=ns, dev=spec.dev, wanted=spec.addresses, have=have)
+        )
     return out
 
 
