@@ -9,6 +9,7 @@ is an administrator.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 from dataclasses import replace
@@ -57,6 +58,18 @@ def _warn_noauth(config: Config) -> None:
         )
 
 
+def tune_gc() -> None:
+    """Make garbage collection cheap for a server that renders thousands of small dicts per list.
+
+    Everything loaded at start-up (modules, the app) is frozen out of the collector's view, and the
+    young-generation threshold is raised: with the defaults a 1,000-port list spent ~75% of its time in
+    collections of objects that were about to be freed by reference counting anyway.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+
+
 def run_server(config: Config, log_level: str) -> int:
     """Migrate, then serve until interrupted."""
     import uvicorn
@@ -66,6 +79,7 @@ def run_server(config: Config, log_level: str) -> int:
     db = _prepare(config)
     _warn_noauth(config)
     app = create_app(config, database=db, migrate=False)
+    tune_gc()
     uvicorn.run(app, host=config.bind_host, port=config.bind_port, log_level=log_level, access_log=False)
     return 0
 
