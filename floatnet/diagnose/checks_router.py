@@ -27,6 +27,19 @@ def privileges(f: Facts) -> Result:
     return passed("running as root on this node: kernel checks follow")
 
 
+def forwarding(f: Facts) -> Result:
+    """IPv4 forwarding is on inside the router namespace (off, it answers for itself but routes nothing)."""
+    value = probe.ns_sysctl(f.router_ns, "net/ipv4/ip_forward")
+    shown = f"ip netns exec {f.router_ns} sysctl net.ipv4.ip_forward"
+    if value != "1":
+        return failed(
+            f"net.ipv4.ip_forward is {value} in {f.router_ns}: nothing is routed between qg- and qr-",
+            f"`ip netns exec {f.router_ns} sysctl -w net.ipv4.ip_forward=1` or {RESYNC}",
+            shown,
+        )
+    return passed(f"forwarding on in {f.router_ns}", shown)
+
+
 def namespace(f: Facts) -> Result:
     """``qrouter-<router_id>`` exists on this node."""
     if f.router_ns not in probe.netns_names():
@@ -93,25 +106,41 @@ def _nft_list(f: Facts) -> str:
 
 def nat_table(f: Facts) -> Result:
     """The router's ``table ip floatnet`` exists with its ``fip_dnat``/``fip_snat`` maps."""
-    maps = probe.nat_maps(f.router_ns)
-    if maps is None:
+    if f.nat is None:
         return failed(
             f"no nftables table ip {probe.NAT_TABLE} in {f.router_ns}",
             RESYNC,
             f"ip netns exec {f.router_ns} nft list tables",
         )
-    missing = [name for name in ("fip_dnat", "fip_snat") if name not in maps]
+    missing = [name for name in ("fip_dnat", "fip_snat") if name not in f.nat.maps]
     if missing:
         return failed(f"table ip {probe.NAT_TABLE} lacks map(s) {', '.join(missing)}", RESYNC, _nft_list(f))
-    return passed(
-        f"table ip {probe.NAT_TABLE}: {len(maps['fip_dnat'])} DNAT and {len(maps['fip_snat'])} SNAT entries",
-        _nft_list(f),
-    )
+    dnat_count, snat_count = len(f.nat.maps["fip_dnat"]), len(f.nat.maps["fip_snat"])
+    return passed(f"table ip {probe.NAT_TABLE}: {dnat_count} DNAT and {snat_count} SNAT entries", _nft_list(f))
+
+
+def nat_rules(f: Facts) -> Result:
+    """The table's hooks use the maps: ``dnat … @fip_dnat`` at prerouting, ``snat … @fip_snat`` at postrouting
+    (elements in a map nobody looks up translate nothing).
+    """
+    assert f.nat is not None
+    missing = [
+        f"{hook}: {verb} to ip {field} map @{name}"
+        for hook, verb, field, name in (
+            ("prerouting", "dnat", "daddr", "fip_dnat"),
+            ("postrouting", "snat", "saddr", "fip_snat"),
+        )
+        if not f.nat.hook_has(hook, f'"{verb}"', f'"@{name}"')
+    ]
+    if missing:
+        return failed(f"no rule uses the map ({'; '.join(missing)})", RESYNC, _nft_list(f))
+    return passed("prerouting DNATs through @fip_dnat, postrouting SNATs through @fip_snat", _nft_list(f))
 
 
 def _map_entry(f: Facts, name: str, key: str, want: str) -> Result:
-    maps = probe.nat_maps(f.router_ns) or {}
-    have = maps.get(name, {}).get(key)
+    """``key : want`` is an element of map ``name`` (missing, or pointing elsewhere, fails with the fix)."""
+    assert f.nat is not None
+    have = f.nat.maps.get(name, {}).get(key)
     shown = f"ip netns exec {f.router_ns} nft list map ip {probe.NAT_TABLE} {name}"
     add = f"ip netns exec {f.router_ns} nft add element ip {probe.NAT_TABLE} {name} '{{ {key} : {want} }}'"
     if have is None:

@@ -204,5 +204,9 @@ class Facts:
         return probe.ovs_snapshot(self.ovsdb)
 
     @cached_property
+    def nat(self) -> probe.NatTable | None:
+        return probe.nat_table(self.router_ns)
+
+    @cached_property
     def router_links(self) -> dict[str, dict[str, Any]]:
         return probe.links(self.router_ns)

@@ -117,19 +117,46 @@ def arping_once(netns: str, dev: str, ip: str) -> bool:
     return run(argv, timeout=3, check=False).returncode == 0
 
 
+def ns_sysctl(netns: str, path: str) -> str:
+    """A sysctl as seen inside ``netns`` (``path`` under /proc/sys, e.g. ``net/ipv4/ip_forward``)."""
+    return run(ns_argv(netns, ["cat", f"/proc/sys/{path}"])).stdout.strip()
+
+
 # ---- nftables ----
 
 
-def nat_maps(netns: str) -> dict[str, dict[str, str]] | None:
-    """The ``fip_*`` maps of the router's ``table ip floatnet`` (``nft -j``), or None when the table is
-    missing.
-    """
+@dataclass(frozen=True)
+class NatTable:
+    """The router's ``table ip floatnet`` as read back: its maps' elements and, per hook, its rules (JSON)."""
+
+    maps: dict[str, dict[str, str]]
+    hooks: dict[str, list[str]]
+
+    def hook_has(self, hook: str, *needles: str) -> bool:
+        """Some rule of a chain on ``hook`` mentions every one of ``needles`` (e.g. ``"dnat"``, ``"@fip_dnat"``)."""
+        return any(all(needle in rule for needle in needles) for rule in self.hooks.get(hook, []))
+
+
+def nat_table(netns: str) -> NatTable | None:
+    """The router's ``table ip floatnet`` (``nft -j``), or None when the table is missing."""
     done = run(ns_argv(netns, ["nft", "-j", "list", "table", "ip", NAT_TABLE]), check=False)
     if done.returncode != 0:
         if "No such file" in done.stderr:
             return None
         raise ProbeError(shown(ns_argv(netns, ["nft", "list", "table", "ip", NAT_TABLE])), done.stderr.strip())
-    return parse_nft_maps(json.loads(done.stdout))
+    document = json.loads(done.stdout)
+    return NatTable(parse_nft_maps(document), parse_nft_hooks(document))
+
+
+def parse_nft_hooks(document: dict[str, Any]) -> dict[str, list[str]]:
+    """{hook: [rule expression as JSON text, …]} for the base chains of ``nft -j list table`` output."""
+    hook_of = {c["chain"]["name"]: c["chain"].get("hook") for c in document.get("nftables", []) if "chain" in c}
+    hooks: dict[str, list[str]] = {}
+    for item in document.get("nftables", []):
+        rule = item.get("rule")
+        if rule and hook_of.get(rule.get("chain")):
+            hooks.setdefault(str(hook_of[rule["chain"]]), []).append(json.dumps(rule.get("expr", [])))
+    return hooks
 
 
 def parse_nft_maps(document: dict[str, Any]) -> dict[str, dict[str, str]]:

@@ -138,6 +138,29 @@ def test_snat_element_points_elsewhere(healthy_seed: Seed) -> None:
         assert failure["name"] == "nat.snat" and wrong in failure["reason"]
 
 
+def test_forwarding_off_in_router_namespace(healthy_seed: Seed) -> None:
+    seed, fip = healthy_seed, fip_address(healthy_seed)
+    sysctl = ("ip", "netns", "exec", seed.router_ns, "sysctl", "-qw")
+    sh(*sysctl, "net.ipv4.ip_forward=0")
+    with broken(seed, lambda: sh(*sysctl, "net.ipv4.ip_forward=1")):
+        failure = broken_hop(seed.fabric, fip)
+        assert failure["name"] == "router.forwarding" and "ip_forward is 0" in failure["reason"]
+
+
+def test_dnat_rule_flushed(healthy_seed: Seed) -> None:
+    """The map still holds the element but no rule looks it up; the fix (an agent resync) restores it."""
+    seed, fip, f = healthy_seed, fip_address(healthy_seed), healthy_seed.fabric
+    sh("ip", "netns", "exec", seed.router_ns, "nft", "flush", "chain", "ip", "floatnet", "prerouting")
+
+    def restart_agent() -> None:
+        f.stop("agent")
+        f.start_agent()
+
+    with broken(seed, restart_agent):
+        failure = broken_hop(f, fip)
+        assert failure["name"] == "nat.rules" and "@fip_dnat" in failure["reason"]
+
+
 def test_default_route_removed(healthy_seed: Seed) -> None:
     seed, fip = healthy_seed, fip_address(healthy_seed)
     dev = qg_dev(router_port(seed, "network:router_gateway")["id"])

@@ -25,6 +25,12 @@ NFT_TABLE = """
 table ip floatnet {
   map fip_dnat { type ipv4_addr : ipv4_addr; elements = { 203.0.113.101 : 10.0.0.5 } }
   map fip_snat { type ipv4_addr : ipv4_addr; elements = { 10.0.0.5 : 203.0.113.101 } }
+  chain prerouting { type nat hook prerouting priority dstnat;
+    dnat to ip daddr map @fip_dnat
+  }
+  chain postrouting { type nat hook postrouting priority srcnat;
+    oifname "qg-x" snat to ip saddr map @fip_snat
+  }
 }
 """
 
@@ -80,12 +86,20 @@ def test_upstream_arp(pair: Pair) -> None:
     assert not probe.arping_once(pair.router, pair.dev, "203.0.113.77")
 
 
-def test_nat_maps_and_missing_table(pair: Pair) -> None:
-    assert probe.nat_maps(pair.router) == {
-        "fip_dnat": {"203.0.113.101": "10.0.0.5"},
-        "fip_snat": {"10.0.0.5": "203.0.113.101"},
-    }
-    assert probe.nat_maps(pair.upstream) is None
+def test_nat_table_and_missing_table(pair: Pair) -> None:
+    table = probe.nat_table(pair.router)
+    assert table is not None
+    assert table.maps == {"fip_dnat": {"203.0.113.101": "10.0.0.5"}, "fip_snat": {"10.0.0.5": "203.0.113.101"}}
+    assert table.hook_has("prerouting", '"dnat"', '"@fip_dnat"')
+    assert table.hook_has("postrouting", '"snat"', '"@fip_snat"')
+    assert not table.hook_has("prerouting", '"@fip_snat"') and not table.hook_has("output", '"dnat"')
+    assert probe.nat_table(pair.upstream) is None
+
+
+def test_sysctl_inside_namespace(pair: Pair) -> None:
+    sh("ip", "netns", "exec", pair.router, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+    assert probe.ns_sysctl(pair.router, "net/ipv4/ip_forward") == "1"
+    assert probe.ns_sysctl(pair.upstream, "net/ipv4/ip_forward") == "0"
 
 
 def test_conntrack_flows(pair: Pair) -> None:

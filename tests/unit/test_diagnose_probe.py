@@ -74,7 +74,8 @@ NFT = {
         {"map": {"family": "ip", "name": "fip_snat", "table": "floatnet", "type": "ipv4_addr", "handle": 2,
                  "map": "ipv4_addr"}},
         {"set": {"family": "ip", "name": "internal", "table": "floatnet", "type": "ipv4_addr", "handle": 3}},
-        {"chain": {"family": "ip", "table": "floatnet", "name": "prerouting", "handle": 4}},
+        {"chain": {"family": "ip", "table": "floatnet", "name": "prerouting", "handle": 4, "type": "nat",
+                   "hook": "prerouting"}},
     ]
 }  # fmt: skip
 
@@ -82,6 +83,30 @@ NFT = {
 def test_nft_maps() -> None:
     maps = probe.parse_nft_maps(NFT)
     assert maps == {"fip_dnat": {"203.0.113.101": "10.0.0.5", "203.0.113.102": "10.0.0.6"}, "fip_snat": {}}
+
+
+def test_nft_hooks() -> None:
+    doc = {
+        "nftables": [
+            *NFT["nftables"],
+            {"chain": {"family": "ip", "table": "floatnet", "name": "postrouting", "type": "nat",
+                       "hook": "postrouting"}},
+            {"chain": {"family": "ip", "table": "floatnet", "name": "helper"}},
+            {"rule": {"chain": "prerouting", "expr": [{"dnat": {"addr": {"map": {"key": {"payload": {
+                "protocol": "ip", "field": "daddr"}}, "data": "@fip_dnat"}}}}]}},
+            {"rule": {"chain": "postrouting", "expr": [
+                {"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": "qg-x"}},
+                {"snat": {"addr": {"map": {"key": {"payload": {"protocol": "ip", "field": "saddr"}},
+                                           "data": "@fip_snat"}}}}]}},
+            {"rule": {"chain": "helper", "expr": [{"accept": None}]}},
+        ]
+    }  # fmt: skip
+    hooks = probe.parse_nft_hooks(doc)
+    assert set(hooks) == {"prerouting", "postrouting"}  # a regular chain has no hook
+    table = probe.NatTable(probe.parse_nft_maps(doc), hooks)
+    assert table.hook_has("prerouting", '"dnat"', '"@fip_dnat"')
+    assert table.hook_has("postrouting", '"snat"', '"@fip_snat"')
+    assert not table.hook_has("postrouting", '"@fip_dnat"')
 
 
 def test_nft_map_element_with_options() -> None:
