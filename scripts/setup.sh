@@ -14,6 +14,7 @@ APT_PACKAGES=(
   openvswitch-switch openvswitch-common
   nftables libnftables1 dnsmasq-base conntrack
   iproute2 iputils-ping arping ethtool tcpdump udhcpc busybox socat dnsutils procps
+  postgresql
 )
 
 log() { printf '\n==> %s\n' "$*"; }
@@ -48,7 +49,7 @@ run_demo() {
 run_tests() {
   local bin=.venv/bin
   log "ruff";            "$bin/ruff" check floatnet tests bench
-  log "mypy";            "$bin/mypy" floatnet/core floatnet/agent floatnet/linux floatnet/config.py
+  log "mypy";            "$bin/mypy" floatnet/core floatnet/agent floatnet/linux floatnet/diagnose floatnet/cli floatnet/lab floatnet/config.py
   log "import layering"; "$bin/lint-imports"
   log "pytest"
   local rc=0
