@@ -49,7 +49,7 @@ run_demo() {
 run_tests() {
   local bin=.venv/bin
   log "ruff";            "$bin/ruff" check floatnet tests bench
-  log "mypy";            "$bin/mypy" floatnet/core floatnet/agent floatnet/linux floatnet/diagnose floatnet/cli floatnet/lab floatnet/config.py
+  log "mypy";            "$bin/mypy" floatnet
   log "import layering"; "$bin/lint-imports"
   log "pytest"
   local rc=0
