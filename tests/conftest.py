@@ -11,10 +11,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -161,3 +163,37 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+
+
+def _pg_bin() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return found[-1].parent if found else None
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    """A private PostgreSQL cluster (initdb in a temp dir, TCP on 127.0.0.1, trust auth) for one module.
+
+    Skips when the PostgreSQL server binaries are not installed. Runs as the ``postgres`` system user
+    (the server refuses root) and is stopped with ``pg_ctl stop`` at teardown.
+    """
+    bindir = _pg_bin()
+    if bindir is None or subprocess.run(["id", "postgres"], capture_output=True).returncode != 0:
+        pytest.skip("PostgreSQL server binaries (package postgresql) are not installed")
+    base = Path(tempfile.mkdtemp(prefix="floatnet-pg-"))  # pytest's temp dirs are private to root
+    base.chmod(0o777)
+    data, port = base / "data", free_port()
+    as_pg = ["runuser", "-u", "postgres", "--"]
+    subprocess.run([*as_pg, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "floatnet"],
+                   check=True, capture_output=True, cwd=base)  # fmt: skip
+    options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
+    start = [*as_pg, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(base / "log"), "-o", options, "-w"]
+    subprocess.run([*start, "start"], check=True, capture_output=True, timeout=60, cwd=base)
+    try:
+        subprocess.run([*as_pg, str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "floatnet",
+                        "floatnet"], check=True, capture_output=True, cwd=base)  # fmt: skip
+        yield f"postgresql://floatnet@127.0.0.1:{port}/floatnet"
+    finally:
+        subprocess.run([*as_pg, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                       capture_output=True, timeout=60, cwd=base)  # fmt: skip
+        shutil.rmtree(base, ignore_errors=True)

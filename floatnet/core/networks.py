@@ -130,7 +130,20 @@ class NetworkService:
         return self.core.db.run(lambda s: self._create(s, project, attrs))
 
     def _create(self, session: Session, project: str, attrs: dict[str, Any]) -> dict[str, Any]:
-        network_id = new_id()
+        network = Network(
+            id=new_id(),
+            project_id=project,
+            name=attrs["name"],
+            description=attrs["description"],
+            status="ACTIVE",
+            admin_state_up=attrs["admin_state_up"],
+            shared=attrs["shared"],
+            external=attrs["router:external"],
+            port_security_enabled=attrs["port_security_enabled"],
+        )
+        session.add(network)
+        session.flush()  # the segment row refers to the network
+        network_id = network.id
         segment = segments.allocate(
             session,
             self.core.config,
@@ -142,22 +155,10 @@ class NetworkService:
         default_mtu = segments.MTU.get(segment.network_type, 1500)
         if attrs.get("mtu", default_mtu) > default_mtu:
             raise InvalidInput(error_message=f"Requested MTU is too big, maximum is {default_mtu}")
-        network = Network(
-            id=network_id,
-            project_id=project,
-            name=attrs["name"],
-            description=attrs["description"],
-            status="ACTIVE",
-            admin_state_up=attrs["admin_state_up"],
-            shared=attrs["shared"],
-            external=attrs["router:external"],
-            mtu=attrs.get("mtu", default_mtu),
-            port_security_enabled=attrs["port_security_enabled"],
-            network_type=segment.network_type,
-            physical_network=segment.physical_network,
-            segmentation_id=segment.segmentation_id,
-        )
-        session.add(network)
+        network.mtu = attrs.get("mtu", default_mtu)
+        network.network_type = segment.network_type
+        network.physical_network = segment.physical_network
+        network.segmentation_id = segment.segmentation_id
         session.flush()
         tags.set_initial(session, "network", network_id, tags.check_tags(attrs.get("tags", [])))
         changes.record(session, "network", network_id, "create", network_id=network_id)

@@ -20,6 +20,7 @@ from floatnet.core.errors import (
     VlanIdInUse,
 )
 from floatnet.db.models import SegmentAllocation
+from floatnet.db.session import serialize
 
 MTU = {"flat": 1500, "vlan": 1500, "vxlan": 1450, "local": 1500}
 
@@ -111,10 +112,13 @@ def _allocate_vxlan(session: Session, config: Config) -> Segment | None:
     return Segment("vxlan", None, found) if found is not None else None
 
 
-def _claim(session: Session, segment: Segment, network_id: str) -> None:
+def _claim(session: Session, segment: Segment, network_id: str, requested: bool) -> None:
+    """Insert the segment's row. A requested segment that is taken is the caller's error (409); an
+    allocated one lost a race with a concurrent transaction, and the flush's IntegrityError makes
+    :meth:`Database.run` retry the whole transaction, which then picks another id."""
     if segment.network_type == "local":
         return
-    if _is_taken(session, segment):
+    if requested and _is_taken(session, segment):
         if segment.network_type == "flat":
             raise FlatNetworkInUse(physical_network=segment.physical_network)
         if segment.network_type == "vlan":
@@ -126,6 +130,7 @@ def _claim(session: Session, segment: Segment, network_id: str) -> None:
             network_type=network_type, physical_network=physnet, segmentation_id=seg_id, network_id=network_id
         )
     )
+    session.flush()
 
 
 def _provider(
@@ -171,13 +176,14 @@ def allocate(
     seg_id: int | None,
 ) -> Segment:
     """Validate the requested provider attributes (or pick a tenant segment) and claim the segment."""
+    serialize(session, "segments")
     if network_type is None:
         if physnet is not None or seg_id is not None:
             raise InvalidInput(error_message="network_type required")
         segment = _tenant(session, config)
     else:
         segment = _provider(session, config, network_type, physnet, seg_id)
-    _claim(session, segment, network_id)
+    _claim(session, segment, network_id, requested=network_type == "flat" or seg_id is not None)
     return segment
 
 

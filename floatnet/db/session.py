@@ -14,13 +14,15 @@ writers are serialised so that IPAM and segment allocation are race-free:
 
 from __future__ import annotations
 
+import random
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql import Select
@@ -68,8 +70,17 @@ def _sqlite_setup(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+def normalise_url(url: str) -> str:
+    """``postgresql://`` means the psycopg (v3) driver, the one floatnet depends on."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url`` with floatnet's connection setup (see the module docstring)."""
+    url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}
@@ -121,12 +132,24 @@ class Database:
                 if not _is_retryable(exc):
                     raise
                 last = exc
-                time.sleep(min(0.002 * 2**attempt, 0.1))
+                time.sleep(random.uniform(0.5, 1.5) * min(0.002 * 2**attempt, 0.1))
         raise RetryLimitExceeded(str(last)) from last
 
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+def serialize(session: Session, name: str) -> None:
+    """Serialise transactions that allocate from the pool ``name`` until this transaction ends.
+
+    PostgreSQL: a transaction-scoped advisory lock on the name's hash, so concurrent allocators queue
+    instead of all choosing the same free id and retrying in lockstep. SQLite: nothing to do (writers are
+    already serialised by ``BEGIN IMMEDIATE``).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        key = zlib.crc32(name.encode()) - 2**31
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def lock_for_update(stmt: Select[Any]) -> Select[Any]:
