@@ -53,21 +53,32 @@ def project(index: int) -> str:
     return f"bench-{index // PER_PROJECT}"
 
 
+SERVER_PID = 0  # set by main(): the server whose CPU time each phase reports
+
+
+def server_cpu() -> float:
+    """CPU seconds the server process used so far (user + system, from /proc)."""
+    fields = Path(f"/proc/{SERVER_PID}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def timed(count: int, call: Callable[[int], None]) -> dict[str, Any]:
-    """Run ``call(i)`` for i < count; rate and latency figures."""
+    """Run ``call(i)`` for i < count; rate, latency, and the server's CPU per call (what a free core costs:
+    this machine is shared, so wall-clock rates understate what the server does alone)."""
     samples = []
+    cpu = server_cpu()
     began = time.perf_counter()
     for index in range(count):
         start = time.perf_counter()
         call(index)
         samples.append(time.perf_counter() - start)
     elapsed = time.perf_counter() - began
-    return {"count": count, "per_second": round(count / elapsed, 1), **timings(samples)}
+    cpu_ms = (server_cpu() - cpu) * 1000 / count
+    return {"count": count, "per_second": round(count / elapsed, 1), **timings(samples),
+            "server_cpu_ms_per_call": round(cpu_ms, 2)}  # fmt: skip
 
 
-def parallel(
-    url: str, clients: int, items: list[str], call: Callable[[httpx.Client, str], None]
-) -> dict[str, Any]:
+def parallel(url: str, clients: int, items: list[str], call: Callable[[httpx.Client, str], None]) -> dict[str, Any]:
     """``clients`` threads, each with its own connection, sharing ``items``."""
     chunks = [items[i::clients] for i in range(clients)]
     samples: list[float] = []
@@ -90,6 +101,28 @@ def parallel(
     elapsed = time.perf_counter() - began
     return {"clients": clients, "count": len(samples), "per_second": round(len(samples) / elapsed, 1),
             **timings(samples)}  # fmt: skip
+
+
+def _poll(client: httpx.Client, after: int, answered: list[float]) -> None:
+    _ok(client.get("/v2.0/floatnet/hosts/bench/changes", params={"after": after, "timeout": 10}))
+    answered.append(time.perf_counter())
+
+
+def feed_wake(url: str, fips: list[str], ports: list[str]) -> dict[str, Any]:
+    """Latency from an associate's answer to a long poll's answer carrying it (what an agent waits)."""
+    samples = []
+    with httpx.Client(base_url=url, timeout=60) as poller, httpx.Client(base_url=url, timeout=60) as writer:
+        for fip_id, port_id in zip(fips, ports, strict=False):
+            seq = _ok(poller.get("/v2.0/floatnet/hosts/bench/changes", params={"timeout": 0}))["seq"]
+            answered: list[float] = []
+            thread = threading.Thread(target=_poll, args=(poller, seq, answered))
+            thread.start()
+            time.sleep(0.02)
+            _ok(writer.put(f"/v2.0/floatingips/{fip_id}", json={"floatingip": {"port_id": port_id}}))
+            done = time.perf_counter()
+            thread.join(15)
+            samples.append(answered[0] - done)
+    return {"count": len(samples), **timings(samples)}
 
 
 def measure(url: str, count: int) -> dict[str, Any]:
@@ -122,6 +155,7 @@ def measure(url: str, count: int) -> dict[str, Any]:
         "items": len(_ok(client.get("/v2.0/floatingips"))["floatingips"]),
     }
     result["floatingip_disassociate_8_clients"] = parallel(url, 8, fips, disassociate)
+    result["feed_wake_after_associate"] = feed_wake(url, fips[:100], ports[:100])
     client.close()
     return result
 
@@ -132,6 +166,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="floatnet-bench-l3-") as tmp:
         proc, url = start_server(Path(tmp))
+        global SERVER_PID
+        SERVER_PID = proc.pid
         try:
             print(json.dumps(measure(url, args.count), indent=2))
         finally:

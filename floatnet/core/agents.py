@@ -77,9 +77,7 @@ def _refresh(session: Session, attrs: dict[str, Any]) -> Agent:
         select(Agent).where(Agent.host == attrs["host"], Agent.agent_type == attrs["agent_type"])
     ).first()
     if row is None:
-        row = Agent(
-            id=new_id(), host=attrs["host"], agent_type=attrs["agent_type"], created_at=now, started_at=now
-        )
+        row = Agent(id=new_id(), host=attrs["host"], agent_type=attrs["agent_type"], created_at=now, started_at=now)
         row.topic = TOPICS.get(attrs["agent_type"], "N/A")
         session.add(row)
     elif attrs["start_flag"]:
@@ -128,9 +126,7 @@ class AgentService:
     def create(self, ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
         raise HTTPMethodNotAllowed()
 
-    def update(
-        self, ctx: Context, resource_id: str, body: dict[str, Any], revision: int | None
-    ) -> dict[str, Any]:
+    def update(self, ctx: Context, resource_id: str, body: dict[str, Any], revision: int | None) -> dict[str, Any]:
         attrs = validate("agent", UPDATE_SPEC, body, creating=False)
 
         def work(session: Session) -> Agent:

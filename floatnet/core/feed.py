@@ -146,9 +146,7 @@ def read_changes(session: Session, after: int, limit: int = MAX_BATCH) -> Batch:
     newest = newest or 0
     if after > newest or (oldest is not None and after < oldest - 1):
         raise ChangesExpired(after=after, oldest=(oldest or 1) - 1)
-    rows = session.execute(
-        select(Change.__table__).where(Change.seq > after).order_by(Change.seq).limit(limit)
-    ).all()
+    rows = session.execute(select(Change.__table__).where(Change.seq > after).order_by(Change.seq).limit(limit)).all()
     return Batch(rows[-1].seq if rows else after, [_render(row) for row in rows])
 
 

@@ -7,7 +7,8 @@ Given a port (and optionally one of its fixed IPs) the association is valid when
 * some router has an interface on the fixed IP's subnet and its gateway on the floating IP's network — that
   router becomes ``router_id``; none is 404 ``ExternalGatewayForFloatingIPNotFound``.
 
-The router lookup is one indexed query (interfaces by subnet, joined to the router's gateway port).
+The router lookup is one indexed query (interfaces by subnet, joined to the router's gateway port); the
+statements are built once (this is the associate hot path).
 """
 
 from __future__ import annotations
@@ -16,15 +17,15 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from floatnet.core.context import Context
 from floatnet.core.errors import BadRequest
 from floatnet.core.l3_errors import ExternalGatewayForFloatingIPNotFound, FloatingIPPortAlreadyAssociated
-from floatnet.core.l3_ports import FLOATINGIP, ROUTER_GATEWAY, ROUTER_INTERFACE, addresses
+from floatnet.core.l3_ports import FLOATINGIP, ROUTER_GATEWAY, ROUTER_INTERFACE
 from floatnet.core.lookup import get_port
-from floatnet.db.models import FloatingIP, IPAllocation, Port, Router, RouterPort
+from floatnet.db.models import FloatingIP, IPAllocation, Port, Router, RouterPort, table_of
 
 NOT_ASSOCIABLE = (FLOATINGIP, ROUTER_GATEWAY, ROUTER_INTERFACE)
 
@@ -64,32 +65,40 @@ def _pick_ip(port_id: str, ips: list[dict[str, str]], wanted: str | None) -> dic
     return v4[0]
 
 
+_FIPS, _PORTS, _ROUTERS = table_of(FloatingIP), table_of(Port), table_of(Router)
+_ROUTER_PORTS, _ALLOCATIONS = table_of(RouterPort), table_of(IPAllocation)
+ROUTER_FOR = (
+    select(_ROUTER_PORTS.c.router_id)
+    .join(_ALLOCATIONS, _ALLOCATIONS.c.port_id == _ROUTER_PORTS.c.port_id)
+    .join(_ROUTERS, _ROUTERS.c.id == _ROUTER_PORTS.c.router_id)
+    .join(_PORTS, _PORTS.c.id == _ROUTERS.c.gw_port_id)
+    .where(
+        _ALLOCATIONS.c.subnet_id == bindparam("subnet_id"),
+        _ROUTER_PORTS.c.port_type == ROUTER_INTERFACE,
+        _PORTS.c.network_id == bindparam("network_id"),
+    )
+    .order_by(_ROUTER_PORTS.c.router_id)
+    .limit(1)
+)
+HOLDER = select(_FIPS.c.id).where(
+    _FIPS.c.fixed_port_id == bindparam("port_id"),
+    _FIPS.c.fixed_ip_address == bindparam("fixed_ip"),
+    _FIPS.c.id != bindparam("fip_id"),
+)
+PORT_IPS = select(_ALLOCATIONS.c.subnet_id, _ALLOCATIONS.c.ip_address).where(
+    _ALLOCATIONS.c.port_id == bindparam("port_id")
+)
+
+
 def router_for(session: Session, subnet_id: str, floating_network_id: str) -> str | None:
     """The router with an interface on ``subnet_id`` and its gateway on ``floating_network_id``."""
-    gateway = select(Port.id).where(Port.id == Router.gw_port_id, Port.network_id == floating_network_id)
-    return session.scalar(
-        select(RouterPort.router_id)
-        .join(IPAllocation, IPAllocation.port_id == RouterPort.port_id)
-        .join(Router, Router.id == RouterPort.router_id)
-        .where(
-            IPAllocation.subnet_id == subnet_id,
-            RouterPort.port_type == ROUTER_INTERFACE,
-            gateway.exists(),
-        )
-        .order_by(RouterPort.router_id)
-        .limit(1)
-    )
+    params = {"subnet_id": subnet_id, "network_id": floating_network_id}
+    return session.connection().execute(ROUTER_FOR, params).scalar()
 
 
 def _check_free(session: Session, fip: Any, port_id: str, fixed_ip: str) -> None:
-    holder = session.scalar(
-        select(FloatingIP.id).where(
-            FloatingIP.fixed_port_id == port_id,
-            FloatingIP.fixed_ip_address == fixed_ip,
-            FloatingIP.id != fip.id,
-        )
-    )
-    if holder is not None:
+    params = {"port_id": port_id, "fixed_ip": fixed_ip, "fip_id": fip.id}
+    if session.connection().execute(HOLDER, params).first() is not None:
         raise FloatingIPPortAlreadyAssociated(
             floating_ip_address=fip.floating_ip_address,
             fip_id=fip.id,
@@ -99,6 +108,15 @@ def _check_free(session: Session, fip: Any, port_id: str, fixed_ip: str) -> None
         )
 
 
+def _port_ips(session: Session, port_id: str) -> list[dict[str, str]]:
+    rows = session.connection().execute(PORT_IPS, {"port_id": port_id})
+    return [{"subnet_id": subnet_id, "ip_address": address} for subnet_id, address in sorted(rows, key=_by_ip)]
+
+
+def _by_ip(row: Any) -> str:
+    return str(row[1])
+
+
 def resolve(session: Session, ctx: Context, fip: Any, port_id: str, fixed_ip: str | None) -> Target:
     """The association of ``fip`` with ``port_id`` (and ``fixed_ip``), validated as the module says."""
     port = get_port(session, ctx, port_id)
@@ -106,7 +124,7 @@ def resolve(session: Session, ctx: Context, fip: Any, port_id: str, fixed_ip: st
         raise _bad(f"Port {port_id} is owned by {port.device_owner} and cannot have a floating IP")
     if port.network_id == fip.floating_network_id:
         raise _bad(f"Port {port_id} is on the floating IP's external network {fip.floating_network_id}")
-    chosen = _pick_ip(port.id, addresses(session, [port.id])[port.id], fixed_ip)
+    chosen = _pick_ip(port.id, _port_ips(session, port.id), fixed_ip)
     _check_free(session, fip, port.id, chosen["ip_address"])
     router_id = router_for(session, chosen["subnet_id"], fip.floating_network_id)
     if router_id is None:

@@ -14,19 +14,19 @@ from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from floatnet.core import changes, fip_association, port_hooks, quotas, tags
-from floatnet.core.base import Core, bump, check_revision, load_tags, owner_project
+from floatnet.core.base import Core, check_revision, load_tags, owner_project
 from floatnet.core.context import Context
-from floatnet.core.errors import BadRequest, IpAddressGenerationFailure
+from floatnet.core.errors import BadRequest, IpAddressGenerationFailure, NetworkNotFound
 from floatnet.core.fip_association import NOWHERE, Target
 from floatnet.core.l3_errors import FloatingIPNotFound
 from floatnet.core.l3_ports import FLOATINGIP
 from floatnet.core.l3_ports import create as create_port
 from floatnet.core.l3_ports import remove as remove_port
-from floatnet.core.lookup import get_network
+from floatnet.core.lookup import network_visible
 from floatnet.core.query import ListQuery, Page, apply
 from floatnet.core.validation import (
     Attr,
@@ -38,7 +38,7 @@ from floatnet.core.validation import (
     to_uuid,
     validate,
 )
-from floatnet.db.models import FloatingIP, Port, Tag, new_id, table_of, utcnow
+from floatnet.db.models import FloatingIP, Network, Port, Tag, new_id, table_of, utcnow
 
 SPEC: dict[str, Attr] = {
     "floating_network_id": Attr(to_uuid, put=False, required=True),
@@ -74,6 +74,9 @@ DETAIL_COLUMNS = (
 DETAIL_KEYS = tuple(column.key for column in DETAIL_COLUMNS)
 FIPS, PORTS = table_of(FloatingIP), table_of(Port)
 INSERT_FIP = insert(FIPS)
+NETWORK = select(table_of(Network)).where(table_of(Network).c.id == bindparam("network_id"))
+SHOW = select(FIPS).where(FIPS.c.id == bindparam("fip_id"))
+UPDATE_FIP = update(FIPS).where(FIPS.c.id == bindparam("fip_id"))
 
 
 def _stamp(value: Any) -> str:
@@ -157,21 +160,20 @@ def _log_move(session: Session, fip_id: str, op: str, old: str | None, new: str 
         changes.record(session, "floatingip", fip_id, op, router_id=new)
 
 
-def _point(fip: FloatingIP, target: Target) -> None:
-    fip.fixed_port_id, fip.fixed_ip_address, fip.router_id = (
-        target.port_id,
-        target.fixed_ip_address,
-        target.router_id,
-    )
-    fip.status = "DOWN"
+def _pointing(target: Target) -> dict[str, Any]:
+    """The column values that make a floating IP point at ``target`` (status back to DOWN until the agent)."""
+    return {
+        "fixed_port_id": target.port_id,
+        "fixed_ip_address": target.fixed_ip_address,
+        "router_id": target.router_id,
+        "status": "DOWN",
+    }
 
 
 @port_hooks.on_before_delete
 def disassociate_port(session: Session, port: Port) -> None:
     """Disassociate every floating IP mapped to ``port`` (it is being deleted)."""
-    rows = session.execute(
-        select(FloatingIP.id, FloatingIP.router_id).where(FloatingIP.fixed_port_id == port.id)
-    ).all()
+    rows = session.execute(select(FloatingIP.id, FloatingIP.router_id).where(FloatingIP.fixed_port_id == port.id)).all()
     for fip_id, router_id in rows:
         session.execute(
             update(FloatingIP)
@@ -226,23 +228,19 @@ class FloatingIPService:
     def create(self, ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
         attrs = validate("floatingip", SPEC, body, creating=True)
         if attrs.get("fixed_ip_address") and not attrs.get("port_id"):
-            raise BadRequest(
-                resource="floatingip", msg="fixed_ip_address cannot be specified without a port_id"
-            )
+            raise BadRequest(resource="floatingip", msg="fixed_ip_address cannot be specified without a port_id")
         project = owner_project(ctx, attrs)
         return self.core.db.run(lambda s: self._create(s, ctx, project, attrs))
 
     def _create(self, session: Session, ctx: Context, project: str, attrs: dict[str, Any]) -> dict[str, Any]:
-        network = get_network(session, ctx, attrs["floating_network_id"])
+        network = session.connection().execute(NETWORK, {"network_id": attrs["floating_network_id"]}).first()
+        if network is None or not (network.external or network_visible(ctx, network)):
+            raise NetworkNotFound(net_id=attrs["floating_network_id"])
         if not network.external:
-            raise BadRequest(
-                resource="floatingip", msg=f"Network {network.id} is not a valid external network"
-            )
+            raise BadRequest(resource="floatingip", msg=f"Network {network.id} is not a valid external network")
         quotas.check(session, ctx, "floatingip", project_id=project)
         fip_id = new_id()
-        port, ips = create_port(
-            session, self.core, network.id, "", FLOATINGIP, fip_id, _requested_address(attrs)
-        )
+        port, ips = create_port(session, self.core, network, "", FLOATINGIP, fip_id, _requested_address(attrs))
         if not ips:
             raise IpAddressGenerationFailure(net_id=network.id)
         now = utcnow()
@@ -255,9 +253,7 @@ class FloatingIPService:
         }  # fmt: skip
         fip = SimpleNamespace(**values)
         if attrs.get("port_id"):
-            target = fip_association.resolve(
-                session, ctx, fip, attrs["port_id"], attrs.get("fixed_ip_address")
-            )
+            target = fip_association.resolve(session, ctx, fip, attrs["port_id"], attrs.get("fixed_ip_address"))
             values.update(fixed_port_id=target.port_id, fixed_ip_address=target.fixed_ip_address,
                           router_id=target.router_id)  # fmt: skip
             fip = SimpleNamespace(**values)
@@ -267,34 +263,32 @@ class FloatingIPService:
         changes.record(session, "floatingip", fip_id, "create", router_id=fip.router_id)
         return render_fip(session, fip, tag_list)
 
-    def update(
-        self, ctx: Context, resource_id: str, body: dict[str, Any], revision: int | None
-    ) -> dict[str, Any]:
+    def update(self, ctx: Context, resource_id: str, body: dict[str, Any], revision: int | None) -> dict[str, Any]:
         attrs = validate("floatingip", SPEC, body, creating=False)
         if attrs.get("fixed_ip_address") and not attrs.get("port_id"):
-            raise BadRequest(
-                resource="floatingip", msg="fixed_ip_address cannot be specified without a port_id"
-            )
+            raise BadRequest(resource="floatingip", msg="fixed_ip_address cannot be specified without a port_id")
         return self.core.db.run(lambda s: self._update(s, ctx, resource_id, attrs, revision))
 
     def _update(
         self, session: Session, ctx: Context, fip_id: str, attrs: dict[str, Any], revision: int | None
     ) -> dict[str, Any]:
-        fip = get_fip(session, ctx, fip_id)
+        row = session.connection().execute(SHOW, {"fip_id": fip_id}).first()
+        if row is None or not ctx.owns(row.project_id):
+            raise FloatingIPNotFound(floatingip_id=fip_id)
+        fip = SimpleNamespace(**row._asdict())
         check_revision(fip.revision_number, revision)
         old_router = fip.router_id
+        changed: dict[str, Any] = {"revision_number": fip.revision_number + 1, "updated_at": utcnow()}
         if "description" in attrs:
-            fip.description = attrs["description"]
+            changed["description"] = attrs["description"]
         if "port_id" in attrs:
             target = NOWHERE
             if attrs["port_id"] is not None:
-                target = fip_association.resolve(
-                    session, ctx, fip, attrs["port_id"], attrs.get("fixed_ip_address")
-                )
+                target = fip_association.resolve(session, ctx, fip, attrs["port_id"], attrs.get("fixed_ip_address"))
             if (target.port_id, target.fixed_ip_address) != (fip.fixed_port_id, fip.fixed_ip_address):
-                _point(fip, target)
-        bump(fip)
-        session.flush()
+                changed.update(_pointing(target))
+        session.connection().execute(UPDATE_FIP, {"fip_id": fip_id, **changed})
+        vars(fip).update(changed)
         _log_move(session, fip.id, "update", old_router, fip.router_id)
         return render_fip(session, fip, load_tags(session, "floatingip", [fip.id]).get(fip.id, []))
 

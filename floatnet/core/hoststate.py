@@ -191,9 +191,7 @@ def _routers(
     return routers, [rid for rid in filters.router_ids if rid not in set(here)]
 
 
-def snapshot(
-    session: Session, config: Config, host: str, filters: Filters, down_time: float
-) -> dict[str, Any]:
+def snapshot(session: Session, config: Config, host: str, filters: Filters, down_time: float) -> dict[str, Any]:
     """The state document for ``host`` (see docs/agent-protocol.md)."""
     if session.get_bind().dialect.name == "postgresql":
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})

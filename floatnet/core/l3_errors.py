@@ -7,7 +7,7 @@ conflicts come from :mod:`floatnet.core.errors`.
 
 from __future__ import annotations
 
-from floatnet.core.errors import BadRequest, Conflict, InUse, NeutronError, NotFound
+from floatnet.core.errors import BadRequest, InUse, NeutronError, NotFound
 
 
 class RouterNotFound(NotFound):
@@ -72,10 +72,6 @@ class FloatingIPPortAlreadyAssociated(InUse):
     )
 
 
-class ServicePortInUse(InUse):
-    message_template = "Port %(port_id)s cannot be deleted directly via the port API: %(reason)s."
-
-
 class ChangesExpired(NeutronError):
     """The agent's cursor is older than the retained change log (or ahead of it): relist the state."""
 
@@ -85,7 +81,6 @@ class ChangesExpired(NeutronError):
 
 __all__ = [
     "ChangesExpired",
-    "Conflict",
     "ExternalGatewayForFloatingIPNotFound",
     "FloatingIPNotFound",
     "FloatingIPPortAlreadyAssociated",
@@ -97,5 +92,4 @@ __all__ = [
     "RouterInterfaceNotFound",
     "RouterInterfaceNotFoundForSubnet",
     "RouterNotFound",
-    "ServicePortInUse",
 ]

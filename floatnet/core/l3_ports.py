@@ -7,6 +7,8 @@ module only adds what the L3 code needs around that: the owners' names and batch
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,21 +26,27 @@ L3_OWNERS = (ROUTER_INTERFACE, ROUTER_GATEWAY, FLOATINGIP)
 def create(
     session: Session,
     core: Core,
-    network_id: str,
+    network: Any,
     project_id: str,
     owner: str,
     device_id: str,
     requested: list[dict[str, str]] | None,
 ) -> tuple[Port, list[dict[str, str]]]:
-    """Create an L3-owned port with its fixed IPs (``requested`` as in a port's ``fixed_ips``; None: auto)."""
+    """Create an L3-owned port on ``network`` (a Network or a row of its columns) with its fixed IPs
+    (``requested`` as in a port's ``fixed_ips``; None: one automatic address)."""
+    attrs: dict[str, Any] = {"device_owner": owner, "device_id": device_id}
+    if requested is not None:
+        attrs["fixed_ips"] = requested
+    port, ips, _ = create_port(session, core, project_id, attrs, network)
+    return port, ips
+
+
+def network_of(session: Session, network_id: str) -> Network:
+    """The network row (it exists: callers hold a port or subnet on it)."""
     network = session.get(Network, network_id)
     if network is None:
         raise NetworkNotFound(net_id=network_id)
-    attrs = {"device_owner": owner, "device_id": device_id, "fixed_ips": requested}
-    if requested is None:
-        del attrs["fixed_ips"]
-    port, ips, _ = create_port(session, core, project_id, attrs, network)
-    return port, ips
+    return network
 
 
 def remove(session: Session, port_id: str) -> None:

@@ -61,9 +61,7 @@ def gateway_network(session: Session, router: Router) -> str | None:
 def ensure_unused(session: Session, router: Router, network_id: str) -> None:
     """409 when floating IPs go through this router's gateway."""
     used = session.scalar(
-        select(FloatingIP.id).where(
-            FloatingIP.router_id == router.id, FloatingIP.floating_network_id == network_id
-        )
+        select(FloatingIP.id).where(FloatingIP.router_id == router.id, FloatingIP.floating_network_id == network_id)
     )
     if used is not None:
         raise RouterExternalGatewayInUseByFloatingIp(router_id=router.id, net_id=network_id)
@@ -79,11 +77,11 @@ def clear(session: Session, router: Router) -> None:
     remove(session, port_id)
 
 
-def _create(session: Session, core: Core, router: Router, network_id: str, info: dict[str, Any]) -> None:
+def _create(session: Session, core: Core, router: Router, network: Any, info: dict[str, Any]) -> None:
     requested = info.get("external_fixed_ips") or None
-    port, ips = create(session, core, network_id, "", ROUTER_GATEWAY, router.id, requested)
+    port, ips = create(session, core, network, "", ROUTER_GATEWAY, router.id, requested)
     if not ips:
-        raise BadRequest(resource="router", msg=f"No IPs available for external network {network_id}")
+        raise BadRequest(resource="router", msg=f"No IPs available for external network {network.id}")
     session.execute(insert(RouterPort).values(router_id=router.id, port_id=port.id, port_type=ROUTER_GATEWAY))
     router.gw_port_id = port.id
 
@@ -95,9 +93,7 @@ def _satisfied(current: list[dict[str, str]], wanted: list[dict[str, str]]) -> b
     return all(any(all(old.get(k) == v for k, v in entry.items()) for old in current) for entry in wanted)
 
 
-def _refresh_ips(
-    session: Session, core: Core, router: Router, network_id: str, wanted: list[dict[str, str]]
-) -> None:
+def _refresh_ips(session: Session, core: Core, router: Router, network_id: str, wanted: list[dict[str, str]]) -> None:
     port_id = router.gw_port_id
     assert port_id is not None
     if _satisfied(addresses(session, [port_id])[port_id], wanted):
@@ -126,4 +122,4 @@ def update(session: Session, core: Core, ctx: Context, router: Router, info: dic
     if current is not None:
         ensure_unused(session, router, current)
         clear(session, router)
-    _create(session, core, router, network.id, info)
+    _create(session, core, router, network, info)

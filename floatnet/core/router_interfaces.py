@@ -26,7 +26,7 @@ from floatnet.core.l3_errors import (
     RouterInterfaceNotFound,
     RouterInterfaceNotFoundForSubnet,
 )
-from floatnet.core.l3_ports import ROUTER_INTERFACE, addresses, create, remove
+from floatnet.core.l3_ports import ROUTER_INTERFACE, addresses, create, network_of, remove
 from floatnet.core.lookup import get_port, get_subnet, require_owner
 from floatnet.core.routers import get_router
 from floatnet.core.validation import to_uuid
@@ -62,22 +62,18 @@ def _check_new_subnet(session: Session, router_id: str, subnet: Subnet) -> None:
         if ipaddress.ip_network(row.cidr).overlaps(new):
             raise BadRequest(
                 resource="router",
-                msg=f"Cidr {subnet.cidr} of subnet {subnet.id} overlaps with cidr {row.cidr} "
-                f"of subnet {row.id}",
+                msg=f"Cidr {subnet.cidr} of subnet {subnet.id} overlaps with cidr {row.cidr} of subnet {row.id}",
             )
 
 
-def _by_subnet(
-    session: Session, core: Core, ctx: Context, router: Router, subnet_id: str
-) -> tuple[str, Subnet]:
+def _by_subnet(session: Session, core: Core, ctx: Context, router: Router, subnet_id: str) -> tuple[str, Subnet]:
     subnet = get_subnet(session, ctx, subnet_id)
     if not subnet.gateway_ip:
         raise BadRequest(resource="router", msg="Subnet for router interface must have a gateway IP")
     _check_new_subnet(session, router.id, subnet)
     requested = [{"subnet_id": subnet.id, "ip_address": subnet.gateway_ip}]
-    port, _ = create(
-        session, core, subnet.network_id, subnet.project_id, ROUTER_INTERFACE, router.id, requested
-    )
+    network = network_of(session, subnet.network_id)
+    port, _ = create(session, core, network, subnet.project_id, ROUTER_INTERFACE, router.id, requested)
     return port.id, subnet
 
 
@@ -85,9 +81,7 @@ def _by_port(session: Session, ctx: Context, router: Router, port_id: str) -> tu
     port = get_port(session, ctx, port_id)
     require_owner(ctx, "add_router_interface", port)
     if port.device_id or port.device_owner:
-        raise PortInUse(
-            port_id=port.id, net_id=port.network_id, device_id=port.device_id or port.device_owner
-        )
+        raise PortInUse(port_id=port.id, net_id=port.network_id, device_id=port.device_id or port.device_owner)
     ips = addresses(session, [port.id])[port.id]
     if not ips:
         raise BadRequest(resource="router", msg="Router port must have at least one fixed IP")
@@ -97,9 +91,7 @@ def _by_port(session: Session, ctx: Context, router: Router, port_id: str) -> tu
     for subnet in subnets:
         assert subnet is not None
         _check_new_subnet(session, router.id, subnet)
-    session.execute(
-        update(Port).where(Port.id == port.id).values(device_owner=ROUTER_INTERFACE, device_id=router.id)
-    )
+    session.execute(update(Port).where(Port.id == port.id).values(device_owner=ROUTER_INTERFACE, device_id=router.id))
     changes.record(session, "port", port.id, "update", router_id=router.id, network_id=port.network_id)
     first = subnets[0]
     assert first is not None
@@ -134,9 +126,7 @@ def add(session: Session, core: Core, ctx: Context, router_id: str, body: Any) -
     else:
         assert port_id is not None
         new_port, subnet = _by_port(session, ctx, router, port_id)
-    session.execute(
-        insert(RouterPort).values(router_id=router.id, port_id=new_port, port_type=ROUTER_INTERFACE)
-    )
+    session.execute(insert(RouterPort).values(router_id=router.id, port_id=new_port, port_type=ROUTER_INTERFACE))
     bump(router)
     changes.record(session, "router", router.id, "update", router_id=router.id)
     return _answer(router, new_port, subnet)

@@ -20,9 +20,7 @@ from floatnet.db.models import IPAllocation, Router, RouterPort, RouterRoute, Su
 
 MAX_ROUTES = 30
 
-_convert = list_of(
-    dict_with({"destination": cidr, "nexthop": ip_address}, required=("destination", "nexthop"))
-)
+_convert = list_of(dict_with({"destination": cidr, "nexthop": ip_address}, required=("destination", "nexthop")))
 
 
 class RoutesExhausted(BadRequest):

@@ -91,9 +91,7 @@ def render_rows(session: Session, rows: Sequence[Any]) -> list[dict[str, Any]]:
         _routes(session, ids),
         load_tags(session, "router", ids),
     )
-    return [
-        render(row, gateways.get(row.id), routes.get(row.id, []), tag_map.get(row.id, [])) for row in rows
-    ]
+    return [render(row, gateways.get(row.id), routes.get(row.id, []), tag_map.get(row.id, [])) for row in rows]
 
 
 def render_one(session: Session, router: Router) -> dict[str, Any]:
@@ -149,9 +147,7 @@ class RouterService:
         changes.record(session, "router", router.id, "create", router_id=router.id)
         return render_one(session, router)
 
-    def update(
-        self, ctx: Context, resource_id: str, body: dict[str, Any], revision: int | None
-    ) -> dict[str, Any]:
+    def update(self, ctx: Context, resource_id: str, body: dict[str, Any], revision: int | None) -> dict[str, Any]:
         attrs = validate("router", SPEC, body, creating=False)
         if "external_gateway_info" in attrs:
             router_gateway.check_policy(ctx, attrs["external_gateway_info"])

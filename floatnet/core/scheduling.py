@@ -57,18 +57,14 @@ class Candidates:
 
 def candidates(session: Session, down_time: float, asking_host: str) -> Candidates:
     """The candidate hosts for routers and DHCP from the ``agents`` table (see the module docstring)."""
-    rows = session.execute(
-        select(Agent.host, Agent.agent_type, Agent.heartbeat_timestamp, Agent.admin_state_up)
-    )
+    rows = session.execute(select(Agent.host, Agent.agent_type, Agent.heartbeat_timestamp, Agent.admin_state_up))
     agents = rows.all()
     now = utcnow()
     every = sorted({row.host for row in agents}) or [asking_host]
 
     def alive_of(kind: str) -> list[str]:
         wanted = AGENT_TYPES[kind]
-        exact = [
-            row for row in agents if row.admin_state_up and is_alive(row.heartbeat_timestamp, down_time, now)
-        ]
+        exact = [row for row in agents if row.admin_state_up and is_alive(row.heartbeat_timestamp, down_time, now)]
         for agent_type in wanted:
             hosts = sorted({row.host for row in exact if row.agent_type == agent_type})
             if hosts:

@@ -39,9 +39,7 @@ def parse(body: Any) -> dict[str, dict[str, str]]:
             raise HTTPBadRequest(msg=f"'{key}' must map ids to a status")
         for resource_id, value in statuses.items():
             if value not in STATUSES:
-                raise HTTPBadRequest(
-                    msg=f"Invalid status '{value}' for {resource_id}: expected one of {STATUSES}"
-                )
+                raise HTTPBadRequest(msg=f"Invalid status '{value}' for {resource_id}: expected one of {STATUSES}")
         result[key] = {str(k): str(v) for k, v in statuses.items()}
     return result
 
