@@ -72,15 +72,19 @@ async def read_json(request: Request) -> Any:
         raise MalformedRequestBody(reason=str(exc)) from None
 
 
-async def read_envelope(request: Request, key: str) -> dict[str, Any]:
+def unwrap(body: Any, key: str) -> dict[str, Any]:
     """The object under ``key`` in a ``{"<key>": {...}}`` body (400 when missing or not an object)."""
-    body = await read_json(request)
     if not isinstance(body, dict) or key not in body:
         raise HTTPBadRequest(msg=f"Resource body required: expected '{key}'")
     inner = body[key]
     if not isinstance(inner, dict):
         raise HTTPBadRequest(msg=f"Invalid format for '{key}': expected an object")
     return inner
+
+
+async def read_envelope(request: Request, key: str) -> dict[str, Any]:
+    """The object under ``key`` in the request's ``{"<key>": {...}}`` body (see :func:`unwrap`)."""
+    return unwrap(await read_json(request), key)
 
 
 def if_match_revision(request: Request) -> int | None:

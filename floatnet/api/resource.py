@@ -80,9 +80,7 @@ class _Endpoints:
     async def collection(self, request: Request) -> Response:
         ctx, service, spec = http.context_of(request), self._service(request), self.spec
         if request.method == "POST":
-            body = await http.read_envelope(request, spec.resource)
-            created = await http.run_sync(service.create, ctx, body)
-            return http.respond({spec.resource: render(ctx, spec, created, [])}, 201)
+            return await self._create(request, ctx, service)
         query = http.list_query(request)
         page = await http.run_sync(service.list, ctx, query)
         result: dict[str, Any] = {
@@ -92,6 +90,18 @@ class _Endpoints:
         if links:
             result[f"{spec.collection}_links"] = links
         return http.respond(result)
+
+    async def _create(self, request: Request, ctx: Context, service: ResourceService) -> Response:
+        """One resource, or (``{"<collection>": [...]}``) several in one all-or-nothing transaction."""
+        spec = self.spec
+        body = await http.read_json(request)
+        if isinstance(body, dict) and isinstance(body.get(spec.collection), list) and len(body) == 1:
+            items = [http.unwrap({spec.resource: item}, spec.resource) for item in body[spec.collection]]
+            db = http.core_of(request).db
+            created = await http.run_sync(db.run, lambda _s: [service.create(ctx, item) for item in items])
+            return http.respond({spec.collection: [render(ctx, spec, item, []) for item in created]}, 201)
+        one = await http.run_sync(service.create, ctx, http.unwrap(body, spec.resource))
+        return http.respond({spec.resource: render(ctx, spec, one, [])}, 201)
 
     async def member(self, request: Request) -> Response:
         ctx, service, spec = http.context_of(request), self._service(request), self.spec

@@ -20,6 +20,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -30,6 +31,7 @@ from sqlalchemy.sql import Select
 T = TypeVar("T")
 
 RETRIES = 8
+_AMBIENT: ContextVar[Session | None] = ContextVar("floatnet_ambient_session", default=None)
 BUSY_TIMEOUT_MS = 30_000
 
 
@@ -122,12 +124,21 @@ class Database:
         """Run ``work(session)`` in a transaction, retrying it whole on a conflict (see module docstring).
 
         Raises :class:`RetryLimitExceeded` when every attempt conflicted; domain errors pass unchanged.
+        Called inside another ``run`` of the same thread (a bulk request running several creates), the work
+        joins the outer transaction: all of it commits, or none of it, and a conflict retries the outer one.
         """
+        ambient = _AMBIENT.get()
+        if ambient is not None:
+            return work(ambient)
         last: Exception | None = None
         for attempt in range(RETRIES):
             try:
                 with self.transaction(write) as session:
-                    return work(session)
+                    token = _AMBIENT.set(session)
+                    try:
+                        return work(session)
+                    finally:
+                        _AMBIENT.reset(token)
             except (IntegrityError, OperationalError) as exc:
                 if not _is_retryable(exc):
                     raise

@@ -30,9 +30,7 @@ def test_binding_uses_bridge_mappings(app_client: Any) -> None:
     details = bound["binding:vif_details"]
     assert details["bridge_name"] == "br-eth1" and details["port_filter"] is False
     assert details["datapath_type"] in ("system", "netdev")
-    flat = network(
-        app_client, **{"provider:network_type": "flat", "provider:physical_network": "physnet_flat"}
-    )
+    flat = network(app_client, **{"provider:network_type": "flat", "provider:physical_network": "physnet_flat"})
     unmapped = port(app_client, flat["id"], **{"binding:host_id": "node1"})
     assert unmapped["binding:vif_type"] == "binding_failed"
     unbind = {"port": {"binding:host_id": ""}}
@@ -50,9 +48,7 @@ def test_specific_ip_and_taken_ip(app_client: Any) -> None:
     assert_error(again, 409, "IpAddressAlreadyAllocated", "10.0.0.50 already allocated")
     gateway = {"network_id": net["id"], "fixed_ips": [{"ip_address": "10.0.0.1"}]}
     assert_error(app_client.post("/v2.0/ports", json={"port": gateway}), 409, "IpAddressAlreadyAllocated")
-    router = port(
-        app_client, net["id"], device_owner="network:router_interface", **{"fixed_ips": gateway["fixed_ips"]}
-    )
+    router = port(app_client, net["id"], device_owner="network:router_interface", **{"fixed_ips": gateway["fixed_ips"]})
     assert router["fixed_ips"][0]["ip_address"] == "10.0.0.1"
 
 
@@ -61,9 +57,7 @@ def test_invalid_fixed_ips(app_client: Any) -> None:
     other, other_sub = _net_with_subnet(app_client, "10.5.0.0/24")
 
     def post(fixed_ips: Any) -> Any:
-        return app_client.post(
-            "/v2.0/ports", json={"port": {"network_id": net["id"], "fixed_ips": fixed_ips}}
-        )
+        return app_client.post("/v2.0/ports", json={"port": {"network_id": net["id"], "fixed_ips": fixed_ips}})
 
     assert_error(post([{"ip_address": "192.0.2.5"}]), 400, "InvalidIpForNetwork")
     assert_error(post([{"subnet_id": sub["id"], "ip_address": "10.5.0.9"}]), 400, "InvalidIpForSubnet")
@@ -81,9 +75,7 @@ def test_exhaustion_and_reuse(app_client: Any) -> None:
     addresses = {p["fixed_ips"][0]["ip_address"] for p in ports}
     assert addresses == {f"10.0.0.{i}" for i in range(2, 7)}
     full = app_client.post("/v2.0/ports", json={"port": {"network_id": net["id"]}})
-    assert_error(
-        full, 409, "IpAddressGenerationFailure", f"No more IP addresses available on network {net['id']}"
-    )
+    assert_error(full, 409, "IpAddressGenerationFailure", f"No more IP addresses available on network {net['id']}")
     app_client.delete(f"/v2.0/ports/{ports[2]['id']}")
     again = port(app_client, net["id"])
     assert again["fixed_ips"][0]["ip_address"] == ports[2]["fixed_ips"][0]["ip_address"]
@@ -106,15 +98,9 @@ def test_two_subnets_auto_picks_first_ipv4_and_explicit_both(app_client: Any) ->
 
 def test_update_fixed_ips_keeps_and_frees(app_client: Any) -> None:
     net, sub = _net_with_subnet(app_client)
-    created = port(
-        app_client, net["id"], fixed_ips=[{"ip_address": "10.0.0.10"}, {"ip_address": "10.0.0.11"}]
-    )
+    created = port(app_client, net["id"], fixed_ips=[{"ip_address": "10.0.0.10"}, {"ip_address": "10.0.0.11"}])
     url = f"/v2.0/ports/{created['id']}"
-    body = {
-        "port": {
-            "fixed_ips": [{"ip_address": "10.0.0.11"}, {"subnet_id": sub["id"], "ip_address": "10.0.0.12"}]
-        }
-    }
+    body = {"port": {"fixed_ips": [{"ip_address": "10.0.0.11"}, {"subnet_id": sub["id"], "ip_address": "10.0.0.12"}]}}
     updated = app_client.put(url, json=body).json()["port"]
     assert sorted(ip["ip_address"] for ip in updated["fixed_ips"]) == ["10.0.0.11", "10.0.0.12"]
     assert updated["revision_number"] == 1
@@ -125,24 +111,16 @@ def test_mac_address_rules(app_client: Any) -> None:
     net, _ = _net_with_subnet(app_client)
     first = port(app_client, net["id"], mac_address="FA:16:3E:00:00:01")
     assert first["mac_address"] == "fa:16:3e:00:00:01"
-    dup = app_client.post(
-        "/v2.0/ports", json={"port": {"network_id": net["id"], "mac_address": "fa:16:3e:00:00:01"}}
-    )
+    dup = app_client.post("/v2.0/ports", json={"port": {"network_id": net["id"], "mac_address": "fa:16:3e:00:00:01"}})
     assert_error(dup, 409, "MacAddressInUse", "fa:16:3e:00:00:01 is in use")
     other, _ = _net_with_subnet(app_client, "10.7.0.0/24")
-    assert (
-        port(app_client, other["id"], mac_address="fa:16:3e:00:00:01")["mac_address"] == "fa:16:3e:00:00:01"
-    )
-    bad = app_client.post(
-        "/v2.0/ports", json={"port": {"network_id": net["id"], "mac_address": "01:00:00:00:00:01"}}
-    )
+    assert port(app_client, other["id"], mac_address="fa:16:3e:00:00:01")["mac_address"] == "fa:16:3e:00:00:01"
+    bad = app_client.post("/v2.0/ports", json={"port": {"network_id": net["id"], "mac_address": "01:00:00:00:00:01"}})
     assert_error(bad, 400, "HTTPBadRequest", "mac_address")
 
 
 def test_unknown_network_and_service_port_delete(app_client: Any) -> None:
-    missing = app_client.post(
-        "/v2.0/ports", json={"port": {"network_id": "6a0e2bd6-0c1f-4d5e-9a3e-7bdf0ad0c0aa"}}
-    )
+    missing = app_client.post("/v2.0/ports", json={"port": {"network_id": "6a0e2bd6-0c1f-4d5e-9a3e-7bdf0ad0c0aa"}})
     assert_error(missing, 404, "NetworkNotFound")
     assert_error(app_client.post("/v2.0/ports", json={"port": {}}), 400, "HTTPBadRequest", "network_id")
     net, _ = _net_with_subnet(app_client)
@@ -166,3 +144,17 @@ def test_port_scoping_and_binding_hidden(app_client: Any) -> None:
     assert on_shared["project_id"] == "bob"
     pinned = {"port": {"network_id": shared["id"], "fixed_ips": [{"ip_address": "10.1.0.9"}]}}
     assert_error(app_client.post("/v2.0/ports", json=pinned, headers=bob), 403, "PolicyNotAuthorized")
+
+
+def test_bulk_create_is_all_or_nothing(app_client: Any) -> None:
+    net, _ = _net_with_subnet(app_client, "10.0.0.0/29")
+    two = app_client.post("/v2.0/ports", json={"ports": [{"network_id": net["id"], "name": n} for n in "ab"]})
+    assert two.status_code == 201, two.text
+    assert [p["name"] for p in two.json()["ports"]] == ["a", "b"]
+    too_many = {"ports": [{"network_id": net["id"]} for _ in range(4)]}
+    assert_error(app_client.post("/v2.0/ports", json=too_many), 409, "IpAddressGenerationFailure")
+    assert len(app_client.get("/v2.0/ports", params={"network_id": net["id"]}).json()["ports"]) == 2
+    bad_item = {"ports": [{"network_id": net["id"]}, "nope"]}
+    assert_error(app_client.post("/v2.0/ports", json=bad_item), 400, "HTTPBadRequest")
+    nets = app_client.post("/v2.0/networks", json={"networks": [{"name": "x"}, {"name": "y"}]})
+    assert [n["name"] for n in nets.json()["networks"]] == ["x", "y"]
