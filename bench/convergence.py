@@ -136,9 +136,7 @@ class Env:
 
     def _spawn(self, role: str, argv: list[str]) -> None:
         with (self.work / f"{role}.log").open("wb") as log:
-            self.procs[role] = subprocess.Popen(
-                argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-            )
+            self.procs[role] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
     def _start(self) -> None:
         self.ns(self.ovs_ns)
@@ -146,9 +144,7 @@ class Env:
         ini = self.work / "floatnet.ini"
         ini.write_text(INI.format(state=self.work / "state", ovsdb=self.ovs.connection))
         py = [sys.executable, "-m", "floatnet"]
-        self._spawn(
-            "server", [*py, "server", "--config", str(ini), "--bind", self.url[7:], "--log-level", "warning"]
-        )
+        self._spawn("server", [*py, "server", "--config", str(ini), "--bind", self.url[7:], "--log-level", "warning"])
         until(lambda: httpx.get(self.url + "/", timeout=1).status_code == 200, 30, "the server")
         self._spawn(
             "agent",
@@ -211,9 +207,7 @@ class Env:
         )
         gateway = {"network_id": self.ext["id"], "external_fixed_ips": [{"subnet_id": self.ext_subnet["id"]}]}
         self.router = api.create("router", name="bench", external_gateway_info=gateway)
-        api.call(
-            "PUT", f"/routers/{self.router['id']}/add_router_interface", {"subnet_id": self.priv_subnet["id"]}
-        )
+        api.call("PUT", f"/routers/{self.router['id']}/add_router_interface", {"subnet_id": self.priv_subnet["id"]})
         self.router_ns = router_ns(self.router["id"])
         until(lambda: netns.exists(self.router_ns) and self.count_fips() == 0, 30, "the router namespace")
 
@@ -238,9 +232,7 @@ class Env:
 
     def make_vm(self, name: str, wired: bool = True) -> dict[str, Any]:
         """A port bound to this host and its "instance": a namespace plugged into OVS as a hypervisor does."""
-        port = self.api.create(
-            "port", network_id=self.priv["id"], name=name, **{"binding:host_id": self.host}
-        )
+        port = self.api.create("port", network_id=self.priv["id"], name=name, **{"binding:host_id": self.host})
         ns, dev = self.ns(f"{self.prefix}-{name}"), f"{self.prefix}{name}"
         links.ensure_veth(dev, "eth0", ns, mac=port["mac_address"], peer_name="eth0", netns=self.ovs_ns)
         links.tx_offload_off(dev, self.ovs_ns)
@@ -275,21 +267,17 @@ class Env:
     def dhcp(self, ns: str) -> str | None:
         """Run udhcpc (script: /bin/true, so nothing is configured, the host's resolv.conf never touched)."""
         argv = ["udhcpc", "-i", "eth0", "-f", "-q", "-n", "-t", "20", "-T", "1", "-s", "/bin/true"]
-        proc = subprocess.run(
-            netns.exec_argv(ns, argv), capture_output=True, text=True, timeout=60, check=False
-        )
+        proc = subprocess.run(netns.exec_argv(ns, argv), capture_output=True, text=True, timeout=60, check=False)
         found = re.search(r"lease of ([0-9.]+) obtained", proc.stdout + proc.stderr)
         return found.group(1) if found else None
 
     def add_bulk_fips(self, count: int) -> None:
+        """``count`` ports with a floating IP each, spread over projects of 40 (within default quotas)."""
         for i in range(count):
-            port = self.api.create("port", network_id=self.priv["id"], name=f"bulk{i}")
-            self.api.create(
-                "floatingip",
-                floating_network_id=self.ext["id"],
-                subnet_id=self.bulk_subnet["id"],
-                port_id=port["id"],
-            )
+            project = f"bench-{i // 40}"
+            port = self.api.create("port", network_id=self.priv["id"], name=f"bulk{i}", project_id=project)
+            self.api.create("floatingip", floating_network_id=self.ext["id"], subnet_id=self.bulk_subnet["id"],
+                            port_id=port["id"], project_id=project)  # fmt: skip
         until(lambda: self.count_fips() >= count, 120, f"{count} floating IPs in the router's NAT map")
 
     def wait_unmapped(self, ip: str) -> None:
@@ -305,11 +293,7 @@ class Env:
         return len(maps[0].get("elem", [])) if maps else 0
 
     def agent_log(self) -> list[str]:
-        text = (
-            (self.work / "agent.log").read_text(errors="replace")
-            if (self.work / "agent.log").exists()
-            else ""
-        )
+        text = (self.work / "agent.log").read_text(errors="replace") if (self.work / "agent.log").exists() else ""
         return [line for line in text.splitlines() if "floatnet.agent" in line]
 
     def close(self) -> None:

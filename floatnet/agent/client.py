@@ -49,9 +49,7 @@ def _error_of(response: httpx.Response) -> ServerError:
 class Client:
     """The agent's view of one floatnet server for one host."""
 
-    def __init__(
-        self, base_url: str, host: str, timeout: float = 10.0, retries: int = 3, token: str = ""
-    ) -> None:
+    def __init__(self, base_url: str, host: str, timeout: float = 10.0, retries: int = 3, token: str = "") -> None:
         headers = {"X-Auth-Token": token} if token else {}
         self.host = host
         self.retries = retries
@@ -83,9 +81,7 @@ class Client:
 
     def state(self, routers: Iterable[str] = (), networks: Iterable[str] = ()) -> dict[str, Any]:
         """The host's desired state: everything, or only the given routers/networks (filtered snapshot)."""
-        params = [("router_id", r) for r in sorted(set(routers))] + [
-            ("network_id", n) for n in sorted(set(networks))
-        ]
+        params = [("router_id", r) for r in sorted(set(routers))] + [("network_id", n) for n in sorted(set(networks))]
         result = self._request("GET", f"/v2.0/floatnet/hosts/{self.host}/state", params=params)
         if not isinstance(result, dict):
             raise ServerError("state: the answer is not an object")

@@ -279,9 +279,7 @@ def parse_router(obj: Mapping[str, Any]) -> Router:
         routes=_pairs(obj.get("routes") or (), "destination", "nexthop", where),
         gateway=_router_port(gateway, where) if gateway else None,
         interfaces=tuple(_router_port(i, where) for i in obj.get("interfaces") or ()),
-        floatingips=tuple(
-            _floatingip(f, where) for f in obj.get("floatingips") or () if f.get("fixed_ip_address")
-        ),
+        floatingips=tuple(_floatingip(f, where) for f in obj.get("floatingips") or () if f.get("fixed_ip_address")),
     )
 
 

@@ -1,11 +1,12 @@
 """The reconcile loop: list, then watch (ARCHITECTURE.md, "The reconcile loop").
 
 1. Full sync (at start, after a 410, after any failure): register, fetch the complete state, observe every
-owned kernel object, plan, apply, report statuses, and follow the change feed from the snapshot's ``seq``.
+   owned kernel object, plan, apply, report statuses, and follow the change feed from the snapshot's ``seq``.
 2. Incremental: for a batch of changes, refetch only the touched routers/networks (``state?router_id=…``),
-plan them against the in-memory view of the kernel, apply, report. 3. Between changes, watch OVS (an in-
-memory IDL read every tick): a device a hypervisor plugged or unplugged is wired (tag) and its port reported
-``ACTIVE``/``DOWN`` within a tick.
+   plan them against the in-memory view of the kernel, apply, report.
+3. Every tick, watch OVS (an in-memory IDL read): when its ports differ from the ones last planned against
+   the whole state, re-plan the whole state (pure and cheap): a device a hypervisor plugged or unplugged is
+   wired (tag) and its port reported ``ACTIVE``/``DOWN`` within a tick.
 
 The in-memory view is the projection of what was applied (``project``); a namespace whose actions failed is
 re-observed from the kernel. Nothing is ever flushed: a restart on an up-to-date kernel plans zero actions.
@@ -18,7 +19,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -33,7 +34,7 @@ from floatnet.agent.observe import Dataplane, observe, observe_dhcp, observe_nam
 from floatnet.agent.plan import plan
 from floatnet.agent.plan_common import PlanContext
 from floatnet.agent.project import project
-from floatnet.agent.state import Observed
+from floatnet.agent.state import Observed, OvsPort
 from floatnet.agent.watch import RELIST, Heartbeat, Watcher
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class Agent:
         self.lock = threading.Lock()
         self.desired: DesiredState | None = None
         self.observed = Observed()
+        self.ovs_planned: Mapping[str, OvsPort] = {}  # the OVS ports last planned against the whole state
         self.errors: dict[Ref, str] = {}
         self.reported: dict[tuple[str, str], str] = {}
         self.resync_at: float | None = 0.0
@@ -106,7 +108,7 @@ class Agent:
                 self.resync_at = time.monotonic()
             elif batch:
                 self._guarded(functools.partial(self.incremental, batch))
-            elif self.desired is not None:
+            if self.desired is not None and self.resync_at is None:
                 self._guarded(self.check_ovs)
 
     def _next_batch(self) -> Any:
@@ -152,6 +154,7 @@ class Agent:
         actions = plan(desired, observed, self.ctx)
         result = run_actions(actions, self.handlers)
         self.observed = self._after(observed, desired, actions, result)
+        self.ovs_planned = self.observed.ovs_ports
         with self.lock:
             gone = self._gone_fips(self.desired, desired, set(desired.routers))
             self.desired, self.errors = desired, dict(result.errors)
@@ -202,14 +205,13 @@ class Agent:
     def check_ovs(self) -> None:
         """React to OVS ports appearing/disappearing (hypervisor plugs) without waiting for the server."""
         ports = observe_ovs(self.dp)
-        if ports == self.observed.ovs_ports:
+        if ports == self.ovs_planned:
             return
         self.observed = replace(self.observed, ovs_ports=ports)
         assert self.desired is not None
-        current = replace(
-            self.desired, complete=False, absent_routers=frozenset(), absent_networks=frozenset()
-        )
+        current = replace(self.desired, complete=False, absent_routers=frozenset(), absent_networks=frozenset())
         actions, result = self._converge(current, refresh_ovs=False)
+        self.ovs_planned = self.observed.ovs_ports
         if actions:
             log.info("OVS change: %d actions, %d errors", len(actions), len(result.errors))
         with self.lock:
@@ -227,9 +229,7 @@ class Agent:
 
     # -- bookkeeping -----------------------------------------------------------------------------------------
 
-    def _after(
-        self, before: Observed, desired: DesiredState, actions: list[Action], result: ApplyResult
-    ) -> Observed:
+    def _after(self, before: Observed, desired: DesiredState, actions: list[Action], result: ApplyResult) -> Observed:
         """The kernel view after applying: projections for what succeeded, real observation for failures."""
         projected = project(desired, self.ctx)
         namespaces = dict(before.namespaces)

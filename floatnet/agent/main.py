@@ -11,6 +11,7 @@ packets): a restarted agent finds everything as it was and changes nothing.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import os
 import signal
@@ -128,6 +129,7 @@ def main(argv: list[str]) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 <pid>`: every thread's stack to the log
     log.info("agent for host %s, server %s, datapath %s", host, server, dp.datapath_type)
     agent.run()
     return 0

@@ -46,9 +46,7 @@ def merge(full: DesiredState, partial: DesiredState, routers: set[str], networks
     new_routers.update(partial.routers)
     new_networks = {k: v for k, v in full.networks.items() if k not in networks}
     new_networks.update(partial.networks)
-    ports = {
-        k: p for k, p in full.ports.items() if p.network_id not in networks and k not in partial.absent_ports
-    }
+    ports = {k: p for k, p in full.ports.items() if p.network_id not in networks and k not in partial.absent_ports}
     ports.update(partial.ports)
     return replace(
         full,

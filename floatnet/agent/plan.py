@@ -69,9 +69,7 @@ def router_devices(router: Router) -> list[tuple[DeviceSpec, tuple[A.Ref, ...]]]
     if gw is not None:
         fips = {f"{f.floating_ip_address}/32" for f in router.floatingips}
         qg_addresses = frozenset({norm_iface(f"{gw.ip_address}/{gw.prefixlen}")} | fips)
-        spec = DeviceSpec(
-            names.qg_dev(gw.port_id), gw.port_id, gw.mac_address, gw.mtu, gw.wiring, qg_addresses
-        )
+        spec = DeviceSpec(names.qg_dev(gw.port_id), gw.port_id, gw.mac_address, gw.mtu, gw.wiring, qg_addresses)
         out.append((spec, (rref, ("port", gw.port_id))))
     return out
 
@@ -112,22 +110,16 @@ def plan_router(router: Router, observed: Observed) -> list[A.Action]:
 
     out = ensure_namespace(ns, nsobs, True, rref)
     if not replace:
-        out += [
-            A.DelFipMapping(group=ns, refs=fref(ip), ns=ns, fip=ip, fixed=old[ip]) for ip in removed + moved
-        ]
+        out += [A.DelFipMapping(group=ns, refs=fref(ip), ns=ns, fip=ip, fixed=old[ip]) for ip in removed + moved]
     devices = router_devices(router)
     for spec, refs in devices:
         out += plan_device(ns, spec, observed, refs + tuple(r for ip in added + moved for r in fref(ip)))
     out += unplug_stale(ns, nsobs, ROUTER_DEV_PREFIXES, {spec.dev for spec, _ in devices})
     out += sync_routes(ns, nsobs, router_routes(router), rref)
     if replace:
-        out.append(
-            A.ReplaceNat(group=ns, refs=rref + tuple(r for ip in new for r in fref(ip)), ns=ns, table=want)
-        )
+        out.append(A.ReplaceNat(group=ns, refs=rref + tuple(r for ip in new for r in fref(ip)), ns=ns, table=want))
     else:
-        out += [
-            A.AddFipMapping(group=ns, refs=fref(ip), ns=ns, fip=ip, fixed=new[ip]) for ip in added + moved
-        ]
+        out += [A.AddFipMapping(group=ns, refs=fref(ip), ns=ns, fip=ip, fixed=new[ip]) for ip in added + moved]
     if (added or moved) and want.gateway_dev is not None:  # announce first: it never blocks
         out.append(A.Garp(group=ns, ns=ns, dev=want.gateway_dev, ips=tuple(added + moved)))
     if removed or moved:  # a subprocess per address (tens of ms): last, after every element is in place
@@ -142,9 +134,7 @@ def plan_instance_ports(desired: DesiredState, observed: Observed) -> list[A.Act
     for port in sorted(desired.ports.values(), key=lambda p: p.id):
         found = by_iface.get(port.id)
         if found is not None and found.bridge == port.wiring.bridge and found.tag != port.tag:
-            out.append(
-                A.SetTag(group=f"port:{port.id}", refs=(("port", port.id),), port=found.name, tag=port.tag)
-            )
+            out.append(A.SetTag(group=f"port:{port.id}", refs=(("port", port.id),), port=found.name, tag=port.tag))
     own = own_device_names(desired, observed)
     for port_id in sorted(desired.absent_ports - set(desired.ports)):
         found = by_iface.get(port_id)
@@ -187,12 +177,7 @@ def _sweep_ovs(desired: DesiredState, observed: Observed, planned: list[A.Action
             out.append(A.DeleteOvsPort(group="ovs", port=name))
     own = own_device_names(desired, observed)
     for port in sorted(observed.ovs_ports.values(), key=lambda p: p.name):
-        if (
-            port.iface_id
-            and port.iface_id not in desired.ports
-            and port.name not in own
-            and port.tag != DEAD_VLAN
-        ):
+        if port.iface_id and port.iface_id not in desired.ports and port.name not in own and port.tag != DEAD_VLAN:
             out.append(A.SetTag(group=f"port:{port.iface_id}", port=port.name, tag=DEAD_VLAN))
     return out
 

@@ -59,15 +59,11 @@ def plan_device(ns: str, spec: DeviceSpec, observed: Observed, refs: tuple[A.Ref
         out.append(A.SetTag(group=ns, refs=refs, port=spec.dev, tag=spec.wiring.tag))
     if not healthy or link is None or link.addresses != spec.addresses:
         have = link.addresses if healthy and link is not None else None
-        out.append(
-            A.SyncAddresses(group=ns, refs=refs, ns=ns, dev=spec.dev, wanted=spec.addresses, have=have)
-        )
+        out.append(A.SyncAddresses(group=ns, refs=refs, ns=ns, dev=spec.dev, wanted=spec.addresses, have=have))
     return out
 
 
-def unplug_stale(
-    ns: str, nsobs: Namespace | None, prefixes: tuple[str, ...], keep: set[str]
-) -> list[A.Action]:
+def unplug_stale(ns: str, nsobs: Namespace | None, prefixes: tuple[str, ...], keep: set[str]) -> list[A.Action]:
     """Unplug devices with our ``prefixes`` inside ``ns`` that the desired state no longer has."""
     if nsobs is None:
         return []
@@ -80,9 +76,7 @@ def sync_routes(ns: str, nsobs: Namespace | None, want: Routes, refs: tuple[A.Re
     return [] if have == want else [A.SyncRoutes(group=ns, refs=refs, ns=ns, routes=want)]
 
 
-def ensure_namespace(
-    ns: str, nsobs: Namespace | None, forwarding: bool, refs: tuple[A.Ref, ...]
-) -> list[A.Action]:
+def ensure_namespace(ns: str, nsobs: Namespace | None, forwarding: bool, refs: tuple[A.Ref, ...]) -> list[A.Action]:
     if nsobs is None:
         return [A.CreateNamespace(group=ns, refs=refs, ns=ns, forwarding=forwarding)]
     if nsobs.forwarding != forwarding:

@@ -45,12 +45,7 @@ def compute(
     wired = observed.ports_by_iface_id()
     for port in desired.ports.values():
         found = wired.get(port.id)
-        ok = (
-            found is not None
-            and found.attached
-            and found.bridge == port.wiring.bridge
-            and found.tag == port.tag
-        )
+        ok = found is not None and found.attached and found.bridge == port.wiring.bridge and found.tag == port.tag
         _put(out, errors, "port", port.id, ACTIVE if ok and port.admin_state_up else DOWN)
     for fip_id in gone_fips:
         out["floatingips"].setdefault(fip_id, DOWN)

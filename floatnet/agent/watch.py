@@ -26,9 +26,7 @@ POLL_TIMEOUT = 25.0
 class Watcher(threading.Thread):
     """Long-polls the change feed and queues non-status changes (or :data:`RELIST`)."""
 
-    def __init__(
-        self, make_client: Callable[[], Client], events: queue.Queue[Any], stop: threading.Event
-    ) -> None:
+    def __init__(self, make_client: Callable[[], Client], events: queue.Queue[Any], stop: threading.Event) -> None:
         super().__init__(name="floatnet-watch", daemon=True)
         self.make_client = make_client
         self.events = events
