@@ -294,9 +294,7 @@ def serve(conf: str, port: int) -> None:
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's signature
             """Keystone logs requests itself."""
 
-    httpd = make_server(
-        "127.0.0.1", port, application, server_class=ThreadingServer, handler_class=QuietHandler
-    )
+    httpd = make_server("127.0.0.1", port, application, server_class=ThreadingServer, handler_class=QuietHandler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     httpd.serve_forever()
 

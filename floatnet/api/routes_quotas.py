@@ -95,12 +95,8 @@ async def quota_details(request: Request) -> Response:
 
 def routes() -> list[BaseRoute]:
     """The quota routes; declares the ``quotas`` and ``quota_details`` extensions."""
-    extensions.register(
-        "quotas", "Quota management support", "Expose functions for quotas management per project"
-    )
-    extensions.register(
-        "quota_details", "Quota details management support", "Expose functions for quotas usage"
-    )
+    extensions.register("quotas", "Quota management support", "Expose functions for quotas management per project")
+    extensions.register("quota_details", "Quota details management support", "Expose functions for quotas usage")
     extensions.register("quota-check-limit", "Quota engine limit check", "Check the limit against the usage")
     return [
         Route(PREFIX, list_quotas, methods=["GET"]),

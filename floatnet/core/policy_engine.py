@@ -166,9 +166,7 @@ class PolicyEngine:
         creating = action.startswith("create_")
         for attribute, rule in self.attribute_rules(action):
             value = _lookup(body, attribute)
-            if value is _UNSET or (
-                creating and (value is None or CREATE_DEFAULTS.get(attribute, _UNSET) == value)
-            ):
+            if value is _UNSET or (creating and (value is None or CREATE_DEFAULTS.get(attribute, _UNSET) == value)):
                 continue
             if not self._allowed_cached(creds, rule, target):
                 return rule

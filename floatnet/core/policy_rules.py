@@ -67,9 +67,7 @@ BASE_RULES = [
     policy.RuleDefault(
         "admin_or_owner", "rule:context_is_admin or project_id:%(project_id)s", "Administrators or the owner."
     ),
-    policy.RuleDefault(
-        "network_owner", "tenant_id:%(network:tenant_id)s", "The owner of the parent network."
-    ),
+    policy.RuleDefault("network_owner", "tenant_id:%(network:tenant_id)s", "The owner of the parent network."),
     policy.RuleDefault(
         "admin_or_network_owner",
         "rule:context_is_admin or rule:network_owner",
@@ -78,9 +76,7 @@ BASE_RULES = [
     policy.RuleDefault("regular_user", "", "Anybody with a valid token."),
     policy.RuleDefault("shared", "field:networks:shared=True", "The network (or parent network) is shared."),
     policy.RuleDefault("external", "field:networks:router:external=True", "The network is external."),
-    policy.RuleDefault(
-        "network_device", "field:port:device_owner=~^network:", "A port owned by the network."
-    ),
+    policy.RuleDefault("network_device", "field:port:device_owner=~^network:", "A port owned by the network."),
     policy.RuleDefault("service_api", "role:service", "A service (e.g. Nova) acting on behalf of a user."),
     policy.RuleDefault("default", "rule:admin_or_owner", "Used for any action without a rule."),
 ]
@@ -132,9 +128,7 @@ NETWORK_RULES = [
     _rule("get_network:router:external", "rule:regular_user", "See ``router:external``."),
     _rule("update_network", ADMIN_OR_PROJECT_MEMBER, "Update a network."),
     *_attributes("update_network", ADMIN, ("shared", "router:external", "is_default", *_PROVIDER), "Change"),
-    _rule(
-        "update_network:port_security_enabled", ADMIN_OR_PROJECT_MEMBER, "Change ``port_security_enabled``."
-    ),
+    _rule("update_network:port_security_enabled", ADMIN_OR_PROJECT_MEMBER, "Change ``port_security_enabled``."),
     _rule("delete_network", ADMIN_OR_PROJECT_MEMBER, "Delete a network."),
 ]
 
@@ -179,9 +173,7 @@ PORT_RULES = [
     _rule("update_port:fixed_ips", _FIXED_IPS, "Change fixed IPs."),
     _rule("update_port:fixed_ips:ip_address", ADMIN_OR_NET_OWNER_MEMBER, "Choose a fixed IP address."),
     _rule("update_port:fixed_ips:subnet_id", _FIXED_IPS, "Choose the subnet of a fixed IP."),
-    _rule(
-        "update_port:port_security_enabled", ADMIN_OR_NET_OWNER_MEMBER, "Change ``port_security_enabled``."
-    ),
+    _rule("update_port:port_security_enabled", ADMIN_OR_NET_OWNER_MEMBER, "Change ``port_security_enabled``."),
     *_attributes("update_port", ADMIN, _BINDING, "Change"),
     _rule("update_port:binding:vnic_type", ADMIN_OR_PROJECT_MEMBER, "Change ``binding:vnic_type``."),
     _rule("delete_port", f"{ADMIN_OR_PROJECT_MEMBER} or ({NET_OWNER_MEMBER})", "Delete a port."),

@@ -65,9 +65,7 @@ def _parse_limit(resource: str, value: Any) -> int:
     try:
         number = int(str(value).strip())
     except ValueError:
-        raise HTTPBadRequest(
-            msg=f"Invalid input for {resource}. Reason: '{value}' is not an integer."
-        ) from None
+        raise HTTPBadRequest(msg=f"Invalid input for {resource}. Reason: '{value}' is not an integer.") from None
     if number < UNLIMITED:
         raise HTTPBadRequest(
             msg=f"Invalid input for {resource}. Reason: '{number}' should be greater than or equal to -1."
@@ -80,9 +78,7 @@ def _parse_check_limit(value: Any) -> bool:
         return value
     text = str(value).strip().lower()
     if text not in ("true", "false", "1", "0"):
-        raise HTTPBadRequest(
-            msg=f"Invalid input for {CHECK_LIMIT}. Reason: '{value}' is not a valid boolean."
-        )
+        raise HTTPBadRequest(msg=f"Invalid input for {CHECK_LIMIT}. Reason: '{value}' is not a valid boolean.")
     return text in ("true", "1")
 
 
@@ -96,11 +92,7 @@ def validate(limits: Mapping[str, Any]) -> dict[str, int]:
         raise HTTPBadRequest(msg=f"Unrecognized attribute(s) '{', '.join(unknown)}'")
     if CHECK_LIMIT in limits:
         _parse_check_limit(limits[CHECK_LIMIT])
-    return {
-        resource: _parse_limit(resource, value)
-        for resource, value in limits.items()
-        if resource != CHECK_LIMIT
-    }
+    return {resource: _parse_limit(resource, value) for resource, value in limits.items() if resource != CHECK_LIMIT}
 
 
 def set_limits(session: Session, project_id: str, limits: Mapping[str, Any]) -> dict[str, int]:
@@ -129,9 +121,7 @@ def reset(session: Session, project_id: str) -> None:
     session.execute(delete(Quota).where(Quota.project_id == project_id))
 
 
-def check(
-    session: Session, ctx: Context, resource: str, count: int = 1, project_id: str | None = None
-) -> None:
+def check(session: Session, ctx: Context, resource: str, count: int = 1, project_id: str | None = None) -> None:
     """Raise ``OverQuota`` unless the owner may have ``count`` more ``resource``.
 
     The owner is ``project_id`` when given (an admin creating for another project), else the caller's project.
@@ -148,6 +138,4 @@ def check(
 def usage_of(session: Session, project_id: str, resource: str) -> int:
     """How many ``resource`` rows ``project_id`` owns."""
     model = MODELS[resource]
-    return int(
-        session.scalar(select(func.count()).select_from(model).where(model.project_id == project_id)) or 0
-    )
+    return int(session.scalar(select(func.count()).select_from(model).where(model.project_id == project_id)) or 0)

@@ -19,9 +19,7 @@ OPENSTACK = (
 
 def openstack(keystone: KeystoneServer, user: str, *args: str) -> subprocess.CompletedProcess[str]:
     """Run the ``openstack`` CLI as ``user`` (a cloud of the fixture's clouds.yaml)."""
-    return subprocess.run(
-        [OPENSTACK, *args], env=keystone.cli_env(user), capture_output=True, text=True, timeout=120
-    )
+    return subprocess.run([OPENSTACK, *args], env=keystone.cli_env(user), capture_output=True, text=True, timeout=120)
 
 
 def test_token_issue_with_password_auth_for_admin_and_members(keystone: KeystoneServer) -> None:

@@ -65,9 +65,7 @@ def engine() -> PolicyEngine:
         (ADMIN, net("alpha"), True),
     ],
 )
-def test_network_visibility(
-    engine: PolicyEngine, caller: Caller, target: dict[str, object], visible: bool
-) -> None:
+def test_network_visibility(engine: PolicyEngine, caller: Caller, target: dict[str, object], visible: bool) -> None:
     assert engine.allowed(caller, "get_network", target) is visible
 
 
@@ -166,9 +164,7 @@ def test_router_gateway_members_may_set_network_but_not_snat(engine: PolicyEngin
     assert engine.refused_write(ALICE, "update_router", no_snat, target) == (
         "update_router:external_gateway_info:enable_snat"
     )
-    fixed = {
-        "external_gateway_info": {"network_id": "ext", "external_fixed_ips": [{"ip_address": "1.2.3.4"}]}
-    }
+    fixed = {"external_gateway_info": {"network_id": "ext", "external_fixed_ips": [{"ip_address": "1.2.3.4"}]}}
     assert engine.refused_write(ALICE, "create_router", fixed, target) is not None
     assert engine.refused_write(ADMIN, "create_router", no_snat, target) is None
 
