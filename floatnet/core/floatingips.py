@@ -75,6 +75,9 @@ DETAIL_KEYS = tuple(column.key for column in DETAIL_COLUMNS)
 FIPS, PORTS = table_of(FloatingIP), table_of(Port)
 INSERT_FIP = insert(FIPS)
 NETWORK = select(table_of(Network)).where(table_of(Network).c.id == bindparam("network_id"))
+TAGS = select(table_of(Tag).c.tag).where(
+    table_of(Tag).c.resource_type == "floatingip", table_of(Tag).c.resource_id == bindparam("fip_id")
+)
 SHOW = select(FIPS).where(FIPS.c.id == bindparam("fip_id"))
 UPDATE_FIP = update(FIPS).where(FIPS.c.id == bindparam("fip_id"))
 
@@ -146,6 +149,11 @@ def render_fip(session: Session, fip: Any, tag_list: list[str]) -> dict[str, Any
     return render([getattr(fip, name) for name in FIELDS] + details, tag_list)
 
 
+def own_tags(session: Session, fip_id: str) -> list[str]:
+    """One floating IP's tags, sorted (a prebuilt statement: this is on the associate path)."""
+    return sorted(session.connection().execute(TAGS, {"fip_id": fip_id}).scalars())
+
+
 def get_fip(session: Session, ctx: Context, fip_id: str) -> FloatingIP:
     """The floating IP if ``ctx`` may see it (404 otherwise)."""
     fip = session.get(FloatingIP, fip_id)
@@ -155,9 +163,10 @@ def get_fip(session: Session, ctx: Context, fip_id: str) -> FloatingIP:
 
 
 def _log_move(session: Session, fip_id: str, op: str, old: str | None, new: str | None) -> None:
-    changes.record(session, "floatingip", fip_id, op, router_id=old)
-    if new != old:
-        changes.record(session, "floatingip", fip_id, op, router_id=new)
+    """One change row per router the floating IP leaves or joins (one row without router when neither)."""
+    routers = [router for router in dict.fromkeys((old, new)) if router is not None] or [None]
+    for router_id in routers:
+        changes.record(session, "floatingip", fip_id, op, router_id=router_id)
 
 
 def _pointing(target: Target) -> dict[str, Any]:
@@ -290,7 +299,7 @@ class FloatingIPService:
         session.connection().execute(UPDATE_FIP, {"fip_id": fip_id, **changed})
         vars(fip).update(changed)
         _log_move(session, fip.id, "update", old_router, fip.router_id)
-        return render_fip(session, fip, load_tags(session, "floatingip", [fip.id]).get(fip.id, []))
+        return render_fip(session, fip, own_tags(session, fip.id))
 
     def delete(self, ctx: Context, resource_id: str) -> None:
         def work(session: Session) -> None:
