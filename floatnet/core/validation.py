@@ -82,6 +82,12 @@ def string(max_len: int = 255) -> Converter:
     return convert
 
 
+def string_or_none(max_len: int = 255) -> Converter:
+    """Like :func:`string`, with ``None`` meaning the empty string (``openstack port unset --host``)."""
+    inner = string(max_len)
+    return lambda value: "" if value is None else inner(value)
+
+
 def to_int(low: int | None = None, high: int | None = None) -> Converter:
     """An integer (also from its text), optionally within ``low``..``high``."""
 

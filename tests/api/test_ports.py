@@ -158,3 +158,12 @@ def test_bulk_create_is_all_or_nothing(app_client: Any) -> None:
     assert_error(app_client.post("/v2.0/ports", json=bad_item), 400, "HTTPBadRequest")
     nets = app_client.post("/v2.0/networks", json={"networks": [{"name": "x"}, {"name": "y"}]})
     assert [n["name"] for n in nets.json()["networks"]] == ["x", "y"]
+
+
+def test_none_clears_string_attributes(app_client: Any) -> None:
+    net, _ = _net_with_subnet(app_client)
+    bound = port(app_client, net["id"], device_id="vm-1", **{"binding:host_id": "node1"})
+    cleared = {"port": {"binding:host_id": None, "device_id": None, "binding:profile": None}}
+    updated = app_client.put(f"/v2.0/ports/{bound['id']}", json=cleared).json()["port"]
+    assert updated["binding:host_id"] == "" and updated["device_id"] == "" and updated["binding:profile"] == {}
+    assert updated["binding:vif_type"] == "unbound"
