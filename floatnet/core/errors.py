@@ -107,8 +107,7 @@ class InUse(Conflict):
 
 class NetworkInUse(InUse):
     message_template = (
-        "Unable to complete operation on network %(net_id)s. "
-        "There are one or more ports still in use on the network."
+        "Unable to complete operation on network %(net_id)s. There are one or more ports still in use on the network."
     )
 
 
@@ -126,10 +125,16 @@ class PortInUse(InUse):
     )
 
 
+class InvalidSharedSetting(Conflict):
+    message_template = "Unable to reconfigure sharing settings for network %(network)s. Multiple tenants are using it."
+
+
+class GatewayIpInUse(InUse):
+    message_template = "Current gateway ip %(ip_address)s already in use by port %(port_id)s. Unable to update."
+
+
 class MacAddressInUse(InUse):
-    message_template = (
-        "Unable to complete operation for network %(net_id)s. The mac address %(mac)s is in use."
-    )
+    message_template = "Unable to complete operation for network %(net_id)s. The mac address %(mac)s is in use."
 
 
 class IpAddressAlreadyAllocated(Conflict):
@@ -142,8 +147,7 @@ class IpAddressGenerationFailure(Conflict):
 
 class VlanIdInUse(InUse):
     message_template = (
-        "Unable to create the network. "
-        "The VLAN %(vlan_id)s on physical network %(physical_network)s is in use."
+        "Unable to create the network. The VLAN %(vlan_id)s on physical network %(physical_network)s is in use."
     )
 
 
@@ -176,9 +180,7 @@ class InvalidIpForSubnet(BadRequest):
 
 
 class InvalidIpForNetwork(BadRequest):
-    message_template = (
-        "IP address %(ip_address)s is not a valid IP for any of the subnets on the specified network."
-    )
+    message_template = "IP address %(ip_address)s is not a valid IP for any of the subnets on the specified network."
 
 
 class PreconditionFailed(NeutronError):

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from floatnet.core import changes, policy, segments, tags
 from floatnet.core.base import Core, bump, check_revision, load_tags, owner_project, standard_attrs
 from floatnet.core.context import Context
-from floatnet.core.errors import InvalidInput, NetworkInUse
+from floatnet.core.errors import InvalidInput, InvalidSharedSetting, NetworkInUse
 from floatnet.core.lookup import get_network, network_visible_clause, require_owner
 from floatnet.core.query import ListQuery, Page, apply, pop_column_filters
 from floatnet.core.validation import (
@@ -111,6 +111,19 @@ def render_one(session: Session, network: Network) -> dict[str, Any]:
     )
 
 
+def _check_unshare(session: Session, network: Network) -> None:
+    """A shared network stays shared while other projects have (non-service) ports on it."""
+    foreign = session.execute(
+        select(Port.id).where(
+            Port.network_id == network.id,
+            Port.project_id != network.project_id,
+            ~Port.device_owner.startswith("network:"),
+        )
+    ).first()
+    if foreign is not None:
+        raise InvalidSharedSetting(network=network.id)
+
+
 class NetworkService:
     """The ``networks`` resource."""
 
@@ -180,6 +193,8 @@ class NetworkService:
         current = render_one(session, network)
         if any(attrs[key] != current[key] for key in PROVIDER if key in attrs):
             raise InvalidInput(error_message="Plugin does not support updating provider attributes")
+        if network.shared and attrs.get("shared") is False:
+            _check_unshare(session, network)
         if attrs.get("mtu", 0) > segments.MTU.get(network.network_type, 1500):
             raise InvalidInput(error_message="Requested MTU is too big")
         for key, value in attrs.items():

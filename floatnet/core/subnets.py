@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from floatnet.core import changes, dhcp, ipam, tags
 from floatnet.core.base import Core, bump, check_revision, load_tags, owner_project, standard_attrs
 from floatnet.core.context import Context
-from floatnet.core.errors import HTTPBadRequest, InvalidInput, SubnetInUse
+from floatnet.core.errors import GatewayIpInUse, HTTPBadRequest, InvalidInput, SubnetInUse
 from floatnet.core.lookup import get_network, get_subnet, network_visible_clause, require_owner
 from floatnet.core.policy import check
 from floatnet.core.query import ListQuery, Page, apply, pop_column_filters
@@ -170,6 +170,21 @@ def _non_dhcp_allocations(session: Session, subnet_id: str) -> bool:
     return session.execute(stmt.limit(1)).first() is not None
 
 
+def _check_gateway_free(session: Session, subnet: Subnet) -> None:
+    """The gateway may not move while a router interface holds it."""
+    holder = session.execute(
+        select(Port.id)
+        .join(IPAllocation, IPAllocation.port_id == Port.id)
+        .where(
+            IPAllocation.subnet_id == subnet.id,
+            IPAllocation.ip_address == subnet.gateway_ip,
+            Port.device_owner.startswith("network:router_interface"),
+        )
+    ).first()
+    if holder is not None:
+        raise GatewayIpInUse(ip_address=subnet.gateway_ip, port_id=holder[0])
+
+
 class SubnetService:
     """The ``subnets`` resource."""
 
@@ -227,6 +242,8 @@ class SubnetService:
         net = ipaddress.ip_network(subnet.cidr)
         gateway = attrs.get("gateway_ip", subnet.gateway_ip)
         _check_gateway(net, gateway)
+        if gateway != subnet.gateway_ip and subnet.gateway_ip is not None:
+            _check_gateway_free(session, subnet)
         pools = attrs.get("allocation_pools", subnet.allocation_pools)
         attrs["allocation_pools"] = ipam.check_pools(net, pools, gateway)
         for key in STORED:

@@ -57,9 +57,7 @@ def test_vlan_out_of_range_and_unknown_physnet(app_client: Any) -> None:
     bad = {"provider:network_type": "vlan", "provider:physical_network": "public_eth1"}
     response = app_client.post("/v2.0/networks", json={"network": {**bad, "provider:segmentation_id": 4095}})
     assert_error(response, 400, "InvalidInput", "out of range")
-    response = app_client.post(
-        "/v2.0/networks", json={"network": {**bad, "provider:physical_network": "nowhere"}}
-    )
+    response = app_client.post("/v2.0/networks", json={"network": {**bad, "provider:physical_network": "nowhere"}})
     assert_error(response, 400, "InvalidInput", "nowhere")
 
 
@@ -169,3 +167,13 @@ def test_admin_creates_for_another_project(app_client: Any) -> None:
     assert net["project_id"] == "carol"
     listed = app_client.get("/v2.0/networks", headers=project("carol")).json()["networks"]
     assert [n["id"] for n in listed] == [net["id"]]
+
+
+def test_cannot_unshare_while_other_projects_use_it(app_client: Any) -> None:
+    shared = network(app_client, shared=True)
+    subnet(app_client, shared["id"], "10.9.0.0/24", enable_dhcp=False)
+    theirs = port(app_client, shared["id"], project("bob"))
+    unshare = {"network": {"shared": False}}
+    assert_error(app_client.put(f"/v2.0/networks/{shared['id']}", json=unshare), 409, "InvalidSharedSetting")
+    app_client.delete(f"/v2.0/ports/{theirs['id']}")
+    assert app_client.put(f"/v2.0/networks/{shared['id']}", json=unshare).json()["network"]["shared"] is False

@@ -131,3 +131,17 @@ def test_subnet_on_foreign_network(app_client: Any) -> None:
     sub = subnet(app_client, net["id"], "10.0.0.0/24", alice)
     assert_error(app_client.get(f"/v2.0/subnets/{sub['id']}", headers=bob), 404, "SubnetNotFound")
     assert app_client.get("/v2.0/subnets", headers=bob).json()["subnets"] == []
+
+
+def test_gateway_held_by_router_interface_cannot_move(app_client: Any) -> None:
+    net = network(app_client)
+    sub = subnet(app_client, net["id"], "10.0.0.0/24", enable_dhcp=False)
+    url = f"/v2.0/subnets/{sub['id']}"
+    held = port(app_client, net["id"], device_owner="network:router_interface", fixed_ips=[{"ip_address": "10.0.0.1"}])
+    assert_error(app_client.put(url, json={"subnet": {"gateway_ip": "10.0.0.254"}}), 409, "GatewayIpInUse")
+    app_client.put(f"/v2.0/ports/{held['id']}", json={"port": {"device_owner": ""}})
+    app_client.delete(f"/v2.0/ports/{held['id']}")
+    moved = app_client.put(url, json={"subnet": {"gateway_ip": "10.0.0.254", "allocation_pools": [
+        {"start": "10.0.0.2", "end": "10.0.0.200"}]}})  # fmt: skip
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["subnet"]["gateway_ip"] == "10.0.0.254"
