@@ -23,7 +23,7 @@ from floatnet.config import Config
 from floatnet.core import router_slice
 from floatnet.core.feed import latest_seq
 from floatnet.core.scheduling import DHCP, ROUTER, Candidates, candidates
-from floatnet.db.models import IPAllocation, Network, Port, Router, Subnet
+from floatnet.db.models import IPAllocation, Network, Port, Router, RouterPort, Subnet
 
 DHCP_OWNER = "network:dhcp"
 
@@ -191,6 +191,18 @@ def _routers(
     return routers, [rid for rid in filters.router_ids if rid not in set(here)]
 
 
+def _router_networks(session: Session, placement: Candidates, host: str, network_ids: list[str]) -> set[str]:
+    """Which of ``network_ids`` a router placed on ``host`` has a port on (filtered answers)."""
+    if not network_ids:
+        return set()
+    rows = session.execute(
+        select(RouterPort.router_id, Port.network_id)
+        .join(Port, Port.id == RouterPort.port_id)
+        .where(Port.network_id.in_(network_ids))
+    )
+    return {network_id for router_id, network_id in rows if placement.host_for(ROUTER, router_id) == host}
+
+
 def snapshot(session: Session, config: Config, host: str, filters: Filters, down_time: float) -> dict[str, Any]:
     """The state document for ``host`` (see docs/agent-protocol.md)."""
     if session.get_bind().dialect.name == "postgresql":
@@ -200,6 +212,8 @@ def snapshot(session: Session, config: Config, host: str, filters: Filters, down
     routers, absent_routers = _routers(session, config, placement, host, filters)
     ports, absent_ports = _bound_ports(session, config, host, filters)
     needed = {p["network_id"] for p in ports}
+    if not filters.complete:
+        needed |= _router_networks(session, placement, host, filters.network_ids)
     for router in routers:
         needed |= {i["network_id"] for i in router["interfaces"]}
         if router["gateway"]:

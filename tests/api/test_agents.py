@@ -150,3 +150,15 @@ def test_port_status_report(app_client: Any) -> None:
     assert [(c["op"], c["network_id"]) for c in rows["changes"]] == [("status", world.net)]
     error(app_client.put(url, json={"ports": {port["id"]: "UP"}}), 400, "HTTPBadRequest")
     error(app_client.put(url, json={"servers": {}}), 400, "HTTPBadRequest")
+
+
+def test_network_used_only_by_a_hosted_router_is_not_absent(app_client: Any) -> None:
+    world = build(app_client)
+    register(app_client, "node1")
+    world.router()
+    doc = state(app_client, "node1", network_id=world.ext_net)
+    assert [n["id"] for n in doc["networks"]] == [world.ext_net] and doc["absent"]["networks"] == []
+    register(app_client, "node2")
+    age_heartbeats(app_client, 60)
+    register(app_client, "node2")
+    assert state(app_client, "node1", network_id=world.ext_net)["absent"]["networks"] == [world.ext_net]
