@@ -47,7 +47,7 @@ SPEC: dict[str, Attr] = {
     "dns_domain": Attr(string(255)),
 }
 PROVIDER = ("provider:network_type", "provider:physical_network", "provider:segmentation_id")
-COLUMNS = {"id", "name", "project_id", "shared", "admin_state_up", "status", "mtu"}
+COLUMNS = {"id", "name", "project_id", "status"}  # text, never NULL: SQL IN equals the text match
 RENAMED = {"router:external": "external", "provider:network_type": "network_type"}
 
 
@@ -93,8 +93,7 @@ def render_many(session: Session, ctx: Context, query: ListQuery | None = None) 
     stmt = select(Network.__table__).where(network_visible_clause(ctx))
     if query is not None:
         for column, values in pop_column_filters(query, COLUMNS).items():
-            if column not in ("shared", "admin_state_up"):
-                stmt = stmt.where(getattr(Network, column).in_(values))
+            stmt = stmt.where(getattr(Network, column).in_(values))
     rows = session.execute(stmt).all()
     ids = [row.id for row in rows]
     subnets = _subnet_ids(session, ids)

@@ -19,7 +19,7 @@ from floatnet.core.base import Core, bump, check_revision, owner_project
 from floatnet.core.context import Context
 from floatnet.core.errors import MacAddressInUse, PolicyNotAuthorized, PortInUse, PortNotFound
 from floatnet.core.lookup import get_port, network_row
-from floatnet.core.query import ListQuery, Page, apply, pop_column_filters
+from floatnet.core.query import ListQuery, Page, apply, take_column_filters
 from floatnet.core.validation import (
     Attr,
     any_dict,
@@ -87,7 +87,7 @@ def _visible(ctx: Context) -> Any:
 def list_ports(session: Session, ctx: Context, query: ListQuery) -> list[dict[str, Any]]:
     """Ports ``ctx`` may see, with the plain-column filters evaluated in SQL."""
     stmt = _visible(ctx)
-    for name, values in pop_column_filters(query, COLUMNS).items():
+    for name, values in take_column_filters(query, COLUMNS).items():
         stmt = stmt.where(PORTS.c[COLUMNS[name]].in_(values))
     return port_view.fetch(session, stmt)
 

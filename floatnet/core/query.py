@@ -150,3 +150,13 @@ def pop_column_filters(query: ListQuery, columns: Iterable[str]) -> dict[str, li
         if key in wanted:
             pushed[key] = values
     return pushed
+
+
+def take_column_filters(query: ListQuery, columns: Iterable[str]) -> dict[str, list[str]]:
+    """Like :func:`pop_column_filters`, but removes them from the query: the caller must evaluate them
+    exactly (use it only for text columns that are never NULL, where SQL ``IN`` equals the text match)."""
+    pushed = pop_column_filters(query, columns)
+    for name in list(query.filters):
+        if ("project_id" if name == "tenant_id" else name) in pushed:
+            del query.filters[name]
+    return pushed

@@ -73,7 +73,7 @@ SPEC: dict[str, Attr] = {
     "tenant_id": Attr(project_id, put=False),
     "tags": Attr(list_of(string(60)), put=False),
 }
-COLUMNS = {"id", "name", "network_id", "project_id", "cidr", "ip_version", "gateway_ip"}
+COLUMNS = {"id", "name", "network_id", "project_id", "cidr"}  # text, never NULL: SQL IN equals the text match
 STORED: tuple[str, ...] = ("name", "description", "gateway_ip", "allocation_pools", "enable_dhcp")
 STORED += ("dns_nameservers", "host_routes")
 

@@ -7,7 +7,15 @@ from typing import Any
 import pytest
 
 from floatnet.core.errors import HTTPBadRequest
-from floatnet.core.query import ListQuery, apply, matches, paginate, pop_column_filters, sort_items
+from floatnet.core.query import (
+    ListQuery,
+    apply,
+    matches,
+    paginate,
+    pop_column_filters,
+    sort_items,
+    take_column_filters,
+)
 
 ITEMS: list[dict[str, Any]] = [
     {"id": "a", "name": "x", "admin_state_up": True, "mtu": 1500, "gw": None, "tags": ["red", "hot"],
@@ -67,3 +75,9 @@ def test_apply_and_pushdown() -> None:
     query = ListQuery(filters={"tenant_id": ["p1"], "name": ["x"], "tags": ["red"]}, sort=[("id", False)])
     assert pop_column_filters(query, {"project_id", "name"}) == {"project_id": ["p1"], "name": ["x"]}
     assert ids(apply(ITEMS, ListQuery(filters={"name": ["x"]}, sort=[("id", False)])).items) == ["c", "a"]
+
+
+def test_take_removes_pushed_filters() -> None:
+    query = ListQuery(filters={"tenant_id": ["p1"], "name": ["x"], "mtu": ["1500"]})
+    assert take_column_filters(query, {"project_id", "name"}) == {"project_id": ["p1"], "name": ["x"]}
+    assert query.filters == {"mtu": ["1500"]}
