@@ -62,9 +62,7 @@ async def report(request: Request) -> Response:
 
 
 def _state(core: Core, host: str, filters: hoststate.Filters) -> dict[str, Any]:
-    return core.db.run(
-        lambda s: hoststate.snapshot(s, core.config, host, filters, down_time(core)), write=False
-    )
+    return core.db.run(lambda s: hoststate.snapshot(s, core.config, host, filters, down_time(core)), write=False)
 
 
 async def state(request: Request) -> Response:

@@ -46,9 +46,7 @@ async def remove_interface(request: Request) -> Response:
     ctx, core = http.context_of(request), http.core_of(request)
     body = await http.read_json(request)
     router_id = request.path_params["id"]
-    result = await http.run_sync(
-        core.db.run, lambda s: router_interfaces.remove_interface(s, ctx, router_id, body)
-    )
+    result = await http.run_sync(core.db.run, lambda s: router_interfaces.remove_interface(s, ctx, router_id, body))
     return http.respond(result)
 
 

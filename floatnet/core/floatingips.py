@@ -164,8 +164,8 @@ def get_fip(session: Session, ctx: Context, fip_id: str) -> FloatingIP:
 
 def _log_move(session: Session, fip_id: str, op: str, old: str | None, new: str | None) -> None:
     """One change row per router the floating IP leaves or joins (one row without router when neither)."""
-    routers = [router for router in dict.fromkeys((old, new)) if router is not None] or [None]
-    for router_id in routers:
+    routers: list[str | None] = [router for router in dict.fromkeys((old, new)) if router is not None]
+    for router_id in routers or [None]:
         changes.record(session, "floatingip", fip_id, op, router_id=router_id)
 
 

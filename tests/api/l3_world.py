@@ -66,9 +66,7 @@ class World:
         return dict(ok(self.client.post("/v2.0/floatingips", json={"floatingip": body}), 201)["floatingip"])
 
     def associate(self, fip_id: str, port_id: str | None, **extra: Any) -> Any:
-        return self.client.put(
-            f"/v2.0/floatingips/{fip_id}", json={"floatingip": {"port_id": port_id, **extra}}
-        )
+        return self.client.put(f"/v2.0/floatingips/{fip_id}", json={"floatingip": {"port_id": port_id, **extra}})
 
 
 def build(client: Any, pool: tuple[str, str] = (POOL_START, POOL_END)) -> World:

@@ -36,10 +36,7 @@ def test_register_refresh_and_neutron_view(app_client: Any) -> None:
     register(app_client, "node1", "Open vSwitch agent")
     listed = ok(app_client.get("/v2.0/agents"))["agents"]
     assert sorted(a["agent_type"] for a in listed) == ["L3 agent", "Open vSwitch agent"]
-    assert (
-        ok(app_client.get("/v2.0/agents", params={"agent_type": "L3 agent"}))["agents"][0]["id"]
-        == agent["id"]
-    )
+    assert ok(app_client.get("/v2.0/agents", params={"agent_type": "L3 agent"}))["agents"][0]["id"] == agent["id"]
     shown = ok(app_client.get(f"/v2.0/agents/{agent['id']}"))["agent"]
     assert shown["host"] == "node1" and " " in shown["heartbeat_timestamp"]
     updated = ok(app_client.put(f"/v2.0/agents/{agent['id']}", json={"agent": {"admin_state_up": False}}))
@@ -115,9 +112,7 @@ def test_state_of_a_router_host(app_client: Any) -> None:
     address = port["fixed_ips"][0]["ip_address"]
     assert hostnames[address] == "host-" + address.replace(".", "-")
     assert networks[world.ext_net]["dhcp"] is None
-    assert doc["seq"] == int(
-        ok(app_client.get("/v2.0/floatnet/hosts/node1/changes", params={"timeout": 0}))["seq"]
-    )
+    assert doc["seq"] == int(ok(app_client.get("/v2.0/floatnet/hosts/node1/changes", params={"timeout": 0}))["seq"])
 
 
 def test_filtered_state_and_absent(app_client: Any) -> None:

@@ -22,9 +22,7 @@ def world(app_client: Any) -> World:
 
 
 def changes_after(world: World, seq: int) -> list[dict[str, Any]]:
-    return list(
-        ok(world.client.get("/v2.0/floatnet/hosts/h/changes", params={"after": seq, "timeout": 0}))["changes"]
-    )
+    return list(ok(world.client.get("/v2.0/floatnet/hosts/h/changes", params={"after": seq, "timeout": 0}))["changes"])
 
 
 def last_seq(world: World) -> int:
@@ -102,13 +100,9 @@ def test_associate_disassociate_reassociate(world: World) -> None:
     first, second = world.port(), world.port()
     fip = world.fip()
     moved = ok(world.associate(fip["id"], first["id"]))["floatingip"]
-    assert (
-        moved["port_id"] == first["id"] and moved["router_id"] == router_id and moved["revision_number"] == 1
-    )
+    assert moved["port_id"] == first["id"] and moved["router_id"] == router_id and moved["revision_number"] == 1
     moved = ok(world.associate(fip["id"], second["id"]))["floatingip"]
-    assert (
-        moved["port_id"] == second["id"] and moved["fixed_ip_address"] == second["fixed_ips"][0]["ip_address"]
-    )
+    assert moved["port_id"] == second["id"] and moved["fixed_ip_address"] == second["fixed_ips"][0]["ip_address"]
     cleared = ok(world.associate(fip["id"], None))["floatingip"]
     assert cleared["port_id"] is None and cleared["router_id"] is None and cleared["fixed_ip_address"] is None
     assert cleared["port_details"] is None
@@ -122,8 +116,7 @@ def test_multi_ip_port_needs_fixed_ip_address(world: World) -> None:
     error(world.associate(fip["id"], port["id"], fixed_ip_address="10.0.0.250"), 400, "BadRequest")
     second = port["fixed_ips"][1]["ip_address"]
     assert (
-        ok(world.associate(fip["id"], port["id"], fixed_ip_address=second))["floatingip"]["fixed_ip_address"]
-        == second
+        ok(world.associate(fip["id"], port["id"], fixed_ip_address=second))["floatingip"]["fixed_ip_address"] == second
     )
     other = world.fip()
     error(
@@ -139,9 +132,7 @@ def test_multi_ip_port_needs_fixed_ip_address(world: World) -> None:
 
 def test_router_ports_cannot_take_a_floating_ip(world: World) -> None:
     world.router()
-    interface = ok(world.client.get("/v2.0/ports", params={"device_owner": "network:router_interface"}))[
-        "ports"
-    ][0]
+    interface = ok(world.client.get("/v2.0/ports", params={"device_owner": "network:router_interface"}))["ports"][0]
     error(world.associate(world.fip()["id"], interface["id"]), 400, "BadRequest")
     error(world.associate(world.fip()["id"], MISSING), 404, "PortNotFound")
 

@@ -102,9 +102,7 @@ def test_openstack_cli_seed_steps(live_server: str) -> None:
     run("router", "add", "subnet", "cli-router", "cli-sub")
     run("router", "set", "--external-gateway", "cli-ext", "cli-router")
     shown = run("router", "show", "cli-router", "-f", "json")
-    assert (
-        shown["external_gateway_info"]["network_id"] == run("network", "show", "cli-ext", "-f", "json")["id"]
-    )
+    assert shown["external_gateway_info"]["network_id"] == run("network", "show", "cli-ext", "-f", "json")["id"]
     port = run("port", "create", "--network", "cli-net", "cli-vm", "-f", "json")
     fip = run("floating", "ip", "create", "cli-ext", "-f", "json")
     assert fip["status"] == "DOWN"
@@ -123,8 +121,4 @@ def test_openstack_cli_network_agent_list(live_server: str) -> None:
     assert httpx.post(f"{live_server}/v2.0/floatnet/agents", json=body).status_code == 200
     rows = cli(live_server, "network", "agent", "list", "-f", "json")
     row = next(r for r in rows if r["Host"] == "cli-node")
-    assert (
-        row["Agent Type"] == "L3 agent"
-        and row["Alive"] in (True, ":-)")
-        and row["Binary"] == "floatnet-agent"
-    )
+    assert row["Agent Type"] == "L3 agent" and row["Alive"] in (True, ":-)") and row["Binary"] == "floatnet-agent"

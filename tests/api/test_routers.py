@@ -27,9 +27,7 @@ def test_router_crud_fields(world: World) -> None:
     assert router["tags"] == ["blue"] and router["revision_number"] == 0
     assert router["tenant_id"] == router["project_id"] == "admin"
     assert router["created_at"].endswith("Z")
-    updated = ok(
-        client.put(f"/v2.0/routers/{router['id']}", json={"router": {"name": "r2", "admin_state_up": False}})
-    )
+    updated = ok(client.put(f"/v2.0/routers/{router['id']}", json={"router": {"name": "r2", "admin_state_up": False}}))
     assert updated["router"]["name"] == "r2" and updated["router"]["revision_number"] == 1
     listed = ok(client.get("/v2.0/routers", params={"name": "r2"}))["routers"]
     assert [r["id"] for r in listed] == [router["id"]]
@@ -46,9 +44,7 @@ def test_routes_cannot_be_given_at_create(world: World) -> None:
 def test_interface_by_subnet_takes_the_gateway_ip(world: World) -> None:
     router_id = world.router(gateway=False, interface=False)
     info = world.add_interface(router_id, subnet_id=world.subnet)
-    assert (
-        info["id"] == router_id and info["subnet_id"] == world.subnet and info["subnet_ids"] == [world.subnet]
-    )
+    assert info["id"] == router_id and info["subnet_id"] == world.subnet and info["subnet_ids"] == [world.subnet]
     assert info["network_id"] == world.net
     port = ok(world.client.get(f"/v2.0/ports/{info['port_id']}"))["port"]
     assert port["device_owner"] == "network:router_interface" and port["device_id"] == router_id
@@ -122,9 +118,7 @@ def test_gateway_set_and_clear(world: World) -> None:
 def test_gateway_with_chosen_address(world: World) -> None:
     router = ok(world.client.post("/v2.0/routers", json={"router": {"name": "g"}}), 201)["router"]
     fixed = [{"subnet_id": world.ext_subnet, "ip_address": POOL_END}]
-    gateway = world.set_gateway(router["id"], world.ext_net, external_fixed_ips=fixed)[
-        "external_gateway_info"
-    ]
+    gateway = world.set_gateway(router["id"], world.ext_net, external_fixed_ips=fixed)["external_gateway_info"]
     assert gateway["external_fixed_ips"] == fixed
     other = ok(world.client.post("/v2.0/routers", json={"router": {"name": "h"}}), 201)["router"]
     body = {"router": {"external_gateway_info": {"network_id": world.ext_net, "external_fixed_ips": fixed}}}
@@ -135,9 +129,7 @@ def test_gateway_with_chosen_address(world: World) -> None:
 def test_gateway_on_internal_network_is_refused(world: World) -> None:
     router = ok(world.client.post("/v2.0/routers", json={"router": {"name": "g"}}), 201)["router"]
     body = {"router": {"external_gateway_info": {"network_id": world.net}}}
-    message = error(world.client.put(f"/v2.0/routers/{router['id']}", json=body), 400, "BadRequest")[
-        "message"
-    ]
+    message = error(world.client.put(f"/v2.0/routers/{router['id']}", json=body), 400, "BadRequest")["message"]
     assert "not an external network" in message
     body = {"router": {"name": "x", "external_gateway_info": {"network_id": world.net}}}
     error(world.client.post("/v2.0/routers", json=body), 400, "BadRequest")
@@ -145,9 +137,7 @@ def test_gateway_on_internal_network_is_refused(world: World) -> None:
 
 
 def test_create_with_gateway(world: World) -> None:
-    body = {
-        "router": {"name": "gw", "external_gateway_info": {"network_id": world.ext_net, "enable_snat": False}}
-    }
+    body = {"router": {"name": "gw", "external_gateway_info": {"network_id": world.ext_net, "enable_snat": False}}}
     router = ok(world.client.post("/v2.0/routers", json=body), 201)["router"]
     assert router["external_gateway_info"]["enable_snat"] is False
     assert router["external_gateway_info"]["external_fixed_ips"][0]["ip_address"] == POOL_START
@@ -179,9 +169,7 @@ def test_other_projects_cannot_see_or_touch(world: World) -> None:
     own = ok(world.client.post("/v2.0/routers", json={"router": {"name": "a"}}, headers=alice), 201)["router"]
     assert own["project_id"] == "alice"
     body = {"router": {"external_gateway_info": {"network_id": world.ext_net, "enable_snat": False}}}
-    error(
-        world.client.put(f"/v2.0/routers/{own['id']}", json=body, headers=alice), 403, "PolicyNotAuthorized"
-    )
+    error(world.client.put(f"/v2.0/routers/{own['id']}", json=body, headers=alice), 403, "PolicyNotAuthorized")
 
 
 def test_router_changes_name_the_router(world: World) -> None:

@@ -70,7 +70,8 @@ def test_notifier_times_out() -> None:
 
 def test_status_body_validation() -> None:
     assert status.parse({"ports": {"p": "ACTIVE"}}) == {"ports": {"p": "ACTIVE"}}
-    for bad in ([], {"ports": []}, {"ports": {"p": "UP"}}, {"agents": {}}):
+    bad_bodies: list[object] = [[], {"ports": []}, {"ports": {"p": "UP"}}, {"agents": {}}]
+    for bad in bad_bodies:
         with pytest.raises(HTTPBadRequest):
             status.parse(bad)
 
