@@ -131,8 +131,8 @@ def test_gateway_on_internal_network_is_refused(world: World) -> None:
     body = {"router": {"external_gateway_info": {"network_id": world.net}}}
     message = error(world.client.put(f"/v2.0/routers/{router['id']}", json=body), 400, "BadRequest")["message"]
     assert "not an external network" in message
-    body = {"router": {"name": "x", "external_gateway_info": {"network_id": world.net}}}
-    error(world.client.post("/v2.0/routers", json=body), 400, "BadRequest")
+    create: dict[str, Any] = {"router": {"name": "x", "external_gateway_info": {"network_id": world.net}}}
+    error(world.client.post("/v2.0/routers", json=create), 400, "BadRequest")
     assert [r["name"] for r in ok(world.client.get("/v2.0/routers"))["routers"]] == ["g"]
 
 
