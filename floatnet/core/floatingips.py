@@ -249,7 +249,7 @@ class FloatingIPService:
             raise BadRequest(resource="floatingip", msg=f"Network {network.id} is not a valid external network")
         quotas.check(session, ctx, "floatingip", project_id=project)
         fip_id = new_id()
-        port, ips = create_port(session, self.core, network, "", FLOATINGIP, fip_id, _requested_address(attrs))
+        port_id, ips = create_port(session, self.core, network, "", FLOATINGIP, fip_id, _requested_address(attrs))
         if not ips:
             raise IpAddressGenerationFailure(net_id=network.id)
         now = utcnow()
@@ -257,7 +257,7 @@ class FloatingIPService:
             "id": fip_id, "project_id": project, "name": "", "description": attrs["description"],
             "status": "DOWN",
             "floating_ip_address": ips[0]["ip_address"], "floating_network_id": network.id,
-            "floating_port_id": port.id, "fixed_port_id": None, "fixed_ip_address": None, "router_id": None,
+            "floating_port_id": port_id, "fixed_port_id": None, "fixed_ip_address": None, "router_id": None,
             "created_at": now, "updated_at": now, "revision_number": 0,
         }  # fmt: skip
         fip = SimpleNamespace(**values)

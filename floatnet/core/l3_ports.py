@@ -31,14 +31,14 @@ def create(
     owner: str,
     device_id: str,
     requested: list[dict[str, str]] | None,
-) -> tuple[Port, list[dict[str, str]]]:
+) -> tuple[str, list[dict[str, str]]]:
     """Create an L3-owned port on ``network`` (a Network or a row of its columns) with its fixed IPs
-    (``requested`` as in a port's ``fixed_ips``; None: one automatic address)."""
+    (``requested`` as in a port's ``fixed_ips``; None: one automatic address); returns its id and IPs."""
     attrs: dict[str, Any] = {"device_owner": owner, "device_id": device_id}
     if requested is not None:
         attrs["fixed_ips"] = requested
-    port, ips, _ = create_port(session, core, project_id, attrs, network)
-    return port, ips
+    values, ips, _ = create_port(session, core, project_id, attrs, network)
+    return str(values["id"]), ips
 
 
 def network_of(session: Session, network_id: str) -> Network:

@@ -79,11 +79,11 @@ def clear(session: Session, router: Router) -> None:
 
 def _create(session: Session, core: Core, router: Router, network: Any, info: dict[str, Any]) -> None:
     requested = info.get("external_fixed_ips") or None
-    port, ips = create(session, core, network, "", ROUTER_GATEWAY, router.id, requested)
+    port_id, ips = create(session, core, network, "", ROUTER_GATEWAY, router.id, requested)
     if not ips:
         raise BadRequest(resource="router", msg=f"No IPs available for external network {network.id}")
-    session.execute(insert(RouterPort).values(router_id=router.id, port_id=port.id, port_type=ROUTER_GATEWAY))
-    router.gw_port_id = port.id
+    session.execute(insert(RouterPort).values(router_id=router.id, port_id=port_id, port_type=ROUTER_GATEWAY))
+    router.gw_port_id = port_id
 
 
 def _satisfied(current: list[dict[str, str]], wanted: list[dict[str, str]]) -> bool:

@@ -73,8 +73,8 @@ def _by_subnet(session: Session, core: Core, ctx: Context, router: Router, subne
     _check_new_subnet(session, router.id, subnet)
     requested = [{"subnet_id": subnet.id, "ip_address": subnet.gateway_ip}]
     network = network_of(session, subnet.network_id)
-    port, _ = create(session, core, network, subnet.project_id, ROUTER_INTERFACE, router.id, requested)
-    return port.id, subnet
+    port_id, _ = create(session, core, network, subnet.project_id, ROUTER_INTERFACE, router.id, requested)
+    return port_id, subnet
 
 
 def _by_port(session: Session, ctx: Context, router: Router, port_id: str) -> tuple[str, Subnet]:
