@@ -114,7 +114,7 @@ def _mac(session: Session, network_id: str, wanted: str | None) -> str:
     return "fa:16:3e:" + ":".join(f"{byte:02x}" for byte in suffix)
 
 
-def _insert(session: Session, core: Core, project: str, attrs: dict[str, Any], network: Any) -> Port:
+def _insert(session: Session, core: Core, project: str, attrs: dict[str, Any], network: Any) -> dict[str, Any]:
     host = attrs.get("binding:host_id", "")
     vif_type, details = binding.vif(session, core.config, network, host)
     now = utcnow()
@@ -141,21 +141,20 @@ def _insert(session: Session, core: Core, project: str, attrs: dict[str, Any], n
         "dns_name": attrs.get("dns_name", ""),
     }
     session.connection().execute(INSERT_PORT, values)
-    return Port(**values)
+    return values
 
 
 def create_port(
     session: Session, core: Core, project: str, attrs: dict[str, Any], network: Any
-) -> tuple[Port, list[dict[str, str]], list[str]]:
-    """Create a port with its MAC, binding, fixed IPs and tags; returns it with its IPs and tags."""
-    port = _insert(session, core, project, attrs, network)
-    ips = fixed_ips.allocate(
-        session, core.ipam_hints, port.id, network.id, attrs.get("fixed_ips"), port.device_owner
-    )
+) -> tuple[dict[str, Any], list[dict[str, str]], list[str]]:
+    """Create a port with its MAC, binding, fixed IPs and tags; returns its column values, IPs and tags."""
+    values = _insert(session, core, project, attrs, network)
+    port_id, owner = values["id"], values["device_owner"]
+    ips = fixed_ips.allocate(session, core.ipam_hints, port_id, network.id, attrs.get("fixed_ips"), owner)
     port_tags = tags.check_tags(attrs.get("tags", []))
-    tags.set_initial(session, "port", port.id, port_tags)
-    changes.record(session, "port", port.id, "create", network_id=network.id)
-    return port, ips, port_tags
+    tags.set_initial(session, "port", port_id, port_tags)
+    changes.record(session, "port", port_id, "create", network_id=network.id)
+    return values, ips, port_tags
 
 
 def new_port(session: Session, core: Core, project: str, attrs: dict[str, Any], network: Any) -> Port:
@@ -165,7 +164,7 @@ def new_port(session: Session, core: Core, project: str, attrs: dict[str, Any], 
     returned :class:`Port` is a detached snapshot of the new row (read its attributes; change the port with
     UPDATE statements or reload it with ``session.get``).
     """
-    return create_port(session, core, project, attrs, network)[0]
+    return Port(**create_port(session, core, project, attrs, network)[0])
 
 
 def delete_port_in(session: Session, port: Port) -> None:
@@ -211,14 +210,12 @@ class PortService:
         def work(session: Session) -> dict[str, Any]:
             network = network_row(session, ctx, attrs["network_id"], lock=True)
             _check_create(ctx, {k: v for k, v in attrs.items() if k not in defaults}, network)
-            port, ips, port_tags = create_port(session, self.core, project, attrs, network)
-            return port_view.render(port_view.view_of(port), ips, port_tags)
+            values, ips, port_tags = create_port(session, self.core, project, attrs, network)
+            return port_view.render([values[name] for name in port_view.NAMES], ips, port_tags)
 
         return self.core.db.run(work)
 
-    def update(
-        self, ctx: Context, resource_id: str, body: dict[str, Any], revision: int | None
-    ) -> dict[str, Any]:
+    def update(self, ctx: Context, resource_id: str, body: dict[str, Any], revision: int | None) -> dict[str, Any]:
         attrs = validate("port", SPEC, body, creating=False)
         return self.core.db.run(lambda s: self._update(s, ctx, resource_id, attrs, revision))
 
