@@ -180,7 +180,9 @@ class Agent:
         if not (routers or networks or gone_ports):
             return
         started = time.monotonic()
-        doc = self.client.state(routers, networks) if routers or networks else {"seq": 0}
+        doc: dict[str, Any] = self.client.state(routers, networks) if routers or networks else {"seq": 0}
+        # the server also lists the networks the routers use; unchanged unless asked for, so not re-planned
+        doc["networks"] = [n for n in doc.get("networks") or () if isinstance(n, dict) and n.get("id") in networks]
         partial = parse_state(doc, complete=False, absent_ports=gone_ports)
         fetched = time.monotonic()
         actions, result = self._converge(partial, refresh_ovs=True)
