@@ -156,6 +156,8 @@ def measure(url: str, count: int) -> dict[str, Any]:
     }
     result["floatingip_disassociate_8_clients"] = parallel(url, 8, fips, disassociate)
     result["feed_wake_after_associate"] = feed_wake(url, fips[:100], ports[:100])
+    state = "/v2.0/floatnet/hosts/bench/state"
+    result[f"host_state_router_with_{min(count, 100)}_floatingips"] = timed(50, lambda _: _ok(client.get(state)))
     client.close()
     return result
 
