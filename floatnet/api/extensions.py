@@ -16,9 +16,7 @@ def register(alias: str, name: str, description: str) -> None:
     """Declare an implemented extension (idempotent per alias)."""
     if any(ext["alias"] == alias for ext in EXTENSIONS):
         return
-    EXTENSIONS.append(
-        {"alias": alias, "name": name, "description": description, "updated": UPDATED, "links": []}
-    )
+    EXTENSIONS.append({"alias": alias, "name": name, "description": description, "updated": UPDATED, "links": []})
 
 
 for _alias, _name, _description in (

@@ -124,9 +124,7 @@ def list_query(request: Request) -> ListQuery:
         raise HTTPBadRequest(msg="The number of sort_keys and sort_dirs must be same")
     for direction in dirs:
         if direction not in ("asc", "desc"):
-            raise HTTPBadRequest(
-                msg=f"{direction} is invalid value for sort_dir, valid values are 'asc', 'desc'"
-            )
+            raise HTTPBadRequest(msg=f"{direction} is invalid value for sort_dir, valid values are 'asc', 'desc'")
     limit = params.get("limit")
     return ListQuery(
         filters=filters,

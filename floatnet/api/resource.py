@@ -83,9 +83,7 @@ class _Endpoints:
             return await self._create(request, ctx, service)
         query = http.list_query(request)
         page = await http.run_sync(service.list, ctx, query)
-        result: dict[str, Any] = {
-            spec.collection: [render(ctx, spec, item, query.fields) for item in page.items]
-        }
+        result: dict[str, Any] = {spec.collection: [render(ctx, spec, item, query.fields) for item in page.items]}
         links = page_links(request, page, query.limit, query.marker)
         if links:
             result[f"{spec.collection}_links"] = links

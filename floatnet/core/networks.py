@@ -176,9 +176,7 @@ class NetworkService:
         changes.record(session, "network", network_id, "create", network_id=network_id)
         return render_one(session, network)
 
-    def update(
-        self, ctx: Context, resource_id: str, body: dict[str, Any], revision: int | None
-    ) -> dict[str, Any]:
+    def update(self, ctx: Context, resource_id: str, body: dict[str, Any], revision: int | None) -> dict[str, Any]:
         attrs = validate("network", SPEC, body, creating=False)
         policy.check_attributes(ctx, "update", "network", attrs, {})
         return self.core.db.run(lambda s: self._update(s, ctx, resource_id, attrs, revision))

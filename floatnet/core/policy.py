@@ -63,9 +63,7 @@ def check(ctx: Context, action: str, target: dict[str, Any]) -> None:
         raise PolicyNotAuthorized(action=action)
 
 
-def check_attributes(
-    ctx: Context, verb: str, resource: str, attrs: Iterable[str], target: dict[str, Any]
-) -> None:
+def check_attributes(ctx: Context, verb: str, resource: str, attrs: Iterable[str], target: dict[str, Any]) -> None:
     """Check ``<verb>_<resource>:<attr>`` for every given attribute (admin-only attributes on write)."""
     for attr in attrs:
         check(ctx, f"{verb}_{resource}:{attr}", target)

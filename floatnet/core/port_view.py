@@ -123,9 +123,7 @@ def _ips(session: Session, ids: Any) -> dict[str, list[dict[str, str]]]:
 
 def _tags(session: Session, ids: Any) -> dict[str, list[str]]:
     result: dict[str, list[str]] = defaultdict(list)
-    stmt = select(TAGS.c.resource_id, TAGS.c.tag).where(
-        TAGS.c.resource_type == "port", TAGS.c.resource_id.in_(ids)
-    )
+    stmt = select(TAGS.c.resource_id, TAGS.c.tag).where(TAGS.c.resource_type == "port", TAGS.c.resource_id.in_(ids))
     for resource_id, tag in session.connection().execute(stmt.order_by(TAGS.c.tag)).all():
         result[resource_id].append(tag)
     return result

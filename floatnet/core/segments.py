@@ -75,9 +75,7 @@ def _check_vlan(config: Config, physnet: str | None, seg_id: int | None) -> Segm
         raise InvalidInput(error_message=f"physical_network '{physnet}' unknown for VLAN provider network")
     if seg_id is not None:
         if not physnet:
-            raise InvalidInput(
-                error_message="segmentation_id requires physical_network for VLAN provider network"
-            )
+            raise InvalidInput(error_message="segmentation_id requires physical_network for VLAN provider network")
         if not VLAN_MIN <= seg_id <= VLAN_MAX:
             raise InvalidInput(error_message=f"segmentation_id out of range ({VLAN_MIN} through {VLAN_MAX})")
         return Segment("vlan", physnet, seg_id)
@@ -133,9 +131,7 @@ def _claim(session: Session, segment: Segment, network_id: str, requested: bool)
     session.flush()
 
 
-def _provider(
-    session: Session, config: Config, network_type: str, physnet: str | None, seg_id: int | None
-) -> Segment:
+def _provider(session: Session, config: Config, network_type: str, physnet: str | None, seg_id: int | None) -> Segment:
     if network_type not in config.type_drivers:
         raise InvalidInput(error_message=f"network_type value '{network_type}' not supported")
     if network_type == "flat":

@@ -227,9 +227,7 @@ class SubnetService:
         dhcp.sync(session, self.core, network)
         return render_many(session, [subnet])[0]
 
-    def update(
-        self, ctx: Context, resource_id: str, body: dict[str, Any], revision: int | None
-    ) -> dict[str, Any]:
+    def update(self, ctx: Context, resource_id: str, body: dict[str, Any], revision: int | None) -> dict[str, Any]:
         attrs = validate("subnet", SPEC, body, creating=False)
         return self.core.db.run(lambda s: self._update(s, ctx, resource_id, attrs, revision))
 

@@ -121,6 +121,4 @@ class Tags:
 def set_initial(session: Session, resource: str, resource_id: str, tags: list[str]) -> None:
     """Store the tags given at creation (``tags`` in a POST body), without a revision bump."""
     if tags:
-        session.execute(
-            insert(Tag), [{"resource_type": resource, "resource_id": resource_id, "tag": t} for t in tags]
-        )
+        session.execute(insert(Tag), [{"resource_type": resource, "resource_id": resource_id, "tag": t} for t in tags])

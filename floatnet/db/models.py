@@ -94,9 +94,7 @@ class SegmentAllocation(Base):
     network_type: Mapped[str] = mapped_column(String(32), primary_key=True)
     physical_network: Mapped[str] = mapped_column(String(64), primary_key=True)
     segmentation_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    network_id: Mapped[str] = mapped_column(
-        String(36), ForeignKey("networks.id", ondelete="CASCADE"), index=True
-    )
+    network_id: Mapped[str] = mapped_column(String(36), ForeignKey("networks.id", ondelete="CASCADE"), index=True)
 
 
 class Subnet(StandardAttrs, Base):
@@ -188,9 +186,7 @@ class FloatingIP(StandardAttrs, Base):
     floating_ip_address: Mapped[str] = mapped_column(String(64))
     floating_network_id: Mapped[str] = mapped_column(String(36), ForeignKey("networks.id"), index=True)
     floating_port_id: Mapped[str] = mapped_column(String(36), ForeignKey("ports.id"), unique=True)
-    fixed_port_id: Mapped[str | None] = mapped_column(
-        String(36), ForeignKey("ports.id"), nullable=True, index=True
-    )
+    fixed_port_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("ports.id"), nullable=True, index=True)
     fixed_ip_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
     router_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
     __table_args__ = (UniqueConstraint("fixed_port_id", "fixed_ip_address"),)

@@ -84,14 +84,10 @@ def make_engine(url: str) -> Engine:
     """An engine for ``url`` with floatnet's connection setup (see the module docstring)."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}
-        )
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000})
         _sqlite_setup(engine)
         return engine
-    return create_engine(
-        url, pool_pre_ping=True, isolation_level="READ COMMITTED", pool_size=10, max_overflow=20
-    )
+    return create_engine(url, pool_pre_ping=True, isolation_level="READ COMMITTED", pool_size=10, max_overflow=20)
 
 
 class Database:

@@ -55,9 +55,7 @@ def test_invalid_attributes(app_client: Any, attrs: dict[str, Any], text: str) -
 def test_read_only_on_update_and_bad_if_match(app_client: Any) -> None:
     net = network(app_client)
     url = f"/v2.0/networks/{net['id']}"
-    assert_error(
-        app_client.put(url, json={"network": {"tenant_id": "x"}}), 400, "HTTPBadRequest", "read-only"
-    )
+    assert_error(app_client.put(url, json={"network": {"tenant_id": "x"}}), 400, "HTTPBadRequest", "read-only")
     bad = app_client.put(url, json={"network": {"name": "y"}}, headers={"If-Match": "revision_number=abc"})
     assert_error(bad, 400, "HTTPBadRequest")
 

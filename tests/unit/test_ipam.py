@@ -29,16 +29,10 @@ def test_host_bounds() -> None:
 
 def test_default_pools() -> None:
     assert ipam.default_gateway(net("192.0.2.0/24")) == "192.0.2.1"
-    assert ipam.default_pools(net("192.0.2.0/24"), "192.0.2.1") == [
-        {"start": "192.0.2.2", "end": "192.0.2.254"}
-    ]
+    assert ipam.default_pools(net("192.0.2.0/24"), "192.0.2.1") == [{"start": "192.0.2.2", "end": "192.0.2.254"}]
     assert ipam.default_pools(net("192.0.2.0/24"), None) == [{"start": "192.0.2.1", "end": "192.0.2.254"}]
-    assert ipam.default_pools(net("192.0.2.0/24"), "192.0.2.254") == [
-        {"start": "192.0.2.1", "end": "192.0.2.253"}
-    ]
-    assert ipam.default_pools(net("192.0.2.0/30"), "192.0.2.1") == [
-        {"start": "192.0.2.2", "end": "192.0.2.2"}
-    ]
+    assert ipam.default_pools(net("192.0.2.0/24"), "192.0.2.254") == [{"start": "192.0.2.1", "end": "192.0.2.253"}]
+    assert ipam.default_pools(net("192.0.2.0/30"), "192.0.2.1") == [{"start": "192.0.2.2", "end": "192.0.2.2"}]
 
 
 def test_check_pools_sorts_and_validates() -> None:

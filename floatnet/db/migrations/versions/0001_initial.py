@@ -184,15 +184,11 @@ def upgrade() -> None:
         sa.Column("revision_number", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["fixed_port_id"], ["ports.id"], name=op.f("fk_floatingips_fixed_port_id_ports")
-        ),
+        sa.ForeignKeyConstraint(["fixed_port_id"], ["ports.id"], name=op.f("fk_floatingips_fixed_port_id_ports")),
         sa.ForeignKeyConstraint(
             ["floating_network_id"], ["networks.id"], name=op.f("fk_floatingips_floating_network_id_networks")
         ),
-        sa.ForeignKeyConstraint(
-            ["floating_port_id"], ["ports.id"], name=op.f("fk_floatingips_floating_port_id_ports")
-        ),
+        sa.ForeignKeyConstraint(["floating_port_id"], ["ports.id"], name=op.f("fk_floatingips_floating_port_id_ports")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_floatingips")),
         sa.UniqueConstraint(
             "fixed_port_id", "fixed_ip_address", name=op.f("uq_floatingips_fixed_port_id_fixed_ip_address")
@@ -201,9 +197,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("floatingips", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_floatingips_fixed_port_id"), ["fixed_port_id"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_floatingips_floating_network_id"), ["floating_network_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_floatingips_floating_network_id"), ["floating_network_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_floatingips_project_id"), ["project_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_floatingips_router_id"), ["router_id"], unique=False)
 
@@ -216,9 +210,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["port_id"], ["ports.id"], name=op.f("fk_ip_allocations_port_id_ports"), ondelete="CASCADE"
         ),
-        sa.ForeignKeyConstraint(
-            ["subnet_id"], ["subnets.id"], name=op.f("fk_ip_allocations_subnet_id_subnets")
-        ),
+        sa.ForeignKeyConstraint(["subnet_id"], ["subnets.id"], name=op.f("fk_ip_allocations_subnet_id_subnets")),
         sa.PrimaryKeyConstraint("port_id", "ip_address", "subnet_id", name=op.f("pk_ip_allocations")),
         sa.UniqueConstraint("network_id", "ip_address", name=op.f("uq_ip_allocations_network_id_ip_address")),
     )
