@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from floatnet.core import binding, changes, fixed_ips, policy, port_hooks, port_view, tags
 from floatnet.core.base import Core, bump, check_revision, owner_project
 from floatnet.core.context import Context
-from floatnet.core.errors import MacAddressInUse, PolicyNotAuthorized, PortInUse, PortNotFound
+from floatnet.core.errors import HTTPBadRequest, MacAddressInUse, PolicyNotAuthorized, PortInUse, PortNotFound
 from floatnet.core.lookup import get_port, network_row
 from floatnet.core.query import ListQuery, Page, apply, take_column_filters
 from floatnet.core.validation import (
@@ -84,11 +84,30 @@ def _visible(ctx: Context) -> Any:
     return stmt.where((PORTS.c.project_id == ctx.project_id) | PORTS.c.network_id.in_(owned_networks))
 
 
+def _fixed_ips_filter(query: ListQuery) -> Any:
+    """Neutron's ``fixed_ips=ip_address=A&fixed_ips=subnet_id=S`` filter as a SQL condition (removed from
+    ``query``): ports with one allocation whose address is among the A's and whose subnet is among the S's."""
+    wanted: dict[str, list[str]] = {}
+    for value in query.filters.pop("fixed_ips", []):
+        key, sep, item = value.partition("=")
+        if not sep or key not in ("ip_address", "subnet_id"):
+            raise HTTPBadRequest(msg=f"Invalid input for fixed_ips filter: '{value}'")
+        wanted.setdefault(key, []).append(item)
+    allocs = table_of(IPAllocation)
+    matching = select(allocs.c.port_id)
+    for key, values in wanted.items():
+        matching = matching.where(allocs.c[key].in_(values))
+    return PORTS.c.id.in_(matching) if wanted else None
+
+
 def list_ports(session: Session, ctx: Context, query: ListQuery) -> list[dict[str, Any]]:
-    """Ports ``ctx`` may see, with the plain-column filters evaluated in SQL."""
+    """Ports ``ctx`` may see, with the plain-column and ``fixed_ips`` filters evaluated in SQL."""
     stmt = _visible(ctx)
     for name, values in take_column_filters(query, COLUMNS).items():
         stmt = stmt.where(PORTS.c[COLUMNS[name]].in_(values))
+    by_address = _fixed_ips_filter(query)
+    if by_address is not None:
+        stmt = stmt.where(by_address)
     return port_view.fetch(session, stmt)
 
 

@@ -167,3 +167,21 @@ def test_none_clears_string_attributes(app_client: Any) -> None:
     updated = app_client.put(f"/v2.0/ports/{bound['id']}", json=cleared).json()["port"]
     assert updated["binding:host_id"] == "" and updated["device_id"] == "" and updated["binding:profile"] == {}
     assert updated["binding:vif_type"] == "unbound"
+
+
+def test_fixed_ips_filter_matches_one_allocation(app_client: Any) -> None:
+    net, sub_a = _net_with_subnet(app_client)
+    sub_b = subnet(app_client, net["id"], "10.0.1.0/24", enable_dhcp=False)
+    first = port(app_client, net["id"], fixed_ips=[{"ip_address": "10.0.0.5"}, {"ip_address": "10.0.1.6"}])
+    second = port(app_client, net["id"], fixed_ips=[{"ip_address": "10.0.1.5"}])
+
+    def found(*filters: str) -> list[str]:
+        params = [("fixed_ips", f) for f in filters]
+        return sorted(p["id"] for p in app_client.get("/v2.0/ports", params=params).json()["ports"])
+
+    assert found("ip_address=10.0.0.5") == [first["id"]]
+    assert found("ip_address=10.0.0.5", "ip_address=10.0.1.5") == sorted([first["id"], second["id"]])
+    assert found(f"subnet_id={sub_b['id']}") == sorted([first["id"], second["id"]])
+    assert found("ip_address=10.0.1.5", f"subnet_id={sub_a['id']}") == []
+    assert found("ip_address=10.0.1.6", f"subnet_id={sub_b['id']}") == [first["id"]]
+    assert_error(app_client.get("/v2.0/ports?fixed_ips=bogus"), 400, "HTTPBadRequest")
