@@ -92,7 +92,7 @@ def to_int(low: int | None = None, high: int | None = None) -> Converter:
     """An integer (also from its text), optionally within ``low``..``high``."""
 
     def convert(value: Any) -> int:
-        if isinstance(value, bool):
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
             raise ValueError(f"'{value}' is not an integer")
         try:
             number = int(value)
