@@ -27,6 +27,8 @@ import pytest
 from floatnet.api.app import create_app
 from floatnet.config import load
 
+pytest_plugins = ["tests.keystone_fixture"]  # the session-scoped ``keystone`` fixture (a real Keystone)
+
 DEFAULT_INI = """
 [DEFAULT]
 auth_strategy = noauth
