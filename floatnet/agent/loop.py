@@ -108,7 +108,7 @@ class Agent:
                 self.resync_at = time.monotonic()
             elif batch:
                 self._guarded(functools.partial(self.incremental, batch))
-            if self.desired is not None and self.resync_at is None:
+            if self.desired is not None:
                 self._guarded(self.check_ovs)
 
     def _next_batch(self) -> Any:

@@ -30,7 +30,9 @@ from floatnet.linux import netns as fl_netns
 from floatnet.linux.names import dhcp_ns, qg_dev, qr_dev, router_ns, tap_dev
 from tests.dataplane.conftest import OvsEnv, sh
 
-BRIDGES = "public_eth0:br-ex,public_eth1:br-eth1,public_eth2:br-eth2"
+# The server maps public_eth2 to br-eth2 too; this agent does not create br-eth2 (a misconfigured node):
+# anything placed there fails, alone (test_a_failing_resource_is_error_and_the_rest_goes_on).
+BRIDGES = "public_eth0:br-ex,public_eth1:br-eth1"
 SYNC_RE = re.compile(r"full sync #(\d+) at seq (\d+): (\d+) actions, (\d+) errors")
 
 
@@ -102,9 +104,7 @@ class AgentProc:
 
     def first_sync(self, timeout: float = 60) -> tuple[int, int]:
         """Wait for this run's first full sync; returns (actions, errors)."""
-        found = wait_for(
-            lambda: SYNC_RE.search(self.log_text()), timeout, "the agent's first full sync", self
-        )
+        found = wait_for(lambda: SYNC_RE.search(self.log_text()), timeout, "the agent's first full sync", self)
         return int(found.group(3)), int(found.group(4))
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
@@ -155,9 +155,7 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(
-    live_server: str, ovs: OvsEnv, run_prefix: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[World]:
+def world(live_server: str, ovs: OvsEnv, run_prefix: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     workdir = tmp_path_factory.mktemp("agent")
     agent = AgentProc(workdir, live_server, f"{run_prefix}-node", ovs)
     w = World(Api(live_server), agent, ovs, run_prefix)
@@ -236,24 +234,18 @@ def test_vlan_network_with_dhcp_gets_namespace_and_dnsmasq(world: World) -> None
         return any(b"dnsmasq" in Path(f"/proc/{pid}/cmdline").read_bytes() for pid in pids)
 
     wait_for(dnsmasq_running, 20, f"dnsmasq in {ns}", world.agent)
-    wait_for(
-        lambda: api.show("port", dhcp_port["id"])["status"] == "ACTIVE", 10, "DHCP port ACTIVE", world.agent
-    )
+    wait_for(lambda: api.show("port", dhcp_port["id"])["status"] == "ACTIVE", 10, "DHCP port ACTIVE", world.agent)
 
 
 def test_hand_plugged_port_gets_its_tag_and_goes_active(world: World) -> None:
     api = world.api
-    port = api.create(
-        "port", network_id=world.ids["net"], name="vm1", **{"binding:host_id": world.agent.host}
-    )
+    port = api.create("port", network_id=world.ids["net"], name="vm1", **{"binding:host_id": world.agent.host})
     world.ids.update(port=port["id"], fixed=port["fixed_ips"][0]["ip_address"])
     vm = f"{world.prefix}-vm1"
     fl_netns.ensure(vm)
     dev = f"{world.prefix}v1"
     links.ensure_veth(dev, "eth0", vm, mac=port["mac_address"], peer_name="eth0", netns=world.ovs.netns)
-    world.ovs.vsctl(
-        "add-port", "br-eth1", dev, "--", "set", "Interface", dev, f"external_ids:iface-id={port['id']}"
-    )
+    world.ovs.vsctl("add-port", "br-eth1", dev, "--", "set", "Interface", dev, f"external_ids:iface-id={port['id']}")
     wait_for(lambda: ovs_tag(world.ovs, dev) == 101, 10, f"tag 101 on {dev}", world.agent)
     wait_for(lambda: api.show("port", port["id"])["status"] == "ACTIVE", 10, "port ACTIVE", world.agent)
 
@@ -296,9 +288,7 @@ def test_router_with_gateway_interface_and_floating_ip(world: World) -> None:
     routes = json.loads(sh(["ip", "-j", "route", "show", "default"], netns=ns))
     assert [r["gateway"] for r in routes] == ["203.0.113.1"]
     assert sh(["cat", "/proc/sys/net/ipv4/ip_forward"], netns=ns).strip() == "1"
-    wait_for(
-        lambda: nft_map(ns, "fip_dnat") == {fip_ip: world.ids["fixed"]}, 10, "the DNAT element", world.agent
-    )
+    wait_for(lambda: nft_map(ns, "fip_dnat") == {fip_ip: world.ids["fixed"]}, 10, "the DNAT element", world.agent)
     assert nft_map(ns, "fip_snat") == {world.ids["fixed"]: fip_ip}
     wait_for(lambda: api.show("floatingip", fip["id"])["status"] == "ACTIVE", 10, "FIP ACTIVE", world.agent)
 
@@ -313,9 +303,7 @@ def _snapshot(world: World) -> dict[str, Any]:
         "routes": sh(["ip", "-j", "route"], netns=ns),
         "dhcp_pids": sorted(sh(["ip", "netns", "pids", dhcp]).split()),
         "ports": world.ovs.vsctl("--format=json", "--columns=_uuid,name,tag", "list", "Port"),
-        "ifaces": world.ovs.vsctl(
-            "--format=json", "--columns=_uuid,name,external_ids,ofport", "list", "Interface"
-        ),
+        "ifaces": world.ovs.vsctl("--format=json", "--columns=_uuid,name,external_ids,ofport", "list", "Interface"),
     }
 
 
@@ -350,9 +338,7 @@ def test_killed_agent_converges_and_removes_only_its_own(world: World) -> None:
     world.namespaces.update({foreign_ns, not_ours_ns})
     fl_netns.ensure(foreign_ns)
     fl_netns.ensure(not_ours_ns)
-    world.ovs.vsctl(
-        "add-port", "br-ex", not_ours_port, "--", "set", "Interface", not_ours_port, "type=internal"
-    )
+    world.ovs.vsctl("add-port", "br-ex", not_ours_port, "--", "set", "Interface", not_ours_port, "type=internal")
     api.call("PUT", f"/routers/{stray['id']}/remove_router_interface", {"subnet_id": subnet["id"]})
     api.call("DELETE", f"/routers/{stray['id']}")
     api.update("floatingip", world.ids["fip"], port_id=None)
@@ -363,9 +349,7 @@ def test_killed_agent_converges_and_removes_only_its_own(world: World) -> None:
     assert actions > 0 and errors == 0, agent.log_text()[-3000:]
     ns = router_ns(world.ids["router"])
     assert nft_map(ns, "fip_dnat") == {fip2["floating_ip_address"]: port2["fixed_ips"][0]["ip_address"]}
-    gw = api.call("GET", f"/ports?device_id={world.ids['router']}&device_owner=network:router_gateway")[
-        "ports"
-    ]
+    gw = api.call("GET", f"/ports?device_id={world.ids['router']}&device_owner=network:router_gateway")["ports"]
     assert f"{world.ids['fip_ip']}/32" not in addresses(ns, qg_dev(gw[0]["id"]))
     assert not fl_netns.exists(stray_ns)
     assert (
@@ -376,3 +360,37 @@ def test_killed_agent_converges_and_removes_only_its_own(world: World) -> None:
     wait_for(lambda: api.show("floatingip", fip2["id"])["status"] == "ACTIVE", 10, "FIP2 ACTIVE", agent)
     world.ovs.vsctl("del-port", not_ours_port)
     fl_netns.delete(foreign_ns)
+
+
+def test_a_failing_resource_is_error_and_the_rest_goes_on(world: World) -> None:
+    api, agent = world.api, world.agent
+    net = api.create(
+        "network",
+        name="nobridge",
+        **{
+            "provider:network_type": "vlan",
+            "provider:physical_network": "public_eth2",
+            "provider:segmentation_id": 300,
+        },
+    )
+    api.create("subnet", network_id=net["id"], cidr="10.3.0.0/24", ip_version=4, enable_dhcp=True)
+    world.namespaces.add(dhcp_ns(net["id"]))
+    query = f"/ports?network_id={net['id']}&device_owner=network:dhcp"
+    wait_for(lambda: [p["status"] for p in api.call("GET", query)["ports"]] == ["ERROR"], 20, "DHCP port ERROR", agent)
+
+    def reported() -> list[dict[str, Any]]:
+        rows = api.call("GET", f"/agents?host={agent.host}")["agents"]
+        return [e for row in rows for e in row["configurations"].get("errors", []) if e["id"] == net["id"]]
+
+    errors = wait_for(reported, 10, "the error in the agent's configurations", agent)
+    assert errors[0]["kind"] == "network" and errors[0]["reason"]
+    fip = api.create("floatingip", floating_network_id=world.ids["ext"], port_id=world.ids["port"])
+    ns = router_ns(world.ids["router"])
+    wait_for(
+        lambda: nft_map(ns, "fip_dnat").get(fip["floating_ip_address"]) == world.ids["fixed"],
+        10,
+        "a new floating IP applied next to the failing network",
+        agent,
+    )
+    wait_for(lambda: api.show("floatingip", fip["id"])["status"] == "ACTIVE", 10, "FIP ACTIVE", agent)
+    assert agent.proc is not None and agent.proc.poll() is None
