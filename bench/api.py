@@ -171,7 +171,14 @@ def main() -> None:
     parser.add_argument("--per-client", type=int, default=125, help="ports created by each of 8 clients")
     parser.add_argument("--list-size", type=int, default=1000, help="ports in the listed network")
     args = parser.parse_args()
-    print(json.dumps(run(args.sequential, args.per_client, args.list_size), indent=2))
+    before = os.getloadavg()[0]
+    result = run(args.sequential, args.per_client, args.list_size)
+    result["load_average_1m"] = {
+        "before": round(before, 2),
+        "after": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
+    }
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":
