@@ -67,6 +67,7 @@ class Agent:
         self.resync_at: float | None = 0.0
         self.backoff = 1.0
         self.syncs = 0
+        self.step_ok = True
 
     # -- reporting -------------------------------------------------------------------------------------------
 
@@ -108,7 +109,7 @@ class Agent:
                 self.resync_at = time.monotonic()
             elif batch:
                 self._guarded(functools.partial(self.incremental, batch))
-            if self.desired is not None:
+            if self.desired is not None and self.step_ok:  # paused while the server/OVS is unreachable
                 self._guarded(self.check_ovs)
 
     def _next_batch(self) -> Any:
@@ -130,6 +131,7 @@ class Agent:
 
     def _guarded(self, step: Callable[[], None]) -> None:
         """Run one step; any failure schedules a full resync with exponential backoff."""
+        self.step_ok = False
         try:
             step()
         except (ServerError, DesiredStateError) as exc:
@@ -137,6 +139,8 @@ class Agent:
         except Exception as exc:  # a bug or kernel surprise must not kill the agent: resync from scratch
             log.exception("reconcile step failed")
             self._schedule_resync(f"{type(exc).__name__}: {exc}")
+        else:
+            self.step_ok = True
 
     def _schedule_resync(self, why: str) -> None:
         log.warning("full resync in %.1f s: %s", self.backoff, why)

@@ -245,9 +245,15 @@ def test_hand_plugged_port_gets_its_tag_and_goes_active(world: World) -> None:
     fl_netns.ensure(vm)
     dev = f"{world.prefix}v1"
     links.ensure_veth(dev, "eth0", vm, mac=port["mac_address"], peer_name="eth0", netns=world.ovs.netns)
-    world.ovs.vsctl("add-port", "br-eth1", dev, "--", "set", "Interface", dev, f"external_ids:iface-id={port['id']}")
+    plug = ("add-port", "br-eth1", dev, "--", "set", "Interface", dev, f"external_ids:iface-id={port['id']}")
+    world.ovs.vsctl(*plug)
     wait_for(lambda: ovs_tag(world.ovs, dev) == 101, 10, f"tag 101 on {dev}", world.agent)
     wait_for(lambda: api.show("port", port["id"])["status"] == "ACTIVE", 10, "port ACTIVE", world.agent)
+    world.ovs.vsctl("del-port", dev)  # the hypervisor unplugs it: DOWN; plugged again: tagged and ACTIVE
+    wait_for(lambda: api.show("port", port["id"])["status"] == "DOWN", 10, "port DOWN once unplugged", world.agent)
+    world.ovs.vsctl(*plug)
+    wait_for(lambda: ovs_tag(world.ovs, dev) == 101, 10, f"tag 101 on {dev} again", world.agent)
+    wait_for(lambda: api.show("port", port["id"])["status"] == "ACTIVE", 10, "port ACTIVE again", world.agent)
 
 
 def test_router_with_gateway_interface_and_floating_ip(world: World) -> None:
