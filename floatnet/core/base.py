@@ -10,17 +10,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from floatnet.config import Config
 from floatnet.core.context import Context
 from floatnet.core.errors import HTTPBadRequest, RevisionNumberConstraintFailed
 from floatnet.core.query import ListQuery, Page
-from floatnet.db.models import Tag, utcnow
+from floatnet.db.models import Tag, table_of, utcnow
 from floatnet.db.session import Database
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+TAGS = table_of(Tag)
+TAGS_OF = (
+    select(TAGS.c.resource_id, TAGS.c.tag)
+    .where(TAGS.c.resource_type == bindparam("kind"), TAGS.c.resource_id.in_(bindparam("ids", expanding=True)))
+    .order_by(TAGS.c.tag)
+)
 
 
 @dataclass
@@ -90,12 +96,13 @@ def bump(row: Any) -> None:
 
 def load_tags(session: Session, resource_type: str, ids: Iterable[str] | Select[Any]) -> dict[str, list[str]]:
     """Tags of many resources in one query; ``ids`` may be a list or a SELECT of ids (no N+1, no huge IN)."""
-    where = Tag.resource_id.in_(ids if isinstance(ids, Select) else list(ids))
     result: dict[str, list[str]] = defaultdict(list)
-    rows = session.execute(
-        select(Tag.resource_id, Tag.tag).where(Tag.resource_type == resource_type, where).order_by(Tag.tag)
-    )
-    for resource_id, tag in rows:
+    if isinstance(ids, Select):
+        stmt = select(TAGS.c.resource_id, TAGS.c.tag).where(TAGS.c.resource_type == resource_type)
+        rows = session.connection().execute(stmt.where(TAGS.c.resource_id.in_(ids)).order_by(TAGS.c.tag))
+    else:
+        rows = session.connection().execute(TAGS_OF, {"kind": resource_type, "ids": list(ids)})
+    for resource_id, tag in rows.all():
         result[resource_id].append(tag)
     return result
 

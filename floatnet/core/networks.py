@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from floatnet.core import changes, policy, segments, tags
@@ -24,7 +24,7 @@ from floatnet.core.validation import (
     to_int,
     validate,
 )
-from floatnet.db.models import Network, Port, Subnet, Tag, new_id
+from floatnet.db.models import Network, Port, Subnet, Tag, new_id, table_of
 
 AUTO_DELETE_OWNERS = ("network:dhcp",)
 
@@ -48,6 +48,12 @@ SPEC: dict[str, Attr] = {
 }
 PROVIDER = ("provider:network_type", "provider:physical_network", "provider:segmentation_id")
 COLUMNS = {"id", "name", "project_id", "status"}  # text, never NULL: SQL IN equals the text match
+SUBNETS = table_of(Subnet)
+SUBNETS_OF = (
+    select(SUBNETS.c.network_id, SUBNETS.c.id)
+    .where(SUBNETS.c.network_id.in_(bindparam("ids", expanding=True)))
+    .order_by(SUBNETS.c.created_at, SUBNETS.c.id)
+)
 RENAMED = {"router:external": "external", "provider:network_type": "network_type"}
 
 
@@ -78,11 +84,7 @@ def render(row: Any, subnet_ids: list[str], tag_list: list[str]) -> dict[str, An
 
 def _subnet_ids(session: Session, network_ids: Any) -> dict[str, list[str]]:
     result: dict[str, list[str]] = defaultdict(list)
-    rows = session.execute(
-        select(Subnet.network_id, Subnet.id)
-        .where(Subnet.network_id.in_(network_ids))
-        .order_by(Subnet.created_at, Subnet.id)
-    )
+    rows = session.connection().execute(SUBNETS_OF, {"ids": list(network_ids)}).all()
     for network_id, subnet_id in rows:
         result[network_id].append(subnet_id)
     return result
