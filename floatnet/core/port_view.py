@@ -13,15 +13,14 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Select, String, select, type_coerce
+from sqlalchemy import Select, String, bindparam, select, type_coerce
 from sqlalchemy.orm import Session
 
-from floatnet.core.base import TIME_FORMAT
-from floatnet.db.models import IPAllocation, Port, Tag, table_of
+from floatnet.core.base import TIME_FORMAT, load_tags
+from floatnet.db.models import IPAllocation, Port, table_of
 
 PORTS = table_of(Port)
 ALLOCS = table_of(IPAllocation)
-TAGS = table_of(Tag)
 
 
 def _raw(column: Any) -> Any:
@@ -113,20 +112,26 @@ def render(row: Sequence[Any], ips: list[dict[str, str]], tags: list[str]) -> di
     }
 
 
+IPS = select(ALLOCS.c.port_id, ALLOCS.c.subnet_id, ALLOCS.c.ip_address)
+IPS_OF = IPS.where(ALLOCS.c.port_id.in_(bindparam("ids", expanding=True)))
+
+
 def _ips(session: Session, ids: Any) -> dict[str, list[dict[str, str]]]:
+    """Fixed IPs of the ports in ``ids`` (a list, or a SELECT of ids)."""
     result: dict[str, list[dict[str, str]]] = defaultdict(list)
-    stmt = select(ALLOCS.c.port_id, ALLOCS.c.subnet_id, ALLOCS.c.ip_address).where(ALLOCS.c.port_id.in_(ids))
-    for port_id, subnet_id, address in session.connection().execute(stmt).all():
+    conn = session.connection()
+    rows = (
+        conn.execute(IPS.where(ALLOCS.c.port_id.in_(ids)))
+        if isinstance(ids, Select)
+        else conn.execute(IPS_OF, {"ids": ids})
+    )
+    for port_id, subnet_id, address in rows.all():
         result[port_id].append({"subnet_id": subnet_id, "ip_address": address})
     return result
 
 
 def _tags(session: Session, ids: Any) -> dict[str, list[str]]:
-    result: dict[str, list[str]] = defaultdict(list)
-    stmt = select(TAGS.c.resource_id, TAGS.c.tag).where(TAGS.c.resource_type == "port", TAGS.c.resource_id.in_(ids))
-    for resource_id, tag in session.connection().execute(stmt.order_by(TAGS.c.tag)).all():
-        result[resource_id].append(tag)
-    return result
+    return load_tags(session, "port", ids)
 
 
 def render_rows(
