@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from floatnet.core.feed import mark_written
 from floatnet.db.models import Change, table_of, utcnow
+from floatnet.db.session import serialize
 
 KINDS = ("network", "subnet", "port", "router", "floatingip")
 INSERT_CHANGE = insert(table_of(Change))
@@ -25,6 +26,7 @@ def record(
     ``router_id``/``network_id`` name the router or network whose desired state the change touches, so an
     agent refetches only those. Runs in the caller's transaction: the row exists iff the change commits.
     """
+    serialize(session, "changes")  # PostgreSQL: seq order = commit order, so a follower never skips a row
     values = {
         "kind": kind,
         "resource_id": resource_id,
