@@ -217,13 +217,7 @@ def _addr_op(netns: str | None, ifname: str, cidr: str, op: str) -> bool:
         idx = _index(ipr, ifname)
         if idx is None:
             raise NetlinkError(19, f"no device {ifname}")
-        try:
-            ipr.addr(op, index=idx, address=str(iface.ip), prefixlen=iface.network.prefixlen)
-        except NetlinkError as exc:
-            if (op == "add" and exc.code == 17) or (op == "del" and exc.code in (99, 19)):
-                return False  # already there / already gone: idempotent
-            raise
-        return True
+        return _addr_in(ipr, idx, str(iface), op)
 
     return _ipr_call(netns, f"{op} address {iface}", ifname, body)
 
