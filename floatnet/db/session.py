@@ -31,7 +31,7 @@ from sqlalchemy.sql import Select
 T = TypeVar("T")
 
 RETRIES = 8
-_AMBIENT: ContextVar[Session | None] = ContextVar("floatnet_ambient_session", default=None)
+_AMBIENT: ContextVar[tuple[Session, bool] | None] = ContextVar("floatnet_ambient_session", default=None)
 BUSY_TIMEOUT_MS = 30_000
 
 
@@ -125,12 +125,15 @@ class Database:
         """
         ambient = _AMBIENT.get()
         if ambient is not None:
-            return work(ambient)
+            session, ambient_writes = ambient
+            if write and not ambient_writes:
+                raise RuntimeError("a write transaction cannot run inside a read-only one")
+            return work(session)
         last: Exception | None = None
         for attempt in range(RETRIES):
             try:
                 with self.transaction(write) as session:
-                    token = _AMBIENT.set(session)
+                    token = _AMBIENT.set((session, write))
                     try:
                         return work(session)
                     finally:
