@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import re
@@ -134,8 +135,18 @@ class Env:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def start_agent(self) -> None:
+        argv = [sys.executable, "-m", "floatnet", "agent", "--config", str(self.work / "floatnet.ini"),
+                "--server", self.url, "--host", self.host, "--ovs-netns", self.ovs_ns]  # fmt: skip
+        self._spawn("agent", argv)
+
+    def stop_agent(self) -> None:
+        proc = self.procs.pop("agent")
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+
     def _spawn(self, role: str, argv: list[str]) -> None:
-        with (self.work / f"{role}.log").open("wb") as log:
+        with (self.work / f"{role}.log").open("ab") as log:
             self.procs[role] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
     def _start(self) -> None:
@@ -146,21 +157,7 @@ class Env:
         py = [sys.executable, "-m", "floatnet"]
         self._spawn("server", [*py, "server", "--config", str(ini), "--bind", self.url[7:], "--log-level", "warning"])
         until(lambda: httpx.get(self.url + "/", timeout=1).status_code == 200, 30, "the server")
-        self._spawn(
-            "agent",
-            [
-                *py,
-                "agent",
-                "--config",
-                str(ini),
-                "--server",
-                self.url,
-                "--host",
-                self.host,
-                "--ovs-netns",
-                self.ovs_ns,
-            ],
-        )
+        self.start_agent()
         until(lambda: self.api.call("GET", f"/agents?host={self.host}")["agents"], 30, "the agent")
         self._topology()
         self._upstream()
@@ -454,6 +451,30 @@ def port_convergence(env: Env, count: int) -> dict[str, Any]:
     }
 
 
+def restarts(env: Env) -> dict[str, Any]:
+    """Agent restarts on the router with all its floating IPs: warm (kernel intact: nothing to do) and cold
+    (router namespace gone, as after a reboot: rebuilt in one full sync). Times from the agent's own log."""
+    out: dict[str, Any] = {}
+    for kind in ("warm", "cold"):
+        env.stop_agent()
+        if kind == "cold":
+            netns.delete(env.router_ns)
+        syncs = len(_full_syncs(env))
+        env.start_agent()
+        found = until(functools.partial(_full_syncs, env, syncs), 300, f"the {kind} restart's full sync")[0]
+        out[kind] = {"actions": int(found[0]), "errors": int(found[1]), "seconds": float(found[2])}
+    out["fips_on_router"] = env.count_fips()
+    return out
+
+
+def _full_syncs(env: Env, skip: int = 0) -> list[tuple[str, str, str]]:
+    """(actions, errors, seconds) of the agent's full syncs so far, the first ``skip`` left out."""
+    found = re.findall(
+        r"full sync #\d+ at seq \d+: (\d+) actions, (\d+) errors, ([0-9.]+) s", "\n".join(env.agent_log())
+    )
+    return found[skip:]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fips", type=int, default=1000, help="floating IPs already on the router")
@@ -469,6 +490,8 @@ def main() -> int:
             result["fip"] = fip_convergence(env, args.fips, args.associations)
         if args.ports > 0:
             result["ports"] = port_convergence(env, args.ports)
+        if args.associations > 0:
+            result["restart"] = restarts(env)
         result["agent_log_tail"] = env.agent_log()[-5:]
     print(json.dumps(result, indent=2))
     return 0
