@@ -59,13 +59,26 @@ class Caller(Protocol):
     def is_admin(self) -> bool: ...
 
 
+# Keystone's default implied roles (``keystone-manage bootstrap``): admin ⇒ member ⇒ reader. Keystone tokens
+# already list the implied roles; noauth callers (``X-Roles: member``) get them here so the rules read the same.
+IMPLIED_ROLES = {"admin": ("member", "reader"), "member": ("reader",)}
+
+
+def expand_roles(roles: Iterable[str]) -> list[str]:
+    """``roles`` (lower-cased) plus the roles they imply, without duplicates, in order."""
+    names = [role.lower() for role in roles]
+    for role in list(names):
+        names.extend(IMPLIED_ROLES.get(role, ()))
+    return list(dict.fromkeys(names))
+
+
 def credentials(caller: Caller) -> dict[str, Any]:
     """The oslo.policy credentials of a caller (``tenant_id`` too, for Neutron-era rules)."""
     return {
         "project_id": caller.project_id,
         "tenant_id": caller.project_id,
         "user_id": caller.user_id,
-        "roles": [role.lower() for role in caller.roles],
+        "roles": expand_roles(caller.roles),
         "is_admin": caller.is_admin,
     }
 
@@ -155,7 +168,7 @@ class PolicyEngine:
 
     def is_admin(self, project_id: str, user_id: str, roles: Iterable[str]) -> bool:
         """Neutron's ``context_is_admin``: whether the roles (``admin`` by default) make an administrator."""
-        creds = {"project_id": project_id, "tenant_id": project_id, "user_id": user_id, "roles": list(roles)}
+        creds = {"project_id": project_id, "tenant_id": project_id, "user_id": user_id, "roles": expand_roles(roles)}
         return bool(self.enforcer.enforce("context_is_admin", {}, creds))
 
     def refused_write(

@@ -224,3 +224,10 @@ def test_missing_or_broken_policy_file_is_refused(tmp_path: Path) -> None:
     broken.write_text("create_network: [unclosed\n")
     with pytest.raises(PolicyFileError):
         PolicyEngine(str(broken))
+
+
+def test_implied_roles_as_keystone_bootstraps_them(engine: PolicyEngine) -> None:
+    member_only = Caller("alpha", roles=("Member",))
+    assert engine.allowed(member_only, "get_quota", {"project_id": "alpha"})
+    assert engine.allowed(member_only, "get_network", net("alpha"))
+    assert not engine.allowed(Caller("alpha", roles=()), "get_network", net("alpha"))
