@@ -455,6 +455,7 @@ def restarts(env: Env) -> dict[str, Any]:
     """Agent restarts on the router with all its floating IPs: warm (kernel intact: nothing to do) and cold
     (router namespace gone, as after a reboot: rebuilt in one full sync). Times from the agent's own log."""
     out: dict[str, Any] = {}
+    time.sleep(2)  # let the agent finish the last changes: a warm restart must then find nothing to do
     for kind in ("warm", "cold"):
         env.stop_agent()
         if kind == "cold":
