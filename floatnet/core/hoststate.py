@@ -155,7 +155,9 @@ def _networks(
     session: Session, config: Config, placement: Candidates, host: str, filters: Filters, needed: set[str]
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Networks the host needs (DHCP placed here, or used by its ports/routers) and absent filtered ids."""
-    wanted = None if filters.complete else list(set(filters.network_ids) | needed)
+    # filtered: only the networks asked for (the agent refetches a router on every floating-IP change; its
+    # networks' DHCP hosts would double the answer)
+    wanted = None if filters.complete else list(filters.network_ids)
     subnets = _dhcp_subnets(session, wanted)
     dhcp_here = {net_id for net_id in subnets if placement.host_for(DHCP, net_id) == host}
     ids = (dhcp_here | needed) if filters.complete else (dhcp_here | needed) & set(wanted or [])
