@@ -40,6 +40,18 @@ INSERT_PORT = insert(PORTS)
 
 SERVICE_OWNERS = ("network:router_interface", "network:router_gateway", "network:floatingip")
 
+
+def empty_list(feature: str) -> Any:
+    """Accept only an empty list: floatnet does not implement ``feature`` and says so instead of ignoring it."""
+
+    def convert(value: Any) -> list[Any]:
+        if value is None or value == []:
+            return []
+        raise ValueError(f"{feature} are not supported by floatnet")
+
+    return convert
+
+
 SPEC: dict[str, Attr] = {
     "network_id": Attr(to_uuid, put=False, required=True),
     "name": Attr(string(255), default=""),
@@ -53,8 +65,8 @@ SPEC: dict[str, Attr] = {
     "binding:profile": Attr(lambda value: {} if value is None else any_dict(value), default=dict),
     "binding:vnic_type": Attr(string(64), default="normal"),
     "port_security_enabled": Attr(to_bool),
-    "security_groups": Attr(list_of(string(255))),
-    "allowed_address_pairs": Attr(list_of(any_dict)),
+    "security_groups": Attr(empty_list("security groups")),
+    "allowed_address_pairs": Attr(empty_list("allowed address pairs")),
     "dns_name": Attr(string_or_none(255), default=""),
     "project_id": Attr(project_id, put=False),
     "tenant_id": Attr(project_id, put=False),

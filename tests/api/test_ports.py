@@ -185,3 +185,12 @@ def test_fixed_ips_filter_matches_one_allocation(app_client: Any) -> None:
     assert found("ip_address=10.0.1.5", f"subnet_id={sub_a['id']}") == []
     assert found("ip_address=10.0.1.6", f"subnet_id={sub_b['id']}") == [first["id"]]
     assert_error(app_client.get("/v2.0/ports?fixed_ips=bogus"), 400, "HTTPBadRequest")
+
+
+def test_unimplemented_features_are_refused_not_ignored(app_client: Any) -> None:
+    net, _ = _net_with_subnet(app_client)
+    assert port(app_client, net["id"], security_groups=[])["security_groups"] == []
+    pairs = {"port": {"network_id": net["id"], "allowed_address_pairs": [{"ip_address": "10.0.0.99"}]}}
+    assert_error(app_client.post("/v2.0/ports", json=pairs), 400, "HTTPBadRequest", "not supported")
+    groups = {"port": {"network_id": net["id"], "security_groups": ["default"]}}
+    assert_error(app_client.post("/v2.0/ports", json=groups), 400, "HTTPBadRequest", "not supported")
