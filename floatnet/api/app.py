@@ -8,13 +8,27 @@ single error mapping of :mod:`floatnet.api.errors`.
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from floatnet.api import errors, routes_agent, routes_core, routes_l3
 from floatnet.config import Config
 from floatnet.core.base import Core
 from floatnet.db.migrate import upgrade
 from floatnet.db.session import Database
+
+
+class JsonSuffix:
+    """Accept Neutron's optional format suffix: ``/v2.0/networks.json`` is ``/v2.0/networks``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].endswith(".json"):
+            scope = {**scope, "path": scope["path"][: -len(".json")], "raw_path": None}
+        await self.app(scope, receive, send)
 
 
 def all_routes() -> list[BaseRoute]:
@@ -35,7 +49,7 @@ def open_database(config: Config, migrate: bool = True) -> Database:
 def create_app(config: Config, database: Database | None = None, migrate: bool = True) -> Starlette:
     """The floatnet API for ``config`` (database from ``config.database_url`` unless given)."""
     db = database or open_database(config, migrate)
-    app = Starlette(routes=all_routes())
+    app = Starlette(routes=all_routes(), middleware=[Middleware(JsonSuffix)])
     app.state.core = Core(db=db, config=config)
     app.state.config = config
     errors.install(app)

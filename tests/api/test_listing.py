@@ -80,3 +80,9 @@ def test_version_and_extension_documents(app_client: Any) -> None:
     assert {"provider", "external-net", "binding", "standard-attr-tag", "project-id"} <= aliases
     shown = app_client.get("/v2.0/extensions/provider").json()["extension"]
     assert shown["alias"] == "provider" and shown["name"]
+
+
+def test_json_format_suffix(app_client: Any) -> None:
+    net = network(app_client, name="suffixed")
+    assert _names(app_client.get("/v2.0/networks.json")) == ["suffixed"]
+    assert app_client.get(f"/v2.0/networks/{net['id']}.json").json()["network"]["id"] == net["id"]
