@@ -29,13 +29,9 @@ def _recorder(fail: set[str]) -> tuple[list[str], dict[type, Any]]:
 
 def test_one_failing_resource_does_not_stop_the_others() -> None:
     actions = [
-        A.AddFipMapping(
-            group="qrouter-a", refs=(("floatingip", "f1"),), ns="qrouter-a", fip="1.1.1.1", fixed="x"
-        ),
+        A.AddFipMapping(group="qrouter-a", refs=(("floatingip", "f1"),), ns="qrouter-a", fip="1.1.1.1", fixed="x"),
         A.SetTag(group="port:p1", refs=(("port", "p1"),), port="tapbroken", tag=100),
-        A.AddFipMapping(
-            group="qrouter-b", refs=(("floatingip", "f2"),), ns="qrouter-b", fip="1.1.1.2", fixed="y"
-        ),
+        A.AddFipMapping(group="qrouter-b", refs=(("floatingip", "f2"),), ns="qrouter-b", fip="1.1.1.2", fixed="y"),
     ]
     ran, handlers = _recorder({"tapbroken"})
     result = run_actions(actions, handlers)
@@ -47,9 +43,7 @@ def test_one_failing_resource_does_not_stop_the_others() -> None:
 def test_a_namespace_that_cannot_be_created_skips_its_group_only() -> None:
     actions = [
         A.CreateNamespace(group="qrouter-a", refs=(("router", "a"),), ns="qrouter-a", forwarding=True),
-        A.SyncAddresses(
-            group="qrouter-a", refs=(("port", "qg"),), ns="qrouter-a", dev="qg-x", wanted=frozenset()
-        ),
+        A.SyncAddresses(group="qrouter-a", refs=(("port", "qg"),), ns="qrouter-a", dev="qg-x", wanted=frozenset()),
         A.CreateNamespace(group="qrouter-b", refs=(("router", "b"),), ns="qrouter-b", forwarding=True),
     ]
     ran, handlers = _recorder({"qrouter-a"})
@@ -95,9 +89,7 @@ def test_touched_ids_of_a_change_batch() -> None:
 
 def test_merge_replaces_refetched_routers_and_drops_absent_ones() -> None:
     full = state([router_doc(R1, fips=[fip(1)]), router_doc(R2)], ports=[port_doc("vm1")])
-    partial = state(
-        [router_doc(R1, fips=[fip(1), fip(2)])], complete=False, absent={"routers": [R2], "networks": []}
-    )
+    partial = state([router_doc(R1, fips=[fip(1), fip(2)])], complete=False, absent={"routers": [R2], "networks": []})
     merged = merge(full, partial, {R1, R2}, set())
     assert set(merged.routers) == {R1} and len(merged.routers[R1].floatingips) == 2
     assert set(merged.ports) == {"vm1"} and merged.complete
