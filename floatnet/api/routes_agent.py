@@ -72,6 +72,7 @@ async def state(request: Request) -> Response:
         router_ids=params.getlist("router_id"),
         network_ids=params.getlist("network_id"),
         port_ids=params.getlist("port_id"),
+        floatingip_ids=params.getlist("floatingip_id"),
     )
     core = http.core_of(request)
     return http.respond(await http.run_sync(_state, core, request.path_params["host"], filters))

@@ -35,10 +35,11 @@ class Filters:
     router_ids: list[str] = field(default_factory=list)
     network_ids: list[str] = field(default_factory=list)
     port_ids: list[str] = field(default_factory=list)
+    floatingip_ids: list[str] = field(default_factory=list)  # narrows the routers' floating IPs
 
     @property
     def complete(self) -> bool:
-        return not (self.router_ids or self.network_ids or self.port_ids)
+        return not (self.router_ids or self.network_ids or self.port_ids or self.floatingip_ids)
 
 
 def _hostname(port: Any, ip_address: str) -> str:
@@ -189,7 +190,7 @@ def _routers(
     if not filters.complete:
         stmt = stmt.where(Router.id.in_(filters.router_ids))
     here = [rid for rid in session.scalars(stmt) if placement.host_for(ROUTER, rid) == host]
-    routers = router_slice.load(session, config, here)
+    routers = router_slice.load(session, config, here, filters.floatingip_ids or None)
     return routers, [rid for rid in filters.router_ids if rid not in set(here)]
 
 

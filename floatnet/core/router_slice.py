@@ -73,20 +73,21 @@ def _router_port(config: Config, row: Any) -> dict[str, Any]:
     }
 
 
-def _floatingips(session: Session, router_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+def _floatingips(
+    session: Session, router_ids: list[str], only: list[str] | None = None
+) -> dict[str, list[dict[str, Any]]]:
     result: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    rows = session.execute(
-        select(
-            FloatingIP.router_id,
-            FloatingIP.id,
-            FloatingIP.floating_ip_address,
-            FloatingIP.fixed_ip_address,
-            FloatingIP.fixed_port_id,
-            FloatingIP.status,
-        )
-        .where(FloatingIP.router_id.in_(router_ids), FloatingIP.fixed_port_id.is_not(None))
-        .order_by(FloatingIP.router_id, FloatingIP.floating_ip_address)
-    )
+    stmt = select(
+        FloatingIP.router_id,
+        FloatingIP.id,
+        FloatingIP.floating_ip_address,
+        FloatingIP.fixed_ip_address,
+        FloatingIP.fixed_port_id,
+        FloatingIP.status,
+    ).where(FloatingIP.router_id.in_(router_ids), FloatingIP.fixed_port_id.is_not(None))
+    if only is not None:
+        stmt = stmt.where(FloatingIP.id.in_(only))
+    rows = session.execute(stmt.order_by(FloatingIP.router_id, FloatingIP.floating_ip_address))
     for row in rows:
         result[row.router_id].append(
             {
@@ -112,8 +113,15 @@ def _routes(session: Session, router_ids: list[str]) -> dict[str, list[dict[str,
     return result
 
 
-def load(session: Session, config: Config, router_ids: list[str]) -> list[dict[str, Any]]:
-    """The dataplane view of each router in ``router_ids`` that exists (see the module docstring)."""
+def load(
+    session: Session, config: Config, router_ids: list[str], floatingip_ids: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """The dataplane view of each router in ``router_ids`` that exists (see the module docstring).
+
+    With ``floatingip_ids``, each router lists only those of its floating IPs and says so
+    (``"floatingips_partial": true``): an agent refetching a router for one floating-IP change gets one
+    element, not the router's thousands.
+    """
     if not router_ids:
         return []
     routers = session.execute(
@@ -129,7 +137,7 @@ def load(session: Session, config: Config, router_ids: list[str]) -> list[dict[s
                 gateways[row.router_id] = {**_router_port(config, row), "gateway_ip": row.gateway_ip}
         else:
             interfaces[row.router_id].append(_router_port(config, row))
-    fips = _floatingips(session, router_ids)
+    fips = _floatingips(session, router_ids, floatingip_ids)
     routes = _routes(session, router_ids)
     return [
         {
@@ -141,6 +149,7 @@ def load(session: Session, config: Config, router_ids: list[str]) -> list[dict[s
             "gateway": gateways.get(r.id),
             "interfaces": interfaces.get(r.id, []),
             "floatingips": fips.get(r.id, []),
+            **({"floatingips_partial": True} if floatingip_ids is not None else {}),
         }
         for r in routers
     ]
