@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from floatnet.core import binding, changes, fixed_ips, policy, port_hooks, port_view, tags
+from floatnet.core import binding, changes, fixed_ips, policy, port_hooks, port_view, quotas, tags
 from floatnet.core.base import Core, bump, check_revision, owner_project
 from floatnet.core.context import Context
 from floatnet.core.errors import HTTPBadRequest, MacAddressInUse, PolicyNotAuthorized, PortInUse, PortNotFound
@@ -120,7 +120,21 @@ def list_ports(session: Session, ctx: Context, query: ListQuery) -> list[dict[st
     by_address = _fixed_ips_filter(query)
     if by_address is not None:
         stmt = stmt.where(by_address)
-    return port_view.fetch(session, stmt)
+    return port_view.fetch(session, _page_in_sql(stmt, query))
+
+
+def _page_in_sql(stmt: Any, query: ListQuery) -> Any:
+    """With only ``limit``/``marker`` left to do (default id order), page in SQL: one page is read, not all.
+
+    Fetches ``limit + 1`` rows after the marker so :func:`floatnet.core.query.apply` still knows whether
+    more follow; the marker is consumed here.
+    """
+    if query.filters or query.sort or not query.limit or query.page_reverse:
+        return stmt
+    if query.marker is not None:
+        stmt = stmt.where(PORTS.c.id > query.marker)
+        query.marker = None
+    return stmt.order_by(PORTS.c.id).limit(query.limit + 1)
 
 
 def show_port(session: Session, ctx: Context, port_id: str) -> dict[str, Any]:
@@ -241,6 +255,7 @@ class PortService:
         def work(session: Session) -> dict[str, Any]:
             network = network_row(session, ctx, attrs["network_id"], lock=True)
             _check_create(ctx, {k: v for k, v in attrs.items() if k not in defaults}, network)
+            quotas.check(session, ctx, "port", project_id=project)
             values, ips, port_tags = create_port(session, self.core, project, attrs, network)
             return port_view.render([values[name] for name in port_view.NAMES], ips, port_tags)
 

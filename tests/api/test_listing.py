@@ -86,3 +86,21 @@ def test_json_format_suffix(app_client: Any) -> None:
     net = network(app_client, name="suffixed")
     assert _names(app_client.get("/v2.0/networks.json")) == ["suffixed"]
     assert app_client.get(f"/v2.0/networks/{net['id']}.json").json()["network"]["id"] == net["id"]
+
+
+def test_port_pages_cover_every_port_once(app_client: Any) -> None:
+    net = network(app_client)
+    subnet(app_client, net["id"], "10.0.0.0/24", enable_dhcp=False)
+    created = app_client.post("/v2.0/ports", json={"ports": [{"network_id": net["id"]} for _ in range(7)]})
+    expected = sorted(p["id"] for p in created.json()["ports"])
+    seen: list[str] = []
+    url: str | None = "/v2.0/ports?limit=3"
+    pages = 0
+    while url:
+        body = app_client.get(url).json()
+        seen += [p["id"] for p in body["ports"]]
+        url = {link["rel"]: link["href"] for link in body.get("ports_links", [])}.get("next")
+        pages += 1
+    assert seen == expected and pages == 3
+    filtered = app_client.get("/v2.0/ports", params={"limit": 2, "tags-any": "none"}).json()
+    assert filtered["ports"] == []
