@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute, Route
 
 from floatnet.api import http
 from floatnet.core import policy
-from floatnet.core.base import Core, ResourceService
+from floatnet.core.base import Core, ResourceService, check_revision
 from floatnet.core.context import Context
 from floatnet.core.query import Page
 from floatnet.core.tags import Tags
@@ -105,7 +105,7 @@ class _Endpoints:
         ctx, service, spec = http.context_of(request), self._service(request), self.spec
         resource_id = request.path_params["id"]
         if request.method == "DELETE":
-            await http.run_sync(service.delete, ctx, resource_id)
+            await http.run_sync(self._delete, request, ctx, service, resource_id)
             return http.respond(None, 204)
         if request.method == "PUT":
             body = await http.read_envelope(request, spec.resource)
@@ -114,6 +114,20 @@ class _Endpoints:
             return http.respond({spec.resource: render(ctx, spec, updated, [])})
         item = await http.run_sync(service.show, ctx, resource_id)
         return http.respond({spec.resource: render(ctx, spec, item, http.list_query(request).fields)})
+
+    @staticmethod
+    def _delete(request: Request, ctx: Context, service: ResourceService, resource_id: str) -> None:
+        """Delete; with ``If-Match: revision_number=N`` the check and the delete share one transaction."""
+        revision = http.if_match_revision(request)
+        if revision is None:
+            service.delete(ctx, resource_id)
+            return
+
+        def checked(_session: Any) -> None:
+            check_revision(service.show(ctx, resource_id)["revision_number"], revision)
+            service.delete(ctx, resource_id)
+
+        http.core_of(request).db.run(checked)
 
     def _tags(self, request: Request) -> Tags:
         return Tags(http.core_of(request), self.spec.resource, self._service(request).show)

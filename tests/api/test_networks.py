@@ -177,3 +177,13 @@ def test_cannot_unshare_while_other_projects_use_it(app_client: Any) -> None:
     assert_error(app_client.put(f"/v2.0/networks/{shared['id']}", json=unshare), 409, "InvalidSharedSetting")
     app_client.delete(f"/v2.0/ports/{theirs['id']}")
     assert app_client.put(f"/v2.0/networks/{shared['id']}", json=unshare).json()["network"]["shared"] is False
+
+
+def test_if_match_on_delete(app_client: Any) -> None:
+    net = network(app_client)
+    url = f"/v2.0/networks/{net['id']}"
+    app_client.put(url, json={"network": {"name": "moved-on"}})
+    stale = app_client.delete(url, headers={"If-Match": "revision_number=0"})
+    assert_error(stale, 412, "RevisionNumberConstraintFailed")
+    assert app_client.get(url).status_code == 200
+    assert app_client.delete(url, headers={"If-Match": "revision_number=1"}).status_code == 204
