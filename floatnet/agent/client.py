@@ -79,9 +79,13 @@ class Client:
                 delay = min(delay * 2, 5.0)
         raise error
 
-    def state(self, routers: Iterable[str] = (), networks: Iterable[str] = ()) -> dict[str, Any]:
-        """The host's desired state: everything, or only the given routers/networks (filtered snapshot)."""
+    def state(
+        self, routers: Iterable[str] = (), networks: Iterable[str] = (), floatingips: Iterable[str] = ()
+    ) -> dict[str, Any]:
+        """The host's desired state: everything, or only the given routers/networks (filtered snapshot), the
+        routers' floating IPs narrowed to ``floatingips`` when given."""
         params = [("router_id", r) for r in sorted(set(routers))] + [("network_id", n) for n in sorted(set(networks))]
+        params += [("floatingip_id", f) for f in sorted(set(floatingips))]
         result = self._request("GET", f"/v2.0/floatnet/hosts/{self.host}/state", params=params)
         if not isinstance(result, dict):
             raise ServerError("state: the answer is not an object")

@@ -134,6 +134,7 @@ class Router:
     gateway: RouterPort | None
     interfaces: tuple[RouterPort, ...]
     floatingips: tuple[FloatingIp, ...]
+    floatingips_partial: bool = False  # the answer listed only the floating IPs asked for
 
 
 @dataclass(frozen=True)
@@ -280,6 +281,7 @@ def parse_router(obj: Mapping[str, Any]) -> Router:
         gateway=_router_port(gateway, where) if gateway else None,
         interfaces=tuple(_router_port(i, where) for i in obj.get("interfaces") or ()),
         floatingips=tuple(_floatingip(f, where) for f in obj.get("floatingips") or () if f.get("fixed_ip_address")),
+        floatingips_partial=obj.get("floatingips_partial") is True,
     )
 
 

@@ -8,32 +8,71 @@ counts and for re-planning when OVS changes under it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from floatnet.agent.desired import DesiredState
 
 
-def touched(changes: Iterable[Mapping[str, Any]]) -> tuple[set[str], set[str], set[str]]:
-    """``(router ids, network ids, deleted port ids)`` a batch of change rows asks the agent to refetch."""
-    routers: set[str] = set()
-    networks: set[str] = set()
-    gone_ports: set[str] = set()
+@dataclass
+class Touched:
+    """What a batch of change rows asks the agent to refetch.
+
+    ``fips`` holds, per router touched *only* by floating-IP changes, the ids of those floating IPs: such a
+    router is refetched narrowed to them (``floatingip_id=``), one element instead of the whole router.
+    """
+
+    routers: set[str] = field(default_factory=set)
+    networks: set[str] = field(default_factory=set)
+    gone_ports: set[str] = field(default_factory=set)
+    fips: dict[str, set[str]] = field(default_factory=dict)
+
+    @property
+    def fips_only(self) -> bool:
+        """True when every touched router can be refetched narrowed to floating IPs (and nothing else is)."""
+        return bool(self.routers) and set(self.fips) == self.routers and not self.networks
+
+
+def touched(changes: Iterable[Mapping[str, Any]]) -> Touched:
+    """The routers, networks, deleted ports and floating IPs a batch of change rows touches."""
+    out = Touched()
+    whole: set[str] = set()
     for change in changes:
-        kind, ident, op = change.get("kind"), change.get("id"), change.get("op")
-        if change.get("router_id"):
-            routers.add(str(change["router_id"]))
+        kind, ident, op, router = change.get("kind"), change.get("id"), change.get("op"), change.get("router_id")
+        if router:
+            out.routers.add(str(router))
+            if kind == "floatingip" and isinstance(ident, str):
+                out.fips.setdefault(str(router), set()).add(ident)
+            else:
+                whole.add(str(router))
         if change.get("network_id"):
-            networks.add(str(change["network_id"]))
+            out.networks.add(str(change["network_id"]))
         if not isinstance(ident, str):
             continue
         if kind == "router":
-            routers.add(ident)
+            out.routers.add(ident)
+            whole.add(ident)
         elif kind == "network":
-            networks.add(ident)
+            out.networks.add(ident)
         elif kind == "port" and op == "delete":
-            gone_ports.add(ident)
-    return routers, networks, gone_ports
+            out.gone_ports.add(ident)
+    out.fips = {r: ids for r, ids in out.fips.items() if r not in whole}
+    return out
+
+
+def complete_routers(partial: DesiredState, full: DesiredState, asked: set[str]) -> DesiredState | None:
+    """Routers answered narrowed to floating IPs (``floatingips_partial``) completed from ``full``: its other
+    floating IPs kept, the ``asked`` ones replaced by the answer's. None if a router is not known yet."""
+    routers = dict(partial.routers)
+    for router_id, router in partial.routers.items():
+        if not router.floatingips_partial:
+            continue
+        known = full.routers.get(router_id)
+        if known is None:
+            return None
+        kept = tuple(f for f in known.floatingips if f.id not in asked)
+        routers[router_id] = replace(router, floatingips=kept + router.floatingips, floatingips_partial=False)
+    return replace(partial, routers=routers)
 
 
 def merge(full: DesiredState, partial: DesiredState, routers: set[str], networks: set[str]) -> DesiredState:

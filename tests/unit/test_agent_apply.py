@@ -7,7 +7,7 @@ from typing import Any
 from floatnet.agent import actions as A
 from floatnet.agent import status as S
 from floatnet.agent.apply import run_actions
-from floatnet.agent.merge import merge, touched
+from floatnet.agent.merge import complete_routers, merge, touched
 from floatnet.agent.state import Observed, OvsPort
 from floatnet.linux.errors import KernelError
 from tests.unit.test_agent_plan import R1, R2, fip, port_doc, router_doc, state
@@ -84,7 +84,38 @@ def test_touched_ids_of_a_change_batch() -> None:
         {"seq": 2, "kind": "port", "id": "p", "op": "delete", "router_id": None, "network_id": "n"},
         {"seq": 3, "kind": "router", "id": R2, "op": "create"},
     ]
-    assert touched(changes) == ({R1, R2}, {"n"}, {"p"})
+    batch = touched(changes)
+    assert (batch.routers, batch.networks, batch.gone_ports) == ({R1, R2}, {"n"}, {"p"})
+    assert batch.fips == {R1: {"f"}} and not batch.fips_only
+
+
+def test_a_batch_of_floating_ip_changes_is_narrowed() -> None:
+    changes = [
+        {"kind": "floatingip", "id": "f1", "op": "update", "router_id": R1},
+        {"kind": "floatingip", "id": "f2", "op": "update", "router_id": R1},
+        {"kind": "floatingip", "id": "f2", "op": "update", "router_id": R2},
+    ]
+    batch = touched(changes)
+    assert batch.fips_only and batch.fips == {R1: {"f1", "f2"}, R2: {"f2"}}
+    assert not touched([*changes, {"kind": "router", "id": R2, "op": "update", "router_id": R2}]).fips_only
+
+
+def test_narrowed_routers_are_completed_from_the_cached_state() -> None:
+    full = state([router_doc(R1, fips=[fip(1), fip(2), fip(3)])])
+    moved = dict(fip(2), fixed_ip_address="10.0.0.9")
+    answer_doc = router_doc(R1, fips=[moved])
+    answer_doc["floatingips_partial"] = True
+    answer = state([answer_doc], complete=False)
+    asked = {fip(2)["id"], fip(3)["id"]}  # 2 moved, 3 disassociated (absent from the answer)
+    done = complete_routers(answer, full, asked)
+    assert done is not None
+    router = done.routers[R1]
+    assert not router.floatingips_partial
+    assert {f.id: f.fixed_ip_address for f in router.floatingips} == {
+        fip(1)["id"]: "10.0.0.5",
+        fip(2)["id"]: "10.0.0.9",
+    }
+    assert complete_routers(answer, state([]), asked) is None
 
 
 def test_merge_replaces_refetched_routers_and_drops_absent_ones() -> None:
