@@ -127,6 +127,8 @@ def run(sequential: int, per_client: int, list_size: int) -> dict[str, Any]:
         proc, url = start_server(Path(tmp))
         try:
             client = httpx.Client(base_url=url, timeout=60)
+            unlimited = {"quota": {"network": -1, "subnet": -1, "port": -1}}
+            client.put("/v2.0/quotas/admin", json=unlimited)  # the bench's project is noauth's default "admin"
             net = client.post("/v2.0/networks", json={"network": {"name": "bench"}}).json()["network"]
             body = {"network_id": net["id"], "cidr": "10.128.0.0/16", "ip_version": 4, "enable_dhcp": False}
             client.post("/v2.0/subnets", json={"subnet": body})
