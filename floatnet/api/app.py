@@ -12,8 +12,9 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from floatnet.api import errors, routes_agent, routes_core, routes_l3
+from floatnet.api import errors, routes_agent, routes_core, routes_l3, routes_quotas
 from floatnet.config import Config
+from floatnet.core import policy
 from floatnet.core.base import Core
 from floatnet.db.migrate import upgrade
 from floatnet.db.session import Database
@@ -33,7 +34,7 @@ class JsonSuffix:
 
 def all_routes() -> list[BaseRoute]:
     """Every route, core first."""
-    return [*routes_core.routes(), *routes_l3.routes(), *routes_agent.routes()]
+    return [*routes_core.routes(), *routes_l3.routes(), *routes_quotas.routes(), *routes_agent.routes()]
 
 
 def open_database(config: Config, migrate: bool = True) -> Database:
@@ -48,9 +49,14 @@ def open_database(config: Config, migrate: bool = True) -> Database:
 
 def create_app(config: Config, database: Database | None = None, migrate: bool = True) -> Starlette:
     """The floatnet API for ``config`` (database from ``config.database_url`` unless given)."""
+    engine = policy.configure(config.policy_file)
     db = database or open_database(config, migrate)
     app = Starlette(routes=all_routes(), middleware=[Middleware(JsonSuffix)])
     app.state.core = Core(db=db, config=config)
     app.state.config = config
     errors.install(app)
+    if config.auth_strategy == "keystone":
+        from floatnet.api.keystone import KeystoneAuth, KeystoneMiddleware
+
+        app.add_middleware(KeystoneMiddleware, auth=KeystoneAuth(config.keystone_authtoken, engine.is_admin))
     return app

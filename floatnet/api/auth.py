@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
+from floatnet.core import policy
 from floatnet.core.context import DEFAULT_PROJECT, Context
 
 STATE_KEY = "floatnet_context"
@@ -27,7 +28,7 @@ def noauth_context(request: Request) -> Context:
             project_id=project,
             user_id=headers.get("x-user-id", ""),
             roles=roles,
-            is_admin="admin" in roles,
+            is_admin=policy.engine().is_admin(project, headers.get("x-user-id", ""), roles),
         )
     if request_id:
         ctx = Context(ctx.project_id, ctx.user_id, ctx.roles, ctx.is_admin, request_id)

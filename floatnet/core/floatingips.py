@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from floatnet.core import changes, fip_association, port_hooks, quotas, tags
+from floatnet.core import changes, fip_association, policy, port_hooks, quotas, tags
 from floatnet.core.base import Core, check_revision, load_tags, owner_project
 from floatnet.core.context import Context
 from floatnet.core.errors import BadRequest, IpAddressGenerationFailure, NetworkNotFound
@@ -239,6 +239,9 @@ class FloatingIPService:
         if attrs.get("fixed_ip_address") and not attrs.get("port_id"):
             raise BadRequest(resource="floatingip", msg="fixed_ip_address cannot be specified without a port_id")
         project = owner_project(ctx, attrs)
+        target = {"project_id": project}
+        policy.check(ctx, "create_floatingip", target)
+        policy.check_attributes(ctx, "create", "floatingip", [k for k in attrs if k in body], target, attrs)
         return self.core.db.run(lambda s: self._create(s, ctx, project, attrs))
 
     def _create(self, session: Session, ctx: Context, project: str, attrs: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
-from floatnet.core import changes, policy, segments, tags
+from floatnet.core import changes, policy, quotas, segments, tags
 from floatnet.core.base import Core, bump, check_revision, load_tags, owner_project, standard_attrs
 from floatnet.core.context import Context
 from floatnet.core.errors import InvalidInput, InvalidSharedSetting, NetworkInUse
@@ -139,9 +139,16 @@ class NetworkService:
 
     def create(self, ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
         attrs = validate("network", SPEC, body, creating=True)
-        policy.check_attributes(ctx, "create", "network", [k for k in attrs if k in body], {})
         project = owner_project(ctx, attrs)
-        return self.core.db.run(lambda s: self._create(s, project, attrs))
+        target = {"project_id": project}
+        policy.check(ctx, "create_network", target)
+        policy.check_attributes(ctx, "create", "network", [k for k in attrs if k in body], target, attrs)
+
+        def work(session: Session) -> dict[str, Any]:
+            quotas.check(session, ctx, "network", project_id=project)
+            return self._create(session, project, attrs)
+
+        return self.core.db.run(work)
 
     def _create(self, session: Session, project: str, attrs: dict[str, Any]) -> dict[str, Any]:
         network = Network(
@@ -180,7 +187,7 @@ class NetworkService:
 
     def update(self, ctx: Context, resource_id: str, body: dict[str, Any], revision: int | None) -> dict[str, Any]:
         attrs = validate("network", SPEC, body, creating=False)
-        policy.check_attributes(ctx, "update", "network", attrs, {})
+        policy.check_attributes(ctx, "update", "network", attrs, {"project_id": ctx.project_id}, attrs)
         return self.core.db.run(lambda s: self._update(s, ctx, resource_id, attrs, revision))
 
     def _update(

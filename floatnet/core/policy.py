@@ -1,77 +1,95 @@
-"""Who may do what: the small policy engine the domain consults (oslo.policy can back it later).
+"""Who may do what: the domain's policy calls, backed by Neutron's default rules in oslo.policy.
 
-Two calls, with Neutron's rule names:
+The rules (:mod:`floatnet.core.policy_rules`) and their evaluation (:mod:`floatnet.core.policy_engine`) are
+Neutron's; the operator overrides them with ``[oslo_policy] policy_file`` (loaded by :func:`configure` when
+the app is built). The domain's calls:
 
-* :func:`check` ``(ctx, action, target)`` raises ``PolicyNotAuthorized`` unless ``ctx`` may do ``action``
-  (``"create_network:shared"``, ``"create_port:mac_address"``, …) on ``target`` (the resource's attributes,
-  plus ``network_project_id`` for rules that let a network's owner act).
-* :func:`filter_fields` ``(ctx, resource, body)`` drops the attributes ``ctx`` may not see
-  (``provider:*`` and ``binding:*`` except ``binding:vnic_type`` are admin-only, as in Neutron).
+* :func:`check` ``(ctx, action, target)`` raises ``PolicyNotAuthorized`` (403) unless ``ctx`` may do
+  ``action`` (``"create_network:shared"``, ``"get_quota"``, …) on ``target`` (the resource's attributes;
+  ``network_project_id`` names the parent network's project for rules that let a network's owner act).
+* :func:`check_attributes` checks ``<verb>_<resource>:<attr>`` for the attributes a request writes; with
+  ``values`` a create skips attributes left at their default, as Neutron does.
+* :func:`filter_fields` ``(ctx, resource, body)`` drops the attributes ``ctx`` may not see (``provider:*``,
+  ``binding:*`` except ``binding:vnic_type``, … for non-admins).
 
-Actions without a rule are allowed (project scoping is done by the services themselves).
+Actions without a rule are allowed: project scoping (404 for another project's resource) is done by the
+services' queries, as Neutron's plugin does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from floatnet.core.context import Context
 from floatnet.core.errors import PolicyNotAuthorized
+from floatnet.core.policy_engine import PolicyEngine
 
-Rule = Callable[[Context, dict[str, Any]], bool]
-
-
-def admin_only(ctx: Context, _target: dict[str, Any]) -> bool:
-    return ctx.is_admin
+_engine = PolicyEngine()
 
 
-def admin_or_network_owner(ctx: Context, target: dict[str, Any]) -> bool:
-    return ctx.is_admin or target.get("network_project_id") == ctx.project_id
+def configure(policy_file: str = "") -> PolicyEngine:
+    """Load Neutron's defaults plus the operator's ``policy_file`` (``PolicyFileError`` if unusable)."""
+    global _engine
+    _engine = PolicyEngine(policy_file or None)
+    return _engine
 
 
-PROVIDER = ("provider:network_type", "provider:physical_network", "provider:segmentation_id")
-BINDING_ADMIN = ("binding:host_id", "binding:profile", "binding:vif_type", "binding:vif_details")
-
-RULES: dict[str, Rule] = {
-    **{f"{verb}_network:{attr}": admin_only for verb in ("create", "update") for attr in PROVIDER},
-    "create_network:shared": admin_only,
-    "update_network:shared": admin_only,
-    "create_network:router:external": admin_only,
-    "update_network:router:external": admin_only,
-    **{f"{verb}_port:{attr}": admin_only for verb in ("create", "update") for attr in BINDING_ADMIN},
-    "create_port:mac_address": admin_or_network_owner,
-    "update_port:mac_address": admin_only,
-    "create_port:fixed_ips:ip_address": admin_or_network_owner,
-    "update_port:fixed_ips:ip_address": admin_or_network_owner,
-    "create_port:device_owner": admin_or_network_owner,
-    "create_subnet": admin_or_network_owner,
-}
-
-HIDDEN: dict[str, tuple[str, ...]] = {"network": PROVIDER, "port": BINDING_ADMIN}
+def engine() -> PolicyEngine:
+    """The engine in use."""
+    return _engine
 
 
-def allowed(ctx: Context, action: str, target: dict[str, Any]) -> bool:
-    """Whether ``ctx`` may do ``action`` on ``target``."""
-    rule = RULES.get(action)
-    return rule is None or rule(ctx, target)
+def _target(target: Mapping[str, Any]) -> dict[str, Any]:
+    """``target`` with the names the rules use (``tenant_id``, ``network:project_id``…)."""
+    result = dict(target)
+    if "project_id" in result:
+        result.setdefault("tenant_id", result["project_id"])
+    network_project = result.pop("network_project_id", None)
+    if network_project is not None:
+        result.setdefault("network:project_id", network_project)
+        result.setdefault("network:tenant_id", network_project)
+    return result
 
 
-def check(ctx: Context, action: str, target: dict[str, Any]) -> None:
+def allowed(ctx: Context, action: str, target: Mapping[str, Any]) -> bool:
+    """Whether ``ctx`` may do ``action`` on ``target`` (an action without a rule is allowed)."""
+    if action not in _engine.enforcer.rules:
+        return True
+    return _engine.allowed(ctx, action, _target(target))
+
+
+def check(ctx: Context, action: str, target: Mapping[str, Any]) -> None:
     """Raise ``PolicyNotAuthorized`` (403) unless ``ctx`` may do ``action`` on ``target``."""
     if not allowed(ctx, action, target):
         raise PolicyNotAuthorized(action=action)
 
 
-def check_attributes(ctx: Context, verb: str, resource: str, attrs: Iterable[str], target: dict[str, Any]) -> None:
-    """Check ``<verb>_<resource>:<attr>`` for every given attribute (admin-only attributes on write)."""
+def check_attributes(
+    ctx: Context,
+    verb: str,
+    resource: str,
+    attrs: Iterable[str],
+    target: Mapping[str, Any],
+    values: Mapping[str, Any] | None = None,
+) -> None:
+    """Check ``<verb>_<resource>:<attr>`` for every written attribute (admin-only attributes and the like).
+
+    With ``values`` (the request's attributes) the nested rules are checked too (``fixed_ips:ip_address``,
+    ``external_gateway_info:enable_snat``) and a create ignores attributes given their default value.
+    """
+    action = f"{verb}_{resource}"
+    if values is not None:
+        written = {key: values[key] for key in attrs if key in values}
+        refused = _engine.refused_write(ctx, action, written, _target({**target, **written}))
+        if refused is not None:
+            raise PolicyNotAuthorized(action=refused)
+        return
     for attr in attrs:
-        check(ctx, f"{verb}_{resource}:{attr}", target)
+        check(ctx, f"{action}:{attr}", target)
 
 
 def filter_fields(ctx: Context, resource: str, body: dict[str, Any]) -> dict[str, Any]:
     """``body`` without the attributes ``ctx`` may not see (the same dict when nothing is hidden)."""
-    hidden = HIDDEN.get(resource, ())
-    if ctx.is_admin or not hidden:
-        return body
-    return {key: value for key, value in body.items() if key not in hidden}
+    seen = _engine.filter_fields(ctx, resource, body)
+    return body if len(seen) == len(body) else seen

@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from floatnet.core import changes, fixed_ips
+from floatnet.core import changes, fixed_ips, policy
 from floatnet.core.base import Core
 from floatnet.core.context import Context
-from floatnet.core.errors import BadRequest, PolicyNotAuthorized
+from floatnet.core.errors import BadRequest
 from floatnet.core.l3_errors import RouterExternalGatewayInUseByFloatingIp
 from floatnet.core.l3_ports import ROUTER_GATEWAY, addresses, create, remove
 from floatnet.core.lookup import get_network
@@ -41,14 +41,15 @@ def convert_info(value: Any) -> dict[str, Any] | None:
     return _convert(value)
 
 
-def check_policy(ctx: Context, info: dict[str, Any] | None) -> None:
-    """Only admins choose ``enable_snat`` or a fixed gateway address (403 otherwise)."""
-    if info is None or ctx.is_admin:
+def check_policy(
+    ctx: Context, info: dict[str, Any] | None, verb: str = "update", project_id: str | None = None
+) -> None:
+    """``<verb>_router:external_gateway_info[:…]`` rules (``enable_snat``, fixed addresses: admins; 403)."""
+    if info is None:
         return
-    if "enable_snat" in info:
-        raise PolicyNotAuthorized(action="update_router:external_gateway_info:enable_snat")
-    if any("ip_address" in entry for entry in info.get("external_fixed_ips", [])):
-        raise PolicyNotAuthorized(action="update_router:external_gateway_info:external_fixed_ips")
+    target = {"project_id": project_id or ctx.project_id}
+    written = {"external_gateway_info": info}
+    policy.check_attributes(ctx, verb, "router", ["external_gateway_info"], target, written)
 
 
 def gateway_network(session: Session, router: Router) -> str | None:

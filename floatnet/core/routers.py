@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from floatnet.core import changes, quotas, router_gateway, router_routes, tags
+from floatnet.core import changes, policy, quotas, router_gateway, router_routes, tags
 from floatnet.core.base import Core, bump, check_revision, load_tags, owner_project, standard_attrs
 from floatnet.core.context import Context
 from floatnet.core.l3_errors import RouterInUse, RouterNotFound
@@ -121,8 +121,9 @@ class RouterService:
 
     def create(self, ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
         attrs = validate("router", SPEC, body, creating=True)
-        router_gateway.check_policy(ctx, attrs.get("external_gateway_info"))
         project = owner_project(ctx, attrs)
+        policy.check(ctx, "create_router", {"project_id": project})
+        router_gateway.check_policy(ctx, attrs.get("external_gateway_info"), "create", project)
         return self.core.db.run(lambda s: self._create(s, ctx, project, attrs))
 
     def _create(self, session: Session, ctx: Context, project: str, attrs: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from floatnet.core import changes, dhcp, ipam, tags
+from floatnet.core import changes, dhcp, ipam, quotas, tags
 from floatnet.core.base import Core, bump, check_revision, load_tags, owner_project, standard_attrs
 from floatnet.core.context import Context
 from floatnet.core.errors import GatewayIpInUse, HTTPBadRequest, InvalidInput, SubnetInUse
@@ -208,6 +208,7 @@ class SubnetService:
     ) -> dict[str, Any]:
         network = get_network(session, ctx, attrs["network_id"], lock=True)
         check(ctx, "create_subnet", {"network_project_id": network.project_id})
+        quotas.check(session, ctx, "subnet", project_id=project)
         _check_overlap(session, network.id, net)
         subnet = Subnet(
             id=new_id(),
