@@ -78,7 +78,8 @@ def test_long_poll_wakes_on_commit(live_server: str) -> None:
         done = time.monotonic()
         poller.join(25)
         assert result["body"]["changes"][0]["id"] == router_id
-        assert result["at"] - done < 0.25, result["at"] - done
+        # The in-process wake-up answers at once; the database re-check fallback would take a whole second.
+        assert result["at"] - done < 0.9, result["at"] - done
 
 
 def test_long_poll_times_out_empty(live_server: str) -> None:
