@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import httpx
@@ -46,14 +46,51 @@ def _error_of(response: httpx.Response) -> ServerError:
     return cls(text.strip(), response.status_code, kind)
 
 
-class Client:
-    """The agent's view of one floatnet server for one host."""
+TokenSource = Callable[[bool], str]  # token(refresh) -> a Keystone token; refresh=True after a 401
 
-    def __init__(self, base_url: str, host: str, timeout: float = 10.0, retries: int = 3, token: str = "") -> None:
-        headers = {"X-Auth-Token": token} if token else {}
+
+def keystone_tokens(options: Mapping[str, str]) -> TokenSource:
+    """Tokens of the service user in ``[keystone_authtoken]`` (the server's own section, as Neutron's agents
+    use the service credentials); keystoneauth caches a token and renews it before it expires."""
+    from keystoneauth1 import session
+    from keystoneauth1.identity import v3
+
+    auth = v3.Password(
+        auth_url=options["auth_url"],
+        username=options["username"],
+        password=options["password"],
+        project_name=options["project_name"],
+        user_domain_name=options.get("user_domain_name", "Default"),
+        project_domain_name=options.get("project_domain_name", "Default"),
+    )
+    sess = session.Session(auth=auth)
+
+    def token(refresh: bool = False) -> str:
+        if refresh:
+            auth.invalidate()
+        return str(sess.get_token())
+
+    return token
+
+
+class Client:
+    """The agent's view of one floatnet server for one host (``tokens``: Keystone tokens, None for noauth)."""
+
+    def __init__(
+        self, base_url: str, host: str, timeout: float = 10.0, retries: int = 3, tokens: TokenSource | None = None
+    ) -> None:
         self.host = host
         self.retries = retries
-        self.http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, headers=headers)
+        self.tokens = tokens
+        self.http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout)
+
+    def _headers(self, refresh: bool = False) -> dict[str, str]:
+        if self.tokens is None:
+            return {}
+        try:
+            return {"X-Auth-Token": self.tokens(refresh)}
+        except Exception as exc:  # keystoneauth raises its own hierarchy for an unreachable/refusing Keystone
+            raise ServerError(f"keystone: {type(exc).__name__}: {exc}") from exc
 
     def close(self) -> None:
         self.http.close()
@@ -61,18 +98,23 @@ class Client:
     def _request(self, method: str, path: str, timeout: float | None = None, **kwargs: Any) -> Any:
         """One request with retries on transport errors and 5xx; returns the decoded JSON body (or None)."""
         delay = 0.2
+        refresh = False
         for attempt in range(self.retries + 1):
             try:
                 limit: Any = httpx.USE_CLIENT_DEFAULT if timeout is None else timeout
-                response = self.http.request(method, path, timeout=limit, **kwargs)
+                response = self.http.request(method, path, timeout=limit, headers=self._headers(refresh), **kwargs)
             except httpx.HTTPError as exc:
                 error = ServerError(f"{method} {path}: {type(exc).__name__}: {exc}")
             else:
                 if response.status_code < 400:
                     return response.json() if response.content else None
                 error = _error_of(response)
+                if response.status_code == 401 and self.tokens is not None and not refresh:
+                    refresh = True  # an expired or revoked token: one retry with a fresh one
+                    continue
                 if response.status_code < 500:
                     raise error
+            refresh = False
             if attempt < self.retries:
                 log.debug("retrying after %s", error)
                 time.sleep(delay)

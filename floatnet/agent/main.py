@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from floatnet import config as fconfig
-from floatnet.agent.client import Client
+from floatnet.agent.client import Client, keystone_tokens
 from floatnet.agent.loop import Agent
 from floatnet.agent.observe import Dataplane
 from floatnet.agent.plan_common import PlanContext
@@ -115,8 +115,15 @@ def main(argv: list[str]) -> int:
     except (KernelError, fconfig.ConfigError) as exc:
         print(f"floatnet agent: set-up failed: {exc}", file=sys.stderr)
         return 1
+    try:
+        tokens = keystone_tokens(cfg.keystone_authtoken) if cfg.auth_strategy == "keystone" else None
+    except KeyError as exc:
+        print(
+            f"floatnet agent: [keystone_authtoken] {exc.args[0]} is missing (auth_strategy = keystone)", file=sys.stderr
+        )
+        return 2
     agent = Agent(
-        make_client=lambda: Client(server, host),
+        make_client=lambda: Client(server, host, tokens=tokens),
         dp=dp,
         ctx=PlanContext(upstream_dns=cfg.upstream_dns),
         report_interval=cfg.report_interval,
