@@ -26,7 +26,7 @@ from floatnet.core.l3_errors import FloatingIPNotFound
 from floatnet.core.l3_ports import FLOATINGIP
 from floatnet.core.l3_ports import create as create_port
 from floatnet.core.l3_ports import remove as remove_port
-from floatnet.core.lookup import network_visible
+from floatnet.core.lookup import network_visible, require_owner
 from floatnet.core.query import ListQuery, Page, apply
 from floatnet.core.validation import (
     Attr,
@@ -287,6 +287,7 @@ class FloatingIPService:
         row = session.connection().execute(SHOW, {"fip_id": fip_id}).first()
         if row is None or not ctx.owns(row.project_id):
             raise FloatingIPNotFound(floatingip_id=fip_id)
+        require_owner(ctx, "update_floatingip", row)
         fip = SimpleNamespace(**row._asdict())
         check_revision(fip.revision_number, revision)
         old_router = fip.router_id
@@ -307,6 +308,7 @@ class FloatingIPService:
     def delete(self, ctx: Context, resource_id: str) -> None:
         def work(session: Session) -> None:
             fip = get_fip(session, ctx, resource_id)
+            require_owner(ctx, "delete_floatingip", fip)
             router_id, port_id = fip.router_id, fip.floating_port_id
             session.execute(delete(Tag).where(Tag.resource_type == "floatingip", Tag.resource_id == fip.id))
             session.delete(fip)

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, bindparam, or_, select, true
 from sqlalchemy.orm import Session
 
+from floatnet.core import policy
 from floatnet.core.context import Context
 from floatnet.core.errors import NetworkNotFound, PolicyNotAuthorized, PortNotFound, SubnetNotFound
 from floatnet.db.models import Network, Port, Subnet, table_of
@@ -73,6 +74,8 @@ def get_port(session: Session, ctx: Context, port_id: str) -> Port:
 
 
 def require_owner(ctx: Context, action: str, row: Any) -> None:
-    """A visible resource the caller does not own may not be changed (403, as Neutron's policy answers)."""
-    if not ctx.owns(row.project_id):
+    """A visible resource the caller does not own may not be changed (403, as Neutron's policy answers); the
+    owner must also pass ``action``'s rule on it (a ``reader`` changes nothing; operators may override)."""
+    target = {"project_id": row.project_id, "network_project_id": row.project_id}
+    if not ctx.owns(row.project_id) or not policy.allowed(ctx, action, target):
         raise PolicyNotAuthorized(action=action)

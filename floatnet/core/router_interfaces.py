@@ -121,6 +121,7 @@ def add(session: Session, core: Core, ctx: Context, router_id: str, body: Any) -
         )
         raise BadRequest(resource="router", msg=message)
     router = get_router(session, ctx, router_id)
+    require_owner(ctx, "add_router_interface", router)
     if subnet_id is not None:
         new_port, subnet = _by_subnet(session, core, ctx, router, subnet_id)
     else:
@@ -175,6 +176,7 @@ def remove_interface(session: Session, ctx: Context, router_id: str, body: Any) 
     if subnet_id is None and port_id is None:
         raise BadRequest(resource="router", msg="Either subnet_id or port_id must be specified")
     router = get_router(session, ctx, router_id)
+    require_owner(ctx, "remove_router_interface", router)
     interface, subnet = _find(session, router, subnet_id, port_id)
     _ensure_unused(session, router, subnet)
     remove(session, interface)

@@ -158,6 +158,7 @@ class RouterService:
         self, session: Session, ctx: Context, router_id: str, attrs: dict[str, Any], revision: int | None
     ) -> dict[str, Any]:
         router = get_router(session, ctx, router_id)
+        require_owner(ctx, "update_router", router)
         check_revision(router.revision_number, revision)
         for key in ("name", "description", "admin_state_up"):
             if key in attrs:
