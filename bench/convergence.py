@@ -11,7 +11,7 @@
 Everything runs in namespaces this run creates (prefix ``b`` + 4 hex): a private Open vSwitch (netdev) in its
 own namespace, a real ``floatnet server`` and ``floatnet agent``, an upstream namespace (203.0.113.1/24 on the
 flat external network) and instance namespaces on VLAN 100. The bulk floating IPs come from a second external
-subnet (10.254.0.0/20), which no packet ever uses: the documentation /24s are too small for 1,000 addresses.
+subnet (10.254.0.0/18), which no packet ever uses: the documentation /24s are too small for 1,000 addresses.
 All of it is removed at the end (processes by PID). Needs root. Usage::
 
     sudo .venv/bin/python bench/convergence.py [--fips 1000] [--associations 100] [--ports 100]

@@ -178,7 +178,7 @@ class Env:
         self.bulk_subnet = api.create(
             "subnet",
             network_id=self.ext["id"],
-            cidr="10.254.0.0/20",
+            cidr="10.254.0.0/18",
             ip_version=4,
             enable_dhcp=False,
             gateway_ip=None,
