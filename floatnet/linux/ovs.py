@@ -45,11 +45,21 @@ def connect(connection: str) -> Any:
         if api is None:
             try:
                 idl = _conn.OvsdbIdl.from_server(connection, "Open_vSwitch")
-                api = impl_idl.OvsdbIdl(_conn.Connection(idl=idl, timeout=TIMEOUT))
+                api = _backend_class()(_conn.Connection(idl=idl, timeout=TIMEOUT))
             except Exception as exc:  # ovsdbapp raises assorted types for an unreachable server
                 raise KernelError("connect", connection, exc) from exc
             _apis[connection] = api
         return api
+
+
+def _backend_class() -> type:
+    """A fresh subclass of ovsdbapp's Open_vSwitch backend for one connection.
+
+    ovsdbapp keeps the backend's connection in a class attribute that is set only once per process, so a second
+    OVSDB server (or a restarted one) would silently be served by the first, stale connection; a subclass per
+    connection gives each its own slot.
+    """
+    return type("FloatnetOvsdbIdl", (impl_idl.OvsdbIdl,), {"_ovsdb_connection": None})
 
 
 def _one(value: Any) -> Any:
