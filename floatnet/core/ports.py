@@ -275,7 +275,9 @@ class PortService:
         given = list(attrs)
         if any("ip_address" in entry for entry in attrs.get("fixed_ips") or []):
             given.append("fixed_ips:ip_address")
-        policy.check_attributes(ctx, "update", "port", given, {"network_project_id": network.project_id})
+        target = {"project_id": port.project_id, "network_project_id": network.project_id}
+        policy.check(ctx, "update_port", target)
+        policy.check_attributes(ctx, "update", "port", given, target)
         if "mac_address" in attrs and attrs["mac_address"] != port.mac_address:
             port.mac_address = _mac(session, port.network_id, attrs["mac_address"])
         if "fixed_ips" in attrs:
@@ -297,6 +299,8 @@ class PortService:
     def delete(self, ctx: Context, resource_id: str) -> None:
         def work(session: Session) -> None:
             port = get_port(session, ctx, resource_id)
+            network_project = session.scalar(select(Network.project_id).where(Network.id == port.network_id))
+            policy.check(ctx, "delete_port", {"project_id": port.project_id, "network_project_id": network_project})
             if port.device_owner in SERVICE_OWNERS:
                 raise PortInUse(port_id=port.id, net_id=port.network_id, device_id=port.device_id)
             delete_port_in(session, port)

@@ -74,3 +74,20 @@ def test_unreadable_policy_file_stops_the_app(make_app_client: Callable[..., Any
         assert "absent.yaml" in str(error)
     else:
         raise AssertionError("a missing policy file must stop the server")
+
+
+def test_ports_owner_network_owner_and_reader(make_app_client: Callable[..., Any]) -> None:
+    client = make_app_client()
+    shared = network(client, ADMIN, name="s", shared=True)
+    subnet(client, shared["id"], "10.5.0.0/24", ADMIN)
+    bob = project("beta")
+    own = create(client, "port", bob, network_id=shared["id"], name="bob-port")
+    path = f"/v2.0/ports/{own['id']}"
+    reader = {"X-Project-Id": "beta", "X-Roles": "reader"}
+    assert client.get(path, headers=reader).status_code == 200
+    assert_error(client.put(path, json={"port": {"name": "x"}}, headers=reader), 403, "PolicyNotAuthorized")
+    assert_error(client.delete(path, headers=reader), 403, "PolicyNotAuthorized")
+    assert client.put(path, json={"port": {"name": "mine"}}, headers=bob).status_code == 200
+    network_owner = project("admin")
+    assert_error(client.put(path, json={"port": {"name": "x"}}, headers=network_owner), 403, "PolicyNotAuthorized")
+    assert client.delete(path, headers=network_owner).status_code == 204
