@@ -98,4 +98,8 @@ def main(argv: list[str]) -> int:
         print(f"database {db.engine.url!r} is up to date")
         db.dispose()
         return 0
-    return run_server(config, args.log_level)
+    try:
+        return run_server(config, args.log_level)
+    except ConfigError as exc:  # found while building the app, e.g. an unusable [oslo_policy] policy_file
+        print(f"floatnet: configuration error: {exc}", file=sys.stderr)
+        return 2

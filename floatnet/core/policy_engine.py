@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from oslo_config import cfg
 from oslo_policy import policy
 
+from floatnet.config import ConfigError
 from floatnet.core import policy_rules
 
 # Values an attribute has when a create request does not mention it: writing them needs no attribute rule.
@@ -39,7 +40,7 @@ _RULE_REF = re.compile(r"rule:([^\s()]+)")
 CACHE_SIZE = 10_000
 
 
-class PolicyFileError(ValueError):
+class PolicyFileError(ConfigError):
     """The operator's policy file is missing or does not parse."""
 
 
