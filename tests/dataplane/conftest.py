@@ -17,11 +17,9 @@ Reusable by every dataplane/e2e test module:
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
@@ -32,27 +30,16 @@ import pytest
 from floatnet.linux import netns as fl_netns
 from floatnet.linux import ovs as fl_ovs
 from floatnet.linux.ovs_daemon import OvsDaemons
+from tests.privileged import kill_ns_pids, skip_items_under, skip_reason
 
 TOOLS = ("ip", "nft", "ovs-vsctl", "ovsdb-server", "ovs-vswitchd")
 _PREFIX = "t" + secrets.token_hex(2)
 
 
-def _skip_reason() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root (namespaces, OVS, nftables)"
-    missing = [t for t in TOOLS if shutil.which(t) is None]
-    return f"missing tools: {', '.join(missing)}" if missing else None
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip every test under this directory with a clear reason when not root or tools are missing."""
-    reason = _skip_reason()
-    if reason is None:
-        return
-    here = os.path.dirname(__file__)
-    for item in items:
-        if str(item.fspath).startswith(here):
-            item.add_marker(pytest.mark.skip(reason=reason))
+    reason = skip_reason("needs root (namespaces, OVS, nftables)", TOOLS)
+    skip_items_under(os.path.dirname(__file__), items, reason)
 
 
 @pytest.fixture(scope="session")
@@ -73,12 +60,8 @@ def dev_name(tag: str) -> str:
 
 def kill_ns_processes(name: str) -> None:
     """SIGKILL the processes left inside one of this run's namespaces (by PID, as ``ip netns pids`` lists)."""
-    if not name.startswith(_PREFIX):
-        return
-    out = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True, check=False).stdout
-    for pid in out.split():
-        with contextlib.suppress(ProcessLookupError, ValueError):
-            os.kill(int(pid), signal.SIGKILL)
+    if name.startswith(_PREFIX):
+        kill_ns_pids(name)
 
 
 @pytest.fixture

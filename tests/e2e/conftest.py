@@ -9,12 +9,10 @@ the prefix.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -28,34 +26,16 @@ from floatnet.linux.names import dhcp_ns, router_ns
 from floatnet.linux.ovs_daemon import OvsDaemons
 from tests.e2e.fabric import Fabric
 from tests.e2e.topology import Seed, build_seed
+from tests.privileged import kill_ns_pids, skip_items_under, skip_reason
 
 TOOLS = ("ip", "nft", "ovs-vsctl", "ovsdb-server", "ovs-vswitchd", "dnsmasq", "udhcpc", "tcpdump", "dig",
          "conntrack", "ethtool")  # fmt: skip
 
 
-def _skip_reason() -> str | None:
-    if os.geteuid() != 0:
-        return "end-to-end tests need root (namespaces, OVS, nftables, dnsmasq)"
-    missing = [t for t in TOOLS if shutil.which(t) is None]
-    return f"missing tools: {', '.join(missing)}" if missing else None
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    reason = _skip_reason()
-    if reason is None:
-        return
-    here = os.path.dirname(__file__)
-    for item in items:
-        if str(item.fspath).startswith(here):
-            item.add_marker(pytest.mark.skip(reason=reason))
-
-
-def kill_ns_pids(ns: str) -> None:
-    """SIGKILL what still runs inside namespace ``ns`` (PIDs from ``ip netns pids``)."""
-    out = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True, check=False).stdout
-    for pid in out.split():
-        with contextlib.suppress(ProcessLookupError, ValueError):
-            os.kill(int(pid), signal.SIGKILL)
+    """Skip every test under this directory with a clear reason when not root or tools are missing."""
+    reason = skip_reason("end-to-end tests need root (namespaces, OVS, nftables, dnsmasq)", TOOLS)
+    skip_items_under(os.path.dirname(__file__), items, reason)
 
 
 def _owned_namespaces(fabric: Fabric) -> set[str]:
