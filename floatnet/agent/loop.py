@@ -193,9 +193,10 @@ class Agent:
             assert previous is not None
             self.desired = merge(previous, partial, batch.routers, batch.networks)
             gone = self._gone_fips(previous, self.desired, batch.routers)
-            self._update_errors(partial, result)
+            self._update_errors(answer, result)
+        # statuses of what the server sent (narrowed: only the floating IPs that changed, not all 10,000)
         self.reported.update(S.known(answer))
-        self._report(S.compute(partial, self.observed, result.errors, gone))
+        self._report(S.compute(answer, self.observed, result.errors, gone))
         log.info(
             "changes %s: %d actions (%s), %d errors; ms: fetch %.1f, apply %.1f (kernel %.1f), report %.1f",
             sorted(batch.routers | batch.networks), len(actions), ", ".join(type(a).__name__ for a in actions[:6]),
