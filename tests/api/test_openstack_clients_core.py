@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
-import openstack
 import pytest
 from openstack import exceptions
 
-OPENSTACK = Path(sys.executable).parent / "openstack"
+from tests.api.openstack_clients import noauth_sdk
+from tests.api.openstack_clients import openstack_cli as cli
 
 
 @pytest.fixture
-def sdk(live_server: str) -> Any:
-    conn = openstack.connect(auth_type="none", auth={"endpoint": live_server}, network_api_version="2")
-    yield conn
-    conn.close()
-
-
-def cli(url: str, *args: str) -> Any:
-    """Run ``openstack --os-auth-type none --os-endpoint URL ARGS -f json`` and parse its output."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-    cmd = [str(OPENSTACK), "--os-auth-type", "none", "--os-endpoint", url, *args]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout) if result.stdout.strip() else None
+def sdk(live_server: str) -> Iterator[Any]:
+    with noauth_sdk(live_server) as conn:
+        yield conn
 
 
 def test_openstacksdk_networks_subnets_ports(sdk: Any) -> None:
