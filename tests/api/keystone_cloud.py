@@ -64,6 +64,20 @@ class Cloud:
         assert result.returncode == 0, f"openstack {' '.join(args)} as {user}: {result.stderr}"
         return result.json()
 
+    def public_network(self, *subnet_args: str) -> Any:
+        """As admin, the flat external network ``public`` on physnet ``public_eth0`` with its subnet
+        ``public-sub`` (203.0.113.0/24, plus ``subnet_args``); the network as the CLI shows it.
+
+        Floating-IP tests all need this outside network first, built the way an operator would.
+        """
+        public = self.ok(
+            "admin", "network", "create", "public", "--external",
+            "--provider-network-type", "flat", "--provider-physical-network", "public_eth0",
+        )  # fmt: skip
+        self.ok("admin", "subnet", "create", "public-sub", "--network", public["id"],
+                "--subnet-range", "203.0.113.0/24", *subnet_args)  # fmt: skip
+        return public
+
     def many(self, calls: list[tuple[str, tuple[str, ...]]]) -> list[CliResult]:
         """Independent CLI calls, a few at a time (each one is a whole Python start-up)."""
         with ThreadPoolExecutor(max_workers=3) as pool:

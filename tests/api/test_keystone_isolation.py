@@ -40,12 +40,7 @@ def _build_project(cloud: Cloud, user: str, suffix: str, cidr: str) -> dict[str,
 
 @pytest.fixture(scope="module")
 def world(cloud: Cloud) -> dict[str, dict[str, Any]]:
-    public = cloud.ok(
-        "admin", "network", "create", "public", "--external",
-        "--provider-network-type", "flat", "--provider-physical-network", "public_eth0",
-    )  # fmt: skip
-    cloud.ok("admin", "subnet", "create", "public-sub", "--network", public["id"],
-             "--subnet-range", "203.0.113.0/24", "--no-dhcp")  # fmt: skip
+    public = cloud.public_network("--no-dhcp")
     with ThreadPoolExecutor(max_workers=2) as pool:
         alice = pool.submit(_build_project, cloud, "alice", "a", "10.1.0.0/24")
         bob = pool.submit(_build_project, cloud, "bob", "b", "10.2.0.0/24")

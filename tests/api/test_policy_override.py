@@ -32,20 +32,7 @@ def test_overridden_rules_apply_and_defaults_remain(cloud: Cloud) -> None:
     assert "provider:physical_network" not in seen
     external = cloud.api("alice", "POST", "/networks", {"network": {"name": "x", "router:external": True}})
     assert external[0] == 403
-    public = cloud.ok(
-        "admin", "network", "create", "public", "--external",
-        "--provider-network-type", "flat", "--provider-physical-network", "public_eth0",
-    )  # fmt: skip
-    cloud.ok(
-        "admin",
-        "subnet",
-        "create",
-        "public-sub",
-        "--network",
-        public["id"],
-        "--subnet-range",
-        "203.0.113.0/24",
-    )
+    public = cloud.public_network()
     refused = cloud.cli("alice", "floating", "ip", "create", "public")
     assert refused.returncode != 0
     assert "disallowed by policy" in refused.stderr, refused.stderr

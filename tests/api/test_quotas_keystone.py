@@ -64,20 +64,7 @@ def test_zero_quota_refuses_creation(cloud: Cloud, resource: str, collection: st
 
 def test_subnet_port_and_floatingip_quotas(cloud: Cloud) -> None:
     beta = cloud.keystone.ids["project:beta"]
-    public = cloud.ok(
-        "admin", "network", "create", "public", "--external",
-        "--provider-network-type", "flat", "--provider-physical-network", "public_eth0",
-    )  # fmt: skip
-    cloud.ok(
-        "admin",
-        "subnet",
-        "create",
-        "public-sub",
-        "--network",
-        public["id"],
-        "--subnet-range",
-        "203.0.113.0/24",
-    )
+    public = cloud.public_network()
     status, net = cloud.api("bob", "POST", "/networks", {"network": {"name": "qb"}})
     assert status == 201
     network_id = net["network"]["id"]
