@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -85,14 +86,17 @@ def create_ports(url: str, network_id: str, count: int) -> list[float]:
     return samples
 
 
-def concurrent_creates(url: str, network_id: str, clients: int, per_client: int) -> dict[str, Any]:
-    """``clients`` threads each creating ``per_client`` ports."""
+def threaded(clients: int, work: Callable[[int], list[float]]) -> dict[str, Any]:
+    """Run ``work(i)`` for each i < ``clients`` in a thread of its own; each returns its per-request seconds.
+
+    The combined figures: requests, requests per wall-clock second over all threads, latency percentiles.
+    """
     results: list[list[float]] = [[] for _ in range(clients)]
 
-    def work(index: int) -> None:
-        results[index] = create_ports(url, network_id, per_client)
+    def run_one(index: int) -> None:
+        results[index] = work(index)
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(clients)]
+    threads = [threading.Thread(target=run_one, args=(i,)) for i in range(clients)]
     start = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -106,6 +110,11 @@ def concurrent_creates(url: str, network_id: str, clients: int, per_client: int)
         "per_second": round(len(samples) / elapsed, 1),
         **timings(samples),
     }
+
+
+def concurrent_creates(url: str, network_id: str, clients: int, per_client: int) -> dict[str, Any]:
+    """``clients`` threads each creating ``per_client`` ports."""
+    return threaded(clients, lambda _: create_ports(url, network_id, per_client))
 
 
 def repeat_get(url: str, path: str, times: int) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from api import start_server, timings  # bench/api.py (the script's directory is on sys.path)
+from api import start_server, threaded, timings  # bench/api.py (the script's directory is on sys.path)
 
 PER_PROJECT = 50  # the default floating IP quota
 
@@ -80,27 +80,17 @@ def timed(count: int, call: Callable[[int], None]) -> dict[str, Any]:
 
 def parallel(url: str, clients: int, items: list[str], call: Callable[[httpx.Client, str], None]) -> dict[str, Any]:
     """``clients`` threads, each with its own connection, sharing ``items``."""
-    chunks = [items[i::clients] for i in range(clients)]
-    samples: list[float] = []
-    lock = threading.Lock()
 
-    def work(chunk: list[str]) -> None:
+    def work(index: int) -> list[float]:
+        samples = []
         with httpx.Client(base_url=url, timeout=60) as own:
-            for item in chunk:
+            for item in items[index::clients]:
                 start = time.perf_counter()
                 call(own, item)
-                with lock:
-                    samples.append(time.perf_counter() - start)
+                samples.append(time.perf_counter() - start)
+        return samples
 
-    threads = [threading.Thread(target=work, args=(chunk,)) for chunk in chunks]
-    began = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - began
-    return {"clients": clients, "count": len(samples), "per_second": round(len(samples) / elapsed, 1),
-            **timings(samples)}  # fmt: skip
+    return threaded(clients, work)
 
 
 def _poll(client: httpx.Client, after: int, answered: list[float]) -> None:
