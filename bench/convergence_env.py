@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from floatnet.lab.api import LabApi
 from floatnet.linux import links, netns
 from floatnet.linux.names import dhcp_ns, router_ns
 from floatnet.linux.ovs_daemon import OvsDaemons
@@ -52,28 +53,6 @@ report_interval = 2
 """
 
 
-class Api:
-    """A minimal Neutron client (noauth = admin)."""
-
-    def __init__(self, url: str) -> None:
-        self.http = httpx.Client(base_url=url + "/v2.0", timeout=60)
-
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        response = self.http.request(method, path, json=body)
-        if response.status_code >= 400:
-            raise RuntimeError(f"{method} {path}: {response.status_code} {response.text}")
-        return response.json() if response.content else None
-
-    def create(self, kind: str, **attrs: Any) -> dict[str, Any]:
-        return self.call("POST", f"/{kind}s", {kind: attrs})[kind]  # type: ignore[no-any-return]
-
-    def show(self, kind: str, ident: str) -> dict[str, Any]:
-        return self.call("GET", f"/{kind}s/{ident}")[kind]  # type: ignore[no-any-return]
-
-    def update(self, kind: str, ident: str, **attrs: Any) -> dict[str, Any]:
-        return self.call("PUT", f"/{kind}s/{ident}", {kind: attrs})[kind]  # type: ignore[no-any-return]
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -103,7 +82,7 @@ class Env:
         self.ovs = OvsDaemons(self.work / "ovs", netns=self.ovs_ns)
         self.host = f"{prefix}-node"
         self.url = f"http://127.0.0.1:{free_port()}"
-        self.api = Api(self.url)
+        self.api = LabApi(self.url, timeout=60)
 
     def __enter__(self) -> Env:
         try:

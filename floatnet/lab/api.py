@@ -1,7 +1,9 @@
 """The few Neutron API calls the lab makes, over plain HTTP (the lab never imports the server's code).
 
 A hypervisor's view of the API: find a network, create a port bound to a host, read it back, delete it. Errors
-raise :class:`LabApiError` carrying Neutron's message.
+raise :class:`LabApiError` carrying Neutron's message. The generic :meth:`LabApi.call` and the ``create`` /
+``show`` / ``update`` shorthands serve the benchmarks and the dataplane tests that build a topology over HTTP,
+so that there is one small Neutron client rather than one per script.
 """
 
 from __future__ import annotations
@@ -46,6 +48,20 @@ class LabApi:
                 message = answer.text.strip() or f"HTTP {answer.status_code}"
             raise LabApiError(f"{method} {path}: {message}", answer.status_code)
         return answer.json() if answer.content else None
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """One request (``path`` below ``/v2.0``, query string allowed): the decoded answer, None when empty."""
+        return self._call(method, path, json=body)
+
+    def create(self, kind: str, **attrs: Any) -> dict[str, Any]:
+        """POST a ``kind`` (``network``, ``floatingip``...) with ``attrs``; the created resource."""
+        return dict(self.call("POST", f"/{kind}s", {kind: attrs})[kind])
+
+    def show(self, kind: str, ident: str) -> dict[str, Any]:
+        return dict(self.call("GET", f"/{kind}s/{ident}")[kind])
+
+    def update(self, kind: str, ident: str, **attrs: Any) -> dict[str, Any]:
+        return dict(self.call("PUT", f"/{kind}s/{ident}", {kind: attrs})[kind])
 
     def network(self, name_or_id: str) -> dict[str, Any]:
         """The network with this id, else the one network with this name."""

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
+from floatnet.lab.api import LabApi
 from floatnet.linux import links
 from floatnet.linux import netns as fl_netns
 from floatnet.linux.names import dhcp_ns, qg_dev, qr_dev, router_ns, tap_dev
@@ -34,27 +34,6 @@ from tests.dataplane.conftest import OvsEnv, sh
 # anything placed there fails, alone (test_a_failing_resource_is_error_and_the_rest_goes_on).
 BRIDGES = "public_eth0:br-ex,public_eth1:br-eth1"
 SYNC_RE = re.compile(r"full sync #(\d+) at seq (\d+): (\d+) actions, (\d+) errors")
-
-
-class Api:
-    """A minimal Neutron client (noauth = admin) for building the topology."""
-
-    def __init__(self, url: str) -> None:
-        self.http = httpx.Client(base_url=url + "/v2.0", timeout=30)
-
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        response = self.http.request(method, path, json=body)
-        assert response.status_code < 400, f"{method} {path}: {response.status_code} {response.text}"
-        return response.json() if response.content else None
-
-    def create(self, kind: str, **attrs: Any) -> dict[str, Any]:
-        return self.call("POST", f"/{kind}s", {kind: attrs})[kind]  # type: ignore[no-any-return]
-
-    def show(self, kind: str, ident: str) -> dict[str, Any]:
-        return self.call("GET", f"/{kind}s/{ident}")[kind]  # type: ignore[no-any-return]
-
-    def update(self, kind: str, ident: str, **attrs: Any) -> dict[str, Any]:
-        return self.call("PUT", f"/{kind}s/{ident}", {kind: attrs})[kind]  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -146,7 +125,7 @@ def kill_pids_in(ns: str) -> None:
 
 @dataclass
 class World:
-    api: Api
+    api: LabApi
     agent: AgentProc
     ovs: OvsEnv
     prefix: str
@@ -158,7 +137,7 @@ class World:
 def world(live_server: str, ovs: OvsEnv, run_prefix: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     workdir = tmp_path_factory.mktemp("agent")
     agent = AgentProc(workdir, live_server, f"{run_prefix}-node", ovs)
-    w = World(Api(live_server), agent, ovs, run_prefix)
+    w = World(LabApi(live_server), agent, ovs, run_prefix)
     agent.start()
     try:
         yield w
