@@ -34,7 +34,8 @@ bridge_mappings = public_eth1:br-eth1
 """
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -43,7 +44,7 @@ def _free_port() -> int:
 def start_server(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     """Start ``floatnet server`` and wait until it answers."""
     (workdir / "bench.ini").write_text(INI)
-    port = _free_port()
+    port = free_port()
     cmd = [sys.executable, "-m", "floatnet", "server", "--config", str(workdir / "bench.ini")]
     cmd += ["--state-dir", str(workdir / "state"), "--bind", f"127.0.0.1:{port}", "--log-level", "warning"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

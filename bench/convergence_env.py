@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from api import free_port  # bench/api.py (the script's directory is on sys.path)
 
 from floatnet.lab.api import LabApi
 from floatnet.linux import links, netns
@@ -51,12 +52,6 @@ ovsdb_connection = {ovsdb}
 upstream_dns = 198.51.100.53
 report_interval = 2
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def until(check: Any, timeout: float, what: str) -> Any:

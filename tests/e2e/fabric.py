@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from typing import Any
 import httpx
 
 from floatnet.linux.ovs_daemon import OvsDaemons
+from tests.conftest import free_port
 
 PHYSNET_EXT, PHYSNET_VLAN = "public_eth0", "public_eth1"
 READY_TIMEOUT = 30.0
@@ -52,12 +52,6 @@ host = {host}
 upstream_dns = 198.51.100.53
 report_interval = 2
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Fatal(AssertionError):

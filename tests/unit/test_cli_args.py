@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import socket
 import subprocess
 import sys
 
@@ -13,6 +12,7 @@ from floatnet.cli import args as cli_args
 from floatnet.cli.client import neutron_message, versioned
 from floatnet.cli.main import PLUGINS, build_parser, main, plugins_needed
 from floatnet.cli.updown import api_url
+from tests.conftest import free_port
 
 
 def parse(line: str) -> argparse.Namespace:
@@ -120,14 +120,8 @@ def test_neutron_error_message_and_versioned_endpoint() -> None:
     assert api_url("::1", 80) == "http://[::1]:80"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_unreachable_server_is_one_line_and_exit_1() -> None:
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     done = subprocess.run(
         [sys.executable, "-m", "floatnet", "--os-url", url, "net-list"],
         capture_output=True,

@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
 
 from floatnet.cli.main import main
-
-
-def unused_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.conftest import free_port
 
 
 def test_unreachable_server_is_the_first_broken_hop(capsys: pytest.CaptureFixture[str]) -> None:
-    url = f"http://127.0.0.1:{unused_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     assert main(["diagnose", "203.0.113.101", "--os-url", url, "-f", "json"]) == 1
     doc = json.loads(capsys.readouterr().out)
     assert doc["subject"] == "203.0.113.101" and doc["ok"] is False
@@ -28,7 +22,7 @@ def test_unreachable_server_is_the_first_broken_hop(capsys: pytest.CaptureFixtur
 
 
 def test_text_output_names_the_hop(capsys: pytest.CaptureFixture[str]) -> None:
-    url = f"http://127.0.0.1:{unused_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     assert main(["diagnose", "some-floating-ip-id", "--os-url", url]) == 1
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "diagnose some-floating-ip-id"
