@@ -86,6 +86,16 @@ class SyncAddresses(Action):
 
 
 @dataclass(frozen=True, kw_only=True)
+class EditAddresses(Action):
+    """Add and remove a few addresses on ``dev`` (floating-IP /32s), leaving its others alone."""
+
+    ns: str
+    dev: str
+    add: frozenset[str] = frozenset()
+    remove: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, kw_only=True)
 class SyncRoutes(Action):
     ns: str
     routes: Routes

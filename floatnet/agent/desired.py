@@ -133,7 +133,7 @@ class Router:
     routes: tuple[tuple[str, str], ...]
     gateway: RouterPort | None
     interfaces: tuple[RouterPort, ...]
-    floatingips: tuple[FloatingIp, ...]
+    floatingips: Mapping[str, FloatingIp]  # by id: a change replaces entries without scanning the others
     floatingips_partial: bool = False  # the answer listed only the floating IPs asked for
 
 
@@ -280,7 +280,10 @@ def parse_router(obj: Mapping[str, Any]) -> Router:
         routes=_pairs(obj.get("routes") or (), "destination", "nexthop", where),
         gateway=_router_port(gateway, where) if gateway else None,
         interfaces=tuple(_router_port(i, where) for i in obj.get("interfaces") or ()),
-        floatingips=tuple(_floatingip(f, where) for f in obj.get("floatingips") or () if f.get("fixed_ip_address")),
+        floatingips={
+            fip.id: fip
+            for fip in (_floatingip(f, where) for f in obj.get("floatingips") or () if f.get("fixed_ip_address"))
+        },
         floatingips_partial=obj.get("floatingips_partial") is True,
     )
 

@@ -71,11 +71,12 @@ def _sync_addresses(dp: Dataplane, a: A.SyncAddresses) -> None:
     """One netlink call per changed address when the current ones are known (a FIP's /32), else a sync."""
     if a.have is None:
         links.sync_addresses(a.ns, a.dev, a.wanted)
-        return
-    for cidr in sorted(a.wanted - a.have):
-        links.add_address(a.ns, a.dev, cidr)
-    for cidr in sorted(a.have - a.wanted):
-        links.del_address(a.ns, a.dev, cidr)
+    else:
+        links.edit_addresses(a.ns, a.dev, add=a.wanted - a.have, remove=a.have - a.wanted)
+
+
+def _edit_addresses(dp: Dataplane, a: A.EditAddresses) -> None:
+    links.edit_addresses(a.ns, a.dev, add=a.add, remove=a.remove)
 
 
 def _sync_routes(dp: Dataplane, a: A.SyncRoutes) -> None:
@@ -163,6 +164,7 @@ _TABLE: dict[type, Callable[[Dataplane, Any], None]] = {
     A.SetTag: _set_tag,
     A.DeleteOvsPort: _delete_ovs_port,
     A.SyncAddresses: _sync_addresses,
+    A.EditAddresses: _edit_addresses,
     A.SyncRoutes: _sync_routes,
     A.ReplaceNat: _replace_nat,
     A.AddFipMapping: _add_fip,

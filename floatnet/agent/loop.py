@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from floatnet.agent import plan_fips
 from floatnet.agent import status as S
 from floatnet.agent.actions import Action, Ref
 from floatnet.agent.apply import ApplyResult, run_actions
@@ -36,6 +37,7 @@ from floatnet.agent.plan_common import PlanContext
 from floatnet.agent.project import project
 from floatnet.agent.state import Observed, OvsPort
 from floatnet.agent.watch import RELIST, Heartbeat, Watcher
+from floatnet.linux import names
 
 log = logging.getLogger(__name__)
 
@@ -184,15 +186,18 @@ class Agent:
         if not (batch.routers or batch.networks or batch.gone_ports):
             return
         started = time.monotonic()
-        partial, answer = self._fetch(batch)
+        partial, answer, asked = self._fetch(batch)
         fetched = time.monotonic()
-        actions, result = self._converge(partial, refresh_ovs=True)
+        if asked is not None and self._narrowable(answer):
+            actions, result = self._converge_fips(answer, asked)
+        else:
+            actions, result = self._converge(partial, refresh_ovs=True)
         applied = time.monotonic()
         with self.lock:
             previous = self.desired
             assert previous is not None
             self.desired = merge(previous, partial, batch.routers, batch.networks)
-            gone = self._gone_fips(previous, self.desired, batch.routers)
+            gone = self._gone_fips(previous, self.desired, batch.routers, asked)
             self._update_errors(answer, result)
         # statuses of what the server sent (narrowed: only the floating IPs that changed, not all 10,000)
         self.reported.update(S.known(answer))
@@ -206,25 +211,68 @@ class Agent:
         if result.failed_groups:
             self._schedule_resync(f"{len(result.errors)} resources failed")
 
-    def _fetch(self, batch: Touched) -> tuple[DesiredState, DesiredState]:
-        """The filtered desired state for a batch, and the server's answer as sent (for the statuses it holds).
+    def _fetch(self, batch: Touched) -> tuple[DesiredState, DesiredState, set[str] | None]:
+        """The filtered desired state for a batch, the server's answer as sent (for the statuses it holds), and
+        the floating-IP ids the answer was narrowed to (None: routers fetched whole).
 
         When only floating IPs changed, the routers are fetched narrowed to them and completed from the
         cached state: one element per change instead of the router's thousands.
         """
         if not (batch.routers or batch.networks):
             empty = parse_state({"seq": 0}, complete=False, absent_ports=batch.gone_ports)
-            return empty, empty
+            return empty, empty, None
         if batch.fips_only and self.desired is not None:
             asked = set().union(*batch.fips.values())
             doc = self.client.state(batch.routers, (), asked)
             answer = parse_state(_only_networks(doc, set()), complete=False, absent_ports=batch.gone_ports)
             completed = complete_routers(answer, self.desired, asked)
             if completed is not None:
-                return completed, answer
+                return completed, answer, asked
         doc = self.client.state(batch.routers, batch.networks)
         answer = parse_state(_only_networks(doc, batch.networks), complete=False, absent_ports=batch.gone_ports)
-        return answer, answer
+        return answer, answer, None
+
+    def _narrowable(self, answer: DesiredState) -> bool:
+        """True when a narrowed answer can be applied as floating-IP deltas: the last step left nothing to
+        retry, and every router is known, up, built (namespace and NAT table cached) and unchanged but for
+        its floating IPs."""
+        if self.resync_at is not None or self.desired is None or answer.absent_routers or not answer.routers:
+            return False
+        for router in answer.routers.values():
+            known = self.desired.routers.get(router.id)
+            nsobs = self.observed.namespaces.get(names.router_ns(router.id))
+            if known is None or nsobs is None or nsobs.nat is None or not router.floatingips_partial:
+                return False
+            if not router.admin_state_up or not plan_fips.same_structure(known, router):
+                return False
+        return True
+
+    def _converge_fips(self, answer: DesiredState, asked: set[str]) -> tuple[list[Action], ApplyResult]:
+        """Plan and apply only the changed floating IPs, then update the cached view of their routers:
+        O(changed) Python work however many floating IPs the routers hold."""
+        assert self.desired is not None
+        diffs = {}
+        actions: list[Action] = []
+        for router in answer.routers.values():
+            known = self.desired.routers[router.id].floatingips
+            before = {i: known[i] for i in asked if i in known}
+            diffs[router.id] = plan_fips.delta(router, before, router.floatingips)
+            actions += plan_fips.plan_fip_delta(router, diffs[router.id])
+        result = run_actions(actions, self.handlers)
+        namespaces = dict(self.observed.namespaces)
+        for router_id, diff in diffs.items():
+            ns = names.router_ns(router_id)
+            now = (
+                observe_namespace(ns)
+                if ns in result.failed_groups
+                else plan_fips.project_fip_delta(namespaces[ns], answer.routers[router_id], diff)
+            )
+            if now is None:
+                namespaces.pop(ns, None)
+            else:
+                namespaces[ns] = now
+        self.observed = replace(self.observed, namespaces=namespaces)
+        return actions, result
 
     def check_ovs(self) -> None:
         """React to OVS ports appearing/disappearing (hypervisor plugs) without waiting for the server."""
@@ -279,13 +327,18 @@ class Agent:
         self.errors.update(result.errors)
 
     @staticmethod
-    def _gone_fips(old: DesiredState | None, new: DesiredState, routers: Iterable[str]) -> set[str]:
-        """Floating IPs that were on one of ``routers`` and are on no router any more: they go DOWN."""
+    def _gone_fips(
+        old: DesiredState | None, new: DesiredState, routers: Iterable[str], only: set[str] | None = None
+    ) -> set[str]:
+        """Floating IPs that were on one of ``routers`` and are on no router any more: they go DOWN.
+        ``only``: the floating IPs that can have changed (a narrowed batch): O(len(only)), not O(router)."""
         if old is None:
             return set()
-        before = {f.id for r in routers if r in old.routers for f in old.routers[r].floatingips}
-        after = {f.id for r in new.routers.values() for f in r.floatingips}
-        return before - after
+        before: set[str] = set()
+        for router_id in routers:
+            known = old.routers[router_id].floatingips if router_id in old.routers else {}
+            before.update(known if only is None else (i for i in only if i in known))
+        return {i for i in before if not any(i in r.floatingips for r in new.routers.values())}
 
 
 def _only_networks(doc: dict[str, Any], asked: set[str]) -> dict[str, Any]:

@@ -62,7 +62,9 @@ def touched(changes: Iterable[Mapping[str, Any]]) -> Touched:
 
 def complete_routers(partial: DesiredState, full: DesiredState, asked: set[str]) -> DesiredState | None:
     """Routers answered narrowed to floating IPs (``floatingips_partial``) completed from ``full``: its other
-    floating IPs kept, the ``asked`` ones replaced by the answer's. None if a router is not known yet."""
+    floating IPs kept, the ``asked`` ones replaced by the answer's. None if a router is not known yet.
+
+    O(asked) Python work plus one C-level copy of the router's floating-IP dict (no scan of the others)."""
     routers = dict(partial.routers)
     for router_id, router in partial.routers.items():
         if not router.floatingips_partial:
@@ -70,8 +72,11 @@ def complete_routers(partial: DesiredState, full: DesiredState, asked: set[str])
         known = full.routers.get(router_id)
         if known is None:
             return None
-        kept = tuple(f for f in known.floatingips if f.id not in asked)
-        routers[router_id] = replace(router, floatingips=kept + router.floatingips, floatingips_partial=False)
+        fips = dict(known.floatingips)
+        for fip_id in asked:
+            fips.pop(fip_id, None)
+        fips.update(router.floatingips)
+        routers[router_id] = replace(router, floatingips=fips, floatingips_partial=False)
     return replace(partial, routers=routers)
 
 

@@ -25,6 +25,7 @@ from floatnet.agent.plan_common import (
     sync_routes,
     unplug_stale,
 )
+from floatnet.agent.plan_fips import FipDiff
 from floatnet.agent.state import NatTable, Observed, Routes, collapse_cidrs, norm_cidr, norm_iface
 from floatnet.linux import names
 
@@ -67,7 +68,7 @@ def router_devices(router: Router) -> list[tuple[DeviceSpec, tuple[A.Ref, ...]]]
     ]
     gw = router.gateway
     if gw is not None:
-        fips = {f"{f.floating_ip_address}/32" for f in router.floatingips}
+        fips = {f"{f.floating_ip_address}/32" for f in router.floatingips.values()}
         qg_addresses = frozenset({norm_iface(f"{gw.ip_address}/{gw.prefixlen}")} | fips)
         spec = DeviceSpec(names.qg_dev(gw.port_id), gw.port_id, gw.mac_address, gw.mtu, gw.wiring, qg_addresses)
         out.append((spec, (rref, ("port", gw.port_id))))
@@ -88,7 +89,7 @@ def desired_nat(router: Router) -> NatTable:
         gateway_dev=names.qg_dev(gw.port_id) if gw else None,
         enable_snat=router.enable_snat and gw is not None,
         internal_cidrs=collapse_cidrs(i.cidr for i in router.interfaces),
-        fips={f.floating_ip_address: f.fixed_ip_address for f in router.floatingips} if gw else {},
+        fips={f.floating_ip_address: f.fixed_ip_address for f in router.floatingips.values()} if gw else {},
     )
 
 
@@ -97,34 +98,23 @@ def plan_router(router: Router, observed: Observed) -> list[A.Action]:
     ns = names.router_ns(router.id)
     nsobs = observed.namespaces.get(ns)
     rref: tuple[A.Ref, ...] = (("router", router.id),)
-    fip_ids = {f.floating_ip_address: f.id for f in router.floatingips}
     want, have = desired_nat(router), (nsobs.nat if nsobs else None)
-    old, new = (dict(have.fips) if have else {}), dict(want.fips)
-    added = sorted(ip for ip in new if ip not in old)
-    moved = sorted(ip for ip in new if ip in old and old[ip] != new[ip])
-    removed = sorted(ip for ip in old if ip not in new)
+    ids = {f.floating_ip_address: f.id for f in router.floatingips.values()}
+    diff = FipDiff.between(have.fips if have else {}, want.fips, ids)
     replace = have is None or have.structure() != want.structure()
-
-    def fref(ip: str) -> tuple[A.Ref, ...]:
-        return (("floatingip", fip_ids[ip]),) if ip in fip_ids else ()
-
     out = ensure_namespace(ns, nsobs, True, rref)
     if not replace:
-        out += [A.DelFipMapping(group=ns, refs=fref(ip), ns=ns, fip=ip, fixed=old[ip]) for ip in removed + moved]
+        out += diff.unmap(ns)
     devices = router_devices(router)
     for spec, refs in devices:
-        out += plan_device(ns, spec, observed, refs + tuple(r for ip in added + moved for r in fref(ip)))
+        out += plan_device(ns, spec, observed, refs + diff.refs(diff.arriving))
     out += unplug_stale(ns, nsobs, ROUTER_DEV_PREFIXES, {spec.dev for spec, _ in devices})
     out += sync_routes(ns, nsobs, router_routes(router), rref)
     if replace:
-        out.append(A.ReplaceNat(group=ns, refs=rref + tuple(r for ip in new for r in fref(ip)), ns=ns, table=want))
+        out.append(A.ReplaceNat(group=ns, refs=rref + diff.refs(tuple(want.fips)), ns=ns, table=want))
     else:
-        out += [A.AddFipMapping(group=ns, refs=fref(ip), ns=ns, fip=ip, fixed=new[ip]) for ip in added + moved]
-    if (added or moved) and want.gateway_dev is not None:  # announce first: it never blocks
-        out.append(A.Garp(group=ns, ns=ns, dev=want.gateway_dev, ips=tuple(added + moved)))
-    if removed or moved:  # a subprocess per address (tens of ms): last, after every element is in place
-        out.append(A.FlushConntrack(group=ns, ns=ns, ips=tuple(removed + moved)))
-    return out
+        out += diff.map(ns)
+    return out + diff.announce(ns, want.gateway_dev)
 
 
 def plan_instance_ports(desired: DesiredState, observed: Observed) -> list[A.Action]:

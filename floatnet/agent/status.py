@@ -36,7 +36,7 @@ def compute(
         ports = [i.port_id for i in router.interfaces] + ([router.gateway.port_id] if router.gateway else [])
         for port_id in ports:
             _put(out, errors, "port", port_id, ACTIVE)
-        for fip in router.floatingips:
+        for fip in router.floatingips.values():
             _put(out, errors, "floatingip", fip.id, ACTIVE)
     for network in desired.networks.values():
         if network.dhcp is not None:
@@ -62,7 +62,7 @@ def known(desired: DesiredState) -> dict[tuple[str, str], str]:
     """The statuses the server already holds, as far as the state document tells (ports and floating IPs)."""
     out = {("ports", p.id): p.status for p in desired.ports.values()}
     for router in desired.routers.values():
-        out.update((("floatingips", f.id), f.status) for f in router.floatingips)
+        out.update((("floatingips", f.id), f.status) for f in router.floatingips.values())
     return out
 
 

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
+from floatnet.linux import addrdump
 from floatnet.linux import netns as _netns
 from floatnet.linux.errors import KernelError
 from floatnet.linux.names import IFNAME_MAX
@@ -200,14 +201,12 @@ def get_addresses(netns: str | None, ifname: str) -> set[str]:
         idx = _index(ipr, ifname)
         if idx is None:
             raise NetlinkError(19, f"no device {ifname}")
-        out = set()
-        for msg in ipr.get_addr(index=idx):
-            addr = ipaddress.ip_interface(f"{msg.get('IFA_ADDRESS')}/{msg['prefixlen']}")
-            if not addr.ip.is_link_local:
-                out.add(str(addr))
-        return out
+        return addrdump.interface_addresses(idx)  # raw dump: pyroute2 takes ~1.4 s for 10,000 addresses
 
-    return _ipr_call(netns, "get addresses", ifname, body)
+    try:
+        return _ipr_call(netns, "get addresses", ifname, body)
+    except OSError as exc:
+        raise KernelError("get addresses", f"{ifname} (netns {netns or 'root'})", exc) from exc
 
 
 def _addr_op(netns: str | None, ifname: str, cidr: str, op: str) -> bool:
@@ -260,6 +259,26 @@ def sync_addresses(netns: str | None, ifname: str, wanted: Iterable[str]) -> Cha
         return Changed(frozenset(added), frozenset(removed))
 
     return _ipr_call(netns, "sync addresses", ifname, body)
+
+
+def edit_addresses(netns: str, ifname: str, add: Iterable[str] = (), remove: Iterable[str] = ()) -> Changed:
+    """Remove then add a few addresses on one netlink socket, leaving the device's others alone (a floating
+    IP's /32: no dump of the device's thousands of addresses). Already gone / already there is not an error."""
+    if netns is None:
+        raise KernelError("edit addresses", ifname, "refusing to manage addresses in the root namespace")
+    adds, removes = sorted({_norm_iface(c) for c in add}), sorted({_norm_iface(c) for c in remove})
+    if not adds and not removes:
+        return Changed()
+
+    def body(ipr: IPRoute) -> Changed:
+        idx = _index(ipr, ifname)
+        if idx is None:
+            raise NetlinkError(19, f"no device {ifname}")
+        removed = {c for c in removes if _addr_in(ipr, idx, c, "del")}
+        added = {c for c in adds if _addr_in(ipr, idx, c, "add")}
+        return Changed(frozenset(added), frozenset(removed))
+
+    return _ipr_call(netns, "edit addresses", ifname, body)
 
 
 def _ip_batch(netns: str, commands: list[str], what: str) -> None:

@@ -111,7 +111,7 @@ def test_narrowed_routers_are_completed_from_the_cached_state() -> None:
     assert done is not None
     router = done.routers[R1]
     assert not router.floatingips_partial
-    assert {f.id: f.fixed_ip_address for f in router.floatingips} == {
+    assert {i: f.fixed_ip_address for i, f in router.floatingips.items()} == {
         fip(1)["id"]: "10.0.0.5",
         fip(2)["id"]: "10.0.0.9",
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -126,9 +127,9 @@ def port_doc(pid: str = "vm-port", admin: bool = True, network_type: str = "vlan
 
 
 def state(
-    routers: list[Any] = (),
-    networks: list[Any] = (),
-    ports: list[Any] = (),
+    routers: Sequence[Any] = (),
+    networks: Sequence[Any] = (),
+    ports: Sequence[Any] = (),
     complete: bool = True,
     absent: dict[str, list[str]] | None = None,
     absent_ports: tuple[str, ...] = (),

@@ -1,0 +1,129 @@
+"""Floating-IP changes of one router: the diff of its NAT map, its actions, and the O(changed) fast path.
+
+:func:`floatnet.agent.plan.plan_router` diffs a whole router's map (a full sync, a router refetched whole).
+A batch of floating-IP changes on a router whose structure did not change is planned by
+:func:`plan_fip_delta` from the changed floating IPs alone — before (the agent's cache) and after (the server's
+narrowed answer) — and the cached kernel view is updated by :func:`project_fip_delta`: no Python work
+proportional to the router's other floating IPs. Both paths build their actions with :class:`FipDiff`, so they
+produce the same actions for the same change (unit-tested). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from floatnet.agent import actions as A
+from floatnet.agent.desired import FloatingIp, Router
+from floatnet.agent.state import Namespace
+from floatnet.linux import names
+
+
+@dataclass(frozen=True)
+class FipDiff:
+    """How a NAT map ``{floating IP: fixed IP}`` changes; ``ids`` maps the desired addresses to their ids."""
+
+    old: Mapping[str, str]
+    new: Mapping[str, str]
+    ids: Mapping[str, str]
+    added: tuple[str, ...]
+    moved: tuple[str, ...]
+    removed: tuple[str, ...]
+
+    @classmethod
+    def between(cls, old: Mapping[str, str], new: Mapping[str, str], ids: Mapping[str, str]) -> FipDiff:
+        return cls(
+            old=old,
+            new=new,
+            ids=ids,
+            added=tuple(sorted(ip for ip in new if ip not in old)),
+            moved=tuple(sorted(ip for ip in new if ip in old and old[ip] != new[ip])),
+            removed=tuple(sorted(ip for ip in old if ip not in new)),
+        )
+
+    def refs(self, ips: tuple[str, ...]) -> tuple[A.Ref, ...]:
+        """The floating IPs (as resources) behind ``ips``; a removed one has none (it is no longer wanted)."""
+        return tuple(("floatingip", self.ids[ip]) for ip in ips if ip in self.ids)
+
+    @property
+    def arriving(self) -> tuple[str, ...]:
+        """Addresses that get a (new) mapping: added or moved."""
+        return self.added + self.moved
+
+    def unmap(self, ns: str) -> list[A.Action]:
+        """Remove the pairs of removed and moved addresses (first: a moved fixed IP must be free)."""
+        return [
+            A.DelFipMapping(group=ns, refs=self.refs((ip,)), ns=ns, fip=ip, fixed=self.old[ip])
+            for ip in self.removed + self.moved
+        ]
+
+    def map(self, ns: str) -> list[A.Action]:
+        return [
+            A.AddFipMapping(group=ns, refs=self.refs((ip,)), ns=ns, fip=ip, fixed=self.new[ip]) for ip in self.arriving
+        ]
+
+    def announce(self, ns: str, gateway_dev: str | None) -> list[A.Action]:
+        """Gratuitous ARP for arriving addresses (never blocks), then the conntrack flush of departed or moved
+        ones (a kernel round trip per address: last, after every element is in place)."""
+        out: list[A.Action] = []
+        if self.arriving and gateway_dev is not None:
+            out.append(A.Garp(group=ns, ns=ns, dev=gateway_dev, ips=self.arriving))
+        if self.removed or self.moved:
+            out.append(A.FlushConntrack(group=ns, ns=ns, ips=self.removed + self.moved))
+        return out
+
+
+def fip_map(fips: Mapping[str, FloatingIp]) -> dict[str, str]:
+    """``{floating IP address: fixed IP}`` of some floating IPs."""
+    return {f.floating_ip_address: f.fixed_ip_address for f in fips.values()}
+
+
+def same_structure(known: Router, answered: Router) -> bool:
+    """True when the two differ at most in their floating IPs (the fast path's precondition)."""
+    return replace(known, floatingips={}, floatingips_partial=False) == replace(
+        answered, floatingips={}, floatingips_partial=False
+    )
+
+
+def delta(router: Router, before: Mapping[str, FloatingIp], after: Mapping[str, FloatingIp]) -> FipDiff:
+    """The diff from the changed floating IPs ``before`` (as cached) to ``after`` (as answered), by id."""
+    if router.gateway is None:  # no gateway: no floating IP is mapped either way
+        return FipDiff.between({}, {}, {})
+    ids = {f.floating_ip_address: f.id for f in after.values()}
+    return FipDiff.between(fip_map(before), fip_map(after), ids)
+
+
+def plan_fip_delta(router: Router, diff: FipDiff) -> list[A.Action]:
+    """The actions of a floating-IP-only change on a router whose namespace, devices and table are in place:
+    unmap, /32 edits on ``qg-``, map, gratuitous ARP, conntrack flush — O(changed)."""
+    gw = router.gateway
+    if gw is None:
+        return []
+    ns, dev = names.router_ns(router.id), names.qg_dev(gw.port_id)
+    out = diff.unmap(ns)
+    add, remove = _slash32(diff.added), _slash32(diff.removed)
+    if add or remove:
+        refs = (("router", router.id), ("port", gw.port_id), *diff.refs(diff.arriving))
+        out.append(A.EditAddresses(group=ns, refs=refs, ns=ns, dev=dev, add=add, remove=remove))
+    return out + diff.map(ns) + diff.announce(ns, dev)
+
+
+def project_fip_delta(nsobs: Namespace, router: Router, diff: FipDiff) -> Namespace:
+    """The router's cached namespace once :func:`plan_fip_delta`'s actions succeeded (C-level copies only)."""
+    gw = router.gateway
+    if gw is None or nsobs.nat is None:
+        return nsobs
+    fips = dict(nsobs.nat.fips)
+    for ip in diff.removed:
+        fips.pop(ip, None)
+    fips.update((ip, diff.new[ip]) for ip in diff.arriving)
+    dev = names.qg_dev(gw.port_id)
+    links = dict(nsobs.links)
+    link = links.get(dev)
+    if link is not None:
+        links[dev] = replace(link, addresses=(link.addresses - _slash32(diff.removed)) | _slash32(diff.added))
+    return replace(nsobs, links=links, nat=replace(nsobs.nat, fips=fips))
+
+
+def _slash32(ips: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(f"{ip}/32" for ip in ips)
