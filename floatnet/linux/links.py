@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from floatnet.linux import addrdump
 from floatnet.linux import netns as _netns
+from floatnet.linux import rtdump
 from floatnet.linux.errors import KernelError
 from floatnet.linux.names import IFNAME_MAX
 
@@ -201,7 +201,7 @@ def get_addresses(netns: str | None, ifname: str) -> set[str]:
         idx = _index(ipr, ifname)
         if idx is None:
             raise NetlinkError(19, f"no device {ifname}")
-        return addrdump.interface_addresses(idx)  # raw dump: pyroute2 takes ~1.4 s for 10,000 addresses
+        return rtdump.interface_addresses(idx)  # raw dump: pyroute2 takes ~1.4 s for 10,000 addresses
 
     try:
         return _ipr_call(netns, "get addresses", ifname, body)
@@ -316,16 +316,12 @@ def get_routes(netns: str, proto: int | None = RTPROT_STATIC) -> dict[str, str]:
     Only routes of protocol ``proto`` (default: the ones floatnet adds) unless ``proto`` is None.
     """
 
-    def body(ipr: IPRoute) -> dict[str, str]:
-        out = {}
-        for msg in ipr.get_routes(family=2, table=254):
-            via = msg.get("RTA_GATEWAY")
-            if via is None or (proto is not None and msg["proto"] != proto):
-                continue
-            out[f"{msg.get('RTA_DST') or '0.0.0.0'}/{msg['dst_len']}"] = via
-        return out
-
-    return _ipr_call(netns, "list routes", "main", body)
+    if netns is not None and not _netns.exists(netns):
+        raise KernelError("list routes", "main", f"namespace {netns} does not exist")
+    try:  # a raw dump: pyroute2 decodes every local route of 10,000 floating-IP /32s first (~0.5 s)
+        return _netns.run_in(netns, rtdump.gateway_routes, 254, proto)
+    except OSError as exc:
+        raise KernelError("list routes", f"main (netns {netns})", exc) from exc
 
 
 def sync_routes(netns: str, default_gw: str | None, routes: Iterable[tuple[str, str]] = ()) -> Changed:
