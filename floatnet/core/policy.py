@@ -56,7 +56,7 @@ def allowed(ctx: Context, action: str, target: Mapping[str, Any]) -> bool:
     """Whether ``ctx`` may do ``action`` on ``target`` (an action without a rule is allowed)."""
     if action not in _engine.enforcer.rules:
         return True
-    return _engine.allowed(ctx, action, _target(target))
+    return _engine.decide(ctx, action, _target(target))
 
 
 def check(ctx: Context, action: str, target: Mapping[str, Any]) -> None:

@@ -14,6 +14,7 @@ when the caller may not even see the resource.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -38,6 +39,8 @@ CREATE_DEFAULTS: dict[str, object] = {
 _UNSET: Any = object()
 _RULE_REF = re.compile(r"rule:([^\s()]+)")
 CACHE_SIZE = 10_000
+TARGET_KEY_SIZE = 8  # targets of up to this many attributes are cached by value
+RELOAD_INTERVAL = 1.0  # seconds between two looks at the policy file (oslo.policy looks on every check)
 
 
 class PolicyFileError(ConfigError):
@@ -105,6 +108,47 @@ def _lookup(body: Mapping[str, Any], path: str) -> object:
     return _UNSET
 
 
+def _target_key(target: Mapping[str, Any]) -> tuple[tuple[str, str | None], ...] | None:
+    """A hashable form of a small target whose values are all strings (or None), else None (not cached).
+
+    Only strings: a rule compares the target's values as text, and ``True == 1`` would merge two keys.
+    """
+    if len(target) > TARGET_KEY_SIZE:
+        return None
+    items = tuple(target.items())
+    return items if all(value is None or type(value) is str for _, value in items) else None
+
+
+class ThrottledEnforcer(policy.Enforcer):
+    """An oslo.policy Enforcer that looks for policy file changes at most every :data:`RELOAD_INTERVAL`.
+
+    oslo.policy calls :meth:`load_rules` on every ``enforce``, which searches the config directories and
+    stats the policy file: most of the cost of a check. An edited file still takes effect (within the
+    interval); :attr:`generation` grows whenever the loaded rules change, so decision caches can be dropped.
+    """
+
+    generation = 0
+    _checked_at = float("-inf")
+    _seen: list[tuple[str, Any]] | None = None
+
+    def load_rules(self, force_reload: bool = False) -> None:
+        now = time.monotonic()
+        if not force_reload and now - self._checked_at < RELOAD_INTERVAL:
+            return
+        super().load_rules(force_reload)
+        self._checked_at = now
+        current = [*self.rules.items()]
+        if not _same_rules(self._seen, current):
+            self._seen, self.generation = current, self.generation + 1
+
+
+def _same_rules(before: list[tuple[str, Any]] | None, after: list[tuple[str, Any]]) -> bool:
+    """Whether two snapshots of an enforcer's rules hold the same names bound to the very same checks."""
+    if before is None or len(before) != len(after):
+        return False
+    return all(a[0] == b[0] and a[1] is b[1] for a, b in zip(before, after, strict=True))
+
+
 class PolicyEngine:
     """Neutron's default rules in an oslo.policy Enforcer, with the operator's ``policy_file`` on top."""
 
@@ -118,19 +162,32 @@ class PolicyEngine:
                 raise PolicyFileError(f"[oslo_policy] policy_file = {policy_file!r}: no such file")
             path = str(resolved)
         # use_conf: oslo.policy only merges the registered defaults while loading the (optional) file.
-        self.enforcer = policy.Enforcer(conf, policy_file=path or None, use_conf=True)
+        self.enforcer = ThrottledEnforcer(conf, policy_file=path or None, use_conf=True)
         self.enforcer.register_defaults(policy_rules.list_rules())
         try:
             self.enforcer.load_rules()
         except Exception as error:  # oslo.policy raises parser errors of several kinds
             raise PolicyFileError(f"[oslo_policy] policy_file = {policy_file!r}: {error}") from error
+        self._generation = -1
         self._attribute_rules: dict[str, list[tuple[str, str]]] = {}
+        self._target_free: dict[str, bool] = {}
+        self._cache: dict[tuple[object, ...], bool] = {}
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Re-derive the per-rule indexes and drop cached decisions if the loaded rules changed."""
+        self.enforcer.load_rules()
+        if self._generation == self.enforcer.generation:
+            return
+        attribute_rules: dict[str, list[tuple[str, str]]] = {}
         for name in dict.fromkeys([*self.enforcer.registered_rules, *self.enforcer.rules]):
             action, sep, attribute = name.partition(":")
             if sep:
-                self._attribute_rules.setdefault(action, []).append((attribute, name))
+                attribute_rules.setdefault(action, []).append((attribute, name))
+        self._attribute_rules = attribute_rules
         self._target_free = {name: not self._reads_target(name, set()) for name in self.enforcer.rules}
-        self._cache: dict[tuple[object, ...], bool] = {}
+        self._cache = {}
+        self._generation = self.enforcer.generation
 
     def _reads_target(self, name: str, seen: set[str]) -> bool:
         """Whether rule ``name`` (or a rule it references) looks at the target."""
@@ -141,23 +198,31 @@ class PolicyEngine:
         return any(self._reads_target(ref, seen) for ref in _RULE_REF.findall(text) if ref not in seen)
 
     def _allowed_cached(self, creds: dict[str, Any], rule: str, target: Mapping[str, Any]) -> bool:
-        """:meth:`allowed`, remembered per caller for rules that ignore the target (admin-only and the like).
+        """:meth:`allowed`, remembered per caller and per target (see :func:`_target_key`).
 
-        Rendering a list of 1,000 ports asks the same ``get_port:binding:*`` questions 4,000 times.
+        Rendering a list of 1,000 ports asks the same ``get_port:binding:*`` questions 4,000 times; every
+        update asks ``update_<resource>`` on a ``{project_id}`` target. The cache is dropped when the policy
+        file's rules change (see :class:`ThrottledEnforcer`).
         """
-        if not self._target_free.get(rule):
+        self._refresh()
+        target_key = () if self._target_free.get(rule) else _target_key(target)
+        if target_key is None:
             return self.allowed(creds, rule, target)
-        key = (rule, creds["project_id"], creds["user_id"], tuple(creds["roles"]), creds["is_admin"])
+        key = (rule, creds["project_id"], creds["user_id"], tuple(creds["roles"]), creds.get("is_admin"), target_key)
         answer = self._cache.get(key)
         if answer is None:
             if len(self._cache) > CACHE_SIZE:
                 self._cache.clear()
-            answer = self._cache[key] = self.allowed(creds, rule, {})
+            answer = self._cache[key] = self.allowed(creds, rule, target if target_key else {})
         return answer
 
     def attribute_rules(self, action: str) -> list[tuple[str, str]]:
         """``(attribute path, rule name)`` of every rule guarding one attribute of ``action``."""
         return self._attribute_rules.get(action, [])
+
+    def decide(self, caller: Caller, rule: str, target: Mapping[str, Any]) -> bool:
+        """:meth:`allowed`, with the decision remembered when ``rule`` ignores the target."""
+        return self._allowed_cached(credentials(caller), rule, target)
 
     def allowed(self, caller: Caller | Mapping[str, Any], rule: str, target: Mapping[str, Any]) -> bool:
         """Whether ``rule`` passes for ``caller`` (a context or ready credentials) on ``target``."""
@@ -170,7 +235,7 @@ class PolicyEngine:
     def is_admin(self, project_id: str, user_id: str, roles: Iterable[str]) -> bool:
         """Neutron's ``context_is_admin``: whether the roles (``admin`` by default) make an administrator."""
         creds = {"project_id": project_id, "tenant_id": project_id, "user_id": user_id, "roles": expand_roles(roles)}
-        return bool(self.enforcer.enforce("context_is_admin", {}, creds))
+        return self._allowed_cached(creds, "context_is_admin", {})
 
     def refused_write(
         self, caller: Caller, action: str, body: Mapping[str, Any], target: Mapping[str, Any]

@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from floatnet.core.context import Context
 from floatnet.core.errors import Conflict, HTTPBadRequest, OverQuota
-from floatnet.db.models import FloatingIP, Network, Port, Quota, Router, Subnet
+from floatnet.db.models import FloatingIP, Network, Port, Quota, Router, Subnet, table_of
 
 DEFAULTS: dict[str, int] = {"network": 100, "subnet": 100, "port": 500, "router": 10, "floatingip": 50}
 MODELS: dict[str, Any] = {
@@ -27,6 +27,14 @@ MODELS: dict[str, Any] = {
     "floatingip": FloatingIP,
 }
 UNLIMITED = -1
+QUOTAS = table_of(Quota)
+# Prebuilt Core statements: a create checks its quota on every request, so no ORM statement is built per call.
+LIMITS_OF = select(QUOTAS.c.resource, QUOTAS.c.limit).where(QUOTAS.c.project_id == bindparam("project_id"))
+LIMIT_OF = LIMITS_OF.with_only_columns(QUOTAS.c.limit).where(QUOTAS.c.resource == bindparam("resource"))
+COUNTS = {
+    resource: select(func.count()).select_from(table).where(table.c.project_id == bindparam("project_id"))
+    for resource, table in ((name, table_of(model)) for name, model in MODELS.items())
+}
 CHECK_LIMIT = "check_limit"  # quota-check-limit: refuse a limit below the current usage
 
 
@@ -44,9 +52,15 @@ def defaults() -> dict[str, int]:
 def get(session: Session, project_id: str) -> dict[str, int]:
     """The effective limits of ``project_id``: defaults overlaid with its stored overrides."""
     limits = defaults()
-    rows = session.scalars(select(Quota).where(Quota.project_id == project_id))
-    limits.update({row.resource: row.limit for row in rows if row.resource in limits})
+    rows = session.connection().execute(LIMITS_OF, {"project_id": project_id})
+    limits.update({resource: limit for resource, limit in rows if resource in limits})
     return limits
+
+
+def limit_of(session: Session, project_id: str, resource: str) -> int:
+    """The effective limit of one ``resource`` for ``project_id`` (one indexed lookup)."""
+    stored = session.connection().execute(LIMIT_OF, {"project_id": project_id, "resource": resource}).scalar()
+    return DEFAULTS[resource] if stored is None else int(stored)
 
 
 def usage(session: Session, project_id: str) -> dict[str, int]:
@@ -128,7 +142,7 @@ def check(session: Session, ctx: Context, resource: str, count: int = 1, project
     Call it in the creating transaction, before writing.
     """
     owner = project_id or ctx.project_id
-    limit = get(session, owner)[resource]
+    limit = limit_of(session, owner, resource)
     if limit == UNLIMITED:
         return
     if usage_of(session, owner, resource) + count > limit:
@@ -137,5 +151,4 @@ def check(session: Session, ctx: Context, resource: str, count: int = 1, project
 
 def usage_of(session: Session, project_id: str, resource: str) -> int:
     """How many ``resource`` rows ``project_id`` owns."""
-    model = MODELS[resource]
-    return int(session.scalar(select(func.count()).select_from(model).where(model.project_id == project_id)) or 0)
+    return int(session.connection().execute(COUNTS[resource], {"project_id": project_id}).scalar() or 0)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from floatnet.core import policy_engine
 from floatnet.core.policy_engine import PolicyEngine, PolicyFileError
 
 
@@ -215,6 +218,35 @@ def test_operator_policy_file_overrides_defaults(tmp_path: Path) -> None:
     seen = engine.filter_fields(ALICE, "network", net("alpha"))
     assert "provider:network_type" in seen and "provider:physical_network" not in seen
     assert not engine.allowed(BOB, "get_network", net("alpha"))
+
+
+def test_remembered_decisions_follow_the_target_and_the_caller(engine: PolicyEngine) -> None:
+    own, other = {"project_id": "alpha", "tenant_id": "alpha"}, {"project_id": "beta", "tenant_id": "beta"}
+    for _ in range(2):  # the second round answers from the cache
+        assert engine.decide(ALICE, "update_floatingip", own)
+        assert not engine.decide(ALICE, "update_floatingip", other)
+        assert engine.decide(BOB, "update_floatingip", other)
+        assert not engine.decide(READER, "update_floatingip", own)
+        assert engine.decide(ADMIN, "update_floatingip", other)
+    shared = on_net("beta", net("alpha", shared=True))  # a bool in the target: evaluated, not cached
+    assert engine.decide(BOB, "create_port:fixed_ips", shared) == engine.allowed(BOB, "create_port:fixed_ips", shared)
+
+
+def test_edited_policy_file_takes_effect_and_drops_cached_decisions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text('"get_network:provider:network_type": "rule:admin_only"\n')
+    engine = PolicyEngine(str(path))
+    assert not engine.is_admin("p", "u", ["netadmin"])
+    assert "provider:network_type" not in engine.filter_fields(ALICE, "network", net("alpha"))
+    path.write_text(
+        '"get_network:provider:network_type": "rule:regular_user"\n"context_is_admin": "role:admin or role:netadmin"\n'
+    )
+    os.utime(path, (time.time() + 5, time.time() + 5))
+    monkeypatch.setattr(policy_engine, "RELOAD_INTERVAL", 0.0)
+    assert engine.is_admin("p", "u", ["netadmin"])
+    assert "provider:network_type" in engine.filter_fields(ALICE, "network", net("alpha"))
 
 
 def test_missing_or_broken_policy_file_is_refused(tmp_path: Path) -> None:
