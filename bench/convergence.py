@@ -92,6 +92,11 @@ def fip_convergence(env: Env, bulk: int, rounds: int) -> dict[str, Any]:
         env.api.create("floatingip", floating_network_id=env.ext["id"], subnet_id=env.ext_subnet["id"])
         for _ in range(min(20, rounds))
     ]
+    # measure from an idle agent, as every later round does (wait_unmapped): the instance's port ACTIVE means
+    # the agent has caught up with the bulk load and the instance (a VM boots only once its port is ACTIVE)
+    if wait_status(env, "port", vm["port"]["id"], "ACTIVE", time.monotonic() + 120) is None:
+        raise RuntimeError("the instance port never became ACTIVE")
+    time.sleep(0.3)
     reach, active = [], []
     for i in range(rounds):
         fip = pool[i % len(pool)]

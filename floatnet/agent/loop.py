@@ -3,7 +3,10 @@
 1. Full sync (at start, after a 410, after any failure): register, fetch the complete state, observe every
    owned kernel object, plan, apply, report statuses, and follow the change feed from the snapshot's ``seq``.
 2. Incremental: for a batch of changes, refetch only the touched routers/networks (``state?router_id=…``),
-   plan them against the in-memory view of the kernel, apply, report.
+   plan them against the in-memory view of the kernel, apply, report. A batch of floating-IP changes only
+   is fetched narrowed to them and, when their routers are built and otherwise unchanged, planned and
+   projected from the changed floating IPs alone (:mod:`floatnet.agent.plan_fips`): the agent's work per
+   change does not grow with the router's other floating IPs.
 3. Every tick, watch OVS (an in-memory IDL read): when its ports differ from the ones last planned against
    the whole state, re-plan the whole state (pure and cheap): a device a hypervisor plugged or unplugged is
    wired (tag) and its port reported ``ACTIVE``/``DOWN`` within a tick.
@@ -234,16 +237,16 @@ class Agent:
 
     def _narrowable(self, answer: DesiredState) -> bool:
         """True when a narrowed answer can be applied as floating-IP deltas: the last step left nothing to
-        retry, and every router is known, up, built (namespace and NAT table cached) and unchanged but for
+        retry, and every router is known, up, built (namespace, NAT table, gateway device) and unchanged but for
         its floating IPs."""
         if self.resync_at is not None or self.desired is None or answer.absent_routers or not answer.routers:
             return False
         for router in answer.routers.values():
             known = self.desired.routers.get(router.id)
             nsobs = self.observed.namespaces.get(names.router_ns(router.id))
-            if known is None or nsobs is None or nsobs.nat is None or not router.floatingips_partial:
+            if known is None or not router.floatingips_partial or not router.admin_state_up:
                 return False
-            if not router.admin_state_up or not plan_fips.same_structure(known, router):
+            if not plan_fips.built(router, nsobs) or not plan_fips.same_structure(known, router):
                 return False
         return True
 

@@ -85,6 +85,14 @@ def same_structure(known: Router, answered: Router) -> bool:
     )
 
 
+def built(router: Router, nsobs: Namespace | None) -> bool:
+    """True when the cached namespace holds the router's NAT table and gateway device (the fast path edits
+    them; anything missing is the whole-router planner's job)."""
+    if nsobs is None or nsobs.nat is None:
+        return False
+    return router.gateway is None or names.qg_dev(router.gateway.port_id) in nsobs.links
+
+
 def delta(router: Router, before: Mapping[str, FloatingIp], after: Mapping[str, FloatingIp]) -> FipDiff:
     """The diff from the changed floating IPs ``before`` (as cached) to ``after`` (as answered), by id."""
     if router.gateway is None:  # no gateway: no floating IP is mapped either way

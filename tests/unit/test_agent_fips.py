@@ -3,6 +3,7 @@ changed floating IPs alone."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from floatnet.agent.desired import DesiredState, Router
 from floatnet.agent.loop import Agent
 from floatnet.agent.merge import complete_routers
 from floatnet.agent.plan import plan
-from floatnet.agent.plan_fips import delta, plan_fip_delta, project_fip_delta, same_structure
+from floatnet.agent.plan_fips import built, delta, plan_fip_delta, project_fip_delta, same_structure
 from floatnet.agent.project import project
 from floatnet.linux import names
 from tests.unit.test_agent_plan import CTX, R1, fip, router_doc, state
@@ -84,6 +85,16 @@ def test_only_floating_ip_differences_keep_the_structure() -> None:
     other_gateway = router_doc(fips=[])
     other_gateway["gateway"]["ip_address"] = "203.0.113.99"
     assert not same_structure(known, state([other_gateway]).routers[R1])
+
+
+def test_the_fast_path_needs_a_built_router() -> None:
+    desired = state([router_doc(fips=[fip(1)])])
+    router, ns = desired.routers[R1], names.router_ns(R1)
+    cached = project(desired).namespaces[ns]
+    assert built(router, cached)
+    assert not built(router, None)
+    assert not built(router, replace(cached, nat=None))
+    assert not built(router, replace(cached, links={}))
 
 
 def test_gone_floating_ips_from_the_asked_ones_only() -> None:
