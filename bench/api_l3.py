@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from api import server_cpu as process_cpu
 from api import start_server, threaded, timings  # bench/api.py (the script's directory is on sys.path)
 
 PER_PROJECT = 50  # the default floating IP quota
@@ -58,8 +59,7 @@ SERVER_PID = 0  # set by main(): the server whose CPU time each phase reports
 
 def server_cpu() -> float:
     """CPU seconds the server process used so far (user + system, from /proc)."""
-    fields = Path(f"/proc/{SERVER_PID}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return process_cpu(SERVER_PID)
 
 
 def timed(count: int, call: Callable[[int], None]) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from floatnet.core.context import Context
 from floatnet.core.errors import BadRequest
 from floatnet.core.l3_errors import ExternalGatewayForFloatingIPNotFound, FloatingIPPortAlreadyAssociated
 from floatnet.core.l3_ports import FLOATINGIP, ROUTER_GATEWAY, ROUTER_INTERFACE
-from floatnet.core.lookup import get_port
+from floatnet.core.lookup import port_row
 from floatnet.db.models import FloatingIP, IPAllocation, Port, Router, RouterPort, table_of
 
 NOT_ASSOCIABLE = (FLOATINGIP, ROUTER_GATEWAY, ROUTER_INTERFACE)
@@ -119,7 +119,7 @@ def _by_ip(row: Any) -> str:
 
 def resolve(session: Session, ctx: Context, fip: Any, port_id: str, fixed_ip: str | None) -> Target:
     """The association of ``fip`` with ``port_id`` (and ``fixed_ip``), validated as the module says."""
-    port = get_port(session, ctx, port_id)
+    port = port_row(session, ctx, port_id)
     if port.device_owner in NOT_ASSOCIABLE:
         raise _bad(f"Port {port_id} is owned by {port.device_owner} and cannot have a floating IP")
     if port.network_id == fip.floating_network_id:

@@ -19,6 +19,13 @@ from floatnet.db.models import Network, Port, Subnet, table_of
 NETWORKS = table_of(Network)
 NETWORK_BY_ID = select(NETWORKS).where(NETWORKS.c.id == bindparam("id"))
 NETWORK_FOR_UPDATE = NETWORK_BY_ID.with_for_update()
+PORTS = table_of(Port)
+PORT_WITH_NETWORK_OWNER = (
+    select(PORTS.c.id, PORTS.c.project_id, PORTS.c.network_id, PORTS.c.device_owner)
+    .add_columns(NETWORKS.c.project_id.label("network_project_id"))
+    .join(NETWORKS, NETWORKS.c.id == PORTS.c.network_id)
+    .where(PORTS.c.id == bindparam("id"))
+)
 
 
 def network_visible_clause(ctx: Context) -> ColumnElement[bool]:
@@ -71,6 +78,15 @@ def get_port(session: Session, ctx: Context, port_id: str) -> Port:
         if network is None or network.project_id != ctx.project_id:
             raise PortNotFound(port_id=port_id)
     return port
+
+
+def port_row(session: Session, ctx: Context, port_id: str) -> Any:
+    """Like :func:`get_port` but one read-only Core row (``id``, ``project_id``, ``network_id``,
+    ``device_owner``, ``network_project_id``): one query, no ORM identity map, for hot paths that only read."""
+    row = session.connection().execute(PORT_WITH_NETWORK_OWNER, {"id": port_id}).first()
+    if row is None or not (ctx.owns(row.project_id) or row.network_project_id == ctx.project_id):
+        raise PortNotFound(port_id=port_id)
+    return row
 
 
 def require_owner(ctx: Context, action: str, row: Any) -> None:
