@@ -7,14 +7,13 @@ means a fix to either reaches both.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
-import subprocess
 from collections.abc import Iterable
 
 import pytest
+
+from floatnet.linux import netns
 
 
 def skip_reason(needs_root: str, tools: Iterable[str]) -> str | None:
@@ -36,7 +35,4 @@ def skip_items_under(directory: str, items: list[pytest.Item], reason: str | Non
 
 def kill_ns_pids(ns: str) -> None:
     """SIGKILL what still runs inside namespace ``ns`` (PIDs from ``ip netns pids``)."""
-    out = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True, check=False).stdout
-    for pid in out.split():
-        with contextlib.suppress(ProcessLookupError, ValueError):
-            os.kill(int(pid), signal.SIGKILL)
+    netns.kill_processes(ns)

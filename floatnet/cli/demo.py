@@ -27,6 +27,7 @@ from floatnet.lab import state as lab_state
 from floatnet.lab.api import LabApi
 from floatnet.lab.context import LabContext, make_context
 from floatnet.lab.names import DNS_SERVER, WEB_SERVER
+from floatnet.linux import netns
 
 DEFAULT_STATE_DIR = "/var/lib/floatnet-demo"
 PREFIX = "fndemo-"
@@ -237,11 +238,11 @@ Tear down: floatnet demo --cleanup --state-dir {self.state_dir}""")
                         ["net-delete", "public_net"]):  # fmt: skip
             self.floatnet(*command, check=False)
         deadline = time.monotonic() + 20
-        while any(Path("/run/netns", ns).exists() for ns in owned) and time.monotonic() < deadline:
+        while any(netns.exists(ns) for ns in owned) and time.monotonic() < deadline:
             time.sleep(0.3)
         self.floatnet("down", "--state-dir", str(self.state_dir), check=False)
         for ns in owned:
-            if Path("/run/netns", ns).exists():
+            if netns.exists(ns):
                 _remove_namespace(ns)
         if (self.state_dir / "ovs").is_dir():
             lab_ovs.stop(self.state_dir / "ovs")
@@ -260,15 +261,8 @@ Tear down: floatnet demo --cleanup --state-dir {self.state_dir}""")
 
 def _remove_namespace(ns: str) -> None:
     """Last resort for a namespace the agent did not remove: kill what runs inside (by PID), delete it."""
-    pids = subprocess.run(
-        ["ip", "netns", "pids", ns], capture_output=True, text=True, check=False
-    ).stdout.split()
-    for pid in pids:
-        try:
-            os.kill(int(pid), 9)
-        except (ProcessLookupError, ValueError):
-            continue
-    subprocess.run(["ip", "netns", "delete", ns], check=False)
+    netns.kill_processes(ns)
+    netns.delete(ns)
 
 
 def run(args: argparse.Namespace) -> int:

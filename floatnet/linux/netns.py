@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import signal
+import subprocess
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
@@ -104,6 +106,21 @@ def delete(name: str) -> bool:
     except OSError as exc:
         raise KernelError("netns delete", name, exc) from exc
     return True
+
+
+def kill_processes(name: str) -> int:
+    """SIGKILL every process still running inside namespace ``name`` (as ``ip netns pids`` lists them, by PID).
+
+    Teardown's last resort for a namespace about to be deleted: a process left inside would keep it alive.
+    Returns how many processes were signalled; a missing namespace or a process already gone is no error.
+    """
+    proc = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True, check=False)
+    killed = 0
+    for pid in proc.stdout.split():
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pid), signal.SIGKILL)
+            killed += 1
+    return killed
 
 
 def on_forget(hook: Callable[[str], None]) -> None:

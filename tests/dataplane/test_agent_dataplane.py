@@ -8,7 +8,6 @@ the state, restart: it converges and removes only what it owns.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -116,13 +115,6 @@ def wait_for(check: Callable[[], Any], timeout: float, what: str, agent: AgentPr
     raise AssertionError(f"timed out waiting for {what} (last: {last!r})\n{tail}")
 
 
-def kill_pids_in(ns: str) -> None:
-    out = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True, check=False).stdout
-    for pid in out.split():
-        with contextlib.suppress(ProcessLookupError, ValueError):
-            os.kill(int(pid), signal.SIGKILL)
-
-
 @dataclass
 class World:
     api: LabApi
@@ -144,7 +136,7 @@ def world(live_server: str, ovs: OvsEnv, run_prefix: str, tmp_path_factory: pyte
     finally:
         agent.stop()
         for ns in sorted(w.namespaces):
-            kill_pids_in(ns)
+            fl_netns.kill_processes(ns)
             fl_netns.delete(ns)
 
 

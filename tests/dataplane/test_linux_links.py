@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -30,6 +33,32 @@ def test_namespace_lifecycle(run_prefix):
         assert netns.delete(name) is True
     assert netns.delete(name) is False
     assert not netns.exists(name)
+
+
+def test_kill_processes_empties_only_that_namespace(make_ns):
+    inside, outside = make_ns("kin"), make_ns("kout")
+    procs = [subprocess.Popen(netns.exec_argv(ns, ["sleep", "30"])) for ns in (inside, outside)]
+    try:
+        for ns in (inside, outside):
+            assert _wait(lambda ns=ns: sh(["ip", "netns", "pids", ns]).split()), f"sleep not running in {ns}"
+        assert netns.kill_processes(inside) == 1
+        assert procs[0].wait(timeout=5) == -signal.SIGKILL
+        assert procs[1].poll() is None
+        assert netns.kill_processes(inside) == 0
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+def _wait(predicate, timeout: float = 5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.05)
+    return predicate()
 
 
 def test_run_in_enters_namespace_and_comes_back(make_ns):
