@@ -6,7 +6,10 @@ One file configures the server, the agent and the lab, like Neutron's ``neutron.
 [DEFAULT]
 auth_strategy = noauth          ; noauth | keystone
 bind = 127.0.0.1:9696
+allow_insecure_noauth_on_network = false   ; noauth on a non-loopback bind: refused unless true
 state_dir = /var/lib/floatnet
+max_subnet_host_routes = 20     ; Neutron's subnet limits
+max_dns_nameservers = 5
 
 [database]
 connection = sqlite:////var/lib/floatnet/floatnet.db   ; or postgresql://user:pw@host/db
@@ -79,6 +82,9 @@ class Config:
     auth_strategy: str = "noauth"
     bind_host: str = "127.0.0.1"
     bind_port: int = 9696
+    allow_insecure_noauth_on_network: bool = False
+    max_subnet_host_routes: int = 20
+    max_dns_nameservers: int = 5
     database_connection: str = ""
     type_drivers: tuple[str, ...] = ("flat", "vlan", "vxlan")
     tenant_network_types: tuple[str, ...] = ("vlan",)
@@ -226,6 +232,43 @@ def _float(section: str, option: str, value: str) -> float:
     return number
 
 
+def _bool(section: str, option: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered not in configparser.ConfigParser.BOOLEAN_STATES:
+        raise _error(section, option, value, "expected true or false")
+    return configparser.ConfigParser.BOOLEAN_STATES[lowered]
+
+
+def _limit(parser: configparser.ConfigParser, option: str, default: int) -> int:
+    value = parser.get("DEFAULT", option, fallback=str(default))
+    return _int_in("DEFAULT", option, value, value, 0, 65535)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a bind address) is reachable only from this machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_noauth_exposure(config: Config) -> None:
+    """Refuse ``noauth`` on a bind address other machines can reach, unless the operator opted in.
+
+    With noauth every caller is an administrator, so listening beyond loopback must be a deliberate, visibly
+    insecure choice: ``[DEFAULT] allow_insecure_noauth_on_network = true``.
+    """
+    if config.auth_strategy != "noauth" or config.allow_insecure_noauth_on_network or is_loopback(config.bind_host):
+        return
+    raise ConfigError(
+        f"[DEFAULT] auth_strategy = 'noauth' with bind {config.bind_host}:{config.bind_port}: anyone who can reach "
+        "that address would be an administrator. Bind a loopback address, use auth_strategy = keystone, or accept "
+        "the risk with [DEFAULT] allow_insecure_noauth_on_network = true"
+    )
+
+
 def from_parser(parser: configparser.ConfigParser, state_dir: Path | None = None) -> Config:
     """Build a validated :class:`Config` from a parsed ini file; ``state_dir`` overrides the file's."""
     get = parser.get
@@ -238,6 +281,13 @@ def from_parser(parser: configparser.ConfigParser, state_dir: Path | None = None
         ),
         bind_host=bind_host,
         bind_port=bind_port,
+        allow_insecure_noauth_on_network=_bool(
+            "DEFAULT",
+            "allow_insecure_noauth_on_network",
+            get("DEFAULT", "allow_insecure_noauth_on_network", fallback="false"),
+        ),
+        max_subnet_host_routes=_limit(parser, "max_subnet_host_routes", 20),
+        max_dns_nameservers=_limit(parser, "max_dns_nameservers", 5),
         database_connection=get("database", "connection", fallback=""),
         type_drivers=drivers,
         tenant_network_types=_tenant_types(parser, drivers),

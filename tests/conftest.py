@@ -77,7 +77,9 @@ def make_app_client(tmp_path: Path) -> Iterator[Callable[..., object]]:
         state = tmp_path / f"state-{len(clients)}"
         ini = tmp_path / f"app-{len(clients)}.ini"
         ini.write_text(ini_text)
-        client = TestClient(create_app(load(ini, state)))
+        config = load(ini, state)
+        # the noauth Host guard answers only the bound address: address the app as a real client would
+        client = TestClient(create_app(config), base_url=f"http://{config.bind_host}:{config.bind_port}")
         clients.append(client)
         return client
 

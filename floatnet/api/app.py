@@ -2,7 +2,8 @@
 
 ``create_app(config)`` opens the database (migrating it unless told not to), builds the domain container
 (:class:`floatnet.core.base.Core`, reachable from handlers as ``request.app.state.core``) and installs the
-single error mapping of :mod:`floatnet.api.errors`.
+single error mapping of :mod:`floatnet.api.errors`. Every request first passes :mod:`floatnet.api.guard` (the
+CSRF / DNS-rebinding refusals), then Keystone token validation when configured.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from floatnet.api import errors, routes_agent, routes_core, routes_l3, routes_quotas
+from floatnet.api.guard import RequestGuard
 from floatnet.config import Config
 from floatnet.core import policy
 from floatnet.core.base import Core
@@ -51,12 +53,13 @@ def create_app(config: Config, database: Database | None = None, migrate: bool =
     """The floatnet API for ``config`` (database from ``config.database_url`` unless given)."""
     engine = policy.configure(config.policy_file)
     db = database or open_database(config, migrate)
-    app = Starlette(routes=all_routes(), middleware=[Middleware(JsonSuffix)])
-    app.state.core = Core(db=db, config=config)
-    app.state.config = config
-    errors.install(app)
+    middleware = [Middleware(RequestGuard, config=config)]  # outermost: refused before auth or any route
     if config.auth_strategy == "keystone":
         from floatnet.api.keystone import KeystoneAuth, KeystoneMiddleware
 
-        app.add_middleware(KeystoneMiddleware, auth=KeystoneAuth(config.keystone_authtoken, engine.is_admin))
+        middleware.append(Middleware(KeystoneMiddleware, auth=KeystoneAuth(config.keystone_authtoken, engine.is_admin)))
+    app = Starlette(routes=all_routes(), middleware=[*middleware, Middleware(JsonSuffix)])
+    app.state.core = Core(db=db, config=config)
+    app.state.config = config
+    errors.install(app)
     return app

@@ -2,8 +2,9 @@
 
 ``floatnet server [--config FILE] [--state-dir DIR] [--bind HOST:PORT]`` applies pending migrations, then
 serves the API with uvicorn. A configuration error ends the process with status 2 and a message naming the
-option and the value. With ``auth_strategy = noauth`` the server warns loudly: anyone who can reach the port
-is an administrator.
+option and the value. With ``auth_strategy = noauth`` anyone who can reach the port is an administrator: the
+server refuses a non-loopback bind address unless ``[DEFAULT] allow_insecure_noauth_on_network = true``, and
+warns loudly whenever it runs without authentication.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 import sys
 from dataclasses import replace
 
-from floatnet.config import Config, ConfigError, _parse_bind, load
+from floatnet.config import Config, ConfigError, _parse_bind, check_noauth_exposure, load
 from floatnet.db.session import Database
 
 LOG = logging.getLogger("floatnet.server")
@@ -90,6 +91,8 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = load_config(args)
+        if args.command == "server":
+            check_noauth_exposure(config)
     except ConfigError as exc:
         print(f"floatnet: configuration error: {exc}", file=sys.stderr)
         return 2

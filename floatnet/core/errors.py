@@ -209,3 +209,36 @@ class TooManyConflicts(Conflict):
     """The transaction kept racing with others (database retry limit); safe for the client to retry."""
 
     message_template = "The request conflicted with concurrent requests; retry it."
+
+
+# Attribute checks Neutron makes and floatnet matches (issue 20).
+
+
+class SegmentNotFound(NotFound):
+    message_template = "Segment %(segment_id)s could not be found."
+
+
+class InvalidSubnetServiceType(InvalidInput):
+    message_template = "Subnet service type %(service_type)s does not correspond to a valid device owner."
+
+
+class InvalidInputSubnetServiceType(InvalidInput):
+    message_template = "Subnet service type %(service_type)s is not a string."
+
+
+class HostRoutesExhausted(BadRequest):
+    message_template = (
+        "Unable to complete operation for %(subnet_id)s. The number of host routes exceeds the limit %(quota)s."
+    )
+
+
+class DNSNameServersExhausted(BadRequest):
+    message_template = (
+        "Unable to complete operation for %(subnet_id)s. The number of DNS nameservers exceeds the limit %(quota)s."
+    )
+
+
+class ExternalNetworkInUse(InUse):
+    message_template = (
+        "External network %(net_id)s cannot be updated to be made non-external, since it has existing gateway ports."
+    )

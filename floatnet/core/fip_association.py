@@ -2,6 +2,8 @@
 
 Given a port (and optionally one of its fixed IPs) the association is valid when:
 
+* the port is not a DHCP port (400, Neutron's ``is_fip_serviced``); every other owner may have one, router
+  interfaces included, as in Neutron;
 * the port has that fixed IP, or exactly one IPv4 address when none is named (400 otherwise);
 * no other floating IP already maps that (port, fixed IP) — 409 ``FloatingIPPortAlreadyAssociated``;
 * some router has an interface on the fixed IP's subnet and its gateway on the floating IP's network — that
@@ -23,11 +25,11 @@ from sqlalchemy.orm import Session
 from floatnet.core.context import Context
 from floatnet.core.errors import BadRequest
 from floatnet.core.l3_errors import ExternalGatewayForFloatingIPNotFound, FloatingIPPortAlreadyAssociated
-from floatnet.core.l3_ports import FLOATINGIP, ROUTER_GATEWAY, ROUTER_INTERFACE
+from floatnet.core.l3_ports import ROUTER_INTERFACE
 from floatnet.core.lookup import port_row
 from floatnet.db.models import FloatingIP, IPAllocation, Port, Router, RouterPort, table_of
 
-NOT_ASSOCIABLE = (FLOATINGIP, ROUTER_GATEWAY, ROUTER_INTERFACE)
+NOT_ASSOCIABLE = "network:dhcp"  # Neutron's is_fip_serviced: only the DHCP port is refused, any other owner
 
 
 @dataclass(frozen=True)
@@ -120,8 +122,8 @@ def _by_ip(row: Any) -> str:
 def resolve(session: Session, ctx: Context, fip: Any, port_id: str, fixed_ip: str | None) -> Target:
     """The association of ``fip`` with ``port_id`` (and ``fixed_ip``), validated as the module says."""
     port = port_row(session, ctx, port_id)
-    if port.device_owner in NOT_ASSOCIABLE:
-        raise _bad(f"Port {port_id} is owned by {port.device_owner} and cannot have a floating IP")
+    if port.device_owner == NOT_ASSOCIABLE:
+        raise _bad(f"Port {port_id} is unable to be assigned a floating IP")
     if port.network_id == fip.floating_network_id:
         raise _bad(f"Port {port_id} is on the floating IP's external network {fip.floating_network_id}")
     chosen = _pick_ip(port.id, _port_ips(session, port.id), fixed_ip)

@@ -11,11 +11,12 @@ from sqlalchemy.orm import Session
 from floatnet.core import changes, policy, quotas, segments, tags
 from floatnet.core.base import Core, bump, check_revision, load_tags, owner_project, standard_attrs
 from floatnet.core.context import Context
-from floatnet.core.errors import InvalidInput, InvalidSharedSetting, NetworkInUse
+from floatnet.core.errors import ExternalNetworkInUse, InvalidInput, InvalidSharedSetting, NetworkInUse
 from floatnet.core.lookup import get_network, network_visible_clause, require_owner
 from floatnet.core.query import ListQuery, Page, apply, pop_column_filters
 from floatnet.core.validation import (
     Attr,
+    dns_domain,
     list_of,
     nullable,
     project_id,
@@ -27,6 +28,7 @@ from floatnet.core.validation import (
 from floatnet.db.models import Network, Port, Subnet, Tag, new_id, table_of
 
 AUTO_DELETE_OWNERS = ("network:dhcp",)
+EXTERNAL_USERS = ("network:router_gateway", "network:floatingip")
 
 SPEC: dict[str, Attr] = {
     "name": Attr(string(255), default=""),
@@ -44,7 +46,7 @@ SPEC: dict[str, Attr] = {
     "tags": Attr(list_of(string(60)), put=False),
     "availability_zone_hints": Attr(list_of(string(255)), put=False),
     "is_default": Attr(to_bool),
-    "dns_domain": Attr(string(255)),
+    "dns_domain": Attr(dns_domain),
 }
 PROVIDER = ("provider:network_type", "provider:physical_network", "provider:segmentation_id")
 COLUMNS = {"id", "name", "project_id", "status"}  # text, never NULL: SQL IN equals the text match
@@ -125,6 +127,19 @@ def _check_unshare(session: Session, network: Network) -> None:
         raise InvalidSharedSetting(network=network.id)
 
 
+def _check_unexternal(session: Session, network: Network) -> None:
+    """An external network stays external while router gateways or floating IPs use it (409).
+
+    Neutron checks the gateway ports; floatnet also counts floating IPs, which cannot be served from a
+    network that is no longer external.
+    """
+    user = session.execute(
+        select(Port.id).where(Port.network_id == network.id, Port.device_owner.in_(EXTERNAL_USERS)).limit(1)
+    ).first()
+    if user is not None:
+        raise ExternalNetworkInUse(net_id=network.id)
+
+
 class NetworkService:
     """The ``networks`` resource."""
 
@@ -201,6 +216,8 @@ class NetworkService:
             raise InvalidInput(error_message="Plugin does not support updating provider attributes")
         if network.shared and attrs.get("shared") is False:
             _check_unshare(session, network)
+        if network.external and attrs.get("router:external") is False:
+            _check_unexternal(session, network)
         if attrs.get("mtu", 0) > segments.MTU.get(network.network_type, 1500):
             raise InvalidInput(error_message="Requested MTU is too big")
         for key, value in attrs.items():

@@ -21,8 +21,11 @@ from floatnet.core.errors import HTTPBadRequest, MacAddressInUse, PolicyNotAutho
 from floatnet.core.lookup import get_port, network_row
 from floatnet.core.query import ListQuery, Page, apply, take_column_filters
 from floatnet.core.validation import (
+    VNIC_TYPES,
     Attr,
     any_dict,
+    choice,
+    dns_name,
     list_of,
     mac_address,
     project_id,
@@ -63,11 +66,11 @@ SPEC: dict[str, Attr] = {
     "device_owner": Attr(string_or_none(255), default=""),
     "binding:host_id": Attr(string_or_none(255), default=""),
     "binding:profile": Attr(lambda value: {} if value is None else any_dict(value), default=dict),
-    "binding:vnic_type": Attr(string(64), default="normal"),
+    "binding:vnic_type": Attr(choice(*VNIC_TYPES), default="normal"),
     "port_security_enabled": Attr(to_bool),
     "security_groups": Attr(empty_list("security groups")),
     "allowed_address_pairs": Attr(empty_list("allowed address pairs")),
-    "dns_name": Attr(string_or_none(255), default=""),
+    "dns_name": Attr(dns_name, default=""),
     "project_id": Attr(project_id, put=False),
     "tenant_id": Attr(project_id, put=False),
     "tags": Attr(list_of(string(60)), put=False),

@@ -9,10 +9,19 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from floatnet.config import Config
 from floatnet.core import changes, dhcp, ipam, quotas, tags
 from floatnet.core.base import Core, bump, check_revision, load_tags, owner_project, standard_attrs
 from floatnet.core.context import Context
-from floatnet.core.errors import GatewayIpInUse, HTTPBadRequest, InvalidInput, SubnetInUse
+from floatnet.core.errors import (
+    DNSNameServersExhausted,
+    GatewayIpInUse,
+    HostRoutesExhausted,
+    HTTPBadRequest,
+    InvalidInput,
+    SegmentNotFound,
+    SubnetInUse,
+)
 from floatnet.core.lookup import get_network, get_subnet, network_visible_clause, require_owner
 from floatnet.core.policy import check
 from floatnet.core.query import ListQuery, Page, apply, pop_column_filters
@@ -25,6 +34,7 @@ from floatnet.core.validation import (
     nullable,
     project_id,
     string,
+    subnet_service_types,
     to_bool,
     to_int,
     to_uuid,
@@ -68,7 +78,7 @@ SPEC: dict[str, Attr] = {
     "subnetpool_id": Attr(nullable(to_uuid), put=False),
     "use_default_subnetpool": Attr(to_bool, put=False),
     "segment_id": Attr(nullable(to_uuid)),
-    "service_types": Attr(list_of(string(255))),
+    "service_types": Attr(subnet_service_types),
     "project_id": Attr(project_id, put=False),
     "tenant_id": Attr(project_id, put=False),
     "tags": Attr(list_of(string(60)), put=False),
@@ -118,6 +128,21 @@ def list_subnets(session: Session, ctx: Context, query: ListQuery) -> list[dict[
     for column, values in pop_column_filters(query, COLUMNS).items():
         stmt = stmt.where(getattr(Subnet, column).in_(values))
     return render_many(session, session.execute(stmt).all())
+
+
+def check_limits(config: Config, attrs: dict[str, Any], subnet_id: str = "new subnet") -> None:
+    """Neutron's per-subnet limits: ``[DEFAULT] max_dns_nameservers`` and ``max_subnet_host_routes`` (400)."""
+    if len(attrs.get("dns_nameservers") or ()) > config.max_dns_nameservers:
+        raise DNSNameServersExhausted(subnet_id=subnet_id, quota=config.max_dns_nameservers)
+    if len(attrs.get("host_routes") or ()) > config.max_subnet_host_routes:
+        raise HostRoutesExhausted(subnet_id=subnet_id, quota=config.max_subnet_host_routes)
+
+
+def check_segment(attrs: dict[str, Any]) -> None:
+    """floatnet's networks have no segment resources, so any ``segment_id`` names an unknown one (404, as
+    Neutron answers an unknown segment)."""
+    if attrs.get("segment_id") is not None:
+        raise SegmentNotFound(segment_id=attrs["segment_id"])
 
 
 def _check_gateway(net: ipam.IPNetwork, gateway: str | None) -> None:
@@ -208,6 +233,8 @@ class SubnetService:
     ) -> dict[str, Any]:
         network = get_network(session, ctx, attrs["network_id"], lock=True)
         check(ctx, "create_subnet", {"network_project_id": network.project_id})
+        check_limits(self.core.config, attrs)
+        check_segment(attrs)
         quotas.check(session, ctx, "subnet", project_id=project)
         _check_overlap(session, network.id, net)
         subnet = Subnet(
@@ -237,6 +264,8 @@ class SubnetService:
     ) -> dict[str, Any]:
         subnet = get_subnet(session, ctx, subnet_id, lock=True)
         require_owner(ctx, "update_subnet", subnet)
+        check_limits(self.core.config, attrs, subnet.id)
+        check_segment(attrs)
         check_revision(subnet.revision_number, revision)
         net = ipaddress.ip_network(subnet.cidr)
         gateway = attrs.get("gateway_ip", subnet.gateway_ip)

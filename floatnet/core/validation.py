@@ -15,11 +15,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from floatnet.core.errors import HTTPBadRequest
+from floatnet.core.errors import HTTPBadRequest, InvalidInputSubnetServiceType, InvalidSubnetServiceType
 
 Converter = Callable[[Any], Any]
 MISSING: Any = object()
 MAC_RE = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
+# neutron-lib's portbindings.VNIC_TYPES, in its order
+VNIC_TYPES: tuple[str, ...] = ("normal", "direct", "macvtap", "baremetal", "direct-physical", "virtio-forwarder")
+VNIC_TYPES += ("smart-nic", "vdpa", "accelerator-direct", "accelerator-direct-physical", "remote-managed")
+FQDN_MAX = 255  # neutron-lib's FQDN_FIELD_SIZE
+DNS_LABEL_RE = re.compile(r"[a-z0-9-]{1,63}|<project_id>|<project_name>|<user_name>|<user_id>")
+SERVICE_TYPE_PREFIXES = ("network:", "neutron:", "compute:")
 
 
 @dataclass(frozen=True)
@@ -214,3 +220,77 @@ def project_id(value: Any) -> str:
     if not text:
         raise ValueError("'' is not a valid project id")
     return text
+
+
+def _dns_format_problem(name: str) -> str | None:
+    """Why ``name`` is not a PQDN/FQDN as neutron-lib's ``_validate_dns_format`` sees it (None: it is)."""
+    trimmed = name[:-1] if name.endswith(".") else name
+    if len(trimmed) > FQDN_MAX:
+        return f"'{trimmed}' exceeds the {FQDN_MAX} character FQDN limit"
+    labels = trimmed.split(".")
+    for label in labels:
+        if not label:
+            return "Encountered an empty component"
+        if label.startswith("-") or label.endswith("-"):
+            return f"Name '{label}' must not start or end with a hyphen"
+        if not DNS_LABEL_RE.fullmatch(label):
+            return f"Name '{label}' must be 1-63 characters long, each of which can only be alphanumeric or a hyphen"
+    if len(labels) > 1 and labels[-1].isdigit():  # RFC 1123: a TLD is never all numeric (this refuses IPs)
+        return f"TLD '{labels[-1]}' must not be all numeric"
+    return None
+
+
+def _lower_string(value: Any) -> str:
+    """neutron-lib's ``convert_string_to_case_insensitive``: DNS names compare case-insensitively."""
+    if not isinstance(value, str):
+        raise ValueError(f"Input value {value} must be string type")
+    return value.lower()
+
+
+def dns_name(value: Any) -> str:
+    """A port's ``dns_name`` (``type:dns_host_name``): empty, or a DNS label / PQDN / FQDN; lower-cased.
+
+    ``None`` means empty (clearing it), as floatnet has always accepted.
+    """
+    name = "" if value is None else _lower_string(value)
+    problem = _dns_format_problem(name) if name else None
+    if problem:
+        raise ValueError(f"'{name}' not a valid PQDN or FQDN. Reason: {problem}")
+    return name
+
+
+def dns_domain(value: Any) -> str:
+    """A network's ``dns_domain`` (``type:dns_domain_name``): empty, or an FQDN ending in a dot; lower-cased."""
+    name = _lower_string(value)
+    if not name:
+        return name
+    if not name.endswith("."):
+        raise ValueError(f"'{name}' is not a FQDN")
+    problem = _dns_format_problem(name)
+    if problem:
+        raise ValueError(f"'{name}' not a valid PQDN or FQDN. Reason: {problem}")
+    if len(name) > FQDN_MAX - 2:
+        raise ValueError(
+            f"'{name}' contains {len(name)} characters. Adding a sub-domain will cause it to exceed the maximum "
+            f"length of a FQDN of '{FQDN_MAX}'"
+        )
+    return name
+
+
+def subnet_service_types(value: Any) -> list[str]:
+    """A subnet's ``service_types``: device-owner prefixes (``network:``, ``neutron:``, ``compute:``…).
+
+    Answers Neutron's own errors (``InvalidSubnetServiceType``, ``InvalidInputSubnetServiceType``), not the
+    generic attribute message. neutron-lib means the same three prefixes (its list concatenation accidentally
+    admits any string starting with one of the letters of ``compute:``; floatnet keeps the intent).
+    """
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise HTTPBadRequest(msg="Subnet service types must be a list.")
+    for service_type in value:
+        if not isinstance(service_type, str):
+            raise InvalidInputSubnetServiceType(service_type=service_type)
+        if not service_type.startswith(SERVICE_TYPE_PREFIXES):
+            raise InvalidSubnetServiceType(service_type=service_type)
+    return list(value)

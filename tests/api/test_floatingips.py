@@ -130,10 +130,16 @@ def test_multi_ip_port_needs_fixed_ip_address(world: World) -> None:
     error(world.client.put(f"/v2.0/floatingips/{fip['id']}", json=body), 400, "BadRequest")
 
 
-def test_router_ports_cannot_take_a_floating_ip(world: World) -> None:
-    world.router()
-    interface = ok(world.client.get("/v2.0/ports", params={"device_owner": "network:router_interface"}))["ports"][0]
-    error(world.associate(world.fip()["id"], interface["id"]), 400, "BadRequest")
+def test_only_the_dhcp_port_cannot_take_a_floating_ip(world: World) -> None:
+    """Neutron's ``is_fip_serviced``: the DHCP port is refused, every other owner (router interfaces too) not."""
+    router_id = world.router()
+    owned = {"device_owner": "network:router_interface"}
+    interface = ok(world.client.get("/v2.0/ports", params=owned))["ports"][0]
+    fip = ok(world.associate(world.fip()["id"], interface["id"]))["floatingip"]
+    assert fip["router_id"] == router_id and fip["fixed_ip_address"] == interface["fixed_ips"][0]["ip_address"]
+    dhcp = ok(world.client.get("/v2.0/ports", params={"device_owner": "network:dhcp"}))["ports"][0]
+    body = error(world.associate(world.fip()["id"], dhcp["id"]), 400, "BadRequest")
+    assert body["message"] == f"Bad floatingip request: Port {dhcp['id']} is unable to be assigned a floating IP."
     error(world.associate(world.fip()["id"], MISSING), 404, "PortNotFound")
 
 
