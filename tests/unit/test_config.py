@@ -53,12 +53,26 @@ def test_project_network_types_is_the_new_name(tmp_path: Path) -> None:
         ("public_eth1:100:199", "public_eth1:100:5000", "network_vlan_ranges"),
         ("public_eth1:br-eth1", "public_eth1", "bridge_mappings"),
         ("bind = 127.0.0.1:9797", "bind = nowhere", "bind"),
+        ("[ml2]", "max_dns_nameservers = five\n[ml2]", "[DEFAULT] max_dns_nameservers = 'five'"),
+        ("[ml2]", "max_subnet_host_routes = -1\n[ml2]", "[DEFAULT] max_subnet_host_routes = '-1'"),
+        ("[ml2]", "allow_insecure_noauth_on_network = maybe\n[ml2]", "allow_insecure_noauth_on_network"),
     ],
 )
 def test_wrong_values_name_option_and_value(tmp_path: Path, old: str, new: str, named: str) -> None:
     with pytest.raises(ConfigError) as info:
         load(write(tmp_path, SEED.replace(old, new)))
     assert named in str(info.value)
+
+
+def test_neutron_subnet_limits_and_the_insecure_opt_in(tmp_path: Path) -> None:
+    defaults = load(write(tmp_path, SEED))
+    assert (defaults.max_subnet_host_routes, defaults.max_dns_nameservers) == (20, 5)
+    assert defaults.allow_insecure_noauth_on_network is False
+    text = SEED.replace("[ml2]", "max_subnet_host_routes = 3\nmax_dns_nameservers = 0\n"
+                        "allow_insecure_noauth_on_network = True\n[ml2]")  # fmt: skip
+    config = load(write(tmp_path, text))
+    assert (config.max_subnet_host_routes, config.max_dns_nameservers) == (3, 0)
+    assert config.allow_insecure_noauth_on_network is True
 
 
 def test_missing_file(tmp_path: Path) -> None:
