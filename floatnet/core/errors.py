@@ -209,3 +209,17 @@ class TooManyConflicts(Conflict):
     """The transaction kept racing with others (database retry limit); safe for the client to retry."""
 
     message_template = "The request conflicted with concurrent requests; retry it."
+
+
+class ServicePortInUse(InUse):
+    """A port a router or floating IP still uses is deleted through that resource, not ``DELETE /ports``."""
+
+    message_template = "Port %(port_id)s cannot be deleted directly via the port API: %(reason)s."
+
+
+class DeviceIDNotOwnedByTenant(Conflict):
+    """A non-admin named another project's router as the ``device_id`` of a router interface port."""
+
+    message_template = (
+        "The following device_id %(device_id)s is not owned by your project or matches another project router."
+    )
