@@ -14,7 +14,7 @@ from floatnet.core.base import Core, bump, check_revision, load_tags, owner_proj
 from floatnet.core.context import Context
 from floatnet.core.errors import GatewayIpInUse, HTTPBadRequest, InvalidInput, SubnetInUse
 from floatnet.core.lookup import get_network, get_subnet, network_visible_clause, require_owner
-from floatnet.core.policy import check
+from floatnet.core.policy import check, check_attributes
 from floatnet.core.query import ListQuery, Page, apply, pop_column_filters
 from floatnet.core.validation import (
     Attr,
@@ -207,7 +207,9 @@ class SubnetService:
         self, session: Session, ctx: Context, project: str, attrs: dict[str, Any], net: ipam.IPNetwork
     ) -> dict[str, Any]:
         network = get_network(session, ctx, attrs["network_id"], lock=True)
-        check(ctx, "create_subnet", {"network_project_id": network.project_id})
+        target = {"project_id": project, "network_project_id": network.project_id}
+        check(ctx, "create_subnet", target)
+        check_attributes(ctx, "create", "subnet", [key for key in SPEC if key in attrs], target, attrs)
         quotas.check(session, ctx, "subnet", project_id=project)
         _check_overlap(session, network.id, net)
         subnet = Subnet(
@@ -237,6 +239,7 @@ class SubnetService:
     ) -> dict[str, Any]:
         subnet = get_subnet(session, ctx, subnet_id, lock=True)
         require_owner(ctx, "update_subnet", subnet)
+        check_attributes(ctx, "update", "subnet", list(attrs), {"project_id": subnet.project_id}, attrs)
         check_revision(subnet.revision_number, revision)
         net = ipaddress.ip_network(subnet.cidr)
         gateway = attrs.get("gateway_ip", subnet.gateway_ip)
