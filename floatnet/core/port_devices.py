@@ -36,11 +36,14 @@ L3_OWNERS = (*ROUTER_INTERFACE_OWNERS, "network:router_gateway", FLOATINGIP_OWNE
 
 def policy_target(port_project: str, network: Any, device_owner: str | None) -> dict[str, Any]:
     """The target of the ``<verb>_port[:<attribute>]`` rules: the port's project, its network's project and
-    sharing (``rule:shared``), and the device owner the port will have (``rule:network_device``)."""
+    sharing (``rule:shared``), and the device owner the port will have (``rule:network_device``).
+
+    Every value is text (``"True"``/``"False"`` for sharing, which ``field:`` checks read as such), so the
+    policy engine can cache its decisions on this target: this is the port-create hot path."""
     return {
         "project_id": port_project,
         "network_project_id": network.project_id,
-        "network:shared": bool(network.shared),
+        "network:shared": str(bool(network.shared)),
         "device_owner": device_owner or "",
     }
 
