@@ -232,19 +232,23 @@ QUOTA_RULES = [
 ]
 
 
-_TAG_VERBS = {"create": ("POST", ""), "update": ("PUT", "/tags/{tag}"), "delete": ("DELETE", "/tags/{tag}")}
+_TAG_VERBS = {
+    "create": ("POST", "Give tags when creating a %s."),
+    "update": ("PUT", "Replace the tags of a %s, or add one."),
+    "delete": ("DELETE", "Remove the tags of a %s, or one."),
+}
 
 
 def _tag_rules(resource: str, write: str, delete: str) -> list[policy.RuleDefault]:
     """Neutron's ``<verb>_<resource>:tags`` rules: tags given at creation, and the tag API's writes
     (``PUT .../tags[/{tag}]`` checks ``update``, ``DELETE .../tags[/{tag}]`` checks ``delete``)."""
     rules = []
-    for verb, (method, tail) in _TAG_VERBS.items():
-        member = _PATHS[resource][1]
-        paths = [_PATHS[resource][0]] if verb == "create" else [member + "/tags", member + tail]
+    collection, member = _PATHS[resource]
+    for verb, (method, description) in _TAG_VERBS.items():
+        paths = [collection] if verb == "create" else [member + "/tags", member + "/tags/{tag}"]
         operations = [policy.Operation(method=method, path=path) for path in paths]
         check = delete if verb == "delete" else write
-        rules.append(_rule(f"{verb}_{resource}:tags", check, f"{verb.capitalize()} tags.", operations))
+        rules.append(_rule(f"{verb}_{resource}:tags", check, description % resource, operations))
     return rules
 
 

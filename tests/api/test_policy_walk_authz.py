@@ -13,11 +13,13 @@ real listening server:
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.api.authz_world import RESOURCES, TRANSPORTS, World, assert_refused, snapshot, world_for
+from tests.api.authz_world import RESOURCES, TRANSPORTS, World, assert_refused, build, snapshot, world_for
+from tests.conftest import DEFAULT_INI
 
 Request = tuple[str, str, Any]
 FORBIDDEN = (403, "PolicyNotAuthorized")
@@ -170,3 +172,16 @@ def test_admin_only_attributes_of_subnets_and_routers(world: World) -> None:
         (("PUT", f"/v2.0/routers/{router}", {"router": {"external_gateway_info": snat}}), FORBIDDEN),
     ]
     _send_all(world, world.member, expected)
+
+
+def test_operator_rules_for_tags_and_agents(make_app_client: Any, tmp_path: Path) -> None:
+    """The tag and agent rules are evaluated by name, so an operator's policy file changes them."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text('"update_network:tags": "rule:admin_only"\n"get_agent": "role:member"\n')
+    world = build(make_app_client(f"{DEFAULT_INI}\n[oslo_policy]\npolicy_file = {policy}\n"))
+    path = f"/v2.0/networks/{world['member.network']}/tags"
+    assert_refused(world.member.call("PUT", f"{path}/x"), *FORBIDDEN)
+    world.member.ok("DELETE", f"{path}/keep", status=204)  # delete_network:tags is unchanged
+    agent = f"/v2.0/agents/{world['admin.agent']}"
+    assert world.member.ok("GET", agent)["agent"]["id"] == world["admin.agent"]  # may see agents now...
+    assert_refused(world.member.call("DELETE", agent), *FORBIDDEN)  # ...but not delete them
