@@ -89,6 +89,7 @@ def _by_subnet(session: Session, core: Core, ctx: Context, router: Router, subne
 
 
 def _in_pools(subnet: Subnet, address: str) -> bool:
+    """Whether ``address`` lies in one of the subnet's allocation pools (where automatic addresses come from)."""
     ip = int(ipaddress.ip_address(address))
     pools = subnet.allocation_pools or []
     bounds = [(int(ipaddress.ip_address(p["start"])), int(ipaddress.ip_address(p["end"]))) for p in pools]
