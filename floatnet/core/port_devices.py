@@ -25,13 +25,15 @@ from floatnet.core.context import Context
 from floatnet.core.errors import DeviceIDNotOwnedByTenant, ServicePortInUse
 from floatnet.db.models import FloatingIP, Port, Router
 
+ROUTER_INTERFACE = "network:router_interface"
+ROUTER_GATEWAY = "network:router_gateway"
+FLOATINGIP = "network:floatingip"
 ROUTER_INTERFACE_OWNERS = (
-    "network:router_interface",
+    ROUTER_INTERFACE,
     "network:ha_router_replicated_interface",
     "network:router_interface_distributed",
 )
-FLOATINGIP_OWNER = "network:floatingip"
-L3_OWNERS = (*ROUTER_INTERFACE_OWNERS, "network:router_gateway", FLOATINGIP_OWNER)
+L3_OWNERS = (*ROUTER_INTERFACE_OWNERS, ROUTER_GATEWAY, FLOATINGIP)
 
 
 def policy_target(port_project: str, network: Any, device_owner: str | None) -> dict[str, Any]:
@@ -64,7 +66,7 @@ def _device_exists(session: Session, ctx: Context, port: Port) -> bool:
     """Whether the router (any project's) or the floating IP (one ``ctx`` may see) named by the port exists."""
     if not port.device_id:
         return False
-    if port.device_owner == FLOATINGIP_OWNER:
+    if port.device_owner == FLOATINGIP:
         fip_project = session.scalar(select(FloatingIP.project_id).where(FloatingIP.id == port.device_id))
         return fip_project is not None and ctx.owns(fip_project)
     return session.scalar(select(Router.id).where(Router.id == port.device_id)) is not None
