@@ -3,8 +3,9 @@
 One floatnet agent process reports one row per role it plays (``L3 agent``, ``Open vSwitch agent``,
 ``DHCP agent``) so ``openstack network agent list`` reads like Neutron's. A report creates or refreshes the
 row of ``(host, agent_type)`` and stamps ``heartbeat_timestamp``; ``alive`` is a heartbeat younger than
-``agent_down_time`` (3 × the configured report interval). Agents are an admin-only resource, as in Neutron:
-others see an empty list and 404s.
+``agent_down_time`` (3 × the configured report interval). Agents are an admin-only resource, as in Neutron
+(rules ``get_agent``, ``update_agent``, ``delete_agent``): a caller refused ``get_agent`` sees an empty list
+and 404s; one who may see agents but not change them gets a 403.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from floatnet.core import policy
 from floatnet.core.base import Core
 from floatnet.core.context import Context
 from floatnet.core.errors import AgentNotFound, BadRequest, HTTPMethodNotAllowed, PolicyNotAuthorized
@@ -108,15 +110,17 @@ class AgentService:
         return render(row, down_time(self.core))
 
     def list(self, ctx: Context, query: ListQuery) -> Page:
-        if not ctx.is_admin:
+        if not policy.allowed(ctx, "get_agent", {}):
             return Page([])
         rows = self.core.db.run(lambda s: s.execute(select(Agent.__table__)).all(), write=False)
         return apply([render(row, down_time(self.core)) for row in rows], query)
 
-    def _get(self, session: Session, ctx: Context, agent_id: str) -> Agent:
+    def _get(self, session: Session, ctx: Context, agent_id: str, action: str = "get_agent") -> Agent:
+        """The agent if ``ctx`` may see it (404 otherwise) and may do ``action`` on it (403 otherwise)."""
         row = session.get(Agent, agent_id)
-        if row is None or not ctx.is_admin:
+        if row is None or not policy.allowed(ctx, "get_agent", {}):
             raise AgentNotFound(id=agent_id)
+        policy.check(ctx, action, {})
         return row
 
     def show(self, ctx: Context, resource_id: str) -> dict[str, Any]:
@@ -130,7 +134,7 @@ class AgentService:
         attrs = validate("agent", UPDATE_SPEC, body, creating=False)
 
         def work(session: Session) -> Agent:
-            row = self._get(session, ctx, resource_id)
+            row = self._get(session, ctx, resource_id, "update_agent")
             for key, value in attrs.items():
                 setattr(row, key, value)
             session.flush()
@@ -140,6 +144,6 @@ class AgentService:
 
     def delete(self, ctx: Context, resource_id: str) -> None:
         def work(session: Session) -> None:
-            session.delete(self._get(session, ctx, resource_id))
+            session.delete(self._get(session, ctx, resource_id, "delete_agent"))
 
         self.core.db.run(work)

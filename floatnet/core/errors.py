@@ -242,3 +242,17 @@ class ExternalNetworkInUse(InUse):
     message_template = (
         "External network %(net_id)s cannot be updated to be made non-external, since it has existing gateway ports."
     )
+
+
+class ServicePortInUse(InUse):
+    """A port a router or floating IP still uses is deleted through that resource, not ``DELETE /ports``."""
+
+    message_template = "Port %(port_id)s cannot be deleted directly via the port API: %(reason)s."
+
+
+class DeviceIDNotOwnedByTenant(Conflict):
+    """A non-admin named another project's router as the ``device_id`` of a router interface port."""
+
+    message_template = (
+        "The following device_id %(device_id)s is not owned by your project or matches another project router."
+    )

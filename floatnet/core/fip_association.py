@@ -4,6 +4,8 @@ Given a port (and optionally one of its fixed IPs) the association is valid when
 
 * the port is not a DHCP port (400, Neutron's ``is_fip_serviced``); every other owner may have one, router
   interfaces included, as in Neutron;
+* a non-admin's port belongs to the floating IP's project (400 otherwise: the network owner sees, but may not
+  map, another project's port on its network);
 * the port has that fixed IP, or exactly one IPv4 address when none is named (400 otherwise);
 * no other floating IP already maps that (port, fixed IP) — 409 ``FloatingIPPortAlreadyAssociated``;
 * some router has an interface on the fixed IP's subnet and its gateway on the floating IP's network — that
@@ -126,6 +128,9 @@ def resolve(session: Session, ctx: Context, fip: Any, port_id: str, fixed_ip: st
         raise _bad(f"Port {port_id} is unable to be assigned a floating IP")
     if port.network_id == fip.floating_network_id:
         raise _bad(f"Port {port_id} is on the floating IP's external network {fip.floating_network_id}")
+    if port.project_id != fip.project_id and not ctx.is_admin:
+        raise _bad(f"Cannot process floating IP association with Port {port_id}, since that port is owned by a "
+                   "different project")  # fmt: skip
     chosen = _pick_ip(port.id, _port_ips(session, port.id), fixed_ip)
     _check_free(session, fip, port.id, chosen["ip_address"])
     router_id = router_for(session, chosen["subnet_id"], fip.floating_network_id)

@@ -2,7 +2,8 @@
 
 They are ordinary ``ports`` rows made by :func:`floatnet.core.ports.new_port` inside the caller's transaction
 (so IPAM's guarantees hold, the change feed logs them, and ``port list`` shows them as Neutron does); this
-module only adds what the L3 code needs around that: the owners' names and batched address lookups.
+module only adds what the L3 code needs around that: the owners' names (defined with the device rules in
+:mod:`floatnet.core.port_devices`) and batched address lookups.
 """
 
 from __future__ import annotations
@@ -14,13 +15,11 @@ from sqlalchemy.orm import Session
 
 from floatnet.core.base import Core
 from floatnet.core.errors import NetworkNotFound
+from floatnet.core.port_devices import FLOATINGIP, ROUTER_GATEWAY, ROUTER_INTERFACE
 from floatnet.core.ports import create_port, delete_port_in
 from floatnet.db.models import IPAllocation, Network, Port
 
-ROUTER_INTERFACE = "network:router_interface"
-ROUTER_GATEWAY = "network:router_gateway"
-FLOATINGIP = "network:floatingip"
-L3_OWNERS = (ROUTER_INTERFACE, ROUTER_GATEWAY, FLOATINGIP)
+__all__ = ["FLOATINGIP", "ROUTER_GATEWAY", "ROUTER_INTERFACE", "addresses", "create", "network_of", "remove"]
 
 
 def create(

@@ -153,6 +153,7 @@ _FIXED_IPS = f"({ADMIN_OR_NET_OWNER_MEMBER}) or rule:shared"
 
 PORT_RULES = [
     _rule("create_port", ADMIN_OR_PROJECT_MEMBER, "Create a port."),
+    _rule("create_port:device_id", ADMIN_OR_PROJECT_MEMBER, "Set ``device_id``."),
     _rule("create_port:device_owner", _NET_DEVICE, "Set a ``network:`` device owner."),
     _rule("create_port:mac_address", ADMIN_OR_NET_OWNER_MEMBER, "Choose the MAC address."),
     _rule("create_port:fixed_ips", _FIXED_IPS, "Choose fixed IPs."),
@@ -168,6 +169,7 @@ PORT_RULES = [
     ),
     *_attributes("get_port", ADMIN, _BINDING_READ, "See"),
     _rule("update_port", f"{ADMIN_OR_PROJECT_MEMBER} or rule:service_api", "Update a port."),
+    _rule("update_port:device_id", ADMIN_OR_PROJECT_MEMBER, "Change ``device_id``."),
     _rule("update_port:device_owner", _NET_DEVICE, "Set a ``network:`` device owner."),
     _rule("update_port:mac_address", ADMIN, "Change the MAC address."),
     _rule("update_port:fixed_ips", _FIXED_IPS, "Change fixed IPs."),
@@ -230,6 +232,36 @@ QUOTA_RULES = [
 ]
 
 
+_TAG_VERBS = {
+    "create": ("POST", "Give tags when creating a %s."),
+    "update": ("PUT", "Replace the tags of a %s, or add one."),
+    "delete": ("DELETE", "Remove the tags of a %s, or one."),
+}
+
+
+def _tag_rules(resource: str, write: str, delete: str) -> list[policy.RuleDefault]:
+    """Neutron's ``<verb>_<resource>:tags`` rules: tags given at creation, and the tag API's writes
+    (``PUT .../tags[/{tag}]`` checks ``update``, ``DELETE .../tags[/{tag}]`` checks ``delete``)."""
+    rules = []
+    collection, member = _PATHS[resource]
+    for verb, (method, description) in _TAG_VERBS.items():
+        paths = [collection] if verb == "create" else [member + "/tags", member + "/tags/{tag}"]
+        operations = [policy.Operation(method=method, path=path) for path in paths]
+        check = delete if verb == "delete" else write
+        rules.append(_rule(f"{verb}_{resource}:tags", check, description % resource, operations))
+    return rules
+
+
+_SUBNET_TAGS = f"({PROJECT_MEMBER}) or {ADMIN_OR_NET_OWNER_MEMBER}"
+TAG_RULES = [
+    *_tag_rules("network", ADMIN_OR_PROJECT_MEMBER, ADMIN_OR_PROJECT_MEMBER),
+    *_tag_rules("subnet", _SUBNET_TAGS, _SUBNET_TAGS),
+    *_tag_rules("port", ADMIN_OR_PROJECT_MEMBER, _SUBNET_TAGS),
+    *_tag_rules("router", ADMIN_OR_PROJECT_MEMBER, ADMIN_OR_PROJECT_MEMBER),
+    *_tag_rules("floatingip", ADMIN_OR_PROJECT_MEMBER, ADMIN_OR_PROJECT_MEMBER),
+]
+
+
 def list_rules() -> list[policy.RuleDefault]:
     """Every default rule floatnet registers (also the ``oslo.policy.policies`` entry point's answer)."""
     return [
@@ -241,4 +273,5 @@ def list_rules() -> list[policy.RuleDefault]:
         *FLOATINGIP_RULES,
         *AGENT_RULES,
         *QUOTA_RULES,
+        *TAG_RULES,
     ]

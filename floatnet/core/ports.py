@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from floatnet.core import binding, changes, fixed_ips, policy, port_hooks, port_view, quotas, tags
+from floatnet.core import binding, changes, fixed_ips, policy, port_devices, port_hooks, port_view, quotas, tags
 from floatnet.core.base import Core, bump, check_revision, owner_project
 from floatnet.core.context import Context
-from floatnet.core.errors import HTTPBadRequest, MacAddressInUse, PolicyNotAuthorized, PortInUse, PortNotFound
+from floatnet.core.errors import HTTPBadRequest, MacAddressInUse, PolicyNotAuthorized, PortNotFound
 from floatnet.core.lookup import get_port, network_row
 from floatnet.core.query import ListQuery, Page, apply, take_column_filters
 from floatnet.core.validation import (
@@ -40,8 +40,6 @@ from floatnet.db.models import IPAllocation, Network, Port, RouterPort, Tag, new
 PORTS = table_of(Port)
 NETWORKS = table_of(Network)
 INSERT_PORT = insert(PORTS)
-
-SERVICE_OWNERS = ("network:router_interface", "network:router_gateway", "network:floatingip")
 
 
 def empty_list(feature: str) -> Any:
@@ -226,16 +224,33 @@ def delete_port_in(session: Session, port: Port) -> None:
     changes.record(session, "port", port.id, "delete", router_id=router_id, network_id=port.network_id)
 
 
-def _check_create(ctx: Context, attrs: dict[str, Any], network: Any) -> None:
-    target = {"network_project_id": network.project_id}
-    if not (ctx.owns(network.project_id) or network.shared):
-        raise PolicyNotAuthorized(action="create_port")
+def _written(attrs: dict[str, Any]) -> list[str]:
+    """The attributes a request writes, as the ``<verb>_port:<attribute>`` rules name them."""
     given = [key for key in attrs if key in SPEC]
     if any("ip_address" in entry for entry in attrs.get("fixed_ips") or []):
         given.append("fixed_ips:ip_address")
-    if attrs.get("device_owner", "").startswith("network:"):
-        policy.check(ctx, "create_port:device_owner", target)
-    policy.check_attributes(ctx, "create", "port", [k for k in given if k != "device_owner"], target)
+    return given
+
+
+def _check_create(session: Session, ctx: Context, project: str, attrs: dict[str, Any], network: Any) -> None:
+    """``create_port`` and the rules of every attribute given (``attrs``: the request's, defaults left out),
+    then the device checks of :mod:`floatnet.core.port_devices`."""
+    target = port_devices.policy_target(project, network, attrs.get("device_owner"))
+    policy.check(ctx, "create_port", target)
+    if not (ctx.owns(network.project_id) or network.shared):
+        raise PolicyNotAuthorized(action="create_port")
+    policy.check_attributes(ctx, "create", "port", _written(attrs), target)
+    port_devices.check_device_id(session, ctx, project, attrs.get("device_owner"), attrs.get("device_id"))
+
+
+def _check_update(session: Session, ctx: Context, port: Port, attrs: dict[str, Any], network: Network) -> None:
+    """``update_port`` and its attribute rules on the port as it will be, then the device checks."""
+    owner, device_id = attrs.get("device_owner", port.device_owner), attrs.get("device_id", port.device_id)
+    target = port_devices.policy_target(port.project_id, network, owner)
+    policy.check(ctx, "update_port", target)
+    policy.check_attributes(ctx, "update", "port", _written(attrs), target)
+    if "device_owner" in attrs or "device_id" in attrs:
+        port_devices.check_device_id(session, ctx, port.project_id, owner, device_id)
 
 
 class PortService:
@@ -257,7 +272,7 @@ class PortService:
 
         def work(session: Session) -> dict[str, Any]:
             network = network_row(session, ctx, attrs["network_id"], lock=True)
-            _check_create(ctx, {k: v for k, v in attrs.items() if k not in defaults}, network)
+            _check_create(session, ctx, project, {k: v for k, v in attrs.items() if k not in defaults}, network)
             quotas.check(session, ctx, "port", project_id=project)
             values, ips, port_tags = create_port(session, self.core, project, attrs, network)
             return port_view.render([values[name] for name in port_view.NAMES], ips, port_tags)
@@ -275,12 +290,7 @@ class PortService:
         network = session.get(Network, port.network_id)
         assert network is not None
         check_revision(port.revision_number, revision)
-        given = list(attrs)
-        if any("ip_address" in entry for entry in attrs.get("fixed_ips") or []):
-            given.append("fixed_ips:ip_address")
-        target = {"project_id": port.project_id, "network_project_id": network.project_id}
-        policy.check(ctx, "update_port", target)
-        policy.check_attributes(ctx, "update", "port", given, target)
+        _check_update(session, ctx, port, attrs, network)
         if "mac_address" in attrs and attrs["mac_address"] != port.mac_address:
             port.mac_address = _mac(session, port.network_id, attrs["mac_address"])
         if "fixed_ips" in attrs:
@@ -304,8 +314,7 @@ class PortService:
             port = get_port(session, ctx, resource_id)
             network_project = session.scalar(select(Network.project_id).where(Network.id == port.network_id))
             policy.check(ctx, "delete_port", {"project_id": port.project_id, "network_project_id": network_project})
-            if port.device_owner in SERVICE_OWNERS:
-                raise PortInUse(port_id=port.id, net_id=port.network_id, device_id=port.device_id)
+            port_devices.check_deletable(session, ctx, port)
             delete_port_in(session, port)
 
         self.core.db.run(work)

@@ -4,7 +4,7 @@ Setting a gateway creates the router's ``network:router_gateway`` port on a ``ro
 an address from its pools (or the ones asked in ``external_fixed_ips``); clearing it or moving it to another
 network deletes that port, refused with 409 ``RouterExternalGatewayInUseByFloatingIp`` while floating IPs
 reach their fixed IPs through this router. Choosing SNAT and fixed gateway addresses is for admins (as in
-Neutron's default policy).
+Neutron's default policy; :mod:`floatnet.core.routers` checks the `external_gateway_info` rules).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from floatnet.core import changes, fixed_ips, policy
+from floatnet.core import changes, fixed_ips
 from floatnet.core.base import Core
 from floatnet.core.context import Context
 from floatnet.core.errors import BadRequest
@@ -39,17 +39,6 @@ def convert_info(value: Any) -> dict[str, Any] | None:
     if value is None or value == {}:
         return None
     return _convert(value)
-
-
-def check_policy(
-    ctx: Context, info: dict[str, Any] | None, verb: str = "update", project_id: str | None = None
-) -> None:
-    """``<verb>_router:external_gateway_info[:…]`` rules (``enable_snat``, fixed addresses: admins; 403)."""
-    if info is None:
-        return
-    target = {"project_id": project_id or ctx.project_id}
-    written = {"external_gateway_info": info}
-    policy.check_attributes(ctx, verb, "router", ["external_gateway_info"], target, written)
 
 
 def gateway_network(session: Session, router: Router) -> str | None:

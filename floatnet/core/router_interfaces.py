@@ -3,8 +3,13 @@
 By ``subnet_id`` the router gets a new ``network:router_interface`` port holding the subnet's gateway IP; by
 ``port_id`` an unused port of the caller becomes the interface. Neutron's refusals: a subnet without gateway,
 a subnet (or an overlapping CIDR) already on the router (400), a port with a device (409 ``PortInUse``) or
-without addresses (400). Removing an interface that floating IPs or extra routes still need is a 409. Both
-operations bump the router's revision and log a port change naming the router and the network.
+without addresses (400). A non-admin may only plug what its project owns, since the interface takes the
+subnet's gateway address, which every instance on the subnet routes through: another project's subnet — a
+shared network's too — is a 400 ("not owned by the project making the request"), another project's port a
+409 ``DeviceIDNotOwnedByTenant``, and an own port holding an address outside the pools of a subnet owned
+by another project (its gateway, say) a 400. Removing an interface that floating IPs or extra routes still
+need is a 409. Both operations bump the router's revision and log a port change naming the router and the
+network.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from floatnet.core.l3_errors import (
 )
 from floatnet.core.l3_ports import ROUTER_INTERFACE, addresses, create, network_of, remove
 from floatnet.core.lookup import get_port, get_subnet, require_owner
+from floatnet.core.port_devices import check_device_id
 from floatnet.core.routers import get_router
 from floatnet.core.validation import to_uuid
 from floatnet.db.models import FloatingIP, IPAllocation, Port, Router, RouterPort, Subnet
@@ -70,6 +76,11 @@ def _by_subnet(session: Session, core: Core, ctx: Context, router: Router, subne
     subnet = get_subnet(session, ctx, subnet_id)
     if not subnet.gateway_ip:
         raise BadRequest(resource="router", msg="Subnet for router interface must have a gateway IP")
+    if not ctx.owns(subnet.project_id):
+        raise BadRequest(
+            resource="router",
+            msg=f"Cannot add interface to router because subnet {subnet.id} is not owned by project making the request",
+        )
     _check_new_subnet(session, router.id, subnet)
     requested = [{"subnet_id": subnet.id, "ip_address": subnet.gateway_ip}]
     network = network_of(session, subnet.network_id)
@@ -77,25 +88,48 @@ def _by_subnet(session: Session, core: Core, ctx: Context, router: Router, subne
     return port_id, subnet
 
 
+def _in_pools(subnet: Subnet, address: str) -> bool:
+    """Whether ``address`` lies in one of the subnet's allocation pools (where automatic addresses come from)."""
+    ip = int(ipaddress.ip_address(address))
+    pools = subnet.allocation_pools or []
+    bounds = [(int(ipaddress.ip_address(p["start"])), int(ipaddress.ip_address(p["end"]))) for p in pools]
+    return any(low <= ip <= high for low, high in bounds)
+
+
+def _check_port_addresses(ctx: Context, port: Port, ips: list[dict[str, str]], subnets: dict[str, Subnet]) -> None:
+    """400 when a non-admin's port holds an address outside the pools of a subnet another project owns (the
+    subnet's gateway, typically: only the subnet's owner may route it)."""
+    for ip in ips:
+        subnet = subnets[ip["subnet_id"]]
+        if not ctx.owns(subnet.project_id) and not _in_pools(subnet, ip["ip_address"]):
+            raise BadRequest(
+                resource="router",
+                msg=f"Cannot add interface to router because specified port {port.id} has an IP address out of "
+                f"the allocation pool of subnet {subnet.id}, which is not owned by the project making the request",
+            )
+
+
 def _by_port(session: Session, ctx: Context, router: Router, port_id: str) -> tuple[str, Subnet]:
     port = get_port(session, ctx, port_id)
-    require_owner(ctx, "add_router_interface", port)
     if port.device_id or port.device_owner:
         raise PortInUse(port_id=port.id, net_id=port.network_id, device_id=port.device_id or port.device_owner)
+    check_device_id(session, ctx, port.project_id, ROUTER_INTERFACE, router.id)
     ips = addresses(session, [port.id])[port.id]
     if not ips:
         raise BadRequest(resource="router", msg="Router port must have at least one fixed IP")
-    subnets = [session.get(Subnet, ip["subnet_id"]) for ip in ips]
-    if sum(1 for s in subnets if s is not None and s.ip_version == 4) > 1:
+    subnets: dict[str, Subnet] = {}
+    for ip in ips:
+        subnet = session.get(Subnet, ip["subnet_id"])
+        assert subnet is not None  # an allocation's subnet exists (foreign key)
+        subnets[subnet.id] = subnet
+    if sum(1 for s in subnets.values() if s.ip_version == 4) > 1:
         raise BadRequest(resource="router", msg="Cannot have multiple IPv4 subnets on router port")
-    for subnet in subnets:
-        assert subnet is not None
+    for subnet in subnets.values():
         _check_new_subnet(session, router.id, subnet)
+    _check_port_addresses(ctx, port, ips, subnets)
     session.execute(update(Port).where(Port.id == port.id).values(device_owner=ROUTER_INTERFACE, device_id=router.id))
     changes.record(session, "port", port.id, "update", router_id=router.id, network_id=port.network_id)
-    first = subnets[0]
-    assert first is not None
-    return port.id, first
+    return port.id, subnets[ips[0]["subnet_id"]]
 
 
 def _answer(router: Router, port_id: str, subnet: Subnet) -> dict[str, Any]:

@@ -122,8 +122,9 @@ class RouterService:
     def create(self, ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
         attrs = validate("router", SPEC, body, creating=True)
         project = owner_project(ctx, attrs)
-        policy.check(ctx, "create_router", {"project_id": project})
-        router_gateway.check_policy(ctx, attrs.get("external_gateway_info"), "create", project)
+        target = {"project_id": project}
+        policy.check(ctx, "create_router", target)
+        policy.check_attributes(ctx, "create", "router", [key for key in attrs if key in body], target, attrs)
         return self.core.db.run(lambda s: self._create(s, ctx, project, attrs))
 
     def _create(self, session: Session, ctx: Context, project: str, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -150,8 +151,7 @@ class RouterService:
 
     def update(self, ctx: Context, resource_id: str, body: dict[str, Any], revision: int | None) -> dict[str, Any]:
         attrs = validate("router", SPEC, body, creating=False)
-        if "external_gateway_info" in attrs:
-            router_gateway.check_policy(ctx, attrs["external_gateway_info"])
+        policy.check_attributes(ctx, "update", "router", list(attrs), {"project_id": ctx.project_id}, attrs)
         return self.core.db.run(lambda s: self._update(s, ctx, resource_id, attrs, revision))
 
     def _update(

@@ -23,7 +23,7 @@ from floatnet.core.errors import (
     SubnetInUse,
 )
 from floatnet.core.lookup import get_network, get_subnet, network_visible_clause, require_owner
-from floatnet.core.policy import check
+from floatnet.core.policy import check, check_attributes
 from floatnet.core.query import ListQuery, Page, apply, pop_column_filters
 from floatnet.core.validation import (
     Attr,
@@ -232,7 +232,9 @@ class SubnetService:
         self, session: Session, ctx: Context, project: str, attrs: dict[str, Any], net: ipam.IPNetwork
     ) -> dict[str, Any]:
         network = get_network(session, ctx, attrs["network_id"], lock=True)
-        check(ctx, "create_subnet", {"network_project_id": network.project_id})
+        target = {"project_id": project, "network_project_id": network.project_id}
+        check(ctx, "create_subnet", target)
+        check_attributes(ctx, "create", "subnet", [key for key in SPEC if key in attrs], target, attrs)
         check_limits(self.core.config, attrs)
         check_segment(attrs)
         quotas.check(session, ctx, "subnet", project_id=project)
@@ -264,6 +266,7 @@ class SubnetService:
     ) -> dict[str, Any]:
         subnet = get_subnet(session, ctx, subnet_id, lock=True)
         require_owner(ctx, "update_subnet", subnet)
+        check_attributes(ctx, "update", "subnet", list(attrs), {"project_id": subnet.project_id}, attrs)
         check_limits(self.core.config, attrs, subnet.id)
         check_segment(attrs)
         check_revision(subnet.revision_number, revision)

@@ -2,6 +2,10 @@
 
 Changing tags bumps the resource's revision number and logs an update to the change feed, like any update.
 Visibility of the resource is the caller's job (it passes a ``show`` that raises the resource's NotFound).
+Writes follow Neutron's tag policy: ``PUT .../tags[/{tag}]`` needs ``update_<resource>:tags`` and ``DELETE``
+needs ``delete_<resource>:tags`` on the resource (its project, and its network's project for subnets and
+ports), so a ``reader`` tags nothing and nobody tags a visible resource it may not change (403, as Neutron's
+tag controller answers; an invisible one stays a 404).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from floatnet.core import changes
+from floatnet.core import changes, policy
 from floatnet.core.base import Core
 from floatnet.core.context import Context
 from floatnet.core.errors import HTTPBadRequest, NotFound
@@ -76,6 +80,17 @@ class Tags:
         )
         changes.record(session, self.resource, resource_id, "update")
 
+    def _writable(self, session: Session, ctx: Context, verb: str, resource_id: str) -> None:
+        """The resource is visible (its NotFound otherwise) and ``ctx`` passes ``<verb>_<resource>:tags`` (403)."""
+        self.show(ctx, resource_id)  # joins this transaction
+        row = session.get(self.model, resource_id)
+        assert row is not None  # ``show`` just found it, in this transaction
+        target = {"project_id": row.project_id}
+        network_id = getattr(row, "network_id", None)
+        if network_id is not None:
+            target["network_project_id"] = session.scalar(select(Network.project_id).where(Network.id == network_id))
+        policy.check(ctx, f"{verb}_{self.resource}:tags", target)
+
     def get(self, ctx: Context, resource_id: str) -> list[str]:
         """The resource's tags."""
         self.show(ctx, resource_id)
@@ -84,16 +99,20 @@ class Tags:
     def replace(self, ctx: Context, resource_id: str, tags: Any) -> list[str]:
         """Set exactly ``tags``."""
         wanted = check_tags(tags)
-        self.show(ctx, resource_id)
-        self.core.db.run(lambda s: self._write(s, resource_id, wanted))
+
+        def work(session: Session) -> None:
+            self._writable(session, ctx, "update", resource_id)
+            self._write(session, resource_id, wanted)
+
+        self.core.db.run(work)
         return wanted
 
     def add(self, ctx: Context, resource_id: str, tag: str) -> None:
         """Add one tag (no-op when present)."""
         check_tag(tag)
-        self.show(ctx, resource_id)
 
         def work(session: Session) -> None:
+            self._writable(session, ctx, "update", resource_id)
             current = self._current(session, resource_id)
             if tag not in current:
                 self._write(session, resource_id, check_tags([*current, tag]))
@@ -102,9 +121,9 @@ class Tags:
 
     def remove(self, ctx: Context, resource_id: str, tag: str | None) -> None:
         """Remove one tag (404 when absent) or, with ``tag`` None, all of them."""
-        self.show(ctx, resource_id)
 
         def work(session: Session) -> None:
+            self._writable(session, ctx, "delete", resource_id)
             current = self._current(session, resource_id)
             if tag is not None and tag not in current:
                 raise TagNotFound(tag=tag, resource=self.resource, resource_id=resource_id)

@@ -38,7 +38,7 @@ def test_create_allocates_from_the_pool_with_its_own_port(world: World) -> None:
     [port] = ok(world.client.get("/v2.0/ports", params={"device_owner": "network:floatingip"}))["ports"]
     assert port["device_id"] == fip["id"] and port["network_id"] == world.ext_net
     assert port["fixed_ips"] == [{"subnet_id": world.ext_subnet, "ip_address": POOL_START}]
-    error(world.client.delete(f"/v2.0/ports/{port['id']}"), 409, "PortInUse")
+    error(world.client.delete(f"/v2.0/ports/{port['id']}"), 409, "ServicePortInUse")
     ok(world.client.delete(f"/v2.0/floatingips/{fip['id']}"), 204)
     assert ok(world.client.get("/v2.0/ports", params={"device_owner": "network:floatingip"}))["ports"] == []
     error(world.client.get(f"/v2.0/floatingips/{fip['id']}"), 404, "FloatingIPNotFound")

@@ -124,8 +124,11 @@ def test_unknown_network_and_service_port_delete(app_client: Any) -> None:
     assert_error(missing, 404, "NetworkNotFound")
     assert_error(app_client.post("/v2.0/ports", json={"port": {}}), 400, "HTTPBadRequest", "network_id")
     net, _ = _net_with_subnet(app_client)
-    service = port(app_client, net["id"], device_owner="network:router_interface")
-    assert_error(app_client.delete(f"/v2.0/ports/{service['id']}"), 409, "PortInUse")
+    router = app_client.post("/v2.0/routers", json={"router": {"name": "r"}}).json()["router"]
+    service = port(app_client, net["id"], device_owner="network:router_interface", device_id=router["id"])
+    assert_error(app_client.delete(f"/v2.0/ports/{service['id']}"), 409, "ServicePortInUse", "router_interface")
+    assert app_client.delete(f"/v2.0/routers/{router['id']}").status_code == 204
+    assert app_client.delete(f"/v2.0/ports/{service['id']}").status_code == 204  # its router is gone: no orphan
 
 
 def test_port_scoping_and_binding_hidden(app_client: Any) -> None:
