@@ -30,7 +30,7 @@ ROLES: dict[str, dict[str, str]] = {
     "reader": {"X-Project-Id": PA, "X-Roles": "reader"},
     "foreign": project("pb"),
 }
-WRITES = ("POST", "PUT", "DELETE")
+JSON = {"Content-Type": "application/json"}  # every request is a well-formed API call, only its values are hostile
 
 
 @dataclass
@@ -93,7 +93,7 @@ class World:
 
     def send(self, role: str, method: str, path: str, body: Any = None, forbidden: bool = False) -> Any:
         """One request as ``role``; records every broken invariant in :attr:`problems` (see the module)."""
-        kwargs: dict[str, Any] = {"headers": ROLES[role]}
+        kwargs: dict[str, Any] = {"headers": {**JSON, **ROLES[role]}}
         if body is not None:
             kwargs["json"] = body
         before = self.data_version()

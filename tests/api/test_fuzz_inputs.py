@@ -27,16 +27,15 @@ from floatnet.core.ports import SPEC as PORT_SPEC
 from floatnet.core.quotas import DEFAULTS as QUOTA_RESOURCES
 from floatnet.core.routers import SPEC as ROUTER_SPEC
 from floatnet.core.subnets import SPEC as SUBNET_SPEC
-from tests.api.fuzz_world import PA, ROLES, World
+from tests.api.fuzz_world import JSON, PA, ROLES, World
 
 BIG = 2**70
 HOSTILE: list[Any] = [
-    None, "", "x" * 300, "y" * 70_000, -1, 0, 2**31, 2**63, BIG, -BIG, 1.5, 1e308, True, False,
-    [], [None], [{"a": 1}], ["z" * 300] * 50, {}, {"start": "10.0.0.5"}, {"network_id": "nope"},
-    "10.0.0.999", "::1", "fe80::/200", "0.0.0.0/0", "../../etc/passwd", "\u00e9\u0000\u202e", "<script>",
-    "' OR 1=1 --", "network:router_interface", "0b9bd2c5-9c39-4d4f-9b5b-6bd7a36a0c11",
+    None, "", "x" * 300, "y" * 70_000, -1, 2**31, 2**63, BIG, 1.5, 1e308, True, [], [None], [{"a": 1}],
+    ["z" * 300] * 50, {}, {"start": "10.0.0.5"}, "10.0.0.999", "fe80::/200", "../../etc/passwd",
+    "\u00e9\u0000\u202e", "' OR 1=1 --", "network:router_interface", "0b9bd2c5-9c39-4d4f-9b5b-6bd7a36a0c11",
 ]  # fmt: skip
-FEW: list[Any] = [None, "x" * 300, BIG, True, [{"a": 1}], "' OR 1=1 --"]  # for callers who must be refused
+FEW: list[Any] = [None, "x" * 300, BIG, [{"a": 1}], "' OR 1=1 --"]  # for callers who must be refused
 QUERY_HOSTILE = ["maybe", "-1", str(BIG), "1.5", "x" * 300, "\u00e9\u0000", "' OR 1=1 --"]
 PAGING = ("limit", "marker", "page_reverse", "sort_dir", "fields", "sort_key")
 REFUSED_ROLES = ("reader", "foreign")
@@ -147,7 +146,8 @@ def test_hostile_writes(world: World, collection: str) -> None:
     for role in REFUSED_ROLES:
 
         def refused_writes(role: str = role) -> None:
-            _creates(world, collection, role) if _create_forbidden(role, collection) else None
+            if _create_forbidden(role, collection):  # a foreign project may create networks of its own
+                _creates(world, collection, role)
             _updates(world, collection, role)
 
         world.refused_batch(refused_writes)
@@ -253,7 +253,7 @@ def test_known_holes(world: World, role: str, method: str, path: str) -> None:
     else:
         requests = [(method, url, {"port": {"network_id": world.ids["network"]}})]
     before = world.dump()
-    statuses = [world.client.request(verb, where, json=body, headers=ROLES[role]).status_code
+    statuses = [world.client.request(verb, where, json=body, headers={**JSON, **ROLES[role]}).status_code
                 for verb, where, body in requests]  # fmt: skip
     assert all(status in (403, 404) for status in statuses), statuses
     assert world.dump() == before
