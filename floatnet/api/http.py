@@ -129,6 +129,11 @@ def if_match_revision(request: Request) -> int | None:
     return None
 
 
+def fields_param(request: Request) -> list[str]:
+    """The attributes ``fields=a&fields=b,c`` asks for (all when none); the only parameter a show takes."""
+    return [field for value in request.query_params.getlist("fields") for field in value.split(",") if field]
+
+
 def list_query(request: Request) -> ListQuery:
     """Parse filters, ``fields``, ``sort_key``/``sort_dir``, ``limit``, ``marker``, ``page_reverse``."""
     params = request.query_params
@@ -149,7 +154,7 @@ def list_query(request: Request) -> ListQuery:
         limit=(bounded_int("limit", limit, 0) or None) if limit is not None else None,
         marker=params.get("marker"),
         page_reverse=params.get("page_reverse", "").lower() == "true",
-        fields=[field for value in params.getlist("fields") for field in value.split(",") if field],
+        fields=fields_param(request),
     )
 
 

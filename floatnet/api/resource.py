@@ -114,7 +114,7 @@ class _Endpoints:
             updated = await http.run_sync(service.update, ctx, resource_id, body, revision)
             return http.respond({spec.resource: render(ctx, spec, updated, [])})
         item = await http.run_sync(service.show, ctx, resource_id)
-        return http.respond({spec.resource: render(ctx, spec, item, http.list_query(request).fields)})
+        return http.respond({spec.resource: render(ctx, spec, item, http.fields_param(request))})
 
     @staticmethod
     def _delete(request: Request, ctx: Context, service: ResourceService, resource_id: str) -> None:

@@ -107,3 +107,11 @@ def test_parse_json_keeps_big_integers_and_refuses_the_rest() -> None:
     for raw in (b"[NaN]", b'"\\ud800"', b"[" * 5000 + b"]" * 5000, nested_with_float, b"1" * 5000):
         with pytest.raises(MalformedRequestBody):
             parse_json(raw)
+
+
+def test_show_takes_only_fields(app_client: Any) -> None:
+    """A show ignores list parameters (Neutron reads only ``fields`` there), hostile ones included."""
+    net = network(app_client, name="shown")
+    shown = app_client.get(f"/v2.0/networks/{net['id']}?limit=99999999999999999999&sort_dir=up&fields=name")
+    assert shown.status_code == 200, shown.text
+    assert shown.json() == {"network": {"name": "shown"}}
