@@ -6,6 +6,7 @@ renders JSON the same way.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -18,6 +19,7 @@ from floatnet.api.auth import request_context
 from floatnet.core.base import Core
 from floatnet.core.context import Context
 from floatnet.core.errors import HTTPBadRequest, MalformedRequestBody
+from floatnet.core.numbers import bounded_int
 from floatnet.core.query import ListQuery
 
 T = TypeVar("T")
@@ -61,15 +63,40 @@ async def run_sync(func: Callable[..., T], *args: Any) -> T:
     return await run_in_threadpool(func, *args)
 
 
+def _has_float(data: Any) -> bool:
+    """Whether a parsed JSON document holds a float anywhere (iterative: orjson allows 1024 levels)."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float):
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def parse_json(raw: bytes) -> Any:
+    """``raw`` as JSON; malformed is a 400 ``MalformedRequestBody``.
+
+    orjson is strict (no NaN, no lone surrogates, bounded depth) but turns integers beyond 64 bits into
+    floats, so ``2**70`` would be judged (and echoed) as ``1.18e+21``. A document holding floats is therefore
+    parsed again, already known to be well-formed, with the standard library, which keeps integers exact.
+    """
+    try:
+        data = orjson.loads(raw)
+        return json.loads(raw) if _has_float(data) else data
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise MalformedRequestBody(reason=str(exc)) from None
+
+
 async def read_json(request: Request) -> Any:
     """The request body as JSON; an empty or malformed body is a 400 ``MalformedRequestBody``."""
     raw = await request.body()
     if not raw.strip():
         raise MalformedRequestBody(reason="no body given")
-    try:
-        return orjson.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedRequestBody(reason=str(exc)) from None
+    return parse_json(raw)
 
 
 def unwrap(body: Any, key: str) -> dict[str, Any]:
@@ -102,14 +129,9 @@ def if_match_revision(request: Request) -> int | None:
     return None
 
 
-def _int_param(name: str, value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise HTTPBadRequest(msg=f"Invalid input for {name}. Reason: '{value}' is not an integer.") from None
-    if number < 0:
-        raise HTTPBadRequest(msg=f"Invalid input for {name}. Reason: '{value}' should be non-negative.")
-    return number
+def fields_param(request: Request) -> list[str]:
+    """The attributes ``fields=a&fields=b,c`` asks for (all when none); the only parameter a show takes."""
+    return [field for value in request.query_params.getlist("fields") for field in value.split(",") if field]
 
 
 def list_query(request: Request) -> ListQuery:
@@ -129,10 +151,10 @@ def list_query(request: Request) -> ListQuery:
     return ListQuery(
         filters=filters,
         sort=[(key, (dirs[i] if dirs else "asc") == "asc") for i, key in enumerate(keys)],
-        limit=(_int_param("limit", limit) or None) if limit is not None else None,
+        limit=(bounded_int("limit", limit, 0) or None) if limit is not None else None,
         marker=params.get("marker"),
         page_reverse=params.get("page_reverse", "").lower() == "true",
-        fields=[field for value in params.getlist("fields") for field in value.split(",") if field],
+        fields=fields_param(request),
     )
 
 

@@ -7,7 +7,8 @@
 * ``GET/PUT/DELETE /v2.0/networks/{id}`` — show (``fields``), update (``If-Match``), delete;
 * ``/v2.0/networks/{id}/tags[/{tag}]`` — standard-attr-tag (when ``tags``).
 
-Attributes the caller may not see are removed by :func:`floatnet.core.policy.filter_fields`. All database
+Attributes the caller may not see are removed by :func:`floatnet.core.policy.filter_fields`, and filters
+and sort keys cannot see them either (:mod:`floatnet.api.listing`). All database
 work runs in the threadpool.
 """
 
@@ -22,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from floatnet.api import http
+from floatnet.api import http, listing
 from floatnet.core import policy
 from floatnet.core.base import Core, ResourceService, check_revision
 from floatnet.core.context import Context
@@ -81,7 +82,7 @@ class _Endpoints:
         ctx, service, spec = http.context_of(request), self._service(request), self.spec
         if request.method == "POST":
             return await self._create(request, ctx, service)
-        query = http.list_query(request)
+        query = listing.list_query(request, ctx, spec.resource)
         page = await http.run_sync(service.list, ctx, query)
         result: dict[str, Any] = {spec.collection: [render(ctx, spec, item, query.fields) for item in page.items]}
         links = page_links(request, page, query.limit, query.marker)
@@ -113,7 +114,7 @@ class _Endpoints:
             updated = await http.run_sync(service.update, ctx, resource_id, body, revision)
             return http.respond({spec.resource: render(ctx, spec, updated, [])})
         item = await http.run_sync(service.show, ctx, resource_id)
-        return http.respond({spec.resource: render(ctx, spec, item, http.list_query(request).fields)})
+        return http.respond({spec.resource: render(ctx, spec, item, http.fields_param(request))})
 
     @staticmethod
     def _delete(request: Request, ctx: Context, service: ResourceService, resource_id: str) -> None:

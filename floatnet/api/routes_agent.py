@@ -26,6 +26,7 @@ from floatnet.core.agents import AgentService, down_time
 from floatnet.core.base import Core
 from floatnet.core.context import Context
 from floatnet.core.errors import HTTPBadRequest, PolicyNotAuthorized
+from floatnet.core.numbers import BIGINT_MAX, bounded_int
 
 MAX_TIMEOUT = 60.0
 DEFAULT_TIMEOUT = 30.0
@@ -89,13 +90,20 @@ def _cursor(request: Request, core: Core) -> int:
     raw = request.query_params.get("after")
     if raw is None:
         return int(core.db.run(feed.latest_seq, write=False))
-    if not raw.isdigit():
-        raise HTTPBadRequest(msg=f"Invalid input for after. Reason: '{raw}' is not a sequence number.")
-    return int(raw)
+    return bounded_int("after", raw, 0, BIGINT_MAX)
+
+
+def _known_params(request: Request, known: tuple[str, ...]) -> None:
+    """Refuse query parameters the endpoint does not take (``since=`` is not ``after=``: silently ignoring a
+    misspelt cursor would make an agent wait from the newest change and miss the ones in between)."""
+    unknown = sorted(set(request.query_params) - set(known))
+    if unknown:
+        raise HTTPBadRequest(msg=f"Unrecognized query parameter(s) '{', '.join(unknown)}'")
 
 
 async def changes(request: Request) -> Response:
     _admin(request, "get_host_changes")
+    _known_params(request, ("after", "timeout"))
     timeout = _number(request, "timeout", DEFAULT_TIMEOUT, 0, MAX_TIMEOUT)
     core = http.core_of(request)
     after = await http.run_sync(_cursor, request, core)

@@ -8,11 +8,14 @@ The API parses the query string into a :class:`ListQuery`; a service may push so
   ``key=value`` matches an element having that key/value.
 * ``tags=a,b`` all present, ``tags-any`` one present, ``not-tags`` not all present, ``not-tags-any`` none.
 * ``sort_key``/``sort_dir`` (several, paired), then ``marker`` (the previous page's last id) and ``limit``.
+* ``view``: when set, filters and sort keys see each item as the caller may see it (attributes hidden by
+  policy do not exist there), so filtering or sorting on a hidden attribute reveals nothing. The attributes in
+  ``guarded`` are never pushed down to SQL, where the view could not apply.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +34,8 @@ class ListQuery:
     marker: str | None = None
     page_reverse: bool = False
     fields: list[str] = field(default_factory=list)
+    view: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    guarded: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -111,7 +116,7 @@ def sort_items(items: list[dict[str, Any]], sort: list[tuple[str, bool]]) -> lis
     """Stable multi-key sort; ``id`` breaks ties so paging by marker is deterministic."""
     result = sorted(items, key=lambda item: str(item.get("id", "")))
     for key, ascending in reversed(sort):
-        if items and key not in items[0]:
+        if items and not any(key in item for item in items):
             raise HTTPBadRequest(msg=f"{key} is invalid attribute for sort_key")
         result.sort(key=lambda item, k=key: _sort_value(item.get(k)), reverse=not ascending)  # type: ignore[misc]
     return result
@@ -132,7 +137,9 @@ def paginate(items: list[dict[str, Any]], query: ListQuery) -> Page:
 
 
 def apply(items: Iterable[dict[str, Any]], query: ListQuery) -> Page:
-    """Filter, sort and page rendered items as Neutron does."""
+    """Filter, sort and page rendered items as Neutron does (on the caller's ``view`` of them, if any)."""
+    if query.view is not None:
+        items = map(query.view, items)
     selected = [item for item in items if matches(item, query.filters)] if query.filters else list(items)
     return paginate(sort_items(selected, query.sort), query)
 
@@ -155,7 +162,7 @@ def pop_column_filters(query: ListQuery, columns: Iterable[str]) -> dict[str, li
 def take_column_filters(query: ListQuery, columns: Iterable[str]) -> dict[str, list[str]]:
     """Like :func:`pop_column_filters`, but removes them from the query: the caller must evaluate them
     exactly (use it only for text columns that are never NULL, where SQL ``IN`` equals the text match)."""
-    pushed = pop_column_filters(query, columns)
+    pushed = pop_column_filters(query, set(columns) - query.guarded)
     for name in list(query.filters):
         if ("project_id" if name == "tenant_id" else name) in pushed:
             del query.filters[name]

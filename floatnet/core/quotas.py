@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from floatnet.core.context import Context
 from floatnet.core.errors import Conflict, HTTPBadRequest, OverQuota
+from floatnet.core.numbers import DB_INTEGER_MAX, bounded_int
 from floatnet.db.models import FloatingIP, Network, Port, Quota, Router, Subnet, table_of
 
 DEFAULTS: dict[str, int] = {"network": 100, "subnet": 100, "port": 500, "router": 10, "floatingip": 50}
@@ -74,17 +75,9 @@ def projects_with_overrides(session: Session) -> list[str]:
 
 
 def _parse_limit(resource: str, value: Any) -> int:
-    if isinstance(value, bool):
-        raise HTTPBadRequest(msg=f"Invalid input for {resource}. Reason: '{value}' is not an integer.")
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise HTTPBadRequest(msg=f"Invalid input for {resource}. Reason: '{value}' is not an integer.") from None
-    if number < UNLIMITED:
-        raise HTTPBadRequest(
-            msg=f"Invalid input for {resource}. Reason: '{number}' should be greater than or equal to -1."
-        )
-    return number
+    """A limit: an integer from -1 (unlimited) to the largest INTEGER the database stores (Neutron's
+    ``type:range [-1, DB_INTEGER_MAX_VALUE]``); anything else is a 400 naming ``resource``."""
+    return bounded_int(resource, value, UNLIMITED, DB_INTEGER_MAX)
 
 
 def _parse_check_limit(value: Any) -> bool:
