@@ -3,8 +3,8 @@
 A thin user of :mod:`floatnet.client` (one client for every process): transport errors and 5xx answers are
 retried with exponential backoff (a restarting server must not make the agent give up), a refused Keystone
 token is renewed once; 410 on the change feed raises :class:`ChangesExpired` so the loop relists; any other
-error raises :class:`ServerError` (the shared :class:`~floatnet.client.ApiError`: status, Neutron's error type
-and message). One :class:`Client` per thread: the long poll, the heartbeat and the reconcile loop each hold
+error raises :class:`ServerError` (a :class:`~floatnet.client.ApiError`: status, Neutron's error type and
+message). One :class:`Client` per thread: the long poll, the heartbeat and the reconcile loop each hold
 their own connection.
 """
 
@@ -21,10 +21,21 @@ __all__ = ["AGENT_TYPES", "BINARY", "ChangesExpired", "Client", "ServerError", "
 AGENT_TYPES = ("Open vSwitch agent", "L3 agent", "DHCP agent")
 BINARY = "floatnet-agent"
 
-ServerError = ApiError  # the server could not be reached or refused a request; ``status`` 0: no answer
+
+class ServerError(ApiError):
+    """The server could not be reached or refused a request; ``status`` is the HTTP status (0: no answer).
+
+    ``ServerError(message, status, error_type)`` as before; the shared fields (``type``, ``detail``, ``request``)
+    come with it.
+    """
+
+    @property
+    def error_type(self) -> str:
+        """Neutron's error type (``ApiError.type``), under the name the agent has always used."""
+        return self.type
 
 
-class ChangesExpired(ApiError):
+class ChangesExpired(ServerError):
     """The change-feed cursor fell out of the server's retention (410): relist the full state."""
 
 
@@ -43,9 +54,17 @@ class Client:
     def close(self) -> None:
         self.api.close()
 
-    def _request(self, method: str, path: str, timeout: float | None = None, **kwargs: Any) -> Any:
-        """One request below ``/v2.0/floatnet/hosts/<host>`` (retried as the shared client does)."""
-        return self.api.call(method, f"/floatnet/hosts/{self.host}{path}", timeout=timeout, **kwargs)
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One request (retried as the shared client does); a failure is a ServerError (410: ChangesExpired)."""
+        try:
+            return self.api.call(method, path, **kwargs)
+        except ApiError as error:
+            cls = ChangesExpired if error.status == 410 else ServerError
+            raise cls(error.message, error.status, error.type, error.detail, error.request) from error
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One request below ``/v2.0/floatnet/hosts/<host>``."""
+        return self._call(method, f"/floatnet/hosts/{self.host}{path}", **kwargs)
 
     def state(
         self, routers: Iterable[str] = (), networks: Iterable[str] = (), floatingips: Iterable[str] = ()
@@ -62,12 +81,7 @@ class Client:
     def changes(self, after: int, timeout: float = 30.0) -> dict[str, Any]:
         """Long-poll the changes after ``after``; raises ChangesExpired (410) when the cursor is too old."""
         params = {"after": after, "timeout": int(timeout)}
-        try:
-            result = self._request("GET", "/changes", params=params, timeout=timeout + 10)
-        except ApiError as error:
-            if error.status != 410:
-                raise
-            raise ChangesExpired(error.message, error.status, error.type, error.detail, error.request) from None
+        result = self._request("GET", "/changes", params=params, timeout=timeout + 10)
         if not isinstance(result, dict):
             raise ServerError("changes: the answer is not an object")
         return result
@@ -83,4 +97,4 @@ class Client:
         for agent_type in AGENT_TYPES:
             agent = {"host": self.host, "agent_type": agent_type, "binary": BINARY,
                      "configurations": dict(configurations), "start_flag": start_flag}  # fmt: skip
-            self.api.call("POST", "/floatnet/agents", {"agent": agent})
+            self._call("POST", "/floatnet/agents", body={"agent": agent})

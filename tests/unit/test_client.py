@@ -186,7 +186,7 @@ def test_agent_client_maps_410_to_changes_expired_and_speaks_below_floatnet_host
     agent.api = Client("http://h:9696", transport=httpx.MockTransport(handle))  # the same client, mocked answers
     with pytest.raises(ChangesExpired) as expired:
         agent.changes(after=3, timeout=0)
-    assert isinstance(expired.value, ServerError) and expired.value.type == "ChangesExpired"
+    assert isinstance(expired.value, ServerError) and expired.value.error_type == "ChangesExpired"
     assert str(seen[0].url) == "http://h:9696/v2.0/floatnet/hosts/node1/changes?after=3&timeout=0"
     with pytest.raises(ServerError) as refused:
         agent.state()
