@@ -23,6 +23,8 @@ from typing import Any
 
 import httpx
 
+from floatnet.client import Client
+
 INI = """
 [ml2]
 type_drivers = flat,vlan
@@ -87,13 +89,11 @@ def timings(samples: list[float]) -> dict[str, float]:
 def create_ports(url: str, network_id: str, count: int) -> list[float]:
     """Create ``count`` ports sequentially on one keep-alive connection; per-request seconds."""
     samples = []
-    with httpx.Client(base_url=url, timeout=60) as client:
+    with Client(url, timeout=60) as client:
         for _ in range(count):
             start = time.perf_counter()
-            response = client.post("/v2.0/ports", json={"port": {"network_id": network_id}})
+            client.create("port", network_id=network_id)
             samples.append(time.perf_counter() - start)
-            if response.status_code != 201:
-                raise SystemExit(f"port create failed: {response.text}")
     return samples
 
 
@@ -131,13 +131,11 @@ def concurrent_creates(url: str, network_id: str, clients: int, per_client: int)
 def repeat_get(url: str, path: str, times: int) -> dict[str, Any]:
     """GET ``path`` ``times`` times; latency figures."""
     samples = []
-    with httpx.Client(base_url=url, timeout=60) as client:
+    with Client(url, timeout=60) as client:
         for _ in range(times):
             start = time.perf_counter()
-            response = client.get(path)
+            client.call("GET", path)
             samples.append(time.perf_counter() - start)
-            if response.status_code != 200:
-                raise SystemExit(f"GET {path} failed: {response.text}")
     return {"count": times, **timings(samples)}
 
 
@@ -146,14 +144,13 @@ def run(sequential: int, per_client: int, list_size: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="floatnet-bench-") as tmp:
         proc, url = start_server(Path(tmp))
         try:
-            client = httpx.Client(base_url=url, timeout=60)
+            client = Client(url, timeout=60)
             unlimited = {"quota": {"network": -1, "subnet": -1, "port": -1}}
-            client.put("/v2.0/quotas/admin", json=unlimited)  # the bench's project is noauth's default "admin"
-            net = client.post("/v2.0/networks", json={"network": {"name": "bench"}}).json()["network"]
-            body = {"network_id": net["id"], "cidr": "10.128.0.0/16", "ip_version": 4, "enable_dhcp": False}
-            client.post("/v2.0/subnets", json={"subnet": body})
+            client.call("PUT", "/quotas/admin", unlimited)  # the bench's project is noauth's default "admin"
+            net = client.create("network", name="bench")
+            client.create("subnet", network_id=net["id"], cidr="10.128.0.0/16", ip_version=4, enable_dhcp=False)
             for i in range(20):
-                client.post("/v2.0/networks", json={"network": {"name": f"other-{i}"}})
+                client.create("network", name=f"other-{i}")
             cpu = server_cpu(proc.pid)
             seq = create_ports(url, net["id"], sequential)
             cpu_ms = (server_cpu(proc.pid) - cpu) * 1000 / sequential
@@ -166,23 +163,17 @@ def run(sequential: int, per_client: int, list_size: int) -> dict[str, Any]:
                 },
                 "port_create_8_concurrent": concurrent_creates(url, net["id"], 8, per_client),
             }
-            have = len(client.get("/v2.0/ports?fields=id").json()["ports"])
+            have = len(client.call("GET", "/ports?fields=id")["ports"])
             if have < list_size:
                 create_ports(url, net["id"], list_size - have)
-            list_net = client.post("/v2.0/networks", json={"network": {"name": "list"}}).json()["network"]
-            body = {
-                "network_id": list_net["id"],
-                "cidr": "10.129.0.0/16",
-                "ip_version": 4,
-                "enable_dhcp": False,
-            }
-            client.post("/v2.0/subnets", json={"subnet": body})
+            list_net = client.create("network", name="list")
+            client.create("subnet", network_id=list_net["id"], cidr="10.129.0.0/16", ip_version=4, enable_dhcp=False)
             create_ports(url, list_net["id"], list_size)
-            any_port = client.get(f"/v2.0/ports?network_id={list_net['id']}&limit=1").json()["ports"][0]["id"]
-            result["network_list_22"] = repeat_get(url, "/v2.0/networks", 200)
-            result[f"port_list_{list_size}"] = repeat_get(url, f"/v2.0/ports?network_id={list_net['id']}", 50)
-            result["port_list_all"] = {"ports": have + list_size, **repeat_get(url, "/v2.0/ports", 20)}
-            result["port_show"] = repeat_get(url, f"/v2.0/ports/{any_port}", 500)
+            any_port = client.call("GET", f"/ports?network_id={list_net['id']}&limit=1")["ports"][0]["id"]
+            result["network_list_22"] = repeat_get(url, "/networks", 200)
+            result[f"port_list_{list_size}"] = repeat_get(url, f"/ports?network_id={list_net['id']}", 50)
+            result["port_list_all"] = {"ports": have + list_size, **repeat_get(url, "/ports", 20)}
+            result["port_show"] = repeat_get(url, f"/ports/{any_port}", 500)
             client.close()
             return result
         finally:

@@ -20,32 +20,25 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 from api import server_cpu as process_cpu
 from api import start_server, threaded, timings  # bench/api.py (the script's directory is on sys.path)
 
+from floatnet.client import Client
+
 PER_PROJECT = 50  # the default floating IP quota
+CHANGES = "/floatnet/hosts/bench/changes"
 
 
-def _ok(response: httpx.Response, status: int = 200) -> Any:
-    if response.status_code != status:
-        raise SystemExit(f"{response.request.method} {response.request.url} failed: {response.text}")
-    return response.json() if response.content else None
-
-
-def setup(client: httpx.Client) -> tuple[str, str]:
+def setup(client: Client) -> tuple[str, str]:
     """The external and internal networks and a router joining them; returns (external, internal)."""
     ext = {"name": "ext", "router:external": True, "provider:network_type": "vlan",
            "provider:physical_network": "public_eth1", "provider:segmentation_id": 150}  # fmt: skip
-    ext_id = _ok(client.post("/v2.0/networks", json={"network": ext}), 201)["network"]["id"]
-    body = {"network_id": ext_id, "cidr": "10.200.0.0/16", "ip_version": 4, "enable_dhcp": False}
-    _ok(client.post("/v2.0/subnets", json={"subnet": body}), 201)
-    net_id = _ok(client.post("/v2.0/networks", json={"network": {"name": "int"}}), 201)["network"]["id"]
-    body = {"network_id": net_id, "cidr": "10.128.0.0/16", "ip_version": 4, "enable_dhcp": False}
-    subnet_id = _ok(client.post("/v2.0/subnets", json={"subnet": body}), 201)["subnet"]["id"]
-    router = {"name": "bench", "external_gateway_info": {"network_id": ext_id}}
-    router_id = _ok(client.post("/v2.0/routers", json={"router": router}), 201)["router"]["id"]
-    _ok(client.put(f"/v2.0/routers/{router_id}/add_router_interface", json={"subnet_id": subnet_id}))
+    ext_id = client.create("network", ext)["id"]
+    client.create("subnet", network_id=ext_id, cidr="10.200.0.0/16", ip_version=4, enable_dhcp=False)
+    net_id = client.create("network", name="int")["id"]
+    subnet = client.create("subnet", network_id=net_id, cidr="10.128.0.0/16", ip_version=4, enable_dhcp=False)
+    router_id = client.create("router", name="bench", external_gateway_info={"network_id": ext_id})["id"]
+    client.call("PUT", f"/routers/{router_id}/add_router_interface", {"subnet_id": subnet["id"]})
     return ext_id, net_id
 
 
@@ -78,12 +71,12 @@ def timed(count: int, call: Callable[[int], None]) -> dict[str, Any]:
             "server_cpu_ms_per_call": round(cpu_ms, 2)}  # fmt: skip
 
 
-def parallel(url: str, clients: int, items: list[str], call: Callable[[httpx.Client, str], None]) -> dict[str, Any]:
+def parallel(url: str, clients: int, items: list[str], call: Callable[[Client, str], None]) -> dict[str, Any]:
     """``clients`` threads, each with its own connection, sharing ``items``."""
 
     def work(index: int) -> list[float]:
         samples = []
-        with httpx.Client(base_url=url, timeout=60) as own:
+        with Client(url, timeout=60) as own:
             for item in items[index::clients]:
                 start = time.perf_counter()
                 call(own, item)
@@ -93,22 +86,22 @@ def parallel(url: str, clients: int, items: list[str], call: Callable[[httpx.Cli
     return threaded(clients, work)
 
 
-def _poll(client: httpx.Client, after: int, answered: list[float]) -> None:
-    _ok(client.get("/v2.0/floatnet/hosts/bench/changes", params={"after": after, "timeout": 10}))
+def _poll(client: Client, after: int, answered: list[float]) -> None:
+    client.call("GET", CHANGES, params={"after": after, "timeout": 10})
     answered.append(time.perf_counter())
 
 
 def feed_wake(url: str, fips: list[str], ports: list[str]) -> dict[str, Any]:
     """Latency from an associate's answer to a long poll's answer carrying it (what an agent waits)."""
     samples = []
-    with httpx.Client(base_url=url, timeout=60) as poller, httpx.Client(base_url=url, timeout=60) as writer:
+    with Client(url, timeout=60) as poller, Client(url, timeout=60) as writer:
         for fip_id, port_id in zip(fips, ports, strict=False):
-            seq = _ok(poller.get("/v2.0/floatnet/hosts/bench/changes", params={"timeout": 0}))["seq"]
+            seq = poller.call("GET", CHANGES, params={"timeout": 0})["seq"]
             answered: list[float] = []
             thread = threading.Thread(target=_poll, args=(poller, seq, answered))
             thread.start()
             time.sleep(0.02)
-            _ok(writer.put(f"/v2.0/floatingips/{fip_id}", json={"floatingip": {"port_id": port_id}}))
+            writer.update("floatingip", fip_id, port_id=port_id)
             done = time.perf_counter()
             thread.join(15)
             samples.append(answered[0] - done)
@@ -117,37 +110,31 @@ def feed_wake(url: str, fips: list[str], ports: list[str]) -> dict[str, Any]:
 
 def measure(url: str, count: int) -> dict[str, Any]:
     """The benchmark proper against a running server."""
-    client = httpx.Client(base_url=url, timeout=60)
+    client = Client(url, timeout=60)
     ext_id, net_id = setup(client)
-    ports = [
-        _ok(client.post("/v2.0/ports", json={"port": {"network_id": net_id, "project_id": project(i)}}), 201)
-        for i in range(count)
-    ]
-    ports = [port["port"]["id"] for port in ports]
+    ports = [client.create("port", network_id=net_id, project_id=project(i))["id"] for i in range(count)]
     fips: list[str] = []
 
     def create(index: int) -> None:
-        body = {"floatingip": {"floating_network_id": ext_id, "project_id": project(index)}}
-        fips.append(_ok(client.post("/v2.0/floatingips", json=body), 201)["floatingip"]["id"])
+        fips.append(client.create("floatingip", floating_network_id=ext_id, project_id=project(index))["id"])
 
     def associate(index: int) -> None:
-        body = {"floatingip": {"port_id": ports[index]}}
-        _ok(client.put(f"/v2.0/floatingips/{fips[index]}", json=body))
+        client.update("floatingip", fips[index], port_id=ports[index])
 
-    def disassociate(own: httpx.Client, fip_id: str) -> None:
-        _ok(own.put(f"/v2.0/floatingips/{fip_id}", json={"floatingip": {"port_id": None}}))
+    def disassociate(own: Client, fip_id: str) -> None:
+        own.update("floatingip", fip_id, port_id=None)
 
     result: dict[str, Any] = {"floatingip_create_1_client": timed(count, create)}
     result["floatingip_associate_1_client"] = timed(count, associate)
-    listing = timed(50, lambda _: _ok(client.get("/v2.0/floatingips")))
+    listing = timed(50, lambda _: client.call("GET", "/floatingips"))
     result[f"floatingip_list_{count}"] = {
         **listing,
-        "items": len(_ok(client.get("/v2.0/floatingips"))["floatingips"]),
+        "items": len(client.call("GET", "/floatingips")["floatingips"]),
     }
     result["floatingip_disassociate_8_clients"] = parallel(url, 8, fips, disassociate)
     result["feed_wake_after_associate"] = feed_wake(url, fips[:100], ports[:100])
-    state = "/v2.0/floatnet/hosts/bench/state"
-    result[f"host_state_router_with_{min(count, 100)}_floatingips"] = timed(50, lambda _: _ok(client.get(state)))
+    state = "/floatnet/hosts/bench/state"
+    result[f"host_state_router_with_{min(count, 100)}_floatingips"] = timed(50, lambda _: client.call("GET", state))
     client.close()
     return result
 

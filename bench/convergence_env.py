@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 from api import free_port  # bench/api.py (the script's directory is on sys.path)
 
-from floatnet.lab.api import LabApi
+from floatnet.lab.client import LabClient
 from floatnet.linux import links, netns
 from floatnet.linux.names import dhcp_ns, router_ns
 from floatnet.linux.ovs_daemon import OvsDaemons
@@ -77,7 +77,7 @@ class Env:
         self.ovs = OvsDaemons(self.work / "ovs", netns=self.ovs_ns)
         self.host = f"{prefix}-node"
         self.url = f"http://127.0.0.1:{free_port()}"
-        self.api = LabApi(self.url, timeout=60)
+        self.api = LabClient(self.url, timeout=60)
 
     def __enter__(self) -> Env:
         try:

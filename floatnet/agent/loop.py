@@ -1,4 +1,4 @@
-"""The reconcile loop: list, then watch (ARCHITECTURE.md, "The reconcile loop").
+"""The reconcile loop: list, then watch (docs/architecture.md, "Reconcile loop").
 
 1. Full sync (at start, after a 410, after any failure): register, fetch the complete state, observe every
    owned kernel object, plan, apply, report statuses, and follow the change feed from the snapshot's ``seq``.

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from floatnet.cli import output
-from floatnet.cli.client import Client, make_adapter
+from floatnet.cli.client import connect
+from floatnet.client import Client
 
 
 @dataclass
@@ -27,7 +28,7 @@ class Context:
     @property
     def client(self) -> Client:
         if self._client is None:
-            self._client = Client(make_adapter(self.args.os_url, self.args.os_cloud))
+            self._client = connect(self.args.os_url, self.args.os_cloud)
         return self._client
 
     @property

@@ -18,13 +18,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from floatnet import config as fn_config
+from floatnet.client import ApiError
 from floatnet.lab import instance, ops, proofs
 from floatnet.lab import ovs as lab_ovs
 from floatnet.lab import state as lab_state
-from floatnet.lab.api import LabApi
+from floatnet.lab.client import LabClient
 from floatnet.lab.context import LabContext, make_context
 from floatnet.lab.names import DNS_SERVER, WEB_SERVER
 from floatnet.linux import netns
@@ -91,6 +90,7 @@ class Demo:
         self.started = time.monotonic()
         self.cfg = self._config()
         self.url = f"http://{self.cfg.bind_host}:{self.cfg.bind_port}"
+        self.client = LabClient(self.url, timeout=10)
         self.failures = 0
 
     def _config(self) -> fn_config.Config:
@@ -115,9 +115,7 @@ class Demo:
         return proc
 
     def api(self, path: str, **params: str) -> Any:
-        answer = httpx.get(f"{self.url}/v2.0{path}", params=params, timeout=10)
-        answer.raise_for_status()
-        return answer.json()
+        return self.client.call("GET", path, params=params)
 
     def lab(self) -> LabContext:
         ovsdb = lab_ovs.agent_connection(self.cfg.ovsdb_connection, self.state_dir)
@@ -148,7 +146,7 @@ class Demo:
     def _agent_alive(self) -> bool:
         try:
             agents = self.api("/agents", host=self.cfg.host)["agents"]
-        except httpx.HTTPError:
+        except ApiError:
             return False
         return any(agent["alive"] for agent in agents)
 
@@ -165,7 +163,7 @@ class Demo:
                 self.floatnet(*command, "-f", "value", "-c", "id")
         self.step("an instance: vm1 on vlan_100 (namespace, tap in br-eth1, DHCP client)")
         if "vm1" not in lab_state.load(ctx.state_dir, ctx.names.prefix).instances:
-            instance.create(ctx, LabApi(self.url), "vm1", "vlan_100")
+            instance.create(ctx, self.client, "vm1", "vlan_100")
         lease = instance.dhcp_lease(ctx, "vm1") or {}
         print(f"  vm1 got {lease.get('ip')}/{lease.get('mask')} by DHCP, gateway {lease.get('router')}")
         self.step("a floating IP for vm1")
@@ -228,7 +226,7 @@ Tear down: floatnet demo --cleanup --state-dir {self.state_dir}""")
     def cleanup(self, ctx: LabContext) -> None:
         self.step("cleanup")
         owned = self._owned_namespaces()
-        _, errors = ops.down(ctx, LabApi(self.url))
+        _, errors = ops.down(ctx, self.client)
         for error in errors:
             print(f"  warning: {error}")
         for fip_id in self.floatnet("floatingip-list", "-f", "value", "-c", "id", check=False).stdout.split():
@@ -254,7 +252,7 @@ Tear down: floatnet demo --cleanup --state-dir {self.state_dir}""")
             networks = [
                 n for name in ("vlan_100", "public_net") for n in self.api("/networks", name=name)["networks"]
             ]
-        except httpx.HTTPError:
+        except ApiError:
             return []
         return [f"qrouter-{r['id']}" for r in routers] + [f"qdhcp-{n['id']}" for n in networks]
 
@@ -284,7 +282,7 @@ def run(args: argparse.Namespace) -> int:
             demo.cleanup(ctx)
         else:
             demo.hint(fip)
-    except (DemoError, fn_config.ConfigError, instance.LabError, httpx.HTTPError, OSError) as error:
+    except (DemoError, fn_config.ConfigError, instance.LabError, ApiError, OSError) as error:
         print(f"floatnet demo: {error}", file=sys.stderr)
         return 1
     return 0 if demo.failures == 0 else 1

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from floatnet import config as fn_config
-from floatnet.cli.client import CliError, make_adapter
+from floatnet.cli.client import CliError, connect
 from floatnet.diagnose import diagnose
-from floatnet.diagnose.api import NeutronReader, adapter_getter
 from floatnet.diagnose.facts import Local
+from floatnet.diagnose.reader import NeutronReader, http_getter
 from floatnet.diagnose.result import exit_status, render_text, to_json
 
 DEFAULT_CONFIG = "/etc/floatnet/floatnet.ini"
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     url = getattr(args, "os_url", None) or os.environ.get("OS_URL")
     if url is None and cfg is not None and not (getattr(args, "os_cloud", None) or os.environ.get("OS_CLOUD")):
         url = f"http://{cfg.bind_host}:{cfg.bind_port}"
-    reader = NeutronReader(adapter_getter(make_adapter(url, getattr(args, "os_cloud", None))))
+    reader = NeutronReader(http_getter(connect(url, getattr(args, "os_cloud", None)).http))
     results = diagnose(reader, args.floatingip, _local(args, cfg))
     rendered = to_json(args.floatingip, results) if args.format == "json" else render_text(args.floatingip, results)
     print(rendered, file=sys.stdout)

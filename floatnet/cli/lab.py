@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from floatnet import config as fn_config
+from floatnet.client import ApiError
 from floatnet.lab import instance, ops
-from floatnet.lab.api import LabApi, LabApiError
+from floatnet.lab.client import LabClient
 from floatnet.lab.context import LabContext, make_context
 from floatnet.linux.errors import KernelError
 
@@ -93,7 +94,7 @@ def _up(ctx: LabContext, args: argparse.Namespace) -> int:
 
 
 def _down(ctx: LabContext, args: argparse.Namespace) -> int:
-    swept, errors = ops.down(ctx, LabApi(ctx.server_url))
+    swept, errors = ops.down(ctx, LabClient(ctx.server_url))
     for error in errors:
         print(f"warning: {error}", file=sys.stderr)
     print(f"lab {ctx.names.prefix} removed" + (f" (also swept: {', '.join(swept)})" if swept else ""))
@@ -101,7 +102,7 @@ def _down(ctx: LabContext, args: argparse.Namespace) -> int:
 
 
 def _instance(ctx: LabContext, args: argparse.Namespace) -> int:
-    api = LabApi(ctx.server_url)
+    api = LabClient(ctx.server_url)
     if args.instance_verb == "create":
         inst = instance.create(ctx, api, args.name, args.network, args.host, wait=0 if args.no_wait else 30)
         lease = instance.dhcp_lease(ctx, inst.name) or {}
@@ -171,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         ctx = _context(args)
         return VERBS[args.lab_verb](ctx, args)
-    except (fn_config.ConfigError, ValueError, instance.LabError, LabApiError, KernelError, OSError) as error:
+    except (fn_config.ConfigError, ValueError, instance.LabError, ApiError, KernelError, OSError) as error:
         print(f"floatnet lab: {error}", file=sys.stderr)
         return 1
     except subprocess.CalledProcessError as error:

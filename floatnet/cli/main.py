@@ -30,6 +30,7 @@ from floatnet.cli.network import NETWORK, SUBNET
 from floatnet.cli.output import FORMATS, OutputError
 from floatnet.cli.port import PORT
 from floatnet.cli.router import ROUTER
+from floatnet.client import ApiError
 
 PLUGINS = ("lab", "demo", "diagnose")
 GLOBAL_DESTS = ("os_url", "os_cloud", "debug")
@@ -188,6 +189,9 @@ def _run(args: argparse.Namespace) -> int:
         return int(run() or 0)
     except (CliError, OutputError) as error:
         print(str(error), file=sys.stderr)
+        return 1
+    except ApiError as error:
+        print(error.message, file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

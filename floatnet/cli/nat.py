@@ -17,6 +17,7 @@ from typing import Any
 
 from floatnet.cli.client import CliError
 from floatnet.cli.context import Context
+from floatnet.client import ApiError
 from floatnet.linux.names import router_ns
 
 NAT_TABLE = ("ip", "floatnet")
@@ -27,7 +28,7 @@ def _router_id(ctx: Context, name_or_id: str) -> str:
     """The router's id from the API; a UUID is taken as is when the API cannot be asked."""
     try:
         return ctx.client.find_id("router", name_or_id)
-    except CliError:
+    except ApiError:
         if UUID.match(name_or_id):
             return name_or_id
         raise

@@ -17,6 +17,7 @@ from floatnet.cli.client import CliError
 from floatnet.cli.context import Context
 from floatnet.cli.crud import Body, Verbs, add_common_create_args, common_create_body, compact
 from floatnet.cli.port import FIXED_IP, PORT, fixed_ips
+from floatnet.client import ApiError
 
 ROUTE = key_values_with(("destination", "nexthop"))
 
@@ -25,10 +26,10 @@ def external_network(ctx: Context, name_or_id: str) -> tuple[str, str | None]:
     """The network id named by ``name_or_id`` — or, if that names a subnet, its network and the subnet id."""
     try:
         return ctx.client.find_id("network", name_or_id), None
-    except CliError as not_a_network:
+    except ApiError as not_a_network:
         try:
             subnet = ctx.client.find("subnet", name_or_id)
-        except CliError:
+        except ApiError:
             raise not_a_network from None
     print(f"Note: {name_or_id} is a subnet; using its network {subnet['network_id']}", file=sys.stderr)
     return str(subnet["network_id"]), str(subnet["id"])
@@ -87,17 +88,20 @@ def interface_body(ctx: Context, interface: str) -> Body:
     return {f"{key}_id": ctx.client.find_id(key, value)}
 
 
+def _action(ctx: Context, router_id: str, action: str, body: Body) -> Body:
+    """``PUT /routers/{id}/{action}`` (add_router_interface / remove_router_interface): the answer."""
+    return dict(ctx.client.call("PUT", f"/routers/{router_id}/{action}", body) or {})
+
+
 def _interface_add(ctx: Context) -> None:
     router_id = ctx.client.find_id("router", ctx.args.router)
-    answer = ctx.client.router_action(
-        router_id, "add_router_interface", interface_body(ctx, ctx.args.interface)
-    )
+    answer = _action(ctx, router_id, "add_router_interface", interface_body(ctx, ctx.args.interface))
     print(f"Added interface {answer.get('port_id', '')} to router {ctx.args.router}.", file=ctx.out)
 
 
 def _interface_delete(ctx: Context) -> None:
     router_id = ctx.client.find_id("router", ctx.args.router)
-    ctx.client.router_action(router_id, "remove_router_interface", interface_body(ctx, ctx.args.interface))
+    _action(ctx, router_id, "remove_router_interface", interface_body(ctx, ctx.args.interface))
     print(f"Removed interface from router {ctx.args.router}.", file=ctx.out)
 
 

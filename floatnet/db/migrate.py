@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine
 
 HERE = Path(__file__).resolve().parent
 
@@ -25,8 +25,3 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
-
-
-def current_tables(engine: Engine) -> set[str]:
-    """The table names present behind ``engine`` (for diagnostics and tests)."""
-    return set(inspect(engine).get_table_names())

@@ -5,7 +5,8 @@ agent, the router namespace and its addresses, the NAT maps, the way out (defaul
 the upstream gateway's ARP), the way in (instance port and VLAN tag), DHCP/DNS, and stale conntrack entries.
 
 This package reads the server only through its REST API and the kernel only through the operator's tools; it
-never imports the server's layers (``api``/``core``/``db``) nor the agent, so it can disagree with them.
+never imports the server's layers (``api``/``core``/``db``), the agent, nor the shared HTTP client
+(``floatnet.client``; see :mod:`floatnet.diagnose.reader`), so it can disagree with them.
 """
 
 from floatnet.diagnose.plan import CHECKS, diagnose

@@ -14,7 +14,7 @@ from functools import cached_property
 from typing import Any
 
 from floatnet.diagnose import probe
-from floatnet.diagnose.api import NeutronReader
+from floatnet.diagnose.reader import NeutronReader
 
 INTERFACE_OWNERS = ("network:router_interface", "network:router_interface_distributed")
 GATEWAY_OWNER = "network:router_gateway"

@@ -12,8 +12,8 @@ from __future__ import annotations
 from floatnet.diagnose import checks_api as api
 from floatnet.diagnose import checks_l2 as l2
 from floatnet.diagnose import checks_router as rt
-from floatnet.diagnose.api import NeutronReader
 from floatnet.diagnose.facts import Facts, Local
+from floatnet.diagnose.reader import NeutronReader
 from floatnet.diagnose.result import Check, Result, run_checks
 
 C = Check[Facts]

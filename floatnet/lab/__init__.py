@@ -5,6 +5,7 @@ The lab builds, with a name prefix it owns, an "upstream" namespace (the physica
 OVS bridges of the configured physnets through veth pairs, and instance namespaces plugged into those bridges
 the way a hypervisor does it (tap device with ``external_ids:iface-id``), each running a DHCP client.
 
-It reaches the server over HTTP and the kernel through :mod:`floatnet.linux` or plain tools run in its own
-namespaces; everything it starts is recorded in a state file so ``lab down`` removes exactly that.
+It reaches the server over HTTP (:mod:`floatnet.lab.client`) and the kernel through :mod:`floatnet.linux` or
+plain tools run in its own namespaces; everything it starts is recorded in a state file so ``lab down`` removes
+exactly that.
 """

@@ -14,7 +14,7 @@ from typing import Any
 
 from floatnet.lab import dhcp_client, hypervisor, procs
 from floatnet.lab import state as lab_state
-from floatnet.lab.api import LabApi
+from floatnet.lab.client import LabClient
 from floatnet.lab.context import LabContext
 from floatnet.lab.names import ECHO_PORT, WHOAMI_PORT
 from floatnet.lab.state import Instance, LabState
@@ -67,13 +67,13 @@ def _wire(ctx: LabContext, inst: Instance, mtu: int | None) -> None:
     hypervisor.plug_vif(ctx.ovsdb, inst.bridge, inst.tap, inst.port_id, inst.mac, ctx.names.prefix)
 
 
-def create(ctx: LabContext, api: LabApi, name: str, network: str, host: str | None = None,
+def create(ctx: LabContext, api: LabClient, name: str, network: str, host: str | None = None,
            wait: float = 30.0) -> Instance:  # fmt: skip
     """Create instance ``name`` on ``network``; with ``wait`` > 0, return once it holds a DHCP lease."""
     state = lab_state.load(ctx.state_dir, ctx.names.prefix)
     if name in state.instances:
         raise LabError(f"instance {name!r} exists already (lab prefix {ctx.names.prefix!r})")
-    net = api.network(network)
+    net = api.find("network", network)
     host = host or ctx.host
     port = api.create_port(net["id"], name, host, device_id=f"{ctx.names.prefix}{name}")
     inst = Instance(
@@ -111,7 +111,7 @@ def _remove_etc(ctx: LabContext, ns: str) -> None:
         etc.rmdir()
 
 
-def remove(ctx: LabContext, state: LabState, inst: Instance, api: LabApi | None) -> list[str]:
+def remove(ctx: LabContext, state: LabState, inst: Instance, api: LabClient | None) -> list[str]:
     """Tear ``inst`` down: processes by PID, OVS port, veth, namespace, its /etc/netns, its API port.
 
     Every step is tried even when an earlier one failed (an OVS or a server already gone); the failures are
@@ -134,7 +134,7 @@ def remove(ctx: LabContext, state: LabState, inst: Instance, api: LabApi | None)
     return errors
 
 
-def delete(ctx: LabContext, api: LabApi | None, name: str) -> list[str]:
+def delete(ctx: LabContext, api: LabClient | None, name: str) -> list[str]:
     """Delete instance ``name`` (LabError if the lab has none of that name); returns what failed."""
     state = lab_state.load(ctx.state_dir, ctx.names.prefix)
     if name not in state.instances:

@@ -12,7 +12,7 @@ import shutil
 
 from floatnet.lab import instance, procs, upstream
 from floatnet.lab import state as lab_state
-from floatnet.lab.api import LabApi
+from floatnet.lab.client import LabClient
 from floatnet.lab.context import LabContext
 from floatnet.lab.state import LabState
 from floatnet.linux import links, netns
@@ -40,7 +40,7 @@ def _sweep(ctx: LabContext) -> list[str]:
     return swept
 
 
-def down(ctx: LabContext, api: LabApi | None) -> tuple[list[str], list[str]]:
+def down(ctx: LabContext, api: LabClient | None) -> tuple[list[str], list[str]]:
     """Remove everything this lab built; returns (names swept beyond the record, steps that failed).
 
     Ports of instances are deleted through ``api`` when given; an unreachable server or OVS does not stop the

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from floatnet.lab.api import LabApi
+from floatnet.lab.client import LabClient
 from floatnet.linux import links
 from floatnet.linux import netns as fl_netns
 from floatnet.linux.names import dhcp_ns, qg_dev, qr_dev, router_ns, tap_dev
@@ -117,7 +117,7 @@ def wait_for(check: Callable[[], Any], timeout: float, what: str, agent: AgentPr
 
 @dataclass
 class World:
-    api: LabApi
+    api: LabClient
     agent: AgentProc
     ovs: OvsEnv
     prefix: str
@@ -129,7 +129,7 @@ class World:
 def world(live_server: str, ovs: OvsEnv, run_prefix: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     workdir = tmp_path_factory.mktemp("agent")
     agent = AgentProc(workdir, live_server, f"{run_prefix}-node", ovs)
-    w = World(LabApi(live_server), agent, ovs, run_prefix)
+    w = World(LabClient(live_server), agent, ovs, run_prefix)
     agent.start()
     try:
         yield w

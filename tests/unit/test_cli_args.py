@@ -9,9 +9,9 @@ import sys
 import pytest
 
 from floatnet.cli import args as cli_args
-from floatnet.cli.client import neutron_message, versioned
 from floatnet.cli.main import PLUGINS, build_parser, main, plugins_needed
 from floatnet.cli.updown import api_url
+from floatnet.client import neutron_message, versioned
 from tests.conftest import free_port
 
 

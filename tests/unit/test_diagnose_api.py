@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from floatnet.diagnose.api import ApiError, NeutronReader
 from floatnet.diagnose.facts import Facts
 from floatnet.diagnose.plan import CHECKS
+from floatnet.diagnose.reader import ApiReadError, NeutronReader
 from floatnet.diagnose.result import Result, first_failure, run_checks
 
 NET, EXT, SUB, EXT_SUB, ROUTER = "net-vlan100", "net-public", "sub-private", "sub-public", "router-1"
@@ -179,7 +179,7 @@ def test_agent_reports_an_error_for_this_floating_ip(state: dict[str, Any]) -> N
 
 def test_server_errors_become_a_failed_check() -> None:
     def refusing(path: str, params: dict[str, Any] | None = None) -> tuple[int, Any]:
-        raise ApiError(path, 0, "cannot connect to http://127.0.0.1:1/v2.0")
+        raise ApiReadError(path, 0, "cannot connect to http://127.0.0.1:1/v2.0")
 
     results = run_checks(API_CHECKS, Facts(NeutronReader(refusing), "203.0.113.101"))
     assert broken_hop(results) == "api.floatingip"

@@ -1,11 +1,15 @@
-"""Reading the Neutron API for a diagnosis: a tiny GET-only client and the lookups the checks need.
+"""The diagnosis's own reader of the Neutron API: a tiny GET-only transport and the lookups the checks need.
 
 ``diagnose`` reads state only through the public REST API (never the database or the domain code), exactly
 like an operator with the ``openstack`` client would, so it also diagnoses a server running somewhere else.
 
-The transport is a callable ``get(path, params) -> (status, body)`` with paths relative to the ``/v2.0`` base,
-so the CLI hands in its own authenticated keystoneauth adapter (:func:`adapter_getter`) and unit tests a plain
-function.
+It is independent of :mod:`floatnet.client` on purpose: the agent, the CLI and the lab share that client, and a
+diagnosis must not share their bugs. If the shared client misparsed an answer or mangled a filter, the agent
+would converge on the wrong state and a diagnosis through the same code would agree with it; reading the raw
+answers here, with a parser of its own, lets ``diagnose`` disagree. It shares only the endpoint and the
+credentials: the transport is a callable ``get(path, params) -> (status, body)`` with paths relative to the
+``/v2.0`` base, so the CLI hands in an ``httpx.Client`` it configured (:func:`http_getter`) and unit tests a
+plain function.
 """
 
 from __future__ import annotations
@@ -14,14 +18,14 @@ import ipaddress
 from collections.abc import Callable
 from typing import Any
 
-from keystoneauth1 import exceptions as ks_exc
+import httpx
 
 from floatnet.diagnose.result import CheckFailed
 
 Getter = Callable[[str, dict[str, Any] | None], tuple[int, Any]]
 
 
-class ApiError(CheckFailed):
+class ApiReadError(CheckFailed):
     """The API answered an error (or not at all); ``status`` is 0 when the server could not be reached."""
 
     def __init__(self, path: str, status: int, message: str) -> None:
@@ -33,17 +37,16 @@ class ApiError(CheckFailed):
         self.path, self.status, self.message = path, status, message
 
 
-def adapter_getter(http: Any) -> Getter:
-    """A Getter over a keystoneauth ``Adapter`` whose endpoint is the v2.0 base URL (what the CLI builds)."""
+def http_getter(http: httpx.Client) -> Getter:
+    """A Getter over an ``httpx.Client`` whose base URL is the v2.0 endpoint (with the caller's credentials)."""
 
     def get(path: str, params: dict[str, Any] | None = None) -> tuple[int, Any]:
         try:
-            response = http.get(path, params=params, raise_exc=False, headers={"Accept": "application/json"})
-        except ks_exc.ConnectFailure as exc:
-            where = getattr(http, "endpoint_override", None) or "the server"
-            raise ApiError(path, 0, f"cannot connect to {where}") from exc
-        except ks_exc.ClientException as exc:
-            raise ApiError(path, 0, str(exc)) from exc
+            response = http.get(path, params=params)
+        except httpx.ConnectError as exc:
+            raise ApiReadError(path, 0, f"cannot connect to {str(http.base_url).rstrip('/')}") from exc
+        except Exception as exc:  # transport or credentials: whatever kept an answer away fails the API hop
+            raise ApiReadError(path, 0, f"{type(exc).__name__}: {exc}") from exc
         try:
             body = response.json() if response.content else None
         except ValueError:
@@ -54,7 +57,7 @@ def adapter_getter(http: Any) -> Getter:
 
 
 class NeutronReader:
-    """The handful of Neutron reads a diagnosis makes, with Neutron's error bodies turned into ApiError."""
+    """The handful of Neutron reads a diagnosis makes, with Neutron's error bodies turned into ApiReadError."""
 
     def __init__(self, get: Getter) -> None:
         self._get = get
@@ -62,14 +65,14 @@ class NeutronReader:
     def _read(self, path: str, params: dict[str, Any] | None = None) -> Any:
         status, body = self._get(path, params)
         if status >= 400:
-            raise ApiError(path, status, _error_message(body))
+            raise ApiReadError(path, status, _error_message(body))
         return body
 
     def show(self, kind: str, resource_id: str) -> dict[str, Any] | None:
         """``GET <kind>s/<id>`` → the object, or None on 404."""
         try:
             return dict(self._read(f"/{kind}s/{resource_id}")[kind])
-        except ApiError as exc:
+        except ApiReadError as exc:
             if exc.status == 404:
                 return None
             raise
