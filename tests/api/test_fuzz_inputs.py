@@ -6,10 +6,6 @@ Invariants (checked by :class:`tests.api.fuzz_world.World` on every request): ne
 NeutronError body, a request the caller's policy forbids is refused, and the database is unchanged after
 every refused request. The in-process app keeps the sweep fast; the hostile requests the issue lists are also
 sent to a real server by tests/api/test_hostile_inputs_live.py.
-
-Holes other branches fix (``authz``: tag writes, readers' creates/actions without policy evaluation;
-``edge``: attribute validation) are the cases in :data:`KNOWN_HOLES`: the sweep leaves exactly those out and
-:func:`test_known_holes` asserts the right behaviour for each, marked ``xfail(strict=True)`` until merged.
 """
 
 from __future__ import annotations
@@ -27,7 +23,7 @@ from floatnet.core.ports import SPEC as PORT_SPEC
 from floatnet.core.quotas import DEFAULTS as QUOTA_RESOURCES
 from floatnet.core.routers import SPEC as ROUTER_SPEC
 from floatnet.core.subnets import SPEC as SUBNET_SPEC
-from tests.api.fuzz_world import JSON, PA, ROLES, World
+from tests.api.fuzz_world import PA, ROLES, World
 
 BIG = 2**70
 HOSTILE: list[Any] = [
@@ -48,36 +44,6 @@ RESOURCES: dict[str, tuple[str, dict[str, Any], tuple[tuple[str, bool], ...]]] =
     "routers": ("router", ROUTER_SPEC, (("router", True),)),
     "floatingips": ("floatingip", FLOATINGIP_SPEC, (("floatingip", True),)),
 }
-
-
-def _hole(role: str, method: str, path: str, reason: str) -> Any:
-    """One request another branch makes refused: (role, method, path template) with its reason."""
-    return pytest.param(
-        role, method, path, marks=pytest.mark.xfail(strict=True, reason=reason), id=f"{role}-{method}-{path}"
-    )
-
-
-AUTHZ = "fixed on branch authz (issue 20 items 2 and 4)"
-ADMIN_OWNED = (("networks", "shared_net"), ("networks", "ext_net"), ("subnets", "shared_subnet"))
-# The holes the sweep leaves out, each asserted by test_known_holes (xfail until the branch is merged):
-# a reader creating a port in its project, and tag writes (``TAG``: PUT …/tags, PUT …/tags/x, DELETE …/tags)
-# by a reader on its own project's network/subnet or by any non-admin on the admin's shared/external ones.
-# Path templates name world ids in braces; every request must be a 403/404 leaving the database unchanged.
-KNOWN_HOLES: list[Any] = [
-    _hole("reader", "POST", "/v2.0/ports", AUTHZ),
-    _hole("reader", "TAG", "/v2.0/networks/{network}/tags", AUTHZ),
-    _hole("reader", "TAG", "/v2.0/subnets/{subnet}/tags", AUTHZ),
-    *(
-        _hole(role, "TAG", f"/v2.0/{collection}/{{{target}}}/tags", AUTHZ)
-        for role in ("member", "reader", "foreign")
-        for collection, target in ADMIN_OWNED
-    ),
-]
-TAG_WRITES = (("PUT", "", {"tags": ["hostile"]}), ("PUT", "/x", None), ("DELETE", "", None))
-
-
-def _known(role: str, method: str, path: str) -> bool:
-    return any(param.values == (role, method, path) for param in KNOWN_HOLES)
 
 
 def _values(role: str, index: int) -> list[Any]:
@@ -113,8 +79,6 @@ def world(app_client: Any) -> Iterator[World]:
 
 def _creates(world: World, collection: str, role: str) -> None:
     resource, spec, _targets = RESOURCES[collection]
-    if _known(role, "POST", f"/v2.0/{collection}"):
-        return
     base, forbidden = _bases(world)[resource], _create_forbidden(role, collection)
     for index, attribute in enumerate(spec):
         for value in _values(role, index):
@@ -169,8 +133,6 @@ def _tag_paths(world: World) -> list[tuple[str, str, bool]]:
 def test_hostile_tags(world: World) -> None:
     """Tag writes with hostile tags: refused for whoever may not update the resource."""
     for role, template, refused in _tag_paths(world):
-        if _known(role, "TAG", template):
-            continue
         path = template.format(**world.ids)
         for value in FEW:
             world.send(role, "PUT", path, {"tags": value}, refused)
@@ -244,16 +206,3 @@ def test_hostile_queries(world: World, role: str) -> None:
     world.refused_batch(queries)
 
 
-@pytest.mark.parametrize(("role", "method", "path"), KNOWN_HOLES)
-def test_known_holes(world: World, role: str, method: str, path: str) -> None:
-    """The holes other branches close: each request must be refused with the database unchanged."""
-    url = path.format(**world.ids)
-    if method == "TAG":
-        requests = [(verb, url + suffix, body) for verb, suffix, body in TAG_WRITES]
-    else:
-        requests = [(method, url, {"port": {"network_id": world.ids["network"]}})]
-    before = world.dump()
-    statuses = [world.client.request(verb, where, json=body, headers={**JSON, **ROLES[role]}).status_code
-                for verb, where, body in requests]  # fmt: skip
-    assert all(status in (403, 404) for status in statuses), statuses
-    assert world.dump() == before
