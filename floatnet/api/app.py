@@ -1,7 +1,7 @@
 """The ASGI application: one Starlette app mounting the core, L3 and agent routes.
 
 ``create_app(config)`` opens the database (migrating it unless told not to), builds the domain container
-(:class:`floatnet.core.base.Core`, reachable from handlers as ``request.app.state.core``) and installs the
+(:class:`floatnet.core.service.Core`, reachable from handlers as ``request.app.state.core``) and installs the
 single error mapping of :mod:`floatnet.api.errors`. Every request first passes :mod:`floatnet.api.guard` (the
 CSRF / DNS-rebinding refusals), then Keystone token validation when configured.
 """
@@ -16,8 +16,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from floatnet.api import errors, routes_agent, routes_core, routes_l3, routes_quotas
 from floatnet.api.guard import RequestGuard
 from floatnet.config import Config
-from floatnet.core import policy
-from floatnet.core.base import Core
+from floatnet.core.access import policy
+from floatnet.core.service import Core
 from floatnet.db.migrate import upgrade
 from floatnet.db.session import Database
 

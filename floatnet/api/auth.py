@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from floatnet.core import policy
+from floatnet.core.access import policy
 from floatnet.core.context import DEFAULT_PROJECT, Context
 
 STATE_KEY = "floatnet_context"

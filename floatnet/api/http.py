@@ -16,11 +16,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from floatnet.api.auth import request_context
-from floatnet.core.base import Core
 from floatnet.core.context import Context
 from floatnet.core.errors import HTTPBadRequest, MalformedRequestBody
+from floatnet.core.listing import ListQuery
 from floatnet.core.numbers import bounded_int
-from floatnet.core.query import ListQuery
+from floatnet.core.service import Core
 
 T = TypeVar("T")
 PAGING_PARAMS = ("fields", "sort_key", "sort_dir", "limit", "marker", "page_reverse")

@@ -3,7 +3,7 @@
 * Typed filters: Neutron converts each filter value with its attribute's converter (``convert_to_boolean``,
   ``convert_to_int``) before querying, so ``?admin_state_up=maybe`` or ``?mtu=abc`` is a 400 rather than an
   empty list, and ``?admin_state_up=1`` finds what ``=true`` finds. Values are normalised to the text
-  :mod:`floatnet.core.query` compares (``true``/``false``, decimal integers); empty values are dropped as
+  :mod:`floatnet.core.listing` compares (``true``/``false``, decimal integers); empty values are dropped as
   Neutron drops them.
 * Hidden attributes: an attribute the caller may not see (a ``get_<resource>:<attr>`` rule refuses it, e.g.
   ``provider:*`` or ``binding:host_id`` for non-admins) must behave as if it did not exist, or filtering and
@@ -19,11 +19,11 @@ from typing import Any
 from starlette.requests import Request
 
 from floatnet.api import http
-from floatnet.core import policy
+from floatnet.core.access import policy
 from floatnet.core.context import Context
 from floatnet.core.errors import HTTPBadRequest
+from floatnet.core.listing import ListQuery
 from floatnet.core.numbers import bounded_int
-from floatnet.core.query import ListQuery
 
 BOOL, INT = "bool", "int"
 _STANDARD = {"revision_number": INT}

@@ -7,7 +7,7 @@
 * ``GET/PUT/DELETE /v2.0/networks/{id}`` — show (``fields``), update (``If-Match``), delete;
 * ``/v2.0/networks/{id}/tags[/{tag}]`` — standard-attr-tag (when ``tags``).
 
-Attributes the caller may not see are removed by :func:`floatnet.core.policy.filter_fields`, and filters
+Attributes the caller may not see are removed by :func:`floatnet.core.access.policy.filter_fields`, and filters
 and sort keys cannot see them either (:mod:`floatnet.api.listing`). All database
 work runs in the threadpool.
 """
@@ -24,11 +24,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from floatnet.api import http, listing
-from floatnet.core import policy
-from floatnet.core.base import Core, ResourceService, check_revision
+from floatnet.core.access import policy
 from floatnet.core.context import Context
-from floatnet.core.query import Page
-from floatnet.core.tags import Tags
+from floatnet.core.listing import Page
+from floatnet.core.resources.tags import Tags
+from floatnet.core.service import Core, ResourceService, check_revision
 
 PREFIX = "/v2.0"
 COLLECTIONS: dict[str, str] = {}  # collection -> resource, of every resource routed (for GET /v2.0)

@@ -21,12 +21,12 @@ from starlette.routing import BaseRoute, Route
 
 from floatnet.api import extensions, http
 from floatnet.api.resource import PREFIX, ResourceSpec, resource_routes
-from floatnet.core import feed, hoststate, status
-from floatnet.core.agents import AgentService, down_time
-from floatnet.core.base import Core
+from floatnet.core.agent_protocol import feed, host_state, status
+from floatnet.core.agent_protocol.agents import AgentService, down_time
 from floatnet.core.context import Context
 from floatnet.core.errors import HTTPBadRequest, PolicyNotAuthorized
 from floatnet.core.numbers import BIGINT_MAX, bounded_int
+from floatnet.core.service import Core
 
 MAX_TIMEOUT = 60.0
 DEFAULT_TIMEOUT = 30.0
@@ -62,14 +62,14 @@ async def report(request: Request) -> Response:
     return http.respond({"agent": await http.run_sync(service.report, ctx, body)})
 
 
-def _state(core: Core, host: str, filters: hoststate.Filters) -> dict[str, Any]:
-    return core.db.run(lambda s: hoststate.snapshot(s, core.config, host, filters, down_time(core)), write=False)
+def _state(core: Core, host: str, filters: host_state.Filters) -> dict[str, Any]:
+    return core.db.run(lambda s: host_state.snapshot(s, core.config, host, filters, down_time(core)), write=False)
 
 
 async def state(request: Request) -> Response:
     _admin(request, "get_host_state")
     params = request.query_params
-    filters = hoststate.Filters(
+    filters = host_state.Filters(
         router_ids=params.getlist("router_id"),
         network_ids=params.getlist("network_id"),
         port_ids=params.getlist("port_id"),

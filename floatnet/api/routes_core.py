@@ -9,9 +9,9 @@ from starlette.routing import BaseRoute, Route
 from floatnet.api import extensions, http, resource
 from floatnet.api.resource import ResourceSpec, resource_routes
 from floatnet.core.errors import ExtensionNotFound
-from floatnet.core.networks import NetworkService
-from floatnet.core.ports import PortService
-from floatnet.core.subnets import SubnetService
+from floatnet.core.resources.networks import NetworkService
+from floatnet.core.resources.ports import PortService
+from floatnet.core.resources.subnets import SubnetService
 
 CORE_RESOURCES = (
     ResourceSpec("network", "networks", NetworkService),

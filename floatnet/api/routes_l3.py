@@ -13,9 +13,9 @@ from starlette.routing import BaseRoute, Route
 
 from floatnet.api import extensions, http
 from floatnet.api.resource import PREFIX, ResourceSpec, resource_routes
-from floatnet.core import router_interfaces
-from floatnet.core.floatingips import FloatingIPService
-from floatnet.core.routers import RouterService
+from floatnet.core.resources import router_interfaces
+from floatnet.core.resources.floatingips import FloatingIPService
+from floatnet.core.resources.routers import RouterService
 
 for _alias, _name, _description in (
     (

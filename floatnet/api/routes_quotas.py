@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from floatnet.api import extensions, http
-from floatnet.core import policy, quotas
+from floatnet.core.access import policy, quotas
 from floatnet.core.context import Context
 
 PREFIX = "/v2.0/quotas"

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from floatnet.core import feed
+from floatnet.core.agent_protocol import feed
 from tests.api.l3_world import error, ok
 
 URL = "/v2.0/floatnet/hosts/node1/changes"

@@ -16,13 +16,13 @@ from urllib.parse import urlencode
 
 import pytest
 
-from floatnet.core.agents import REPORT_SPEC, UPDATE_SPEC
-from floatnet.core.floatingips import SPEC as FLOATINGIP_SPEC
-from floatnet.core.networks import SPEC as NETWORK_SPEC
-from floatnet.core.ports import SPEC as PORT_SPEC
-from floatnet.core.quotas import DEFAULTS as QUOTA_RESOURCES
-from floatnet.core.routers import SPEC as ROUTER_SPEC
-from floatnet.core.subnets import SPEC as SUBNET_SPEC
+from floatnet.core.access.quotas import DEFAULTS as QUOTA_RESOURCES
+from floatnet.core.agent_protocol.agents import REPORT_SPEC, UPDATE_SPEC
+from floatnet.core.resources.floatingips import SPEC as FLOATINGIP_SPEC
+from floatnet.core.resources.networks import SPEC as NETWORK_SPEC
+from floatnet.core.resources.ports import SPEC as PORT_SPEC
+from floatnet.core.resources.routers import SPEC as ROUTER_SPEC
+from floatnet.core.resources.subnets import SPEC as SUBNET_SPEC
 from tests.api.fuzz_world import PA, ROLES, World
 
 BIG = 2**70

@@ -65,7 +65,7 @@ def test_operator_file_restricts_updates_to_admins(make_app_client: Callable[...
 
 
 def test_unreadable_policy_file_stops_the_app(make_app_client: Callable[..., Any], tmp_path: Path) -> None:
-    from floatnet.core.policy_engine import PolicyFileError
+    from floatnet.core.access.policy_engine import PolicyFileError
 
     missing = tmp_path / "absent.yaml"
     try:

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import event
 
-from floatnet.core import router_slice
+from floatnet.core.agent_protocol import router_slice
 from tests.api.l3_world import build
 
 

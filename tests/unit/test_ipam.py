@@ -6,7 +6,8 @@ import ipaddress
 
 import pytest
 
-from floatnet.core import errors, ipam
+from floatnet.core import errors
+from floatnet.core.ipam import pools as ipam
 
 
 def net(text: str) -> ipam.IPNetwork:

@@ -8,12 +8,13 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from floatnet.core import router_routes, status
+from floatnet.core.agent_protocol import status
+from floatnet.core.agent_protocol.feed import ChangeNotifier
+from floatnet.core.agent_protocol.scheduling import Candidates, choose, is_alive
 from floatnet.core.errors import BadRequest, HTTPBadRequest
-from floatnet.core.feed import ChangeNotifier
-from floatnet.core.fip_association import _pick_ip
 from floatnet.core.l3_errors import InvalidRoutes
-from floatnet.core.scheduling import Candidates, choose, is_alive
+from floatnet.core.resources import extra_routes
+from floatnet.core.resources.fip_association import _pick_ip
 
 IDS = [f"00000000-0000-4000-8000-{i:012d}" for i in range(200)]
 
@@ -78,15 +79,15 @@ def test_status_body_validation() -> None:
 
 def test_routes_convert_dedups_and_checks() -> None:
     route = {"destination": "192.0.2.0/24", "nexthop": "10.0.0.7"}
-    assert router_routes.convert([route, dict(route)]) == [route]
-    assert router_routes.convert(None) == []
+    assert extra_routes.convert([route, dict(route)]) == [route]
+    assert extra_routes.convert(None) == []
     with pytest.raises(ValueError):
-        router_routes.convert([{"destination": "192.0.2.1", "nexthop": "10.0.0.7"}])
-    router_routes._check([route], ["10.0.0.0/24"], {"10.0.0.1"})
+        extra_routes.convert([{"destination": "192.0.2.1", "nexthop": "10.0.0.7"}])
+    extra_routes._check([route], ["10.0.0.0/24"], {"10.0.0.1"})
     with pytest.raises(InvalidRoutes):
-        router_routes._check([route], ["10.1.0.0/24"], set())
+        extra_routes._check([route], ["10.1.0.0/24"], set())
     with pytest.raises(InvalidRoutes):
-        router_routes._check([route], ["10.0.0.0/24"], {"10.0.0.7"})
+        extra_routes._check([route], ["10.0.0.0/24"], {"10.0.0.7"})
 
 
 def test_fixed_ip_choice() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from floatnet.core import policy_engine
-from floatnet.core.policy_engine import PolicyEngine, PolicyFileError
+from floatnet.core.access import policy_engine
+from floatnet.core.access.policy_engine import PolicyEngine, PolicyFileError
 
 
 @dataclass

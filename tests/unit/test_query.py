@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from floatnet.core.errors import HTTPBadRequest
-from floatnet.core.query import (
+from floatnet.core.listing import (
     ListQuery,
     apply,
     matches,

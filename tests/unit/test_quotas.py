@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from floatnet.core import quotas
+from floatnet.core.access import quotas
 from floatnet.core.context import Context
 from floatnet.core.errors import HTTPBadRequest, OverQuota
 from floatnet.db.models import Base, Network, Router

@@ -12,9 +12,10 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from floatnet.core import changes, fixed_ips
-from floatnet.core.base import Core, bump
-from floatnet.core.ports import delete_port_in, new_port
+from floatnet.core.agent_protocol import changes
+from floatnet.core.ipam import fixed_ips
+from floatnet.core.resources.ports import delete_port_in, new_port
+from floatnet.core.service import Core, bump
 from floatnet.db.models import Network, Port, Subnet
 
 OWNER = "network:dhcp"

@@ -16,10 +16,11 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from floatnet.core import changes, policy
-from floatnet.core.base import Core
+from floatnet.core.access import policy
+from floatnet.core.agent_protocol import changes
 from floatnet.core.context import Context
 from floatnet.core.errors import HTTPBadRequest, NotFound
+from floatnet.core.service import Core
 from floatnet.db.models import Base, FloatingIP, Network, Port, Router, Subnet, Tag, utcnow
 
 MAX_TAGS = 50

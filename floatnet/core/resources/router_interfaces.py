@@ -21,8 +21,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from floatnet.core import changes, router_routes
-from floatnet.core.base import Core, bump
+from floatnet.core.agent_protocol import changes
 from floatnet.core.context import Context
 from floatnet.core.errors import BadRequest, Conflict, PortInUse
 from floatnet.core.l3_errors import (
@@ -31,10 +30,12 @@ from floatnet.core.l3_errors import (
     RouterInterfaceNotFound,
     RouterInterfaceNotFoundForSubnet,
 )
-from floatnet.core.l3_ports import ROUTER_INTERFACE, addresses, create, network_of, remove
-from floatnet.core.lookup import get_port, get_subnet, require_owner
-from floatnet.core.port_devices import check_device_id
-from floatnet.core.routers import get_router
+from floatnet.core.resources import extra_routes
+from floatnet.core.resources.device_owners import check_device_id
+from floatnet.core.resources.router_owned_ports import ROUTER_INTERFACE, addresses, create, network_of, remove
+from floatnet.core.resources.routers import get_router
+from floatnet.core.resources.scoped_rows import get_port, get_subnet, require_owner
+from floatnet.core.service import Core, bump
 from floatnet.core.validation import to_uuid
 from floatnet.db.models import FloatingIP, IPAllocation, Port, Router, RouterPort, Subnet
 
@@ -200,7 +201,7 @@ def _ensure_unused(session: Session, router: Router, subnet: Subnet) -> None:
     )
     if any(address and ipaddress.ip_address(address) in net for address in fixed):
         raise RouterInterfaceInUseByFloatingIP(router_id=router.id, subnet_id=subnet.id)
-    if router_routes.nexthops_in(session, router.id, subnet.cidr):
+    if extra_routes.nexthops_in(session, router.id, subnet.cidr):
         raise RouterInterfaceInUseByRoute(router_id=router.id, subnet_id=subnet.id)
 
 

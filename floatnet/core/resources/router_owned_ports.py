@@ -1,9 +1,9 @@
 """Ports the L3 service owns: router interfaces, router gateways and floating IP ports.
 
-They are ordinary ``ports`` rows made by :func:`floatnet.core.ports.new_port` inside the caller's transaction
+They are ordinary ``ports`` rows made by :func:`floatnet.core.resources.ports.new_port` inside the caller's transaction
 (so IPAM's guarantees hold, the change feed logs them, and ``port list`` shows them as Neutron does); this
 module only adds what the L3 code needs around that: the owners' names (defined with the device rules in
-:mod:`floatnet.core.port_devices`) and batched address lookups.
+:mod:`floatnet.core.resources.device_owners`) and batched address lookups.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from floatnet.core.base import Core
 from floatnet.core.errors import NetworkNotFound
-from floatnet.core.port_devices import FLOATINGIP, ROUTER_GATEWAY, ROUTER_INTERFACE
-from floatnet.core.ports import create_port, delete_port_in
+from floatnet.core.resources.device_owners import FLOATINGIP, ROUTER_GATEWAY, ROUTER_INTERFACE
+from floatnet.core.resources.ports import create_port, delete_port_in
+from floatnet.core.service import Core
 from floatnet.db.models import IPAllocation, Network, Port
 
 __all__ = ["FLOATINGIP", "ROUTER_GATEWAY", "ROUTER_INTERFACE", "addresses", "create", "network_of", "remove"]

@@ -4,7 +4,7 @@ Setting a gateway creates the router's ``network:router_gateway`` port on a ``ro
 an address from its pools (or the ones asked in ``external_fixed_ips``); clearing it or moving it to another
 network deletes that port, refused with 409 ``RouterExternalGatewayInUseByFloatingIp`` while floating IPs
 reach their fixed IPs through this router. Choosing SNAT and fixed gateway addresses is for admins (as in
-Neutron's default policy; :mod:`floatnet.core.routers` checks the `external_gateway_info` rules).
+Neutron's default policy; :mod:`floatnet.core.resources.routers` checks the `external_gateway_info` rules).
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from floatnet.core import changes, fixed_ips
-from floatnet.core.base import Core
+from floatnet.core.agent_protocol import changes
 from floatnet.core.context import Context
 from floatnet.core.errors import BadRequest
+from floatnet.core.ipam import fixed_ips
 from floatnet.core.l3_errors import RouterExternalGatewayInUseByFloatingIp
-from floatnet.core.l3_ports import ROUTER_GATEWAY, addresses, create, remove
-from floatnet.core.lookup import get_network
+from floatnet.core.resources.router_owned_ports import ROUTER_GATEWAY, addresses, create, remove
+from floatnet.core.resources.scoped_rows import get_network
+from floatnet.core.service import Core
 from floatnet.core.validation import dict_with, ip_address, list_of, to_bool, to_uuid
 from floatnet.db.models import FloatingIP, Port, Router, RouterPort
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from floatnet.config import Config
 from floatnet.core.context import Context
 from floatnet.core.errors import HTTPBadRequest, RevisionNumberConstraintFailed
-from floatnet.core.query import ListQuery, Page
+from floatnet.core.listing import ListQuery, Page
 from floatnet.db.models import Tag, table_of, utcnow
 from floatnet.db.session import Database
 

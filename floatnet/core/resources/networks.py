@@ -8,12 +8,14 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
-from floatnet.core import changes, policy, quotas, segments, tags
-from floatnet.core.base import Core, bump, check_revision, load_tags, owner_project, standard_attrs
+from floatnet.core.access import policy, quotas
+from floatnet.core.agent_protocol import changes
 from floatnet.core.context import Context
 from floatnet.core.errors import ExternalNetworkInUse, InvalidInput, InvalidSharedSetting, NetworkInUse
-from floatnet.core.lookup import get_network, network_visible_clause, require_owner
-from floatnet.core.query import ListQuery, Page, apply, pop_column_filters
+from floatnet.core.listing import ListQuery, Page, apply, pop_column_filters
+from floatnet.core.resources import segments, tags
+from floatnet.core.resources.scoped_rows import get_network, network_visible_clause, require_owner
+from floatnet.core.service import Core, bump, check_revision, load_tags, owner_project, standard_attrs
 from floatnet.core.validation import (
     Attr,
     dns_domain,

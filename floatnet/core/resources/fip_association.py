@@ -27,8 +27,8 @@ from sqlalchemy.orm import Session
 from floatnet.core.context import Context
 from floatnet.core.errors import BadRequest
 from floatnet.core.l3_errors import ExternalGatewayForFloatingIPNotFound, FloatingIPPortAlreadyAssociated
-from floatnet.core.l3_ports import ROUTER_INTERFACE
-from floatnet.core.lookup import port_row
+from floatnet.core.resources.router_owned_ports import ROUTER_INTERFACE
+from floatnet.core.resources.scoped_rows import port_row
 from floatnet.db.models import FloatingIP, IPAllocation, Port, Router, RouterPort, table_of
 
 NOT_ASSOCIABLE = "network:dhcp"  # Neutron's is_fip_serviced: only the DHCP port is refused, any other owner

@@ -10,8 +10,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from floatnet.config import Config
-from floatnet.core import changes, dhcp, ipam, quotas, tags
-from floatnet.core.base import Core, bump, check_revision, load_tags, owner_project, standard_attrs
+from floatnet.core.access import quotas
+from floatnet.core.access.policy import check, check_attributes
+from floatnet.core.agent_protocol import changes
 from floatnet.core.context import Context
 from floatnet.core.errors import (
     DNSNameServersExhausted,
@@ -22,9 +23,11 @@ from floatnet.core.errors import (
     SegmentNotFound,
     SubnetInUse,
 )
-from floatnet.core.lookup import get_network, get_subnet, network_visible_clause, require_owner
-from floatnet.core.policy import check, check_attributes
-from floatnet.core.query import ListQuery, Page, apply, pop_column_filters
+from floatnet.core.ipam import pools as ipam
+from floatnet.core.listing import ListQuery, Page, apply, pop_column_filters
+from floatnet.core.resources import dhcp_port, tags
+from floatnet.core.resources.scoped_rows import get_network, get_subnet, network_visible_clause, require_owner
+from floatnet.core.service import Core, bump, check_revision, load_tags, owner_project, standard_attrs
 from floatnet.core.validation import (
     Attr,
     cidr,
@@ -188,7 +191,7 @@ def _shape(attrs: dict[str, Any]) -> ipam.IPNetwork:
 
 
 def _non_dhcp_allocations(session: Session, subnet_id: str) -> bool:
-    dhcp_ports = select(Port.id).where(Port.device_owner == dhcp.OWNER)
+    dhcp_ports = select(Port.id).where(Port.device_owner == dhcp_port.OWNER)
     stmt = select(IPAllocation.port_id).where(
         IPAllocation.subnet_id == subnet_id, IPAllocation.port_id.not_in(dhcp_ports)
     )
@@ -254,7 +257,7 @@ class SubnetService:
         session.flush()
         tags.set_initial(session, "subnet", subnet.id, tags.check_tags(attrs.get("tags", [])))
         changes.record(session, "subnet", subnet.id, "create", network_id=network.id)
-        dhcp.sync(session, self.core, network)
+        dhcp_port.sync(session, self.core, network)
         return render_many(session, [subnet])[0]
 
     def update(self, ctx: Context, resource_id: str, body: dict[str, Any], revision: int | None) -> dict[str, Any]:
@@ -287,7 +290,7 @@ class SubnetService:
         changes.record(session, "subnet", subnet.id, "update", network_id=subnet.network_id)
         network = session.get(Network, subnet.network_id)
         assert network is not None
-        dhcp.sync(session, self.core, network)
+        dhcp_port.sync(session, self.core, network)
         return render_many(session, [subnet])[0]
 
     def delete(self, ctx: Context, resource_id: str) -> None:
@@ -306,4 +309,4 @@ class SubnetService:
         session.flush()
         self.core.ipam_hints.pop(subnet.id, None)
         changes.record(session, "subnet", subnet.id, "delete", network_id=network.id)
-        dhcp.sync(session, self.core, network)
+        dhcp_port.sync(session, self.core, network)

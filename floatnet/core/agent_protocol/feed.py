@@ -1,6 +1,6 @@
 """The change feed agents follow: read the log after a cursor, wake waiting pollers, prune old rows.
 
-Rows are written by :func:`floatnet.core.changes.record` in the changing transaction. This module adds:
+Rows are written by :func:`floatnet.core.agent_protocol.changes.record` in the changing transaction. This module adds:
 
 * :class:`ChangeNotifier` — an in-process wake-up. A SQLAlchemy session hook notices transactions that wrote
   a ``changes`` row and, *after* their commit, bumps a version and wakes every waiter, so a long poll answers

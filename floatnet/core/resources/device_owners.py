@@ -3,7 +3,7 @@
 Neutron's three guards, which together keep projects from forging ports that look like another project's
 router ports and from leaving undeletable ports behind:
 
-* ``create_port:device_owner``/``update_port:device_owner`` (policy, checked by :mod:`floatnet.core.ports`
+* ``create_port:device_owner``/``update_port:device_owner`` (policy, checked by :mod:`floatnet.core.resources.ports`
   on a target that carries the *new* owner): a ``network:*`` owner is for admins and members of the network's
   project only — on somebody else's shared network it is a 403.
 * :func:`check_device_id`: a non-admin's router-interface port may not name another project's router as its

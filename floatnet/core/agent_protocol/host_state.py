@@ -1,12 +1,12 @@
 """The desired state of one host (``GET /v2.0/floatnet/hosts/{host}/state``): a consistent snapshot + its seq.
 
 One read transaction: the change-feed ``seq`` is read first, so anything committed later is newer than the
-snapshot and reaches the agent through the feed. Placement comes from :mod:`floatnet.core.scheduling`.
+snapshot and reaches the agent through the feed. Placement comes from :mod:`floatnet.core.agent_protocol.scheduling`.
 Filters (``router_ids``/``network_ids``/``port_ids``) restrict the answer to those resources; a filtered id
 that is gone or not placed on this host is listed under ``absent`` so the agent removes it. Without any
 filter everything the host runs is listed (``complete``).
 
-Routers come from :mod:`floatnet.core.router_slice` (a few indexed queries for any number of routers).
+Routers come from :mod:`floatnet.core.agent_protocol.router_slice` (a few indexed queries for any number of routers).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from floatnet.config import Config
-from floatnet.core import router_slice
-from floatnet.core.feed import latest_seq
-from floatnet.core.scheduling import DHCP, ROUTER, Candidates, candidates
+from floatnet.core.agent_protocol import router_slice
+from floatnet.core.agent_protocol.feed import latest_seq
+from floatnet.core.agent_protocol.scheduling import DHCP, ROUTER, Candidates, candidates
 from floatnet.db.models import IPAllocation, Network, Port, Router, RouterPort, Subnet
 
 DHCP_OWNER = "network:dhcp"

@@ -1,8 +1,8 @@
 """Who may do what: the domain's policy calls, backed by Neutron's default rules in oslo.policy.
 
-The rules (:mod:`floatnet.core.policy_rules`) and their evaluation (:mod:`floatnet.core.policy_engine`) are
-Neutron's; the operator overrides them with ``[oslo_policy] policy_file`` (loaded by :func:`configure` when
-the app is built). The domain's calls:
+The rules (:mod:`floatnet.core.access.policy_rules`) and their evaluation
+(:mod:`floatnet.core.access.policy_engine`) are Neutron's; the operator overrides them with
+``[oslo_policy] policy_file`` (loaded by :func:`configure` when the app is built). The domain's calls:
 
 * :func:`check` ``(ctx, action, target)`` raises ``PolicyNotAuthorized`` (403) unless ``ctx`` may do
   ``action`` (``"create_network:shared"``, ``"get_quota"``, …) on ``target`` (the resource's attributes;
@@ -21,9 +21,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from floatnet.core.access.policy_engine import PolicyEngine
 from floatnet.core.context import Context
 from floatnet.core.errors import PolicyNotAuthorized
-from floatnet.core.policy_engine import PolicyEngine
 
 _engine = PolicyEngine()
 

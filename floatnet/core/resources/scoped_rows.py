@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, bindparam, or_, select, true
 from sqlalchemy.orm import Session
 
-from floatnet.core import policy
+from floatnet.core.access import policy
 from floatnet.core.context import Context
 from floatnet.core.errors import NetworkNotFound, PolicyNotAuthorized, PortNotFound, SubnetNotFound
 from floatnet.db.models import Network, Port, Subnet, table_of

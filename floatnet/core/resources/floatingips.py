@@ -2,10 +2,10 @@
 
 A floating IP owns a port on its external network (``device_owner network:floatingip``, ``device_id`` = the
 floating IP's id) that holds its address, so IPAM's uniqueness and pool exhaustion (409
-``IpAddressGenerationFailure``) apply unchanged. Association rules: :mod:`floatnet.core.fip_association`.
+``IpAddressGenerationFailure``) apply unchanged. Association rules: :mod:`floatnet.core.resources.fip_association`.
 ``status`` is DOWN at creation and after every association change, until the hosting agent reports ACTIVE.
 Change rows name the router the floating IP goes through; a move between routers logs one row for each.
-Deleting a port disassociates its floating IPs (a hook registered with :mod:`floatnet.core.port_hooks`).
+Deleting a port disassociates its floating IPs (a hook registered with :mod:`floatnet.core.resources.port_hooks`).
 """
 
 from __future__ import annotations
@@ -17,17 +17,19 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from floatnet.core import changes, fip_association, policy, port_hooks, quotas, tags
-from floatnet.core.base import Core, check_revision, load_tags, owner_project
+from floatnet.core.access import policy, quotas
+from floatnet.core.agent_protocol import changes
 from floatnet.core.context import Context
 from floatnet.core.errors import BadRequest, IpAddressGenerationFailure, NetworkNotFound
-from floatnet.core.fip_association import NOWHERE, Target
 from floatnet.core.l3_errors import FloatingIPNotFound
-from floatnet.core.l3_ports import FLOATINGIP
-from floatnet.core.l3_ports import create as create_port
-from floatnet.core.l3_ports import remove as remove_port
-from floatnet.core.lookup import network_visible, require_owner
-from floatnet.core.query import ListQuery, Page, apply
+from floatnet.core.listing import ListQuery, Page, apply
+from floatnet.core.resources import fip_association, port_hooks, tags
+from floatnet.core.resources.fip_association import NOWHERE, Target
+from floatnet.core.resources.router_owned_ports import FLOATINGIP
+from floatnet.core.resources.router_owned_ports import create as create_port
+from floatnet.core.resources.router_owned_ports import remove as remove_port
+from floatnet.core.resources.scoped_rows import network_visible, require_owner
+from floatnet.core.service import Core, check_revision, load_tags, owner_project
 from floatnet.core.validation import (
     Attr,
     ip_address,

@@ -16,7 +16,7 @@ import orjson
 from sqlalchemy import Select, String, bindparam, select, type_coerce
 from sqlalchemy.orm import Session
 
-from floatnet.core.base import TIME_FORMAT, load_tags
+from floatnet.core.service import TIME_FORMAT, load_tags
 from floatnet.db.models import IPAllocation, Port, table_of
 
 PORTS = table_of(Port)

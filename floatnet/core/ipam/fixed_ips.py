@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
-from floatnet.core import ipam
 from floatnet.core.errors import (
     InvalidInput,
     InvalidIpForNetwork,
@@ -24,6 +23,7 @@ from floatnet.core.errors import (
     IpAddressAlreadyAllocated,
     IpAddressGenerationFailure,
 )
+from floatnet.core.ipam import pools
 from floatnet.core.validation import dict_with, ip_address, list_of, to_uuid
 from floatnet.db.models import IPAllocation, Subnet, table_of
 
@@ -60,7 +60,7 @@ def _add(session: Session, port_id: str, subnet: Any, address: str) -> dict[str,
 
 
 def _auto(session: Session, hints: dict[str, int], port_id: str, subnet: Any) -> dict[str, str]:
-    address = ipam.next_free(session, hints, subnet)
+    address = pools.next_free(session, hints, subnet)
     if address is None:
         raise IpAddressGenerationFailure(net_id=subnet.network_id)
     return _add(session, port_id, subnet, address)
@@ -74,17 +74,17 @@ def _subnet_for(subnets: list[Any], network_id: str, entry: dict[str, str]) -> A
                 error_message=f"Failed to create port on network {network_id}, "
                 f"because fixed_ips included invalid subnet {entry['subnet_id']}"
             )
-        if "ip_address" in entry and not ipam.in_subnet(found, entry["ip_address"]):
+        if "ip_address" in entry and not pools.in_subnet(found, entry["ip_address"]):
             raise InvalidIpForSubnet(ip_address=entry["ip_address"])
         return found
-    found = next((s for s in subnets if ipam.in_subnet(s, entry["ip_address"])), None)
+    found = next((s for s in subnets if pools.in_subnet(s, entry["ip_address"])), None)
     if found is None:
         raise InvalidIpForNetwork(ip_address=entry["ip_address"])
     return found
 
 
 def _specific(session: Session, port_id: str, subnet: Any, address: str, owner: str) -> dict[str, str]:
-    if (address == subnet.gateway_ip and owner not in ROUTER_OWNERS) or ipam.is_allocated(
+    if (address == subnet.gateway_ip and owner not in ROUTER_OWNERS) or pools.is_allocated(
         session, subnet.network_id, address
     ):
         raise IpAddressAlreadyAllocated(ip=address, subnet_id=subnet.id)
@@ -104,7 +104,7 @@ def allocate(
     if requested is None:
         ordered = [s for s in subnets if s.ip_version == 4] or subnets
         for subnet in ordered:
-            address = ipam.next_free(session, hints, subnet)
+            address = pools.next_free(session, hints, subnet)
             if address is not None:
                 return [_add(session, port_id, subnet, address)]
         if ordered:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from floatnet.core.feed import mark_written
+from floatnet.core.agent_protocol.feed import mark_written
 from floatnet.db.models import Change, table_of, utcnow
 from floatnet.db.session import serialize
 

@@ -1,4 +1,4 @@
-"""Ports: create/show/list/update/delete with fixed IPs (IPAM), MAC addresses and port binding.
+"""Ports: create/show/list/update/delete with fixed IPs (IPAM), MAC addresses and port port_binding.
 
 Besides the ``ports`` resource (:class:`PortService`), other domain modules (DHCP, routers, floating IPs)
 create and delete ports inside their own transaction with :func:`new_port` and :func:`delete_port_in`, and
@@ -14,12 +14,15 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from floatnet.core import binding, changes, fixed_ips, policy, port_devices, port_hooks, port_view, quotas, tags
-from floatnet.core.base import Core, bump, check_revision, owner_project
+from floatnet.core.access import policy, quotas
+from floatnet.core.agent_protocol import changes
 from floatnet.core.context import Context
 from floatnet.core.errors import HTTPBadRequest, MacAddressInUse, PolicyNotAuthorized, PortNotFound
-from floatnet.core.lookup import get_port, network_row
-from floatnet.core.query import ListQuery, Page, apply, take_column_filters
+from floatnet.core.ipam import fixed_ips
+from floatnet.core.listing import ListQuery, Page, apply, take_column_filters
+from floatnet.core.resources import device_owners, port_binding, port_hooks, port_rendering, tags
+from floatnet.core.resources.scoped_rows import get_port, network_row
+from floatnet.core.service import Core, bump, check_revision, owner_project
 from floatnet.core.validation import (
     VNIC_TYPES,
     Attr,
@@ -86,11 +89,11 @@ IGNORED = ("security_groups", "allowed_address_pairs", "fixed_ips", "tags", "net
 
 def render_ports(session: Session, rows: Sequence[Port]) -> list[dict[str, Any]]:
     """Render ORM ports (fixed IPs and tags loaded in bulk)."""
-    return port_view.render_rows(session, [port_view.view_of(port) for port in rows])
+    return port_rendering.render_rows(session, [port_rendering.view_of(port) for port in rows])
 
 
 def _visible(ctx: Context) -> Any:
-    stmt = port_view.select_ports()
+    stmt = port_rendering.select_ports()
     if ctx.is_admin:
         return stmt
     owned_networks = select(NETWORKS.c.id).where(NETWORKS.c.project_id == ctx.project_id)
@@ -121,13 +124,13 @@ def list_ports(session: Session, ctx: Context, query: ListQuery) -> list[dict[st
     by_address = _fixed_ips_filter(query)
     if by_address is not None:
         stmt = stmt.where(by_address)
-    return port_view.fetch(session, _page_in_sql(stmt, query))
+    return port_rendering.fetch(session, _page_in_sql(stmt, query))
 
 
 def _page_in_sql(stmt: Any, query: ListQuery) -> Any:
     """With only ``limit``/``marker`` left to do (default id order), page in SQL: one page is read, not all.
 
-    Fetches ``limit + 1`` rows after the marker so :func:`floatnet.core.query.apply` still knows whether
+    Fetches ``limit + 1`` rows after the marker so :func:`floatnet.core.listing.apply` still knows whether
     more follow; the marker is consumed here.
     """
     if query.filters or query.sort or not query.limit or query.page_reverse:
@@ -140,7 +143,7 @@ def _page_in_sql(stmt: Any, query: ListQuery) -> Any:
 
 def show_port(session: Session, ctx: Context, port_id: str) -> dict[str, Any]:
     """One port ``ctx`` may see (404 otherwise), rendered."""
-    found = port_view.fetch(session, _visible(ctx).where(PORTS.c.id == port_id))
+    found = port_rendering.fetch(session, _visible(ctx).where(PORTS.c.id == port_id))
     if not found:
         raise PortNotFound(port_id=port_id)
     return found[0]
@@ -162,7 +165,7 @@ def _mac(session: Session, network_id: str, wanted: str | None) -> str:
 
 def _insert(session: Session, core: Core, project: str, attrs: dict[str, Any], network: Any) -> dict[str, Any]:
     host = attrs.get("binding:host_id", "")
-    vif_type, details = binding.vif(session, core.config, network, host)
+    vif_type, details = port_binding.vif(session, core.config, network, host)
     now = utcnow()
     values = {
         "id": new_id(),
@@ -234,23 +237,23 @@ def _written(attrs: dict[str, Any]) -> list[str]:
 
 def _check_create(session: Session, ctx: Context, project: str, attrs: dict[str, Any], network: Any) -> None:
     """``create_port`` and the rules of every attribute given (``attrs``: the request's, defaults left out),
-    then the device checks of :mod:`floatnet.core.port_devices`."""
-    target = port_devices.policy_target(project, network, attrs.get("device_owner"))
+    then the device checks of :mod:`floatnet.core.resources.device_owners`."""
+    target = device_owners.policy_target(project, network, attrs.get("device_owner"))
     policy.check(ctx, "create_port", target)
     if not (ctx.owns(network.project_id) or network.shared):
         raise PolicyNotAuthorized(action="create_port")
     policy.check_attributes(ctx, "create", "port", _written(attrs), target)
-    port_devices.check_device_id(session, ctx, project, attrs.get("device_owner"), attrs.get("device_id"))
+    device_owners.check_device_id(session, ctx, project, attrs.get("device_owner"), attrs.get("device_id"))
 
 
 def _check_update(session: Session, ctx: Context, port: Port, attrs: dict[str, Any], network: Network) -> None:
     """``update_port`` and its attribute rules on the port as it will be, then the device checks."""
     owner, device_id = attrs.get("device_owner", port.device_owner), attrs.get("device_id", port.device_id)
-    target = port_devices.policy_target(port.project_id, network, owner)
+    target = device_owners.policy_target(port.project_id, network, owner)
     policy.check(ctx, "update_port", target)
     policy.check_attributes(ctx, "update", "port", _written(attrs), target)
     if "device_owner" in attrs or "device_id" in attrs:
-        port_devices.check_device_id(session, ctx, port.project_id, owner, device_id)
+        device_owners.check_device_id(session, ctx, port.project_id, owner, device_id)
 
 
 class PortService:
@@ -275,7 +278,7 @@ class PortService:
             _check_create(session, ctx, project, {k: v for k, v in attrs.items() if k not in defaults}, network)
             quotas.check(session, ctx, "port", project_id=project)
             values, ips, port_tags = create_port(session, self.core, project, attrs, network)
-            return port_view.render([values[name] for name in port_view.NAMES], ips, port_tags)
+            return port_rendering.render([values[name] for name in port_rendering.NAMES], ips, port_tags)
 
         return self.core.db.run(work)
 
@@ -300,7 +303,7 @@ class PortService:
         for key, value in attrs.items():
             if key not in IGNORED and key != "mac_address":
                 setattr(port, STORED.get(key, key), value)
-        port.binding_vif_type, port.binding_vif_details = binding.vif(
+        port.binding_vif_type, port.binding_vif_details = port_binding.vif(
             session, self.core.config, network, port.binding_host_id
         )
         bump(port)
@@ -314,7 +317,7 @@ class PortService:
             port = get_port(session, ctx, resource_id)
             network_project = session.scalar(select(Network.project_id).where(Network.id == port.network_id))
             policy.check(ctx, "delete_port", {"project_id": port.project_id, "network_project_id": network_project})
-            port_devices.check_deletable(session, ctx, port)
+            device_owners.check_deletable(session, ctx, port)
             delete_port_in(session, port)
 
         self.core.db.run(work)

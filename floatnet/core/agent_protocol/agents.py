@@ -15,12 +15,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from floatnet.core import policy
-from floatnet.core.base import Core
+from floatnet.core.access import policy
+from floatnet.core.agent_protocol.scheduling import is_alive
 from floatnet.core.context import Context
 from floatnet.core.errors import AgentNotFound, BadRequest, HTTPMethodNotAllowed, PolicyNotAuthorized
-from floatnet.core.query import ListQuery, Page, apply
-from floatnet.core.scheduling import is_alive
+from floatnet.core.listing import ListQuery, Page, apply
+from floatnet.core.service import Core
 from floatnet.core.validation import Attr, any_dict, string, to_bool, validate
 from floatnet.db.models import Agent, new_id, utcnow
 

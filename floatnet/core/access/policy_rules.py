@@ -2,7 +2,7 @@
 
 The rule names, check strings and their meaning follow Neutron's current defaults (project-scoped "new
 defaults": ``admin``/``member``/``reader`` roles), so an operator's Neutron ``policy.yaml`` overrides apply.
-Conventions the rules rely on (provided by :mod:`floatnet.core.policy_engine` and its callers):
+Conventions the rules rely on (provided by :mod:`floatnet.core.access.policy_engine` and its callers):
 
 - credentials carry ``project_id``/``tenant_id``, ``user_id``, ``roles`` and ``is_admin``;
 - a target is the resource's attributes (``project_id``/``tenant_id`` included); a subnet's or port's target

@@ -1,4 +1,4 @@
-"""Evaluate Neutron's policy (:mod:`floatnet.core.policy_rules`) with oslo.policy and operator overrides.
+"""Evaluate Neutron's policy (:mod:`floatnet.core.access.policy_rules`) with oslo.policy and operator overrides.
 
 The engine answers three questions the way Neutron's API layer asks them:
 
@@ -7,7 +7,7 @@ The engine answers three questions the way Neutron's API layer asks them:
   create an attribute counts only when given a non-default value, on update whenever it is in the request),
 - which attributes must be hidden from this caller (:meth:`PolicyEngine.filter_fields`).
 
-Turning a refusal into 404 or 403 is the caller's job (:mod:`floatnet.core.policy`): Neutron answers 404
+Turning a refusal into 404 or 403 is the caller's job (:mod:`floatnet.core.access.policy`): Neutron answers 404
 when the caller may not even see the resource.
 """
 
@@ -23,7 +23,7 @@ from oslo_config import cfg
 from oslo_policy import policy
 
 from floatnet.config import ConfigError
-from floatnet.core import policy_rules
+from floatnet.core.access import policy_rules
 
 # Values an attribute has when a create request does not mention it: writing them needs no attribute rule.
 CREATE_DEFAULTS: dict[str, object] = {

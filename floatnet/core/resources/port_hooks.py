@@ -1,6 +1,6 @@
-"""Hooks other domain modules run when a port goes away, so :mod:`floatnet.core.ports` imports none of them.
+"""Hooks other domain modules run when a port goes away, so :mod:`floatnet.core.resources.ports` imports none of them.
 
-Floating IPs register :func:`floatnet.core.floatingips.disassociate_port` here: deleting a port first
+Floating IPs register :func:`floatnet.core.resources.floatingips.disassociate_port` here: deleting a port first
 disassociates the floating IPs mapped to it (in the same transaction), as Neutron does.
 """
 

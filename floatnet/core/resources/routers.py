@@ -1,7 +1,8 @@
 """Routers: create/show/list/update/delete with external gateway (ext-gw-mode) and extra routes.
 
-The gateway and the routes live in :mod:`floatnet.core.router_gateway` and :mod:`floatnet.core.router_routes`,
-the interfaces in :mod:`floatnet.core.router_interfaces`. Every change bumps the router's revision and logs a
+The gateway and the routes live in :mod:`floatnet.core.resources.router_gateway` and
+:mod:`floatnet.core.resources.extra_routes`,
+the interfaces in :mod:`floatnet.core.resources.router_interfaces`. Every change bumps the router's revision and logs a
 ``router`` change with ``router_id`` set, so the hosting agent refetches exactly this router.
 """
 
@@ -14,13 +15,16 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from floatnet.core import changes, policy, quotas, router_gateway, router_routes, tags
-from floatnet.core.base import Core, bump, check_revision, load_tags, owner_project, standard_attrs
+from floatnet.core.access import policy, quotas
+from floatnet.core.agent_protocol import changes
 from floatnet.core.context import Context
 from floatnet.core.l3_errors import RouterInUse, RouterNotFound
-from floatnet.core.l3_ports import ROUTER_INTERFACE, addresses
-from floatnet.core.lookup import require_owner
-from floatnet.core.query import ListQuery, Page, apply, pop_column_filters
+from floatnet.core.listing import ListQuery, Page, apply, pop_column_filters
+from floatnet.core.resources import extra_routes as router_routes
+from floatnet.core.resources import router_gateway, tags
+from floatnet.core.resources.router_owned_ports import ROUTER_INTERFACE, addresses
+from floatnet.core.resources.scoped_rows import require_owner
+from floatnet.core.service import Core, bump, check_revision, load_tags, owner_project, standard_attrs
 from floatnet.core.validation import Attr, list_of, project_id, string, to_bool, validate
 from floatnet.db.models import Port, Router, RouterPort, RouterRoute, Tag, new_id, utcnow
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from floatnet.core import changes
+from floatnet.core.agent_protocol import changes
 from floatnet.core.errors import HTTPBadRequest
 from floatnet.db.models import FloatingIP, Port, Router
 
