@@ -29,15 +29,14 @@ from typing import Any
 from floatnet.agent import plan_fips
 from floatnet.agent import status as S
 from floatnet.agent.actions import Action, Ref
-from floatnet.agent.apply import ApplyResult, run_actions
+from floatnet.agent.apply import ApplyResult
 from floatnet.agent.client import Client, ServerError
 from floatnet.agent.desired import DesiredState, DesiredStateError, parse_state
-from floatnet.agent.handlers import handlers
+from floatnet.agent.kernel import Kernel
 from floatnet.agent.merge import Touched, complete_routers, merge, touched
-from floatnet.agent.observe import Dataplane, observe, observe_dhcp, observe_namespace, observe_ovs
 from floatnet.agent.plan import plan
 from floatnet.agent.plan_common import PlanContext
-from floatnet.agent.project import project
+from floatnet.agent.projection import project
 from floatnet.agent.state import Observed, OvsPort
 from floatnet.agent.watch import RELIST, Heartbeat, Watcher
 from floatnet.linux import names
@@ -51,13 +50,12 @@ MAX_BACKOFF = 30.0
 class Agent:
     """One node's reconcile loop; ``run()`` blocks until ``stop`` is set (SIGTERM/SIGINT)."""
 
-    def __init__(self, make_client: Callable[[], Client], dp: Dataplane, ctx: PlanContext,
+    def __init__(self, make_client: Callable[[], Client], kernel: Kernel, ctx: PlanContext,
                  report_interval: float, base_config: dict[str, Any]) -> None:  # fmt: skip
         self.make_client = make_client
         self.client = make_client()
-        self.dp = dp
+        self.kernel = kernel
         self.ctx = ctx
-        self.handlers = handlers(dp)
         self.base_config = base_config
         self.stop = threading.Event()
         self.events: queue.Queue[Any] = queue.Queue()
@@ -159,10 +157,12 @@ class Agent:
         self.client.register(self.configurations(), start_flag=self.syncs == 0)
         desired = parse_state(self.client.state(), complete=True)
         started = time.monotonic()
-        observed = observe(self.dp, project(desired, self.ctx).namespaces)
-        actions = plan(desired, observed, self.ctx)
-        result = run_actions(actions, self.handlers)
+        observed = self.kernel.observe(project(desired, self.ctx, {}).namespaces)
+        poisoned: dict[Ref, str] = {}
+        actions = plan(desired, observed, self.ctx, poisoned)
+        result = self.kernel.apply(actions)
         self.observed = self._after(observed, desired, actions, result)
+        _add_permanent(result, poisoned)
         self.ovs_planned = self.observed.ovs_ports
         with self.lock:
             gone = self._gone_fips(self.desired, desired, set(desired.routers))
@@ -176,8 +176,9 @@ class Agent:
         self._settle(result)
 
     def _settle(self, result: ApplyResult) -> None:
-        """Back to watching; failed resources are retried by a full resync after the backoff."""
-        if result.errors or result.failed_groups:
+        """Back to watching; resources whose actions failed (temporary) are retried by a full resync after the
+        backoff; resources the planner cannot handle (permanent) stay ERROR until they change."""
+        if result.failed_groups:
             self._schedule_resync(f"{len(result.errors)} resources failed")
         else:
             self.resync_at = None
@@ -261,12 +262,12 @@ class Agent:
             before = {i: known[i] for i in asked if i in known}
             diffs[router.id] = plan_fips.delta(router, before, router.floatingips)
             actions += plan_fips.plan_fip_delta(router, diffs[router.id])
-        result = run_actions(actions, self.handlers)
+        result = self.kernel.apply(actions)
         namespaces = dict(self.observed.namespaces)
         for router_id, diff in diffs.items():
             ns = names.router_ns(router_id)
             now = (
-                observe_namespace(ns)
+                self.kernel.observe_namespace(ns)
                 if ns in result.failed_groups
                 else plan_fips.project_fip_delta(namespaces[ns], answer.routers[router_id], diff)
             )
@@ -279,7 +280,7 @@ class Agent:
 
     def check_ovs(self) -> None:
         """React to OVS ports appearing/disappearing (hypervisor plugs) without waiting for the server."""
-        ports = observe_ovs(self.dp)
+        ports = self.kernel.observe_ovs()
         if ports == self.ovs_planned:
             return
         self.observed = replace(self.observed, ovs_ports=ports)
@@ -296,30 +297,32 @@ class Agent:
     def _converge(self, desired: DesiredState, refresh_ovs: bool) -> tuple[list[Action], ApplyResult]:
         """Plan ``desired`` against the cached view (OVS re-read first if asked), apply, update the view."""
         if refresh_ovs:
-            self.observed = replace(self.observed, ovs_ports=observe_ovs(self.dp))
-        actions = plan(desired, self.observed, self.ctx)
-        result = run_actions(actions, self.handlers)
+            self.observed = replace(self.observed, ovs_ports=self.kernel.observe_ovs())
+        poisoned: dict[Ref, str] = {}
+        actions = plan(desired, self.observed, self.ctx, poisoned)
+        result = self.kernel.apply(actions)
         self.observed = self._after(self.observed, desired, actions, result)
+        _add_permanent(result, poisoned)
         return actions, result
 
     # -- bookkeeping -----------------------------------------------------------------------------------------
 
     def _after(self, before: Observed, desired: DesiredState, actions: list[Action], result: ApplyResult) -> Observed:
         """The kernel view after applying: projections for what succeeded, real observation for failures."""
-        projected = project(desired, self.ctx)
+        projected = project(desired, self.ctx, {})
         namespaces = dict(before.namespaces)
         groups = {a.group for a in actions if not a.group.startswith(("port:", "ovs"))}
         for ns in groups | set(projected.namespaces):
-            now = observe_namespace(ns) if ns in result.failed_groups else projected.namespaces.get(ns)
+            now = self.kernel.observe_namespace(ns) if ns in result.failed_groups else projected.namespaces.get(ns)
             if now is None:
                 namespaces.pop(ns, None)
             else:
                 namespaces[ns] = now
         dhcp = dict(before.dhcp)
         if result.failed_groups or any(ns.startswith("qdhcp-") for ns in groups):
-            dhcp = observe_dhcp(self.dp)
+            dhcp = self.kernel.observe_dhcp()
         dhcp.update((n, fp) for n, fp in projected.dhcp.items() if f"qdhcp-{n}" not in result.failed_groups)
-        ovs_ports = observe_ovs(self.dp) if actions else before.ovs_ports
+        ovs_ports = self.kernel.observe_ovs() if actions else before.ovs_ports
         return Observed(namespaces=namespaces, ovs_ports=ovs_ports, dhcp=dhcp)
 
     def _update_errors(self, partial: DesiredState, result: ApplyResult) -> None:
@@ -342,6 +345,13 @@ class Agent:
             known = old.routers[router_id].floatingips if router_id in old.routers else {}
             before.update(known if only is None else (i for i in only if i in known))
         return {i for i in before if not any(i in r.floatingips for r in new.routers.values())}
+
+
+def _add_permanent(result: ApplyResult, poisoned: Mapping[Ref, str]) -> None:
+    """Record the resources the planner could not handle as errors of this step (reported ``ERROR`` with the
+    reason), without marking a group failed: retrying the same input would fail the same way."""
+    for ref, reason in poisoned.items():
+        result.errors.setdefault(ref, reason)
 
 
 def _only_networks(doc: dict[str, Any], asked: set[str]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from typing import Any
 
 from floatnet import config as fconfig
 from floatnet.agent.client import Client, keystone_tokens
+from floatnet.agent.kernel import LinuxKernel
 from floatnet.agent.loop import Agent
 from floatnet.agent.observe import Dataplane
 from floatnet.agent.plan_common import PlanContext
@@ -124,7 +125,7 @@ def main(argv: list[str]) -> int:
         return 2
     agent = Agent(
         make_client=lambda: Client(server, host, tokens=tokens),
-        dp=dp,
+        kernel=LinuxKernel(dp),
         ctx=PlanContext(upstream_dns=cfg.upstream_dns),
         report_interval=cfg.report_interval,
         base_config=base_configurations(cfg, dp),

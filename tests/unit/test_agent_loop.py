@@ -1,0 +1,86 @@
+"""The reconcile loop itself, over the in-memory kernel and server (no root): poisoned resources are isolated,
+temporary failures retried, permanent ones reported once and not retried in a loop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from floatnet.agent.loop import Agent
+from floatnet.agent.plan_common import PlanContext
+from tests.unit.agent_fakes import FakeKernel, FakeServer
+from tests.unit.test_agent_plan import R1, R2, fip, network_doc, router_doc
+
+R3 = "33333333-3333-4333-8333-333333333333"
+
+
+def agent(server: FakeServer, kernel: FakeKernel) -> Agent:
+    return Agent(lambda: server, kernel, PlanContext(), 60.0, {})  # type: ignore[arg-type,return-value]
+
+
+def poisoned_router() -> dict[str, Any]:
+    """A router the planner cannot handle (a CIDR no parser accepts): it must not stop the others."""
+    doc = router_doc(R2, fips=[fip(2, fixed="10.0.0.6")])
+    doc["interfaces"][0]["cidr"] = "10.0.0.0/33"
+    return doc
+
+
+def ipv6_router() -> dict[str, Any]:
+    """A healthy router with an IPv6 interface next to its IPv4 one (planning used to raise on it)."""
+    doc = router_doc(R3, fips=[fip(3, fixed="10.0.0.7")])
+    v6 = dict(doc["interfaces"][0], port_id=f"v6{R3}", ip_address="2001:db8::1", prefixlen=64, cidr="2001:db8::/64")
+    doc["interfaces"].append(v6)
+    return doc
+
+
+def test_one_poisoned_router_next_to_healthy_ones() -> None:
+    server = FakeServer([router_doc(R1), poisoned_router(), ipv6_router()], [network_doc()])
+    kernel = FakeKernel()
+    loop = agent(server, kernel)
+    loop.full_sync()
+    for rid in (R1, R3):
+        nat = kernel.namespaces[f"qrouter-{rid}"].nat
+        assert nat is not None and nat.fips and nat.internal_cidrs == {"10.0.0.0/24"}, nat
+        assert server.statuses["routers"][rid] == "ACTIVE"
+    assert f"qrouter-{R2}" not in kernel.namespaces
+    assert server.statuses["routers"][R2] == "ERROR"
+    assert server.statuses["floatingips"][fip(2)["id"]] == "ERROR"
+    assert server.statuses["floatingips"][fip(1)["id"]] == "ACTIVE"
+    assert loop.resync_at is None, "a permanent planning failure must not put the node in a resync loop"
+    reasons = {e["id"]: e["reason"] for e in loop.configurations()["errors"]}
+    assert "10.0.0.0/33" in reasons[R2] and R1 not in reasons
+    assert "2001:db8::1/64" in kernel.namespaces[f"qrouter-{R3}"].links[f"qr-v6{R3}"[:14]].addresses
+
+    # the healthy router still converges through the floating-IP fast path (no resync pending)
+    server.routers[R1]["floatingips"].append(fip(9, fixed="10.0.0.9"))
+    server.seq += 1
+    before = len(kernel.applied)
+    loop.incremental([{"kind": "floatingip", "id": fip(9)["id"], "op": "create", "router_id": R1}])
+    nat = kernel.namespaces[f"qrouter-{R1}"].nat
+    assert nat is not None and nat.fips[fip(9)["floating_ip_address"]] == "10.0.0.9"
+    assert len(kernel.applied) - before == 3  # /32, map elements, gratuitous ARP
+    assert server.statuses["floatingips"][fip(9)["id"]] == "ACTIVE"
+
+
+def test_poisoned_router_fixed_by_the_server_converges() -> None:
+    server = FakeServer([poisoned_router()])
+    kernel = FakeKernel()
+    loop = agent(server, kernel)
+    loop.full_sync()
+    assert server.statuses["routers"][R2] == "ERROR"
+    server.routers[R2]["interfaces"][0]["cidr"] = "10.0.0.0/24"
+    loop.incremental([{"kind": "router", "id": R2, "op": "update"}])
+    assert server.statuses["routers"][R2] == "ACTIVE"
+    assert loop.configurations()["errors"] == []
+
+
+def test_temporary_failure_is_retried_with_backoff() -> None:
+    server = FakeServer([router_doc(R1)])
+    kernel = FakeKernel()
+    kernel.fail[f"qrouter-{R1}"] = "injected"
+    loop = agent(server, kernel)
+    loop.full_sync()
+    assert server.statuses["routers"][R1] == "ERROR"
+    assert loop.resync_at is not None and loop.backoff == 2.0
+    kernel.fail.clear()
+    loop.full_sync()
+    assert server.statuses["routers"][R1] == "ACTIVE" and loop.resync_at is None and loop.backoff == 1.0
