@@ -1,10 +1,12 @@
-"""The reconcile loop's one door to the kernel: observe and apply, nothing else.
+"""The reconcile loop's one door to the kernel: observe, apply, and say what changed under the agent.
 
 :class:`Kernel` is what :class:`floatnet.agent.loop.Agent` needs of the node: read the state of what it owns
-(everything, one namespace, OVS ports, dnsmasq processes) and run a plan. :class:`LinuxKernel` is the real
-one, over :mod:`floatnet.linux` (through :mod:`floatnet.agent.observe` and :mod:`floatnet.agent.handlers`); the
-unit tests drive the same loop with an in-memory implementation (``tests/unit/agent_fakes.py``), so dirty
-tracking, retries, failure isolation and status reporting are tested without root.
+(everything, one namespace, OVS ports, dnsmasq processes), run a plan, and tell which owned namespaces changed
+behind its back (:mod:`floatnet.agent.kernel_watch`: netlink, nftables, dnsmasq and OVS daemon exits).
+:class:`LinuxKernel` is the real one, over :mod:`floatnet.linux` (through :mod:`floatnet.agent.observe` and
+:mod:`floatnet.agent.handlers`); the unit tests drive the same loop with an in-memory implementation
+(``tests/unit/agent_fakes.py``), so dirty tracking, retries, failure isolation and status reporting are
+tested without root.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from floatnet.agent import observe as O
 from floatnet.agent.actions import Action
 from floatnet.agent.apply import ApplyResult, run_actions
 from floatnet.agent.handlers import handlers
+from floatnet.agent.kernel_watch import KernelWatch
 from floatnet.agent.state import Namespace, Observed, OvsPort
+from floatnet.linux.ovs_daemon import DAEMONS, OvsDaemons
 
 
 class Kernel(Protocol):
@@ -37,16 +41,26 @@ class Kernel(Protocol):
     def apply(self, actions: Sequence[Action]) -> ApplyResult:
         """Run the actions in order; a failing one marks its resources and the rest go on."""
 
+    def changed(self) -> set[str]:
+        """Owned namespaces changed by someone else since the last call (``"*"``: everything); never blocks."""
+
 
 class LinuxKernel:
     """:class:`Kernel` over the real kernel, OVS and dnsmasq of one :class:`~floatnet.agent.observe.Dataplane`."""
 
-    def __init__(self, dp: O.Dataplane) -> None:
+    def __init__(self, dp: O.Dataplane, daemons: OvsDaemons | None = None) -> None:
         self.dp = dp
         self.handlers = handlers(dp)
+        self.watch = KernelWatch(
+            dp.dnsmasq.running,
+            daemon_pids=lambda: _daemon_pids(daemons),
+            restart_daemons=daemons.start if daemons is not None else lambda: None,
+        )
 
     def observe(self, wanted: Iterable[str]) -> Observed:
-        return O.observe(self.dp, wanted)
+        observed = O.observe(self.dp, wanted)
+        self.watch.track(observed.namespaces)
+        return observed
 
     def observe_namespace(self, name: str) -> Namespace | None:
         return O.observe_namespace(name)
@@ -58,4 +72,16 @@ class LinuxKernel:
         return O.observe_dhcp(self.dp)
 
     def apply(self, actions: Sequence[Action]) -> ApplyResult:
-        return run_actions(actions, self.handlers)
+        result = run_actions(actions, self.handlers)
+        if actions:
+            self.watch.applied({a.group for a in actions})
+        return result
+
+    def changed(self) -> set[str]:
+        return self.watch.changed()
+
+
+def _daemon_pids(daemons: OvsDaemons | None) -> list[int]:
+    if daemons is None:
+        return []
+    return [pid for pid in (daemons.pid(d) for d in DAEMONS) if pid is not None]

@@ -26,13 +26,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from floatnet.agent import plan_fips
+from floatnet.agent import drift, plan_fips
 from floatnet.agent import status as S
 from floatnet.agent.actions import Action, Ref
 from floatnet.agent.apply import ApplyResult
 from floatnet.agent.client import Client, ServerError
 from floatnet.agent.desired import DesiredState, DesiredStateError, parse_state
 from floatnet.agent.kernel import Kernel
+from floatnet.agent.kernel_watch import EVERYTHING
 from floatnet.agent.merge import Touched, complete_routers, merge, touched
 from floatnet.agent.plan import plan
 from floatnet.agent.plan_common import PlanContext
@@ -51,7 +52,7 @@ class Agent:
     """One node's reconcile loop; ``run()`` blocks until ``stop`` is set (SIGTERM/SIGINT)."""
 
     def __init__(self, make_client: Callable[[], Client], kernel: Kernel, ctx: PlanContext,
-                 report_interval: float, base_config: dict[str, Any]) -> None:  # fmt: skip
+                 report_interval: float, base_config: dict[str, Any], full_interval: float = 60.0) -> None:  # fmt: skip
         self.make_client = make_client
         self.client = make_client()
         self.kernel = kernel
@@ -71,19 +72,27 @@ class Agent:
         self.backoff = 1.0
         self.syncs = 0
         self.step_ok = True
+        self.full_interval = full_interval  # the periodic full observe: catches what kernel events missed
+        self.last_full = 0.0
+        self.repair_backoff = drift.Backoff()
+        self.repairs: dict[Ref, tuple[float, str]] = {}  # resource -> (wall time, what) of its last repair
 
     # -- reporting -------------------------------------------------------------------------------------------
 
     def configurations(self) -> dict[str, Any]:
         """The agent's ``configurations`` (bridge mappings, counts, current errors) for the agents API."""
         with self.lock:
-            desired, errors = self.desired, dict(self.errors)
+            desired, errors, repairs = self.desired, dict(self.errors), dict(self.repairs)
         return {
             **self.base_config,
             "routers": len(desired.routers) if desired else 0,
             "networks": len(desired.networks) if desired else 0,
             "ports": len(desired.ports) if desired else 0,
             "errors": [{"kind": k, "id": i, "reason": r} for (k, i), r in sorted(errors.items())],
+            "repairs": [
+                {"kind": k, "id": i, "at": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at)), "what": what}
+                for (k, i), (at, what) in sorted(repairs.items())
+            ],
         }
 
     def _report(self, statuses: S.Statuses) -> None:
@@ -104,6 +113,8 @@ class Agent:
         self.heartbeat.start()
         self.watcher.start()
         while not self.stop.is_set():
+            if self.resync_at is None and time.monotonic() - self.last_full >= self.full_interval:
+                self.resync_at = time.monotonic()
             if self.resync_at is not None and time.monotonic() >= self.resync_at:
                 self._guarded(self.full_sync)
                 continue
@@ -114,6 +125,7 @@ class Agent:
                 self._guarded(functools.partial(self.incremental, batch))
             if self.desired is not None and self.step_ok:  # paused while the server/OVS is unreachable
                 self._guarded(self.check_ovs)
+                self._guarded(self.check_kernel)
 
     def _next_batch(self) -> Any:
         """Changes queued by the watcher (merged), RELIST, or None after a tick without any."""
@@ -169,6 +181,9 @@ class Agent:
             self.desired, self.errors = desired, dict(result.errors)
         self.watcher.reset(desired.seq)
         self.syncs += 1
+        self.last_full = time.monotonic()
+        if self.syncs > 1 and actions:
+            self._record_repair(actions, "found by the periodic full observe")
         log.info("full sync #%d at seq %d: %d actions, %d errors, %.3f s", self.syncs, desired.seq,
                  len(actions), len(result.errors), time.monotonic() - started)  # fmt: skip
         self.reported.update(S.known(desired))
@@ -293,6 +308,52 @@ class Agent:
         with self.lock:
             self._update_errors(current, result)
         self._report(S.compute(current, self.observed, result.errors))
+
+    def check_kernel(self) -> None:
+        """Repair the owned namespaces the kernel reports changed under the agent (spaced out by backoff)."""
+        due = self.repair_backoff.due(self.kernel.changed(), time.monotonic())
+        if due:
+            self.repair(due)
+
+    def repair(self, dirty: set[str]) -> None:
+        """Re-observe ``dirty`` namespaces (``"*"``: all), plan them against the desired state, apply, and log
+        once what had changed. The same plan/apply step as everything else, over those namespaces only."""
+        assert self.desired is not None
+        if EVERYTHING in dirty:
+            dirty = set(self.observed.namespaces) | set(project(self.desired, self.ctx, {}).namespaces)
+        namespaces, found = dict(self.observed.namespaces), []
+        for ns in sorted(dirty):
+            now = self.kernel.observe_namespace(ns)
+            what = drift.describe(namespaces.get(ns), now)
+            found += [f"{ns}: {what}"] if what else []
+            if now is None:
+                namespaces.pop(ns, None)
+            else:
+                namespaces[ns] = now
+        dhcp = self.observed.dhcp
+        if any(ns.startswith(names.DHCP_NS_PREFIX) for ns in dirty):
+            dhcp = self.kernel.observe_dhcp()
+            found += [f"dnsmasq of network {n} not running" for n in sorted(set(self.observed.dhcp) - set(dhcp))]
+        self.observed = Observed(namespaces=namespaces, ovs_ports=self.kernel.observe_ovs(), dhcp=dhcp)
+        current = drift.restrict(self.desired, dirty)
+        actions, result = self._converge(current, refresh_ovs=False)
+        if not actions:
+            return
+        what = "; ".join(found) or "changed under the agent"
+        self._record_repair(actions, what)
+        log.warning("drift repaired: %s — %d actions (%s), %d errors", what, len(actions),
+                    ", ".join(sorted({type(a).__name__ for a in actions})), len(result.errors))  # fmt: skip
+        with self.lock:
+            self._update_errors(current, result)
+        self._report(S.compute(current, self.observed, result.errors))
+
+    def _record_repair(self, actions: list[Action], what: str) -> None:
+        """Remember when each resource was last repaired, and why (the agent reports it; diagnose shows it)."""
+        now, mono = time.time(), time.monotonic()
+        for group in {a.group for a in actions}:
+            self.repair_backoff.repaired(group, mono)
+        with self.lock:
+            self.repairs.update((ref, (now, what)) for a in actions for ref in a.refs)
 
     def _converge(self, desired: DesiredState, refresh_ovs: bool) -> tuple[list[Action], ApplyResult]:
         """Plan ``desired`` against the cached view (OVS re-read first if asked), apply, update the view."""

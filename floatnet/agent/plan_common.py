@@ -41,13 +41,15 @@ class DeviceSpec:
 
 
 def plan_device(ns: str, spec: DeviceSpec, observed: Observed, refs: tuple[A.Ref, ...]) -> list[A.Action]:
-    """Plug the device when it or its OVS port is missing or wrong, else fix the tag; then sync addresses."""
+    """Plug the device when it or its OVS port is missing, down or wrong, else fix the tag; then sync
+    addresses."""
     nsobs = observed.namespaces.get(ns)
     link = nsobs.links.get(spec.dev) if nsobs else None
     port = observed.ovs_ports.get(spec.dev)
     healthy = (
         link is not None
         and link.mac == spec.mac
+        and link.up
         and port is not None
         and port.bridge == spec.wiring.bridge
         and port.iface_id == spec.iface_id

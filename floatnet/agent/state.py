@@ -34,11 +34,13 @@ def norm_iface(cidr: str) -> str:
 
 @dataclass(frozen=True)
 class Link:
-    """A device inside one of our namespaces: its MAC and its addresses (``ip/len``)."""
+    """A device inside one of our namespaces: its MAC, its addresses (``ip/len``) and whether it is up (a
+    device someone set down is re-plugged: plugging brings both ends up)."""
 
     name: str
     mac: str | None
     addresses: frozenset[str] = frozenset()
+    up: bool = True
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ class FakeKernel:
         self.dhcp: dict[str, str] = {}
         self.applied: list[A.Action] = []
         self.fail: dict[str, str] = {}  # group -> reason: its actions raise KernelError
+        self.dirty: set[str] = set()  # what changed() reports next (drift a test injected)
 
     def observe(self, wanted: Iterable[str]) -> Observed:
         return Observed(namespaces=dict(self.namespaces), ovs_ports=dict(self.ovs), dhcp=dict(self.dhcp))
@@ -44,6 +45,10 @@ class FakeKernel:
 
     def apply(self, actions: Sequence[A.Action]) -> ApplyResult:
         return run_actions(actions, {kind: self._handle for kind in _HANDLERS})
+
+    def changed(self) -> set[str]:
+        dirty, self.dirty = self.dirty, set()
+        return dirty
 
     def _handle(self, action: A.Action) -> None:
         if action.group in self.fail:

@@ -84,3 +84,59 @@ def test_temporary_failure_is_retried_with_backoff() -> None:
     kernel.fail.clear()
     loop.full_sync()
     assert server.statuses["routers"][R1] == "ACTIVE" and loop.resync_at is None and loop.backoff == 1.0
+
+
+def _converged(server: FakeServer, kernel: FakeKernel) -> Agent:
+    loop = agent(server, kernel)
+    loop.full_sync()
+    return loop
+
+
+def test_kernel_drift_is_repaired_and_logged_once(caplog: Any) -> None:
+    server, kernel = FakeServer([router_doc(R1)], [network_doc()]), FakeKernel()
+    loop = _converged(server, kernel)
+    ns = f"qrouter-{R1}"
+    good = kernel.namespaces[ns]
+    qg = next(d for d in good.links if d.startswith("qg-"))
+    cases = {
+        "set down": lambda: kernel.link(ns, qg, up=False),
+        "lost 203.0.113.101/32": lambda: kernel.link(ns, qg, addresses=good.links[qg].addresses - {"203.0.113.101/32"}),
+        "nft table floatnet missing": lambda: kernel.ns(ns, nat=None),
+        "namespace deleted": lambda: kernel.namespaces.pop(ns),
+    }
+    for what, inject in cases.items():
+        inject()
+        kernel.dirty.add(ns)
+        caplog.clear()
+        loop.repair_backoff.last.clear()
+        loop.check_kernel()
+        assert kernel.namespaces[ns] == good, what
+        repaired = [r.getMessage() for r in caplog.records if "drift repaired" in r.getMessage()]
+        assert len(repaired) == 1 and what in repaired[0], (what, repaired)
+        loop.check_kernel()  # nothing new: no action, no log
+        assert not [r for r in caplog.records[1:] if "drift repaired" in r.getMessage()]
+    repairs = {r["id"]: r for r in loop.configurations()["repairs"]}
+    assert "namespace deleted" in repairs[R1]["what"] and repairs[R1]["at"]
+
+
+def test_dead_dnsmasq_is_respawned_with_backoff() -> None:
+    server, kernel = FakeServer([], [network_doc()]), FakeKernel()
+    loop = _converged(server, kernel)
+    net = network_doc()["id"]
+    for attempt in range(3):
+        kernel.dhcp.pop(net)
+        kernel.dirty.add(f"qdhcp-{net}")
+        loop.check_kernel()
+        assert (net in kernel.dhcp) == (attempt < 2), attempt  # the third death within 10 s waits
+    loop.repair_backoff.last[f"qdhcp-{net}"] = (0.0, 0.5)  # the wait is over
+    loop.check_kernel()
+    assert net in kernel.dhcp
+
+
+def test_unchanged_namespace_event_does_nothing() -> None:
+    server, kernel = FakeServer([router_doc(R1)]), FakeKernel()
+    loop = _converged(server, kernel)
+    before = len(kernel.applied)
+    kernel.dirty.add(f"qrouter-{R1}")
+    loop.check_kernel()
+    assert len(kernel.applied) == before and loop.repairs == {}
