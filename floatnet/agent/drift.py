@@ -3,7 +3,8 @@
 The reconcile loop re-observes a namespace the kernel reported changed (:mod:`floatnet.agent.kernel_watch`),
 logs :func:`describe` of the difference from its view once, and repairs it through the ordinary plan/apply
 step. :class:`Backoff` spaces out repairs of something that keeps breaking (a dnsmasq that dies right after each
-start): the first repair is immediate, repeats within ``quiet`` seconds wait 0.5 s, 1 s, 2 s … up to 30 s.
+start): a repair runs at once unless the namespace was repaired twice within ``quiet`` (3 s), then the next one
+waits 0.5 s, 1 s, 2 s … up to 30 s after the last.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ class Backoff:
 
     first: float = 0.5
     maximum: float = 30.0
-    quiet: float = 10.0
+    quiet: float = 3.0
     last: dict[str, tuple[float, float]] = field(default_factory=dict)  # key -> (last repair, its delay)
     waiting: set[str] = field(default_factory=set)
 

@@ -51,6 +51,7 @@ class LinuxKernel:
     def __init__(self, dp: O.Dataplane, daemons: OvsDaemons | None = None) -> None:
         self.dp = dp
         self.handlers = handlers(dp)
+        self._ovs_cache: tuple[int, dict[str, OvsPort]] | None = None
         self.watch = KernelWatch(
             dp.dnsmasq.running,
             daemon_pids=lambda: _daemon_pids(daemons),
@@ -66,7 +67,11 @@ class LinuxKernel:
         return O.observe_namespace(name)
 
     def observe_ovs(self) -> dict[str, OvsPort]:
-        return O.observe_ovs(self.dp)
+        """The OVS ports; the same (cached) answer while the IDL's generation has not moved."""
+        generation = self.dp.ovs.generation()
+        if self._ovs_cache is None or self._ovs_cache[0] != generation:
+            self._ovs_cache = (generation, O.observe_ovs(self.dp))
+        return dict(self._ovs_cache[1])
 
     def observe_dhcp(self) -> dict[str, str]:
         return O.observe_dhcp(self.dp)

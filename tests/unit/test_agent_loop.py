@@ -127,7 +127,7 @@ def test_dead_dnsmasq_is_respawned_with_backoff() -> None:
         kernel.dhcp.pop(net)
         kernel.dirty.add(f"qdhcp-{net}")
         loop.check_kernel()
-        assert (net in kernel.dhcp) == (attempt < 2), attempt  # the third death within 10 s waits
+        assert (net in kernel.dhcp) == (attempt < 2), attempt  # the third death within 3 s waits
     loop.repair_backoff.last[f"qdhcp-{net}"] = (0.0, 0.5)  # the wait is over
     loop.check_kernel()
     assert net in kernel.dhcp
