@@ -4,7 +4,8 @@ The reconcile loop re-observes a namespace the kernel reported changed (:mod:`fl
 logs :func:`describe` of the difference from its view once, and repairs it through the ordinary plan/apply
 step. :class:`Backoff` spaces out repairs of something that keeps breaking (a dnsmasq that dies right after each
 start): a repair runs at once unless the namespace was repaired twice within ``quiet`` (3 s), then the next one
-waits 0.5 s, 1 s, 2 s … up to 30 s after the last.
+waits 0.5 s, 1 s, 2 s … up to 30 s after the last. A namespace whose actions failed is retried the same way,
+after 1 s, 2 s … 30 s (:meth:`Backoff.retry`).
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def restrict(desired: DesiredState, namespaces: Iterable[str]) -> DesiredState:
 
 @dataclass
 class Backoff:
-    """Per-namespace spacing of repairs (see the module docstring)."""
+    """Per-namespace spacing of repairs and of retries after a failure (see the module docstring)."""
 
     first: float = 0.5
     maximum: float = 30.0
@@ -93,6 +94,12 @@ class Backoff:
         ready = {k for k in self.waiting if k not in self.last or now >= sum(self.last[k])}
         self.waiting -= ready
         return ready
+
+    def retry(self, key: str, now: float) -> None:
+        """``key``'s last step failed (a temporary kernel failure): run it again after 1 s, 2 s … 30 s."""
+        _, delay = self.last.get(key, (now, 0.0))
+        self.last[key] = (now, min(max(delay * 2, 1.0), self.maximum))
+        self.waiting.add(key)
 
     def repaired(self, key: str, now: float) -> None:
         at, delay = self.last.get(key, (float("-inf"), 0.0))

@@ -76,6 +76,7 @@ class Agent:
         self.last_full = 0.0
         self.repair_backoff = drift.Backoff()
         self.repairs: dict[Ref, tuple[float, str]] = {}  # resource -> (wall time, what) of its last repair
+        self.retrying: set[str] = set()  # namespaces whose last actions failed, waiting for their retry
 
     # -- reporting -------------------------------------------------------------------------------------------
 
@@ -191,13 +192,24 @@ class Agent:
         self._settle(result)
 
     def _settle(self, result: ApplyResult) -> None:
-        """Back to watching; resources whose actions failed (temporary) are retried by a full resync after the
-        backoff; resources the planner cannot handle (permanent) stay ERROR until they change."""
-        if result.failed_groups:
-            self._schedule_resync(f"{len(result.errors)} resources failed")
-        else:
+        """Back to watching (failures are retried, see :meth:`_retry_failed`)."""
+        if not self._retry_failed(result):
             self.resync_at = None
             self.backoff = 1.0
+
+    def _retry_failed(self, result: ApplyResult) -> bool:
+        """Temporary failures: a namespace whose actions failed is marked dirty again and retried by the same
+        step after 1 s, 2 s … 30 s; any other failed group (an instance port, OVS) by a full resync after the
+        backoff (True then). Resources the planner cannot handle (permanent) stay ERROR until they change."""
+        now = time.monotonic()
+        for group in result.failed_groups:
+            if group.startswith(names.OWNED_NS_PREFIXES):
+                self.repair_backoff.retry(group, now)
+                self.retrying.add(group)
+        others = sorted(g for g in result.failed_groups if not g.startswith(names.OWNED_NS_PREFIXES))
+        if others:
+            self._schedule_resync(f"failed: {', '.join(others)}")
+        return bool(others)
 
     def incremental(self, changes: list[dict[str, Any]]) -> None:
         """Refetch the routers/networks the changes touch, plan against the cached view, apply, report."""
@@ -227,8 +239,7 @@ class Agent:
             len(result.errors), (fetched - started) * 1000, (applied - fetched) * 1000, result.seconds * 1000,
             (time.monotonic() - applied) * 1000,
         )  # fmt: skip
-        if result.failed_groups:
-            self._schedule_resync(f"{len(result.errors)} resources failed")
+        self._retry_failed(result)
 
     def _fetch(self, batch: Touched) -> tuple[DesiredState, DesiredState, set[str] | None]:
         """The filtered desired state for a batch, the server's answer as sent (for the statuses it holds), and
@@ -308,6 +319,7 @@ class Agent:
         with self.lock:
             self._update_errors(current, result)
         self._report(S.compute(current, self.observed, result.errors))
+        self._retry_failed(result)
 
     def check_kernel(self) -> None:
         """Repair the owned namespaces the kernel reports changed under the agent (spaced out by backoff)."""
@@ -317,8 +329,10 @@ class Agent:
 
     def repair(self, dirty: set[str]) -> None:
         """Re-observe ``dirty`` namespaces (``"*"``: all), plan them against the desired state, apply, and log
-        once what had changed. The same plan/apply step as everything else, over those namespaces only."""
+        once what had changed. The same plan/apply step as everything else, over those namespaces only; also
+        the retry of namespaces whose actions failed."""
         assert self.desired is not None
+        retried, self.retrying = dirty & self.retrying, self.retrying - dirty
         if EVERYTHING in dirty:
             dirty = set(self.observed.namespaces) | set(project(self.desired, self.ctx, {}).namespaces)
         namespaces, found = dict(self.observed.namespaces), []
@@ -337,15 +351,18 @@ class Agent:
         self.observed = Observed(namespaces=namespaces, ovs_ports=self.kernel.observe_ovs(), dhcp=dhcp)
         current = drift.restrict(self.desired, dirty)
         actions, result = self._converge(current, refresh_ovs=False)
-        if not actions:
-            return
-        what = "; ".join(found) or "changed under the agent"
-        self._record_repair(actions, what)
-        log.warning("drift repaired: %s — %d actions (%s), %d errors", what, len(actions),
-                    ", ".join(sorted({type(a).__name__ for a in actions})), len(result.errors))  # fmt: skip
         with self.lock:
             self._update_errors(current, result)
         self._report(S.compute(current, self.observed, result.errors))
+        self._retry_failed(result)
+        kinds = ", ".join(sorted({type(a).__name__ for a in actions}))
+        if found or (actions and not retried):
+            what = "; ".join(found) or "changed under the agent"
+            self._record_repair(actions, what)
+            log.warning("drift repaired: %s — %d actions (%s), %d errors", what, len(actions), kinds,
+                        len(result.errors))  # fmt: skip
+        elif retried:
+            log.info("retried %s: %d actions (%s), %d errors", sorted(retried), len(actions), kinds, len(result.errors))
 
     def _record_repair(self, actions: list[Action], what: str) -> None:
         """Remember when each resource was last repaired, and why (the agent reports it; diagnose shows it)."""

@@ -8,12 +8,13 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable
 
 import pytest
 
-from tests.e2e.fabric import wait_until
+from tests.e2e.fabric import run, wait_until
 from tests.e2e.topology import Seed, in_ns, whoami
 
 REPAIR_TIMEOUT = 10.0  # the target is 2 s (bench/drift.py measures it); generous on a loaded CI machine
@@ -122,3 +123,17 @@ def test_dnsmasq_killed(seed: Seed) -> None:
 
     took = _inject_and_expect_repair(seed, lambda: os.kill(old, signal.SIGKILL), serves, "dnsmasq killed")
     assert took < REPAIR_TIMEOUT
+
+
+def test_diagnose_shows_the_last_repair(seed: Seed) -> None:
+    """After the repairs above, ``floatnet diagnose`` tells when the agent last repaired this path and what."""
+    f = seed.fabric
+
+    def shown() -> str:
+        proc = run([sys.executable, "-m", "floatnet", "diagnose", _fip(seed), "-f", "json"], check=False, env=f.env())
+        checks = {c["name"]: c for c in json.loads(proc.stdout)["checks"]}
+        reason = str(checks["agent.alive"]["reason"])
+        return reason if "last repaired" in reason else ""
+
+    reason = wait_until(shown, 10, "diagnose showing the last repair")
+    assert "namespace deleted" in reason or "set down" in reason or "nft" in reason, reason

@@ -74,16 +74,28 @@ def test_poisoned_router_fixed_by_the_server_converges() -> None:
 
 
 def test_temporary_failure_is_retried_with_backoff() -> None:
+    """A kernel failure marks the namespace dirty again: retried by the same step after 1 s, 2 s …, not by a
+    full resync (nothing is refetched from the server)."""
     server = FakeServer([router_doc(R1)])
     kernel = FakeKernel()
-    kernel.fail[f"qrouter-{R1}"] = "injected"
+    ns = f"qrouter-{R1}"
+    kernel.fail[ns] = "injected"
     loop = agent(server, kernel)
     loop.full_sync()
-    assert server.statuses["routers"][R1] == "ERROR"
-    assert loop.resync_at is not None and loop.backoff == 2.0
+    assert server.statuses["routers"][R1] == "ERROR" and "injected" in loop.configurations()["errors"][0]["reason"]
+    assert loop.resync_at is None and ns in loop.retrying
+    at, delay = loop.repair_backoff.last[ns]
+    assert delay == 1.0
+    loop.check_kernel()  # not due yet
+    assert ns in loop.retrying
+    loop.repair_backoff.last[ns] = (at - 1.0, delay)
+    loop.check_kernel()  # due, fails again: the delay doubles
+    assert loop.repair_backoff.last[ns][1] == 2.0 and server.statuses["routers"][R1] == "ERROR"
     kernel.fail.clear()
-    loop.full_sync()
-    assert server.statuses["routers"][R1] == "ACTIVE" and loop.resync_at is None and loop.backoff == 1.0
+    loop.repair_backoff.last[ns] = (at - 2.0, 2.0)
+    loop.check_kernel()
+    assert server.statuses["routers"][R1] == "ACTIVE" and loop.configurations()["errors"] == []
+    assert kernel.namespaces[ns].nat is not None and not loop.retrying and loop.repairs == {}
 
 
 def _converged(server: FakeServer, kernel: FakeKernel) -> Agent:
