@@ -365,12 +365,19 @@ class Agent:
             log.info("retried %s: %d actions (%s), %d errors", sorted(retried), len(actions), kinds, len(result.errors))
 
     def _record_repair(self, actions: list[Action], what: str) -> None:
-        """Remember when each resource was last repaired, and why (the agent reports it; diagnose shows it)."""
+        """Remember when each router/network (one entry per namespace, however many floating IPs it holds) or
+        instance port was last repaired, and why: the agent reports it, diagnose shows it."""
         now, mono = time.time(), time.monotonic()
+        refs: set[Ref] = set()
         for group in {a.group for a in actions}:
             self.repair_backoff.repaired(group, mono)
+            router, network = names.router_id_of(group), names.network_id_of(group)
+            if router or network:
+                refs.add(("router", router) if router else ("network", str(network)))
+            elif group.startswith("port:"):
+                refs.add(("port", group[len("port:") :]))
         with self.lock:
-            self.repairs.update((ref, (now, what)) for a in actions for ref in a.refs)
+            self.repairs.update((ref, (now, what)) for ref in refs)
 
     def _converge(self, desired: DesiredState, refresh_ovs: bool) -> tuple[list[Action], ApplyResult]:
         """Plan ``desired`` against the cached view (OVS re-read first if asked), apply, update the view."""

@@ -128,6 +128,7 @@ def test_kernel_drift_is_repaired_and_logged_once(caplog: Any) -> None:
         loop.check_kernel()  # nothing new: no action, no log
         assert not [r for r in caplog.records[1:] if "drift repaired" in r.getMessage()]
     repairs = {r["id"]: r for r in loop.configurations()["repairs"]}
+    assert [r["kind"] for r in repairs.values()] == ["router"], "one entry per namespace, not per floating IP"
     assert "namespace deleted" in repairs[R1]["what"] and repairs[R1]["at"]
 
 
