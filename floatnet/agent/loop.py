@@ -306,35 +306,41 @@ class Agent:
 
     def check_ovs(self) -> None:
         """React to OVS ports appearing/disappearing (hypervisor plugs) without waiting for the server."""
-        ports = self.kernel.observe_ovs()
-        if ports == self.ovs_planned:
-            return
-        self.observed = replace(self.observed, ovs_ports=ports)
-        assert self.desired is not None
-        current = replace(self.desired, complete=False, absent_routers=frozenset(), absent_networks=frozenset())
-        actions, result = self._converge(current, refresh_ovs=False)
-        self.ovs_planned = self.observed.ovs_ports
-        if actions:
-            log.info("OVS change: %d actions, %d errors", len(actions), len(result.errors))
-        with self.lock:
-            self._update_errors(current, result)
-        self._report(S.compute(current, self.observed, result.errors))
-        self._retry_failed(result)
+        if self.kernel.observe_ovs() != self.ovs_planned:
+            self.reconcile(set(), ovs=True)
 
     def check_kernel(self) -> None:
-        """Repair the owned namespaces the kernel reports changed under the agent (spaced out by backoff)."""
+        """Repair the owned namespaces the kernel reports changed under the agent, and retry the failed ones
+        (both spaced out by backoff)."""
         due = self.repair_backoff.due(self.kernel.changed(), time.monotonic())
         if due:
-            self.repair(due)
+            self.reconcile(due)
 
-    def repair(self, dirty: set[str]) -> None:
-        """Re-observe ``dirty`` namespaces (``"*"``: all), plan them against the desired state, apply, and log
-        once what had changed. The same plan/apply step as everything else, over those namespaces only; also
-        the retry of namespaces whose actions failed."""
+    def reconcile(self, dirty: set[str], ovs: bool = False) -> None:
+        """The step for local triggers: re-observe the ``dirty`` namespaces (``"*"``: all) — and with ``ovs`` the
+        OVS ports —, plan what they implement (with ``ovs``: the whole desired state, as any device may be
+        concerned) against the desired state, apply, update the view, report, and log once what had changed.
+        Kernel drift, failure retries and hypervisor plugs all go through here."""
         assert self.desired is not None
         retried, self.retrying = dirty & self.retrying, self.retrying - dirty
         if EVERYTHING in dirty:
             dirty = set(self.observed.namespaces) | set(project(self.desired, self.ctx, {}).namespaces)
+        found = self._reobserve(dirty)
+        if ovs:
+            current = replace(self.desired, complete=False, absent_routers=frozenset(), absent_networks=frozenset())
+        else:
+            current = drift.restrict(self.desired, dirty)
+        actions, result = self._converge(current, refresh_ovs=False)
+        if ovs:
+            self.ovs_planned = self.observed.ovs_ports
+        with self.lock:
+            self._update_errors(current, result)
+        self._report(S.compute(current, self.observed, result.errors))
+        self._retry_failed(result)
+        self._log_step(actions, result, found, retried, ovs)
+
+    def _reobserve(self, dirty: set[str]) -> list[str]:
+        """Read the ``dirty`` namespaces (their dnsmasq too) and the OVS ports into the view; what differed."""
         namespaces, found = dict(self.observed.namespaces), []
         for ns in sorted(dirty):
             now = self.kernel.observe_namespace(ns)
@@ -349,20 +355,22 @@ class Agent:
             dhcp = self.kernel.observe_dhcp()
             found += [f"dnsmasq of network {n} not running" for n in sorted(set(self.observed.dhcp) - set(dhcp))]
         self.observed = Observed(namespaces=namespaces, ovs_ports=self.kernel.observe_ovs(), dhcp=dhcp)
-        current = drift.restrict(self.desired, dirty)
-        actions, result = self._converge(current, refresh_ovs=False)
-        with self.lock:
-            self._update_errors(current, result)
-        self._report(S.compute(current, self.observed, result.errors))
-        self._retry_failed(result)
+        return found
+
+    def _log_step(
+        self, actions: list[Action], result: ApplyResult, found: list[str], retried: set[str], ovs: bool
+    ) -> None:
+        """One line per local step that did something: drift repaired (warning, recorded), retry, OVS change."""
         kinds = ", ".join(sorted({type(a).__name__ for a in actions}))
-        if found or (actions and not retried):
+        if found or (actions and not retried and not ovs):
             what = "; ".join(found) or "changed under the agent"
             self._record_repair(actions, what)
             log.warning("drift repaired: %s — %d actions (%s), %d errors", what, len(actions), kinds,
                         len(result.errors))  # fmt: skip
         elif retried:
             log.info("retried %s: %d actions (%s), %d errors", sorted(retried), len(actions), kinds, len(result.errors))
+        elif actions:
+            log.info("OVS change: %d actions (%s), %d errors", len(actions), kinds, len(result.errors))
 
     def _record_repair(self, actions: list[Action], what: str) -> None:
         """Remember when each router/network (one entry per namespace, however many floating IPs it holds) or

@@ -7,8 +7,9 @@ from typing import Any
 
 from floatnet.agent.loop import Agent
 from floatnet.agent.plan_common import PlanContext
+from floatnet.agent.state import OvsPort
 from tests.unit.agent_fakes import FakeKernel, FakeServer
-from tests.unit.test_agent_plan import R1, R2, fip, network_doc, router_doc
+from tests.unit.test_agent_plan import R1, R2, fip, network_doc, port_doc, router_doc
 
 R3 = "33333333-3333-4333-8333-333333333333"
 
@@ -153,3 +154,15 @@ def test_unchanged_namespace_event_does_nothing() -> None:
     kernel.dirty.add(f"qrouter-{R1}")
     loop.check_kernel()
     assert len(kernel.applied) == before and loop.repairs == {}
+
+
+def test_hypervisor_plug_goes_through_the_same_step() -> None:
+    """A device plugged with the port's iface-id is tagged and the port reported ACTIVE within a tick."""
+    server, kernel = FakeServer([], [network_doc()]), FakeKernel()
+    server.ports["vm-port"] = port_doc()
+    loop = _converged(server, kernel)
+    assert server.statuses["ports"].get("vm-port") != "ACTIVE"  # DOWN, as the server already holds
+    kernel.ovs["tapvm"] = OvsPort("tapvm", "br-eth1", None, "vm-port", 5)
+    loop.check_ovs()
+    assert kernel.ovs["tapvm"].tag == 100 and server.statuses["ports"]["vm-port"] == "ACTIVE"
+    assert loop.repairs == {}, "a hypervisor plug is not drift"
