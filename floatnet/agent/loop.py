@@ -1,20 +1,23 @@
-"""The reconcile loop: list, then watch (ARCHITECTURE.md, "The reconcile loop").
+"""The reconcile loop: list, then watch; every trigger ends in the same observe → plan → apply step
+(docs/reconcile.md).
 
-1. Full sync (at start, after a 410, after any failure): register, fetch the complete state, observe every
-   owned kernel object, plan, apply, report statuses, and follow the change feed from the snapshot's ``seq``.
-2. Incremental: for a batch of changes, refetch only the touched routers/networks (``state?router_id=…``),
-   plan them against the in-memory view of the kernel, apply, report. A batch of floating-IP changes only
-   is fetched narrowed to them and, when their routers are built and otherwise unchanged, planned and
-   projected from the changed floating IPs alone (:mod:`floatnet.agent.plan_fips`): the agent's work per
-   change does not grow with the router's other floating IPs.
-3. Every tick, watch OVS (an in-memory IDL read): when its ports differ from the ones last planned against
-   the whole state, re-plan the whole state (pure and cheap): a device a hypervisor plugged or unplugged is
-   wired (tag) and its port reported ``ACTIVE``/``DOWN`` within a tick.
+1. Full sync (at start, after a 410, after a server or unexpected failure, and every ``full_interval``, 60 s):
+   register, fetch the complete state, observe every owned kernel object, plan, apply, report statuses, and
+   follow the change feed from the snapshot's ``seq``. Drift it finds is logged as repaired.
+2. Feed changes: refetch only the touched routers/networks (``state?router_id=…``), plan them against the
+   in-memory view of the kernel, apply, report. A batch of floating-IP changes only is fetched narrowed to them
+   and, when their routers are built and otherwise unchanged, planned and projected from the changed floating
+   IPs alone (:mod:`floatnet.agent.plan_fips`): the work per change does not grow with the router's size.
+3. Local triggers, every tick (nothing is polled: file descriptors and change counters): namespaces the
+   kernel reports changed under the agent (:mod:`floatnet.agent.kernel_watch`), namespaces whose actions
+   failed (retried after 1 s … 30 s), and OVS ports changed by a hypervisor all go through :meth:`Agent.reconcile`:
+   re-observe what is dirty, plan, apply, report, and log drift once with what changed.
 
-The in-memory view is the projection of what was applied (``project``); a namespace whose actions failed is
-re-observed from the kernel. Nothing is ever flushed: a restart on an up-to-date kernel plans zero actions.
+A router or network the planner cannot handle is ``ERROR`` (permanent: not retried until it changes) and never
+stops the others. The in-memory view is the projection of what was applied (``project``); a namespace whose
+actions failed is re-observed from the kernel. Nothing is ever flushed: a restart on an up-to-date kernel plans
+zero actions.
 """
-
 from __future__ import annotations
 
 import functools
