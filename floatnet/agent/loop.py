@@ -18,6 +18,7 @@ stops the others. The in-memory view is the projection of what was applied (``pr
 actions failed is re-observed from the kernel. Nothing is ever flushed: a restart on an up-to-date kernel plans
 zero actions.
 """
+
 from __future__ import annotations
 
 import functools
@@ -84,7 +85,8 @@ class Agent:
     # -- reporting -------------------------------------------------------------------------------------------
 
     def configurations(self) -> dict[str, Any]:
-        """The agent's ``configurations`` (bridge mappings, counts, current errors) for the agents API."""
+        """The agent's ``configurations`` (bridge mappings, counts, current errors, last repairs) for the agents
+        API (sent with every heartbeat)."""
         with self.lock:
             desired, errors, repairs = self.desired, dict(self.errors), dict(self.repairs)
         return {
@@ -113,7 +115,8 @@ class Agent:
     # -- the loop --------------------------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Full sync, then react to changes and OVS events until stopped."""
+        """Full sync, then react to feed changes, kernel and OVS events, retries and the periodic full observe
+        until stopped."""
         self.heartbeat.start()
         self.watcher.start()
         while not self.stop.is_set():
