@@ -2,11 +2,12 @@
 
 One :class:`~floatnet.linux.events.NsMonitor` per owned namespace (netlink link/address/route and nftables
 events), one ``pidfd`` per dnsmasq and per OVS daemon floatnet started, and the ``/run/netns`` generation for
-deleted namespaces. :meth:`KernelWatch.changed` is a non-blocking ``poll`` of all of them: no thread, no CPU
-while nothing happens. The agent's own changes also send events: :meth:`KernelWatch.applied` drops them right
-after each apply (the kernel queues them synchronously, during the agent's own system calls), so what
-:meth:`changed` reports afterwards is someone else's doing — drift. What this misses (a change racing the
-agent's own apply, a process it does not watch) the periodic full observe catches.
+deleted namespaces. :meth:`KernelWatch.changed` is a non-blocking ``epoll`` of all of them: no thread, no
+CPU while nothing happens, whatever their number. The agent's own changes also send events:
+:meth:`KernelWatch.applied` drops them right after each apply (the kernel queues them synchronously, during
+the agent's own system calls), so what :meth:`changed` reports afterwards is someone else's doing — drift.
+What this misses (a change racing the agent's own apply, a process it does not watch) the periodic full
+observe catches.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class KernelWatch:
         self.inodes: dict[str, int] = {}  # a namespace deleted and re-created under the same name is another one
         self.by_fd: dict[int, str] = {}  # monitor socket or pidfd -> the namespace it dirties
         self.pidfds: dict[int, str] = {}
+        self.readiness = events.Readiness()
         self.generation = events.netns_generation()
         self._watch_daemons()
 
@@ -75,7 +77,7 @@ class KernelWatch:
             for name in [n for n in self.monitors if not self._same(n)]:
                 self._forget(name)  # it held the deleted namespace alive
                 dirty.add(name)
-        for fd in events.readable(self.by_fd):
+        for fd in self.readiness.ready() & set(self.by_fd):
             name = self.by_fd[fd]
             if fd in self.pidfds:
                 self._close_pidfd(fd)
@@ -111,13 +113,16 @@ class KernelWatch:
             return
         self.monitors[name] = monitor
         self.inodes[name] = inode
-        self.by_fd.update((fd, name) for fd in monitor.fileno_list())
+        for fd in monitor.fileno_list():
+            self.by_fd[fd] = name
+            self.readiness.add(fd)
 
     def _forget(self, name: str) -> None:
         monitor = self.monitors.pop(name)
         self.inodes.pop(name, None)
         for fd in monitor.fileno_list():
             self.by_fd.pop(fd, None)
+            self.readiness.remove(fd)
         monitor.close()
 
     def _watch_pid(self, pid: int, name: str) -> None:
@@ -125,10 +130,12 @@ class KernelWatch:
         if fd is not None:
             self.pidfds[fd] = name
             self.by_fd[fd] = name
+            self.readiness.add(fd)
 
     def _close_pidfd(self, fd: int) -> None:
         self.pidfds.pop(fd, None)
         self.by_fd.pop(fd, None)
+        self.readiness.remove(fd)
         with contextlib.suppress(OSError):
             os.close(fd)
 

@@ -14,6 +14,7 @@ import argparse
 import faulthandler
 import logging
 import os
+import resource
 import signal
 import sys
 from pathlib import Path
@@ -91,6 +92,14 @@ def setup_dataplane(cfg: fconfig.Config, state_dir: Path, ovs_netns: str | None)
     return dp, daemons
 
 
+def raise_fd_limit() -> None:
+    """Lift the soft descriptor limit to the hard one: the agent watches each owned namespace through two
+    netlink sockets (:mod:`floatnet.agent.kernel_watch`), and 1,024 would cap it at a few hundred routers."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard != resource.RLIM_INFINITY:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def base_configurations(cfg: fconfig.Config, dp: Dataplane) -> dict[str, Any]:
     return {
         "bridge_mappings": dict(cfg.bridge_mappings),
@@ -107,6 +116,7 @@ def main(argv: list[str]) -> int:
         print("floatnet agent: must run as root (it manages namespaces, Open vSwitch, nftables and dnsmasq)",
               file=sys.stderr)  # fmt: skip
         return 2
+    raise_fd_limit()
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:

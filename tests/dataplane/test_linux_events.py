@@ -17,7 +17,10 @@ def _settle(monitor: events.NsMonitor) -> None:
 
 def _fired(monitor: events.NsMonitor) -> bool:
     time.sleep(0.05)
-    ready = bool(events.readable(monitor.fileno_list()))
+    readiness = events.Readiness()
+    for fd in monitor.fileno_list():
+        readiness.add(fd)
+    ready = bool(readiness.ready())
     monitor.drain()
     return ready
 
@@ -53,10 +56,15 @@ def test_namespace_monitor_sees_links_addresses_routes_and_nftables(make_ns) -> 
 def test_pidfd_and_namespace_generation(make_ns) -> None:
     proc = subprocess.Popen(["sleep", "30"])
     fd = events.pidfd(proc.pid)
-    assert fd is not None and not events.readable([fd])
+    assert fd is not None
+    readiness = events.Readiness()
+    readiness.add(fd)
+    assert not readiness.ready()
     proc.kill()
     proc.wait()
-    assert events.readable([fd]) == {fd}
+    assert readiness.ready() == {fd}
+    readiness.remove(fd)
+    assert not readiness.ready()
     before = events.netns_generation()
     name = make_ns("gen")
     assert events.netns_generation() != before
