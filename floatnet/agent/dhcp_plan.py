@@ -65,11 +65,12 @@ def dhcp_addresses(network: Network) -> frozenset[str]:
 
 
 def dhcp_routes(network: Network) -> Routes:
-    """A default route via the first DHCP subnet's gateway (the router): dnsmasq forwards DNS through it."""
+    """A default route via the first IPv4 DHCP subnet's gateway (the router): dnsmasq forwards DNS through it.
+    (The namespace's routes are IPv4 ones; IPv6 gets its default route from router advertisements.)"""
     assert network.dhcp is not None
     own = {ip.subnet_id for ip in network.dhcp.fixed_ips}
     for subnet in network.dhcp.subnets:
-        if subnet.gateway_ip and subnet.id in own:
+        if subnet.gateway_ip and subnet.id in own and ipaddress.ip_network(subnet.cidr, strict=False).version == 4:
             return Routes(default_gw=subnet.gateway_ip)
     return Routes()
 

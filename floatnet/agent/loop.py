@@ -1,18 +1,22 @@
-"""The reconcile loop: list, then watch (docs/architecture.md, "Reconcile loop").
+"""The reconcile loop: list, then watch; every trigger ends in the same observe → plan → apply step
+(docs/architecture.md, "Reconcile loop").
 
-1. Full sync (at start, after a 410, after any failure): register, fetch the complete state, observe every
-   owned kernel object, plan, apply, report statuses, and follow the change feed from the snapshot's ``seq``.
-2. Incremental: for a batch of changes, refetch only the touched routers/networks (``state?router_id=…``),
-   plan them against the in-memory view of the kernel, apply, report. A batch of floating-IP changes only
-   is fetched narrowed to them and, when their routers are built and otherwise unchanged, planned and
-   projected from the changed floating IPs alone (:mod:`floatnet.agent.plan_fips`): the agent's work per
-   change does not grow with the router's other floating IPs.
-3. Every tick, watch OVS (an in-memory IDL read): when its ports differ from the ones last planned against
-   the whole state, re-plan the whole state (pure and cheap): a device a hypervisor plugged or unplugged is
-   wired (tag) and its port reported ``ACTIVE``/``DOWN`` within a tick.
+1. Full sync (at start, after a 410, after a server or unexpected failure, and every ``full_interval``, 60 s):
+   register, fetch the complete state, observe every owned kernel object, plan, apply, report statuses, and
+   follow the change feed from the snapshot's ``seq``. Drift it finds is logged as repaired.
+2. Feed changes: refetch only the touched routers/networks (``state?router_id=…``), plan them against the
+   in-memory view of the kernel, apply, report. A batch of floating-IP changes only is fetched narrowed to them
+   and, when their routers are built and otherwise unchanged, planned and projected from the changed floating
+   IPs alone (:mod:`floatnet.agent.plan_fips`): the work per change does not grow with the router's size.
+3. Local triggers, every tick (nothing is polled: file descriptors and change counters): namespaces the
+   kernel reports changed under the agent (:mod:`floatnet.agent.kernel_watch`), namespaces whose actions
+   failed (retried after 1 s … 30 s), and OVS ports changed by a hypervisor all go through :meth:`Agent.reconcile`:
+   re-observe what is dirty, plan, apply, report, and log drift once with what changed.
 
-The in-memory view is the projection of what was applied (``project``); a namespace whose actions failed is
-re-observed from the kernel. Nothing is ever flushed: a restart on an up-to-date kernel plans zero actions.
+A router or network the planner cannot handle is ``ERROR`` (permanent: not retried until it changes) and never
+stops the others. The in-memory view is the projection of what was applied (``project``); a namespace whose
+actions failed is re-observed from the kernel. Nothing is ever flushed: a restart on an up-to-date kernel plans
+zero actions.
 """
 
 from __future__ import annotations
@@ -26,18 +30,18 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from floatnet.agent import plan_fips
+from floatnet.agent import drift, plan_fips
 from floatnet.agent import status as S
 from floatnet.agent.actions import Action, Ref
-from floatnet.agent.apply import ApplyResult, run_actions
+from floatnet.agent.apply import ApplyResult
 from floatnet.agent.client import Client, ServerError
 from floatnet.agent.desired import DesiredState, DesiredStateError, parse_state
-from floatnet.agent.handlers import handlers
+from floatnet.agent.kernel import Kernel
+from floatnet.agent.kernel_watch import EVERYTHING
 from floatnet.agent.merge import Touched, complete_routers, merge, touched
-from floatnet.agent.observe import Dataplane, observe, observe_dhcp, observe_namespace, observe_ovs
 from floatnet.agent.plan import plan
 from floatnet.agent.plan_common import PlanContext
-from floatnet.agent.project import project
+from floatnet.agent.projection import project
 from floatnet.agent.state import Observed, OvsPort
 from floatnet.agent.watch import RELIST, Heartbeat, Watcher
 from floatnet.linux import names
@@ -51,13 +55,12 @@ MAX_BACKOFF = 30.0
 class Agent:
     """One node's reconcile loop; ``run()`` blocks until ``stop`` is set (SIGTERM/SIGINT)."""
 
-    def __init__(self, make_client: Callable[[], Client], dp: Dataplane, ctx: PlanContext,
-                 report_interval: float, base_config: dict[str, Any]) -> None:  # fmt: skip
+    def __init__(self, make_client: Callable[[], Client], kernel: Kernel, ctx: PlanContext,
+                 report_interval: float, base_config: dict[str, Any], full_interval: float = 60.0) -> None:  # fmt: skip
         self.make_client = make_client
         self.client = make_client()
-        self.dp = dp
+        self.kernel = kernel
         self.ctx = ctx
-        self.handlers = handlers(dp)
         self.base_config = base_config
         self.stop = threading.Event()
         self.events: queue.Queue[Any] = queue.Queue()
@@ -73,19 +76,29 @@ class Agent:
         self.backoff = 1.0
         self.syncs = 0
         self.step_ok = True
+        self.full_interval = full_interval  # the periodic full observe: catches what kernel events missed
+        self.last_full = 0.0
+        self.repair_backoff = drift.Backoff()
+        self.repairs: dict[Ref, tuple[float, str]] = {}  # resource -> (wall time, what) of its last repair
+        self.retrying: set[str] = set()  # namespaces whose last actions failed, waiting for their retry
 
     # -- reporting -------------------------------------------------------------------------------------------
 
     def configurations(self) -> dict[str, Any]:
-        """The agent's ``configurations`` (bridge mappings, counts, current errors) for the agents API."""
+        """The agent's ``configurations`` (bridge mappings, counts, current errors, last repairs) for the agents
+        API (sent with every heartbeat)."""
         with self.lock:
-            desired, errors = self.desired, dict(self.errors)
+            desired, errors, repairs = self.desired, dict(self.errors), dict(self.repairs)
         return {
             **self.base_config,
             "routers": len(desired.routers) if desired else 0,
             "networks": len(desired.networks) if desired else 0,
             "ports": len(desired.ports) if desired else 0,
             "errors": [{"kind": k, "id": i, "reason": r} for (k, i), r in sorted(errors.items())],
+            "repairs": [
+                {"kind": k, "id": i, "at": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at)), "what": what}
+                for (k, i), (at, what) in sorted(repairs.items())
+            ],
         }
 
     def _report(self, statuses: S.Statuses) -> None:
@@ -102,10 +115,13 @@ class Agent:
     # -- the loop --------------------------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Full sync, then react to changes and OVS events until stopped."""
+        """Full sync, then react to feed changes, kernel and OVS events, retries and the periodic full observe
+        until stopped."""
         self.heartbeat.start()
         self.watcher.start()
         while not self.stop.is_set():
+            if self.resync_at is None and time.monotonic() - self.last_full >= self.full_interval:
+                self.resync_at = time.monotonic()
             if self.resync_at is not None and time.monotonic() >= self.resync_at:
                 self._guarded(self.full_sync)
                 continue
@@ -116,6 +132,7 @@ class Agent:
                 self._guarded(functools.partial(self.incremental, batch))
             if self.desired is not None and self.step_ok:  # paused while the server/OVS is unreachable
                 self._guarded(self.check_ovs)
+                self._guarded(self.check_kernel)
 
     def _next_batch(self) -> Any:
         """Changes queued by the watcher (merged), RELIST, or None after a tick without any."""
@@ -159,16 +176,21 @@ class Agent:
         self.client.register(self.configurations(), start_flag=self.syncs == 0)
         desired = parse_state(self.client.state(), complete=True)
         started = time.monotonic()
-        observed = observe(self.dp, project(desired, self.ctx).namespaces)
-        actions = plan(desired, observed, self.ctx)
-        result = run_actions(actions, self.handlers)
+        observed = self.kernel.observe(project(desired, self.ctx, {}).namespaces)
+        poisoned: dict[Ref, str] = {}
+        actions = plan(desired, observed, self.ctx, poisoned)
+        result = self.kernel.apply(actions)
         self.observed = self._after(observed, desired, actions, result)
+        _add_permanent(result, poisoned)
         self.ovs_planned = self.observed.ovs_ports
         with self.lock:
             gone = self._gone_fips(self.desired, desired, set(desired.routers))
             self.desired, self.errors = desired, dict(result.errors)
         self.watcher.reset(desired.seq)
         self.syncs += 1
+        self.last_full = time.monotonic()
+        if self.syncs > 1 and actions:
+            self._record_repair(actions, "found by the periodic full observe")
         log.info("full sync #%d at seq %d: %d actions, %d errors, %.3f s", self.syncs, desired.seq,
                  len(actions), len(result.errors), time.monotonic() - started)  # fmt: skip
         self.reported.update(S.known(desired))
@@ -176,12 +198,24 @@ class Agent:
         self._settle(result)
 
     def _settle(self, result: ApplyResult) -> None:
-        """Back to watching; failed resources are retried by a full resync after the backoff."""
-        if result.errors or result.failed_groups:
-            self._schedule_resync(f"{len(result.errors)} resources failed")
-        else:
+        """Back to watching (failures are retried, see :meth:`_retry_failed`)."""
+        if not self._retry_failed(result):
             self.resync_at = None
             self.backoff = 1.0
+
+    def _retry_failed(self, result: ApplyResult) -> bool:
+        """Temporary failures: a namespace whose actions failed is marked dirty again and retried by the same
+        step after 1 s, 2 s … 30 s; any other failed group (an instance port, OVS) by a full resync after the
+        backoff (True then). Resources the planner cannot handle (permanent) stay ERROR until they change."""
+        now = time.monotonic()
+        for group in result.failed_groups:
+            if group.startswith(names.OWNED_NS_PREFIXES):
+                self.repair_backoff.retry(group, now)
+                self.retrying.add(group)
+        others = sorted(g for g in result.failed_groups if not g.startswith(names.OWNED_NS_PREFIXES))
+        if others:
+            self._schedule_resync(f"failed: {', '.join(others)}")
+        return bool(others)
 
     def incremental(self, changes: list[dict[str, Any]]) -> None:
         """Refetch the routers/networks the changes touch, plan against the cached view, apply, report."""
@@ -211,8 +245,7 @@ class Agent:
             len(result.errors), (fetched - started) * 1000, (applied - fetched) * 1000, result.seconds * 1000,
             (time.monotonic() - applied) * 1000,
         )  # fmt: skip
-        if result.failed_groups:
-            self._schedule_resync(f"{len(result.errors)} resources failed")
+        self._retry_failed(result)
 
     def _fetch(self, batch: Touched) -> tuple[DesiredState, DesiredState, set[str] | None]:
         """The filtered desired state for a batch, the server's answer as sent (for the statuses it holds), and
@@ -261,12 +294,12 @@ class Agent:
             before = {i: known[i] for i in asked if i in known}
             diffs[router.id] = plan_fips.delta(router, before, router.floatingips)
             actions += plan_fips.plan_fip_delta(router, diffs[router.id])
-        result = run_actions(actions, self.handlers)
+        result = self.kernel.apply(actions)
         namespaces = dict(self.observed.namespaces)
         for router_id, diff in diffs.items():
             ns = names.router_ns(router_id)
             now = (
-                observe_namespace(ns)
+                self.kernel.observe_namespace(ns)
                 if ns in result.failed_groups
                 else plan_fips.project_fip_delta(namespaces[ns], answer.routers[router_id], diff)
             )
@@ -279,47 +312,116 @@ class Agent:
 
     def check_ovs(self) -> None:
         """React to OVS ports appearing/disappearing (hypervisor plugs) without waiting for the server."""
-        ports = observe_ovs(self.dp)
-        if ports == self.ovs_planned:
-            return
-        self.observed = replace(self.observed, ovs_ports=ports)
+        if self.kernel.observe_ovs() != self.ovs_planned:
+            self.reconcile(set(), ovs=True)
+
+    def check_kernel(self) -> None:
+        """Repair the owned namespaces the kernel reports changed under the agent, and retry the failed ones
+        (both spaced out by backoff)."""
+        due = self.repair_backoff.due(self.kernel.changed(), time.monotonic())
+        if due:
+            self.reconcile(due)
+
+    def reconcile(self, dirty: set[str], ovs: bool = False) -> None:
+        """The step for local triggers: re-observe the ``dirty`` namespaces (``"*"``: all) — and with ``ovs`` the
+        OVS ports —, plan what they implement (with ``ovs``: the whole desired state, as any device may be
+        concerned) against the desired state, apply, update the view, report, and log once what had changed.
+        Kernel drift, failure retries and hypervisor plugs all go through here."""
         assert self.desired is not None
-        current = replace(self.desired, complete=False, absent_routers=frozenset(), absent_networks=frozenset())
+        retried, self.retrying = dirty & self.retrying, self.retrying - dirty
+        if EVERYTHING in dirty:
+            dirty = set(self.observed.namespaces) | set(project(self.desired, self.ctx, {}).namespaces)
+        found = self._reobserve(dirty)
+        if ovs:
+            current = replace(self.desired, complete=False, absent_routers=frozenset(), absent_networks=frozenset())
+        else:
+            current = drift.restrict(self.desired, dirty)
         actions, result = self._converge(current, refresh_ovs=False)
-        self.ovs_planned = self.observed.ovs_ports
-        if actions:
-            log.info("OVS change: %d actions, %d errors", len(actions), len(result.errors))
+        if ovs:
+            self.ovs_planned = self.observed.ovs_ports
         with self.lock:
             self._update_errors(current, result)
         self._report(S.compute(current, self.observed, result.errors))
+        self._retry_failed(result)
+        self._log_step(actions, result, found, retried, ovs)
+
+    def _reobserve(self, dirty: set[str]) -> list[str]:
+        """Read the ``dirty`` namespaces (their dnsmasq too) and the OVS ports into the view; what differed."""
+        namespaces, found = dict(self.observed.namespaces), []
+        for ns in sorted(dirty):
+            now = self.kernel.observe_namespace(ns)
+            what = drift.describe(namespaces.get(ns), now)
+            found += [f"{ns}: {what}"] if what else []
+            if now is None:
+                namespaces.pop(ns, None)
+            else:
+                namespaces[ns] = now
+        dhcp = self.observed.dhcp
+        if any(ns.startswith(names.DHCP_NS_PREFIX) for ns in dirty):
+            dhcp = self.kernel.observe_dhcp()
+            found += [f"dnsmasq of network {n} not running" for n in sorted(set(self.observed.dhcp) - set(dhcp))]
+        self.observed = Observed(namespaces=namespaces, ovs_ports=self.kernel.observe_ovs(), dhcp=dhcp)
+        return found
+
+    def _log_step(
+        self, actions: list[Action], result: ApplyResult, found: list[str], retried: set[str], ovs: bool
+    ) -> None:
+        """One line per local step that did something: drift repaired (warning, recorded), retry, OVS change."""
+        kinds = ", ".join(sorted({type(a).__name__ for a in actions}))
+        if found or (actions and not retried and not ovs):
+            what = "; ".join(found) or "changed under the agent"
+            self._record_repair(actions, what)
+            log.warning("drift repaired: %s — %d actions (%s), %d errors", what, len(actions), kinds,
+                        len(result.errors))  # fmt: skip
+        elif retried:
+            log.info("retried %s: %d actions (%s), %d errors", sorted(retried), len(actions), kinds, len(result.errors))
+        elif actions:
+            log.info("OVS change: %d actions (%s), %d errors", len(actions), kinds, len(result.errors))
+
+    def _record_repair(self, actions: list[Action], what: str) -> None:
+        """Remember when each router/network (one entry per namespace, however many floating IPs it holds) or
+        instance port was last repaired, and why: the agent reports it, diagnose shows it."""
+        now, mono = time.time(), time.monotonic()
+        refs: set[Ref] = set()
+        for group in {a.group for a in actions}:
+            self.repair_backoff.repaired(group, mono)
+            router, network = names.router_id_of(group), names.network_id_of(group)
+            if router or network:
+                refs.add(("router", router) if router else ("network", str(network)))
+            elif group.startswith("port:"):
+                refs.add(("port", group[len("port:") :]))
+        with self.lock:
+            self.repairs.update((ref, (now, what)) for ref in refs)
 
     def _converge(self, desired: DesiredState, refresh_ovs: bool) -> tuple[list[Action], ApplyResult]:
         """Plan ``desired`` against the cached view (OVS re-read first if asked), apply, update the view."""
         if refresh_ovs:
-            self.observed = replace(self.observed, ovs_ports=observe_ovs(self.dp))
-        actions = plan(desired, self.observed, self.ctx)
-        result = run_actions(actions, self.handlers)
+            self.observed = replace(self.observed, ovs_ports=self.kernel.observe_ovs())
+        poisoned: dict[Ref, str] = {}
+        actions = plan(desired, self.observed, self.ctx, poisoned)
+        result = self.kernel.apply(actions)
         self.observed = self._after(self.observed, desired, actions, result)
+        _add_permanent(result, poisoned)
         return actions, result
 
     # -- bookkeeping -----------------------------------------------------------------------------------------
 
     def _after(self, before: Observed, desired: DesiredState, actions: list[Action], result: ApplyResult) -> Observed:
         """The kernel view after applying: projections for what succeeded, real observation for failures."""
-        projected = project(desired, self.ctx)
+        projected = project(desired, self.ctx, {})
         namespaces = dict(before.namespaces)
         groups = {a.group for a in actions if not a.group.startswith(("port:", "ovs"))}
         for ns in groups | set(projected.namespaces):
-            now = observe_namespace(ns) if ns in result.failed_groups else projected.namespaces.get(ns)
+            now = self.kernel.observe_namespace(ns) if ns in result.failed_groups else projected.namespaces.get(ns)
             if now is None:
                 namespaces.pop(ns, None)
             else:
                 namespaces[ns] = now
         dhcp = dict(before.dhcp)
         if result.failed_groups or any(ns.startswith("qdhcp-") for ns in groups):
-            dhcp = observe_dhcp(self.dp)
+            dhcp = self.kernel.observe_dhcp()
         dhcp.update((n, fp) for n, fp in projected.dhcp.items() if f"qdhcp-{n}" not in result.failed_groups)
-        ovs_ports = observe_ovs(self.dp) if actions else before.ovs_ports
+        ovs_ports = self.kernel.observe_ovs() if actions else before.ovs_ports
         return Observed(namespaces=namespaces, ovs_ports=ovs_ports, dhcp=dhcp)
 
     def _update_errors(self, partial: DesiredState, result: ApplyResult) -> None:
@@ -342,6 +444,13 @@ class Agent:
             known = old.routers[router_id].floatingips if router_id in old.routers else {}
             before.update(known if only is None else (i for i in only if i in known))
         return {i for i in before if not any(i in r.floatingips for r in new.routers.values())}
+
+
+def _add_permanent(result: ApplyResult, poisoned: Mapping[Ref, str]) -> None:
+    """Record the resources the planner could not handle as errors of this step (reported ``ERROR`` with the
+    reason), without marking a group failed: retrying the same input would fail the same way."""
+    for ref, reason in poisoned.items():
+        result.errors.setdefault(ref, reason)
 
 
 def _only_networks(doc: dict[str, Any], asked: set[str]) -> dict[str, Any]:

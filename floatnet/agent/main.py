@@ -14,6 +14,7 @@ import argparse
 import faulthandler
 import logging
 import os
+import resource
 import signal
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 
 from floatnet import config as fconfig
 from floatnet.agent.client import Client, keystone_tokens
+from floatnet.agent.kernel import LinuxKernel
 from floatnet.agent.loop import Agent
 from floatnet.agent.observe import Dataplane
 from floatnet.agent.plan_common import PlanContext
@@ -39,6 +41,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--server", help="the server's URL (default: http://<[DEFAULT] bind>)")
     parser.add_argument("--host", help="this node's name (default: [agent] host, else the hostname)")
     parser.add_argument("--state-dir", help="where dnsmasq files and floatnet's own OVS live")
+    parser.add_argument("--full-interval", type=float, default=60.0, metavar="SECONDS",
+                        help="seconds between full observes (drift events missed; default 60)")  # fmt: skip
     parser.add_argument("--ovs-netns", help=argparse.SUPPRESS)  # tests: our own OVS runs in this namespace
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     return parser.parse_args(argv)
@@ -51,38 +55,49 @@ def datapath_type(cfg: fconfig.Config) -> str:
     return "system" if kernel_datapath_available() else "netdev"
 
 
-def ovs_connection(cfg: fconfig.Config, state_dir: Path, ovs_netns: str | None) -> str:
-    """The configured OVSDB, else the system's if one answers, else floatnet's own daemons (started once)."""
+def ovs_connection(cfg: fconfig.Config, state_dir: Path, ovs_netns: str | None) -> tuple[str, OvsDaemons | None]:
+    """The configured OVSDB, else the system's if one answers, else floatnet's own daemons (started once;
+    returned too: the agent restarts them if they exit)."""
     if cfg.ovsdb_connection:
-        return cfg.ovsdb_connection
+        return cfg.ovsdb_connection, None
     system = None if ovs_netns else system_ovs_connection()
     if system:
-        return system
+        return system, None
     if ovs_netns:
         netns.ensure(ovs_netns)
     daemons = OvsDaemons(state_dir / "ovs", netns=ovs_netns)
     daemons.start()  # adopts daemons already running from this rundir: a restart never restarts the switch
     log.info("using floatnet's own Open vSwitch in %s", daemons.rundir)
-    return daemons.connection
+    return daemons.connection, daemons
 
 
-def setup_dataplane(cfg: fconfig.Config, state_dir: Path, ovs_netns: str | None) -> Dataplane:
+def setup_dataplane(cfg: fconfig.Config, state_dir: Path, ovs_netns: str | None) -> tuple[Dataplane, OvsDaemons | None]:
     """Connect OVS, create the physnet bridges (and plug their physical interfaces), prepare dnsmasq."""
     datapath = datapath_type(cfg)
-    ovs = Ovs(ovs_connection(cfg, state_dir, ovs_netns))
+    connection, daemons = ovs_connection(cfg, state_dir, ovs_netns)
+    ovs = Ovs(connection)
     for bridge in cfg.bridge_mappings.values():
         ovs.ensure_bridge(bridge, datapath)
     for physnet, device in cfg.physical_interfaces.items():
         if physnet not in cfg.bridge_mappings:
             raise fconfig.ConfigError(f"[ovs] physical_interfaces: physnet {physnet!r} has no bridge mapping")
         ovs.ensure_port(cfg.bridge_mappings[physnet], device)
-    return Dataplane(
+    dp = Dataplane(
         ovs=ovs,
         dnsmasq=Dnsmasq(state_dir / "dhcp"),
         record_dir=state_dir / "agent",
         ovs_netns=ovs_netns,
         datapath_type=datapath,
     )
+    return dp, daemons
+
+
+def raise_fd_limit() -> None:
+    """Lift the soft descriptor limit to the hard one: the agent watches each owned namespace through two
+    netlink sockets (:mod:`floatnet.agent.kernel_watch`), and 1,024 would cap it at a few hundred routers."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard != resource.RLIM_INFINITY:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def base_configurations(cfg: fconfig.Config, dp: Dataplane) -> dict[str, Any]:
@@ -101,6 +116,7 @@ def main(argv: list[str]) -> int:
         print("floatnet agent: must run as root (it manages namespaces, Open vSwitch, nftables and dnsmasq)",
               file=sys.stderr)  # fmt: skip
         return 2
+    raise_fd_limit()
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
@@ -111,7 +127,7 @@ def main(argv: list[str]) -> int:
     host = args.host or cfg.host
     server = args.server or f"http://{cfg.bind_host}:{cfg.bind_port}"
     try:
-        dp = setup_dataplane(cfg, cfg.state_dir, args.ovs_netns)
+        dp, daemons = setup_dataplane(cfg, cfg.state_dir, args.ovs_netns)
     except (KernelError, fconfig.ConfigError) as exc:
         print(f"floatnet agent: set-up failed: {exc}", file=sys.stderr)
         return 1
@@ -124,10 +140,11 @@ def main(argv: list[str]) -> int:
         return 2
     agent = Agent(
         make_client=lambda: Client(server, host, tokens=tokens),
-        dp=dp,
+        kernel=LinuxKernel(dp, daemons),
         ctx=PlanContext(upstream_dns=cfg.upstream_dns),
         report_interval=cfg.report_interval,
         base_config=base_configurations(cfg, dp),
+        full_interval=args.full_interval,
     )
 
     def on_signal(signum: int, _frame: Any) -> None:

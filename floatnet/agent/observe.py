@@ -107,7 +107,7 @@ def observe_namespace(name: str) -> Namespace | None:
     for link in links.list_links(name):
         if link.name.startswith(names.OWNED_DEV_PREFIXES):
             mac = link.mac.lower() if link.mac else None
-            found[link.name] = Link(link.name, mac, frozenset(links.get_addresses(name, link.name)))
+            found[link.name] = Link(link.name, mac, frozenset(links.get_addresses(name, link.name)), link.up)
     gatewayed = links.get_routes(name)
     default_gw = gatewayed.pop(DEFAULT_ROUTE, None)
     is_router = name.startswith(names.ROUTER_NS_PREFIX)

@@ -11,7 +11,7 @@ With a partial or unknown desired state nothing outside the listed resources is 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from functools import partial
 
 from floatnet.agent import actions as A
 from floatnet.agent.desired import DEAD_VLAN, DesiredState, Router
@@ -19,9 +19,13 @@ from floatnet.agent.dhcp_plan import plan_network, remove_dhcp
 from floatnet.agent.plan_common import (
     DeviceSpec,
     PlanContext,
+    Poisoned,
     ensure_namespace,
+    isolated,
+    network_refs,
     plan_device,
     remove_namespace,
+    router_refs,
     sync_routes,
     unplug_stale,
 )
@@ -32,18 +36,23 @@ from floatnet.linux import names
 ROUTER_DEV_PREFIXES = (names.QR_PREFIX, names.QG_PREFIX)
 
 
-def plan(desired: DesiredState, observed: Observed, ctx: PlanContext = PlanContext()) -> list[A.Action]:
-    """All actions for ``desired`` against ``observed``, grouped per namespace, in execution order."""
+def plan(
+    desired: DesiredState, observed: Observed, ctx: PlanContext = PlanContext(), poisoned: Poisoned | None = None
+) -> list[A.Action]:
+    """All actions for ``desired`` against ``observed``, grouped per namespace, in execution order.
+
+    With ``poisoned``, a router or network whose planning raises is recorded there (see
+    :func:`~floatnet.agent.plan_common.isolated`) and gets no action — and the sweep keeps what it owns."""
     out: list[A.Action] = []
     for router in sorted(desired.routers.values(), key=lambda r: r.id):
         if router.admin_state_up:
-            out += plan_router(router, observed)
+            out += isolated(poisoned, router_refs(router), partial(plan_router, router, observed), [])
         else:
             out += remove_namespace(names.router_ns(router.id), observed, (("router", router.id),))
     for router_id in sorted(desired.absent_routers - set(desired.routers)):
         out += remove_namespace(names.router_ns(router_id), observed, ())
     for network in sorted(desired.networks.values(), key=lambda n: n.id):
-        out += plan_network(network, observed, ctx)
+        out += isolated(poisoned, network_refs(network), partial(plan_network, network, observed, ctx), [])
     for network_id in sorted(desired.absent_networks - set(desired.networks)):
         out += remove_dhcp(network_id, observed)
     out += plan_instance_ports(desired, observed)
@@ -158,7 +167,10 @@ def sweep(desired: DesiredState, observed: Observed, planned: list[A.Action]) ->
 
 def _sweep_ovs(desired: DesiredState, observed: Observed, planned: list[A.Action]) -> list[A.Action]:
     """Ghost ``qr-``/``qg-`` OVS ports of no desired router; hypervisor ports of unknown ids → dead VLAN."""
-    wanted = {spec.dev for r in desired.routers.values() if r.admin_state_up for spec, _ in router_devices(r)}
+    wanted: set[str] = set()
+    for router in desired.routers.values():
+        if router.admin_state_up:
+            wanted |= _devices_of(router, observed)
     going = {p for a in planned if isinstance(a, A.DeleteNamespace) for p in a.ovs_ports}
     going |= {a.dev for a in planned if isinstance(a, A.UnplugDevice)}
     out: list[A.Action] = []
@@ -172,9 +184,10 @@ def _sweep_ovs(desired: DesiredState, observed: Observed, planned: list[A.Action
     return out
 
 
-def by_group(actions: Iterable[A.Action]) -> Mapping[str, list[A.Action]]:
-    """Actions per group, keeping their order (for logs and tests)."""
-    groups: dict[str, list[A.Action]] = {}
-    for action in actions:
-        groups.setdefault(action.group, []).append(action)
-    return groups
+def _devices_of(router: Router, observed: Observed) -> set[str]:
+    """The router's device names; for a router the planner cannot handle, the ones it has now (kept)."""
+    try:
+        return {spec.dev for spec, _ in router_devices(router)}
+    except Exception:  # poisoned: its planning failure is reported by plan(); its devices stay as they are
+        nsobs = observed.namespaces.get(names.router_ns(router.id))
+        return set(nsobs.links) if nsobs else set()

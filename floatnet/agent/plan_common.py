@@ -6,11 +6,18 @@ addresses)."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from floatnet.agent import actions as A
-from floatnet.agent.desired import Wiring
+from floatnet.agent.desired import Network, Router, Wiring
 from floatnet.agent.state import Namespace, Observed, Routes
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Poisoned = MutableMapping[A.Ref, str]  # resources whose planning raised -> the reason
 
 
 @dataclass(frozen=True)
@@ -34,13 +41,15 @@ class DeviceSpec:
 
 
 def plan_device(ns: str, spec: DeviceSpec, observed: Observed, refs: tuple[A.Ref, ...]) -> list[A.Action]:
-    """Plug the device when it or its OVS port is missing or wrong, else fix the tag; then sync addresses."""
+    """Plug the device when it or its OVS port is missing, down or wrong, else fix the tag; then sync
+    addresses."""
     nsobs = observed.namespaces.get(ns)
     link = nsobs.links.get(spec.dev) if nsobs else None
     port = observed.ovs_ports.get(spec.dev)
     healthy = (
         link is not None
         and link.mac == spec.mac
+        and link.up
         and port is not None
         and port.bridge == spec.wiring.bridge
         and port.iface_id == spec.iface_id
@@ -91,3 +100,33 @@ def remove_namespace(ns: str, observed: Observed, refs: tuple[A.Ref, ...]) -> li
         return []
     ports = tuple(sorted(n for n in nsobs.links if n in observed.ovs_ports))
     return [A.DeleteNamespace(group=ns, refs=refs, ns=ns, ovs_ports=ports)]
+
+
+def router_refs(router: Router) -> tuple[A.Ref, ...]:
+    """Every resource a router's plan is for: the router, its ports and its floating IPs."""
+    ports = [i.port_id for i in router.interfaces] + ([router.gateway.port_id] if router.gateway else [])
+    return (("router", router.id), *(("port", p) for p in ports), *(("floatingip", f) for f in router.floatingips))
+
+
+def network_refs(network: Network) -> tuple[A.Ref, ...]:
+    return (("network", network.id),)
+
+
+def isolated(poisoned: Poisoned | None, refs: Iterable[A.Ref], fn: Callable[[], T], default: T) -> T:
+    """``fn()``; when it raises and ``poisoned`` is given, ``refs`` are recorded there with the reason and
+    ``default`` is returned instead: one resource the planner cannot handle (a bug, an input it does not
+    support) never stops the others. Without ``poisoned`` the exception propagates (tests, callers that
+    want it). The reason is deterministic for the same input: such a failure is permanent, not retried until
+    the resource changes."""
+    if poisoned is None:
+        return fn()
+    try:
+        return fn()
+    except Exception as exc:  # any planning failure is that resource's problem
+        reason = f"cannot plan: {type(exc).__name__}: {exc}"
+        refs = tuple(refs)
+        if refs and refs[0] not in poisoned:
+            log.error("%s %s: %s", refs[0][0], refs[0][1], reason, exc_info=True)
+        for ref in refs:
+            poisoned.setdefault(ref, reason)
+        return default

@@ -2,7 +2,7 @@
 
 :mod:`floatnet.agent.observe` fills these from the kernel (through :mod:`floatnet.linux`); the planner
 compares them with the desired state. They are deliberately independent of ``linux``'s own types so
-:func:`plan` stays pure and unit-testable without root, and so :func:`floatnet.agent.project.project` can
+:func:`plan` stays pure and unit-testable without root, and so :func:`floatnet.agent.projection.project` can
 compute "what the kernel will hold once these actions succeeded" for the agent's in-memory cache."""
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ def norm_cidr(cidr: str) -> str:
 
 
 def collapse_cidrs(cidrs: Iterable[str]) -> frozenset[str]:
-    """IPv4 networks merged where adjacent or nested, as the kernel's interval set stores them."""
-    nets = [ipaddress.IPv4Network(c, strict=False) for c in cidrs]
-    return frozenset(str(n) for n in ipaddress.collapse_addresses(nets))
+    """The IPv4 networks among ``cidrs`` merged where adjacent or nested, as the kernel's interval set stores
+    them. IPv6 networks are left out: the NAT table is ``ip`` (IPv4) family, and an IPv6 interface on a router
+    has no NAT (Neutron does not NAT IPv6 either). A malformed CIDR raises ``ValueError``."""
+    nets = [ipaddress.ip_network(c, strict=False) for c in cidrs]
+    return frozenset(str(n) for n in ipaddress.collapse_addresses(n for n in nets if n.version == 4))
 
 
 def norm_iface(cidr: str) -> str:
@@ -32,11 +34,13 @@ def norm_iface(cidr: str) -> str:
 
 @dataclass(frozen=True)
 class Link:
-    """A device inside one of our namespaces: its MAC and its addresses (``ip/len``)."""
+    """A device inside one of our namespaces: its MAC, its addresses (``ip/len``) and whether it is up (a
+    device someone set down is re-plugged: plugging brings both ends up)."""
 
     name: str
     mac: str | None
     addresses: frozenset[str] = frozenset()
+    up: bool = True
 
 
 @dataclass(frozen=True)

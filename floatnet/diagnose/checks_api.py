@@ -186,7 +186,8 @@ def external_subnet(f: Facts) -> Result:
 
 
 def agent(f: Facts) -> Result:
-    """An L3 agent and the port host's OVS agent are alive, and none reports an error for this path."""
+    """An L3 agent and the port host's OVS agent are alive, and none reports an error for this path (when
+    one reports having repaired the path, when and what is shown)."""
     shown = "openstack network agent list  (GET /v2.0/agents)"
     if not f.agents:
         return failed(
@@ -208,7 +209,20 @@ def agent(f: Facts) -> Result:
                     "see the agent's log; fix the cause and it retries",
                     shown,
                 )
-    return passed(f"agents alive on {ovs['host']}", shown)
+    return passed(f"agents alive on {ovs['host']}{_last_repair(f.agents, ids)}", shown)
+
+
+def _last_repair(agents: list[dict[str, Any]], ids: set[str]) -> str:
+    """"; last repaired …" for the newest repair an agent reports of one of ``ids`` (the floating IP, its port,
+    its router): the agent repairs drift by itself, and an operator chasing a flap wants to know it did."""
+    found = [
+        r for row in agents for r in (row.get("configurations") or {}).get("repairs") or ()
+        if isinstance(r, dict) and r.get("id") in ids
+    ]  # fmt: skip
+    if not found:
+        return ""
+    last = max(found, key=lambda r: str(r.get("at")))
+    return f"; last repaired {last.get('kind')} {last.get('id')} at {last.get('at')} UTC: {last.get('what')}"
 
 
 def _need_alive(agents: list[dict[str, Any]], agent_type: str, host: str | None, shown: str) -> dict[str, Any]:

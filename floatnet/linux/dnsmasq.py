@@ -1,6 +1,9 @@
 """One dnsmasq per network, in its ``qdhcp-<network_id>`` namespace, bound to the network's DHCP device.
 
-Static leases only (``static`` ranges): a MAC without a host entry gets no lease. Everything that changes
+Static leases only (``static`` ranges): a MAC without a host entry gets no lease. IPv4 subnets get DHCPv4
+with options router, DNS, classless routes and MTU; IPv6 subnets get stateful DHCPv6 (``static`` range with
+the prefix length, as Neutron's dnsmasq driver does) and only the DNS option (``option6:dns-server``): IPv6
+has no DHCP router or route options (router advertisements carry them). Everything that changes
 often lives in files dnsmasq re-reads on SIGHUP (hosts, options, instance names, upstream servers); the
 command line holds only what needs a restart (interface, subnets, domain, MTU), so :meth:`Dnsmasq.ensure`
 restarts only when it changes. Files are written atomically (temp + rename); a process is signalled only after
@@ -77,16 +80,21 @@ def _tag(subnet: DhcpSubnet) -> str:
 
 
 def _subnet_dns(spec: DhcpSpec, subnet: DhcpSubnet) -> list[str]:
-    """The subnet's own servers, else the spec's servers inside this subnet, else all the spec's servers."""
-    if subnet.dns_nameservers:
-        return list(subnet.dns_nameservers)
+    """The subnet's own servers, else the spec's servers inside this subnet, else all the spec's servers —
+    only those of the subnet's IP version (an option carries one family)."""
     net = ipaddress.ip_network(subnet.cidr, strict=False)
-    inside = [d for d in spec.dns_servers if ipaddress.ip_address(d) in net]
-    return inside or list(spec.dns_servers)
+    if subnet.dns_nameservers:
+        return [d for d in subnet.dns_nameservers if ipaddress.ip_address(d).version == net.version]
+    same = [d for d in spec.dns_servers if ipaddress.ip_address(d).version == net.version]
+    inside = [d for d in same if ipaddress.ip_address(d) in net]
+    return inside or same
 
 
 def _subnet_options(spec: DhcpSpec, subnet: DhcpSubnet) -> list[str]:
     tag = f"tag:{_tag(subnet)}"
+    if ipaddress.ip_network(subnet.cidr, strict=False).version == 6:
+        dns6 = _subnet_dns(spec, subnet)
+        return [f"{tag},option6:dns-server,{','.join(f'[{d}]' for d in dns6)}"] if dns6 else []
     lines = [f"{tag},option:router,{subnet.gateway_ip}" if subnet.gateway_ip else f"{tag},option:router"]
     dns = _subnet_dns(spec, subnet)
     if dns:
@@ -106,7 +114,8 @@ def render_files(spec: DhcpSpec) -> dict[str, str]:
     hosts, names = [], []
     for h in sorted(spec.hosts, key=lambda h: (h.ip, h.mac)):
         label = hostname_label(h.hostname, h.ip)
-        hosts.append(f"{h.mac.lower()},{h.ip},{label}")
+        address = f"[{h.ip}]" if ":" in h.ip else h.ip  # dnsmasq's syntax for an IPv6 host address
+        hosts.append(f"{h.mac.lower()},{address},{label}")
         names.append(f"{h.ip}\t{label}.{spec.domain} {label}")
     opts = [line for s in spec.subnets for line in _subnet_options(spec, s)]
     servers = [f"server={ip}" for ip in spec.upstream_dns]
@@ -163,9 +172,8 @@ class Dnsmasq:
         ]  # fmt: skip
         for s in sorted(spec.subnets, key=lambda s: s.id):
             net = ipaddress.ip_network(s.cidr, strict=False)
-            argv.append(
-                f"--dhcp-range=set:{_tag(s)},{net.network_address},static,{net.netmask},{spec.lease_time}s"
-            )
+            mask = net.prefixlen if net.version == 6 else net.netmask  # IPv6 ranges take a prefix length
+            argv.append(f"--dhcp-range=set:{_tag(s)},{net.network_address},static,{mask},{spec.lease_time}s")
         if spec.mtu:  # forced: many clients do not ask for option 26, yet a wrong MTU breaks them quietly
             argv.append(f"--dhcp-option-force=option:mtu,{spec.mtu}")
         return argv
@@ -231,9 +239,7 @@ class Dnsmasq:
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise KernelError("start dnsmasq", spec.network_id, exc) from exc
         if proc.returncode != 0:
-            raise KernelError(
-                "start dnsmasq", spec.network_id, proc.stderr.strip() or f"exit {proc.returncode}"
-            )
+            raise KernelError("start dnsmasq", spec.network_id, proc.stderr.strip() or f"exit {proc.returncode}")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             pid = self.pid(spec.network_id)

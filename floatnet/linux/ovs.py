@@ -176,6 +176,12 @@ class Ovs:
             out[row.name] = OvsPort(row.name, owner.get(row.name), _one(row.tag), ofport)
         return out
 
+    def generation(self) -> int:
+        """A number that changes whenever the IDL's copy of the database changes (any table): equal numbers
+        mean every read above would answer the same (the agent's poll costs nothing while OVS is idle).
+        Reconnecting to a restarted server counts as a change."""
+        return int(self.api.idl.change_seqno)
+
     def ports_by_iface_id(self) -> dict[str, OvsPort]:
         """``{iface_id: OvsPort}`` for interfaces carrying ``external_ids:iface-id``."""
         ports = self.ports()

@@ -148,3 +148,19 @@ def test_reload_on_file_change_restart_on_command_line_change(dhcp_env):
     assert dm.stop("net1") is True
     assert dm.running() == {} and not (tmp / "dhcp" / "net1").exists()
     assert dm.stop("net1") is False
+
+
+def test_ipv6_subnet_next_to_ipv4_starts_and_still_leases_ipv4(dhcp_env):
+    """Issue 18 item 5: an IPv6 DHCP subnet used to make dnsmasq refuse to start ("bad dhcp-range") and took
+    the whole network's DHCP down. Now it gets a DHCPv6 static range and IPv4 keeps working."""
+    client, qdhcp, dm, tmp = dhcp_env
+    v6 = DhcpSubnet(id="sub6", cidr="2001:db8:1::/64", gateway_ip="2001:db8:1::1", dns_nameservers=("2001:db8::53",))
+    hosts = (DhcpHost(MAC, "10.0.0.5", "vm1"), DhcpHost(MAC, "2001:db8:1::5", "vm1"))
+    both = spec(qdhcp, subnets=(*spec(qdhcp).subnets, v6), hosts=hosts)
+    assert "--dhcp-range=set:subnet-sub6,2001:db8:1::,static,64,86400s" in dm.argv(both)
+    assert dm.ensure(both) == "started"
+    opts = (tmp / "dhcp" / "net1" / "opts").read_text()
+    assert "tag:subnet-sub6,option6:dns-server,[2001:db8::53]\n" in opts and "subnet-sub6,option:router" not in opts
+    assert f"{MAC},[2001:db8:1::5],vm1" in (tmp / "dhcp" / "net1" / "host").read_text()
+    lease = udhcpc(client, tmp)
+    assert lease is not None and lease["ip"] == "10.0.0.5"

@@ -72,14 +72,21 @@ def _teardown(fabric: Fabric) -> None:
 @pytest.fixture(scope="module")
 def fabric() -> Iterator[Fabric]:
     """Server + agent + OVS + ``lab up`` for one test module; all removed afterwards."""
+    yield from make_fabric(own_ovs=False)
+
+
+def make_fabric(own_ovs: bool) -> Iterator[Fabric]:
+    """A fabric; with ``own_ovs`` the agent starts floatnet's own OVS daemons itself (no ``ovsdb_connection``),
+    as ``floatnet up`` does on a machine without Open vSwitch running."""
     prefix = f"e{secrets.token_hex(2)}-"
     workdir = Path(tempfile.mkdtemp(prefix=f"floatnet-{prefix}"))
     resolv_before = _digest(Path("/etc/resolv.conf"))
-    fab = Fabric(prefix=prefix, workdir=workdir)
+    fab = Fabric(prefix=prefix, workdir=workdir, own_ovs=own_ovs)
     try:
         fl_netns.ensure(fab.ovs_netns)
-        fab.ovs = OvsDaemons(workdir / "ovs", netns=fab.ovs_netns)
-        fab.ovs.start()
+        fab.ovs = OvsDaemons(workdir / ("state/ovs" if own_ovs else "ovs"), netns=fab.ovs_netns)
+        if not own_ovs:
+            fab.ovs.start()
         fab.write_config()
         fab.start_server()
         fab.start_agent()

@@ -95,6 +95,7 @@ class Fabric:
     port: int = field(default_factory=free_port)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     ovs: OvsDaemons | None = None
+    own_ovs: bool = False  # the agent starts (and restarts) its own OVS daemons instead of the fixture
 
     @property
     def host(self) -> str:
@@ -126,7 +127,7 @@ class Fabric:
         text = CONFIG.format(
             port=self.port, state=self.workdir / "state", ext=PHYSNET_EXT, vlan=PHYSNET_VLAN,
             br_ext=self.bridges[PHYSNET_EXT], br_vlan=self.bridges[PHYSNET_VLAN],
-            ovsdb=self.ovsdb, host=self.host,
+            ovsdb="" if self.own_ovs else self.ovsdb, host=self.host,
         )  # fmt: skip
         self.config_path.write_text(text)
 

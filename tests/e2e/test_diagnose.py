@@ -3,7 +3,8 @@
 Every test breaks exactly one thing with the operator's own tools (``ip``, ``nft``, ``ovs-vsctl``,
 ``conntrack``, the API), runs the real ``floatnet diagnose FIP -f json`` and asserts that the first FAIL names
 that hop and every check before it is ok; then it restores the hop and asserts the floating IP is healthy
-again (exit 0).
+again (exit 0). The agent repairs a broken kernel hop by itself within a second (issue 18), so those tests freeze
+it (SIGSTOP) while the hop is broken: diagnose then sees what it sees while a repair is pending.
 """
 
 from __future__ import annotations
@@ -57,13 +58,25 @@ def assert_healthy(f: Fabric, ref: str, timeout: float = 20.0) -> None:
 
 
 @contextmanager
-def broken(seed: Seed, undo: Callable[[], object]) -> Iterator[None]:
-    """Run the body, then ``undo`` the break (even when an assertion failed) and check health came back."""
+def broken(seed: Seed, undo: Callable[[], object], thaw: Callable[[], None] = lambda: None) -> Iterator[None]:
+    """Run the body, then ``undo`` the break and ``thaw`` the agent (even when an assertion failed) and check
+    health came back."""
     try:
         yield
     finally:
-        undo()
+        try:
+            undo()
+        finally:
+            thaw()
     assert_healthy(seed.fabric, fip_address(seed))
+
+
+def freeze(seed: Seed) -> Callable[[], None]:
+    """Freeze (SIGSTOP) the agent so it does not repair the hop a test breaks; returns what thaws it. A frozen
+    agent still counts as alive for ``agent_down_time``, longer than one diagnosis takes."""
+    agent = seed.fabric.procs["agent"]
+    agent.send_signal(signal.SIGSTOP)
+    return lambda: agent.send_signal(signal.SIGCONT)
 
 
 def fip_address(seed: Seed) -> str:
@@ -107,8 +120,9 @@ def test_unknown_floating_ip(healthy_seed: Seed) -> None:
 def test_fip_address_missing_on_qg(healthy_seed: Seed) -> None:
     seed, fip = healthy_seed, fip_address(healthy_seed)
     dev = qg_dev(router_port(seed, "network:router_gateway")["id"])
+    thaw = freeze(seed)
     sh("ip", "-n", seed.router_ns, "addr", "del", f"{fip}/32", "dev", dev)
-    with broken(seed, lambda: sh("ip", "-n", seed.router_ns, "addr", "replace", f"{fip}/32", "dev", dev)):
+    with broken(seed, lambda: sh("ip", "-n", seed.router_ns, "addr", "replace", f"{fip}/32", "dev", dev), thaw):
         failure = broken_hop(seed.fabric, fip)
         assert failure["name"] == "router.fip_address"
         assert f"{fip}/32" in failure["reason"] and "addr add" in failure["fix"]
@@ -117,8 +131,9 @@ def test_fip_address_missing_on_qg(healthy_seed: Seed) -> None:
 def test_dnat_element_removed(healthy_seed: Seed) -> None:
     seed, fip, fixed = healthy_seed, fip_address(healthy_seed), fixed_ip(healthy_seed)
     nft = ["ip", "netns", "exec", seed.router_ns, "nft"]
+    thaw = freeze(seed)
     sh(*nft, "delete", "element", "ip", "floatnet", "fip_dnat", f"{{ {fip} }}")
-    with broken(seed, lambda: sh(*nft, "add", "element", "ip", "floatnet", "fip_dnat", f"{{ {fip} : {fixed} }}")):
+    with broken(seed, lambda: sh(*nft, "add", "element", "ip", "floatnet", "fip_dnat", f"{{ {fip} : {fixed} }}"), thaw):
         failure = broken_hop(seed.fabric, fip)
         assert failure["name"] == "nat.dnat" and "no element" in failure["reason"]
 
@@ -132,8 +147,9 @@ def test_snat_element_points_elsewhere(healthy_seed: Seed) -> None:
         sh(*nft, "delete", "element", "ip", "floatnet", "fip_snat", f"{{ {fixed} }}")
         sh(*nft, "add", "element", "ip", "floatnet", "fip_snat", f"{{ {fixed} : {to} }}")
 
+    thaw = freeze(seed)
     set_snat(wrong)
-    with broken(seed, lambda: set_snat(fip)):
+    with broken(seed, lambda: set_snat(fip), thaw):
         failure = broken_hop(seed.fabric, fip)
         assert failure["name"] == "nat.snat" and wrong in failure["reason"]
 
@@ -141,22 +157,19 @@ def test_snat_element_points_elsewhere(healthy_seed: Seed) -> None:
 def test_forwarding_off_in_router_namespace(healthy_seed: Seed) -> None:
     seed, fip = healthy_seed, fip_address(healthy_seed)
     sysctl = ("ip", "netns", "exec", seed.router_ns, "sysctl", "-qw")
+    thaw = freeze(seed)
     sh(*sysctl, "net.ipv4.ip_forward=0")
-    with broken(seed, lambda: sh(*sysctl, "net.ipv4.ip_forward=1")):
+    with broken(seed, lambda: sh(*sysctl, "net.ipv4.ip_forward=1"), thaw):
         failure = broken_hop(seed.fabric, fip)
         assert failure["name"] == "router.forwarding" and "ip_forward is 0" in failure["reason"]
 
 
 def test_dnat_rule_flushed(healthy_seed: Seed) -> None:
-    """The map still holds the element but no rule looks it up; the fix (an agent resync) restores it."""
+    """The map still holds the element but no rule looks it up; the thawed agent restores it by itself."""
     seed, fip, f = healthy_seed, fip_address(healthy_seed), healthy_seed.fabric
+    thaw = freeze(seed)
     sh("ip", "netns", "exec", seed.router_ns, "nft", "flush", "chain", "ip", "floatnet", "prerouting")
-
-    def restart_agent() -> None:
-        f.stop("agent")
-        f.start_agent()
-
-    with broken(seed, restart_agent):
+    with broken(seed, lambda: None, thaw):
         failure = broken_hop(f, fip)
         assert failure["name"] == "nat.rules" and "@fip_dnat" in failure["reason"]
 
@@ -164,17 +177,19 @@ def test_dnat_rule_flushed(healthy_seed: Seed) -> None:
 def test_default_route_removed(healthy_seed: Seed) -> None:
     seed, fip = healthy_seed, fip_address(healthy_seed)
     dev = qg_dev(router_port(seed, "network:router_gateway")["id"])
+    thaw = freeze(seed)
     sh("ip", "-n", seed.router_ns, "route", "del", "default")
     restore = ("ip", "-n", seed.router_ns, "route", "replace", "default", "via", "203.0.113.1", "dev", dev)
-    with broken(seed, lambda: sh(*restore)):
+    with broken(seed, lambda: sh(*restore), thaw):
         assert broken_hop(seed.fabric, fip)["name"] == "router.default_route"
 
 
 def test_qr_device_down(healthy_seed: Seed) -> None:
     seed, fip = healthy_seed, fip_address(healthy_seed)
     dev = qr_dev(router_port(seed, "network:router_interface")["id"])
+    thaw = freeze(seed)
     sh("ip", "-n", seed.router_ns, "link", "set", dev, "down")
-    with broken(seed, lambda: sh("ip", "-n", seed.router_ns, "link", "set", dev, "up")):
+    with broken(seed, lambda: sh("ip", "-n", seed.router_ns, "link", "set", dev, "up"), thaw):
         failure = broken_hop(seed.fabric, fip)
         assert failure["name"] == "router.qr" and "not up" in failure["reason"]
 
@@ -212,15 +227,10 @@ def test_instance_port_wrong_vlan_tag(healthy_seed: Seed) -> None:
     is wrong: a frozen agent still counts as alive for ``agent_down_time``, longer than one diagnosis takes.
     """
     seed, fip, vm1 = healthy_seed, fip_address(healthy_seed), healthy_seed.vms["vm1"]
-    tap, agent = tap_dev(vm1.port_id), seed.fabric.procs["agent"]
-
-    def restore() -> None:
-        seed.fabric.ovs_vsctl("set", "Port", tap, "tag=100")
-        agent.send_signal(signal.SIGCONT)
-
-    agent.send_signal(signal.SIGSTOP)
+    tap = tap_dev(vm1.port_id)
+    thaw = freeze(seed)
     seed.fabric.ovs_vsctl("set", "Port", tap, "tag=101")
-    with broken(seed, restore):
+    with broken(seed, lambda: seed.fabric.ovs_vsctl("set", "Port", tap, "tag=100"), thaw):
         failure = broken_hop(seed.fabric, fip)
         assert failure["name"] == "ovs.instance" and "101" in failure["reason"] and "tag=100" in failure["fix"]
 
@@ -292,15 +302,11 @@ def test_agent_stopped(healthy_seed: Seed) -> None:
 
 
 def test_router_namespace_deleted(healthy_seed: Seed) -> None:
-    """The most destructive break, last: the namespace goes, the agent's full resync at start rebuilds it."""
+    """The most destructive break, last: the namespace goes; the thawed agent rebuilds it by itself."""
     seed, fip, f = healthy_seed, fip_address(healthy_seed), healthy_seed.fabric
+    thaw = freeze(seed)
     subprocess.run(["ip", "netns", "delete", seed.router_ns], check=True)
-
-    def restart_agent() -> None:
-        f.stop("agent")
-        f.start_agent()
-
-    with broken(seed, restart_agent):
+    with broken(seed, lambda: None, thaw):
         failure = broken_hop(f, fip)
         assert failure["name"] == "router.namespace"
         code, doc = diagnose(f, fip)

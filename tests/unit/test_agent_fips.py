@@ -14,7 +14,7 @@ from floatnet.agent.loop import Agent
 from floatnet.agent.merge import complete_routers
 from floatnet.agent.plan import plan
 from floatnet.agent.plan_fips import built, delta, plan_fip_delta, project_fip_delta, same_structure
-from floatnet.agent.project import project
+from floatnet.agent.projection import project
 from floatnet.linux import names
 from tests.unit.test_agent_plan import CTX, R1, fip, router_doc, state
 

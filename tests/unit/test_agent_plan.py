@@ -13,7 +13,7 @@ from floatnet.agent import actions as A
 from floatnet.agent.desired import DEAD_VLAN, DesiredState, DesiredStateError, parse_state
 from floatnet.agent.plan import plan
 from floatnet.agent.plan_common import PlanContext
-from floatnet.agent.project import project
+from floatnet.agent.projection import project
 from floatnet.agent.state import Observed, OvsPort
 
 R1 = "11111111-1111-4111-8111-111111111111"

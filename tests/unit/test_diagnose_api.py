@@ -192,3 +192,13 @@ def test_bridge_mappings_come_from_the_ovs_agent(state: dict[str, Any]) -> None:
     assert facts.router_ns == f"qrouter-{ROUTER}" and facts.qg_dev == f"qg-{GW_PORT[:11]}"
     assert facts.gateway_cidr == "203.0.113.100/24"
     assert facts.interface_cidr == "10.0.0.1/24" and facts.qr_dev == f"qr-{IF_PORT[:11]}"
+
+
+def test_agent_check_shows_the_last_repair_of_this_path(state: dict[str, Any]) -> None:
+    state["agent"]["a-ovs"]["configurations"]["repairs"] = [
+        {"kind": "router", "id": ROUTER, "at": "2026-12-04 20:00:00", "what": "qrouter-x: namespace deleted"},
+        {"kind": "router", "id": ROUTER, "at": "2026-12-04 20:05:00", "what": "qrouter-x: qg-y set down"},
+        {"kind": "router", "id": "other", "at": "2026-12-04 21:00:00", "what": "not this path"},
+    ]
+    reason = by_name(diagnose_api(state), "agent.alive").reason
+    assert reason.endswith(f"last repaired router {ROUTER} at 2026-12-04 20:05:00 UTC: qrouter-x: qg-y set down")

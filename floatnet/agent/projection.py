@@ -10,10 +10,12 @@ point (unit-tested), and ``observe() == project(d)`` after applying is checked a
 
 from __future__ import annotations
 
+from functools import partial
+
 from floatnet.agent.desired import DesiredState, Network, Router
 from floatnet.agent.dhcp_plan import dhcp_addresses, dhcp_config, dhcp_routes
 from floatnet.agent.plan import desired_nat, router_devices, router_routes
-from floatnet.agent.plan_common import PlanContext
+from floatnet.agent.plan_common import PlanContext, Poisoned, isolated, network_refs, router_refs
 from floatnet.agent.state import Link, Namespace, Observed, OvsPort
 from floatnet.linux import names
 
@@ -42,18 +44,23 @@ def project_network(network: Network, ctx: PlanContext) -> tuple[Namespace, list
     return ns, [port], config.fingerprint()
 
 
-def project(desired: DesiredState, ctx: PlanContext = PlanContext()) -> Observed:
-    """The observed state once ``desired`` is applied (instance ports are the hypervisor's: left out)."""
+def project(desired: DesiredState, ctx: PlanContext = PlanContext(), poisoned: Poisoned | None = None) -> Observed:
+    """The observed state once ``desired`` is applied (instance ports are the hypervisor's: left out).
+
+    With ``poisoned``, a resource whose projection raises is recorded there and left out (as :func:`plan`
+    does: what the kernel holds of it is not known from its plan)."""
     namespaces: dict[str, Namespace] = {}
     ports: dict[str, OvsPort] = {}
     dhcp: dict[str, str] = {}
     for router in desired.routers.values():
         if router.admin_state_up:
-            ns, router_ports = project_router(router)
-            namespaces[ns.name] = ns
-            ports.update((p.name, p) for p in router_ports)
+            found = isolated(poisoned, router_refs(router), partial(project_router, router), None)
+            if found is not None:
+                ns, router_ports = found
+                namespaces[ns.name] = ns
+                ports.update((p.name, p) for p in router_ports)
     for network in desired.networks.values():
-        projected = project_network(network, ctx)
+        projected = isolated(poisoned, network_refs(network), partial(project_network, network, ctx), None)
         if projected is not None:
             ns, net_ports, fingerprint = projected
             namespaces[ns.name] = ns

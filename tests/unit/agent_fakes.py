@@ -1,0 +1,164 @@
+"""In-memory stand-ins for the agent's two doors: the kernel (:class:`floatnet.agent.kernel.Kernel`) and the
+server (the client's interface). They let the real reconcile loop run in unit tests, without root.
+
+:class:`FakeKernel` applies each action to an in-memory :class:`~floatnet.agent.state.Observed` the way the
+real handlers change the kernel; ``fail`` makes the actions of a group raise (a temporary kernel failure) and
+``tamper`` edits the state behind the agent's back (drift). :class:`FakeServer` answers ``state`` (with the
+router/network/floating-IP filters of the real server) from documents the test sets.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from floatnet.agent import actions as A
+from floatnet.agent.apply import ApplyResult, run_actions
+from floatnet.agent.state import Link, Namespace, Observed, OvsPort
+from floatnet.linux.errors import KernelError
+
+
+class FakeKernel:
+    """A node's kernel, OVS and dnsmasq as plain dictionaries."""
+
+    def __init__(self) -> None:
+        self.namespaces: dict[str, Namespace] = {}
+        self.ovs: dict[str, OvsPort] = {}
+        self.dhcp: dict[str, str] = {}
+        self.applied: list[A.Action] = []
+        self.fail: dict[str, str] = {}  # group -> reason: its actions raise KernelError
+        self.dirty: set[str] = set()  # what changed() reports next (drift a test injected)
+
+    def observe(self, wanted: Iterable[str]) -> Observed:
+        return Observed(namespaces=dict(self.namespaces), ovs_ports=dict(self.ovs), dhcp=dict(self.dhcp))
+
+    def observe_namespace(self, name: str) -> Namespace | None:
+        return self.namespaces.get(name)
+
+    def observe_ovs(self) -> dict[str, OvsPort]:
+        return dict(self.ovs)
+
+    def observe_dhcp(self) -> dict[str, str]:
+        return dict(self.dhcp)
+
+    def apply(self, actions: Sequence[A.Action]) -> ApplyResult:
+        return run_actions(actions, {kind: self._handle for kind in _HANDLERS})
+
+    def changed(self) -> set[str]:
+        dirty, self.dirty = self.dirty, set()
+        return dirty
+
+    def _handle(self, action: A.Action) -> None:
+        if action.group in self.fail:
+            raise KernelError(type(action).__name__, action.group, self.fail[action.group])
+        self.applied.append(action)
+        _HANDLERS[type(action)](self, action)
+
+    def ns(self, name: str, **changes: Any) -> None:
+        """Replace fields of a namespace (drift injected by a test)."""
+        self.namespaces[name] = replace(self.namespaces[name], **changes)
+
+    def link_set(self, ns: str, link: Link | None, dev: str = "") -> None:
+        """Put ``link`` into ``ns`` (None: remove device ``dev``)."""
+        links = dict(self.namespaces[ns].links)
+        if link is None:
+            links.pop(dev, None)
+        else:
+            links[link.name] = link
+        self.ns(ns, links=links)
+
+    def link(self, ns: str, dev: str, **changes: Any) -> None:
+        links = dict(self.namespaces[ns].links)
+        links[dev] = replace(links[dev], **changes)
+        self.ns(ns, links=links)
+
+
+def _plug(k: FakeKernel, a: A.PlugDevice) -> None:
+    old = k.namespaces[a.ns].links.get(a.dev)
+    k.link_set(a.ns, Link(a.dev, a.mac, old.addresses if old else frozenset()))
+    k.ovs[a.dev] = OvsPort(a.dev, a.bridge, a.tag, a.iface_id, 1)
+
+
+def _addresses(k: FakeKernel, ns: str, dev: str, fn: Any) -> None:
+    link = k.namespaces[ns].links[dev]
+    k.link(ns, dev, addresses=frozenset(fn(link.addresses)))
+
+
+def _nat_fips(k: FakeKernel, ns: str, fn: Any) -> None:
+    nat = k.namespaces[ns].nat
+    assert nat is not None
+    fips = dict(nat.fips)
+    fn(fips)
+    k.ns(ns, nat=replace(nat, fips=fips))
+
+
+def _delete_ns(k: FakeKernel, a: A.DeleteNamespace) -> None:
+    k.namespaces.pop(a.ns, None)
+    for port in a.ovs_ports:
+        k.ovs.pop(port, None)
+
+
+_HANDLERS: dict[type, Any] = {
+    A.CreateNamespace: lambda k, a: k.namespaces.setdefault(a.ns, Namespace(a.ns, forwarding=a.forwarding)),
+    A.SetForwarding: lambda k, a: k.ns(a.ns, forwarding=a.on),
+    A.DeleteNamespace: _delete_ns,
+    A.PlugDevice: _plug,
+    A.UnplugDevice: lambda k, a: (k.link_set(a.ns, None, a.dev), k.ovs.pop(a.dev, None)),
+    A.SetTag: lambda k, a: k.ovs.__setitem__(a.port, replace(k.ovs[a.port], tag=a.tag)),
+    A.DeleteOvsPort: lambda k, a: k.ovs.pop(a.port, None),
+    A.SyncAddresses: lambda k, a: _addresses(k, a.ns, a.dev, lambda _: a.wanted),
+    A.EditAddresses: lambda k, a: _addresses(k, a.ns, a.dev, lambda have: (have - a.remove) | a.add),
+    A.SyncRoutes: lambda k, a: k.ns(a.ns, routes=a.routes),
+    A.ReplaceNat: lambda k, a: k.ns(a.ns, nat=a.table),
+    A.AddFipMapping: lambda k, a: _nat_fips(k, a.ns, lambda f: f.__setitem__(a.fip, a.fixed)),
+    A.DelFipMapping: lambda k, a: _nat_fips(k, a.ns, lambda f: f.pop(a.fip, None)),
+    A.FlushConntrack: lambda k, a: None,
+    A.Garp: lambda k, a: None,
+    A.EnsureDhcp: lambda k, a: k.dhcp.__setitem__(a.config.network_id, a.config.fingerprint()),
+    A.StopDhcp: lambda k, a: k.dhcp.pop(a.network_id, None),
+}
+
+
+class FakeServer:
+    """The agent's client, answering from ``routers``/``networks``/``ports`` documents the test edits."""
+
+    def __init__(self, routers: Iterable[dict[str, Any]] = (), networks: Iterable[dict[str, Any]] = ()) -> None:
+        self.routers = {r["id"]: r for r in routers}
+        self.networks = {n["id"]: n for n in networks}
+        self.ports: dict[str, dict[str, Any]] = {}
+        self.seq = 1
+        self.statuses: dict[str, dict[str, str]] = {"ports": {}, "floatingips": {}, "routers": {}}
+        self.registered: list[Mapping[str, Any]] = []
+
+    def register(self, configurations: Mapping[str, Any], start_flag: bool = False) -> None:
+        self.registered.append(copy.deepcopy(dict(configurations)))
+
+    def state(
+        self, routers: Iterable[str] = (), networks: Iterable[str] = (), floatingips: Iterable[str] = ()
+    ) -> dict[str, Any]:
+        routers, networks, fips = set(routers), set(networks), set(floatingips)
+        whole = not (routers or networks)
+        doc: dict[str, Any] = {"seq": self.seq, "absent": {"routers": [], "networks": []}}
+        doc["routers"] = [self._router(r, fips) for i, r in self.routers.items() if whole or i in routers]
+        doc["networks"] = [copy.deepcopy(n) for i, n in self.networks.items() if whole or i in networks]
+        doc["ports"] = [copy.deepcopy(p) for p in self.ports.values() if whole or p["network_id"] in networks]
+        doc["absent"]["routers"] = sorted(routers - set(self.routers))
+        doc["absent"]["networks"] = sorted(networks - set(self.networks))
+        return doc
+
+    @staticmethod
+    def _router(router: dict[str, Any], fips: set[str]) -> dict[str, Any]:
+        out = copy.deepcopy(router)
+        if fips:
+            out["floatingips"] = [f for f in out["floatingips"] if f["id"] in fips]
+            out["floatingips_partial"] = True
+        return out
+
+    def changes(self, after: int, timeout: float = 30.0) -> dict[str, Any]:
+        return {"seq": after, "changes": []}
+
+    def report_status(self, statuses: Mapping[str, Mapping[str, str]]) -> None:
+        for kind, values in statuses.items():
+            self.statuses.setdefault(kind, {}).update(values)
