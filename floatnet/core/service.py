@@ -17,7 +17,7 @@ from floatnet.config import Config
 from floatnet.core.context import Context
 from floatnet.core.errors import HTTPBadRequest, RevisionNumberConstraintFailed
 from floatnet.core.listing import ListQuery, Page
-from floatnet.db.models import Tag, table_of, utcnow
+from floatnet.db.models import Tag, table_of
 from floatnet.db.session import Database
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -88,12 +88,6 @@ def check_revision(current: int, expected: int | None) -> None:
         raise RevisionNumberConstraintFailed(expected=expected, current=current)
 
 
-def bump(row: Any) -> None:
-    """Mark an ORM row as updated: revision + 1 and a fresh ``updated_at``."""
-    row.revision_number = (row.revision_number or 0) + 1
-    row.updated_at = utcnow()
-
-
 def load_tags(session: Session, resource_type: str, ids: Iterable[str] | Select[Any]) -> dict[str, list[str]]:
     """Tags of many resources in one query; ``ids`` may be a list or a SELECT of ids (no N+1, no huge IN)."""
     result: dict[str, list[str]] = defaultdict(list)
@@ -105,11 +99,6 @@ def load_tags(session: Session, resource_type: str, ids: Iterable[str] | Select[
     for resource_id, tag in rows.all():
         result[resource_id].append(tag)
     return result
-
-
-def delete_tags(session: Session, resource_type: str, resource_id: str) -> None:
-    """Remove a deleted resource's tags."""
-    session.query(Tag).filter(Tag.resource_type == resource_type, Tag.resource_id == resource_id).delete()
 
 
 def owner_project(ctx: Context, attrs: dict[str, Any]) -> str:

@@ -164,13 +164,6 @@ def get_fip(session: Session, ctx: Context, fip_id: str) -> FloatingIP:
     return fip
 
 
-def _log_move(session: Session, fip_id: str, op: str, old: str | None, new: str | None) -> None:
-    """One change row per router the floating IP leaves or joins (one row without router when neither)."""
-    routers: list[str | None] = [router for router in dict.fromkeys((old, new)) if router is not None]
-    for router_id in routers or [None]:
-        changes.record(session, "floatingip", fip_id, op, router_id=router_id)
-
-
 def _pointing(target: Target) -> dict[str, Any]:
     """The column values that make a floating IP point at ``target`` (status back to DOWN until the agent)."""
     return {
@@ -186,19 +179,7 @@ def disassociate_port(session: Session, port: Port) -> None:
     """Disassociate every floating IP mapped to ``port`` (it is being deleted)."""
     rows = session.execute(select(FloatingIP.id, FloatingIP.router_id).where(FloatingIP.fixed_port_id == port.id)).all()
     for fip_id, router_id in rows:
-        session.execute(
-            update(FloatingIP)
-            .where(FloatingIP.id == fip_id)
-            .values(
-                fixed_port_id=None,
-                fixed_ip_address=None,
-                router_id=None,
-                status="DOWN",
-                revision_number=FloatingIP.revision_number + 1,
-                updated_at=utcnow(),
-            )
-        )
-        changes.record(session, "floatingip", fip_id, "update", router_id=router_id)
+        changes.updated_where(session, "floatingip", FloatingIP, fip_id, _pointing(NOWHERE), router_id=router_id)
     if rows:
         session.flush()
 
@@ -274,7 +255,7 @@ class FloatingIPService:
         session.connection().execute(INSERT_FIP, values)
         tag_list = tags.check_tags(attrs.get("tags", []))
         tags.set_initial(session, "floatingip", fip_id, tag_list)
-        changes.record(session, "floatingip", fip_id, "create", router_id=fip.router_id)
+        changes.created(session, "floatingip", fip_id, router_id=fip.router_id)
         return render_fip(session, fip, tag_list)
 
     def update(self, ctx: Context, resource_id: str, body: dict[str, Any], revision: int | None) -> dict[str, Any]:
@@ -293,7 +274,7 @@ class FloatingIPService:
         fip = SimpleNamespace(**row._asdict())
         check_revision(fip.revision_number, revision)
         old_router = fip.router_id
-        changed: dict[str, Any] = {"revision_number": fip.revision_number + 1, "updated_at": utcnow()}
+        changed: dict[str, Any] = {}
         if "description" in attrs:
             changed["description"] = attrs["description"]
         if "port_id" in attrs:
@@ -302,9 +283,10 @@ class FloatingIPService:
                 target = fip_association.resolve(session, ctx, fip, attrs["port_id"], attrs.get("fixed_ip_address"))
             if (target.port_id, target.fixed_ip_address) != (fip.fixed_port_id, fip.fixed_ip_address):
                 changed.update(_pointing(target))
-        session.connection().execute(UPDATE_FIP, {"fip_id": fip_id, **changed})
         vars(fip).update(changed)
-        _log_move(session, fip.id, "update", old_router, fip.router_id)
+        changes.updated(session, "floatingip", fip, router_id=fip.router_id, moved_from=old_router)
+        revised = {"revision_number": fip.revision_number, "updated_at": fip.updated_at}
+        session.connection().execute(UPDATE_FIP, {"fip_id": fip_id, **changed, **revised})
         return render_fip(session, fip, own_tags(session, fip.id))
 
     def delete(self, ctx: Context, resource_id: str) -> None:
@@ -316,6 +298,6 @@ class FloatingIPService:
             session.delete(fip)
             session.flush()
             remove_port(session, port_id)
-            changes.record(session, "floatingip", resource_id, "delete", router_id=router_id)
+            changes.deleted(session, "floatingip", resource_id, router_id=router_id)
 
         self.core.db.run(work)

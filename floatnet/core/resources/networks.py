@@ -15,7 +15,7 @@ from floatnet.core.errors import ExternalNetworkInUse, InvalidInput, InvalidShar
 from floatnet.core.listing import ListQuery, Page, apply, pop_column_filters
 from floatnet.core.resources import segments, tags
 from floatnet.core.resources.scoped_rows import get_network, network_visible_clause, require_owner
-from floatnet.core.service import Core, bump, check_revision, load_tags, owner_project, standard_attrs
+from floatnet.core.service import Core, check_revision, load_tags, owner_project, standard_attrs
 from floatnet.core.validation import (
     Attr,
     dns_domain,
@@ -199,7 +199,7 @@ class NetworkService:
         network.segmentation_id = segment.segmentation_id
         session.flush()
         tags.set_initial(session, "network", network_id, tags.check_tags(attrs.get("tags", [])))
-        changes.record(session, "network", network_id, "create", network_id=network_id)
+        changes.created(session, "network", network_id, network_id=network_id)
         return render_one(session, network)
 
     def update(self, ctx: Context, resource_id: str, body: dict[str, Any], revision: int | None) -> dict[str, Any]:
@@ -226,8 +226,7 @@ class NetworkService:
             if key in PROVIDER or key in ("is_default", "dns_domain"):
                 continue
             setattr(network, RENAMED.get(key, key), value)
-        bump(network)
-        changes.record(session, "network", network_id, "update", network_id=network_id)
+        changes.updated(session, "network", network, network_id=network_id)
         session.flush()
         return render_one(session, network)
 
@@ -241,15 +240,15 @@ class NetworkService:
         if any(owner not in AUTO_DELETE_OWNERS for _, owner in ports):
             raise NetworkInUse(net_id=network_id)
         for port_id, _ in ports:
-            changes.record(session, "port", port_id, "delete", network_id=network_id)
+            changes.deleted(session, "port", port_id, network_id=network_id)
         port_ids = [port_id for port_id, _ in ports]
         subnet_ids = list(session.scalars(select(Subnet.id).where(Subnet.network_id == network_id)))
         for subnet_id in subnet_ids:
-            changes.record(session, "subnet", subnet_id, "delete", network_id=network_id)
+            changes.deleted(session, "subnet", subnet_id, network_id=network_id)
         session.execute(delete(Port).where(Port.network_id == network_id))
         session.execute(delete(Subnet).where(Subnet.network_id == network_id))
         for kind, ids in (("port", port_ids), ("subnet", subnet_ids), ("network", [network_id])):
             session.execute(delete(Tag).where(Tag.resource_type == kind, Tag.resource_id.in_(ids)))
         segments.release(session, network_id)
         session.delete(network)
-        changes.record(session, "network", network_id, "delete", network_id=network_id)
+        changes.deleted(session, "network", network_id, network_id=network_id)

@@ -22,7 +22,7 @@ from floatnet.core.ipam import fixed_ips
 from floatnet.core.listing import ListQuery, Page, apply, take_column_filters
 from floatnet.core.resources import device_owners, port_binding, port_hooks, port_rendering, tags
 from floatnet.core.resources.scoped_rows import get_port, network_row
-from floatnet.core.service import Core, bump, check_revision, owner_project
+from floatnet.core.service import Core, check_revision, owner_project
 from floatnet.core.validation import (
     VNIC_TYPES,
     Attr,
@@ -202,7 +202,7 @@ def create_port(
     ips = fixed_ips.allocate(session, core.ipam_hints, port_id, network.id, attrs.get("fixed_ips"), owner)
     port_tags = tags.check_tags(attrs.get("tags", []))
     tags.set_initial(session, "port", port_id, port_tags)
-    changes.record(session, "port", port_id, "create", network_id=network.id)
+    changes.created(session, "port", port_id, network_id=network.id)
     return values, ips, port_tags
 
 
@@ -224,7 +224,7 @@ def delete_port_in(session: Session, port: Port) -> None:
     session.execute(delete(IPAllocation).where(IPAllocation.port_id == port.id))
     session.delete(port)
     session.flush()
-    changes.record(session, "port", port.id, "delete", router_id=router_id, network_id=port.network_id)
+    changes.deleted(session, "port", port.id, router_id=router_id, network_id=port.network_id)
 
 
 def _written(attrs: dict[str, Any]) -> list[str]:
@@ -306,10 +306,8 @@ class PortService:
         port.binding_vif_type, port.binding_vif_details = port_binding.vif(
             session, self.core.config, network, port.binding_host_id
         )
-        bump(port)
+        changes.updated(session, "port", port, router_id=router_of(session, port.id), network_id=port.network_id)
         session.flush()
-        router_id = router_of(session, port.id)
-        changes.record(session, "port", port.id, "update", router_id=router_id, network_id=port.network_id)
         return render_ports(session, [port])[0]
 
     def delete(self, ctx: Context, resource_id: str) -> None:

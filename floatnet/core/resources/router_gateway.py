@@ -90,7 +90,7 @@ def _refresh_ips(session: Session, core: Core, router: Router, network_id: str, 
     if _satisfied(addresses(session, [port_id])[port_id], wanted):
         return
     fixed_ips.replace(session, core.ipam_hints, port_id, network_id, wanted, ROUTER_GATEWAY)
-    changes.record(session, "port", port_id, "update", router_id=router.id, network_id=network_id)
+    changes.updated_where(session, "port", Port, port_id, router_id=router.id, network_id=network_id)
 
 
 def update(session: Session, core: Core, ctx: Context, router: Router, info: dict[str, Any] | None) -> None:

@@ -18,7 +18,7 @@ import ipaddress
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from floatnet.core.agent_protocol import changes
@@ -35,7 +35,7 @@ from floatnet.core.resources.device_owners import check_device_id
 from floatnet.core.resources.router_owned_ports import ROUTER_INTERFACE, addresses, create, network_of, remove
 from floatnet.core.resources.routers import get_router
 from floatnet.core.resources.scoped_rows import get_port, get_subnet, require_owner
-from floatnet.core.service import Core, bump
+from floatnet.core.service import Core
 from floatnet.core.validation import to_uuid
 from floatnet.db.models import FloatingIP, IPAllocation, Port, Router, RouterPort, Subnet
 
@@ -128,8 +128,8 @@ def _by_port(session: Session, ctx: Context, router: Router, port_id: str) -> tu
     for subnet in subnets.values():
         _check_new_subnet(session, router.id, subnet)
     _check_port_addresses(ctx, port, ips, subnets)
-    session.execute(update(Port).where(Port.id == port.id).values(device_owner=ROUTER_INTERFACE, device_id=router.id))
-    changes.record(session, "port", port.id, "update", router_id=router.id, network_id=port.network_id)
+    owned = {"device_owner": ROUTER_INTERFACE, "device_id": router.id}
+    changes.updated_where(session, "port", Port, port.id, owned, router_id=router.id, network_id=port.network_id)
     return port.id, subnets[ips[0]["subnet_id"]]
 
 
@@ -163,8 +163,7 @@ def add(session: Session, core: Core, ctx: Context, router_id: str, body: Any) -
         assert port_id is not None
         new_port, subnet = _by_port(session, ctx, router, port_id)
     session.execute(insert(RouterPort).values(router_id=router.id, port_id=new_port, port_type=ROUTER_INTERFACE))
-    bump(router)
-    changes.record(session, "router", router.id, "update", router_id=router.id)
+    changes.updated(session, "router", router, router_id=router.id)
     return _answer(router, new_port, subnet)
 
 
@@ -216,6 +215,5 @@ def remove_interface(session: Session, ctx: Context, router_id: str, body: Any) 
     _ensure_unused(session, router, subnet)
     remove(session, interface)
     session.execute(delete(RouterPort).where(RouterPort.port_id == interface))
-    bump(router)
-    changes.record(session, "router", router.id, "update", router_id=router.id)
+    changes.updated(session, "router", router, router_id=router.id)
     return _answer(router, interface, subnet)

@@ -24,7 +24,7 @@ from floatnet.core.resources import extra_routes as router_routes
 from floatnet.core.resources import router_gateway, tags
 from floatnet.core.resources.router_owned_ports import ROUTER_INTERFACE, addresses
 from floatnet.core.resources.scoped_rows import require_owner
-from floatnet.core.service import Core, bump, check_revision, load_tags, owner_project, standard_attrs
+from floatnet.core.service import Core, check_revision, load_tags, owner_project, standard_attrs
 from floatnet.core.validation import Attr, list_of, project_id, string, to_bool, validate
 from floatnet.db.models import Port, Router, RouterPort, RouterRoute, Tag, new_id, utcnow
 
@@ -150,7 +150,7 @@ class RouterService:
         info = attrs.get("external_gateway_info")
         if info:
             router_gateway.update(session, self.core, ctx, router, info)
-        changes.record(session, "router", router.id, "create", router_id=router.id)
+        changes.created(session, "router", router.id, router_id=router.id)
         return render_one(session, router)
 
     def update(self, ctx: Context, resource_id: str, body: dict[str, Any], revision: int | None) -> dict[str, Any]:
@@ -171,8 +171,7 @@ class RouterService:
             router_gateway.update(session, self.core, ctx, router, attrs["external_gateway_info"])
         if "routes" in attrs:
             router_routes.replace(session, router, attrs["routes"])
-        bump(router)
-        changes.record(session, "router", router.id, "update", router_id=router.id)
+        changes.updated(session, "router", router, router_id=router.id)
         session.flush()
         return render_one(session, router)
 
@@ -194,4 +193,4 @@ class RouterService:
         session.execute(delete(RouterRoute).where(RouterRoute.router_id == router_id))
         session.execute(delete(Tag).where(Tag.resource_type == "router", Tag.resource_id == router_id))
         session.delete(router)
-        changes.record(session, "router", router_id, "delete", router_id=router_id)
+        changes.deleted(session, "router", router_id, router_id=router_id)

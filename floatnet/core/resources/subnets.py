@@ -27,7 +27,7 @@ from floatnet.core.ipam import pools as ipam
 from floatnet.core.listing import ListQuery, Page, apply, pop_column_filters
 from floatnet.core.resources import dhcp_port, tags
 from floatnet.core.resources.scoped_rows import get_network, get_subnet, network_visible_clause, require_owner
-from floatnet.core.service import Core, bump, check_revision, load_tags, owner_project, standard_attrs
+from floatnet.core.service import Core, check_revision, load_tags, owner_project, standard_attrs
 from floatnet.core.validation import (
     Attr,
     cidr,
@@ -256,7 +256,7 @@ class SubnetService:
         session.add(subnet)
         session.flush()
         tags.set_initial(session, "subnet", subnet.id, tags.check_tags(attrs.get("tags", [])))
-        changes.record(session, "subnet", subnet.id, "create", network_id=network.id)
+        changes.created(session, "subnet", subnet.id, network_id=network.id)
         dhcp_port.sync(session, self.core, network)
         return render_many(session, [subnet])[0]
 
@@ -285,9 +285,8 @@ class SubnetService:
                 setattr(subnet, key, attrs[key])
         if "allocation_pools" in attrs:
             self.core.ipam_hints.pop(subnet.id, None)
-        bump(subnet)
+        changes.updated(session, "subnet", subnet, network_id=subnet.network_id)
         session.flush()
-        changes.record(session, "subnet", subnet.id, "update", network_id=subnet.network_id)
         network = session.get(Network, subnet.network_id)
         assert network is not None
         dhcp_port.sync(session, self.core, network)
@@ -308,5 +307,5 @@ class SubnetService:
         session.delete(subnet)
         session.flush()
         self.core.ipam_hints.pop(subnet.id, None)
-        changes.record(session, "subnet", subnet.id, "delete", network_id=network.id)
+        changes.deleted(session, "subnet", subnet.id, network_id=network.id)
         dhcp_port.sync(session, self.core, network)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from floatnet.core.access import policy
@@ -21,7 +21,7 @@ from floatnet.core.agent_protocol import changes
 from floatnet.core.context import Context
 from floatnet.core.errors import HTTPBadRequest, NotFound
 from floatnet.core.service import Core
-from floatnet.db.models import Base, FloatingIP, Network, Port, Router, Subnet, Tag, utcnow
+from floatnet.db.models import Base, FloatingIP, Network, Port, Router, Subnet, Tag
 
 MAX_TAGS = 50
 MAX_TAG_LEN = 60
@@ -74,12 +74,7 @@ class Tags:
     def _write(self, session: Session, resource_id: str, tags: list[str]) -> None:
         session.execute(delete(Tag).where(Tag.resource_type == self.resource, Tag.resource_id == resource_id))
         set_initial(session, self.resource, resource_id, tags)
-        session.execute(
-            update(self.model)
-            .where(self.model.id == resource_id)
-            .values(revision_number=self.model.revision_number + 1, updated_at=utcnow())
-        )
-        changes.record(session, self.resource, resource_id, "update")
+        changes.updated_where(session, self.resource, self.model, resource_id)
 
     def _writable(self, session: Session, ctx: Context, verb: str, resource_id: str) -> None:
         """The resource is visible (its NotFound otherwise) and ``ctx`` passes ``<verb>_<resource>:tags`` (403)."""
