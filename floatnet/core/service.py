@@ -14,9 +14,10 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from floatnet.config import Config
-from floatnet.core.context import Context
+from floatnet.core.context import RequestContext
 from floatnet.core.errors import HTTPBadRequest, RevisionNumberConstraintFailed
 from floatnet.core.listing import ListQuery, Page
+from floatnet.core.notify import ChangeNotifier, Pruner
 from floatnet.db.models import Tag, table_of
 from floatnet.db.session import Database
 
@@ -31,7 +32,9 @@ TAGS_OF = (
 
 @dataclass
 class Core:
-    """The domain's dependencies, built once per server: the database, the config, and shared caches.
+    """The domain's dependencies, built once per server by ``create_app``: the database, the config, the
+    change feed's notifier (wired to this database by :func:`floatnet.core.agent_protocol.feed.attach`) and
+    pruner, and shared caches. Nothing of it is global: two servers in one process share nothing.
 
     ``ipam_hints`` remembers, per subnet, where the last automatic allocation ended so the next one starts
     there (a speed-up only: correctness comes from the database's unique constraint).
@@ -40,6 +43,8 @@ class Core:
     db: Database
     config: Config
     ipam_hints: dict[str, int] = field(default_factory=dict)
+    notifier: ChangeNotifier = field(default_factory=ChangeNotifier)
+    pruner: Pruner = field(default_factory=Pruner)
 
 
 class ResourceService(Protocol):
@@ -50,15 +55,39 @@ class ResourceService(Protocol):
     ids raise the resource's ``NotFound``.
     """
 
-    def list(self, ctx: Context, query: ListQuery) -> Page: ...
+    def list(self, ctx: RequestContext, query: ListQuery) -> Page: ...
 
-    def show(self, ctx: Context, resource_id: str) -> dict[str, Any]: ...
+    def show(self, ctx: RequestContext, resource_id: str) -> dict[str, Any]: ...
 
-    def create(self, ctx: Context, body: dict[str, Any]) -> dict[str, Any]: ...
+    def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]: ...
 
-    def update(self, ctx: Context, resource_id: str, body: dict[str, Any], revision: int | None) -> dict[str, Any]: ...
+    def update(
+        self, ctx: RequestContext, resource_id: str, body: dict[str, Any], revision: int | None
+    ) -> dict[str, Any]: ...
 
-    def delete(self, ctx: Context, resource_id: str) -> None: ...
+    def delete(self, ctx: RequestContext, resource_id: str) -> None: ...
+
+
+def create_all(core: Core, service: ResourceService, ctx: RequestContext, bodies: list[dict[str, Any]]) -> list[Any]:
+    """Neutron's bulk create: every body created in one transaction, all or nothing (the services' own
+    transactions join it)."""
+    return core.db.run(lambda _session: [service.create(ctx, body) for body in bodies])
+
+
+def delete_checked(
+    core: Core, service: ResourceService, ctx: RequestContext, resource_id: str, revision: int | None
+) -> None:
+    """Delete; with ``If-Match: revision_number=N`` (``revision``) the check and the delete share one
+    transaction, so a concurrent update cannot slip between them."""
+    if revision is None:
+        service.delete(ctx, resource_id)
+        return
+
+    def checked(_session: Session) -> None:
+        check_revision(service.show(ctx, resource_id)["revision_number"], revision)
+        service.delete(ctx, resource_id)
+
+    core.db.run(checked)
 
 
 def fmt_time(value: datetime | None) -> str | None:
@@ -101,7 +130,7 @@ def load_tags(session: Session, resource_type: str, ids: Iterable[str] | Select[
     return result
 
 
-def owner_project(ctx: Context, attrs: dict[str, Any]) -> str:
+def owner_project(ctx: RequestContext, attrs: dict[str, Any]) -> str:
     """The project a new resource belongs to: ``project_id``/``tenant_id`` from the body, else the caller's.
 
     Removes both keys from ``attrs``. Naming another project needs admin (400, as Neutron answers).

@@ -5,7 +5,7 @@ floating IP's id) that holds its address, so IPAM's uniqueness and pool exhausti
 ``IpAddressGenerationFailure``) apply unchanged. Association rules: :mod:`floatnet.core.resources.fip_association`.
 ``status`` is DOWN at creation and after every association change, until the hosting agent reports ACTIVE.
 Change rows name the router the floating IP goes through; a move between routers logs one row for each.
-Deleting a port disassociates its floating IPs (a hook registered with :mod:`floatnet.core.resources.port_hooks`).
+Deleting a port disassociates its floating IPs (:func:`floatnet.core.resources.fip_target.release_port`).
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from sqlalchemy.orm import Session
 
 from floatnet.core.access import policy, quotas
 from floatnet.core.agent_protocol import changes
-from floatnet.core.context import Context
+from floatnet.core.context import RequestContext
 from floatnet.core.errors import BadRequest, IpAddressGenerationFailure, NetworkNotFound
 from floatnet.core.l3_errors import FloatingIPNotFound
 from floatnet.core.listing import ListQuery, Page, apply
-from floatnet.core.resources import fip_association, port_hooks, tags
-from floatnet.core.resources.fip_association import NOWHERE, Target
+from floatnet.core.resources import fip_association, tags
+from floatnet.core.resources.fip_target import NOWHERE, pointing
 from floatnet.core.resources.router_owned_ports import FLOATINGIP
 from floatnet.core.resources.router_owned_ports import create as create_port
 from floatnet.core.resources.router_owned_ports import remove as remove_port
@@ -156,32 +156,12 @@ def own_tags(session: Session, fip_id: str) -> list[str]:
     return sorted(session.connection().execute(TAGS, {"fip_id": fip_id}).scalars())
 
 
-def get_fip(session: Session, ctx: Context, fip_id: str) -> FloatingIP:
+def get_fip(session: Session, ctx: RequestContext, fip_id: str) -> FloatingIP:
     """The floating IP if ``ctx`` may see it (404 otherwise)."""
     fip = session.get(FloatingIP, fip_id)
     if fip is None or not ctx.owns(fip.project_id):
         raise FloatingIPNotFound(floatingip_id=fip_id)
     return fip
-
-
-def _pointing(target: Target) -> dict[str, Any]:
-    """The column values that make a floating IP point at ``target`` (status back to DOWN until the agent)."""
-    return {
-        "fixed_port_id": target.port_id,
-        "fixed_ip_address": target.fixed_ip_address,
-        "router_id": target.router_id,
-        "status": "DOWN",
-    }
-
-
-@port_hooks.on_before_delete
-def disassociate_port(session: Session, port: Port) -> None:
-    """Disassociate every floating IP mapped to ``port`` (it is being deleted)."""
-    rows = session.execute(select(FloatingIP.id, FloatingIP.router_id).where(FloatingIP.fixed_port_id == port.id)).all()
-    for fip_id, router_id in rows:
-        changes.updated_where(session, "floatingip", FloatingIP, fip_id, _pointing(NOWHERE), router_id=router_id)
-    if rows:
-        session.flush()
 
 
 def _requested_address(attrs: dict[str, Any]) -> list[dict[str, str]] | None:
@@ -199,7 +179,7 @@ class FloatingIPService:
     def __init__(self, core: Core) -> None:
         self.core = core
 
-    def _list(self, session: Session, ctx: Context, query: ListQuery) -> list[dict[str, Any]]:
+    def _list(self, session: Session, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
         conditions = [] if ctx.is_admin else [FIPS.c.project_id == ctx.project_id]
         for name, values in query.filters.items():
             column = COLUMNS.get("project_id" if name == "tenant_id" else name)
@@ -207,17 +187,17 @@ class FloatingIPService:
                 conditions.append(FIPS.c[column].in_(values))
         return render_where(session, *conditions)
 
-    def list(self, ctx: Context, query: ListQuery) -> Page:
+    def list(self, ctx: RequestContext, query: ListQuery) -> Page:
         return apply(self.core.db.run(lambda s: self._list(s, ctx, query), write=False), query)
 
-    def show(self, ctx: Context, resource_id: str) -> dict[str, Any]:
+    def show(self, ctx: RequestContext, resource_id: str) -> dict[str, Any]:
         def work(session: Session) -> dict[str, Any]:
             get_fip(session, ctx, resource_id)
             return render_where(session, FIPS.c.id == resource_id)[0]
 
         return self.core.db.run(work, write=False)
 
-    def create(self, ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         attrs = validate("floatingip", SPEC, body, creating=True)
         if attrs.get("fixed_ip_address") and not attrs.get("port_id"):
             raise BadRequest(resource="floatingip", msg="fixed_ip_address cannot be specified without a port_id")
@@ -227,7 +207,7 @@ class FloatingIPService:
         policy.check_attributes(ctx, "create", "floatingip", [k for k in attrs if k in body], target, attrs)
         return self.core.db.run(lambda s: self._create(s, ctx, project, attrs))
 
-    def _create(self, session: Session, ctx: Context, project: str, attrs: dict[str, Any]) -> dict[str, Any]:
+    def _create(self, session: Session, ctx: RequestContext, project: str, attrs: dict[str, Any]) -> dict[str, Any]:
         network = session.connection().execute(NETWORK, {"network_id": attrs["floating_network_id"]}).first()
         if network is None or not (network.external or network_visible(ctx, network)):
             raise NetworkNotFound(net_id=attrs["floating_network_id"])
@@ -258,14 +238,16 @@ class FloatingIPService:
         changes.created(session, "floatingip", fip_id, router_id=fip.router_id)
         return render_fip(session, fip, tag_list)
 
-    def update(self, ctx: Context, resource_id: str, body: dict[str, Any], revision: int | None) -> dict[str, Any]:
+    def update(
+        self, ctx: RequestContext, resource_id: str, body: dict[str, Any], revision: int | None
+    ) -> dict[str, Any]:
         attrs = validate("floatingip", SPEC, body, creating=False)
         if attrs.get("fixed_ip_address") and not attrs.get("port_id"):
             raise BadRequest(resource="floatingip", msg="fixed_ip_address cannot be specified without a port_id")
         return self.core.db.run(lambda s: self._update(s, ctx, resource_id, attrs, revision))
 
     def _update(
-        self, session: Session, ctx: Context, fip_id: str, attrs: dict[str, Any], revision: int | None
+        self, session: Session, ctx: RequestContext, fip_id: str, attrs: dict[str, Any], revision: int | None
     ) -> dict[str, Any]:
         row = session.connection().execute(SHOW, {"fip_id": fip_id}).first()
         if row is None or not ctx.owns(row.project_id):
@@ -282,14 +264,14 @@ class FloatingIPService:
             if attrs["port_id"] is not None:
                 target = fip_association.resolve(session, ctx, fip, attrs["port_id"], attrs.get("fixed_ip_address"))
             if (target.port_id, target.fixed_ip_address) != (fip.fixed_port_id, fip.fixed_ip_address):
-                changed.update(_pointing(target))
+                changed.update(pointing(target))
         vars(fip).update(changed)
         changes.updated(session, "floatingip", fip, router_id=fip.router_id, moved_from=old_router)
         revised = {"revision_number": fip.revision_number, "updated_at": fip.updated_at}
         session.connection().execute(UPDATE_FIP, {"fip_id": fip_id, **changed, **revised})
         return render_fip(session, fip, own_tags(session, fip.id))
 
-    def delete(self, ctx: Context, resource_id: str) -> None:
+    def delete(self, ctx: RequestContext, resource_id: str) -> None:
         def work(session: Session) -> None:
             fip = get_fip(session, ctx, resource_id)
             require_owner(ctx, "delete_floatingip", fip)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from floatnet.core.access import policy, quotas
 from floatnet.core.agent_protocol import changes
-from floatnet.core.context import Context
+from floatnet.core.context import RequestContext
 from floatnet.core.errors import ExternalNetworkInUse, InvalidInput, InvalidSharedSetting, NetworkInUse
 from floatnet.core.listing import ListQuery, Page, apply, pop_column_filters
 from floatnet.core.resources import segments, tags
@@ -94,7 +94,7 @@ def _subnet_ids(session: Session, network_ids: Any) -> dict[str, list[str]]:
     return result
 
 
-def render_many(session: Session, ctx: Context, query: ListQuery | None = None) -> list[dict[str, Any]]:
+def render_many(session: Session, ctx: RequestContext, query: ListQuery | None = None) -> list[dict[str, Any]]:
     """Rendered networks ``ctx`` may see, with column filters of ``query`` evaluated in SQL."""
     stmt = select(Network.__table__).where(network_visible_clause(ctx))
     if query is not None:
@@ -148,13 +148,13 @@ class NetworkService:
     def __init__(self, core: Core) -> None:
         self.core = core
 
-    def list(self, ctx: Context, query: ListQuery) -> Page:
+    def list(self, ctx: RequestContext, query: ListQuery) -> Page:
         return apply(self.core.db.run(lambda s: render_many(s, ctx, query), write=False), query)
 
-    def show(self, ctx: Context, resource_id: str) -> dict[str, Any]:
+    def show(self, ctx: RequestContext, resource_id: str) -> dict[str, Any]:
         return self.core.db.run(lambda s: render_one(s, get_network(s, ctx, resource_id)), write=False)
 
-    def create(self, ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         attrs = validate("network", SPEC, body, creating=True)
         project = owner_project(ctx, attrs)
         target = {"project_id": project}
@@ -202,13 +202,15 @@ class NetworkService:
         changes.created(session, "network", network_id, network_id=network_id)
         return render_one(session, network)
 
-    def update(self, ctx: Context, resource_id: str, body: dict[str, Any], revision: int | None) -> dict[str, Any]:
+    def update(
+        self, ctx: RequestContext, resource_id: str, body: dict[str, Any], revision: int | None
+    ) -> dict[str, Any]:
         attrs = validate("network", SPEC, body, creating=False)
         policy.check_attributes(ctx, "update", "network", attrs, {"project_id": ctx.project_id}, attrs)
         return self.core.db.run(lambda s: self._update(s, ctx, resource_id, attrs, revision))
 
     def _update(
-        self, session: Session, ctx: Context, network_id: str, attrs: dict[str, Any], revision: int | None
+        self, session: Session, ctx: RequestContext, network_id: str, attrs: dict[str, Any], revision: int | None
     ) -> dict[str, Any]:
         network = get_network(session, ctx, network_id)
         require_owner(ctx, "update_network", network)
@@ -230,10 +232,10 @@ class NetworkService:
         session.flush()
         return render_one(session, network)
 
-    def delete(self, ctx: Context, resource_id: str) -> None:
+    def delete(self, ctx: RequestContext, resource_id: str) -> None:
         self.core.db.run(lambda s: self._delete(s, ctx, resource_id))
 
-    def _delete(self, session: Session, ctx: Context, network_id: str) -> None:
+    def _delete(self, session: Session, ctx: RequestContext, network_id: str) -> None:
         network = get_network(session, ctx, network_id)
         require_owner(ctx, "delete_network", network)
         ports = session.execute(select(Port.id, Port.device_owner).where(Port.network_id == network_id)).all()

@@ -13,7 +13,7 @@ from floatnet.config import Config
 from floatnet.core.access import quotas
 from floatnet.core.access.policy import check, check_attributes
 from floatnet.core.agent_protocol import changes
-from floatnet.core.context import Context
+from floatnet.core.context import RequestContext
 from floatnet.core.errors import (
     DNSNameServersExhausted,
     GatewayIpInUse,
@@ -122,7 +122,7 @@ def render_many(session: Session, rows: Sequence[Any]) -> list[dict[str, Any]]:
     return [render(row, tag_map.get(row.id, [])) for row in rows]
 
 
-def list_subnets(session: Session, ctx: Context, query: ListQuery) -> list[dict[str, Any]]:
+def list_subnets(session: Session, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
     """Subnets ``ctx`` may see (own, or on a network it may see), column filters in SQL."""
     stmt = select(Subnet.__table__)
     if not ctx.is_admin:
@@ -219,20 +219,20 @@ class SubnetService:
     def __init__(self, core: Core) -> None:
         self.core = core
 
-    def list(self, ctx: Context, query: ListQuery) -> Page:
+    def list(self, ctx: RequestContext, query: ListQuery) -> Page:
         return apply(self.core.db.run(lambda s: list_subnets(s, ctx, query), write=False), query)
 
-    def show(self, ctx: Context, resource_id: str) -> dict[str, Any]:
+    def show(self, ctx: RequestContext, resource_id: str) -> dict[str, Any]:
         return self.core.db.run(lambda s: render_many(s, [get_subnet(s, ctx, resource_id)])[0], write=False)
 
-    def create(self, ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         attrs = validate("subnet", SPEC, body, creating=True)
         project = owner_project(ctx, attrs)
         net = _shape(attrs)
         return self.core.db.run(lambda s: self._create(s, ctx, project, attrs, net))
 
     def _create(
-        self, session: Session, ctx: Context, project: str, attrs: dict[str, Any], net: ipam.IPNetwork
+        self, session: Session, ctx: RequestContext, project: str, attrs: dict[str, Any], net: ipam.IPNetwork
     ) -> dict[str, Any]:
         network = get_network(session, ctx, attrs["network_id"], lock=True)
         target = {"project_id": project, "network_project_id": network.project_id}
@@ -260,12 +260,14 @@ class SubnetService:
         dhcp_port.sync(session, self.core, network)
         return render_many(session, [subnet])[0]
 
-    def update(self, ctx: Context, resource_id: str, body: dict[str, Any], revision: int | None) -> dict[str, Any]:
+    def update(
+        self, ctx: RequestContext, resource_id: str, body: dict[str, Any], revision: int | None
+    ) -> dict[str, Any]:
         attrs = validate("subnet", SPEC, body, creating=False)
         return self.core.db.run(lambda s: self._update(s, ctx, resource_id, attrs, revision))
 
     def _update(
-        self, session: Session, ctx: Context, subnet_id: str, attrs: dict[str, Any], revision: int | None
+        self, session: Session, ctx: RequestContext, subnet_id: str, attrs: dict[str, Any], revision: int | None
     ) -> dict[str, Any]:
         subnet = get_subnet(session, ctx, subnet_id, lock=True)
         require_owner(ctx, "update_subnet", subnet)
@@ -292,10 +294,10 @@ class SubnetService:
         dhcp_port.sync(session, self.core, network)
         return render_many(session, [subnet])[0]
 
-    def delete(self, ctx: Context, resource_id: str) -> None:
+    def delete(self, ctx: RequestContext, resource_id: str) -> None:
         self.core.db.run(lambda s: self._delete(s, ctx, resource_id))
 
-    def _delete(self, session: Session, ctx: Context, subnet_id: str) -> None:
+    def _delete(self, session: Session, ctx: RequestContext, subnet_id: str) -> None:
         subnet = get_subnet(session, ctx, subnet_id, lock=True)
         require_owner(ctx, "delete_subnet", subnet)
         if _non_dhcp_allocations(session, subnet.id):
