@@ -21,7 +21,6 @@ from floatnet.core.notify import ChangeNotifier, Pruner
 from floatnet.db.models import Tag, table_of
 from floatnet.db.session import Database
 
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 TAGS = table_of(Tag)
 TAGS_OF = (
     select(TAGS.c.resource_id, TAGS.c.tag)
@@ -90,9 +89,17 @@ def delete_checked(
     core.db.run(checked)
 
 
-def fmt_time(value: datetime | None) -> str | None:
-    """A timestamp as Neutron renders it (``2026-11-26T13:19:48Z``)."""
-    return value.strftime(TIME_FORMAT) if value is not None else None
+def fmt_time(value: datetime | str | None) -> str | None:
+    """A stored timestamp as Neutron renders it (``2026-11-26T13:19:48Z``): the one formatter of resources.
+
+    ``value`` is a naive UTC datetime (microseconds are cut), the text SQLite returns to a Core ``SELECT``
+    (``2026-11-26 13:19:48.123456``), or None. ``isoformat`` is the fast path (list renders call this twice a row).
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return f"{value[:10]}T{value[11:19]}Z"
+    return f"{value.isoformat(timespec='seconds')}Z"
 
 
 def standard_attrs(row: Any, tags: list[str]) -> dict[str, Any]:

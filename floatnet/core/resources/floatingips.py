@@ -22,14 +22,14 @@ from floatnet.core.agent_protocol import changes
 from floatnet.core.context import RequestContext
 from floatnet.core.errors import BadRequest, IpAddressGenerationFailure, NetworkNotFound
 from floatnet.core.l3_errors import FloatingIPNotFound
-from floatnet.core.listing import ListQuery, Page, apply
+from floatnet.core.listing import ListQuery, Page, apply, sql_filters
 from floatnet.core.resources import fip_association, tags
 from floatnet.core.resources.fip_target import NOWHERE, pointing
 from floatnet.core.resources.router_owned_ports import FLOATINGIP
 from floatnet.core.resources.router_owned_ports import create as create_port
 from floatnet.core.resources.router_owned_ports import remove as remove_port
 from floatnet.core.resources.scoped_rows import network_visible, require_owner
-from floatnet.core.service import Core, check_revision, load_tags, owner_project
+from floatnet.core.service import Core, check_revision, fmt_time, load_tags, owner_project
 from floatnet.core.validation import (
     Attr,
     ip_address,
@@ -53,17 +53,6 @@ SPEC: dict[str, Attr] = {
     "tenant_id": Attr(project_id, put=False),
     "tags": Attr(list_of(string(60)), put=False),
 }
-# query attribute -> column pushed down to SQL
-COLUMNS = {
-    "id": "id",
-    "project_id": "project_id",
-    "floating_network_id": "floating_network_id",
-    "floating_ip_address": "floating_ip_address",
-    "port_id": "fixed_port_id",
-    "fixed_ip_address": "fixed_ip_address",
-    "router_id": "router_id",
-    "status": "status",
-}
 DETAIL_COLUMNS = (
     Port.name,
     Port.network_id,
@@ -75,6 +64,17 @@ DETAIL_COLUMNS = (
 )
 DETAIL_KEYS = tuple(column.key for column in DETAIL_COLUMNS)
 FIPS, PORTS = table_of(FloatingIP), table_of(Port)
+# query attribute -> column pushed down to SQL
+FILTERS = {
+    "id": FIPS.c.id,
+    "project_id": FIPS.c.project_id,
+    "floating_network_id": FIPS.c.floating_network_id,
+    "floating_ip_address": FIPS.c.floating_ip_address,
+    "port_id": FIPS.c.fixed_port_id,
+    "fixed_ip_address": FIPS.c.fixed_ip_address,
+    "router_id": FIPS.c.router_id,
+    "status": FIPS.c.status,
+}
 INSERT_FIP = insert(FIPS)
 NETWORK = select(table_of(Network)).where(table_of(Network).c.id == bindparam("network_id"))
 TAGS = select(table_of(Tag).c.tag).where(
@@ -82,11 +82,6 @@ TAGS = select(table_of(Tag).c.tag).where(
 )
 SHOW = select(FIPS).where(FIPS.c.id == bindparam("fip_id"))
 UPDATE_FIP = update(FIPS).where(FIPS.c.id == bindparam("fip_id"))
-
-
-def _stamp(value: Any) -> str:
-    """Neutron's timestamp text (stored values carry no microseconds; isoformat is the fast path)."""
-    return f"{value.isoformat(timespec='seconds')}Z"
 
 
 FIELDS = (
@@ -129,8 +124,8 @@ def render(row: Sequence[Any], tag_list: list[str]) -> dict[str, Any]:
         "status": status,
         "description": description,
         "tags": tag_list,
-        "created_at": _stamp(created),
-        "updated_at": _stamp(updated),
+        "created_at": fmt_time(created),
+        "updated_at": fmt_time(updated),
         "revision_number": revision,
         "port_details": dict(zip(DETAIL_KEYS, details, strict=True)) if port and details[1] else None,
     }
@@ -181,11 +176,7 @@ class FloatingIPService:
 
     def _list(self, session: Session, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
         conditions = [] if ctx.is_admin else [FIPS.c.project_id == ctx.project_id]
-        for name, values in query.filters.items():
-            column = COLUMNS.get("project_id" if name == "tenant_id" else name)
-            if column is not None and "None" not in values and "null" not in values:
-                conditions.append(FIPS.c[column].in_(values))
-        return render_where(session, *conditions)
+        return render_where(session, *conditions, *sql_filters(query, FILTERS))
 
     def list(self, ctx: RequestContext, query: ListQuery) -> Page:
         return apply(self.core.db.run(lambda s: self._list(s, ctx, query), write=False), query)

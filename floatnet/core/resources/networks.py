@@ -12,7 +12,7 @@ from floatnet.core.access import policy, quotas
 from floatnet.core.agent_protocol import changes
 from floatnet.core.context import RequestContext
 from floatnet.core.errors import ExternalNetworkInUse, InvalidInput, InvalidSharedSetting, NetworkInUse
-from floatnet.core.listing import ListQuery, Page, apply, pop_column_filters
+from floatnet.core.listing import ListQuery, Page, apply, sql_filters
 from floatnet.core.resources import segments, tags
 from floatnet.core.resources.scoped_rows import get_network, network_visible_clause, require_owner
 from floatnet.core.service import Core, check_revision, load_tags, owner_project, standard_attrs
@@ -51,7 +51,7 @@ SPEC: dict[str, Attr] = {
     "dns_domain": Attr(dns_domain),
 }
 PROVIDER = ("provider:network_type", "provider:physical_network", "provider:segmentation_id")
-COLUMNS = {"id", "name", "project_id", "status"}  # text, never NULL: SQL IN equals the text match
+FILTERS = {name: Network.__table__.c[name] for name in ("id", "name", "project_id", "status")}
 SUBNETS = table_of(Subnet)
 SUBNETS_OF = (
     select(SUBNETS.c.network_id, SUBNETS.c.id)
@@ -98,8 +98,7 @@ def render_many(session: Session, ctx: RequestContext, query: ListQuery | None =
     """Rendered networks ``ctx`` may see, with column filters of ``query`` evaluated in SQL."""
     stmt = select(Network.__table__).where(network_visible_clause(ctx))
     if query is not None:
-        for column, values in pop_column_filters(query, COLUMNS).items():
-            stmt = stmt.where(getattr(Network, column).in_(values))
+        stmt = stmt.where(*sql_filters(query, FILTERS))
     rows = session.execute(stmt).all()
     ids = [row.id for row in rows]
     subnets = _subnet_ids(session, ids)

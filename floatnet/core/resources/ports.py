@@ -19,7 +19,7 @@ from floatnet.core.agent_protocol import changes
 from floatnet.core.context import RequestContext
 from floatnet.core.errors import HTTPBadRequest, MacAddressInUse, PolicyNotAuthorized, PortNotFound
 from floatnet.core.ipam import fixed_ips
-from floatnet.core.listing import ListQuery, Page, apply, take_column_filters
+from floatnet.core.listing import ListQuery, Page, apply, sql_filters
 from floatnet.core.resources import device_owners, port_binding, port_rendering, tags
 from floatnet.core.resources.fip_target import release_port
 from floatnet.core.resources.scoped_rows import get_port, network_row
@@ -80,6 +80,7 @@ SPEC: dict[str, Attr] = {
 COLUMNS = {"id": "id", "network_id": "network_id", "device_id": "device_id", "device_owner": "device_owner"}
 COLUMNS |= {"mac_address": "mac_address", "name": "name", "project_id": "project_id", "status": "status"}
 COLUMNS |= {"binding:host_id": "binding_host_id"}
+FILTERS = {name: PORTS.c[column] for name, column in COLUMNS.items()}  # text, never NULL: SQL IN is exact
 STORED = {
     "binding:host_id": "binding_host_id",
     "binding:profile": "binding_profile",
@@ -120,8 +121,7 @@ def _fixed_ips_filter(query: ListQuery) -> Any:
 def list_ports(session: Session, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
     """Ports ``ctx`` may see, with the plain-column and ``fixed_ips`` filters evaluated in SQL."""
     stmt = _visible(ctx)
-    for name, values in take_column_filters(query, COLUMNS).items():
-        stmt = stmt.where(PORTS.c[COLUMNS[name]].in_(values))
+    stmt = stmt.where(*sql_filters(query, FILTERS, exact=True))
     by_address = _fixed_ips_filter(query)
     if by_address is not None:
         stmt = stmt.where(by_address)

@@ -19,7 +19,7 @@ from floatnet.core.access import policy, quotas
 from floatnet.core.agent_protocol import changes
 from floatnet.core.context import RequestContext
 from floatnet.core.l3_errors import RouterInUse, RouterNotFound
-from floatnet.core.listing import ListQuery, Page, apply, pop_column_filters
+from floatnet.core.listing import ListQuery, Page, apply, sql_filters
 from floatnet.core.resources import extra_routes as router_routes
 from floatnet.core.resources import router_gateway, tags
 from floatnet.core.resources.router_owned_ports import ROUTER_INTERFACE, addresses
@@ -38,7 +38,7 @@ SPEC: dict[str, Attr] = {
     "tenant_id": Attr(project_id, put=False),
     "tags": Attr(list_of(string(60)), put=False),
 }
-COLUMNS = {"id", "name", "project_id", "admin_state_up", "status"}
+FILTERS = {name: Router.__table__.c[name] for name in ("id", "name", "project_id", "status")}
 
 
 def get_router(session: Session, ctx: RequestContext, router_id: str) -> Router:
@@ -112,9 +112,7 @@ class RouterService:
         stmt = select(Router.__table__)
         if not ctx.is_admin:
             stmt = stmt.where(Router.project_id == ctx.project_id)
-        for column, values in pop_column_filters(query, COLUMNS).items():
-            if column != "admin_state_up":
-                stmt = stmt.where(getattr(Router, column).in_(values))
+        stmt = stmt.where(*sql_filters(query, FILTERS))
         return render_rows(session, session.execute(stmt).all())
 
     def list(self, ctx: RequestContext, query: ListQuery) -> Page:

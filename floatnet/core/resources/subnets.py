@@ -24,7 +24,7 @@ from floatnet.core.errors import (
     SubnetInUse,
 )
 from floatnet.core.ipam import pools as ipam
-from floatnet.core.listing import ListQuery, Page, apply, pop_column_filters
+from floatnet.core.listing import ListQuery, Page, apply, sql_filters
 from floatnet.core.resources import dhcp_port, tags
 from floatnet.core.resources.scoped_rows import get_network, get_subnet, network_visible_clause, require_owner
 from floatnet.core.service import Core, check_revision, load_tags, owner_project, standard_attrs
@@ -86,7 +86,7 @@ SPEC: dict[str, Attr] = {
     "tenant_id": Attr(project_id, put=False),
     "tags": Attr(list_of(string(60)), put=False),
 }
-COLUMNS = {"id", "name", "network_id", "project_id", "cidr"}  # text, never NULL: SQL IN equals the text match
+FILTERS = {name: Subnet.__table__.c[name] for name in ("id", "name", "network_id", "project_id", "cidr")}
 STORED: tuple[str, ...] = ("name", "description", "gateway_ip", "allocation_pools", "enable_dhcp")
 STORED += ("dns_nameservers", "host_routes")
 
@@ -128,8 +128,7 @@ def list_subnets(session: Session, ctx: RequestContext, query: ListQuery) -> lis
     if not ctx.is_admin:
         visible = select(Network.id).where(network_visible_clause(ctx))
         stmt = stmt.where((Subnet.project_id == ctx.project_id) | Subnet.network_id.in_(visible))
-    for column, values in pop_column_filters(query, COLUMNS).items():
-        stmt = stmt.where(getattr(Subnet, column).in_(values))
+    stmt = stmt.where(*sql_filters(query, FILTERS))
     return render_many(session, session.execute(stmt).all())
 
 
