@@ -17,6 +17,7 @@ from floatnet.api import errors, routes_agent, routes_core, routes_l3, routes_qu
 from floatnet.api.guard import RequestGuard
 from floatnet.config import Config
 from floatnet.core.access import policy
+from floatnet.core.agent_protocol import feed
 from floatnet.core.service import Core
 from floatnet.db.migrate import upgrade
 from floatnet.db.session import Database
@@ -51,7 +52,7 @@ def open_database(config: Config, migrate: bool = True) -> Database:
 
 def create_app(config: Config, database: Database | None = None, migrate: bool = True) -> Starlette:
     """The floatnet API for ``config`` (database from ``config.database_url`` unless given)."""
-    engine = policy.configure(config.policy_file)
+    engine = policy.load(config.policy_file)  # this app's rules: handed to every request's context
     db = database or open_database(config, migrate)
     middleware = [Middleware(RequestGuard, config=config)]  # outermost: refused before auth or any route
     if config.auth_strategy == "keystone":
@@ -59,7 +60,10 @@ def create_app(config: Config, database: Database | None = None, migrate: bool =
 
         middleware.append(Middleware(KeystoneMiddleware, auth=KeystoneAuth(config.keystone_authtoken, engine.is_admin)))
     app = Starlette(routes=all_routes(), middleware=[*middleware, Middleware(JsonSuffix)])
-    app.state.core = Core(db=db, config=config)
+    core = Core(db=db, config=config)
+    feed.attach(core.db, core.notifier)
+    app.state.core = core
     app.state.config = config
+    app.state.policy = engine
     errors.install(app)
     return app

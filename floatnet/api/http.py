@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from floatnet.api.auth import request_context
-from floatnet.core.context import Context
+from floatnet.core.context import RequestContext
 from floatnet.core.errors import HTTPBadRequest, MalformedRequestBody
 from floatnet.core.listing import ListQuery
 from floatnet.core.numbers import bounded_int
@@ -53,7 +53,7 @@ def core_of(request: Request) -> Core:
     return core
 
 
-def context_of(request: Request) -> Context:
+def context_of(request: Request) -> RequestContext:
     """The caller's identity (built once per request by :mod:`floatnet.api.auth`)."""
     return request_context(request)
 
@@ -91,12 +91,16 @@ def parse_json(raw: bytes) -> Any:
         raise MalformedRequestBody(reason=str(exc)) from None
 
 
-async def read_json(request: Request) -> Any:
-    """The request body as JSON; an empty or malformed body is a 400 ``MalformedRequestBody``."""
-    raw = await request.body()
+def body_json(raw: bytes) -> Any:
+    """A request body as JSON; an empty or malformed body is a 400 ``MalformedRequestBody``."""
     if not raw.strip():
         raise MalformedRequestBody(reason="no body given")
     return parse_json(raw)
+
+
+async def read_json(request: Request) -> Any:
+    """The request body as JSON (see :func:`body_json`)."""
+    return body_json(await request.body())
 
 
 def unwrap(body: Any, key: str) -> dict[str, Any]:
@@ -109,9 +113,14 @@ def unwrap(body: Any, key: str) -> dict[str, Any]:
     return inner
 
 
+def envelope_of(raw: bytes, key: str) -> dict[str, Any]:
+    """The object under ``key`` in a raw ``{"<key>": {...}}`` body (see :func:`body_json`, :func:`unwrap`)."""
+    return unwrap(body_json(raw), key)
+
+
 async def read_envelope(request: Request, key: str) -> dict[str, Any]:
     """The object under ``key`` in the request's ``{"<key>": {...}}`` body (see :func:`unwrap`)."""
-    return unwrap(await read_json(request), key)
+    return envelope_of(await request.body(), key)
 
 
 def if_match_revision(request: Request) -> int | None:

@@ -6,7 +6,7 @@ authentication), in a worker thread because it blocks on HTTP calls to Keystone.
 identity headers the client sent, validates ``X-Auth-Token`` (and ``X-Service-Token``) against Keystone, and
 then either answers itself — the ``401`` with ``WWW-Authenticate: Keystone uri=...`` that Neutron returns, or
 ``503`` when Keystone is unreachable — or sets ``X-Identity-Status``, ``X-Project-Id``, ``X-User-Id``,
-``X-Roles``… on the environ. Only those validated headers become the request's :class:`Context`.
+``X-Roles``… on the environ. Only those validated headers become the request's :class:`RequestContext`.
 
 The ``[keystone_authtoken]`` section is keystonemiddleware's own (``www_authenticate_uri``, ``auth_url``,
 ``auth_type = password``, ``username``, ``password``, ``project_name``, ``memcached_servers``…), read into a
@@ -28,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from floatnet.api.auth import STATE_KEY
-from floatnet.core.context import Context
+from floatnet.core.context import RequestContext
 
 GROUP = "keystone_authtoken"
 PUBLIC_PATHS = frozenset({"/"})  # Neutron serves its version document without a token
@@ -134,7 +134,7 @@ class KeystoneAuth:
         ]
         return Rejection("401 Unauthorized", headers, json.dumps(body).encode())
 
-    def authenticate(self, scope: Scope) -> Context | Rejection:
+    def authenticate(self, scope: Scope) -> RequestContext | Rejection:
         """Validate the request's token (blocking): its context, or the middleware's rejection."""
         environ = _environ(scope)
         answer: dict[str, Any] = {}
@@ -150,7 +150,7 @@ class KeystoneAuth:
         project_id = environ.get("HTTP_X_PROJECT_ID", "")
         user_id = environ.get("HTTP_X_USER_ID", "")
         roles = _roles(environ.get("HTTP_X_ROLES", ""))
-        return Context(
+        return RequestContext(
             project_id=project_id,
             user_id=user_id,
             roles=roles,
@@ -170,7 +170,7 @@ class KeystoneMiddleware:
             await self.app(scope, receive, send)
             return
         if scope["method"] in ("GET", "HEAD") and scope["path"] in PUBLIC_PATHS:
-            scope[STATE_KEY] = Context(project_id="", roles=(), is_admin=False)
+            scope[STATE_KEY] = RequestContext(project_id="", roles=(), is_admin=False)
             await self.app(scope, receive, send)
             return
         outcome = await run_in_threadpool(self.auth.authenticate, scope)

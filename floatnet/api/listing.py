@@ -20,7 +20,7 @@ from starlette.requests import Request
 
 from floatnet.api import http
 from floatnet.core.access import policy
-from floatnet.core.context import Context
+from floatnet.core.context import RequestContext
 from floatnet.core.errors import HTTPBadRequest
 from floatnet.core.listing import ListQuery
 from floatnet.core.numbers import bounded_int
@@ -71,9 +71,9 @@ def convert_filters(resource: str, filters: dict[str, list[str]]) -> dict[str, l
     return result
 
 
-def guard_hidden(ctx: Context, resource: str, query: ListQuery) -> None:
+def guard_hidden(ctx: RequestContext, resource: str, query: ListQuery) -> None:
     """Make filters and sort keys see only what ``ctx`` may see (see the module docstring)."""
-    guarded = frozenset(attribute for attribute, _rule in policy.engine().attribute_rules(f"get_{resource}"))
+    guarded = frozenset(attribute for attribute, _rule in policy.engine_of(ctx).attribute_rules(f"get_{resource}"))
     sort_keys = [key for key, _ascending in query.sort]
     if not guarded & {*query.filters, *sort_keys}:
         return
@@ -85,7 +85,7 @@ def guard_hidden(ctx: Context, resource: str, query: ListQuery) -> None:
     query.view = view
 
 
-def list_query(request: Request, ctx: Context, resource: str) -> ListQuery:
+def list_query(request: Request, ctx: RequestContext, resource: str) -> ListQuery:
     """The list query of ``request`` (see :func:`floatnet.api.http.list_query`), checked for ``resource``
     and ``ctx``: typed filter values converted, hidden attributes guarded."""
     query = http.list_query(request)

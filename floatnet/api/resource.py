@@ -25,10 +25,10 @@ from starlette.routing import BaseRoute, Route
 
 from floatnet.api import http, listing
 from floatnet.core.access import policy
-from floatnet.core.context import Context
+from floatnet.core.context import RequestContext
 from floatnet.core.listing import Page
 from floatnet.core.resources.tags import Tags
-from floatnet.core.service import Core, ResourceService, check_revision
+from floatnet.core.service import Core, ResourceService, create_all, delete_checked
 
 PREFIX = "/v2.0"
 COLLECTIONS: dict[str, str] = {}  # collection -> resource, of every resource routed (for GET /v2.0)
@@ -44,7 +44,7 @@ class ResourceSpec:
     tags: bool = True
 
 
-def render(ctx: Context, spec: ResourceSpec, item: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+def render(ctx: RequestContext, spec: ResourceSpec, item: dict[str, Any], fields: list[str]) -> dict[str, Any]:
     """One item as the caller may see it, cut to ``fields``."""
     return http.select_fields(policy.filter_fields(ctx, spec.resource, item), fields)
 
@@ -90,14 +90,13 @@ class _Endpoints:
             result[f"{spec.collection}_links"] = links
         return http.respond(result)
 
-    async def _create(self, request: Request, ctx: Context, service: ResourceService) -> Response:
+    async def _create(self, request: Request, ctx: RequestContext, service: ResourceService) -> Response:
         """One resource, or (``{"<collection>": [...]}``) several in one all-or-nothing transaction."""
         spec = self.spec
         body = await http.read_json(request)
         if isinstance(body, dict) and isinstance(body.get(spec.collection), list) and len(body) == 1:
             items = [http.unwrap({spec.resource: item}, spec.resource) for item in body[spec.collection]]
-            db = http.core_of(request).db
-            created = await http.run_sync(db.run, lambda _s: [service.create(ctx, item) for item in items])
+            created = await http.run_sync(create_all, http.core_of(request), service, ctx, items)
             return http.respond({spec.collection: [render(ctx, spec, item, []) for item in created]}, 201)
         one = await http.run_sync(service.create, ctx, http.unwrap(body, spec.resource))
         return http.respond({spec.resource: render(ctx, spec, one, [])}, 201)
@@ -106,7 +105,8 @@ class _Endpoints:
         ctx, service, spec = http.context_of(request), self._service(request), self.spec
         resource_id = request.path_params["id"]
         if request.method == "DELETE":
-            await http.run_sync(self._delete, request, ctx, service, resource_id)
+            core, revision = http.core_of(request), http.if_match_revision(request)
+            await http.run_sync(delete_checked, core, service, ctx, resource_id, revision)
             return http.respond(None, 204)
         if request.method == "PUT":
             body = await http.read_envelope(request, spec.resource)
@@ -115,20 +115,6 @@ class _Endpoints:
             return http.respond({spec.resource: render(ctx, spec, updated, [])})
         item = await http.run_sync(service.show, ctx, resource_id)
         return http.respond({spec.resource: render(ctx, spec, item, http.fields_param(request))})
-
-    @staticmethod
-    def _delete(request: Request, ctx: Context, service: ResourceService, resource_id: str) -> None:
-        """Delete; with ``If-Match: revision_number=N`` the check and the delete share one transaction."""
-        revision = http.if_match_revision(request)
-        if revision is None:
-            service.delete(ctx, resource_id)
-            return
-
-        def checked(_session: Any) -> None:
-            check_revision(service.show(ctx, resource_id)["revision_number"], revision)
-            service.delete(ctx, resource_id)
-
-        http.core_of(request).db.run(checked)
 
     def _tags(self, request: Request) -> Tags:
         return Tags(http.core_of(request), self.spec.resource, self._service(request).show)

@@ -13,7 +13,7 @@ All of them are admin-only (the agent runs with the operator's credentials; noau
 from __future__ import annotations
 
 import time
-from typing import Any
+from functools import partial
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,24 +21,22 @@ from starlette.routing import BaseRoute, Route
 
 from floatnet.api import extensions, http
 from floatnet.api.resource import PREFIX, ResourceSpec, resource_routes
-from floatnet.core.agent_protocol import feed, host_state, status
-from floatnet.core.agent_protocol.agents import AgentService, down_time
-from floatnet.core.context import Context
-from floatnet.core.errors import HTTPBadRequest, PolicyNotAuthorized
+from floatnet.core.agent_protocol import feed, host_state
+from floatnet.core.agent_protocol.agents import AgentService
+from floatnet.core.agent_protocol.hosts import HostService
+from floatnet.core.context import RequestContext
+from floatnet.core.errors import HTTPBadRequest
 from floatnet.core.numbers import BIGINT_MAX, bounded_int
-from floatnet.core.service import Core
 
 MAX_TIMEOUT = 60.0
 DEFAULT_TIMEOUT = 30.0
-PRUNER = feed.Pruner()
 
 extensions.register("agent", "agent", "The agent management extension.")
 
 
-def _admin(request: Request, action: str) -> Context:
+def _admin(request: Request, action: str) -> RequestContext:
     ctx = http.context_of(request)
-    if not ctx.is_admin:
-        raise PolicyNotAuthorized(action=action)
+    HostService.authorize(ctx, action)
     return ctx
 
 
@@ -62,34 +60,23 @@ async def report(request: Request) -> Response:
     return http.respond({"agent": await http.run_sync(service.report, ctx, body)})
 
 
-def _state(core: Core, host: str, filters: host_state.Filters) -> dict[str, Any]:
-    return core.db.run(lambda s: host_state.snapshot(s, core.config, host, filters, down_time(core)), write=False)
-
-
 async def state(request: Request) -> Response:
-    _admin(request, "get_host_state")
-    params = request.query_params
+    ctx, params = http.context_of(request), request.query_params
     filters = host_state.Filters(
         router_ids=params.getlist("router_id"),
         network_ids=params.getlist("network_id"),
         port_ids=params.getlist("port_id"),
         floatingip_ids=params.getlist("floatingip_id"),
     )
-    core = http.core_of(request)
-    return http.respond(await http.run_sync(_state, core, request.path_params["host"], filters))
+    service = HostService(http.core_of(request))
+    return http.respond(await http.run_sync(service.state, ctx, request.path_params["host"], filters))
 
 
-def _read(core: Core, after: int) -> feed.Batch:
-    if PRUNER.due():
-        core.db.run(feed.prune)
-    return core.db.run(lambda s: feed.read_changes(s, after), write=False)
-
-
-def _cursor(request: Request, core: Core) -> int:
+def _cursor(request: Request, service: HostService) -> int:
     """``after`` from the query (a sequence number); omitted: the newest, i.e. wait for what comes next."""
     raw = request.query_params.get("after")
     if raw is None:
-        return int(core.db.run(feed.latest_seq, write=False))
+        return service.latest_seq()
     return bounded_int("after", raw, 0, BIGINT_MAX)
 
 
@@ -106,22 +93,22 @@ async def changes(request: Request) -> Response:
     _known_params(request, ("after", "timeout"))
     timeout = _number(request, "timeout", DEFAULT_TIMEOUT, 0, MAX_TIMEOUT)
     core = http.core_of(request)
-    after = await http.run_sync(_cursor, request, core)
+    service = HostService(core)
+    after = await http.run_sync(_cursor, request, service)
     deadline = time.monotonic() + timeout
     while True:
-        version = feed.NOTIFIER.version
-        batch = await http.run_sync(_read, core, after)
+        version = core.notifier.version
+        batch = await http.run_sync(service.read_changes, after)
         remaining = deadline - time.monotonic()
         if batch.changes or remaining <= 0:
             return http.respond({"seq": batch.seq, "changes": batch.changes})
-        await feed.NOTIFIER.wait(version, min(remaining, feed.RECHECK))
+        await core.notifier.wait(version, min(remaining, feed.RECHECK))
 
 
 async def report_status(request: Request) -> Response:
-    _admin(request, "update_host_status")
-    reported = status.parse(await http.read_json(request))
-    core = http.core_of(request)
-    counts = await http.run_sync(core.db.run, lambda s: status.apply(s, reported))
+    ctx, raw = http.context_of(request), await request.body()
+    service = HostService(http.core_of(request))
+    counts = await http.run_sync(service.report_status, ctx, partial(http.body_json, raw))
     return http.respond({"changed": counts})
 
 

@@ -13,8 +13,8 @@ from starlette.routing import BaseRoute, Route
 
 from floatnet.api import extensions, http
 from floatnet.api.resource import PREFIX, ResourceSpec, resource_routes
-from floatnet.core.resources import router_interfaces
 from floatnet.core.resources.floatingips import FloatingIPService
+from floatnet.core.resources.router_interfaces import RouterInterfaceService
 from floatnet.core.resources.routers import RouterService
 
 for _alias, _name, _description in (
@@ -38,7 +38,7 @@ async def add_interface(request: Request) -> Response:
     ctx, core = http.context_of(request), http.core_of(request)
     body = await http.read_json(request)
     router_id = request.path_params["id"]
-    result = await http.run_sync(core.db.run, lambda s: router_interfaces.add(s, core, ctx, router_id, body))
+    result = await http.run_sync(RouterInterfaceService(core).add, ctx, router_id, body)
     return http.respond(result)
 
 
@@ -46,7 +46,7 @@ async def remove_interface(request: Request) -> Response:
     ctx, core = http.context_of(request), http.core_of(request)
     body = await http.read_json(request)
     router_id = request.path_params["id"]
-    result = await http.run_sync(core.db.run, lambda s: router_interfaces.remove_interface(s, ctx, router_id, body))
+    result = await http.run_sync(RouterInterfaceService(core).remove, ctx, router_id, body)
     return http.respond(result)
 
 

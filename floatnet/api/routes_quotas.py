@@ -13,84 +13,48 @@ A refused ``get_quota``/``update_quota``/``delete_quota`` is a 403 ``PolicyNotAu
 
 from __future__ import annotations
 
+from functools import partial
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from floatnet.api import extensions, http
-from floatnet.core.access import policy, quotas
-from floatnet.core.context import Context
+from floatnet.core.access.quota_service import QuotaService
 
 PREFIX = "/v2.0/quotas"
 
 
-def _authorize(ctx: Context, action: str, project_id: str) -> None:
-    policy.check(ctx, action, {"project_id": project_id, "tenant_id": project_id})
-
-
 async def list_quotas(request: Request) -> Response:
     """``GET /v2.0/quotas``: the projects with non-default limits (administrators only)."""
-    ctx, core = http.context_of(request), http.core_of(request)
-    policy.check(ctx, "get_quota", {})  # no project in the target: only administrators pass
-
-    def work() -> list[dict[str, object]]:
-        with core.db.transaction(write=False) as session:
-            return [
-                {**quotas.get(session, pid), "project_id": pid, "tenant_id": pid}
-                for pid in quotas.projects_with_overrides(session)
-            ]
-
-    return http.respond({"quotas": await http.run_sync(work)})
+    service = QuotaService(http.core_of(request))
+    return http.respond({"quotas": await http.run_sync(service.list, http.context_of(request))})
 
 
 async def quota(request: Request) -> Response:
     """``GET``/``PUT``/``DELETE /v2.0/quotas/{project_id}``."""
-    ctx, core, project_id = http.context_of(request), http.core_of(request), request.path_params["project_id"]
+    ctx, project_id = http.context_of(request), request.path_params["project_id"]
+    service = QuotaService(http.core_of(request))
     if request.method == "PUT":
-        _authorize(ctx, "update_quota", project_id)
-        wanted = await http.read_envelope(request, "quota")
-        quotas.validate(wanted)
-
-        def update() -> dict[str, int]:
-            with core.db.transaction() as session:
-                return quotas.set_limits(session, project_id, wanted)
-
-        return http.respond({"quota": await http.run_sync(update)})
+        wanted = partial(http.envelope_of, await request.body(), "quota")  # parsed after the policy check
+        return http.respond({"quota": await http.run_sync(service.update, ctx, project_id, wanted)})
     if request.method == "DELETE":
-        _authorize(ctx, "delete_quota", project_id)
-
-        def reset() -> None:
-            with core.db.transaction() as session:
-                quotas.reset(session, project_id)
-
-        await http.run_sync(reset)
+        await http.run_sync(service.reset, ctx, project_id)
         return http.respond(None, 204)
-    _authorize(ctx, "get_quota", project_id)
-
-    def show() -> dict[str, int]:
-        with core.db.transaction(write=False) as session:
-            return quotas.get(session, project_id)
-
-    return http.respond({"quota": await http.run_sync(show)})
+    return http.respond({"quota": await http.run_sync(service.show, ctx, project_id)})
 
 
 async def default_quota(request: Request) -> Response:
     """``GET /v2.0/quotas/{project_id}/default``: the limits a project without overrides has."""
-    _authorize(http.context_of(request), "get_quota", request.path_params["project_id"])
-    return http.respond({"quota": quotas.defaults()})
+    service = QuotaService(http.core_of(request))
+    return http.respond({"quota": service.defaults(http.context_of(request), request.path_params["project_id"])})
 
 
 async def quota_details(request: Request) -> Response:
     """``GET /v2.0/quotas/{project_id}/details``: limit, use and reservations of each resource."""
-    ctx, core, project_id = http.context_of(request), http.core_of(request), request.path_params["project_id"]
-    _authorize(ctx, "get_quota", project_id)
-
-    def work() -> dict[str, dict[str, int]]:
-        with core.db.transaction(write=False) as session:
-            limits, used = quotas.get(session, project_id), quotas.usage(session, project_id)
-        return {name: {"limit": limits[name], "used": used[name], "reserved": 0} for name in limits}
-
-    return http.respond({"quota": await http.run_sync(work)})
+    ctx, project_id = http.context_of(request), request.path_params["project_id"]
+    service = QuotaService(http.core_of(request))
+    return http.respond({"quota": await http.run_sync(service.details, ctx, project_id)})
 
 
 def routes() -> list[BaseRoute]:

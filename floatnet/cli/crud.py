@@ -15,12 +15,12 @@ from typing import Any
 
 from floatnet.cli.args import extra_filters
 from floatnet.cli.client import CliError
-from floatnet.cli.context import Context
+from floatnet.cli.invocation import Invocation
 
 Body = dict[str, Any]
 AddArgs = Callable[[argparse.ArgumentParser], None]
-MakeBody = Callable[[Context, argparse.Namespace], Body]
-Decorate = Callable[[Context, list[Body]], list[Body]]
+MakeBody = Callable[[Invocation, argparse.Namespace], Body]
+Decorate = Callable[[Invocation, list[Body]], list[Body]]
 
 
 @dataclass(frozen=True)
@@ -76,13 +76,13 @@ def register(subparsers: Any, verbs: Verbs, parents: Sequence[argparse.ArgumentP
     delete.set_defaults(handler=lambda ctx: _delete(ctx, verbs))
 
 
-def _create(ctx: Context, verbs: Verbs) -> None:
+def _create(ctx: Invocation, verbs: Verbs) -> None:
     created = ctx.client.create(verbs.kind, verbs.create_body(ctx, ctx.args))
     ctx.message(f"Created a new {verbs.label}:")
     ctx.show(created)
 
 
-def _list(ctx: Context, verbs: Verbs) -> None:
+def _list(ctx: Invocation, verbs: Verbs) -> None:
     try:
         filters = extra_filters(getattr(ctx.args, "extra", []))
     except ValueError as error:
@@ -96,7 +96,7 @@ def _list(ctx: Context, verbs: Verbs) -> None:
     ctx.show_list(rows, columns)
 
 
-def _update(ctx: Context, verbs: Verbs) -> None:
+def _update(ctx: Invocation, verbs: Verbs) -> None:
     assert verbs.update_body is not None
     body = verbs.update_body(ctx, ctx.args)
     if not body:
@@ -108,7 +108,7 @@ def _update(ctx: Context, verbs: Verbs) -> None:
         ctx.show(updated)
 
 
-def _delete(ctx: Context, verbs: Verbs) -> None:
+def _delete(ctx: Invocation, verbs: Verbs) -> None:
     for target in ctx.args.targets:
         ctx.client.delete(verbs.kind, ctx.client.find_id(verbs.kind, target))
         print(f"Deleted {verbs.label}: {target}", file=ctx.out)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from floatnet.cli.context import Context
 from floatnet.cli.crud import Body, Verbs, add_common_create_args, common_create_body, compact
+from floatnet.cli.invocation import Invocation
 from floatnet.cli.router import external_network
 
 
@@ -24,7 +24,7 @@ def _add_create_args(parser: argparse.ArgumentParser) -> None:
     add_common_create_args(parser)
 
 
-def _create_body(ctx: Context, args: argparse.Namespace) -> Body:
+def _create_body(ctx: Invocation, args: argparse.Namespace) -> Body:
     network_id, subnet_id = external_network(ctx, args.floating_network)
     if args.subnet:
         subnet_id = ctx.client.find_id("subnet", args.subnet)
@@ -48,7 +48,7 @@ FLOATINGIP = Verbs(
 )
 
 
-def _associate(ctx: Context) -> None:
+def _associate(ctx: Invocation) -> None:
     fip_id = ctx.client.find_id("floatingip", ctx.args.floatingip)
     body: Body = {"port_id": ctx.client.find_id("port", ctx.args.port)}
     body |= compact(fixed_ip_address=ctx.args.fixed_ip_address)
@@ -56,7 +56,7 @@ def _associate(ctx: Context) -> None:
     print(f"Associated floating IP {ctx.args.floatingip}", file=ctx.out)
 
 
-def _disassociate(ctx: Context) -> None:
+def _disassociate(ctx: Invocation) -> None:
     fip_id = ctx.client.find_id("floatingip", ctx.args.floatingip)
     ctx.client.update("floatingip", fip_id, {"port_id": None})
     print(f"Disassociated floating IP {ctx.args.floatingip}", file=ctx.out)

@@ -24,8 +24,8 @@ from typing import Any
 from floatnet.cli import crud, floatingip, nat, router, updown
 from floatnet.cli.args import normalize_bool_flags
 from floatnet.cli.client import CliError
-from floatnet.cli.context import Context
 from floatnet.cli.floatingip import FLOATINGIP
+from floatnet.cli.invocation import Invocation
 from floatnet.cli.network import NETWORK, SUBNET
 from floatnet.cli.output import FORMATS, OutputError
 from floatnet.cli.port import PORT
@@ -154,7 +154,7 @@ def _unavailable(subparsers: Any, name: str, error: BaseException) -> None:
     parser = subparsers.add_parser(name, help=f"(unavailable: {error})", add_help=False)
     parser.add_argument("rest", nargs=argparse.REMAINDER)
 
-    def handler(ctx: Context) -> int:
+    def handler(ctx: Invocation) -> int:
         raise CliError(f"floatnet {name} is unavailable: {error}")
 
     parser.set_defaults(handler=handler)
@@ -183,7 +183,7 @@ def _run(args: argparse.Namespace) -> int:
     run: Callable[[], Any] = (
         (lambda: args.plugin_run(args))
         if hasattr(args, "plugin_run")
-        else (lambda: args.handler(Context(args)))
+        else (lambda: args.handler(Invocation(args)))
     )
     try:
         return int(run() or 0)

@@ -16,7 +16,7 @@ import subprocess
 from typing import Any
 
 from floatnet.cli.client import CliError
-from floatnet.cli.context import Context
+from floatnet.cli.invocation import Invocation
 from floatnet.client import ApiError
 from floatnet.linux.names import router_ns
 
@@ -24,7 +24,7 @@ NAT_TABLE = ("ip", "floatnet")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 
 
-def _router_id(ctx: Context, name_or_id: str) -> str:
+def _router_id(ctx: Invocation, name_or_id: str) -> str:
     """The router's id from the API; a UUID is taken as is when the API cannot be asked."""
     try:
         return ctx.client.find_id("router", name_or_id)
@@ -55,7 +55,7 @@ def _namespace_present(namespace: str) -> bool:
     return netns.exists(namespace)
 
 
-def show_nat(ctx: Context) -> int:
+def show_nat(ctx: Invocation) -> int:
     router = ctx.args.router
     router_id = _router_id(ctx, router)
     namespace = router_ns(router_id)

@@ -12,8 +12,8 @@ import argparse
 from typing import Any
 
 from floatnet.cli.args import key_values_with, parse_bool
-from floatnet.cli.context import Context
 from floatnet.cli.crud import Body, Verbs, add_common_create_args, common_create_body, compact
+from floatnet.cli.invocation import Invocation
 
 POOL = key_values_with(("start", "end"))
 ROUTE = key_values_with(("destination", "nexthop"))
@@ -36,7 +36,7 @@ def _add_net_create_args(parser: argparse.ArgumentParser) -> None:
     add_common_create_args(parser)
 
 
-def _net_create_body(ctx: Context, args: argparse.Namespace) -> Body:
+def _net_create_body(ctx: Invocation, args: argparse.Namespace) -> Body:
     body = compact(
         name=args.name,
         shared=args.shared,
@@ -61,7 +61,7 @@ def _add_net_update_args(parser: argparse.ArgumentParser) -> None:
     _add_network_flags(parser)
 
 
-def _net_update_body(ctx: Context, args: argparse.Namespace) -> Body:
+def _net_update_body(ctx: Invocation, args: argparse.Namespace) -> Body:
     return compact(
         name=args.name,
         admin_state_up=args.admin_state_up,
@@ -73,7 +73,7 @@ def _net_update_body(ctx: Context, args: argparse.Namespace) -> Body:
     )
 
 
-def _with_subnet_cidrs(ctx: Context, rows: list[Body]) -> list[Body]:
+def _with_subnet_cidrs(ctx: Invocation, rows: list[Body]) -> list[Body]:
     """net-list's ``subnets`` column as the neutron client showed it: ``<subnet id> <cidr>`` per line."""
     wanted = {subnet_id for row in rows for subnet_id in row.get("subnets") or []}
     cidrs = (
@@ -142,7 +142,7 @@ def _add_subnet_create_args(parser: argparse.ArgumentParser) -> None:
     add_common_create_args(parser)
 
 
-def _subnet_create_body(ctx: Context, args: argparse.Namespace) -> Body:
+def _subnet_create_body(ctx: Invocation, args: argparse.Namespace) -> Body:
     body: dict[str, Any] = {
         "network_id": ctx.client.find_id("network", args.network),
         "cidr": args.cidr,
@@ -157,7 +157,7 @@ def _add_subnet_update_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--description")
 
 
-def _subnet_update_body(ctx: Context, args: argparse.Namespace) -> Body:
+def _subnet_update_body(ctx: Invocation, args: argparse.Namespace) -> Body:
     return _subnet_options_body(args) | compact(description=args.description)
 
 

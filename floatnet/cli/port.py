@@ -11,13 +11,13 @@ import argparse
 
 from floatnet.cli.args import key_values_with, parse_bool
 from floatnet.cli.client import CliError
-from floatnet.cli.context import Context
 from floatnet.cli.crud import Body, Verbs, add_common_create_args, common_create_body, compact
+from floatnet.cli.invocation import Invocation
 
 FIXED_IP = key_values_with((), ("subnet_id", "subnet", "ip_address"))
 
 
-def fixed_ips(ctx: Context, given: list[dict[str, str]] | None) -> list[Body] | None:
+def fixed_ips(ctx: Invocation, given: list[dict[str, str]] | None) -> list[Body] | None:
     """The ``fixed_ips`` body from ``--fixed-ip`` options, subnets resolved from names to ids."""
     if given is None:
         return None
@@ -49,7 +49,7 @@ def _add_port_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port-security-enabled", type=parse_bool, metavar="[BOOL]")
 
 
-def _options_body(ctx: Context, args: argparse.Namespace) -> Body:
+def _options_body(ctx: Invocation, args: argparse.Namespace) -> Body:
     return compact(
         name=args.name,
         fixed_ips=fixed_ips(ctx, args.fixed_ips),
@@ -68,7 +68,7 @@ def _add_create_args(parser: argparse.ArgumentParser) -> None:
     add_common_create_args(parser)
 
 
-def _create_body(ctx: Context, args: argparse.Namespace) -> Body:
+def _create_body(ctx: Invocation, args: argparse.Namespace) -> Body:
     body: Body = {"network_id": ctx.client.find_id("network", args.network)}
     body |= compact(mac_address=args.mac_address) | _options_body(ctx, args) | common_create_body(args)
     if not args.admin_state_up:
@@ -83,7 +83,7 @@ def _add_update_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--description")
 
 
-def _update_body(ctx: Context, args: argparse.Namespace) -> Body:
+def _update_body(ctx: Invocation, args: argparse.Namespace) -> Body:
     body = _options_body(ctx, args) | compact(
         admin_state_up=args.admin_state_up, description=args.description
     )

@@ -14,15 +14,15 @@ from typing import Any
 
 from floatnet.cli.args import key_values_with, parse_bool
 from floatnet.cli.client import CliError
-from floatnet.cli.context import Context
 from floatnet.cli.crud import Body, Verbs, add_common_create_args, common_create_body, compact
+from floatnet.cli.invocation import Invocation
 from floatnet.cli.port import FIXED_IP, PORT, fixed_ips
 from floatnet.client import ApiError
 
 ROUTE = key_values_with(("destination", "nexthop"))
 
 
-def external_network(ctx: Context, name_or_id: str) -> tuple[str, str | None]:
+def external_network(ctx: Invocation, name_or_id: str) -> tuple[str, str | None]:
     """The network id named by ``name_or_id`` — or, if that names a subnet, its network and the subnet id."""
     try:
         return ctx.client.find_id("network", name_or_id), None
@@ -41,7 +41,7 @@ def _add_create_args(parser: argparse.ArgumentParser) -> None:
     add_common_create_args(parser)
 
 
-def _create_body(ctx: Context, args: argparse.Namespace) -> Body:
+def _create_body(ctx: Invocation, args: argparse.Namespace) -> Body:
     body: Body = {"name": args.name} | common_create_body(args)
     if not args.admin_state_up:
         body["admin_state_up"] = False
@@ -59,7 +59,7 @@ def _add_update_args(parser: argparse.ArgumentParser) -> None:
     routes.add_argument("--no-routes", action="store_true", help="remove every extra route")
 
 
-def _update_body(ctx: Context, args: argparse.Namespace) -> Body:
+def _update_body(ctx: Invocation, args: argparse.Namespace) -> Body:
     body = compact(name=args.name, admin_state_up=args.admin_state_up, description=args.description)
     if args.routes or args.no_routes:
         body["routes"] = args.routes or []
@@ -78,7 +78,7 @@ ROUTER = Verbs(
 )
 
 
-def interface_body(ctx: Context, interface: str) -> Body:
+def interface_body(ctx: Invocation, interface: str) -> Body:
     """``SUBNET``, ``subnet=SUBNET`` or ``port=PORT`` as the add/remove_router_interface body."""
     key, sep, value = interface.partition("=")
     if not sep:
@@ -88,24 +88,24 @@ def interface_body(ctx: Context, interface: str) -> Body:
     return {f"{key}_id": ctx.client.find_id(key, value)}
 
 
-def _action(ctx: Context, router_id: str, action: str, body: Body) -> Body:
+def _action(ctx: Invocation, router_id: str, action: str, body: Body) -> Body:
     """``PUT /routers/{id}/{action}`` (add_router_interface / remove_router_interface): the answer."""
     return dict(ctx.client.call("PUT", f"/routers/{router_id}/{action}", body) or {})
 
 
-def _interface_add(ctx: Context) -> None:
+def _interface_add(ctx: Invocation) -> None:
     router_id = ctx.client.find_id("router", ctx.args.router)
     answer = _action(ctx, router_id, "add_router_interface", interface_body(ctx, ctx.args.interface))
     print(f"Added interface {answer.get('port_id', '')} to router {ctx.args.router}.", file=ctx.out)
 
 
-def _interface_delete(ctx: Context) -> None:
+def _interface_delete(ctx: Invocation) -> None:
     router_id = ctx.client.find_id("router", ctx.args.router)
     _action(ctx, router_id, "remove_router_interface", interface_body(ctx, ctx.args.interface))
     print(f"Removed interface from router {ctx.args.router}.", file=ctx.out)
 
 
-def _gateway_set(ctx: Context) -> None:
+def _gateway_set(ctx: Invocation) -> None:
     args = ctx.args
     router_id = ctx.client.find_id("router", args.router)
     network_id, subnet_id = external_network(ctx, args.external_network)
@@ -119,13 +119,13 @@ def _gateway_set(ctx: Context) -> None:
     print(f"Set gateway for router {args.router}", file=ctx.out)
 
 
-def _gateway_clear(ctx: Context) -> None:
+def _gateway_clear(ctx: Invocation) -> None:
     router_id = ctx.client.find_id("router", ctx.args.router)
     ctx.client.update("router", router_id, {"external_gateway_info": {}})
     print(f"Removed gateway from router {ctx.args.router}", file=ctx.out)
 
 
-def _port_list(ctx: Context) -> None:
+def _port_list(ctx: Invocation) -> None:
     router_id = ctx.client.find_id("router", ctx.args.router)
     ctx.show_list(ctx.client.list("port", device_id=router_id), PORT.list_columns)
 

@@ -26,7 +26,7 @@ from typing import IO, Any
 from floatnet import config as floatnet_config
 from floatnet.cli import supervise
 from floatnet.cli.client import CliError
-from floatnet.cli.context import Context
+from floatnet.cli.invocation import Invocation
 
 DEFAULT_STATE_DIR = "/var/lib/floatnet"
 READY_TIMEOUT = 60.0
@@ -85,7 +85,7 @@ def _running(state_dir: str) -> dict[str, int]:
     return found
 
 
-def up(ctx: Context) -> int:
+def up(ctx: Invocation) -> int:
     args = ctx.args
     roles = ["server"] if args.no_agent else list(ROLES)
     if "agent" in roles and os.geteuid() != 0:
@@ -166,7 +166,7 @@ def _up_detached(state_dir: str, argvs: dict[str, list[str]], url: str, out: IO[
     return 0
 
 
-def down(ctx: Context) -> int:
+def down(ctx: Invocation) -> int:
     """Stop what ``up --detach`` started from this state dir (agent first); stale PID files are removed."""
     state_dir = ctx.args.state_dir
     running = _running(state_dir)

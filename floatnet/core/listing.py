@@ -1,7 +1,7 @@
 """List queries: Neutron's filters, sorting and paging, applied to rendered resources.
 
 The API parses the query string into a :class:`ListQuery`; a service may push some filters down to SQL
-(:func:`pop_column_filters`) and then calls :func:`apply` on the rendered dicts for the rest. Semantics:
+(:func:`sql_filters`) and then calls :func:`apply` on the rendered dicts for the rest. Semantics:
 
 * ``attr=v`` (repeated = OR); values compare as text (``true``/``false`` for booleans, ``None`` for null).
   On a list attribute a value matches an element; on a list of objects (``fixed_ips``) the value
@@ -15,7 +15,7 @@ The API parses the query string into a :class:`ListQuery`; a service may push so
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,26 +144,26 @@ def apply(items: Iterable[dict[str, Any]], query: ListQuery) -> Page:
     return paginate(sort_items(selected, query.sort), query)
 
 
-def pop_column_filters(query: ListQuery, columns: Iterable[str]) -> dict[str, list[str]]:
-    """The filters on plain ``columns`` a service can evaluate in SQL (returned, also kept in the query).
+def sql_filters(query: ListQuery, columns: Mapping[str, Any], exact: bool = False) -> list[Any]:
+    """SQL conditions (``column IN (values)``) for the query's filters on plain ``columns`` (filter name → SQL
+    column; ``tenant_id`` counts as ``project_id``): the one way a service pushes list filters into SQL.
 
-    Keeping them in the query is harmless (they match again in :func:`matches`) and keeps the semantics in one
-    place; pushing them down only saves loading rows that would be dropped.
+    By default the filters stay in the query and :func:`apply` matches them again, so the semantics live in one
+    place and pushing down only saves loading rows that would be dropped; a filter asking for null (``None``,
+    ``null``) is then left to :func:`apply` alone. With ``exact`` they are removed from the query instead, so
+    SQL is their only evaluation: use it only for text columns that are never NULL (where ``IN`` equals the
+    text match), and never for an attribute the caller's view hides (those stay with :func:`apply`).
     """
-    wanted = set(columns)
     pushed: dict[str, list[str]] = {}
-    for name, values in query.filters.items():
+    for name, values in list(query.filters.items()):
         key = "project_id" if name == "tenant_id" else name
-        if key in wanted:
-            pushed[key] = values
-    return pushed
-
-
-def take_column_filters(query: ListQuery, columns: Iterable[str]) -> dict[str, list[str]]:
-    """Like :func:`pop_column_filters`, but removes them from the query: the caller must evaluate them
-    exactly (use it only for text columns that are never NULL, where SQL ``IN`` equals the text match)."""
-    pushed = pop_column_filters(query, set(columns) - query.guarded)
-    for name in list(query.filters):
-        if ("project_id" if name == "tenant_id" else name) in pushed:
+        if key not in columns:
+            continue
+        if exact:
+            if key in query.guarded:
+                continue
             del query.filters[name]
-    return pushed
+        elif "None" in values or "null" in values:
+            continue
+        pushed[key] = values
+    return [columns[key].in_(values) for key, values in pushed.items()]

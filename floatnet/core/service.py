@@ -14,13 +14,13 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from floatnet.config import Config
-from floatnet.core.context import Context
+from floatnet.core.context import RequestContext
 from floatnet.core.errors import HTTPBadRequest, RevisionNumberConstraintFailed
 from floatnet.core.listing import ListQuery, Page
-from floatnet.db.models import Tag, table_of, utcnow
+from floatnet.core.notify import ChangeNotifier, Pruner
+from floatnet.db.models import Tag, table_of
 from floatnet.db.session import Database
 
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 TAGS = table_of(Tag)
 TAGS_OF = (
     select(TAGS.c.resource_id, TAGS.c.tag)
@@ -31,7 +31,9 @@ TAGS_OF = (
 
 @dataclass
 class Core:
-    """The domain's dependencies, built once per server: the database, the config, and shared caches.
+    """The domain's dependencies, built once per server by ``create_app``: the database, the config, the
+    change feed's notifier (wired to this database by :func:`floatnet.core.agent_protocol.feed.attach`) and
+    pruner, and shared caches. Nothing of it is global: two servers in one process share nothing.
 
     ``ipam_hints`` remembers, per subnet, where the last automatic allocation ended so the next one starts
     there (a speed-up only: correctness comes from the database's unique constraint).
@@ -40,6 +42,8 @@ class Core:
     db: Database
     config: Config
     ipam_hints: dict[str, int] = field(default_factory=dict)
+    notifier: ChangeNotifier = field(default_factory=ChangeNotifier)
+    pruner: Pruner = field(default_factory=Pruner)
 
 
 class ResourceService(Protocol):
@@ -50,20 +54,52 @@ class ResourceService(Protocol):
     ids raise the resource's ``NotFound``.
     """
 
-    def list(self, ctx: Context, query: ListQuery) -> Page: ...
+    def list(self, ctx: RequestContext, query: ListQuery) -> Page: ...
 
-    def show(self, ctx: Context, resource_id: str) -> dict[str, Any]: ...
+    def show(self, ctx: RequestContext, resource_id: str) -> dict[str, Any]: ...
 
-    def create(self, ctx: Context, body: dict[str, Any]) -> dict[str, Any]: ...
+    def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]: ...
 
-    def update(self, ctx: Context, resource_id: str, body: dict[str, Any], revision: int | None) -> dict[str, Any]: ...
+    def update(
+        self, ctx: RequestContext, resource_id: str, body: dict[str, Any], revision: int | None
+    ) -> dict[str, Any]: ...
 
-    def delete(self, ctx: Context, resource_id: str) -> None: ...
+    def delete(self, ctx: RequestContext, resource_id: str) -> None: ...
 
 
-def fmt_time(value: datetime | None) -> str | None:
-    """A timestamp as Neutron renders it (``2026-11-26T13:19:48Z``)."""
-    return value.strftime(TIME_FORMAT) if value is not None else None
+def create_all(core: Core, service: ResourceService, ctx: RequestContext, bodies: list[dict[str, Any]]) -> list[Any]:
+    """Neutron's bulk create: every body created in one transaction, all or nothing (the services' own
+    transactions join it)."""
+    return core.db.run(lambda _session: [service.create(ctx, body) for body in bodies])
+
+
+def delete_checked(
+    core: Core, service: ResourceService, ctx: RequestContext, resource_id: str, revision: int | None
+) -> None:
+    """Delete; with ``If-Match: revision_number=N`` (``revision``) the check and the delete share one
+    transaction, so a concurrent update cannot slip between them."""
+    if revision is None:
+        service.delete(ctx, resource_id)
+        return
+
+    def checked(_session: Session) -> None:
+        check_revision(service.show(ctx, resource_id)["revision_number"], revision)
+        service.delete(ctx, resource_id)
+
+    core.db.run(checked)
+
+
+def fmt_time(value: datetime | str | None) -> str | None:
+    """A stored timestamp as Neutron renders it (``2026-11-26T13:19:48Z``): the one formatter of resources.
+
+    ``value`` is a naive UTC datetime (microseconds are cut), the text SQLite returns to a Core ``SELECT``
+    (``2026-11-26 13:19:48.123456``), or None. ``isoformat`` is the fast path (list renders call this twice a row).
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return f"{value[:10]}T{value[11:19]}Z"
+    return f"{value.isoformat(timespec='seconds')}Z"
 
 
 def standard_attrs(row: Any, tags: list[str]) -> dict[str, Any]:
@@ -88,12 +124,6 @@ def check_revision(current: int, expected: int | None) -> None:
         raise RevisionNumberConstraintFailed(expected=expected, current=current)
 
 
-def bump(row: Any) -> None:
-    """Mark an ORM row as updated: revision + 1 and a fresh ``updated_at``."""
-    row.revision_number = (row.revision_number or 0) + 1
-    row.updated_at = utcnow()
-
-
 def load_tags(session: Session, resource_type: str, ids: Iterable[str] | Select[Any]) -> dict[str, list[str]]:
     """Tags of many resources in one query; ``ids`` may be a list or a SELECT of ids (no N+1, no huge IN)."""
     result: dict[str, list[str]] = defaultdict(list)
@@ -107,12 +137,7 @@ def load_tags(session: Session, resource_type: str, ids: Iterable[str] | Select[
     return result
 
 
-def delete_tags(session: Session, resource_type: str, resource_id: str) -> None:
-    """Remove a deleted resource's tags."""
-    session.query(Tag).filter(Tag.resource_type == resource_type, Tag.resource_id == resource_id).delete()
-
-
-def owner_project(ctx: Context, attrs: dict[str, Any]) -> str:
+def owner_project(ctx: RequestContext, attrs: dict[str, Any]) -> str:
     """The project a new resource belongs to: ``project_id``/``tenant_id`` from the body, else the caller's.
 
     Removes both keys from ``attrs``. Naming another project needs admin (400, as Neutron answers).

@@ -145,6 +145,12 @@ class Database:
                 time.sleep(random.uniform(0.5, 1.5) * min(0.002 * 2**attempt, 0.1))
         raise RetryLimitExceeded(str(last)) from last
 
+    def listen(self, name: str, handler: Callable[..., Any]) -> None:
+        """Register a SQLAlchemy session event ``handler`` (e.g. ``after_commit``) for this database's sessions
+        only, never for every ``Session`` in the process."""
+        for factory in (self._writers, self._readers):
+            event.listen(factory, name, handler)
+
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()

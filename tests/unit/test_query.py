@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import Column, MetaData, String, Table
 
 from floatnet.core.errors import HTTPBadRequest
 from floatnet.core.listing import (
@@ -12,9 +13,8 @@ from floatnet.core.listing import (
     apply,
     matches,
     paginate,
-    pop_column_filters,
     sort_items,
-    take_column_filters,
+    sql_filters,
 )
 
 ITEMS: list[dict[str, Any]] = [
@@ -71,13 +71,24 @@ def test_paging_forward_and_reverse() -> None:
     assert ids(back.items) == ["b"] and back.has_more
 
 
+TABLE = Table("t", MetaData(), Column("project_id", String), Column("name", String))
+COLUMNS = {"project_id": TABLE.c.project_id, "name": TABLE.c.name}
+
+
+def pushed(conditions: list[Any]) -> dict[str, list[str]]:
+    """``column IN (values)`` conditions as ``{column: values}``."""
+    return {c.left.name: list(c.right.value) for c in conditions}
+
+
 def test_apply_and_pushdown() -> None:
     query = ListQuery(filters={"tenant_id": ["p1"], "name": ["x"], "tags": ["red"]}, sort=[("id", False)])
-    assert pop_column_filters(query, {"project_id", "name"}) == {"project_id": ["p1"], "name": ["x"]}
+    assert pushed(sql_filters(query, COLUMNS)) == {"project_id": ["p1"], "name": ["x"]}
+    assert set(query.filters) == {"tenant_id", "name", "tags"}  # kept: apply() matches them again
+    assert sql_filters(ListQuery(filters={"name": ["None"]}), COLUMNS) == []  # null left to apply()
     assert ids(apply(ITEMS, ListQuery(filters={"name": ["x"]}, sort=[("id", False)])).items) == ["c", "a"]
 
 
 def test_take_removes_pushed_filters() -> None:
     query = ListQuery(filters={"tenant_id": ["p1"], "name": ["x"], "mtu": ["1500"]})
-    assert take_column_filters(query, {"project_id", "name"}) == {"project_id": ["p1"], "name": ["x"]}
+    assert pushed(sql_filters(query, COLUMNS, exact=True)) == {"project_id": ["p1"], "name": ["x"]}
     assert query.filters == {"mtu": ["1500"]}

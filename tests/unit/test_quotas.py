@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from floatnet.core.access import quotas
-from floatnet.core.context import Context
+from floatnet.core.context import RequestContext
 from floatnet.core.errors import HTTPBadRequest, OverQuota
 from floatnet.db.models import Base, Network, Router
 from floatnet.db.session import Database
 
-ALICE = Context(project_id="alpha", roles=("member",))
+ALICE = RequestContext(project_id="alpha", roles=("member",))
 
 
 @pytest.fixture

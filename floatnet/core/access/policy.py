@@ -2,7 +2,9 @@
 
 The rules (:mod:`floatnet.core.access.policy_rules`) and their evaluation
 (:mod:`floatnet.core.access.policy_engine`) are Neutron's; the operator overrides them with
-``[oslo_policy] policy_file`` (loaded by :func:`configure` when the app is built). The domain's calls:
+``[oslo_policy] policy_file``: ``create_app`` builds one :class:`PolicyEngine` per server (:func:`load`) and the
+API hands it to every request's context (``ctx.policy``), so nothing here is global and two servers in one
+process keep their own rules; a context without an engine is judged by Neutron's defaults. The domain's calls:
 
 * :func:`check` ``(ctx, action, target)`` raises ``PolicyNotAuthorized`` (403) unless ``ctx`` may do
   ``action`` (``"create_network:shared"``, ``"get_quota"``, …) on ``target`` (the resource's attributes;
@@ -18,26 +20,30 @@ services' queries, as Neutron's plugin does.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from floatnet.core.access.policy_engine import PolicyEngine
-from floatnet.core.context import Context
+from floatnet.core.context import RequestContext
 from floatnet.core.errors import PolicyNotAuthorized
 
-_engine = PolicyEngine()
+
+def load(policy_file: str = "") -> PolicyEngine:
+    """Neutron's defaults plus the operator's ``policy_file`` (``PolicyFileError`` if unusable)."""
+    return PolicyEngine(policy_file or None)
 
 
-def configure(policy_file: str = "") -> PolicyEngine:
-    """Load Neutron's defaults plus the operator's ``policy_file`` (``PolicyFileError`` if unusable)."""
-    global _engine
-    _engine = PolicyEngine(policy_file or None)
-    return _engine
+@functools.cache
+def defaults() -> PolicyEngine:
+    """Neutron's default rules alone, for contexts built outside a server (built once, never changed)."""
+    return PolicyEngine()
 
 
-def engine() -> PolicyEngine:
-    """The engine in use."""
-    return _engine
+def engine_of(ctx: RequestContext) -> PolicyEngine:
+    """The engine that judges ``ctx``: its server's, else Neutron's defaults."""
+    engine: PolicyEngine | None = ctx.policy
+    return engine if engine is not None else defaults()
 
 
 def _target(target: Mapping[str, Any]) -> dict[str, Any]:
@@ -52,21 +58,22 @@ def _target(target: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
-def allowed(ctx: Context, action: str, target: Mapping[str, Any]) -> bool:
+def allowed(ctx: RequestContext, action: str, target: Mapping[str, Any]) -> bool:
     """Whether ``ctx`` may do ``action`` on ``target`` (an action without a rule is allowed)."""
-    if action not in _engine.enforcer.rules:
+    engine = engine_of(ctx)
+    if action not in engine.enforcer.rules:
         return True
-    return _engine.decide(ctx, action, _target(target))
+    return engine.decide(ctx, action, _target(target))
 
 
-def check(ctx: Context, action: str, target: Mapping[str, Any]) -> None:
+def check(ctx: RequestContext, action: str, target: Mapping[str, Any]) -> None:
     """Raise ``PolicyNotAuthorized`` (403) unless ``ctx`` may do ``action`` on ``target``."""
     if not allowed(ctx, action, target):
         raise PolicyNotAuthorized(action=action)
 
 
 def check_attributes(
-    ctx: Context,
+    ctx: RequestContext,
     verb: str,
     resource: str,
     attrs: Iterable[str],
@@ -81,7 +88,7 @@ def check_attributes(
     action = f"{verb}_{resource}"
     if values is not None:
         written = {key: values[key] for key in attrs if key in values}
-        refused = _engine.refused_write(ctx, action, written, _target({**target, **written}))
+        refused = engine_of(ctx).refused_write(ctx, action, written, _target({**target, **written}))
         if refused is not None:
             raise PolicyNotAuthorized(action=refused)
         return
@@ -89,7 +96,7 @@ def check_attributes(
         check(ctx, f"{action}:{attr}", target)
 
 
-def filter_fields(ctx: Context, resource: str, body: dict[str, Any]) -> dict[str, Any]:
+def filter_fields(ctx: RequestContext, resource: str, body: dict[str, Any]) -> dict[str, Any]:
     """``body`` without the attributes ``ctx`` may not see (the same dict when nothing is hidden)."""
-    seen = _engine.filter_fields(ctx, resource, body)
+    seen = engine_of(ctx).filter_fields(ctx, resource, body)
     return body if len(seen) == len(body) else seen

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
-from floatnet.core.context import Context
+from floatnet.core.context import RequestContext
 from floatnet.core.errors import Conflict, HTTPBadRequest, OverQuota
 from floatnet.core.numbers import DB_INTEGER_MAX, bounded_int
 from floatnet.db.models import FloatingIP, Network, Port, Quota, Router, Subnet, table_of
@@ -128,7 +128,7 @@ def reset(session: Session, project_id: str) -> None:
     session.execute(delete(Quota).where(Quota.project_id == project_id))
 
 
-def check(session: Session, ctx: Context, resource: str, count: int = 1, project_id: str | None = None) -> None:
+def check(session: Session, ctx: RequestContext, resource: str, count: int = 1, project_id: str | None = None) -> None:
     """Raise ``OverQuota`` unless the owner may have ``count`` more ``resource``.
 
     The owner is ``project_id`` when given (an admin creating for another project), else the caller's project.

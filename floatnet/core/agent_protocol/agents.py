@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from floatnet.core.access import policy
 from floatnet.core.agent_protocol.scheduling import is_alive
-from floatnet.core.context import Context
+from floatnet.core.context import RequestContext
 from floatnet.core.errors import AgentNotFound, BadRequest, HTTPMethodNotAllowed, PolicyNotAuthorized
 from floatnet.core.listing import ListQuery, Page, apply
 from floatnet.core.service import Core
@@ -68,7 +68,7 @@ def render(row: Any, dead_after: float) -> dict[str, Any]:
     }
 
 
-def _require_admin(ctx: Context, action: str) -> None:
+def _require_admin(ctx: RequestContext, action: str) -> None:
     if not ctx.is_admin:
         raise PolicyNotAuthorized(action=action)
 
@@ -100,7 +100,7 @@ class AgentService:
     def __init__(self, core: Core) -> None:
         self.core = core
 
-    def report(self, ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    def report(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         """Create or refresh the agent row of ``(host, agent_type)`` and stamp its heartbeat."""
         _require_admin(ctx, "report_agent")
         attrs = validate("agent", REPORT_SPEC, body, creating=True)
@@ -109,13 +109,13 @@ class AgentService:
         row = self.core.db.run(lambda s: _refresh(s, attrs))
         return render(row, down_time(self.core))
 
-    def list(self, ctx: Context, query: ListQuery) -> Page:
+    def list(self, ctx: RequestContext, query: ListQuery) -> Page:
         if not policy.allowed(ctx, "get_agent", {}):
             return Page([])
         rows = self.core.db.run(lambda s: s.execute(select(Agent.__table__)).all(), write=False)
         return apply([render(row, down_time(self.core)) for row in rows], query)
 
-    def _get(self, session: Session, ctx: Context, agent_id: str, action: str = "get_agent") -> Agent:
+    def _get(self, session: Session, ctx: RequestContext, agent_id: str, action: str = "get_agent") -> Agent:
         """The agent if ``ctx`` may see it (404 otherwise) and may do ``action`` on it (403 otherwise)."""
         row = session.get(Agent, agent_id)
         if row is None or not policy.allowed(ctx, "get_agent", {}):
@@ -123,14 +123,16 @@ class AgentService:
         policy.check(ctx, action, {})
         return row
 
-    def show(self, ctx: Context, resource_id: str) -> dict[str, Any]:
+    def show(self, ctx: RequestContext, resource_id: str) -> dict[str, Any]:
         row = self.core.db.run(lambda s: self._get(s, ctx, resource_id), write=False)
         return render(row, down_time(self.core))
 
-    def create(self, ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         raise HTTPMethodNotAllowed()
 
-    def update(self, ctx: Context, resource_id: str, body: dict[str, Any], revision: int | None) -> dict[str, Any]:
+    def update(
+        self, ctx: RequestContext, resource_id: str, body: dict[str, Any], revision: int | None
+    ) -> dict[str, Any]:
         attrs = validate("agent", UPDATE_SPEC, body, creating=False)
 
         def work(session: Session) -> Agent:
@@ -142,7 +144,7 @@ class AgentService:
 
         return render(self.core.db.run(work), down_time(self.core))
 
-    def delete(self, ctx: Context, resource_id: str) -> None:
+    def delete(self, ctx: RequestContext, resource_id: str) -> None:
         def work(session: Session) -> None:
             session.delete(self._get(session, ctx, resource_id, "delete_agent"))
 

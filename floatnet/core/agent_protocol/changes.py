@@ -1,8 +1,17 @@
-"""The change log agents follow: one row per committed change, written in the changing transaction."""
+"""The one way to write a resource: bump its revision and log the change agents follow, in one transaction.
+
+Every write of a resource goes through this module: :func:`created` and :func:`deleted` log a row,
+:func:`updated` (an ORM row or any attribute holder) and :func:`updated_where` (a SQL ``UPDATE`` by id) also
+bump ``revision_number`` and ``updated_at``. A write that skipped the log would leave agents silently
+unconverged, so no resource module calls :func:`record` itself; only agents' status reports do (``op:
+"status"``, which does not bump revisions).
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import insert
+from typing import Any
+
+from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
 from floatnet.core.agent_protocol.feed import mark_written
@@ -37,3 +46,53 @@ def record(
     }
     session.connection().execute(INSERT_CHANGE, values)
     mark_written(session)
+
+
+def created(
+    session: Session, kind: str, resource_id: str, router_id: str | None = None, network_id: str | None = None
+) -> None:
+    """Log the creation of ``kind``/``resource_id`` (its row starts at revision 0)."""
+    record(session, kind, resource_id, "create", router_id, network_id)
+
+
+def deleted(
+    session: Session, kind: str, resource_id: str, router_id: str | None = None, network_id: str | None = None
+) -> None:
+    """Log the deletion of ``kind``/``resource_id``."""
+    record(session, kind, resource_id, "delete", router_id, network_id)
+
+
+def updated(
+    session: Session,
+    kind: str,
+    row: Any,
+    router_id: str | None = None,
+    network_id: str | None = None,
+    moved_from: str | None = None,
+) -> None:
+    """Bump ``row`` (revision + 1, a fresh ``updated_at``) and log its update.
+
+    ``row`` is an ORM object (flushed with the session) or any holder of the columns whose new values the
+    caller writes itself (the floating-IP fast path). ``moved_from`` is the router a resource left: the
+    update is logged once for it and once for ``router_id``, so both routers' agents refetch.
+    """
+    row.revision_number = (row.revision_number or 0) + 1
+    row.updated_at = utcnow()
+    routers: list[str | None] = [router for router in dict.fromkeys((moved_from, router_id)) if router is not None]
+    for router in routers or [None]:
+        record(session, kind, row.id, "update", router, network_id)
+
+
+def updated_where(
+    session: Session,
+    kind: str,
+    model: Any,
+    resource_id: str,
+    values: dict[str, Any] | None = None,
+    router_id: str | None = None,
+    network_id: str | None = None,
+) -> None:
+    """``UPDATE`` one row of ``model`` by id with ``values``, bumping its revision, and log the update."""
+    stmt = update(model).where(model.id == resource_id)
+    session.execute(stmt.values(revision_number=model.revision_number + 1, updated_at=utcnow(), **(values or {})))
+    record(session, kind, resource_id, "update", router_id, network_id)

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from floatnet.core.context import Context
+from floatnet.core.context import RequestContext
 from floatnet.core.errors import DeviceIDNotOwnedByTenant, ServicePortInUse
 from floatnet.db.models import FloatingIP, Port, Router
 
@@ -51,7 +51,7 @@ def policy_target(port_project: str, network: Any, device_owner: str | None) -> 
 
 
 def check_device_id(
-    session: Session, ctx: Context, port_project: str, owner: str | None, device_id: str | None
+    session: Session, ctx: RequestContext, port_project: str, owner: str | None, device_id: str | None
 ) -> None:
     """409 ``DeviceIDNotOwnedByTenant`` when a non-admin's router-interface port names a router of another
     project (a router that does not exist is not checked, as in Neutron)."""
@@ -62,7 +62,7 @@ def check_device_id(
         raise DeviceIDNotOwnedByTenant(device_id=device_id)
 
 
-def _device_exists(session: Session, ctx: Context, port: Port) -> bool:
+def _device_exists(session: Session, ctx: RequestContext, port: Port) -> bool:
     """Whether the router (any project's) or the floating IP (one ``ctx`` may see) named by the port exists."""
     if not port.device_id:
         return False
@@ -72,7 +72,7 @@ def _device_exists(session: Session, ctx: Context, port: Port) -> bool:
     return session.scalar(select(Router.id).where(Router.id == port.device_id)) is not None
 
 
-def check_deletable(session: Session, ctx: Context, port: Port) -> None:
+def check_deletable(session: Session, ctx: RequestContext, port: Port) -> None:
     """409 ``ServicePortInUse`` for a router or floating IP port whose router or floating IP still exists."""
     if port.device_owner in L3_OWNERS and _device_exists(session, ctx, port):
         raise ServicePortInUse(port_id=port.id, reason=f"has device owner {port.device_owner}")

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from floatnet.core.agent_protocol import changes
 from floatnet.core.ipam import fixed_ips
 from floatnet.core.resources.ports import delete_port_in, new_port
-from floatnet.core.service import Core, bump
+from floatnet.core.service import Core
 from floatnet.db.models import Network, Port, Subnet
 
 OWNER = "network:dhcp"
@@ -61,5 +61,4 @@ def sync(session: Session, core: Core, network: Network) -> None:
     wanted += [{"subnet_id": subnet_id} for subnet_id in subnet_ids if subnet_id not in have]
     if len(wanted) != len(current) or have != {ip["subnet_id"] for ip in current}:
         fixed_ips.replace(session, core.ipam_hints, port.id, network.id, wanted, OWNER)
-        bump(port)
-        changes.record(session, "port", port.id, "update", network_id=network.id)
+        changes.updated(session, "port", port, network_id=network.id)

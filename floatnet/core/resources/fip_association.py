@@ -18,32 +18,20 @@ statements are built once (this is the associate hot path).
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from floatnet.core.context import Context
+from floatnet.core.context import RequestContext
 from floatnet.core.errors import BadRequest
 from floatnet.core.l3_errors import ExternalGatewayForFloatingIPNotFound, FloatingIPPortAlreadyAssociated
+from floatnet.core.resources.fip_target import Target
 from floatnet.core.resources.router_owned_ports import ROUTER_INTERFACE
 from floatnet.core.resources.scoped_rows import port_row
 from floatnet.db.models import FloatingIP, IPAllocation, Port, Router, RouterPort, table_of
 
 NOT_ASSOCIABLE = "network:dhcp"  # Neutron's is_fip_serviced: only the DHCP port is refused, any other owner
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where a floating IP points: the port, its fixed IP and the router joining them (all None = nowhere)."""
-
-    port_id: str | None = None
-    fixed_ip_address: str | None = None
-    router_id: str | None = None
-
-
-NOWHERE = Target()
 
 
 def _bad(msg: str) -> BadRequest:
@@ -121,7 +109,7 @@ def _by_ip(row: Any) -> str:
     return str(row[1])
 
 
-def resolve(session: Session, ctx: Context, fip: Any, port_id: str, fixed_ip: str | None) -> Target:
+def resolve(session: Session, ctx: RequestContext, fip: Any, port_id: str, fixed_ip: str | None) -> Target:
     """The association of ``fip`` with ``port_id`` (and ``fixed_ip``), validated as the module says."""
     port = port_row(session, ctx, port_id)
     if port.device_owner == NOT_ASSOCIABLE:

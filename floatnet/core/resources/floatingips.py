@@ -5,7 +5,7 @@ floating IP's id) that holds its address, so IPAM's uniqueness and pool exhausti
 ``IpAddressGenerationFailure``) apply unchanged. Association rules: :mod:`floatnet.core.resources.fip_association`.
 ``status`` is DOWN at creation and after every association change, until the hosting agent reports ACTIVE.
 Change rows name the router the floating IP goes through; a move between routers logs one row for each.
-Deleting a port disassociates its floating IPs (a hook registered with :mod:`floatnet.core.resources.port_hooks`).
+Deleting a port disassociates its floating IPs (:func:`floatnet.core.resources.fip_target.release_port`).
 """
 
 from __future__ import annotations
@@ -19,17 +19,17 @@ from sqlalchemy.orm import Session
 
 from floatnet.core.access import policy, quotas
 from floatnet.core.agent_protocol import changes
-from floatnet.core.context import Context
+from floatnet.core.context import RequestContext
 from floatnet.core.errors import BadRequest, IpAddressGenerationFailure, NetworkNotFound
 from floatnet.core.l3_errors import FloatingIPNotFound
-from floatnet.core.listing import ListQuery, Page, apply
-from floatnet.core.resources import fip_association, port_hooks, tags
-from floatnet.core.resources.fip_association import NOWHERE, Target
+from floatnet.core.listing import ListQuery, Page, apply, sql_filters
+from floatnet.core.resources import fip_association, tags
+from floatnet.core.resources.fip_target import NOWHERE, pointing
 from floatnet.core.resources.router_owned_ports import FLOATINGIP
 from floatnet.core.resources.router_owned_ports import create as create_port
 from floatnet.core.resources.router_owned_ports import remove as remove_port
 from floatnet.core.resources.scoped_rows import network_visible, require_owner
-from floatnet.core.service import Core, check_revision, load_tags, owner_project
+from floatnet.core.service import Core, check_revision, fmt_time, load_tags, owner_project
 from floatnet.core.validation import (
     Attr,
     ip_address,
@@ -53,17 +53,6 @@ SPEC: dict[str, Attr] = {
     "tenant_id": Attr(project_id, put=False),
     "tags": Attr(list_of(string(60)), put=False),
 }
-# query attribute -> column pushed down to SQL
-COLUMNS = {
-    "id": "id",
-    "project_id": "project_id",
-    "floating_network_id": "floating_network_id",
-    "floating_ip_address": "floating_ip_address",
-    "port_id": "fixed_port_id",
-    "fixed_ip_address": "fixed_ip_address",
-    "router_id": "router_id",
-    "status": "status",
-}
 DETAIL_COLUMNS = (
     Port.name,
     Port.network_id,
@@ -75,6 +64,17 @@ DETAIL_COLUMNS = (
 )
 DETAIL_KEYS = tuple(column.key for column in DETAIL_COLUMNS)
 FIPS, PORTS = table_of(FloatingIP), table_of(Port)
+# query attribute -> column pushed down to SQL
+FILTERS = {
+    "id": FIPS.c.id,
+    "project_id": FIPS.c.project_id,
+    "floating_network_id": FIPS.c.floating_network_id,
+    "floating_ip_address": FIPS.c.floating_ip_address,
+    "port_id": FIPS.c.fixed_port_id,
+    "fixed_ip_address": FIPS.c.fixed_ip_address,
+    "router_id": FIPS.c.router_id,
+    "status": FIPS.c.status,
+}
 INSERT_FIP = insert(FIPS)
 NETWORK = select(table_of(Network)).where(table_of(Network).c.id == bindparam("network_id"))
 TAGS = select(table_of(Tag).c.tag).where(
@@ -82,11 +82,6 @@ TAGS = select(table_of(Tag).c.tag).where(
 )
 SHOW = select(FIPS).where(FIPS.c.id == bindparam("fip_id"))
 UPDATE_FIP = update(FIPS).where(FIPS.c.id == bindparam("fip_id"))
-
-
-def _stamp(value: Any) -> str:
-    """Neutron's timestamp text (stored values carry no microseconds; isoformat is the fast path)."""
-    return f"{value.isoformat(timespec='seconds')}Z"
 
 
 FIELDS = (
@@ -129,8 +124,8 @@ def render(row: Sequence[Any], tag_list: list[str]) -> dict[str, Any]:
         "status": status,
         "description": description,
         "tags": tag_list,
-        "created_at": _stamp(created),
-        "updated_at": _stamp(updated),
+        "created_at": fmt_time(created),
+        "updated_at": fmt_time(updated),
         "revision_number": revision,
         "port_details": dict(zip(DETAIL_KEYS, details, strict=True)) if port and details[1] else None,
     }
@@ -156,51 +151,12 @@ def own_tags(session: Session, fip_id: str) -> list[str]:
     return sorted(session.connection().execute(TAGS, {"fip_id": fip_id}).scalars())
 
 
-def get_fip(session: Session, ctx: Context, fip_id: str) -> FloatingIP:
+def get_fip(session: Session, ctx: RequestContext, fip_id: str) -> FloatingIP:
     """The floating IP if ``ctx`` may see it (404 otherwise)."""
     fip = session.get(FloatingIP, fip_id)
     if fip is None or not ctx.owns(fip.project_id):
         raise FloatingIPNotFound(floatingip_id=fip_id)
     return fip
-
-
-def _log_move(session: Session, fip_id: str, op: str, old: str | None, new: str | None) -> None:
-    """One change row per router the floating IP leaves or joins (one row without router when neither)."""
-    routers: list[str | None] = [router for router in dict.fromkeys((old, new)) if router is not None]
-    for router_id in routers or [None]:
-        changes.record(session, "floatingip", fip_id, op, router_id=router_id)
-
-
-def _pointing(target: Target) -> dict[str, Any]:
-    """The column values that make a floating IP point at ``target`` (status back to DOWN until the agent)."""
-    return {
-        "fixed_port_id": target.port_id,
-        "fixed_ip_address": target.fixed_ip_address,
-        "router_id": target.router_id,
-        "status": "DOWN",
-    }
-
-
-@port_hooks.on_before_delete
-def disassociate_port(session: Session, port: Port) -> None:
-    """Disassociate every floating IP mapped to ``port`` (it is being deleted)."""
-    rows = session.execute(select(FloatingIP.id, FloatingIP.router_id).where(FloatingIP.fixed_port_id == port.id)).all()
-    for fip_id, router_id in rows:
-        session.execute(
-            update(FloatingIP)
-            .where(FloatingIP.id == fip_id)
-            .values(
-                fixed_port_id=None,
-                fixed_ip_address=None,
-                router_id=None,
-                status="DOWN",
-                revision_number=FloatingIP.revision_number + 1,
-                updated_at=utcnow(),
-            )
-        )
-        changes.record(session, "floatingip", fip_id, "update", router_id=router_id)
-    if rows:
-        session.flush()
 
 
 def _requested_address(attrs: dict[str, Any]) -> list[dict[str, str]] | None:
@@ -218,25 +174,21 @@ class FloatingIPService:
     def __init__(self, core: Core) -> None:
         self.core = core
 
-    def _list(self, session: Session, ctx: Context, query: ListQuery) -> list[dict[str, Any]]:
+    def _list(self, session: Session, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
         conditions = [] if ctx.is_admin else [FIPS.c.project_id == ctx.project_id]
-        for name, values in query.filters.items():
-            column = COLUMNS.get("project_id" if name == "tenant_id" else name)
-            if column is not None and "None" not in values and "null" not in values:
-                conditions.append(FIPS.c[column].in_(values))
-        return render_where(session, *conditions)
+        return render_where(session, *conditions, *sql_filters(query, FILTERS))
 
-    def list(self, ctx: Context, query: ListQuery) -> Page:
+    def list(self, ctx: RequestContext, query: ListQuery) -> Page:
         return apply(self.core.db.run(lambda s: self._list(s, ctx, query), write=False), query)
 
-    def show(self, ctx: Context, resource_id: str) -> dict[str, Any]:
+    def show(self, ctx: RequestContext, resource_id: str) -> dict[str, Any]:
         def work(session: Session) -> dict[str, Any]:
             get_fip(session, ctx, resource_id)
             return render_where(session, FIPS.c.id == resource_id)[0]
 
         return self.core.db.run(work, write=False)
 
-    def create(self, ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         attrs = validate("floatingip", SPEC, body, creating=True)
         if attrs.get("fixed_ip_address") and not attrs.get("port_id"):
             raise BadRequest(resource="floatingip", msg="fixed_ip_address cannot be specified without a port_id")
@@ -246,7 +198,7 @@ class FloatingIPService:
         policy.check_attributes(ctx, "create", "floatingip", [k for k in attrs if k in body], target, attrs)
         return self.core.db.run(lambda s: self._create(s, ctx, project, attrs))
 
-    def _create(self, session: Session, ctx: Context, project: str, attrs: dict[str, Any]) -> dict[str, Any]:
+    def _create(self, session: Session, ctx: RequestContext, project: str, attrs: dict[str, Any]) -> dict[str, Any]:
         network = session.connection().execute(NETWORK, {"network_id": attrs["floating_network_id"]}).first()
         if network is None or not (network.external or network_visible(ctx, network)):
             raise NetworkNotFound(net_id=attrs["floating_network_id"])
@@ -274,17 +226,19 @@ class FloatingIPService:
         session.connection().execute(INSERT_FIP, values)
         tag_list = tags.check_tags(attrs.get("tags", []))
         tags.set_initial(session, "floatingip", fip_id, tag_list)
-        changes.record(session, "floatingip", fip_id, "create", router_id=fip.router_id)
+        changes.created(session, "floatingip", fip_id, router_id=fip.router_id)
         return render_fip(session, fip, tag_list)
 
-    def update(self, ctx: Context, resource_id: str, body: dict[str, Any], revision: int | None) -> dict[str, Any]:
+    def update(
+        self, ctx: RequestContext, resource_id: str, body: dict[str, Any], revision: int | None
+    ) -> dict[str, Any]:
         attrs = validate("floatingip", SPEC, body, creating=False)
         if attrs.get("fixed_ip_address") and not attrs.get("port_id"):
             raise BadRequest(resource="floatingip", msg="fixed_ip_address cannot be specified without a port_id")
         return self.core.db.run(lambda s: self._update(s, ctx, resource_id, attrs, revision))
 
     def _update(
-        self, session: Session, ctx: Context, fip_id: str, attrs: dict[str, Any], revision: int | None
+        self, session: Session, ctx: RequestContext, fip_id: str, attrs: dict[str, Any], revision: int | None
     ) -> dict[str, Any]:
         row = session.connection().execute(SHOW, {"fip_id": fip_id}).first()
         if row is None or not ctx.owns(row.project_id):
@@ -293,7 +247,7 @@ class FloatingIPService:
         fip = SimpleNamespace(**row._asdict())
         check_revision(fip.revision_number, revision)
         old_router = fip.router_id
-        changed: dict[str, Any] = {"revision_number": fip.revision_number + 1, "updated_at": utcnow()}
+        changed: dict[str, Any] = {}
         if "description" in attrs:
             changed["description"] = attrs["description"]
         if "port_id" in attrs:
@@ -301,13 +255,14 @@ class FloatingIPService:
             if attrs["port_id"] is not None:
                 target = fip_association.resolve(session, ctx, fip, attrs["port_id"], attrs.get("fixed_ip_address"))
             if (target.port_id, target.fixed_ip_address) != (fip.fixed_port_id, fip.fixed_ip_address):
-                changed.update(_pointing(target))
-        session.connection().execute(UPDATE_FIP, {"fip_id": fip_id, **changed})
+                changed.update(pointing(target))
         vars(fip).update(changed)
-        _log_move(session, fip.id, "update", old_router, fip.router_id)
+        changes.updated(session, "floatingip", fip, router_id=fip.router_id, moved_from=old_router)
+        revised = {"revision_number": fip.revision_number, "updated_at": fip.updated_at}
+        session.connection().execute(UPDATE_FIP, {"fip_id": fip_id, **changed, **revised})
         return render_fip(session, fip, own_tags(session, fip.id))
 
-    def delete(self, ctx: Context, resource_id: str) -> None:
+    def delete(self, ctx: RequestContext, resource_id: str) -> None:
         def work(session: Session) -> None:
             fip = get_fip(session, ctx, resource_id)
             require_owner(ctx, "delete_floatingip", fip)
@@ -316,6 +271,6 @@ class FloatingIPService:
             session.delete(fip)
             session.flush()
             remove_port(session, port_id)
-            changes.record(session, "floatingip", resource_id, "delete", router_id=router_id)
+            changes.deleted(session, "floatingip", resource_id, router_id=router_id)
 
         self.core.db.run(work)

@@ -10,12 +10,12 @@ from sqlalchemy.orm import Session
 
 from floatnet.core.access import policy, quotas
 from floatnet.core.agent_protocol import changes
-from floatnet.core.context import Context
+from floatnet.core.context import RequestContext
 from floatnet.core.errors import ExternalNetworkInUse, InvalidInput, InvalidSharedSetting, NetworkInUse
-from floatnet.core.listing import ListQuery, Page, apply, pop_column_filters
+from floatnet.core.listing import ListQuery, Page, apply, sql_filters
 from floatnet.core.resources import segments, tags
 from floatnet.core.resources.scoped_rows import get_network, network_visible_clause, require_owner
-from floatnet.core.service import Core, bump, check_revision, load_tags, owner_project, standard_attrs
+from floatnet.core.service import Core, check_revision, load_tags, owner_project, standard_attrs
 from floatnet.core.validation import (
     Attr,
     dns_domain,
@@ -51,7 +51,7 @@ SPEC: dict[str, Attr] = {
     "dns_domain": Attr(dns_domain),
 }
 PROVIDER = ("provider:network_type", "provider:physical_network", "provider:segmentation_id")
-COLUMNS = {"id", "name", "project_id", "status"}  # text, never NULL: SQL IN equals the text match
+FILTERS = {name: Network.__table__.c[name] for name in ("id", "name", "project_id", "status")}
 SUBNETS = table_of(Subnet)
 SUBNETS_OF = (
     select(SUBNETS.c.network_id, SUBNETS.c.id)
@@ -94,12 +94,11 @@ def _subnet_ids(session: Session, network_ids: Any) -> dict[str, list[str]]:
     return result
 
 
-def render_many(session: Session, ctx: Context, query: ListQuery | None = None) -> list[dict[str, Any]]:
+def render_many(session: Session, ctx: RequestContext, query: ListQuery | None = None) -> list[dict[str, Any]]:
     """Rendered networks ``ctx`` may see, with column filters of ``query`` evaluated in SQL."""
     stmt = select(Network.__table__).where(network_visible_clause(ctx))
     if query is not None:
-        for column, values in pop_column_filters(query, COLUMNS).items():
-            stmt = stmt.where(getattr(Network, column).in_(values))
+        stmt = stmt.where(*sql_filters(query, FILTERS))
     rows = session.execute(stmt).all()
     ids = [row.id for row in rows]
     subnets = _subnet_ids(session, ids)
@@ -148,13 +147,13 @@ class NetworkService:
     def __init__(self, core: Core) -> None:
         self.core = core
 
-    def list(self, ctx: Context, query: ListQuery) -> Page:
+    def list(self, ctx: RequestContext, query: ListQuery) -> Page:
         return apply(self.core.db.run(lambda s: render_many(s, ctx, query), write=False), query)
 
-    def show(self, ctx: Context, resource_id: str) -> dict[str, Any]:
+    def show(self, ctx: RequestContext, resource_id: str) -> dict[str, Any]:
         return self.core.db.run(lambda s: render_one(s, get_network(s, ctx, resource_id)), write=False)
 
-    def create(self, ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         attrs = validate("network", SPEC, body, creating=True)
         project = owner_project(ctx, attrs)
         target = {"project_id": project}
@@ -199,16 +198,18 @@ class NetworkService:
         network.segmentation_id = segment.segmentation_id
         session.flush()
         tags.set_initial(session, "network", network_id, tags.check_tags(attrs.get("tags", [])))
-        changes.record(session, "network", network_id, "create", network_id=network_id)
+        changes.created(session, "network", network_id, network_id=network_id)
         return render_one(session, network)
 
-    def update(self, ctx: Context, resource_id: str, body: dict[str, Any], revision: int | None) -> dict[str, Any]:
+    def update(
+        self, ctx: RequestContext, resource_id: str, body: dict[str, Any], revision: int | None
+    ) -> dict[str, Any]:
         attrs = validate("network", SPEC, body, creating=False)
         policy.check_attributes(ctx, "update", "network", attrs, {"project_id": ctx.project_id}, attrs)
         return self.core.db.run(lambda s: self._update(s, ctx, resource_id, attrs, revision))
 
     def _update(
-        self, session: Session, ctx: Context, network_id: str, attrs: dict[str, Any], revision: int | None
+        self, session: Session, ctx: RequestContext, network_id: str, attrs: dict[str, Any], revision: int | None
     ) -> dict[str, Any]:
         network = get_network(session, ctx, network_id)
         require_owner(ctx, "update_network", network)
@@ -226,30 +227,29 @@ class NetworkService:
             if key in PROVIDER or key in ("is_default", "dns_domain"):
                 continue
             setattr(network, RENAMED.get(key, key), value)
-        bump(network)
-        changes.record(session, "network", network_id, "update", network_id=network_id)
+        changes.updated(session, "network", network, network_id=network_id)
         session.flush()
         return render_one(session, network)
 
-    def delete(self, ctx: Context, resource_id: str) -> None:
+    def delete(self, ctx: RequestContext, resource_id: str) -> None:
         self.core.db.run(lambda s: self._delete(s, ctx, resource_id))
 
-    def _delete(self, session: Session, ctx: Context, network_id: str) -> None:
+    def _delete(self, session: Session, ctx: RequestContext, network_id: str) -> None:
         network = get_network(session, ctx, network_id)
         require_owner(ctx, "delete_network", network)
         ports = session.execute(select(Port.id, Port.device_owner).where(Port.network_id == network_id)).all()
         if any(owner not in AUTO_DELETE_OWNERS for _, owner in ports):
             raise NetworkInUse(net_id=network_id)
         for port_id, _ in ports:
-            changes.record(session, "port", port_id, "delete", network_id=network_id)
+            changes.deleted(session, "port", port_id, network_id=network_id)
         port_ids = [port_id for port_id, _ in ports]
         subnet_ids = list(session.scalars(select(Subnet.id).where(Subnet.network_id == network_id)))
         for subnet_id in subnet_ids:
-            changes.record(session, "subnet", subnet_id, "delete", network_id=network_id)
+            changes.deleted(session, "subnet", subnet_id, network_id=network_id)
         session.execute(delete(Port).where(Port.network_id == network_id))
         session.execute(delete(Subnet).where(Subnet.network_id == network_id))
         for kind, ids in (("port", port_ids), ("subnet", subnet_ids), ("network", [network_id])):
             session.execute(delete(Tag).where(Tag.resource_type == kind, Tag.resource_id.in_(ids)))
         segments.release(session, network_id)
         session.delete(network)
-        changes.record(session, "network", network_id, "delete", network_id=network_id)
+        changes.deleted(session, "network", network_id, network_id=network_id)

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 import orjson
 from sqlalchemy import Select, String, bindparam, select, type_coerce
 from sqlalchemy.orm import Session
 
-from floatnet.core.service import TIME_FORMAT, load_tags
+from floatnet.core.service import fmt_time, load_tags
 from floatnet.db.models import IPAllocation, Port, table_of
 
 PORTS = table_of(Port)
@@ -52,15 +51,6 @@ COLUMNS = (
 NAMES = tuple(column.name for column in COLUMNS)
 
 
-def stamp(value: Any) -> str | None:
-    """A stored timestamp (SQLite text or a datetime) as Neutron renders it."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.strftime(TIME_FORMAT)
-    return f"{value[:10]}T{value[11:19]}Z"
-
-
 def json_value(value: Any) -> Any:
     """A stored JSON column (text, or already decoded) as a Python value."""
     if value is None or value == "{}":
@@ -87,8 +77,8 @@ def render(row: Sequence[Any], ips: list[dict[str, str]], tags: list[str]) -> di
         "tenant_id": project,
         "status": status,
         "revision_number": revision,
-        "created_at": stamp(created),
-        "updated_at": stamp(updated),
+        "created_at": fmt_time(created),
+        "updated_at": fmt_time(updated),
         "tags": tags,
         "network_id": network_id,
         "mac_address": mac,

@@ -16,13 +16,14 @@ from sqlalchemy.orm import Session
 
 from floatnet.core.access import policy, quotas
 from floatnet.core.agent_protocol import changes
-from floatnet.core.context import Context
+from floatnet.core.context import RequestContext
 from floatnet.core.errors import HTTPBadRequest, MacAddressInUse, PolicyNotAuthorized, PortNotFound
 from floatnet.core.ipam import fixed_ips
-from floatnet.core.listing import ListQuery, Page, apply, take_column_filters
-from floatnet.core.resources import device_owners, port_binding, port_hooks, port_rendering, tags
+from floatnet.core.listing import ListQuery, Page, apply, sql_filters
+from floatnet.core.resources import device_owners, port_binding, port_rendering, tags
+from floatnet.core.resources.fip_target import release_port
 from floatnet.core.resources.scoped_rows import get_port, network_row
-from floatnet.core.service import Core, bump, check_revision, owner_project
+from floatnet.core.service import Core, check_revision, owner_project
 from floatnet.core.validation import (
     VNIC_TYPES,
     Attr,
@@ -79,6 +80,7 @@ SPEC: dict[str, Attr] = {
 COLUMNS = {"id": "id", "network_id": "network_id", "device_id": "device_id", "device_owner": "device_owner"}
 COLUMNS |= {"mac_address": "mac_address", "name": "name", "project_id": "project_id", "status": "status"}
 COLUMNS |= {"binding:host_id": "binding_host_id"}
+FILTERS = {name: PORTS.c[column] for name, column in COLUMNS.items()}  # text, never NULL: SQL IN is exact
 STORED = {
     "binding:host_id": "binding_host_id",
     "binding:profile": "binding_profile",
@@ -92,7 +94,7 @@ def render_ports(session: Session, rows: Sequence[Port]) -> list[dict[str, Any]]
     return port_rendering.render_rows(session, [port_rendering.view_of(port) for port in rows])
 
 
-def _visible(ctx: Context) -> Any:
+def _visible(ctx: RequestContext) -> Any:
     stmt = port_rendering.select_ports()
     if ctx.is_admin:
         return stmt
@@ -116,11 +118,10 @@ def _fixed_ips_filter(query: ListQuery) -> Any:
     return PORTS.c.id.in_(matching) if wanted else None
 
 
-def list_ports(session: Session, ctx: Context, query: ListQuery) -> list[dict[str, Any]]:
+def list_ports(session: Session, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
     """Ports ``ctx`` may see, with the plain-column and ``fixed_ips`` filters evaluated in SQL."""
     stmt = _visible(ctx)
-    for name, values in take_column_filters(query, COLUMNS).items():
-        stmt = stmt.where(PORTS.c[COLUMNS[name]].in_(values))
+    stmt = stmt.where(*sql_filters(query, FILTERS, exact=True))
     by_address = _fixed_ips_filter(query)
     if by_address is not None:
         stmt = stmt.where(by_address)
@@ -141,7 +142,7 @@ def _page_in_sql(stmt: Any, query: ListQuery) -> Any:
     return stmt.order_by(PORTS.c.id).limit(query.limit + 1)
 
 
-def show_port(session: Session, ctx: Context, port_id: str) -> dict[str, Any]:
+def show_port(session: Session, ctx: RequestContext, port_id: str) -> dict[str, Any]:
     """One port ``ctx`` may see (404 otherwise), rendered."""
     found = port_rendering.fetch(session, _visible(ctx).where(PORTS.c.id == port_id))
     if not found:
@@ -202,7 +203,7 @@ def create_port(
     ips = fixed_ips.allocate(session, core.ipam_hints, port_id, network.id, attrs.get("fixed_ips"), owner)
     port_tags = tags.check_tags(attrs.get("tags", []))
     tags.set_initial(session, "port", port_id, port_tags)
-    changes.record(session, "port", port_id, "create", network_id=network.id)
+    changes.created(session, "port", port_id, network_id=network.id)
     return values, ips, port_tags
 
 
@@ -217,14 +218,14 @@ def new_port(session: Session, core: Core, project: str, attrs: dict[str, Any], 
 
 
 def delete_port_in(session: Session, port: Port) -> None:
-    """Delete a port (its fixed IPs and tags go with it) and log it; :mod:`port_hooks` run first."""
-    port_hooks.before_delete(session, port)
+    """Delete a port (its fixed IPs and tags go with it) and log it; its floating IPs are disassociated first."""
+    release_port(session, port)
     router_id = router_of(session, port.id)
     session.execute(delete(Tag).where(Tag.resource_type == "port", Tag.resource_id == port.id))
     session.execute(delete(IPAllocation).where(IPAllocation.port_id == port.id))
     session.delete(port)
     session.flush()
-    changes.record(session, "port", port.id, "delete", router_id=router_id, network_id=port.network_id)
+    changes.deleted(session, "port", port.id, router_id=router_id, network_id=port.network_id)
 
 
 def _written(attrs: dict[str, Any]) -> list[str]:
@@ -235,7 +236,7 @@ def _written(attrs: dict[str, Any]) -> list[str]:
     return given
 
 
-def _check_create(session: Session, ctx: Context, project: str, attrs: dict[str, Any], network: Any) -> None:
+def _check_create(session: Session, ctx: RequestContext, project: str, attrs: dict[str, Any], network: Any) -> None:
     """``create_port`` and the rules of every attribute given (``attrs``: the request's, defaults left out),
     then the device checks of :mod:`floatnet.core.resources.device_owners`."""
     target = device_owners.policy_target(project, network, attrs.get("device_owner"))
@@ -246,7 +247,7 @@ def _check_create(session: Session, ctx: Context, project: str, attrs: dict[str,
     device_owners.check_device_id(session, ctx, project, attrs.get("device_owner"), attrs.get("device_id"))
 
 
-def _check_update(session: Session, ctx: Context, port: Port, attrs: dict[str, Any], network: Network) -> None:
+def _check_update(session: Session, ctx: RequestContext, port: Port, attrs: dict[str, Any], network: Network) -> None:
     """``update_port`` and its attribute rules on the port as it will be, then the device checks."""
     owner, device_id = attrs.get("device_owner", port.device_owner), attrs.get("device_id", port.device_id)
     target = device_owners.policy_target(port.project_id, network, owner)
@@ -262,13 +263,13 @@ class PortService:
     def __init__(self, core: Core) -> None:
         self.core = core
 
-    def list(self, ctx: Context, query: ListQuery) -> Page:
+    def list(self, ctx: RequestContext, query: ListQuery) -> Page:
         return apply(self.core.db.run(lambda s: list_ports(s, ctx, query), write=False), query)
 
-    def show(self, ctx: Context, resource_id: str) -> dict[str, Any]:
+    def show(self, ctx: RequestContext, resource_id: str) -> dict[str, Any]:
         return self.core.db.run(lambda s: show_port(s, ctx, resource_id), write=False)
 
-    def create(self, ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         attrs = validate("port", SPEC, body, creating=True)
         defaults = {k for k in attrs if k not in body}
         project = owner_project(ctx, attrs)
@@ -282,12 +283,14 @@ class PortService:
 
         return self.core.db.run(work)
 
-    def update(self, ctx: Context, resource_id: str, body: dict[str, Any], revision: int | None) -> dict[str, Any]:
+    def update(
+        self, ctx: RequestContext, resource_id: str, body: dict[str, Any], revision: int | None
+    ) -> dict[str, Any]:
         attrs = validate("port", SPEC, body, creating=False)
         return self.core.db.run(lambda s: self._update(s, ctx, resource_id, attrs, revision))
 
     def _update(
-        self, session: Session, ctx: Context, port_id: str, attrs: dict[str, Any], revision: int | None
+        self, session: Session, ctx: RequestContext, port_id: str, attrs: dict[str, Any], revision: int | None
     ) -> dict[str, Any]:
         port = get_port(session, ctx, port_id)
         network = session.get(Network, port.network_id)
@@ -306,13 +309,11 @@ class PortService:
         port.binding_vif_type, port.binding_vif_details = port_binding.vif(
             session, self.core.config, network, port.binding_host_id
         )
-        bump(port)
+        changes.updated(session, "port", port, router_id=router_of(session, port.id), network_id=port.network_id)
         session.flush()
-        router_id = router_of(session, port.id)
-        changes.record(session, "port", port.id, "update", router_id=router_id, network_id=port.network_id)
         return render_ports(session, [port])[0]
 
-    def delete(self, ctx: Context, resource_id: str) -> None:
+    def delete(self, ctx: RequestContext, resource_id: str) -> None:
         def work(session: Session) -> None:
             port = get_port(session, ctx, resource_id)
             network_project = session.scalar(select(Network.project_id).where(Network.id == port.network_id))

@@ -15,7 +15,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from floatnet.core.agent_protocol import changes
-from floatnet.core.context import Context
+from floatnet.core.context import RequestContext
 from floatnet.core.errors import BadRequest
 from floatnet.core.ipam import fixed_ips
 from floatnet.core.l3_errors import RouterExternalGatewayInUseByFloatingIp
@@ -90,10 +90,10 @@ def _refresh_ips(session: Session, core: Core, router: Router, network_id: str, 
     if _satisfied(addresses(session, [port_id])[port_id], wanted):
         return
     fixed_ips.replace(session, core.ipam_hints, port_id, network_id, wanted, ROUTER_GATEWAY)
-    changes.record(session, "port", port_id, "update", router_id=router.id, network_id=network_id)
+    changes.updated_where(session, "port", Port, port_id, router_id=router.id, network_id=network_id)
 
 
-def update(session: Session, core: Core, ctx: Context, router: Router, info: dict[str, Any] | None) -> None:
+def update(session: Session, core: Core, ctx: RequestContext, router: Router, info: dict[str, Any] | None) -> None:
     """Set, change or clear the router's gateway as ``info`` says (see the module docstring)."""
     current = gateway_network(session, router)
     if info is None:

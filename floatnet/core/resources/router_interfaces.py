@@ -18,11 +18,11 @@ import ipaddress
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from floatnet.core.agent_protocol import changes
-from floatnet.core.context import Context
+from floatnet.core.context import RequestContext
 from floatnet.core.errors import BadRequest, Conflict, PortInUse
 from floatnet.core.l3_errors import (
     RouterInterfaceInUseByFloatingIP,
@@ -35,7 +35,7 @@ from floatnet.core.resources.device_owners import check_device_id
 from floatnet.core.resources.router_owned_ports import ROUTER_INTERFACE, addresses, create, network_of, remove
 from floatnet.core.resources.routers import get_router
 from floatnet.core.resources.scoped_rows import get_port, get_subnet, require_owner
-from floatnet.core.service import Core, bump
+from floatnet.core.service import Core
 from floatnet.core.validation import to_uuid
 from floatnet.db.models import FloatingIP, IPAllocation, Port, Router, RouterPort, Subnet
 
@@ -73,7 +73,7 @@ def _check_new_subnet(session: Session, router_id: str, subnet: Subnet) -> None:
             )
 
 
-def _by_subnet(session: Session, core: Core, ctx: Context, router: Router, subnet_id: str) -> tuple[str, Subnet]:
+def _by_subnet(session: Session, core: Core, ctx: RequestContext, router: Router, subnet_id: str) -> tuple[str, Subnet]:
     subnet = get_subnet(session, ctx, subnet_id)
     if not subnet.gateway_ip:
         raise BadRequest(resource="router", msg="Subnet for router interface must have a gateway IP")
@@ -97,7 +97,9 @@ def _in_pools(subnet: Subnet, address: str) -> bool:
     return any(low <= ip <= high for low, high in bounds)
 
 
-def _check_port_addresses(ctx: Context, port: Port, ips: list[dict[str, str]], subnets: dict[str, Subnet]) -> None:
+def _check_port_addresses(
+    ctx: RequestContext, port: Port, ips: list[dict[str, str]], subnets: dict[str, Subnet]
+) -> None:
     """400 when a non-admin's port holds an address outside the pools of a subnet another project owns (the
     subnet's gateway, typically: only the subnet's owner may route it)."""
     for ip in ips:
@@ -110,7 +112,7 @@ def _check_port_addresses(ctx: Context, port: Port, ips: list[dict[str, str]], s
             )
 
 
-def _by_port(session: Session, ctx: Context, router: Router, port_id: str) -> tuple[str, Subnet]:
+def _by_port(session: Session, ctx: RequestContext, router: Router, port_id: str) -> tuple[str, Subnet]:
     port = get_port(session, ctx, port_id)
     if port.device_id or port.device_owner:
         raise PortInUse(port_id=port.id, net_id=port.network_id, device_id=port.device_id or port.device_owner)
@@ -128,8 +130,8 @@ def _by_port(session: Session, ctx: Context, router: Router, port_id: str) -> tu
     for subnet in subnets.values():
         _check_new_subnet(session, router.id, subnet)
     _check_port_addresses(ctx, port, ips, subnets)
-    session.execute(update(Port).where(Port.id == port.id).values(device_owner=ROUTER_INTERFACE, device_id=router.id))
-    changes.record(session, "port", port.id, "update", router_id=router.id, network_id=port.network_id)
+    owned = {"device_owner": ROUTER_INTERFACE, "device_id": router.id}
+    changes.updated_where(session, "port", Port, port.id, owned, router_id=router.id, network_id=port.network_id)
     return port.id, subnets[ips[0]["subnet_id"]]
 
 
@@ -145,7 +147,7 @@ def _answer(router: Router, port_id: str, subnet: Subnet) -> dict[str, Any]:
     }
 
 
-def add(session: Session, core: Core, ctx: Context, router_id: str, body: Any) -> dict[str, Any]:
+def add(session: Session, core: Core, ctx: RequestContext, router_id: str, body: Any) -> dict[str, Any]:
     """Attach a subnet or port to the router (see the module docstring); answers Neutron's interface info."""
     subnet_id, port_id = _ids(body)
     if (subnet_id is None) == (port_id is None):
@@ -163,8 +165,7 @@ def add(session: Session, core: Core, ctx: Context, router_id: str, body: Any) -
         assert port_id is not None
         new_port, subnet = _by_port(session, ctx, router, port_id)
     session.execute(insert(RouterPort).values(router_id=router.id, port_id=new_port, port_type=ROUTER_INTERFACE))
-    bump(router)
-    changes.record(session, "router", router.id, "update", router_id=router.id)
+    changes.updated(session, "router", router, router_id=router.id)
     return _answer(router, new_port, subnet)
 
 
@@ -205,7 +206,7 @@ def _ensure_unused(session: Session, router: Router, subnet: Subnet) -> None:
         raise RouterInterfaceInUseByRoute(router_id=router.id, subnet_id=subnet.id)
 
 
-def remove_interface(session: Session, ctx: Context, router_id: str, body: Any) -> dict[str, Any]:
+def remove_interface(session: Session, ctx: RequestContext, router_id: str, body: Any) -> dict[str, Any]:
     """Detach a subnet or port from the router and delete the interface port."""
     subnet_id, port_id = _ids(body)
     if subnet_id is None and port_id is None:
@@ -216,6 +217,20 @@ def remove_interface(session: Session, ctx: Context, router_id: str, body: Any) 
     _ensure_unused(session, router, subnet)
     remove(session, interface)
     session.execute(delete(RouterPort).where(RouterPort.port_id == interface))
-    bump(router)
-    changes.record(session, "router", router.id, "update", router_id=router.id)
+    changes.updated(session, "router", router, router_id=router.id)
     return _answer(router, interface, subnet)
+
+
+class RouterInterfaceService:
+    """``add_router_interface`` / ``remove_router_interface``, each one retried transaction."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    def add(self, ctx: RequestContext, router_id: str, body: Any) -> dict[str, Any]:
+        """Attach a subnet or a port to the router (see :func:`add`)."""
+        return self.core.db.run(lambda session: add(session, self.core, ctx, router_id, body))
+
+    def remove(self, ctx: RequestContext, router_id: str, body: Any) -> dict[str, Any]:
+        """Detach a subnet or a port from the router (see :func:`remove_interface`)."""
+        return self.core.db.run(lambda session: remove_interface(session, ctx, router_id, body))

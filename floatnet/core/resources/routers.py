@@ -17,14 +17,14 @@ from sqlalchemy.orm import Session
 
 from floatnet.core.access import policy, quotas
 from floatnet.core.agent_protocol import changes
-from floatnet.core.context import Context
+from floatnet.core.context import RequestContext
 from floatnet.core.l3_errors import RouterInUse, RouterNotFound
-from floatnet.core.listing import ListQuery, Page, apply, pop_column_filters
+from floatnet.core.listing import ListQuery, Page, apply, sql_filters
 from floatnet.core.resources import extra_routes as router_routes
 from floatnet.core.resources import router_gateway, tags
 from floatnet.core.resources.router_owned_ports import ROUTER_INTERFACE, addresses
 from floatnet.core.resources.scoped_rows import require_owner
-from floatnet.core.service import Core, bump, check_revision, load_tags, owner_project, standard_attrs
+from floatnet.core.service import Core, check_revision, load_tags, owner_project, standard_attrs
 from floatnet.core.validation import Attr, list_of, project_id, string, to_bool, validate
 from floatnet.db.models import Port, Router, RouterPort, RouterRoute, Tag, new_id, utcnow
 
@@ -38,10 +38,10 @@ SPEC: dict[str, Attr] = {
     "tenant_id": Attr(project_id, put=False),
     "tags": Attr(list_of(string(60)), put=False),
 }
-COLUMNS = {"id", "name", "project_id", "admin_state_up", "status"}
+FILTERS = {name: Router.__table__.c[name] for name in ("id", "name", "project_id", "status")}
 
 
-def get_router(session: Session, ctx: Context, router_id: str) -> Router:
+def get_router(session: Session, ctx: RequestContext, router_id: str) -> Router:
     """The router if ``ctx`` may see it (404 otherwise, as if it did not exist)."""
     router = session.get(Router, router_id)
     if router is None or not ctx.owns(router.project_id):
@@ -108,22 +108,20 @@ class RouterService:
     def __init__(self, core: Core) -> None:
         self.core = core
 
-    def _list(self, session: Session, ctx: Context, query: ListQuery) -> list[dict[str, Any]]:
+    def _list(self, session: Session, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
         stmt = select(Router.__table__)
         if not ctx.is_admin:
             stmt = stmt.where(Router.project_id == ctx.project_id)
-        for column, values in pop_column_filters(query, COLUMNS).items():
-            if column != "admin_state_up":
-                stmt = stmt.where(getattr(Router, column).in_(values))
+        stmt = stmt.where(*sql_filters(query, FILTERS))
         return render_rows(session, session.execute(stmt).all())
 
-    def list(self, ctx: Context, query: ListQuery) -> Page:
+    def list(self, ctx: RequestContext, query: ListQuery) -> Page:
         return apply(self.core.db.run(lambda s: self._list(s, ctx, query), write=False), query)
 
-    def show(self, ctx: Context, resource_id: str) -> dict[str, Any]:
+    def show(self, ctx: RequestContext, resource_id: str) -> dict[str, Any]:
         return self.core.db.run(lambda s: render_one(s, get_router(s, ctx, resource_id)), write=False)
 
-    def create(self, ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         attrs = validate("router", SPEC, body, creating=True)
         project = owner_project(ctx, attrs)
         target = {"project_id": project}
@@ -131,7 +129,7 @@ class RouterService:
         policy.check_attributes(ctx, "create", "router", [key for key in attrs if key in body], target, attrs)
         return self.core.db.run(lambda s: self._create(s, ctx, project, attrs))
 
-    def _create(self, session: Session, ctx: Context, project: str, attrs: dict[str, Any]) -> dict[str, Any]:
+    def _create(self, session: Session, ctx: RequestContext, project: str, attrs: dict[str, Any]) -> dict[str, Any]:
         quotas.check(session, ctx, "router", project_id=project)
         now = utcnow()
         router = Router(
@@ -150,16 +148,18 @@ class RouterService:
         info = attrs.get("external_gateway_info")
         if info:
             router_gateway.update(session, self.core, ctx, router, info)
-        changes.record(session, "router", router.id, "create", router_id=router.id)
+        changes.created(session, "router", router.id, router_id=router.id)
         return render_one(session, router)
 
-    def update(self, ctx: Context, resource_id: str, body: dict[str, Any], revision: int | None) -> dict[str, Any]:
+    def update(
+        self, ctx: RequestContext, resource_id: str, body: dict[str, Any], revision: int | None
+    ) -> dict[str, Any]:
         attrs = validate("router", SPEC, body, creating=False)
         policy.check_attributes(ctx, "update", "router", list(attrs), {"project_id": ctx.project_id}, attrs)
         return self.core.db.run(lambda s: self._update(s, ctx, resource_id, attrs, revision))
 
     def _update(
-        self, session: Session, ctx: Context, router_id: str, attrs: dict[str, Any], revision: int | None
+        self, session: Session, ctx: RequestContext, router_id: str, attrs: dict[str, Any], revision: int | None
     ) -> dict[str, Any]:
         router = get_router(session, ctx, router_id)
         require_owner(ctx, "update_router", router)
@@ -171,15 +171,14 @@ class RouterService:
             router_gateway.update(session, self.core, ctx, router, attrs["external_gateway_info"])
         if "routes" in attrs:
             router_routes.replace(session, router, attrs["routes"])
-        bump(router)
-        changes.record(session, "router", router.id, "update", router_id=router.id)
+        changes.updated(session, "router", router, router_id=router.id)
         session.flush()
         return render_one(session, router)
 
-    def delete(self, ctx: Context, resource_id: str) -> None:
+    def delete(self, ctx: RequestContext, resource_id: str) -> None:
         self.core.db.run(lambda s: self._delete(s, ctx, resource_id))
 
-    def _delete(self, session: Session, ctx: Context, router_id: str) -> None:
+    def _delete(self, session: Session, ctx: RequestContext, router_id: str) -> None:
         router = get_router(session, ctx, router_id)
         require_owner(ctx, "delete_router", router)
         interfaces = session.scalar(
@@ -194,4 +193,4 @@ class RouterService:
         session.execute(delete(RouterRoute).where(RouterRoute.router_id == router_id))
         session.execute(delete(Tag).where(Tag.resource_type == "router", Tag.resource_id == router_id))
         session.delete(router)
-        changes.record(session, "router", router_id, "delete", router_id=router_id)
+        changes.deleted(session, "router", router_id, router_id=router_id)

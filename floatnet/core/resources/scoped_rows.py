@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, bindparam, or_, select, true
 from sqlalchemy.orm import Session
 
 from floatnet.core.access import policy
-from floatnet.core.context import Context
+from floatnet.core.context import RequestContext
 from floatnet.core.errors import NetworkNotFound, PolicyNotAuthorized, PortNotFound, SubnetNotFound
 from floatnet.db.models import Network, Port, Subnet, table_of
 
@@ -28,18 +28,18 @@ PORT_WITH_NETWORK_OWNER = (
 )
 
 
-def network_visible_clause(ctx: Context) -> ColumnElement[bool]:
+def network_visible_clause(ctx: RequestContext) -> ColumnElement[bool]:
     """SQL condition: networks ``ctx`` may see."""
     if ctx.is_admin:
         return true()
     return or_(Network.project_id == ctx.project_id, Network.shared.is_(True), Network.external.is_(True))
 
 
-def network_visible(ctx: Context, network: Any) -> bool:
+def network_visible(ctx: RequestContext, network: Any) -> bool:
     return ctx.is_admin or network.project_id == ctx.project_id or network.shared or network.external
 
 
-def get_network(session: Session, ctx: Context, network_id: str, lock: bool = False) -> Network:
+def get_network(session: Session, ctx: RequestContext, network_id: str, lock: bool = False) -> Network:
     """The network, if ``ctx`` may see it (404 otherwise). ``lock`` takes the row lock (PostgreSQL)."""
     network = session.get(Network, network_id, with_for_update=lock or None)
     if network is None or not network_visible(ctx, network):
@@ -47,7 +47,7 @@ def get_network(session: Session, ctx: Context, network_id: str, lock: bool = Fa
     return network
 
 
-def network_row(session: Session, ctx: Context, network_id: str, lock: bool = False) -> Any:
+def network_row(session: Session, ctx: RequestContext, network_id: str, lock: bool = False) -> Any:
     """Like :func:`get_network` but a read-only Core row (cheaper: no ORM identity map or flush)."""
     stmt = NETWORK_FOR_UPDATE if lock else NETWORK_BY_ID
     row = session.connection().execute(stmt, {"id": network_id}).first()
@@ -56,7 +56,7 @@ def network_row(session: Session, ctx: Context, network_id: str, lock: bool = Fa
     return row
 
 
-def get_subnet(session: Session, ctx: Context, subnet_id: str, lock: bool = False) -> Subnet:
+def get_subnet(session: Session, ctx: RequestContext, subnet_id: str, lock: bool = False) -> Subnet:
     """The subnet, if ``ctx`` owns it or may see its network (404 otherwise)."""
     subnet = session.get(Subnet, subnet_id, with_for_update=lock or None)
     if subnet is None:
@@ -68,7 +68,7 @@ def get_subnet(session: Session, ctx: Context, subnet_id: str, lock: bool = Fals
     return subnet
 
 
-def get_port(session: Session, ctx: Context, port_id: str) -> Port:
+def get_port(session: Session, ctx: RequestContext, port_id: str) -> Port:
     """The port, if ``ctx`` owns it or owns its network (404 otherwise)."""
     port = session.get(Port, port_id)
     if port is None:
@@ -80,7 +80,7 @@ def get_port(session: Session, ctx: Context, port_id: str) -> Port:
     return port
 
 
-def port_row(session: Session, ctx: Context, port_id: str) -> Any:
+def port_row(session: Session, ctx: RequestContext, port_id: str) -> Any:
     """Like :func:`get_port` but one read-only Core row (``id``, ``project_id``, ``network_id``,
     ``device_owner``, ``network_project_id``): one query, no ORM identity map, for hot paths that only read."""
     row = session.connection().execute(PORT_WITH_NETWORK_OWNER, {"id": port_id}).first()
@@ -89,7 +89,7 @@ def port_row(session: Session, ctx: Context, port_id: str) -> Any:
     return row
 
 
-def require_owner(ctx: Context, action: str, row: Any) -> None:
+def require_owner(ctx: RequestContext, action: str, row: Any) -> None:
     """A visible resource the caller does not own may not be changed (403, as Neutron's policy answers); the
     owner must also pass ``action``'s rule on it (a ``reader`` changes nothing; operators may override)."""
     target = {"project_id": row.project_id, "network_project_id": row.project_id}

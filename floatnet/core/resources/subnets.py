@@ -13,7 +13,7 @@ from floatnet.config import Config
 from floatnet.core.access import quotas
 from floatnet.core.access.policy import check, check_attributes
 from floatnet.core.agent_protocol import changes
-from floatnet.core.context import Context
+from floatnet.core.context import RequestContext
 from floatnet.core.errors import (
     DNSNameServersExhausted,
     GatewayIpInUse,
@@ -24,10 +24,10 @@ from floatnet.core.errors import (
     SubnetInUse,
 )
 from floatnet.core.ipam import pools as ipam
-from floatnet.core.listing import ListQuery, Page, apply, pop_column_filters
+from floatnet.core.listing import ListQuery, Page, apply, sql_filters
 from floatnet.core.resources import dhcp_port, tags
 from floatnet.core.resources.scoped_rows import get_network, get_subnet, network_visible_clause, require_owner
-from floatnet.core.service import Core, bump, check_revision, load_tags, owner_project, standard_attrs
+from floatnet.core.service import Core, check_revision, load_tags, owner_project, standard_attrs
 from floatnet.core.validation import (
     Attr,
     cidr,
@@ -86,7 +86,7 @@ SPEC: dict[str, Attr] = {
     "tenant_id": Attr(project_id, put=False),
     "tags": Attr(list_of(string(60)), put=False),
 }
-COLUMNS = {"id", "name", "network_id", "project_id", "cidr"}  # text, never NULL: SQL IN equals the text match
+FILTERS = {name: Subnet.__table__.c[name] for name in ("id", "name", "network_id", "project_id", "cidr")}
 STORED: tuple[str, ...] = ("name", "description", "gateway_ip", "allocation_pools", "enable_dhcp")
 STORED += ("dns_nameservers", "host_routes")
 
@@ -122,14 +122,13 @@ def render_many(session: Session, rows: Sequence[Any]) -> list[dict[str, Any]]:
     return [render(row, tag_map.get(row.id, [])) for row in rows]
 
 
-def list_subnets(session: Session, ctx: Context, query: ListQuery) -> list[dict[str, Any]]:
+def list_subnets(session: Session, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
     """Subnets ``ctx`` may see (own, or on a network it may see), column filters in SQL."""
     stmt = select(Subnet.__table__)
     if not ctx.is_admin:
         visible = select(Network.id).where(network_visible_clause(ctx))
         stmt = stmt.where((Subnet.project_id == ctx.project_id) | Subnet.network_id.in_(visible))
-    for column, values in pop_column_filters(query, COLUMNS).items():
-        stmt = stmt.where(getattr(Subnet, column).in_(values))
+    stmt = stmt.where(*sql_filters(query, FILTERS))
     return render_many(session, session.execute(stmt).all())
 
 
@@ -219,20 +218,20 @@ class SubnetService:
     def __init__(self, core: Core) -> None:
         self.core = core
 
-    def list(self, ctx: Context, query: ListQuery) -> Page:
+    def list(self, ctx: RequestContext, query: ListQuery) -> Page:
         return apply(self.core.db.run(lambda s: list_subnets(s, ctx, query), write=False), query)
 
-    def show(self, ctx: Context, resource_id: str) -> dict[str, Any]:
+    def show(self, ctx: RequestContext, resource_id: str) -> dict[str, Any]:
         return self.core.db.run(lambda s: render_many(s, [get_subnet(s, ctx, resource_id)])[0], write=False)
 
-    def create(self, ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         attrs = validate("subnet", SPEC, body, creating=True)
         project = owner_project(ctx, attrs)
         net = _shape(attrs)
         return self.core.db.run(lambda s: self._create(s, ctx, project, attrs, net))
 
     def _create(
-        self, session: Session, ctx: Context, project: str, attrs: dict[str, Any], net: ipam.IPNetwork
+        self, session: Session, ctx: RequestContext, project: str, attrs: dict[str, Any], net: ipam.IPNetwork
     ) -> dict[str, Any]:
         network = get_network(session, ctx, attrs["network_id"], lock=True)
         target = {"project_id": project, "network_project_id": network.project_id}
@@ -256,16 +255,18 @@ class SubnetService:
         session.add(subnet)
         session.flush()
         tags.set_initial(session, "subnet", subnet.id, tags.check_tags(attrs.get("tags", [])))
-        changes.record(session, "subnet", subnet.id, "create", network_id=network.id)
+        changes.created(session, "subnet", subnet.id, network_id=network.id)
         dhcp_port.sync(session, self.core, network)
         return render_many(session, [subnet])[0]
 
-    def update(self, ctx: Context, resource_id: str, body: dict[str, Any], revision: int | None) -> dict[str, Any]:
+    def update(
+        self, ctx: RequestContext, resource_id: str, body: dict[str, Any], revision: int | None
+    ) -> dict[str, Any]:
         attrs = validate("subnet", SPEC, body, creating=False)
         return self.core.db.run(lambda s: self._update(s, ctx, resource_id, attrs, revision))
 
     def _update(
-        self, session: Session, ctx: Context, subnet_id: str, attrs: dict[str, Any], revision: int | None
+        self, session: Session, ctx: RequestContext, subnet_id: str, attrs: dict[str, Any], revision: int | None
     ) -> dict[str, Any]:
         subnet = get_subnet(session, ctx, subnet_id, lock=True)
         require_owner(ctx, "update_subnet", subnet)
@@ -285,18 +286,17 @@ class SubnetService:
                 setattr(subnet, key, attrs[key])
         if "allocation_pools" in attrs:
             self.core.ipam_hints.pop(subnet.id, None)
-        bump(subnet)
+        changes.updated(session, "subnet", subnet, network_id=subnet.network_id)
         session.flush()
-        changes.record(session, "subnet", subnet.id, "update", network_id=subnet.network_id)
         network = session.get(Network, subnet.network_id)
         assert network is not None
         dhcp_port.sync(session, self.core, network)
         return render_many(session, [subnet])[0]
 
-    def delete(self, ctx: Context, resource_id: str) -> None:
+    def delete(self, ctx: RequestContext, resource_id: str) -> None:
         self.core.db.run(lambda s: self._delete(s, ctx, resource_id))
 
-    def _delete(self, session: Session, ctx: Context, subnet_id: str) -> None:
+    def _delete(self, session: Session, ctx: RequestContext, subnet_id: str) -> None:
         subnet = get_subnet(session, ctx, subnet_id, lock=True)
         require_owner(ctx, "delete_subnet", subnet)
         if _non_dhcp_allocations(session, subnet.id):
@@ -308,5 +308,5 @@ class SubnetService:
         session.delete(subnet)
         session.flush()
         self.core.ipam_hints.pop(subnet.id, None)
-        changes.record(session, "subnet", subnet.id, "delete", network_id=network.id)
+        changes.deleted(session, "subnet", subnet.id, network_id=network.id)
         dhcp_port.sync(session, self.core, network)

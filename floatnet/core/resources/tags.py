@@ -13,15 +13,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from floatnet.core.access import policy
 from floatnet.core.agent_protocol import changes
-from floatnet.core.context import Context
+from floatnet.core.context import RequestContext
 from floatnet.core.errors import HTTPBadRequest, NotFound
 from floatnet.core.service import Core
-from floatnet.db.models import Base, FloatingIP, Network, Port, Router, Subnet, Tag, utcnow
+from floatnet.db.models import Base, FloatingIP, Network, Port, Router, Subnet, Tag
 
 MAX_TAGS = 50
 MAX_TAG_LEN = 60
@@ -59,7 +59,7 @@ def check_tags(tags: Any) -> list[str]:
 class Tags:
     """Tag operations on one resource type; ``show(ctx, id)`` enforces visibility."""
 
-    def __init__(self, core: Core, resource: str, show: Callable[[Context, str], Any]) -> None:
+    def __init__(self, core: Core, resource: str, show: Callable[[RequestContext, str], Any]) -> None:
         self.core = core
         self.resource = resource
         self.model: Any = MODELS[resource]
@@ -74,14 +74,9 @@ class Tags:
     def _write(self, session: Session, resource_id: str, tags: list[str]) -> None:
         session.execute(delete(Tag).where(Tag.resource_type == self.resource, Tag.resource_id == resource_id))
         set_initial(session, self.resource, resource_id, tags)
-        session.execute(
-            update(self.model)
-            .where(self.model.id == resource_id)
-            .values(revision_number=self.model.revision_number + 1, updated_at=utcnow())
-        )
-        changes.record(session, self.resource, resource_id, "update")
+        changes.updated_where(session, self.resource, self.model, resource_id)
 
-    def _writable(self, session: Session, ctx: Context, verb: str, resource_id: str) -> None:
+    def _writable(self, session: Session, ctx: RequestContext, verb: str, resource_id: str) -> None:
         """The resource is visible (its NotFound otherwise) and ``ctx`` passes ``<verb>_<resource>:tags`` (403)."""
         self.show(ctx, resource_id)  # joins this transaction
         row = session.get(self.model, resource_id)
@@ -92,12 +87,12 @@ class Tags:
             target["network_project_id"] = session.scalar(select(Network.project_id).where(Network.id == network_id))
         policy.check(ctx, f"{verb}_{self.resource}:tags", target)
 
-    def get(self, ctx: Context, resource_id: str) -> list[str]:
+    def get(self, ctx: RequestContext, resource_id: str) -> list[str]:
         """The resource's tags."""
         self.show(ctx, resource_id)
         return self.core.db.run(lambda s: self._current(s, resource_id), write=False)
 
-    def replace(self, ctx: Context, resource_id: str, tags: Any) -> list[str]:
+    def replace(self, ctx: RequestContext, resource_id: str, tags: Any) -> list[str]:
         """Set exactly ``tags``."""
         wanted = check_tags(tags)
 
@@ -108,7 +103,7 @@ class Tags:
         self.core.db.run(work)
         return wanted
 
-    def add(self, ctx: Context, resource_id: str, tag: str) -> None:
+    def add(self, ctx: RequestContext, resource_id: str, tag: str) -> None:
         """Add one tag (no-op when present)."""
         check_tag(tag)
 
@@ -120,7 +115,7 @@ class Tags:
 
         self.core.db.run(work)
 
-    def remove(self, ctx: Context, resource_id: str, tag: str | None) -> None:
+    def remove(self, ctx: RequestContext, resource_id: str, tag: str | None) -> None:
         """Remove one tag (404 when absent) or, with ``tag`` None, all of them."""
 
         def work(session: Session) -> None:
@@ -132,7 +127,7 @@ class Tags:
 
         self.core.db.run(work)
 
-    def has(self, ctx: Context, resource_id: str, tag: str) -> None:
+    def has(self, ctx: RequestContext, resource_id: str, tag: str) -> None:
         """Nothing when the tag is present, else 404."""
         if tag not in self.get(ctx, resource_id):
             raise TagNotFound(tag=tag, resource=self.resource, resource_id=resource_id)

@@ -1,6 +1,7 @@
-"""What every command handler gets: the parsed arguments, a lazily built client and the output settings.
+"""One invocation of a command, which every handler gets: the parsed arguments, a lazily built client and the
+output settings.
 
-Handlers never print directly with formatting of their own; they hand objects and rows to :class:`Context`,
+Handlers never print directly with formatting of their own; they hand objects and rows to :class:`Invocation`,
 which renders them with :mod:`floatnet.cli.output` in the format the user chose (``-f``, ``-c``).
 """
 
@@ -18,7 +19,7 @@ from floatnet.client import Client
 
 
 @dataclass
-class Context:
+class Invocation:
     """The parsed arguments plus the client (created on first use, so parsing errors never need a server)."""
 
     args: argparse.Namespace
