@@ -84,9 +84,7 @@ def _add_update_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _update_body(ctx: Context, args: argparse.Namespace) -> Body:
-    body = _options_body(ctx, args) | compact(
-        admin_state_up=args.admin_state_up, description=args.description
-    )
+    body = _options_body(ctx, args) | compact(admin_state_up=args.admin_state_up, description=args.description)
     if args.no_fixed_ips:
         body["fixed_ips"] = []
     return body
