@@ -98,8 +98,7 @@ class SecurityGroupRuleService:
         return rendering.render_rules(session, session.scalars(stmt).all())
 
     def list(self, ctx: Context, query: ListQuery) -> Page:
-        wanted = query.filters.get("project_id") or query.filters.get("tenant_id") or [ctx.project_id]
-        security_groups.ensure_default_for(self.core, ctx, wanted[0])
+        security_groups.ensure_default_for(self.core, ctx)
         return apply(self.core.db.run(lambda s: self._list(s, ctx, query), write=False), query)
 
     def show(self, ctx: Context, resource_id: str) -> dict[str, Any]:

@@ -131,10 +131,12 @@ def ensure_default(session: Session, project: str) -> str:
     return found if found is not None else _new_group(session, project, {}, default=True).id
 
 
-def ensure_default_for(core: Core, ctx: Context, project: str | None) -> None:
-    """Neutron's ``_ensure_default_security_group`` before a read: only for the caller's own project (or any,
-    for an admin); a write transaction only when the group is missing."""
-    if not project or (project != ctx.project_id and not ctx.is_admin):
+def ensure_default_for(core: Core, ctx: Context) -> None:
+    """Neutron's ``_ensure_default_security_group`` before a list, for the caller's own project; a write
+    transaction only when the group is missing. (Neutron also creates it for a project an admin's
+    ``project_id`` filter names; floatnet does not, so a query string never writes rows for arbitrary text.)"""
+    project = ctx.project_id
+    if not project:
         return
     if core.db.run(lambda s: default_group_id(s, project), write=False) is None:
         core.db.run(lambda s: ensure_default(s, project))
@@ -179,8 +181,7 @@ class SecurityGroupService:
         return rendering.render_groups(session, session.scalars(stmt).all())
 
     def list(self, ctx: Context, query: ListQuery) -> Page:
-        wanted = query.filters.get("project_id") or query.filters.get("tenant_id") or [ctx.project_id]
-        ensure_default_for(self.core, ctx, wanted[0])
+        ensure_default_for(self.core, ctx)
         return apply(self.core.db.run(lambda s: self._list(s, ctx, query), write=False), query)
 
     def show(self, ctx: Context, resource_id: str) -> dict[str, Any]:
