@@ -189,6 +189,20 @@ def test_rule_changes_wake_the_networks_of_member_ports(app_client: Any) -> None
     ]
 
 
+def test_port_joining_or_leaving_a_remote_group_wakes_the_peers_networks(app_client: Any) -> None:
+    admin = project("alice", admin=True)
+    net, other = _net(app_client, admin), network(app_client, admin, name="other")["id"]
+    subnet(app_client, other, "10.1.0.0/24", admin)
+    web = _group(app_client, admin, "web")
+    port(app_client, other, admin, security_groups=[web["id"]])  # a member of web on another network
+    after = app_client.get("/v2.0/floatnet/hosts/node1/changes?timeout=0").json()["seq"]
+    joined = port(app_client, net, admin, security_groups=[web["id"]])
+    app_client.delete(f"/v2.0/ports/{joined['id']}", headers=admin)
+    feed = app_client.get(f"/v2.0/floatnet/hosts/node1/changes?after={after}&timeout=0").json()["changes"]
+    woken = {(c["op"], c["network_id"]) for c in feed if c["id"] == joined["id"]}
+    assert {("create", net), ("update", other), ("delete", net)} <= woken
+
+
 def _first_list(url: str, project_id: str) -> httpx.Response:
     with httpx.Client(base_url=url, timeout=60, headers=project(project_id)) as client:
         return client.get("/v2.0/security-groups")

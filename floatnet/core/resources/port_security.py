@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from floatnet.core.context import Context
 from floatnet.core.errors import HTTPBadRequest
-from floatnet.core.resources import security_groups
+from floatnet.core.resources import port_hooks, security_groups
 from floatnet.core.sg_errors import (
     AddressPairAndPortSecurityRequired,
     AllowedAddressPairExhausted,
@@ -174,6 +174,13 @@ def _log_membership(session: Session, port_id: str, changed: list[str]) -> None:
     network is woken by the port's change row)."""
     if changed:
         security_groups.record_change(session, "port", port_id, "update", changed)
+
+
+@port_hooks.on_before_delete
+def leave_groups(session: Session, port: Any) -> None:
+    """A deleted port leaves its groups: wake the hosts whose remote-group sets held its addresses (its
+    bindings and pairs go with the port row, ``ON DELETE CASCADE``)."""
+    _log_membership(session, port.id, current_groups(session, port.id))
 
 
 def attachments(session: Session, ids: list[str] | Select[Any]) -> tuple[dict[str, list[str]], dict[str, list[Any]]]:
