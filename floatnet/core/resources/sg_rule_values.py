@@ -33,6 +33,8 @@ IPV6_ONLY += tuple(str(IP_PROTOCOL_MAP[name]) for name in IPV6_ONLY if name != "
 IPV6_ICMP_LEGACY = ("icmp", "icmpv6")
 ANY_PREFIXES = ("0.0.0.0/0", "::/0", None)
 DIRECTIONS = ("ingress", "egress")
+RULE_KEYS = ("direction", "ethertype", "port_range_max", "port_range_min", "protocol", "remote_group_id",
+             "remote_address_group_id", "remote_ip_prefix", "security_group_id")  # fmt: skip
 
 
 def _invalid_protocol(value: Any) -> sg_errors.SecurityGroupRuleInvalidProtocol:
@@ -159,8 +161,7 @@ def rule_key(rule: dict[str, Any]) -> str:
     """Neutron's ``_rule_to_key``: equal keys = duplicate rules (a protocol's name and number are equal, an
     any-address prefix equals no prefix)."""
     parts = []
-    for key in ("direction", "ethertype", "port_range_max", "port_range_min", "protocol", "remote_group_id",
-                "remote_address_group_id", "remote_ip_prefix", "security_group_id"):  # fmt: skip
+    for key in RULE_KEYS:
         value = rule.get(key)
         if key == "remote_ip_prefix" and value in ANY_PREFIXES or value is None:
             parts.append("+")
