@@ -107,22 +107,30 @@ def _check_groups(session: Session, ctx: Context, project: str, wanted: list[str
         raise SecurityGroupConflict(reason=reason)
 
 
-def _bind(session: Session, port_id: str, wanted: list[str]) -> None:
-    session.execute(delete(SecurityGroupPortBinding).where(SecurityGroupPortBinding.port_id == port_id))
+def _bind(session: Session, port_id: str, wanted: list[str], replace: bool = True) -> None:
+    if replace:
+        session.execute(delete(SecurityGroupPortBinding).where(SecurityGroupPortBinding.port_id == port_id))
     if wanted:
         session.execute(insert(BINDINGS), [{"port_id": port_id, "security_group_id": gid} for gid in wanted])
 
 
-def _store_pairs(session: Session, port_id: str, mac: str, pairs: list[dict[str, Any]]) -> None:
-    session.execute(delete(AllowedAddressPair).where(AllowedAddressPair.port_id == port_id))
+def _store_pairs(
+    session: Session, port_id: str, mac: str, pairs: list[dict[str, Any]], replace: bool = True
+) -> list[dict[str, str]]:
+    """Store ``pairs`` (the port's MAC where none is given) instead of the port's; returns them as stored."""
+    if replace:
+        session.execute(delete(AllowedAddressPair).where(AllowedAddressPair.port_id == port_id))
     rows = [{"port_id": port_id, "ip_address": p["ip_address"], "mac_address": p["mac_address"] or mac} for p in pairs]
     if rows:
         session.execute(insert(PAIRS), rows)
+    return [{"ip_address": row["ip_address"], "mac_address": row["mac_address"]} for row in rows]
 
 
-def on_create(session: Session, ctx: Context, port: dict[str, Any], attrs: dict[str, Any]) -> None:
+def on_create(
+    session: Session, ctx: Context, port: dict[str, Any], attrs: dict[str, Any]
+) -> tuple[list[str], list[dict[str, str]]]:
     """Apply the security attributes of a port just inserted (``port``: its column values, ``attrs``: the
-    request's validated attributes)."""
+    request's validated attributes); returns its groups and address pairs, for rendering."""
     secured = port["port_security_enabled"]
     pairs = attrs.get("allowed_address_pairs") or []
     if pairs and not secured:
@@ -134,10 +142,11 @@ def on_create(session: Session, ctx: Context, port: dict[str, Any], attrs: dict[
         wanted = []
     elif secured and wanted is None:
         wanted = [security_groups.ensure_default(session, port["project_id"])]
-    _check_groups(session, ctx, port["project_id"], wanted or [])
-    _bind(session, port["id"], wanted or [])
-    _store_pairs(session, port["id"], port["mac_address"], pairs)
-    _log_membership(session, port["id"], wanted or [])
+    groups = sorted(wanted or [])
+    _check_groups(session, ctx, port["project_id"], groups)
+    _bind(session, port["id"], groups, replace=False)
+    _log_membership(session, port["id"], groups)
+    return groups, _store_pairs(session, port["id"], port["mac_address"], pairs, replace=False)
 
 
 def on_update(session: Session, ctx: Context, port: Any, attrs: dict[str, Any]) -> None:

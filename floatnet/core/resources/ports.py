@@ -267,8 +267,9 @@ class PortService:
             _check_create(session, ctx, project, {k: v for k, v in attrs.items() if k not in defaults}, network)
             quotas.check(session, ctx, "port", project_id=project)
             values, ips, port_tags = create_port(session, self.core, project, attrs, network)
-            port_security.on_create(session, ctx, values, attrs)
-            return render_ports(session, [Port(**values)])[0]
+            groups, pairs = port_security.on_create(session, ctx, values, attrs)
+            row = [values[name] for name in port_rendering.NAMES]
+            return port_rendering.render(row, ips, port_tags, groups, pairs)
 
         return self.core.db.run(work)
 
