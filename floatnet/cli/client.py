@@ -54,5 +54,7 @@ def _cloud_client(cloud: str | None) -> Client:
     except (sdk_exc.SDKException, ks_exc.ClientException) as error:
         raise CliError(f"cannot configure the endpoint (use --os-url, OS_URL or OS_CLOUD): {error}") from None
     if not endpoint:
-        raise CliError("no network endpoint found: pass --os-url URL (or set OS_URL), or OS_CLOUD with a catalog")
+        raise CliError(
+            "no network endpoint found: pass --os-url URL (or set OS_URL), or OS_CLOUD with a catalog"
+        )
     return Client(endpoint, tokens=session_tokens(sess), timeout=TIMEOUT, verify=sess.verify)

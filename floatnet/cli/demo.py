@@ -137,7 +137,9 @@ class Demo:
         deadline = time.monotonic() + 60
         while not self._agent_alive():
             if time.monotonic() > deadline:
-                raise DemoError(f"the agent did not report in 60 s; see {self.state_dir / 'logs' / 'agent.log'}")
+                raise DemoError(
+                    f"the agent did not report in 60 s; see {self.state_dir / 'logs' / 'agent.log'}"
+                )
             time.sleep(0.3)
         print(f"  agent alive on host {self.cfg.host}", flush=True)
 
@@ -171,7 +173,9 @@ class Demo:
         port_id = lab_state.load(ctx.state_dir, ctx.names.prefix).instances["vm1"].port_id
         fips = self.api("/floatingips", port_id=port_id)["floatingips"]
         if not fips:
-            fip_id = self.floatnet("floatingip-create", "public_net", "-f", "value", "-c", "id").stdout.strip()
+            fip_id = self.floatnet(
+                "floatingip-create", "public_net", "-f", "value", "-c", "id"
+            ).stdout.strip()
             self.floatnet("floatingip-associate", fip_id, port_id)
             fips = self.api("/floatingips", port_id=port_id)["floatingips"]
         fip = dict(fips[0])
@@ -245,7 +249,9 @@ Tear down: floatnet demo --cleanup --state-dir {self.state_dir}""")
     def _owned_namespaces(self) -> list[str]:
         try:
             routers = self.api("/routers", name="router1")["routers"]
-            networks = [n for name in ("vlan_100", "public_net") for n in self.api("/networks", name=name)["networks"]]
+            networks = [
+                n for name in ("vlan_100", "public_net") for n in self.api("/networks", name=name)["networks"]
+            ]
         except ApiError:
             return []
         return [f"qrouter-{r['id']}" for r in routers] + [f"qdhcp-{n['id']}" for n in networks]

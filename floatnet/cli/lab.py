@@ -35,7 +35,9 @@ def _lab_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     parser.add_argument("--ovsdb", default=default, help="OVSDB connection (env FLOATNET_OVSDB)")
     parser.add_argument("--ovs-netns", default=default, help="namespace OVS runs in (env FLOATNET_OVS_NETNS)")
     parser.add_argument("--external-physnet", default=default, help="physnet carrying 203.0.113.1")
-    parser.add_argument("--os-url", default=argparse.SUPPRESS, metavar="URL", help="API endpoint (env OS_URL)")
+    parser.add_argument(
+        "--os-url", default=argparse.SUPPRESS, metavar="URL", help="API endpoint (env OS_URL)"
+    )
 
 
 def register(subparsers: Any) -> None:
@@ -69,7 +71,9 @@ def _context(args: argparse.Namespace) -> LabContext:
     if path is None and Path(DEFAULT_CONFIG).is_file():
         path = DEFAULT_CONFIG
     cfg = fn_config.load(path)
-    url = getattr(args, "os_url", None) or os.environ.get("OS_URL") or f"http://{cfg.bind_host}:{cfg.bind_port}"
+    url = (
+        getattr(args, "os_url", None) or os.environ.get("OS_URL") or f"http://{cfg.bind_host}:{cfg.bind_port}"
+    )
     return make_context(
         cfg,
         url,
@@ -124,7 +128,11 @@ def _table(rows: list[dict[str, str]], columns: list[str]) -> None:
     print("| " + " | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)) + " |")
     print(line)
     for row in rows:
-        print("| " + " | ".join(str(row.get(c, "")).ljust(w) for c, w in zip(columns, widths, strict=True)) + " |")
+        print(
+            "| "
+            + " | ".join(str(row.get(c, "")).ljust(w) for c, w in zip(columns, widths, strict=True))
+            + " |"
+        )
     print(line)
 
 

@@ -41,7 +41,9 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     """Endpoint and debug options; on sub-parsers with SUPPRESS defaults so they never clobber the main's."""
     default: Any = argparse.SUPPRESS if suppress else None
     parser.add_argument("--os-url", default=default, metavar="URL", help="API endpoint, no auth (env OS_URL)")
-    parser.add_argument("--os-cloud", default=default, metavar="CLOUD", help="clouds.yaml entry (env OS_CLOUD)")
+    parser.add_argument(
+        "--os-cloud", default=default, metavar="CLOUD", help="clouds.yaml entry (env OS_CLOUD)"
+    )
     parser.add_argument(
         "--debug",
         action="store_true",
@@ -90,7 +92,10 @@ def _own_commands() -> frozenset[str]:
     """The verbs this package defines itself (the parser built without plugins)."""
     parser = build_parser(())
     return frozenset(
-        name for action in parser._actions if isinstance(action, argparse._SubParsersAction) for name in action.choices
+        name
+        for action in parser._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for name in action.choices
     )
 
 
@@ -177,7 +182,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     run: Callable[[], Any] = (
-        (lambda: args.plugin_run(args)) if hasattr(args, "plugin_run") else (lambda: args.handler(Context(args)))
+        (lambda: args.plugin_run(args))
+        if hasattr(args, "plugin_run")
+        else (lambda: args.handler(Context(args)))
     )
     try:
         return int(run() or 0)

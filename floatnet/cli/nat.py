@@ -73,7 +73,8 @@ def show_nat(ctx: Context) -> int:
     if done.returncode != 0:
         reason = done.stderr.strip() or f"exit status {done.returncode}"
         raise CliError(
-            f"No NAT table {' '.join(NAT_TABLE)} in {namespace} (the agent has not configured it yet?): {reason}"
+            f"No NAT table {' '.join(NAT_TABLE)} in {namespace} "
+            f"(the agent has not configured it yet?): {reason}"
         )
     if ctx.fmt == "json":
         print(json.dumps(_parsed(done.stdout), indent=4), file=ctx.out)

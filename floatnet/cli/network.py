@@ -76,9 +76,14 @@ def _net_update_body(ctx: Context, args: argparse.Namespace) -> Body:
 def _with_subnet_cidrs(ctx: Context, rows: list[Body]) -> list[Body]:
     """net-list's ``subnets`` column as the neutron client showed it: ``<subnet id> <cidr>`` per line."""
     wanted = {subnet_id for row in rows for subnet_id in row.get("subnets") or []}
-    cidrs = {s["id"]: s.get("cidr", "") for s in ctx.client.list("subnet", fields=["id", "cidr"])} if wanted else {}
+    cidrs = (
+        {s["id"]: s.get("cidr", "") for s in ctx.client.list("subnet", fields=["id", "cidr"])}
+        if wanted
+        else {}
+    )
     return [
-        row | {"subnets": [f"{sid} {cidrs.get(sid, '')}".strip() for sid in row.get("subnets") or []]} for row in rows
+        row | {"subnets": [f"{sid} {cidrs.get(sid, '')}".strip() for sid in row.get("subnets") or []]}
+        for row in rows
     ]
 
 
@@ -101,7 +106,9 @@ def _add_subnet_options(parser: argparse.ArgumentParser) -> None:
     gateway = parser.add_mutually_exclusive_group()
     gateway.add_argument("--gateway", dest="gateway_ip", metavar="GATEWAY_IP")
     gateway.add_argument("--no-gateway", action="store_true")
-    parser.add_argument("--allocation-pool", dest="pools", type=POOL, action="append", metavar="start=IP,end=IP")
+    parser.add_argument(
+        "--allocation-pool", dest="pools", type=POOL, action="append", metavar="start=IP,end=IP"
+    )
     parser.add_argument(
         "--host-route", dest="routes", type=ROUTE, action="append", metavar="destination=CIDR,nexthop=IP"
     )

@@ -66,7 +66,9 @@ def select(names: Sequence[str], columns: Sequence[str] | None) -> list[str]:
         return list(names)
     kept = [name for name in names if name in columns]
     if not kept:
-        raise OutputError(f"No recognized column names in {list(columns)}. Recognized columns are {list(names)}.")
+        raise OutputError(
+            f"No recognized column names in {list(columns)}. Recognized columns are {list(names)}."
+        )
     return kept
 
 

@@ -53,7 +53,9 @@ def _add_update_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--admin-state-up", type=parse_bool, metavar="[BOOL]")
     parser.add_argument("--description")
     routes = parser.add_mutually_exclusive_group()
-    routes.add_argument("--route", dest="routes", type=ROUTE, action="append", metavar="destination=CIDR,nexthop=IP")
+    routes.add_argument(
+        "--route", dest="routes", type=ROUTE, action="append", metavar="destination=CIDR,nexthop=IP"
+    )
     routes.add_argument("--no-routes", action="store_true", help="remove every extra route")
 
 

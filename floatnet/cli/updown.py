@@ -89,10 +89,14 @@ def up(ctx: Context) -> int:
     args = ctx.args
     roles = ["server"] if args.no_agent else list(ROLES)
     if "agent" in roles and os.geteuid() != 0:
-        raise CliError("the agent needs root (it builds namespaces, OVS ports and NAT): run as root, or --no-agent")
+        raise CliError(
+            "the agent needs root (it builds namespaces, OVS ports and NAT): run as root, or --no-agent"
+        )
     already = _running(args.state_dir)
     if already:
-        raise CliError(f"floatnet is already running from {args.state_dir} ({already}); stop it: floatnet down")
+        raise CliError(
+            f"floatnet is already running from {args.state_dir} ({already}); stop it: floatnet down"
+        )
     Path(args.state_dir).mkdir(parents=True, exist_ok=True)
     cfg, host, port = _settings(args)
     argvs = {role: argv for role, argv in child_argvs(args, cfg.host, host, port).items() if role in roles}
@@ -112,7 +116,9 @@ def _up_foreground(argvs: dict[str, list[str]], url: str, out: IO[str]) -> int:
         for role, argv in argvs.items():
             children[role] = supervise.start(argv, subprocess.PIPE)
             pumps.append(supervise.pump(children[role], role.ljust(6), out))
-            if role == "server" and not supervise.wait_until_answers(url, children[role], READY_TIMEOUT, stopping):
+            if role == "server" and not supervise.wait_until_answers(
+                url, children[role], READY_TIMEOUT, stopping
+            ):
                 if stopping.is_set():
                     return 0
                 print(f"floatnet server did not answer on {url}", file=sys.stderr)
@@ -122,7 +128,9 @@ def _up_foreground(argvs: dict[str, list[str]], url: str, out: IO[str]) -> int:
         while not stopping.is_set():
             dead = [role for role, proc in children.items() if proc.poll() is not None]
             if dead:
-                print(f"floatnet {dead[0]} exited with status {children[dead[0]].returncode}", file=sys.stderr)
+                print(
+                    f"floatnet {dead[0]} exited with status {children[dead[0]].returncode}", file=sys.stderr
+                )
                 return 1
             stopping.wait(0.5)
         return 0
@@ -165,7 +173,9 @@ def down(ctx: Context) -> int:
     for role in reversed(ROLES):
         if role in running:
             killed = supervise.stop_pid(running[role])
-            print(f"Stopped floatnet {role} (pid {running[role]}{', killed' if killed else ''})", file=ctx.out)
+            print(
+                f"Stopped floatnet {role} (pid {running[role]}{', killed' if killed else ''})", file=ctx.out
+            )
         _pid_path(state_dir, role).unlink(missing_ok=True)
     if not running:
         print(f"floatnet is not running from {state_dir}", file=ctx.out)
@@ -177,7 +187,9 @@ def register(subparsers: Any) -> None:
     start = subparsers.add_parser("up", help="Run server and agent on this host (all-in-one).")
     start.add_argument("--state-dir", default=DEFAULT_STATE_DIR, help=f"default {DEFAULT_STATE_DIR}")
     start.add_argument("--config", metavar="FILE", help="ini file (default: none, all defaults)")
-    start.add_argument("--bind", metavar="HOST:PORT", help="API address (default: config, else 127.0.0.1:9696)")
+    start.add_argument(
+        "--bind", metavar="HOST:PORT", help="API address (default: config, else 127.0.0.1:9696)"
+    )
     start.add_argument("--detach", action="store_true", help="run in the background; stop with floatnet down")
     start.add_argument("--no-agent", action="store_true", help="server only (no root needed)")
     start.set_defaults(handler=up)

@@ -30,7 +30,9 @@ def ensure_bridge(db: str | None, bridge: str, datapath_type: str) -> None:
     """Create ``bridge`` with ``datapath_type`` unless it exists (the agent creates it too)."""
     if bridge_exists(db, bridge):
         return
-    _vsctl(db, "--may-exist", "add-br", bridge, "--", "set", "Bridge", bridge, f"datapath_type={datapath_type}")
+    _vsctl(
+        db, "--may-exist", "add-br", bridge, "--", "set", "Bridge", bridge, f"datapath_type={datapath_type}"
+    )
 
 
 def plug_physical(db: str | None, bridge: str, device: str, prefix: str) -> None:

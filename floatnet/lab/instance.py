@@ -47,7 +47,9 @@ def _start_processes(ctx: LabContext, inst: Instance) -> None:
         dhcp_client.LEASE_ENV: str(ctx.lease_file(inst.name)),
     }
     command = ["env", *(f"{k}={v}" for k, v in env.items()), *dhcp_client.argv(script, "eth0", inst.name)]
-    inst.procs["dhcp"] = procs.spawn(procs.in_ns(inst.ns, command), ctx.log_file(f"{inst.name}-dhcp"), str(script))
+    inst.procs["dhcp"] = procs.spawn(
+        procs.in_ns(inst.ns, command), ctx.log_file(f"{inst.name}-dhcp"), str(script)
+    )
     servers = [
         ctx.python, "-m", "floatnet.lab.probe", "serve", "--label", inst.name,
         "--echo", f"0.0.0.0:{ECHO_PORT}", "--whoami", f"0.0.0.0:{WHOAMI_PORT}",
@@ -119,7 +121,9 @@ def remove(ctx: LabContext, state: LabState, inst: Instance, api: LabClient | No
     for key in list(inst.procs):
         procs.best_effort(errors, f"stop {key} of {inst.name}", procs.stop, inst.procs.pop(key))
     procs.best_effort(errors, f"unplug {inst.tap}", hypervisor.unplug, state.ovsdb or ctx.ovsdb, inst.tap)
-    procs.best_effort(errors, f"delete {inst.tap}", links.delete_link, inst.tap, state.ovs_netns or ctx.ovs_netns)
+    procs.best_effort(
+        errors, f"delete {inst.tap}", links.delete_link, inst.tap, state.ovs_netns or ctx.ovs_netns
+    )
     procs.best_effort(errors, f"delete namespace {inst.ns}", netns.delete, inst.ns)
     procs.best_effort(errors, f"remove /etc/netns/{inst.ns}", _remove_etc, ctx, inst.ns)
     ctx.lease_file(inst.name).unlink(missing_ok=True)

@@ -35,7 +35,9 @@ async def _echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 
 def _whoami(label: str):  # noqa: ANN202 - returns an asyncio stream handler
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
+        with contextlib.suppress(
+            asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError
+        ):
             await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2.0)
         peer = writer.get_extra_info("peername")[0]
         body = json.dumps({"peer": peer, "server": label}).encode() + b"\n"

@@ -46,7 +46,9 @@ def whoami(ns: str, host: str, timeout: float = 2.0) -> dict[str, str] | None:
 
 def ping(ns: str, ip: str, claim: str) -> Proof:
     proc = _in_ns(ns, ["ping", "-c", "3", "-i", "0.2", "-W", "1", ip])
-    summary = next((line for line in proc.stdout.splitlines() if "packets transmitted" in line), proc.stderr.strip())
+    summary = next(
+        (line for line in proc.stdout.splitlines() if "packets transmitted" in line), proc.stderr.strip()
+    )
     return Proof(claim, proc.returncode == 0, summary)
 
 
