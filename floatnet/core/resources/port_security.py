@@ -143,9 +143,10 @@ def on_create(
     elif secured and wanted is None:
         wanted = [security_groups.ensure_default(session, port["project_id"])]
     groups = sorted(wanted or [])
-    _check_groups(session, ctx, port["project_id"], groups)
+    if attrs.get("security_groups"):  # the project's own default group needs no check
+        _check_groups(session, ctx, port["project_id"], groups)
     _bind(session, port["id"], groups, replace=False)
-    _log_membership(session, port["id"], groups)
+    _log_membership(session, port["id"], port["network_id"], groups)
     return groups, _store_pairs(session, port["id"], port["mac_address"], pairs, replace=False)
 
 
@@ -162,7 +163,7 @@ def on_update(session: Session, ctx: Context, port: Any, attrs: dict[str, Any]) 
     if "security_groups" in attrs and sorted(attrs["security_groups"]) != sorted(before):
         _check_groups(session, ctx, port.project_id, attrs["security_groups"])
         _bind(session, port.id, attrs["security_groups"])
-        _log_membership(session, port.id, sorted(set(before) ^ set(attrs["security_groups"])))
+        _log_membership(session, port.id, port.network_id, sorted(set(before) ^ set(attrs["security_groups"])))
     if "allowed_address_pairs" in attrs:
         _store_pairs(session, port.id, port.mac_address, attrs["allowed_address_pairs"])
 
@@ -178,18 +179,18 @@ def current_groups(session: Session, port_id: str) -> list[str]:
     return list(session.scalars(stmt))
 
 
-def _log_membership(session: Session, port_id: str, changed: list[str]) -> None:
+def _log_membership(session: Session, port_id: str, network_id: str, changed: list[str]) -> None:
     """Wake the hosts whose rules name a group the port joined or left as remote group (the port's own
     network is woken by the port's change row)."""
     if changed:
-        security_groups.record_change(session, "port", port_id, "update", changed)
+        security_groups.record_change(session, "port", port_id, "update", changed, woken=network_id)
 
 
 @port_hooks.on_before_delete
 def leave_groups(session: Session, port: Any) -> None:
     """A deleted port leaves its groups: wake the hosts whose remote-group sets held its addresses (its
     bindings and pairs go with the port row, ``ON DELETE CASCADE``)."""
-    _log_membership(session, port.id, current_groups(session, port.id))
+    _log_membership(session, port.id, port.network_id, current_groups(session, port.id))
 
 
 def attachments(session: Session, ids: list[str] | Select[Any]) -> tuple[dict[str, list[str]], dict[str, list[Any]]]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from floatnet.core.access import policy, quotas
@@ -40,9 +40,12 @@ from floatnet.db.models import (
     SecurityGroupRule,
     Tag,
     new_id,
+    table_of,
     utcnow,
 )
 
+DEFAULTS = table_of(DefaultSecurityGroup)
+DEFAULT_OF = select(DEFAULTS.c.security_group_id).where(DEFAULTS.c.project_id == bindparam("project"))
 DEFAULT_NAME = "default"
 DEFAULT_DESCRIPTION = "Default security group"
 EGRESS_RULES = ({"direction": "egress", "ethertype": "IPv4"}, {"direction": "egress", "ethertype": "IPv6"})
@@ -117,10 +120,9 @@ def _new_group(session: Session, project: str, attrs: dict[str, Any], default: b
 
 
 def default_group_id(session: Session, project: str) -> str | None:
-    """The id of ``project``'s default group, if it has one."""
-    return session.scalar(
-        select(DefaultSecurityGroup.security_group_id).where(DefaultSecurityGroup.project_id == project)
-    )
+    """The id of ``project``'s default group, if it has one (a prebuilt statement: every port create asks)."""
+    found = session.connection().execute(DEFAULT_OF, {"project": project}).scalar()
+    return None if found is None else str(found)
 
 
 def ensure_default(session: Session, project: str) -> str:
@@ -158,10 +160,15 @@ def member_networks(session: Session, group_ids: Sequence[str]) -> set[str]:
     return set(session.scalars(stmt))
 
 
-def record_change(session: Session, kind: str, resource_id: str, op: str, group_ids: Sequence[str]) -> None:
+def record_change(
+    session: Session, kind: str, resource_id: str, op: str, group_ids: Sequence[str], woken: str | None = None
+) -> None:
     """Log a change of a group or rule: one row per network it concerns (so exactly those hosts refetch),
-    or one row without a network when no port uses the groups."""
-    networks: list[str | None] = [*sorted(member_networks(session, group_ids))]
+    or one row without a network when no port uses the groups. ``woken``: a network the caller's own change
+    row already names (no second row for it)."""
+    networks: list[str | None] = [*sorted(member_networks(session, group_ids) - {woken})]
+    if woken is not None and not networks:
+        return
     for network_id in networks or [None]:
         changes.record(session, kind, resource_id, op, network_id=network_id)
 
