@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from floatnet.api import errors, routes_agent, routes_core, routes_l3, routes_quotas
+from floatnet.api import errors, routes_agent, routes_core, routes_l3, routes_quotas, routes_security
 from floatnet.api.guard import RequestGuard
 from floatnet.config import Config
 from floatnet.core.access import policy
@@ -37,7 +37,13 @@ class JsonSuffix:
 
 def all_routes() -> list[BaseRoute]:
     """Every route, core first."""
-    return [*routes_core.routes(), *routes_l3.routes(), *routes_quotas.routes(), *routes_agent.routes()]
+    return [
+        *routes_core.routes(),
+        *routes_l3.routes(),
+        *routes_security.routes(),
+        *routes_quotas.routes(),
+        *routes_agent.routes(),
+    ]
 
 
 def open_database(config: Config, migrate: bool = True) -> Database:

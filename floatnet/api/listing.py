@@ -43,6 +43,13 @@ TYPED: dict[str, dict[str, str]] = {
     "router": {**_STANDARD, "admin_state_up": BOOL},
     "floatingip": dict(_STANDARD),
     "agent": {"admin_state_up": BOOL, "alive": BOOL},
+    "security_group": {**_STANDARD, "stateful": BOOL, "shared": BOOL},
+    "security_group_rule": {
+        **_STANDARD,
+        "port_range_min": INT,
+        "port_range_max": INT,
+        "belongs_to_default_sg": BOOL,
+    },
 }
 _BOOLEANS = {"true": "true", "1": "true", "false": "false", "0": "false"}
 

@@ -36,12 +36,16 @@ COLLECTIONS: dict[str, str] = {}  # collection -> resource, of every resource ro
 
 @dataclass(frozen=True)
 class ResourceSpec:
-    """A resource's names and the factory of its service (called with the app's :class:`Core`)."""
+    """A resource's names and the factory of its service (called with the app's :class:`Core`).
+
+    ``path`` is the collection's URL segment when it differs from its JSON key (``security-groups`` for
+    ``security_groups``)."""
 
     resource: str
     collection: str
     service: Callable[[Core], ResourceService]
     tags: bool = True
+    path: str = ""
 
 
 def render(ctx: RequestContext, spec: ResourceSpec, item: dict[str, Any], fields: list[str]) -> dict[str, Any]:
@@ -146,8 +150,8 @@ class _Endpoints:
 def resource_routes(spec: ResourceSpec) -> list[BaseRoute]:
     """The routes of one resource (see the module docstring)."""
     ends = _Endpoints(spec)
-    COLLECTIONS[spec.collection] = spec.resource
-    base = f"{PREFIX}/{spec.collection}"
+    COLLECTIONS[spec.path or spec.collection] = spec.resource
+    base = f"{PREFIX}/{spec.path or spec.collection}"
     routes: list[BaseRoute] = [
         Route(base, ends.collection, methods=["GET", "POST"]),
         Route(base + "/{id}", ends.member, methods=["GET", "PUT", "DELETE"]),

@@ -15,6 +15,7 @@ from floatnet.cli.crud import Body, Verbs, add_common_create_args, common_create
 from floatnet.cli.invocation import Invocation
 
 FIXED_IP = key_values_with((), ("subnet_id", "subnet", "ip_address"))
+ADDRESS_PAIR = key_values_with(("ip_address",), ("mac_address",))
 
 
 def fixed_ips(ctx: Invocation, given: list[dict[str, str]] | None) -> list[Body] | None:
@@ -47,6 +48,30 @@ def _add_port_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device-id")
     parser.add_argument("--binding:host_id", dest="host_id", metavar="HOST")
     parser.add_argument("--port-security-enabled", type=parse_bool, metavar="[BOOL]")
+    parser.add_argument(
+        "--security-group", dest="security_groups", action="append", metavar="SECURITY_GROUP", help="repeatable"
+    )
+    parser.add_argument(
+        "--allowed-address-pair",
+        dest="address_pairs",
+        type=ADDRESS_PAIR,
+        action="append",
+        metavar="ip_address=IP[,mac_address=MAC]",
+    )
+
+
+def _security_body(ctx: Invocation, args: argparse.Namespace) -> Body:
+    """``security_groups`` (names resolved) and ``allowed_address_pairs``; the ``--no-*`` flags empty them."""
+    body: Body = {}
+    if args.security_groups:
+        body["security_groups"] = [ctx.client.find_id("security_group", name) for name in args.security_groups]
+    elif getattr(args, "no_security_groups", False):
+        body["security_groups"] = []
+    if args.address_pairs:
+        body["allowed_address_pairs"] = args.address_pairs
+    elif getattr(args, "no_allowed_address_pairs", False):
+        body["allowed_address_pairs"] = []
+    return body
 
 
 def _options_body(ctx: Invocation, args: argparse.Namespace) -> Body:
@@ -57,7 +82,7 @@ def _options_body(ctx: Invocation, args: argparse.Namespace) -> Body:
         device_id=args.device_id,
         port_security_enabled=args.port_security_enabled,
         **{"binding:host_id": args.host_id},
-    )
+    ) | _security_body(ctx, args)
 
 
 def _add_create_args(parser: argparse.ArgumentParser) -> None:
@@ -79,14 +104,14 @@ def _create_body(ctx: Invocation, args: argparse.Namespace) -> Body:
 def _add_update_args(parser: argparse.ArgumentParser) -> None:
     _add_port_options(parser)
     parser.add_argument("--no-fixed-ips", action="store_true", help="remove every fixed IP")
+    parser.add_argument("--no-security-groups", action="store_true", help="remove every security group")
+    parser.add_argument("--no-allowed-address-pairs", action="store_true", help="remove every address pair")
     parser.add_argument("--admin-state-up", type=parse_bool, metavar="[BOOL]")
     parser.add_argument("--description")
 
 
 def _update_body(ctx: Invocation, args: argparse.Namespace) -> Body:
-    body = _options_body(ctx, args) | compact(
-        admin_state_up=args.admin_state_up, description=args.description
-    )
+    body = _options_body(ctx, args) | compact(admin_state_up=args.admin_state_up, description=args.description)
     if args.no_fixed_ips:
         body["fixed_ips"] = []
     return body

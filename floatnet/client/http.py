@@ -91,7 +91,7 @@ class Client:
     def list(self, kind: str, **filters: Any) -> list[dict[str, Any]]:
         """Every ``kind`` matching ``filters`` (a list value means any of them), following pagination links."""
         plural = f"{kind}s"
-        path = "/" + plural
+        path = _collection(kind)
         params: Any = [(key, item) for key, value in filters.items() for item in _as_list(value)]
         rows: list[dict[str, Any]] = []
         while True:
@@ -103,17 +103,17 @@ class Client:
             path, params = following[0], None
 
     def show(self, kind: str, ident: str) -> dict[str, Any]:
-        return dict(self.call("GET", f"/{kind}s/{ident}")[kind])
+        return dict(self.call("GET", f"{_collection(kind)}/{ident}")[kind])
 
     def create(self, kind: str, attrs: Mapping[str, Any] | None = None, /, **more: Any) -> dict[str, Any]:
         """POST a ``kind`` with ``attrs`` and/or keywords (``create("port", {"binding:host_id": h}, name=n)``)."""
-        return dict(self.call("POST", f"/{kind}s", {kind: {**(attrs or {}), **more}})[kind])
+        return dict(self.call("POST", _collection(kind), {kind: {**(attrs or {}), **more}})[kind])
 
     def update(self, kind: str, ident: str, attrs: Mapping[str, Any] | None = None, /, **more: Any) -> dict[str, Any]:
-        return dict(self.call("PUT", f"/{kind}s/{ident}", {kind: {**(attrs or {}), **more}})[kind])
+        return dict(self.call("PUT", f"{_collection(kind)}/{ident}", {kind: {**(attrs or {}), **more}})[kind])
 
     def delete(self, kind: str, ident: str) -> None:
-        self.call("DELETE", f"/{kind}s/{ident}")
+        self.call("DELETE", f"{_collection(kind)}/{ident}")
 
     def find(self, kind: str, name_or_id: str) -> dict[str, Any]:
         """The one ``kind`` whose id (or name; for floating IPs, address) is ``name_or_id``.
@@ -139,6 +139,11 @@ class Client:
 
     def find_id(self, kind: str, name_or_id: str) -> str:
         return str(self.find(kind, name_or_id)["id"])
+
+
+def _collection(kind: str) -> str:
+    """A kind's collection URL (``security_group`` → ``/security-groups``; its JSON key keeps the ``_``)."""
+    return f"/{kind.replace('_', '-')}s"
 
 
 def _as_list(value: Any) -> list[Any]:

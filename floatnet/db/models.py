@@ -192,6 +192,60 @@ class FloatingIP(StandardAttrs, Base):
     __table_args__ = (UniqueConstraint("fixed_port_id", "fixed_ip_address"),)
 
 
+class SecurityGroup(StandardAttrs, Base):
+    """A security group: a named set of rules that ports reference (``security_groups`` on a port)."""
+
+    __tablename__ = "securitygroups"
+    stateful: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class DefaultSecurityGroup(Base):
+    """The ``default`` group of each project: the primary key makes a second one impossible (race-free)."""
+
+    __tablename__ = "default_security_groups"
+    project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    security_group_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("securitygroups.id", ondelete="CASCADE"), unique=True
+    )
+
+
+class SecurityGroupRule(StandardAttrs, Base):
+    """One rule of a group; ``remote_group_id`` names the group whose members' addresses it admits."""
+
+    __tablename__ = "securitygrouprules"
+    security_group_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("securitygroups.id", ondelete="CASCADE"), index=True
+    )
+    remote_group_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("securitygroups.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    direction: Mapped[str] = mapped_column(String(16))
+    ethertype: Mapped[str] = mapped_column(String(40))
+    protocol: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    port_range_min: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    port_range_max: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    remote_ip_prefix: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+class SecurityGroupPortBinding(Base):
+    """A port's membership of a group (a group with members cannot be deleted: no cascade from it)."""
+
+    __tablename__ = "securitygroupportbindings"
+    port_id: Mapped[str] = mapped_column(String(36), ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True)
+    security_group_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("securitygroups.id"), primary_key=True, index=True
+    )
+
+
+class AllowedAddressPair(Base):
+    """An extra (MAC, IP or CIDR) a port may send from (allowed-address-pairs)."""
+
+    __tablename__ = "allowedaddresspairs"
+    port_id: Mapped[str] = mapped_column(String(36), ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True)
+    mac_address: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ip_address: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
 class Change(Base):
     """One committed change, appended in the changing transaction; agents follow this log by ``seq``."""
 

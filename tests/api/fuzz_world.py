@@ -66,11 +66,24 @@ class World:
         assert attach.status_code == 200, attach.text
         ids["floatingip"] = create(client, "floatingip", member, floating_network_id=ids["ext_net"],
                                    port_id=ids["port"])["id"]  # fmt: skip
+        self._security_groups()
         report = client.post("/v2.0/floatnet/agents", json={"agent": {"host": "h1", "agent_type": "L3 agent"}})
         assert report.status_code in (200, 201), report.text
         ids["agent"] = report.json()["agent"]["id"]
         self.observer = sqlite3.connect(self.client.app.state.core.db.engine.url.database, isolation_level=None)
         return self
+
+    def _security_groups(self) -> None:
+        """A group and a rule of ``pa``; every caller's default group made now, so that a later refused
+        request is not the first need that creates it."""
+        member, ids = ROLES["member"], self.ids
+        for headers in (ROLES["admin"], member, ROLES["foreign"]):
+            assert self.client.get("/v2.0/security-groups", headers=headers).status_code == 200
+        group = self.client.post("/v2.0/security-groups", json={"security_group": {"name": "pa-sg"}}, headers=member)
+        ids["security_group"] = group.json()["security_group"]["id"]
+        body = {"security_group_id": ids["security_group"], "direction": "ingress", "protocol": "tcp"}
+        rule = self.client.post("/v2.0/security-group-rules", json={"security_group_rule": body}, headers=member)
+        ids["security_group_rule"] = rule.json()["security_group_rule"]["id"]
 
     def close(self) -> None:
         """Close the observer connection."""

@@ -22,6 +22,8 @@ from floatnet.core.resources.floatingips import SPEC as FLOATINGIP_SPEC
 from floatnet.core.resources.networks import SPEC as NETWORK_SPEC
 from floatnet.core.resources.ports import SPEC as PORT_SPEC
 from floatnet.core.resources.routers import SPEC as ROUTER_SPEC
+from floatnet.core.resources.security_group_rules import SPEC as RULE_SPEC
+from floatnet.core.resources.security_groups import SPEC as SECURITY_GROUP_SPEC
 from floatnet.core.resources.subnets import SPEC as SUBNET_SPEC
 from tests.api.fuzz_world import PA, ROLES, World
 
@@ -43,6 +45,8 @@ RESOURCES: dict[str, tuple[str, dict[str, Any], tuple[tuple[str, bool], ...]]] =
     "ports": ("port", PORT_SPEC, (("port", True),)),
     "routers": ("router", ROUTER_SPEC, (("router", True),)),
     "floatingips": ("floatingip", FLOATINGIP_SPEC, (("floatingip", True),)),
+    "security-groups": ("security_group", SECURITY_GROUP_SPEC, (("security_group", True),)),
+    "security-group-rules": ("security_group_rule", RULE_SPEC, (("security_group_rule", True),)),
 }
 
 
@@ -55,7 +59,7 @@ def _values(role: str, index: int) -> list[Any]:
 
 
 def _create_forbidden(role: str, collection: str) -> bool:
-    return role == "reader" or (role == "foreign" and collection in ("subnets", "ports"))
+    return role == "reader" or (role == "foreign" and collection in ("subnets", "ports", "security-group-rules"))
 
 
 def _bases(world: World) -> dict[str, dict[str, Any]]:
@@ -66,6 +70,8 @@ def _bases(world: World) -> dict[str, dict[str, Any]]:
         "port": {"network_id": ids["network"]},
         "router": {},
         "floatingip": {"floating_network_id": ids["ext_net"]},
+        "security_group": {},
+        "security_group_rule": {"security_group_id": ids["security_group"], "direction": "egress", "protocol": "udp"},
     }
 
 
@@ -204,5 +210,3 @@ def test_hostile_queries(world: World, role: str) -> None:
             world.send(role, "GET", f"/v2.0/floatnet/hosts/h1/changes?{_encode('after', value)}&timeout=0")
 
     world.refused_batch(queries)
-
-

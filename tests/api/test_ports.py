@@ -190,10 +190,11 @@ def test_fixed_ips_filter_matches_one_allocation(app_client: Any) -> None:
     assert_error(app_client.get("/v2.0/ports?fixed_ips=bogus"), 400, "HTTPBadRequest")
 
 
-def test_unimplemented_features_are_refused_not_ignored(app_client: Any) -> None:
+def test_security_attributes_are_validated(app_client: Any) -> None:
+    """Issue 13 implemented security groups and address pairs (formerly refused as unsupported)."""
     net, _ = _net_with_subnet(app_client)
     assert port(app_client, net["id"], security_groups=[])["security_groups"] == []
-    pairs = {"port": {"network_id": net["id"], "allowed_address_pairs": [{"ip_address": "10.0.0.99"}]}}
-    assert_error(app_client.post("/v2.0/ports", json=pairs), 400, "HTTPBadRequest", "not supported")
+    made = port(app_client, net["id"], allowed_address_pairs=[{"ip_address": "10.0.0.99"}])
+    assert made["allowed_address_pairs"] == [{"ip_address": "10.0.0.99", "mac_address": made["mac_address"]}]
     groups = {"port": {"network_id": net["id"], "security_groups": ["default"]}}
-    assert_error(app_client.post("/v2.0/ports", json=groups), 400, "HTTPBadRequest", "not supported")
+    assert_error(app_client.post("/v2.0/ports", json=groups), 400, "HTTPBadRequest", "security_groups")

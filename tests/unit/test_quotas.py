@@ -32,6 +32,8 @@ def test_defaults_are_neutrons(db: Database) -> None:
             "port": 500,
             "router": 10,
             "floatingip": 50,
+            "security_group": 10,
+            "security_group_rule": 100,
         }
 
 
@@ -77,6 +79,8 @@ def test_check_counts_the_owner_projects_rows(db: Database) -> None:
             "port": 0,
             "router": 1,
             "floatingip": 0,
+            "security_group": 0,
+            "security_group_rule": 0,
         }
 
 

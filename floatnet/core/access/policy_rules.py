@@ -89,6 +89,8 @@ _PATHS = {
     "floatingip": ("/floatingips", "/floatingips/{id}"),
     "agent": ("/agents", "/agents/{id}"),
     "quota": ("/quotas", "/quotas/{project_id}"),
+    "security_group": ("/security-groups", "/security-groups/{id}"),
+    "security_group_rule": ("/security-group-rules", "/security-group-rules/{id}"),
 }
 _VERBS = {"create": ("POST", 0), "get": ("GET", 1), "update": ("PUT", 1), "delete": ("DELETE", 1)}
 
@@ -181,6 +183,12 @@ PORT_RULES = [
     _rule("delete_port", f"{ADMIN_OR_PROJECT_MEMBER} or ({NET_OWNER_MEMBER})", "Delete a port."),
 ]
 
+_PAIRS = ("allowed_address_pairs", "allowed_address_pairs:mac_address", "allowed_address_pairs:ip_address")
+PORT_RULES += [
+    *_attributes("create_port", ADMIN_OR_NET_OWNER_MEMBER, _PAIRS, "Set"),
+    *_attributes("update_port", ADMIN_OR_NET_OWNER_MEMBER, _PAIRS, "Change"),
+]
+
 _GW = "external_gateway_info"
 _GW_ADMIN = (f"{_GW}:enable_snat", f"{_GW}:external_fixed_ips", "distributed", "ha")
 _INTERFACE = "/routers/{id}/%s_router_interface"
@@ -232,6 +240,34 @@ QUOTA_RULES = [
 ]
 
 
+SG_OWNER_MEMBER = "role:member and rule:sg_owner"
+SG_OWNER_READER = "role:reader and rule:sg_owner"
+ADMIN_OR_SG_OWNER_MEMBER = f"({ADMIN}) or ({SG_OWNER_MEMBER})"
+ADMIN_OR_SG_OWNER_READER = f"({ADMIN}) or ({SG_OWNER_READER})"
+
+SECURITY_GROUP_RULES = [
+    policy.RuleDefault("sg_owner", "tenant_id:%(security_group:tenant_id)s", "The owner of the parent group."),
+    policy.RuleDefault(
+        "admin_or_sg_owner",
+        "rule:context_is_admin or project_id:%(security_group:project_id)s",
+        "Administrators or the security group's owner.",
+    ),
+    policy.RuleDefault("shared_security_group", "field:security_groups:shared=True", "The security group is shared."),
+    _rule("create_security_group", ADMIN_OR_PROJECT_MEMBER, "Create a security group."),
+    _rule(
+        "get_security_group",
+        f"{ADMIN_OR_PROJECT_READER} or rule:shared_security_group",
+        "Show a security group: its project's, or a shared one.",
+    ),
+    _rule("update_security_group", ADMIN_OR_PROJECT_MEMBER, "Update a security group."),
+    _rule("delete_security_group", ADMIN_OR_PROJECT_MEMBER, "Delete a security group."),
+    _rule("create_security_group_rule", ADMIN_OR_SG_OWNER_MEMBER, "Add a rule to a security group of the project."),
+    _rule("get_security_group_rule", ADMIN_OR_SG_OWNER_READER, "Show a rule of a security group of the project."),
+    _rule("update_security_group_rule", ADMIN_OR_SG_OWNER_MEMBER, "Change a rule's description."),
+    _rule("delete_security_group_rule", ADMIN_OR_SG_OWNER_MEMBER, "Remove a rule from a security group."),
+]
+
+
 _TAG_VERBS = {
     "create": ("POST", "Give tags when creating a %s."),
     "update": ("PUT", "Replace the tags of a %s, or add one."),
@@ -259,6 +295,8 @@ TAG_RULES = [
     *_tag_rules("port", ADMIN_OR_PROJECT_MEMBER, _SUBNET_TAGS),
     *_tag_rules("router", ADMIN_OR_PROJECT_MEMBER, ADMIN_OR_PROJECT_MEMBER),
     *_tag_rules("floatingip", ADMIN_OR_PROJECT_MEMBER, ADMIN_OR_PROJECT_MEMBER),
+    *_tag_rules("security_group", ADMIN_OR_PROJECT_MEMBER, ADMIN_OR_PROJECT_MEMBER),
+    *_tag_rules("security_group_rule", ADMIN_OR_PROJECT_MEMBER, ADMIN_OR_PROJECT_MEMBER),
 ]
 
 
@@ -273,5 +311,6 @@ def list_rules() -> list[policy.RuleDefault]:
         *FLOATINGIP_RULES,
         *AGENT_RULES,
         *QUOTA_RULES,
+        *SECURITY_GROUP_RULES,
         *TAG_RULES,
     ]

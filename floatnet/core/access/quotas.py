@@ -17,15 +17,28 @@ from sqlalchemy.orm import Session
 from floatnet.core.context import RequestContext
 from floatnet.core.errors import Conflict, HTTPBadRequest, OverQuota
 from floatnet.core.numbers import DB_INTEGER_MAX, bounded_int
-from floatnet.db.models import FloatingIP, Network, Port, Quota, Router, Subnet, table_of
+from floatnet.db.models import (
+    FloatingIP,
+    Network,
+    Port,
+    Quota,
+    Router,
+    SecurityGroup,
+    SecurityGroupRule,
+    Subnet,
+    table_of,
+)
 
 DEFAULTS: dict[str, int] = {"network": 100, "subnet": 100, "port": 500, "router": 10, "floatingip": 50}
+DEFAULTS |= {"security_group": 10, "security_group_rule": 100}
 MODELS: dict[str, Any] = {
     "network": Network,
     "subnet": Subnet,
     "port": Port,
     "router": Router,
     "floatingip": FloatingIP,
+    "security_group": SecurityGroup,
+    "security_group_rule": SecurityGroupRule,
 }
 UNLIMITED = -1
 QUOTAS = table_of(Quota)

@@ -9,6 +9,7 @@ unconverged, so no resource module calls :func:`record` itself; only agents' sta
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import insert, update
@@ -76,11 +77,26 @@ def updated(
     caller writes itself (the floating-IP fast path). ``moved_from`` is the router a resource left: the
     update is logged once for it and once for ``router_id``, so both routers' agents refetch.
     """
-    row.revision_number = (row.revision_number or 0) + 1
-    row.updated_at = utcnow()
+    bump(row)
     routers: list[str | None] = [router for router in dict.fromkeys((moved_from, router_id)) if router is not None]
     for router in routers or [None]:
         record(session, kind, row.id, "update", router, network_id)
+
+
+def bump(row: Any) -> None:
+    """Mark ``row`` as updated (revision + 1, a fresh ``updated_at``) without logging: for a write whose log
+    rows :func:`fanned_out` writes, or that no agent acts on (a security-group rule's description)."""
+    row.revision_number = (row.revision_number or 0) + 1
+    row.updated_at = utcnow()
+
+
+def fanned_out(
+    session: Session, kind: str, resource_id: str, op: str, network_ids: Iterable[str | None]
+) -> None:
+    """Log one change of ``kind``/``resource_id`` per network it concerns: a security group's rules reach
+    every network its member ports are on, so exactly those networks' hosts refetch."""
+    for network_id in network_ids:
+        record(session, kind, resource_id, op, network_id=network_id)
 
 
 def updated_where(

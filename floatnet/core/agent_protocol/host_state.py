@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from floatnet.config import Config
-from floatnet.core.agent_protocol import router_slice
+from floatnet.core.agent_protocol import router_slice, security_slice
 from floatnet.core.agent_protocol.feed import latest_seq
 from floatnet.core.agent_protocol.scheduling import DHCP, ROUTER, Candidates, candidates
 from floatnet.db.models import IPAllocation, Network, Port, Router, RouterPort, Subnet
@@ -92,6 +92,7 @@ def _bound_ports(
             "admin_state_up": row.admin_state_up,
             "status": row.status,
             "device_owner": row.device_owner,
+            "port_security_enabled": row.port_security_enabled,
             **_wiring(config, row),
             "fixed_ips": ips.get(row.id, []),
         }
@@ -222,6 +223,7 @@ def snapshot(session: Session, config: Config, host: str, filters: Filters, down
         if router["gateway"]:
             needed.add(router["gateway"]["network_id"])
     networks, absent_networks = _networks(session, config, placement, host, filters, needed)
+    security = security_slice.attach(session, ports)
     return {
         "seq": seq,
         "host": host,
@@ -230,4 +232,5 @@ def snapshot(session: Session, config: Config, host: str, filters: Filters, down
         "networks": networks,
         "ports": ports,
         "routers": routers,
+        "security": security,
     }

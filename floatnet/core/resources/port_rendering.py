@@ -15,6 +15,7 @@ import orjson
 from sqlalchemy import Select, String, bindparam, select, type_coerce
 from sqlalchemy.orm import Session
 
+from floatnet.core.resources import port_security
 from floatnet.core.service import fmt_time, load_tags
 from floatnet.db.models import IPAllocation, Port, table_of
 
@@ -65,8 +66,15 @@ def view_of(port: Port) -> tuple[Any, ...]:
     return tuple(getattr(port, name) for name in NAMES)
 
 
-def render(row: Sequence[Any], ips: list[dict[str, str]], tags: list[str]) -> dict[str, Any]:
-    """One port tuple (in :data:`COLUMNS` order) as Neutron shows it."""
+def render(
+    row: Sequence[Any],
+    ips: list[dict[str, str]],
+    tags: list[str],
+    groups: list[str] | None = None,
+    pairs: list[dict[str, str]] | None = None,
+) -> dict[str, Any]:
+    """One port tuple (in :data:`COLUMNS` order) as Neutron shows it (``groups``/``pairs``: its security
+    groups and allowed address pairs)."""
     (pid, name, desc, project, status, revision, created, updated, network_id, mac, admin, device_id, owner,
      security, host, vif_type, details, vnic, profile, dns) = row  # fmt: skip
     return {
@@ -93,9 +101,9 @@ def render(row: Sequence[Any], ips: list[dict[str, str]], tags: list[str]) -> di
         "binding:vnic_type": vnic,
         "binding:profile": json_value(profile),
         "dns_name": dns,
-        "allowed_address_pairs": [],
+        "allowed_address_pairs": pairs or [],
         "extra_dhcp_opts": [],
-        "security_groups": [],
+        "security_groups": groups or [],
         "ip_allocation": "immediate",
         "propagate_uplink_status": False,
         "resource_request": None,
@@ -132,8 +140,12 @@ def render_rows(
         return []
     wanted: Any = ids if ids is not None and len(rows) > 50 else [row[0] for row in rows]
     ips, tags = _ips(session, wanted), _tags(session, wanted)
+    groups, pairs = port_security.attachments(session, wanted)
     empty: list[Any] = []
-    return [render(row, ips.get(row[0], empty) or [], tags.get(row[0], empty) or []) for row in rows]
+    return [
+        render(row, ips.get(row[0], empty) or [], tags.get(row[0], empty) or [], groups.get(row[0]), pairs.get(row[0]))
+        for row in rows
+    ]
 
 
 def select_ports() -> Select[Any]:

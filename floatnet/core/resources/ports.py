@@ -20,7 +20,7 @@ from floatnet.core.context import RequestContext
 from floatnet.core.errors import HTTPBadRequest, MacAddressInUse, PolicyNotAuthorized, PortNotFound
 from floatnet.core.ipam import fixed_ips
 from floatnet.core.listing import ListQuery, Page, apply, sql_filters
-from floatnet.core.resources import device_owners, port_binding, port_rendering, tags
+from floatnet.core.resources import device_owners, port_binding, port_rendering, port_security, tags
 from floatnet.core.resources.fip_target import release_port
 from floatnet.core.resources.scoped_rows import get_port, network_row
 from floatnet.core.service import Core, check_revision, owner_project
@@ -46,17 +46,6 @@ NETWORKS = table_of(Network)
 INSERT_PORT = insert(PORTS)
 
 
-def empty_list(feature: str) -> Any:
-    """Accept only an empty list: floatnet does not implement ``feature`` and says so instead of ignoring it."""
-
-    def convert(value: Any) -> list[Any]:
-        if value is None or value == []:
-            return []
-        raise ValueError(f"{feature} are not supported by floatnet")
-
-    return convert
-
-
 SPEC: dict[str, Attr] = {
     "network_id": Attr(to_uuid, put=False, required=True),
     "name": Attr(string(255), default=""),
@@ -70,8 +59,8 @@ SPEC: dict[str, Attr] = {
     "binding:profile": Attr(lambda value: {} if value is None else any_dict(value), default=dict),
     "binding:vnic_type": Attr(choice(*VNIC_TYPES), default="normal"),
     "port_security_enabled": Attr(to_bool),
-    "security_groups": Attr(empty_list("security groups")),
-    "allowed_address_pairs": Attr(empty_list("allowed address pairs")),
+    "security_groups": Attr(port_security.group_ids),
+    "allowed_address_pairs": Attr(port_security.address_pairs),
     "dns_name": Attr(dns_name, default=""),
     "project_id": Attr(project_id, put=False),
     "tenant_id": Attr(project_id, put=False),
@@ -218,8 +207,10 @@ def new_port(session: Session, core: Core, project: str, attrs: dict[str, Any], 
 
 
 def delete_port_in(session: Session, port: Port) -> None:
-    """Delete a port (its fixed IPs and tags go with it) and log it; its floating IPs are disassociated first."""
+    """Delete a port (its fixed IPs and tags go with it) and log it; its floating IPs are disassociated first
+    and the hosts whose remote-group sets held its addresses are woken."""
     release_port(session, port)
+    port_security.leave_groups(session, port)
     router_id = router_of(session, port.id)
     session.execute(delete(Tag).where(Tag.resource_type == "port", Tag.resource_id == port.id))
     session.execute(delete(IPAllocation).where(IPAllocation.port_id == port.id))
@@ -279,7 +270,9 @@ class PortService:
             _check_create(session, ctx, project, {k: v for k, v in attrs.items() if k not in defaults}, network)
             quotas.check(session, ctx, "port", project_id=project)
             values, ips, port_tags = create_port(session, self.core, project, attrs, network)
-            return port_rendering.render([values[name] for name in port_rendering.NAMES], ips, port_tags)
+            groups, pairs = port_security.on_create(session, ctx, values, attrs)
+            row = [values[name] for name in port_rendering.NAMES]
+            return port_rendering.render(row, ips, port_tags, groups, pairs)
 
         return self.core.db.run(work)
 
@@ -309,6 +302,7 @@ class PortService:
         port.binding_vif_type, port.binding_vif_details = port_binding.vif(
             session, self.core.config, network, port.binding_host_id
         )
+        port_security.on_update(session, ctx, port, attrs)
         changes.updated(session, "port", port, router_id=router_of(session, port.id), network_id=port.network_id)
         session.flush()
         return render_ports(session, [port])[0]

@@ -21,7 +21,17 @@ from floatnet.core.agent_protocol import changes
 from floatnet.core.context import RequestContext
 from floatnet.core.errors import HTTPBadRequest, NotFound
 from floatnet.core.service import Core
-from floatnet.db.models import Base, FloatingIP, Network, Port, Router, Subnet, Tag
+from floatnet.db.models import (
+    Base,
+    FloatingIP,
+    Network,
+    Port,
+    Router,
+    SecurityGroup,
+    SecurityGroupRule,
+    Subnet,
+    Tag,
+)
 
 MAX_TAGS = 50
 MAX_TAG_LEN = 60
@@ -32,6 +42,8 @@ MODELS: dict[str, type[Base]] = {
     "port": Port,
     "router": Router,
     "floatingip": FloatingIP,
+    "security_group": SecurityGroup,
+    "security_group_rule": SecurityGroupRule,
 }
 
 

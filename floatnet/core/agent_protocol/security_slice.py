@@ -1,0 +1,90 @@
+"""The security-group part of a host's state: for the ports listed, their groups' rules and the member
+addresses that ``remote_group_id`` rules need (a few indexed queries, whatever the number of ports).
+
+``groups`` holds every group a listed port is in, with its rules; ``remote_groups`` holds, for every group
+named by one of those rules as ``remote_group_id``, the fixed IPs and allowed-address-pair IPs of its
+members (on any host: a remote group spans the cloud), so the dataplane keeps them as one set per group.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from floatnet.db.models import (
+    AllowedAddressPair,
+    IPAllocation,
+    SecurityGroup,
+    SecurityGroupPortBinding,
+    SecurityGroupRule,
+)
+
+
+def _rule(rule: Any) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "direction": rule.direction,
+        "ethertype": rule.ethertype,
+        "protocol": rule.protocol,
+        "port_range_min": rule.port_range_min,
+        "port_range_max": rule.port_range_max,
+        "remote_ip_prefix": rule.remote_ip_prefix,
+        "remote_group_id": rule.remote_group_id,
+    }
+
+
+def _members(session: Session, group_ids: set[str]) -> dict[str, list[str]]:
+    """Addresses of the members of ``group_ids``: fixed IPs and allowed-address-pair IPs/CIDRs, sorted."""
+    result: dict[str, set[str]] = defaultdict(set)
+    if not group_ids:
+        return {}
+    bound = select(SecurityGroupPortBinding.port_id, SecurityGroupPortBinding.security_group_id).where(
+        SecurityGroupPortBinding.security_group_id.in_(group_ids)
+    )
+    groups_of: dict[str, list[str]] = defaultdict(list)
+    for port_id, group_id in session.execute(bound):
+        groups_of[port_id].append(group_id)
+    ports = list(groups_of)
+    fixed = select(IPAllocation.port_id, IPAllocation.ip_address).where(IPAllocation.port_id.in_(ports))
+    pairs = select(AllowedAddressPair.port_id, AllowedAddressPair.ip_address).where(
+        AllowedAddressPair.port_id.in_(ports)
+    )
+    for port_id, address in [*session.execute(fixed), *session.execute(pairs)]:
+        for group_id in groups_of[port_id]:
+            result[group_id].add(address)
+    return {group_id: sorted(result.get(group_id, set())) for group_id in sorted(group_ids)}
+
+
+def attach(session: Session, ports: list[dict[str, Any]]) -> dict[str, Any]:
+    """Add ``security_groups``, ``port_security_enabled`` (already there) and ``allowed_address_pairs`` to each
+    port dict in place; return the ``security`` section (see the module docstring and docs/agent-protocol.md)."""
+    ids = [port["id"] for port in ports]
+    groups_of: dict[str, list[str]] = defaultdict(list)
+    pairs_of: dict[str, list[dict[str, str]]] = defaultdict(list)
+    if ids:
+        bound = select(SecurityGroupPortBinding.port_id, SecurityGroupPortBinding.security_group_id)
+        for port_id, group_id in session.execute(bound.where(SecurityGroupPortBinding.port_id.in_(ids))):
+            groups_of[port_id].append(group_id)
+        stored = select(AllowedAddressPair).where(AllowedAddressPair.port_id.in_(ids))
+        for pair in session.scalars(stored):
+            pairs_of[pair.port_id].append({"ip_address": pair.ip_address, "mac_address": pair.mac_address})
+    for port in ports:
+        port["security_groups"] = sorted(groups_of.get(port["id"], []))
+        port["allowed_address_pairs"] = sorted(
+            pairs_of.get(port["id"], []), key=lambda p: (p["ip_address"], p["mac_address"])
+        )
+    used = {group_id for groups in groups_of.values() for group_id in groups}
+    rows = session.scalars(select(SecurityGroup).where(SecurityGroup.id.in_(used))).all() if used else []
+    rules: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    if used:
+        stmt = select(SecurityGroupRule).where(SecurityGroupRule.security_group_id.in_(used))
+        for rule in session.scalars(stmt.order_by(SecurityGroupRule.id)):
+            rules[rule.security_group_id].append(_rule(rule))
+    remote = {r["remote_group_id"] for group_rules in rules.values() for r in group_rules if r["remote_group_id"]}
+    groups = [
+        {"id": g.id, "stateful": g.stateful, "rules": rules.get(g.id, [])} for g in sorted(rows, key=lambda g: g.id)
+    ]
+    return {"groups": groups, "remote_groups": _members(session, remote)}
