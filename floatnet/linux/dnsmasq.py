@@ -163,9 +163,7 @@ class Dnsmasq:
         ]  # fmt: skip
         for s in sorted(spec.subnets, key=lambda s: s.id):
             net = ipaddress.ip_network(s.cidr, strict=False)
-            argv.append(
-                f"--dhcp-range=set:{_tag(s)},{net.network_address},static,{net.netmask},{spec.lease_time}s"
-            )
+            argv.append(f"--dhcp-range=set:{_tag(s)},{net.network_address},static,{net.netmask},{spec.lease_time}s")
         if spec.mtu:  # forced: many clients do not ask for option 26, yet a wrong MTU breaks them quietly
             argv.append(f"--dhcp-option-force=option:mtu,{spec.mtu}")
         return argv
@@ -231,9 +229,7 @@ class Dnsmasq:
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise KernelError("start dnsmasq", spec.network_id, exc) from exc
         if proc.returncode != 0:
-            raise KernelError(
-                "start dnsmasq", spec.network_id, proc.stderr.strip() or f"exit {proc.returncode}"
-            )
+            raise KernelError("start dnsmasq", spec.network_id, proc.stderr.strip() or f"exit {proc.returncode}")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             pid = self.pid(spec.network_id)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import errno
 import ipaddress
 import json
+import socket
 import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -59,12 +60,43 @@ def ensure_tables(netns: str | None) -> None:
     _run(netns, r.skeleton(), "sg tables")
 
 
+def _elem_text(elem: Any) -> str:
+    """One element of a concatenated set (``tap . value``) as nft text, from nft's JSON."""
+    value = elem.get("elem", {}).get("val", elem) if isinstance(elem, dict) and "elem" in elem else elem
+    parts = value["concat"] if isinstance(value, dict) and "concat" in value else [value]
+    out = []
+    for part in parts:
+        if isinstance(part, dict) and "prefix" in part:
+            out.append(f"{part['prefix']['addr']}/{part['prefix']['len']}")
+        elif isinstance(part, dict) and "range" in part:
+            out.append(f"{part['range'][0]}-{part['range'][1]}")
+        else:
+            out.append(f'"{part}"' if part == parts[0] else str(part))
+    return " . ".join(out)
+
+
+def _spoof_delete_lines(netns: str | None, tap: str) -> list[str]:
+    """Delete lines for every anti-spoofing element the kernel holds for ``tap`` (read back, not assumed)."""
+    lines = []
+    for name in ("filtered", "port_macs", "port_src4", "port_src6"):
+        try:
+            out = _nft(netns, f"list set bridge {r.TABLE} {name}", "sg observe")
+        except nft.NftError:
+            continue
+        for item in json.loads(out or '{"nftables": []}')["nftables"]:
+            mine = [t for t in map(_elem_text, (item.get("set") or {}).get("elem", [])) if t.startswith(f'"{tap}"')]
+            if mine:
+                lines.append(f"delete element bridge {r.TABLE} {name} {{ {', '.join(mine)} }}")
+    return lines
+
+
 def replace_port(netns: str | None, port: r.PortFilter) -> None:
     """Install or replace one port's filter in one transaction (tables created on first use).
 
     A port whose zone changed is deleted first (map elements cannot change value in place)."""
     try:
-        _run(netns, [*r.skeleton(), *r.port_lines(port)], f"sg port {port.port_id}")
+        lines = [*r.skeleton(), *_spoof_delete_lines(netns, port.tap), *r.port_lines(port)]
+        _run(netns, lines, f"sg port {port.port_id}")
     except nft.NftError as exc:
         old = observe(netns).ports.get(port.port_id)
         if old is None or old.zone == port.zone and old.stateful == port.stateful:
@@ -79,7 +111,8 @@ def delete_port(netns: str | None, port_id: str) -> bool:
     old = observe(netns).ports.get(port_id)
     if old is None:
         return False
-    _run(netns, r.port_delete_lines(port_id, old.zone, old.tap, old.stateful), f"sg delete port {port_id}")
+    lines = [*_spoof_delete_lines(netns, old.tap), *r.port_delete_lines(port_id, old.zone, old.tap, old.stateful)]
+    _run(netns, lines, f"sg delete port {port_id}")
     return True
 
 
@@ -101,8 +134,12 @@ def delete_group(netns: str | None, group_id: str) -> bool:
 def add_members(netns: str | None, group_id: str, addresses: Iterable[str]) -> None:
     """Add member addresses to a group's set (one element each; present ones are no-ops)."""
     lines = r.member_lines("add", group_id, list(addresses))
-    if lines:
-        _run(netns, [*r.group_sets(group_id), *lines], f"sg members {group_id}")
+    if not lines:
+        return
+    try:
+        _run(netns, lines, f"sg members {group_id}")
+    except nft.NftError:  # the group's sets do not exist yet: create them (and the tables) with the members
+        _run(netns, [*r.skeleton(), *r.group_sets(group_id), *lines], f"sg members {group_id}")
 
 
 def remove_members(netns: str | None, group_id: str, addresses: Iterable[str]) -> None:
@@ -114,10 +151,22 @@ def remove_members(netns: str | None, group_id: str, addresses: Iterable[str]) -
     try:
         _run(netns, lines, f"sg members {group_id}")
     except nft.NftError:
-        present = observe(netns).members.get(group_id, set())
+        present = _set_members(netns, group_id)
         lines = r.member_lines("delete", group_id, [a for a in wanted if r._host(a) in present])
         if lines:
             _run(netns, lines, f"sg members {group_id}")
+
+
+def _set_members(netns: str | None, group_id: str) -> set[str]:
+    found: set[str] = set()
+    for version in (4, 6):
+        try:
+            out = _nft(netns, f"list set inet {r.TABLE} {r.group_set(group_id, version)}", "sg members")
+        except nft.NftError:
+            continue
+        for item in json.loads(out or '{"nftables": []}')["nftables"]:
+            found.update(str(e) for e in (item.get("set") or {}).get("elem", []))
+    return found
 
 
 @dataclass(frozen=True)
@@ -258,7 +307,8 @@ def _delete(ct: Conntrack, entries: list[ConntrackEntry]) -> int:
     deleted = 0
     for entry in entries:
         try:
-            ct.delete(entry)
+            # the zone must be named: a delete without it looks in zone 0 only
+            ct.entry("del", tuple_orig=entry.tuple_orig, zone=entry.zone)
         except NetlinkError as exc:
             if exc.code != errno.ENOENT:
                 raise
@@ -269,8 +319,11 @@ def _delete(ct: Conntrack, entries: list[ConntrackEntry]) -> int:
 
 def _ct(netns: str | None, op: str, fn: Any) -> int:
     def body() -> int:
-        with Conntrack() as ct:
-            return int(fn(ct))
+        total = 0
+        for family in (socket.AF_INET, socket.AF_INET6):
+            with Conntrack(nfgen_family=family) as ct:
+                total += int(fn(ct))
+        return total
 
     try:
         return int(_netns.run_in(netns, body))
