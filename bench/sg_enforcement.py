@@ -364,6 +364,10 @@ def main(argv: list[str] | None = None) -> int:
         result["none"] = {"rate": lab.rate(args.seconds), "closed_port_reachable": lab.reaches(CLOSED)}
         for design in (OpenFlow(lab), Hybrid(lab)):
             result[design.name] = measure(lab, design, args)
+        Hybrid(lab).reset()  # the plug (qbr + veth) stays, the filter goes: what the plug alone costs
+        result["hybrid_plug_unfiltered"] = {"rate": lab.rate(args.seconds)}
+        lab.attach(TAP)
+        result["none_again"] = {"rate": lab.rate(args.seconds)}
     finally:
         lab.teardown()
     result["loadavg"] = os.getloadavg()[0]

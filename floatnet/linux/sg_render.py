@@ -25,10 +25,10 @@ table inet floatnet_sg                    stateful: br_netfilter hands bridged I
 
 The inet hooks see the bridge itself as both input and output device, hence the mark set in the bridge
 table: it names the port and the direction. Every port chain ends in a ``drop`` whose comment carries a
-fingerprint of the :class:`PortFilter` (``fp:<hash>``), and every group chain one of its :class:`GroupRules`:
-(Per-port state is set elements, never anonymous sets: nft fetches every set, anonymous ones included, before
-each command, so 8,000 anonymous sets made adding one member cost 250 ms with 1,000 ports.)
+fingerprint of the :class:`PortFilter` (``fp:<hash>``), and every group chain one of its :class:`GroupRules`;
 :func:`floatnet.linux.port_filter.observe` reads them back for drift repair without parsing rules.
+Per-port state is set elements, never anonymous sets: nft fetches every set, anonymous ones included, before
+each command, so 8,000 anonymous sets made adding one member cost 250 ms with 1,000 ports.
 """
 
 from __future__ import annotations
