@@ -97,13 +97,12 @@ def replace_port(netns: str | None, port: r.PortFilter) -> None:
     try:
         lines = [*r.skeleton(), *_spoof_delete_lines(netns, port.tap), *r.port_lines(port)]
         _run(netns, lines, f"sg port {port.port_id}")
-    except nft.NftError as exc:
+    except nft.NftError:
         old = observe(netns).ports.get(port.port_id)
         if old is None or old.zone == port.zone and old.stateful == port.stateful:
             raise
         delete_port(netns, port.port_id)
         _run(netns, r.port_lines(port), f"sg port {port.port_id}")
-        del exc
 
 
 def delete_port(netns: str | None, port_id: str) -> bool:
@@ -222,13 +221,13 @@ def observe(netns: str | None) -> Installed:
     """Read the installed ports, groups and members back (fingerprints from the chains' comment rules)."""
     inet, bridge = _list(netns, "inet"), _list(netns, "bridge")
     prints = _fingerprints(inet)
-    zones = {int(e[0]): int(e[1]) for e in (el["elem"]["val"] if isinstance(el, dict) and "elem" in el
-             else el for el in _elems(inet, "map", "zone")) if isinstance(e, list)}  # fmt: skip
+    zones = {int(k): int(v) for k, v in _pairs(_elems(inet, "map", "zone"))}
     notrack = {int(m) for m in _elems(inet, "set", "stateless")}
-    taps = {int(m[1]): m[0] for m in _elems(bridge, "map", "port_mark") if isinstance(m, list)}
+    taps = {int(v): str(k) for k, v in _pairs(_elems(bridge, "map", "port_mark"))}
+    chains = {int(k): str((v.get("jump") or {}).get("target")) for k, v in _pairs(_elems(inet, "map", "dispatch"))}
     found = Installed()
     for mark, zone in zones.items():
-        name = str(_chain_of(_elems(inet, "map", "dispatch"), mark))
+        name = chains.get(mark, "")
         if mark & r.MARK_EGRESS and name.startswith("port-") and name.endswith("-out"):
             pid = name[len("port-") : -len("-out")]
             found.ports[pid] = InstalledPort(zone, taps.get(mark, ""), mark not in notrack, prints.get(name))
@@ -242,11 +241,9 @@ def observe(netns: str | None) -> Installed:
     return found
 
 
-def _chain_of(dispatch: list[Any], mark: int) -> str | None:
-    for key, verdict in (e for e in dispatch if isinstance(e, list)):
-        if int(key) == mark:
-            return str((verdict.get("jump") or {}).get("target"))
-    return None
+def _pairs(elems: list[Any]) -> list[tuple[Any, Any]]:
+    """The ``[key, value]`` elements of a map listed by nft's JSON."""
+    return [(e[0], e[1]) for e in elems if isinstance(e, list) and len(e) == 2]
 
 
 def _sysctl_on(keys: tuple[str, ...]) -> None:
