@@ -61,15 +61,11 @@ def _send(netns: str | None, ifname: str, ip: str, count: int, interval: float) 
         sock.close()
 
 
-def send_gratuitous(
-    netns: str | None, ifname: str, ip: str, count: int = 3, interval: float = 0.2
-) -> threading.Thread:
+def send_gratuitous(netns: str | None, ifname: str, ip: str, count: int = 3, interval: float = 0.2) -> threading.Thread:
     """Announce ``ip`` on ``ifname`` ``count`` times (request + reply each), ``interval`` s apart.
 
     Returns at once with the (daemon) sending thread; errors are logged, never raised.
     """
-    worker = threading.Thread(
-        target=_send, args=(netns, ifname, ip, count, interval), name=f"garp:{ip}", daemon=True
-    )
+    worker = threading.Thread(target=_send, args=(netns, ifname, ip, count, interval), name=f"garp:{ip}", daemon=True)
     worker.start()
     return worker

@@ -152,9 +152,7 @@ def _element_diff(current: RouterNat, nat: RouterNat) -> list[dict[str, Any]]:
         cmds.append({"delete": {"element": _elements(DNAT_MAP, list(gone))}})
         cmds.append({"delete": {"element": _elements(SNAT_MAP, list(gone.values()))}})
     if new_nets - old_nets:
-        cmds.append(
-            {"add": {"element": _elements(INTERNAL_SET, [_prefix(c) for c in sorted(new_nets - old_nets)])}}
-        )
+        cmds.append({"add": {"element": _elements(INTERNAL_SET, [_prefix(c) for c in sorted(new_nets - old_nets)])}})
     if new:
         cmds.append({"add": {"element": _elements(DNAT_MAP, [[f, x] for f, x in new.items()])}})
         cmds.append({"add": {"element": _elements(SNAT_MAP, [[x, f] for f, x in new.items()])}})

@@ -146,9 +146,7 @@ class Ovs:
 
     def delete_port(self, bridge: str | None, port: str) -> None:
         """Delete a port if it exists (only from ``bridge`` when given)."""
-        self._do(
-            "delete port", port, lambda txn: txn.add(self.api.del_port(port, bridge=bridge, if_exists=True))
-        )
+        self._do("delete port", port, lambda txn: txn.add(self.api.del_port(port, bridge=bridge, if_exists=True)))
 
     def _port_bridge(self, port: str) -> str | None:
         for br in self._rows("Bridge"):

@@ -160,9 +160,7 @@ def system_ovs_connection(timeout: float = 3.0) -> str | None:
             continue
         conn = f"unix:{sock}"
         try:
-            _run(
-                ["ovsdb-client", f"--timeout={int(timeout)}", "list-dbs", conn], "probe", timeout=timeout + 2
-            )
+            _run(["ovsdb-client", f"--timeout={int(timeout)}", "list-dbs", conn], "probe", timeout=timeout + 2)
         except KernelError:
             continue
         return conn
