@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Select, delete, insert, select
 from sqlalchemy.orm import Session
 
+from floatnet.core.agent_protocol import changes
 from floatnet.core.context import RequestContext
 from floatnet.core.errors import HTTPBadRequest
 from floatnet.core.resources import security_groups
@@ -146,7 +147,7 @@ def on_create(
     if attrs.get("security_groups"):  # the project's own default group needs no check
         _check_groups(session, ctx, port["project_id"], groups)
     _bind(session, port["id"], groups, replace=False)
-    _log_membership(session, port["id"], port["network_id"], groups)
+    _log_membership(session, groups)
     return groups, _store_pairs(session, port["id"], port["mac_address"], pairs, replace=False)
 
 
@@ -163,7 +164,7 @@ def on_update(session: Session, ctx: RequestContext, port: Any, attrs: dict[str,
     if "security_groups" in attrs and sorted(attrs["security_groups"]) != sorted(before):
         _check_groups(session, ctx, port.project_id, attrs["security_groups"])
         _bind(session, port.id, attrs["security_groups"])
-        _log_membership(session, port.id, port.network_id, sorted(set(before) ^ set(attrs["security_groups"])))
+        _log_membership(session, sorted(set(before) ^ set(attrs["security_groups"])))
     if "allowed_address_pairs" in attrs:
         _store_pairs(session, port.id, port.mac_address, attrs["allowed_address_pairs"])
 
@@ -179,17 +180,19 @@ def current_groups(session: Session, port_id: str) -> list[str]:
     return list(session.scalars(stmt))
 
 
-def _log_membership(session: Session, port_id: str, network_id: str, changed: list[str]) -> None:
-    """Wake the hosts whose rules name a group the port joined or left as remote group (the port's own
-    network is woken by the port's change row)."""
-    if changed:
-        security_groups.record_change(session, "port", port_id, "update", changed, woken=network_id)
+def _log_membership(session: Session, changed: list[str]) -> None:
+    """The port joined or left the ``changed`` groups: their member sets moved. One ``security_group`` row per
+    group, without a network (the port's own network is woken by the port's row): naming every peer network
+    would cost a scan of the group's members on every port create; an agent knows which groups its ports'
+    rules name as remote group and refetches for those (as Neutron's member-updated fan-out)."""
+    for group_id in changed:
+        changes.fanned_out(session, "security_group", group_id, "update", [None])
 
 
 def leave_groups(session: Session, port: Any) -> None:
     """A deleted port leaves its groups: wake the hosts whose remote-group sets held its addresses (its
     bindings and pairs go with the port row, ``ON DELETE CASCADE``)."""
-    _log_membership(session, port.id, port.network_id, current_groups(session, port.id))
+    _log_membership(session, current_groups(session, port.id))
 
 
 def attachments(session: Session, ids: list[str] | Select[Any]) -> tuple[dict[str, list[str]], dict[str, list[Any]]]:
