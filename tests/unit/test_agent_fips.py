@@ -20,13 +20,10 @@ from tests.unit.test_agent_plan import CTX, R1, fip, router_doc, state
 
 
 def edits(actions: list[A.Action]) -> list[Any]:
-    """Actions with address changes written as (add, remove), whichever form the planner chose."""
+    """Actions with address changes written as (add, remove)."""
     out: list[Any] = []
     for a in actions:
-        if isinstance(a, A.SyncAddresses):
-            assert a.have is not None
-            out.append(("addresses", a.dev, a.wanted - a.have, a.have - a.wanted, a.refs))
-        elif isinstance(a, A.EditAddresses):
+        if isinstance(a, A.EditAddresses):
             out.append(("addresses", a.dev, a.add, a.remove, a.refs))
         else:
             out.append(a)
