@@ -25,7 +25,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -38,7 +38,7 @@ from floatnet.agent.desired import DesiredState, DesiredStateError, FloatingIp, 
 from floatnet.agent.dirty import Dirty, changed_fips, scope
 from floatnet.agent.kernel import Kernel
 from floatnet.agent.kernel_watch import EVERYTHING
-from floatnet.agent.merge import Touched, complete_routers, merge, touched
+from floatnet.agent.merge import Touched, complete_routers, gone_fips, merge, touched
 from floatnet.agent.plan import plan
 from floatnet.agent.plan_common import PlanContext
 from floatnet.agent.projection import project
@@ -174,7 +174,7 @@ class Agent:
             previous = self.desired
             assert previous is not None
             self.desired = merge(previous, partial, batch.routers, batch.networks)
-            gone = self._gone_fips(previous, self.desired, batch.routers, asked)
+            gone = gone_fips(previous, self.desired, batch.routers, asked)
         self.reported.update(S.known(answer))  # what the server holds: only differences are reported
         dirty = Dirty(
             gone_ports=set(batch.gone_ports), gone_fips=gone, feed=batch.routers | batch.networks,
@@ -276,7 +276,7 @@ class Agent:
         desired = parse_state(self.client.state(), complete=True)
         self.observed = self.kernel.observe(project(desired, self.ctx, {}).namespaces)
         with self.lock:
-            gone = self._gone_fips(self.desired, desired, set(desired.routers))
+            gone = gone_fips(self.desired, desired, set(desired.routers))
             self.desired = desired
         self.reported.update(S.known(desired))
         return desired, gone, []
@@ -457,20 +457,6 @@ class Agent:
         refs |= {("router", r) for r in partial.routers} | {("network", n) for n in partial.networks}
         self.errors = {ref: why for ref, why in self.errors.items() if ref not in refs}
         self.errors.update(result.errors)
-
-    @staticmethod
-    def _gone_fips(
-        old: DesiredState | None, new: DesiredState, routers: Iterable[str], only: set[str] | None = None
-    ) -> set[str]:
-        """Floating IPs that were on one of ``routers`` and are on no router any more: they go DOWN.
-        ``only``: the floating IPs that can have changed (a narrowed batch): O(len(only)), not O(router)."""
-        if old is None:
-            return set()
-        before: set[str] = set()
-        for router_id in routers:
-            known = old.routers[router_id].floatingips if router_id in old.routers else {}
-            before.update(known if only is None else (i for i in only if i in known))
-        return {i for i in before if not any(i in r.floatingips for r in new.routers.values())}
 
 
 def _add_permanent(result: ApplyResult, poisoned: Mapping[Ref, str]) -> None:
