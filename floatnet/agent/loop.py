@@ -244,8 +244,9 @@ class Agent:
         (stale namespaces re-read from the kernel first) and the marked floating IPs, never anything else."""
         started = time.monotonic()
         retried, self.retrying = dirty.stale & self.retrying, self.retrying - dirty.stale
+        found: list[str] = []
         if dirty.everything:
-            current, gone, found = self._relist()
+            current, gone, started = self._relist()
         else:
             assert self.desired is not None
             found = self._reobserve(dirty.stale, refresh_ovs=bool(dirty.whole() or dirty.ovs))
@@ -267,19 +268,22 @@ class Agent:
             self._log_step(dirty, actions + fast_actions, result, found, retried, started)
         self.step_ok = True
 
-    def _relist(self) -> tuple[DesiredState, set[str], list[str]]:
+    def _relist(self) -> tuple[DesiredState, set[str], float]:
         """The full resync's observe: register, list the complete desired state, observe every owned object
-        (the feed's queued changes are covered by the listing; the feed restarts from its ``seq``)."""
+        (the feed's queued changes are covered by the listing; the feed restarts from its ``seq``). Returns the
+        state, the floating IPs gone from their routers, and when the listing was in (the full sync's logged
+        time is the agent's work from there: observe, plan, apply, report)."""
         while not self.events.empty():
             self.events.get_nowait()
         self.client.register(self.configurations(), start_flag=self.syncs == 0)
         desired = parse_state(self.client.state(), complete=True)
+        listed = time.monotonic()
         self.observed = self.kernel.observe(project(desired, self.ctx, {}).namespaces)
         with self.lock:
             gone = gone_fips(self.desired, desired, set(desired.routers))
             self.desired = desired
         self.reported.update(S.known(desired))
-        return desired, gone, []
+        return desired, gone, listed
 
     def _reobserve(self, stale: set[str], refresh_ovs: bool) -> list[str]:
         """Read the ``stale`` namespaces (their dnsmasq too) and, if asked, the OVS ports into the view; returns
