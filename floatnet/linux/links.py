@@ -23,7 +23,7 @@ from floatnet.linux.errors import KernelError
 from floatnet.linux.names import IFNAME_MAX
 
 T = TypeVar("T")
-RTPROT_STATIC = 4  # routes floatnet adds; sync_routes only ever removes routes with this protocol
+RTPROT_STATIC = 4  # routes floatnet adds; sync_routes only ever removes these (the agent observes only these)
 
 
 @dataclass(frozen=True)
