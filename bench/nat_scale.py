@@ -1,13 +1,16 @@
 """NAT scale: agent work on a router's nftables table holding N floating IPs (prints JSON).
 
-Measures, in a throwaway namespace (``bnat-<hex>``, removed at the end), with floatnet.linux.nat through
-libnftables (ctypes, context cached per namespace):
+Measures, in a throwaway namespace (``bnat-<hex>``, removed at the end), the way the agent does it: the
+planner (:func:`floatnet.agent.plan.plan_nat` for a whole router, the fast path's
+:class:`floatnet.agent.plan_fips.FipDiff` for one floating IP) decides against the view, and the agent's
+action handlers run the result through floatnet.linux.nat (libnftables over ctypes, context cached per
+namespace). Each time covers planning, dispatch and the kernel:
 
-- ``cold_sync_s``: ``nat.replace`` of a router with N floating IPs into an empty namespace (target <= 5 s);
-- ``noop_replace_s``: ``nat.replace`` again with nothing changed (observe only, no write);
+- ``cold_sync_s``: planning a router with N floating IPs against no table, and building it (target <= 5 s);
+- ``noop_replace_s``: observing the table and planning again with nothing changed (no action, no write);
 - ``add_fip_ms`` / ``del_fip_ms``: adding/removing one floating IP to/from the table holding N (target
   <= 1 ms), p50/p99/mean over ``--rounds``; the table's handles are checked unchanged (no rebuild);
-- ``move_fip_ms``: re-associating one existing floating IP to another fixed IP (one transaction).
+- ``move_fip_ms``: re-associating one existing floating IP to another fixed IP (old pair out, new pair in).
 
 Run as root: ``.venv/bin/python bench/nat_scale.py [--fips 10000] [--rounds 200]``.
 The floating IPs are map entries only (10.128.0.0/17 -> 10.0.0.0/17), never put on an interface.
@@ -24,7 +27,15 @@ import statistics
 import sys
 import time
 
+from floatnet.agent import actions as A
+from floatnet.agent.apply import run_actions
+from floatnet.agent.handlers import handlers
+from floatnet.agent.plan import plan_nat
+from floatnet.agent.plan_fips import FipDiff
+from floatnet.agent.state import NatTable
 from floatnet.linux import nat, netns, nft
+
+RUN = handlers(None)  # type: ignore[arg-type]  # the NAT handlers never use the dataplane
 
 
 def fips(n: int) -> dict[str, str]:
@@ -50,39 +61,55 @@ def handles(ns: str) -> list[tuple[str, int]]:
     return sorted((o["chain"]["name"], o["chain"]["handle"]) for o in out if "chain" in o)
 
 
+def apply(actions: list[A.Action]) -> None:
+    result = run_actions(actions, RUN)
+    assert not result.errors, result.errors
+
+
+def view(ns: str) -> NatTable | None:
+    """The table as the agent's observation holds it."""
+    held = nat.observe(ns)
+    if held is None:
+        return None
+    return NatTable(held.gateway_ip, held.gateway_dev, held.enable_snat, frozenset(held.internal_cidrs), held.fips)
+
+
+def whole(ns: str, have: NatTable | None, want: NatTable) -> list[A.Action]:
+    """The whole-router planner's NAT actions (unmap first, then the table or its elements)."""
+    unmap, rest, _ = plan_nat(ns, have, want, {ip: ip for ip in want.fips}, ())
+    return unmap + rest
+
+
+def one(ns: str, before: dict[str, str], after: dict[str, str]) -> float:
+    """The fast path for one floating IP: diff the changed one only, unmap/map, apply; milliseconds."""
+    t0 = time.perf_counter()
+    diff = FipDiff.between(before, after, {ip: ip for ip in after})
+    apply(diff.unmap(ns) + diff.map(ns))
+    return (time.perf_counter() - t0) * 1000
+
+
 def measure(ns: str, n: int, rounds: int) -> dict[str, object]:
-    table = nat.RouterNat("203.0.113.100", "qg-bench000000", True, ("10.0.0.1/17",), fips(n))
+    table = NatTable("203.0.113.100", "qg-bench000000", True, frozenset({"10.0.0.0/17"}), fips(n))
     started = time.perf_counter()
-    nat.replace(ns, table)
+    apply(whole(ns, None, table))
     cold = time.perf_counter() - started
     started = time.perf_counter()
-    assert nat.replace(ns, table) is False
+    assert whole(ns, view(ns), table) == []
     noop = time.perf_counter() - started
     before = handles(ns)
     adds, dels = [], []
     for i in range(rounds):
         fip, fixed = f"10.129.{i // 250}.{i % 250 + 1}", f"10.0.{100 + i // 250}.{i % 250 + 1}"
-        t0 = time.perf_counter()
-        nat.add_fip(ns, fip, fixed)
-        t1 = time.perf_counter()
-        nat.del_fip(ns, fip, fixed)
-        t2 = time.perf_counter()
-        adds.append((t1 - t0) * 1000)
-        dels.append((t2 - t1) * 1000)
+        adds.append(one(ns, {}, {fip: fixed}))
+        dels.append(one(ns, {fip: fixed}, {}))
     moves = []
     for i in range(rounds):
-        fip, fixed = (
-            str(ipaddress.IPv4Address(int(ipaddress.IPv4Address("10.128.0.1")) + i)),
-            f"10.0.127.{i % 250 + 1}",
-        )
-        original = table.fips[fip]
-        t0 = time.perf_counter()
-        nat.add_fip(ns, fip, fixed)
-        moves.append((time.perf_counter() - t0) * 1000)
-        nat.add_fip(ns, fip, original)
+        fip = str(ipaddress.IPv4Address(int(ipaddress.IPv4Address("10.128.0.1")) + i))
+        original, fixed = table.fips[fip], f"10.0.127.{i % 250 + 1}"
+        moves.append(one(ns, {fip: original}, {fip: fixed}))
+        one(ns, {fip: fixed}, {fip: original})
     assert handles(ns) == before, "table was rebuilt"
-    observed = nat.observe(ns)
-    assert observed is not None and len(observed.fips) == n
+    assert view(ns) == table
     return {
         "fips": n,
         "cold_sync_s": round(cold, 3),

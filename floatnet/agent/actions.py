@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, dataclass
 
 from floatnet.agent.desired import DhcpHost, Subnet
-from floatnet.agent.state import NatTable, Routes
+from floatnet.agent.state import NatTable
 
 Ref = tuple[str, str]  # (kind, id): ("router", id), ("floatingip", id), ("port", id), ("network", id)
 
@@ -77,12 +77,13 @@ class DeleteOvsPort(Action):
 
 @dataclass(frozen=True, kw_only=True)
 class SyncAddresses(Action):
-    """Make ``dev`` hold ``wanted``; with ``have`` (what it is known to hold) only the difference is sent."""
+    """Replace ``dev``'s addresses with ``wanted``: for a device plugged in the same plan, whose addresses the
+    planner cannot know (a re-created device has none); every other address change is an :class:`EditAddresses`
+    the planner diffed against its view."""
 
     ns: str
     dev: str
     wanted: frozenset[str]
-    have: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,15 +97,29 @@ class EditAddresses(Action):
 
 
 @dataclass(frozen=True, kw_only=True)
-class SyncRoutes(Action):
+class EditRoutes(Action):
+    """Delete then add (replace) gatewayed routes ``(destination cidr, nexthop)``, diffed by the planner."""
+
     ns: str
-    routes: Routes
+    add: frozenset[tuple[str, str]] = frozenset()
+    remove: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True, kw_only=True)
 class ReplaceNat(Action):
+    """Build the router's whole table (one atomic transaction): it is missing or its rules differ."""
+
     ns: str
     table: NatTable
+
+
+@dataclass(frozen=True, kw_only=True)
+class EditNatInternal(Action):
+    """Delete then add elements of the table's set of internal networks (rules untouched)."""
+
+    ns: str
+    add: frozenset[str] = frozenset()
+    remove: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,7 +133,7 @@ class AddFipMapping(Action):
 class DelFipMapping(Action):
     ns: str
     fip: str
-    fixed: str | None = None  # the fixed IP it maps to now (saves a lookup)
+    fixed: str  # the fixed IP it maps to now, as the planner's view holds it (the kernel checks the pair)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -11,11 +11,9 @@ after 1 s, 2 s … 30 s (:meth:`Backoff.retry`).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
-from floatnet.agent.desired import DesiredState
 from floatnet.agent.state import Namespace
-from floatnet.linux import names
 
 
 def describe(before: Namespace | None, after: Namespace | None) -> str:
@@ -61,21 +59,6 @@ def _nat(before: Namespace, after: Namespace) -> list[str]:
         return ["nft table floatnet changed"]
     lost = sorted(set(before.nat.fips) - set(after.nat.fips))
     return [f"nft map lost {', '.join(lost)}" if lost else "nft map elements changed"]
-
-
-def restrict(desired: DesiredState, namespaces: Iterable[str]) -> DesiredState:
-    """The part of ``desired`` that the given namespaces implement (a partial state: nothing else is touched)."""
-    wanted = set(namespaces)
-    return replace(
-        desired,
-        complete=False,
-        routers={i: r for i, r in desired.routers.items() if names.router_ns(i) in wanted},
-        networks={i: n for i, n in desired.networks.items() if names.dhcp_ns(i) in wanted},
-        ports={},
-        absent_routers=frozenset(),
-        absent_networks=frozenset(),
-        absent_ports=frozenset(),
-    )
 
 
 @dataclass

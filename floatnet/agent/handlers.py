@@ -1,7 +1,10 @@
 """The kernel side of each action: one small function per action type, all through :mod:`floatnet.linux`.
 
-``handlers(dp)`` returns the table :func:`floatnet.agent.apply.run_actions` dispatches on. Every function is
-idempotent because the linux layer is ("ensure"), so re-running a half-applied plan after a failure is safe.
+``handlers(dp)`` returns the table :func:`floatnet.agent.apply.run_actions` dispatches on. Devices,
+addresses, routes and dnsmasq are "ensure" operations (idempotent); the NAT element operations are exact — the
+planner names both ends of each pair from its view and the kernel checks them, a wrong one failing the
+transaction as a whole. A plan is never re-run blindly: a namespace whose actions failed is re-observed and
+planned again (:mod:`floatnet.agent.loop`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from typing import Any
 
 from floatnet.agent import actions as A
 from floatnet.agent.observe import Dataplane
-from floatnet.agent.state import DEFAULT_ROUTE
 from floatnet.linux import arp, conntrack, dnsmasq, links, nat, netns
 from floatnet.linux.errors import KernelError
 
@@ -68,20 +70,15 @@ def _delete_ovs_port(dp: Dataplane, a: A.DeleteOvsPort) -> None:
 
 
 def _sync_addresses(dp: Dataplane, a: A.SyncAddresses) -> None:
-    """One netlink call per changed address when the current ones are known (a FIP's /32), else a sync."""
-    if a.have is None:
-        links.sync_addresses(a.ns, a.dev, a.wanted)
-    else:
-        links.edit_addresses(a.ns, a.dev, add=a.wanted - a.have, remove=a.have - a.wanted)
+    links.sync_addresses(a.ns, a.dev, a.wanted)
 
 
 def _edit_addresses(dp: Dataplane, a: A.EditAddresses) -> None:
     links.edit_addresses(a.ns, a.dev, add=a.add, remove=a.remove)
 
 
-def _sync_routes(dp: Dataplane, a: A.SyncRoutes) -> None:
-    extra = [(dst, via) for dst, via in sorted(a.routes.extra) if dst != DEFAULT_ROUTE]
-    links.sync_routes(a.ns, a.routes.default_gw, extra)
+def _edit_routes(dp: Dataplane, a: A.EditRoutes) -> None:
+    links.edit_routes(a.ns, add=sorted(a.add), remove=sorted(a.remove))
 
 
 def router_nat(table: Any) -> nat.RouterNat:
@@ -97,6 +94,10 @@ def router_nat(table: Any) -> nat.RouterNat:
 
 def _replace_nat(dp: Dataplane, a: A.ReplaceNat) -> None:
     nat.replace(a.ns, router_nat(a.table))
+
+
+def _edit_nat_internal(dp: Dataplane, a: A.EditNatInternal) -> None:
+    nat.edit_internal(a.ns, add=a.add, remove=a.remove)
 
 
 def _add_fip(dp: Dataplane, a: A.AddFipMapping) -> None:
@@ -165,8 +166,9 @@ _TABLE: dict[type, Callable[[Dataplane, Any], None]] = {
     A.DeleteOvsPort: _delete_ovs_port,
     A.SyncAddresses: _sync_addresses,
     A.EditAddresses: _edit_addresses,
-    A.SyncRoutes: _sync_routes,
+    A.EditRoutes: _edit_routes,
     A.ReplaceNat: _replace_nat,
+    A.EditNatInternal: _edit_nat_internal,
     A.AddFipMapping: _add_fip,
     A.DelFipMapping: _del_fip,
     A.FlushConntrack: _flush_conntrack,

@@ -1,32 +1,31 @@
-"""The reconcile loop: list, then watch; every trigger ends in the same observe → plan → apply step
-(docs/architecture.md, "Reconcile loop").
+"""The reconcile loop: every trigger marks resources dirty, one step reconciles them (docs/architecture.md,
+"Reconcile loop").
 
-1. Full sync (at start, after a 410, after a server or unexpected failure, and every ``full_interval``, 60 s):
-   register, fetch the complete state, observe every owned kernel object, plan, apply, report statuses, and
-   follow the change feed from the snapshot's ``seq``. Drift it finds is logged as repaired.
-2. Feed changes: refetch only the touched routers/networks (``state?router_id=…``), plan them against the
-   in-memory view of the kernel, apply, report. A batch of floating-IP changes only is fetched narrowed to them
-   and, when their routers are built and otherwise unchanged, planned and projected from the changed floating
-   IPs alone (:mod:`floatnet.agent.plan_fips`): the work per change does not grow with the router's size.
-3. Local triggers, every tick (nothing is polled: file descriptors and change counters): namespaces the
-   kernel reports changed under the agent (:mod:`floatnet.agent.kernel_watch`), namespaces whose actions
-   failed (retried after 1 s … 30 s), and OVS ports changed by a hypervisor all go through :meth:`Agent.reconcile`:
-   re-observe what is dirty, plan, apply, report, and log drift once with what changed.
+Each tick (:meth:`Agent.step`) coalesces what is due into one :class:`~floatnet.agent.dirty.Dirty` set:
 
-A router or network the planner cannot handle is ``ERROR`` (permanent: not retried until it changes) and never
-stops the others. The in-memory view is the projection of what was applied (``project``); a namespace whose
-actions failed is re-observed from the kernel. Nothing is ever flushed: a restart on an up-to-date kernel plans
-zero actions.
+- the change feed (:meth:`Agent.on_changes`): the touched routers/networks are refetched (``state?router_id=…``)
+  and merged into the desired state; their namespaces are dirty — or, for floating-IP-only changes on built
+  routers, just those floating IPs (the fast path, :mod:`floatnet.agent.plan_fips`: O(changed) work);
+- the kernel (:meth:`Agent.on_kernel`): owned namespaces changed under the agent
+  (:mod:`floatnet.agent.kernel_watch`) and namespaces due for a retry after a failure (1 s … 30 s) are stale
+  (re-read from the kernel); OVS ports changed by a hypervisor mark every resource for planning;
+- the full resync (at start, every ``full_interval`` — the periodic full observe —, after a 410, after a server
+  or unexpected failure, with backoff): everything.
+
+:meth:`Agent.reconcile` is the one step: observe the dirty resources, plan them (pure), apply, update the view
+(the projection of what was applied; a re-observation where something failed), report, and log drift once with
+what changed. A router or network the planner cannot handle is ``ERROR`` (permanent: not retried until it
+changes) and never stops the others. Nothing is ever flushed: a restart on an up-to-date kernel plans zero
+actions.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -35,10 +34,11 @@ from floatnet.agent import status as S
 from floatnet.agent.actions import Action, Ref
 from floatnet.agent.apply import ApplyResult
 from floatnet.agent.client import Client, ServerError
-from floatnet.agent.desired import DesiredState, DesiredStateError, parse_state
+from floatnet.agent.desired import DesiredState, DesiredStateError, FloatingIp, parse_state
+from floatnet.agent.dirty import Dirty, changed_fips, scope
 from floatnet.agent.kernel import Kernel
 from floatnet.agent.kernel_watch import EVERYTHING
-from floatnet.agent.merge import Touched, complete_routers, merge, touched
+from floatnet.agent.merge import Touched, complete_routers, gone_fips, merge, touched
 from floatnet.agent.plan import plan
 from floatnet.agent.plan_common import PlanContext
 from floatnet.agent.projection import project
@@ -49,6 +49,7 @@ from floatnet.linux import names
 log = logging.getLogger(__name__)
 
 TICK = 0.05
+Fast = Mapping[str, tuple[dict[str, FloatingIp], plan_fips.FipDiff]]  # router -> (marked fips now, their diff)
 MAX_BACKOFF = 30.0
 
 
@@ -112,27 +113,36 @@ class Agent:
             return
         self.reported.update(((kind, i), s) for kind, values in delta.items() for i, s in values.items())
 
-    # -- the loop --------------------------------------------------------------------------------------------
+    # -- the triggers ----------------------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Full sync, then react to feed changes, kernel and OVS events, retries and the periodic full observe
-        until stopped."""
+        """Until stopped: gather each tick's triggers into one dirty set and reconcile it (:meth:`step`)."""
         self.heartbeat.start()
         self.watcher.start()
         while not self.stop.is_set():
-            if self.resync_at is None and time.monotonic() - self.last_full >= self.full_interval:
-                self.resync_at = time.monotonic()
-            if self.resync_at is not None and time.monotonic() >= self.resync_at:
-                self._guarded(self.full_sync)
-                continue
-            batch = self._next_batch()
-            if batch is RELIST:
-                self.resync_at = time.monotonic()
-            elif batch:
-                self._guarded(functools.partial(self.incremental, batch))
-            if self.desired is not None and self.step_ok:  # paused while the server/OVS is unreachable
-                self._guarded(self.check_ovs)
-                self._guarded(self.check_kernel)
+            self._guarded(self.step)
+
+    def step(self) -> None:
+        """One tick: wait up to :data:`TICK` for the feed, coalesce every trigger, run one reconcile step."""
+        dirty = self.triggers()
+        if dirty:
+            self.reconcile(dirty)
+
+    def triggers(self) -> Dirty:
+        """Everything due now, as one dirty set: the full resync (the periodic full observe, a 410, a failure
+        backoff) — which covers all the rest —, else the feed's changes plus the local triggers
+        (:meth:`on_kernel`; they wait while the server or OVS is unreachable)."""
+        if self.resync_at is None and time.monotonic() - self.last_full >= self.full_interval:
+            self.resync_at = time.monotonic()
+        batch = self._next_batch()
+        if batch is RELIST:
+            self.resync_at = time.monotonic()
+        if self.resync_at is not None and time.monotonic() >= self.resync_at:
+            return Dirty(everything=True)
+        dirty = self.on_changes(batch) if batch else Dirty()
+        if self.desired is not None and self.step_ok:
+            dirty.add(self.on_kernel())
+        return dirty
 
     def _next_batch(self) -> Any:
         """Changes queued by the watcher (merged), RELIST, or None after a tick without any."""
@@ -151,101 +161,43 @@ class Agent:
             except queue.Empty:
                 return batch
 
-    def _guarded(self, step: Callable[[], None]) -> None:
-        """Run one step; any failure schedules a full resync with exponential backoff."""
-        self.step_ok = False
-        try:
-            step()
-        except (ServerError, DesiredStateError) as exc:
-            self._schedule_resync(f"{exc}")
-        except Exception as exc:  # a bug or kernel surprise must not kill the agent: resync from scratch
-            log.exception("reconcile step failed")
-            self._schedule_resync(f"{type(exc).__name__}: {exc}")
-        else:
-            self.step_ok = True
-
-    def _schedule_resync(self, why: str) -> None:
-        log.warning("full resync in %.1f s: %s", self.backoff, why)
-        self.resync_at = time.monotonic() + self.backoff
-        self.backoff = min(self.backoff * 2, MAX_BACKOFF)
-
-    def full_sync(self) -> None:
-        """List and observe everything, plan, apply, report; then follow the feed from the snapshot."""
-        while not self.events.empty():
-            self.events.get_nowait()
-        self.client.register(self.configurations(), start_flag=self.syncs == 0)
-        desired = parse_state(self.client.state(), complete=True)
-        started = time.monotonic()
-        observed = self.kernel.observe(project(desired, self.ctx, {}).namespaces)
-        poisoned: dict[Ref, str] = {}
-        actions = plan(desired, observed, self.ctx, poisoned)
-        result = self.kernel.apply(actions)
-        self.observed = self._after(observed, desired, actions, result)
-        _add_permanent(result, poisoned)
-        self.ovs_planned = self.observed.ovs_ports
-        with self.lock:
-            gone = self._gone_fips(self.desired, desired, set(desired.routers))
-            self.desired, self.errors = desired, dict(result.errors)
-        self.watcher.reset(desired.seq)
-        self.syncs += 1
-        self.last_full = time.monotonic()
-        if self.syncs > 1 and actions:
-            self._record_repair(actions, "found by the periodic full observe")
-        log.info("full sync #%d at seq %d: %d actions, %d errors, %.3f s", self.syncs, desired.seq,
-                 len(actions), len(result.errors), time.monotonic() - started)  # fmt: skip
-        self.reported.update(S.known(desired))
-        self._report(S.compute(desired, self.observed, result.errors, gone))
-        self._settle(result)
-
-    def _settle(self, result: ApplyResult) -> None:
-        """Back to watching (failures are retried, see :meth:`_retry_failed`)."""
-        if not self._retry_failed(result):
-            self.resync_at = None
-            self.backoff = 1.0
-
-    def _retry_failed(self, result: ApplyResult) -> bool:
-        """Temporary failures: a namespace whose actions failed is marked dirty again and retried by the same
-        step after 1 s, 2 s … 30 s; any other failed group (an instance port, OVS) by a full resync after the
-        backoff (True then). Resources the planner cannot handle (permanent) stay ERROR until they change."""
-        now = time.monotonic()
-        for group in result.failed_groups:
-            if group.startswith(names.OWNED_NS_PREFIXES):
-                self.repair_backoff.retry(group, now)
-                self.retrying.add(group)
-        others = sorted(g for g in result.failed_groups if not g.startswith(names.OWNED_NS_PREFIXES))
-        if others:
-            self._schedule_resync(f"failed: {', '.join(others)}")
-        return bool(others)
-
-    def incremental(self, changes: list[dict[str, Any]]) -> None:
-        """Refetch the routers/networks the changes touch, plan against the cached view, apply, report."""
+    def on_changes(self, changes: list[dict[str, Any]]) -> Dirty:
+        """The feed as a trigger: refetch the routers/networks the changes touch, merge them into the desired
+        state and mark their namespaces dirty — or, for floating-IP-only changes on built routers that did not
+        change otherwise, just those floating IPs (the fast path: O(changed) work per change)."""
         batch = touched(changes)
         if not (batch.routers or batch.networks or batch.gone_ports):
-            return
-        started = time.monotonic()
+            return Dirty()
         partial, answer, asked = self._fetch(batch)
-        fetched = time.monotonic()
-        if asked is not None and self._narrowable(answer):
-            actions, result = self._converge_fips(answer, asked)
-        else:
-            actions, result = self._converge(partial, refresh_ovs=True)
-        applied = time.monotonic()
+        fast = asked is not None and self._narrowable(answer)
         with self.lock:
             previous = self.desired
             assert previous is not None
             self.desired = merge(previous, partial, batch.routers, batch.networks)
-            gone = self._gone_fips(previous, self.desired, batch.routers, asked)
-            self._update_errors(answer, result)
-        # statuses of what the server sent (narrowed: only the floating IPs that changed, not all 10,000)
-        self.reported.update(S.known(answer))
-        self._report(S.compute(answer, self.observed, result.errors, gone))
-        log.info(
-            "changes %s: %d actions (%s), %d errors; ms: fetch %.1f, apply %.1f (kernel %.1f), report %.1f",
-            sorted(batch.routers | batch.networks), len(actions), ", ".join(type(a).__name__ for a in actions[:6]),
-            len(result.errors), (fetched - started) * 1000, (applied - fetched) * 1000, result.seconds * 1000,
-            (time.monotonic() - applied) * 1000,
+            gone = gone_fips(previous, self.desired, batch.routers, asked)
+        self.reported.update(S.known(answer))  # what the server holds: only differences are reported
+        dirty = Dirty(
+            gone_ports=set(batch.gone_ports), gone_fips=gone, feed=batch.routers | batch.networks,
+            absent_routers=set(answer.absent_routers), absent_networks=set(answer.absent_networks),
         )  # fmt: skip
-        self._retry_failed(result)
+        if fast and asked is not None:
+            for router_id in answer.routers:
+                known = previous.routers[router_id].floatingips
+                dirty.fips[router_id] = {i: known.get(i) for i in asked}
+        else:
+            dirty.namespaces = {names.router_ns(r) for r in batch.routers} | {names.dhcp_ns(n) for n in batch.networks}
+        return dirty
+
+    def on_kernel(self) -> Dirty:
+        """The local triggers: owned namespaces the kernel reports changed under the agent and failed ones due
+        for their retry (both spaced out by backoff) are stale; OVS ports that differ from the last plan (a
+        hypervisor plugging a port) set ``ovs``. Nothing here polls the kernel (descriptors and counters)."""
+        due = self.repair_backoff.due(self.kernel.changed(), time.monotonic())
+        if EVERYTHING in due:  # an OVS daemon was restarted: every namespace is re-planned (ports re-plugged)
+            assert self.desired is not None
+            due |= set(self.observed.namespaces) | set(project(self.desired, self.ctx, {}).namespaces)
+            due.discard(EVERYTHING)
+        return Dirty(stale=due, ovs=self.kernel.observe_ovs() != self.ovs_planned)
 
     def _fetch(self, batch: Touched) -> tuple[DesiredState, DesiredState, set[str] | None]:
         """The filtered desired state for a batch, the server's answer as sent (for the statuses it holds), and
@@ -269,9 +221,9 @@ class Agent:
         return answer, answer, None
 
     def _narrowable(self, answer: DesiredState) -> bool:
-        """True when a narrowed answer can be applied as floating-IP deltas: the last step left nothing to
-        retry, and every router is known, up, built (namespace, NAT table, gateway device) and unchanged but for
-        its floating IPs."""
+        """True when a narrowed answer can be applied as floating-IP deltas: no full resync pending, and every
+        router is known, up, built (namespace, NAT table, gateway device) and unchanged but for its floating
+        IPs."""
         if self.resync_at is not None or self.desired is None or answer.absent_routers or not answer.routers:
             return False
         for router in answer.routers.values():
@@ -283,72 +235,61 @@ class Agent:
                 return False
         return True
 
-    def _converge_fips(self, answer: DesiredState, asked: set[str]) -> tuple[list[Action], ApplyResult]:
-        """Plan and apply only the changed floating IPs, then update the cached view of their routers:
-        O(changed) Python work however many floating IPs the routers hold."""
-        assert self.desired is not None
-        diffs = {}
-        actions: list[Action] = []
-        for router in answer.routers.values():
-            known = self.desired.routers[router.id].floatingips
-            before = {i: known[i] for i in asked if i in known}
-            diffs[router.id] = plan_fips.delta(router, before, router.floatingips)
-            actions += plan_fips.plan_fip_delta(router, diffs[router.id])
-        result = self.kernel.apply(actions)
-        namespaces = dict(self.observed.namespaces)
-        for router_id, diff in diffs.items():
-            ns = names.router_ns(router_id)
-            now = (
-                self.kernel.observe_namespace(ns)
-                if ns in result.failed_groups
-                else plan_fips.project_fip_delta(namespaces[ns], answer.routers[router_id], diff)
-            )
-            if now is None:
-                namespaces.pop(ns, None)
-            else:
-                namespaces[ns] = now
-        self.observed = replace(self.observed, namespaces=namespaces)
-        return actions, result
+    # -- the step --------------------------------------------------------------------------------------------
 
-    def check_ovs(self) -> None:
-        """React to OVS ports appearing/disappearing (hypervisor plugs) without waiting for the server."""
-        if self.kernel.observe_ovs() != self.ovs_planned:
-            self.reconcile(set(), ovs=True)
-
-    def check_kernel(self) -> None:
-        """Repair the owned namespaces the kernel reports changed under the agent, and retry the failed ones
-        (both spaced out by backoff)."""
-        due = self.repair_backoff.due(self.kernel.changed(), time.monotonic())
-        if due:
-            self.reconcile(due)
-
-    def reconcile(self, dirty: set[str], ovs: bool = False) -> None:
-        """The step for local triggers: re-observe the ``dirty`` namespaces (``"*"``: all) — and with ``ovs`` the
-        OVS ports —, plan what they implement (with ``ovs``: the whole desired state, as any device may be
-        concerned) against the desired state, apply, update the view, report, and log once what had changed.
-        Kernel drift, failure retries and hypervisor plugs all go through here."""
-        assert self.desired is not None
-        retried, self.retrying = dirty & self.retrying, self.retrying - dirty
-        if EVERYTHING in dirty:
-            dirty = set(self.observed.namespaces) | set(project(self.desired, self.ctx, {}).namespaces)
-        found = self._reobserve(dirty)
-        if ovs:
-            current = replace(self.desired, complete=False, absent_routers=frozenset(), absent_networks=frozenset())
+    def reconcile(self, dirty: Dirty) -> None:
+        """The one step, for every trigger: observe what is dirty, plan it (pure), apply, update the view,
+        report, log. ``everything`` is the full resync: relist the server, observe every owned object, plan
+        all of it and sweep what the server no longer lists. Otherwise only the dirty routers/networks/ports
+        (stale namespaces re-read from the kernel first) and the marked floating IPs, never anything else."""
+        started = time.monotonic()
+        retried, self.retrying = dirty.stale & self.retrying, self.retrying - dirty.stale
+        found: list[str] = []
+        if dirty.everything:
+            current, gone, started = self._relist()
         else:
-            current = drift.restrict(self.desired, dirty)
-        actions, result = self._converge(current, refresh_ovs=False)
-        if ovs:
+            assert self.desired is not None
+            found = self._reobserve(dirty.stale, refresh_ovs=bool(dirty.whole() or dirty.ovs))
+            current, gone = scope(self.desired, dirty), dirty.gone_fips
+        fast = self._fast(dirty, current)
+        actions, fast_actions, result = self._plan_apply(current, fast)
+        if dirty.ovs or dirty.everything:
             self.ovs_planned = self.observed.ovs_ports
+        reported = _narrowed(current, self.desired, fast)
         with self.lock:
-            self._update_errors(current, result)
-        self._report(S.compute(current, self.observed, result.errors))
-        self._retry_failed(result)
-        self._log_step(actions, result, found, retried, ovs)
+            if dirty.everything:
+                self.errors = {}
+            self._update_errors(reported, result)
+        self._report(S.compute(reported, self.observed, result.errors, gone))
+        if dirty.everything:
+            self._resynced(current, actions, result, started)
+        else:
+            self._retry_failed(result)
+            self._log_step(dirty, actions + fast_actions, result, found, retried, started)
+        self.step_ok = True
 
-    def _reobserve(self, dirty: set[str]) -> list[str]:
-        """Read the ``dirty`` namespaces (their dnsmasq too) and the OVS ports into the view; what differed."""
+    def _relist(self) -> tuple[DesiredState, set[str], float]:
+        """The full resync's observe: register, list the complete desired state, observe every owned object
+        (the feed's queued changes are covered by the listing; the feed restarts from its ``seq``). Returns the
+        state, the floating IPs gone from their routers, and when the listing was in (the full sync's logged
+        time is the agent's work from there: observe, plan, apply, report)."""
+        while not self.events.empty():
+            self.events.get_nowait()
+        self.client.register(self.configurations(), start_flag=self.syncs == 0)
+        desired = parse_state(self.client.state(), complete=True)
+        listed = time.monotonic()
+        self.observed = self.kernel.observe(project(desired, self.ctx, {}).namespaces)
+        with self.lock:
+            gone = gone_fips(self.desired, desired, set(desired.routers))
+            self.desired = desired
+        self.reported.update(S.known(desired))
+        return desired, gone, listed
+
+    def _reobserve(self, stale: set[str], refresh_ovs: bool) -> list[str]:
+        """Read the ``stale`` namespaces (their dnsmasq too) and, if asked, the OVS ports into the view; returns
+        what differed from the view (drift)."""
         namespaces, found = dict(self.observed.namespaces), []
-        for ns in sorted(dirty):
+        for ns in sorted(stale):
             now = self.kernel.observe_namespace(ns)
             what = drift.describe(namespaces.get(ns), now)
             found += [f"{ns}: {what}"] if what else []
@@ -357,26 +298,127 @@ class Agent:
             else:
                 namespaces[ns] = now
         dhcp = self.observed.dhcp
-        if any(ns.startswith(names.DHCP_NS_PREFIX) for ns in dirty):
+        if any(ns.startswith(names.DHCP_NS_PREFIX) for ns in stale):
             dhcp = self.kernel.observe_dhcp()
             found += [f"dnsmasq of network {n} not running" for n in sorted(set(self.observed.dhcp) - set(dhcp))]
-        self.observed = Observed(namespaces=namespaces, ovs_ports=self.kernel.observe_ovs(), dhcp=dhcp)
+        ovs_ports = self.kernel.observe_ovs() if refresh_ovs or stale else self.observed.ovs_ports
+        self.observed = Observed(namespaces=namespaces, ovs_ports=ovs_ports, dhcp=dhcp)
         return found
 
+    def _fast(self, dirty: Dirty, current: DesiredState) -> Fast:
+        """The fast path's diffs: per marked router not planned whole, from the cached value of each marked
+        floating IP (what the kernel holds) to the desired one — O(marked) however big the router."""
+        assert self.desired is not None
+        out: dict[str, tuple[dict[str, FloatingIp], plan_fips.FipDiff]] = {}
+        for router_id, before in dirty.fips.items():
+            router = self.desired.routers.get(router_id)
+            if router is None or router_id in current.routers:
+                continue
+            after = changed_fips(self.desired, router_id, before)
+            was = {i: f for i, f in before.items() if f is not None}
+            out[router_id] = (after, plan_fips.delta(router, was, after))
+        return out
+
+    def _plan_apply(self, current: DesiredState, fast: Fast) -> tuple[list[Action], list[Action], ApplyResult]:
+        """Plan ``current`` whole and the fast path's floating IPs against the view, apply both in one go,
+        update the view (projections; re-observation where something failed). Returns both plans and the
+        result, with the resources the planner could not handle as (permanent) errors."""
+        assert self.desired is not None
+        poisoned: dict[Ref, str] = {}
+        actions = plan(current, self.observed, self.ctx, poisoned)
+        routers = self.desired.routers
+        fast_actions = [a for r, (_, diff) in fast.items() for a in plan_fips.plan_fip_delta(routers[r], diff)]
+        result = self.kernel.apply(actions + fast_actions)
+        self.observed = self._after(self.observed, current, actions, result)
+        self._project_fast(fast, result)
+        _add_permanent(result, poisoned)
+        return actions, fast_actions, result
+
+    def _project_fast(self, fast: Fast, result: ApplyResult) -> None:
+        """The view of the fast path's routers once their floating-IP actions ran: projected (C-level copies,
+        no work per other floating IP), or re-observed where something failed."""
+        assert self.desired is not None
+        namespaces = dict(self.observed.namespaces)
+        for router_id, (_, diff) in fast.items():
+            ns = names.router_ns(router_id)
+            nsobs = namespaces.get(ns)
+            if ns in result.failed_groups or nsobs is None:
+                now = self.kernel.observe_namespace(ns)
+            else:
+                now = plan_fips.project_fip_delta(nsobs, self.desired.routers[router_id], diff)
+            if now is None:
+                namespaces.pop(ns, None)
+            else:
+                namespaces[ns] = now
+        self.observed = replace(self.observed, namespaces=namespaces)
+
+    def _resynced(self, desired: DesiredState, actions: list[Action], result: ApplyResult, started: float) -> None:
+        """After a full resync: follow the feed from the snapshot, log, and back to watching (failures are
+        retried, see :meth:`_retry_failed`)."""
+        self.watcher.reset(desired.seq)
+        self.syncs += 1
+        self.last_full = time.monotonic()
+        if self.syncs > 1 and actions:
+            self._record_repair(actions, "found by the periodic full observe")
+        log.info("full sync #%d at seq %d: %d actions, %d errors, %.3f s", self.syncs, desired.seq,
+                 len(actions), len(result.errors), time.monotonic() - started)  # fmt: skip
+        if not self._retry_failed(result):
+            self.resync_at = None
+            self.backoff = 1.0
+
+    def _retry_failed(self, result: ApplyResult) -> bool:
+        """Temporary failures: a namespace whose actions failed is marked dirty again and retried by the same
+        step after 1 s, 2 s … 30 s; any other failed group (an instance port, OVS) by a full resync after the
+        backoff (True then). Resources the planner cannot handle (permanent) stay ERROR until they change."""
+        now = time.monotonic()
+        for group in result.failed_groups:
+            if group.startswith(names.OWNED_NS_PREFIXES):
+                self.repair_backoff.retry(group, now)
+                self.retrying.add(group)
+        others = sorted(g for g in result.failed_groups if not g.startswith(names.OWNED_NS_PREFIXES))
+        if others:
+            self._schedule_resync(f"failed: {', '.join(others)}")
+        return bool(others)
+
+    def _guarded(self, step: Callable[[], None]) -> None:
+        """Run one step; any failure schedules a full resync with exponential backoff (and pauses the local
+        triggers until a step succeeds)."""
+        try:
+            step()
+        except (ServerError, DesiredStateError) as exc:
+            self.step_ok = False
+            self._schedule_resync(f"{exc}")
+        except Exception as exc:  # a bug or kernel surprise must not kill the agent: resync from scratch
+            log.exception("reconcile step failed")
+            self.step_ok = False
+            self._schedule_resync(f"{type(exc).__name__}: {exc}")
+
+    def _schedule_resync(self, why: str) -> None:
+        log.warning("full resync in %.1f s: %s", self.backoff, why)
+        self.resync_at = time.monotonic() + self.backoff
+        self.backoff = min(self.backoff * 2, MAX_BACKOFF)
+
     def _log_step(
-        self, actions: list[Action], result: ApplyResult, found: list[str], retried: set[str], ovs: bool
-    ) -> None:
-        """One line per local step that did something: drift repaired (warning, recorded), retry, OVS change."""
+        self, dirty: Dirty, actions: list[Action], result: ApplyResult, found: list[str], retried: set[str],
+        started: float,
+    ) -> None:  # fmt: skip
+        """One line per step that did something; drift (a stale namespace that differed from the view or
+        needed actions, not a retry) is logged as a warning once, with what changed, and recorded."""
         kinds = ", ".join(sorted({type(a).__name__ for a in actions}))
-        if found or (actions and not retried and not ovs):
+        drifted = dirty.stale - retried
+        repairs = [a for a in actions if a.group in drifted]
+        if found or repairs:
             what = "; ".join(found) or "changed under the agent"
-            self._record_repair(actions, what)
-            log.warning("drift repaired: %s — %d actions (%s), %d errors", what, len(actions), kinds,
+            self._record_repair(repairs, what)
+            log.warning("drift repaired: %s — %d actions (%s), %d errors", what, len(repairs), kinds,
                         len(result.errors))  # fmt: skip
-        elif retried:
-            log.info("retried %s: %d actions (%s), %d errors", sorted(retried), len(actions), kinds, len(result.errors))
-        elif actions:
-            log.info("OVS change: %d actions (%s), %d errors", len(actions), kinds, len(result.errors))
+        if actions or result.errors:
+            log.info(
+                "step (feed %s, fips %d, stale %s, retried %s, ovs %s): %d actions (%s), %d errors; ms: apply %.1f "
+                "(kernel %.1f)", sorted(dirty.feed), sum(len(f) for f in dirty.fips.values()), sorted(dirty.stale),
+                sorted(retried), dirty.ovs, len(actions), kinds, len(result.errors),
+                (time.monotonic() - started) * 1000, result.seconds * 1000,
+            )  # fmt: skip
 
     def _record_repair(self, actions: list[Action], what: str) -> None:
         """Remember when each router/network (one entry per namespace, however many floating IPs it holds) or
@@ -392,17 +434,6 @@ class Agent:
                 refs.add(("port", group[len("port:") :]))
         with self.lock:
             self.repairs.update((ref, (now, what)) for ref in refs)
-
-    def _converge(self, desired: DesiredState, refresh_ovs: bool) -> tuple[list[Action], ApplyResult]:
-        """Plan ``desired`` against the cached view (OVS re-read first if asked), apply, update the view."""
-        if refresh_ovs:
-            self.observed = replace(self.observed, ovs_ports=self.kernel.observe_ovs())
-        poisoned: dict[Ref, str] = {}
-        actions = plan(desired, self.observed, self.ctx, poisoned)
-        result = self.kernel.apply(actions)
-        self.observed = self._after(self.observed, desired, actions, result)
-        _add_permanent(result, poisoned)
-        return actions, result
 
     # -- bookkeeping -----------------------------------------------------------------------------------------
 
@@ -431,26 +462,22 @@ class Agent:
         self.errors = {ref: why for ref, why in self.errors.items() if ref not in refs}
         self.errors.update(result.errors)
 
-    @staticmethod
-    def _gone_fips(
-        old: DesiredState | None, new: DesiredState, routers: Iterable[str], only: set[str] | None = None
-    ) -> set[str]:
-        """Floating IPs that were on one of ``routers`` and are on no router any more: they go DOWN.
-        ``only``: the floating IPs that can have changed (a narrowed batch): O(len(only)), not O(router)."""
-        if old is None:
-            return set()
-        before: set[str] = set()
-        for router_id in routers:
-            known = old.routers[router_id].floatingips if router_id in old.routers else {}
-            before.update(known if only is None else (i for i in only if i in known))
-        return {i for i in before if not any(i in r.floatingips for r in new.routers.values())}
-
 
 def _add_permanent(result: ApplyResult, poisoned: Mapping[Ref, str]) -> None:
     """Record the resources the planner could not handle as errors of this step (reported ``ERROR`` with the
     reason), without marking a group failed: retrying the same input would fail the same way."""
     for ref, reason in poisoned.items():
         result.errors.setdefault(ref, reason)
+
+
+def _narrowed(current: DesiredState, desired: DesiredState | None, fast: Fast) -> DesiredState:
+    """What a step reports on: ``current`` plus the fast path's routers narrowed to their marked floating IPs
+    (the statuses of the changed ones only, not all 10,000)."""
+    if not fast or desired is None:
+        return current
+    routers = dict(current.routers)
+    routers.update((r, replace(desired.routers[r], floatingips=after)) for r, (after, _) in fast.items())
+    return replace(current, routers=routers)
 
 
 def _only_networks(doc: dict[str, Any], asked: set[str]) -> dict[str, Any]:

@@ -102,3 +102,17 @@ def merge(full: DesiredState, partial: DesiredState, routers: set[str], networks
         absent_networks=frozenset(),
         absent_ports=frozenset(),
     )
+
+
+def gone_fips(
+    old: DesiredState | None, new: DesiredState, routers: Iterable[str], only: set[str] | None = None
+) -> set[str]:
+    """Floating IPs that were on one of ``routers`` and are on no router any more: they go DOWN.
+    ``only``: the floating IPs that can have changed (a narrowed batch): O(len(only)), not O(router)."""
+    if old is None:
+        return set()
+    before: set[str] = set()
+    for router_id in routers:
+        known = old.routers[router_id].floatingips if router_id in old.routers else {}
+        before.update(known if only is None else (i for i in only if i in known))
+    return {i for i in before if not any(i in r.floatingips for r in new.routers.values())}

@@ -2,8 +2,9 @@
 
 It produces the *minimal* list of actions that turns what the kernel holds into what the server wants: equal
 states give no action at all (an agent restart touches nothing), one floating IP added gives one address
-sync, one map-element add and one gratuitous ARP. A router's NAT table is replaced only when it is missing
-or its structure (gateway, SNAT, internal networks) differs.
+sync, one map-element add and one gratuitous ARP. A router's NAT table is rebuilt only when it is missing
+or its rules (gateway, SNAT) differ; otherwise the planner diffs its elements (internal networks, floating
+IPs) against the view and edits just those — :mod:`floatnet.linux.nat` keeps no memory and does no diff.
 
 Deletion is guarded: routers and networks the server named ``absent`` are removed, but a sweep of everything
 else floatnet owns and the server no longer lists happens only when ``desired.complete`` (a full snapshot).
@@ -11,6 +12,7 @@ With a partial or unknown desired state nothing outside the listed resources is 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import partial
 
 from floatnet.agent import actions as A
@@ -107,23 +109,31 @@ def plan_router(router: Router, observed: Observed) -> list[A.Action]:
     ns = names.router_ns(router.id)
     nsobs = observed.namespaces.get(ns)
     rref: tuple[A.Ref, ...] = (("router", router.id),)
-    want, have = desired_nat(router), (nsobs.nat if nsobs else None)
+    want = desired_nat(router)
     ids = {f.floating_ip_address: f.id for f in router.floatingips.values()}
-    diff = FipDiff.between(have.fips if have else {}, want.fips, ids)
-    replace = have is None or have.structure() != want.structure()
-    out = ensure_namespace(ns, nsobs, True, rref)
-    if not replace:
-        out += diff.unmap(ns)
+    unmap, nat, diff = plan_nat(ns, nsobs.nat if nsobs else None, want, ids, rref)
+    out = ensure_namespace(ns, nsobs, True, rref) + unmap
     devices = router_devices(router)
     for spec, refs in devices:
         out += plan_device(ns, spec, observed, refs + diff.refs(diff.arriving))
     out += unplug_stale(ns, nsobs, ROUTER_DEV_PREFIXES, {spec.dev for spec, _ in devices})
     out += sync_routes(ns, nsobs, router_routes(router), rref)
-    if replace:
-        out.append(A.ReplaceNat(group=ns, refs=rref + diff.refs(tuple(want.fips)), ns=ns, table=want))
-    else:
-        out += diff.map(ns)
-    return out + diff.announce(ns, want.gateway_dev)
+    return out + nat + diff.announce(ns, want.gateway_dev)
+
+
+def plan_nat(
+    ns: str, have: NatTable | None, want: NatTable, ids: Mapping[str, str], refs: tuple[A.Ref, ...]
+) -> tuple[list[A.Action], list[A.Action], FipDiff]:
+    """The NAT table's part of a router's plan, diffed against the view ``have``: the pairs to unmap (run
+    first: a fixed IP must be free before another floating IP takes it), then either the whole table
+    (missing, or its rules differ) or the internal networks' set elements and the pairs to map; and the
+    floating-IP diff (for refs and announcements). ``ids``: floating IP address -> id."""
+    diff = FipDiff.between(have.fips if have else {}, want.fips, ids)
+    if have is None or have.rules() != want.rules():
+        return [], [A.ReplaceNat(group=ns, refs=refs + diff.refs(tuple(want.fips)), ns=ns, table=want)], diff
+    add, remove = want.internal_cidrs - have.internal_cidrs, have.internal_cidrs - want.internal_cidrs
+    internal = [A.EditNatInternal(group=ns, refs=refs, ns=ns, add=add, remove=remove)] if add or remove else []
+    return diff.unmap(ns), internal + diff.map(ns), diff
 
 
 def plan_instance_ports(desired: DesiredState, observed: Observed) -> list[A.Action]:

@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from floatnet.agent import actions as A
 from floatnet.agent.desired import Network, Router, Wiring
-from floatnet.agent.state import Namespace, Observed, Routes
+from floatnet.agent.state import DEFAULT_ROUTE, Namespace, Observed, Routes
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -66,9 +66,11 @@ def plan_device(ns: str, spec: DeviceSpec, observed: Observed, refs: tuple[A.Ref
         )  # fmt: skip
     elif port is not None and port.tag != spec.wiring.tag:
         out.append(A.SetTag(group=ns, refs=refs, port=spec.dev, tag=spec.wiring.tag))
-    if not healthy or link is None or link.addresses != spec.addresses:
-        have = link.addresses if healthy and link is not None else None
-        out.append(A.SyncAddresses(group=ns, refs=refs, ns=ns, dev=spec.dev, wanted=spec.addresses, have=have))
+    if not healthy or link is None:
+        out.append(A.SyncAddresses(group=ns, refs=refs, ns=ns, dev=spec.dev, wanted=spec.addresses))
+    elif link.addresses != spec.addresses:
+        add, remove = spec.addresses - link.addresses, link.addresses - spec.addresses
+        out.append(A.EditAddresses(group=ns, refs=refs, ns=ns, dev=spec.dev, add=add, remove=remove))
     return out
 
 
@@ -81,8 +83,23 @@ def unplug_stale(ns: str, nsobs: Namespace | None, prefixes: tuple[str, ...], ke
 
 
 def sync_routes(ns: str, nsobs: Namespace | None, want: Routes, refs: tuple[A.Ref, ...]) -> list[A.Action]:
+    """The routes to delete and add (replace) for the namespace to hold ``want``, diffed against the view."""
     have = nsobs.routes if nsobs else Routes()
-    return [] if have == want else [A.SyncRoutes(group=ns, refs=refs, ns=ns, routes=want)]
+    if have == want:
+        return []
+    old, new = _kernel_routes(have), _kernel_routes(want)
+    remove = frozenset((d, v) for d, v in old.items() if d not in new)
+    add = frozenset((d, v) for d, v in new.items() if old.get(d) != v)
+    return [A.EditRoutes(group=ns, refs=refs, ns=ns, add=add, remove=remove)] if add or remove else []
+
+
+def _kernel_routes(routes: Routes) -> dict[str, str]:
+    """``{destination: nexthop}`` as the kernel's main table holds them (one route per destination; the
+    default route is ``default_gw``)."""
+    out = {dst: via for dst, via in sorted(routes.extra) if dst != DEFAULT_ROUTE}
+    if routes.default_gw:
+        out[DEFAULT_ROUTE] = routes.default_gw
+    return out
 
 
 def ensure_namespace(ns: str, nsobs: Namespace | None, forwarding: bool, refs: tuple[A.Ref, ...]) -> list[A.Action]:

@@ -54,8 +54,13 @@ class NatTable:
     fips: Mapping[str, str] = field(default_factory=dict)  # floating IP -> fixed IP
 
     def structure(self) -> tuple[str | None, str | None, bool, frozenset[str]]:
-        """All but the map elements: when these differ the table is replaced, else elements are edited."""
+        """All but the map elements (the floating-IP fast path needs them unchanged)."""
         return (self.gateway_ip, self.gateway_dev, self.enable_snat, self.internal_cidrs)
+
+    def rules(self) -> tuple[str | None, str | None, bool]:
+        """What the table's rules are made of: when these differ the table is rebuilt, else only the elements
+        of its set (internal networks) and maps (floating IPs) are edited."""
+        return (self.gateway_ip, self.gateway_dev, self.enable_snat)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from floatnet.linux.errors import KernelError
 from floatnet.linux.names import IFNAME_MAX
 
 T = TypeVar("T")
-RTPROT_STATIC = 4  # routes floatnet adds; sync_routes only ever removes routes with this protocol
+RTPROT_STATIC = 4  # routes floatnet adds; sync_routes only ever removes these (the agent observes only these)
 
 
 @dataclass(frozen=True)
@@ -279,6 +279,34 @@ def edit_addresses(netns: str, ifname: str, add: Iterable[str] = (), remove: Ite
         return Changed(frozenset(added), frozenset(removed))
 
     return _ipr_call(netns, "edit addresses", ifname, body)
+
+
+def edit_routes(
+    netns: str, add: Iterable[tuple[str, str]] = (), remove: Iterable[tuple[str, str]] = ()
+) -> Changed:
+    """Delete the ``remove`` routes, then add (``replace``) the ``add`` ones — ``(dst_cidr, via)``, the default
+    route as ``0.0.0.0/0`` — with floatnet's protocol (static), leaving the namespace's others alone. A route
+    already gone is not an error. A route whose gateway is not reachable yet raises KernelError (ENETUNREACH):
+    add addresses first."""
+    if netns is None:
+        raise KernelError("edit routes", "main", "refusing to manage routes in the root namespace")
+    adds = [(_route_key(d), str(ipaddress.ip_address(v))) for d, v in add]
+    removes = [(_route_key(d), str(ipaddress.ip_address(v))) for d, v in remove]
+
+    def body(ipr: IPRoute) -> Changed:
+        removed = set()
+        for dst, via in removes:
+            try:
+                ipr.route("del", dst=dst, gateway=via, table=254)
+                removed.add(f"{dst} via {via}")
+            except NetlinkError as exc:
+                if exc.code != 3:  # ESRCH: already gone
+                    raise
+        for dst, via in adds:
+            ipr.route("replace", dst=dst, gateway=via, proto=RTPROT_STATIC, table=254)
+        return Changed(frozenset(f"{d} via {v}" for d, v in adds), frozenset(removed))
+
+    return _ipr_call(netns, "edit routes", "main", body)
 
 
 def _ip_batch(netns: str, commands: list[str], what: str) -> None:

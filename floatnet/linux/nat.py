@@ -1,19 +1,20 @@
 """A router's NAT in the kernel: one nftables table per router namespace (layout in :mod:`.nat_render`).
 
-Full sync (:func:`replace`) is one atomic transaction; one floating IP (:func:`add_fip`, :func:`del_fip`) is
-two map elements, no rule touched. libnftables' ``get element`` loads the whole map into its cache first
-(~100 ms at 10,000 elements), so the element operations avoid lookups: they use the caller's ``fixed`` or
-what this process last wrote or observed in that namespace (a hint, checked by the kernel: a stale hint
-makes the transaction fail as a whole, and only then do they look up).
+Observe, add, delete, replace — nothing else: no diff and no memory of what the kernel holds (the agent's
+planner diffs its view against the desired table and picks the operations). :func:`replace` builds the whole
+table in one atomic transaction; one floating IP is two map elements (:func:`add_fip`, :func:`del_fip`) and
+an internal network one set element (:func:`edit_internal`), no rule touched. Element operations never look
+anything up (libnftables' ``get element`` loads the whole map first, ~100 ms at 10,000 elements): the caller
+names both ends of a pair, and the kernel checks them — a wrong pair fails the transaction as a whole and
+changes nothing.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
-import re
 import subprocess
-import threading
+from collections.abc import Iterable
 from typing import Any
 
 from floatnet.linux import netns as _netns
@@ -34,7 +35,9 @@ from floatnet.linux.nat_render import (
     render,
 )
 
-__all__ = ["RouterNat", "render", "observe", "replace", "add_fip", "del_fip", "remove", "listing", "TABLE"]
+__all__ = [
+    "RouterNat", "render", "observe", "replace", "add_fip", "del_fip", "edit_internal", "remove", "listing", "TABLE",
+]  # fmt: skip
 
 
 def _table_cmd(op: str) -> dict[str, Any]:
@@ -117,170 +120,51 @@ def observe(netns: str) -> RouterNat | None:
     }
     if parts["chains"] != want_chains or have_roles != nat.roles() or not consistent:
         return None
-    _hints.reset(netns, dict(nat.fips))
     return nat
 
 
-def replace(netns: str, nat: RouterNat) -> bool:
-    """Make the namespace's table exactly ``nat``, atomically; returns False if it already was (no-op).
-
-    Same structure (gateway, SNAT): one transaction of element deletes/adds, chains untouched. Otherwise (no
-    table, other gateway, drift): one transaction that deletes and re-creates the whole table. Existing
-    connections keep their translation either way (it lives in conntrack).
-    """
-    current = observe(netns)
-    if current == nat:
-        return False
-    _hints.reset(netns, None)
-    if current is None or current.roles() != nat.roles() or current.gateway_ip != nat.gateway_ip:
-        nft.run_json(netns, render(nat), "replace nat table")
-    else:
-        nft.run_json(netns, _element_diff(current, nat), "sync nat elements")
-    _hints.reset(netns, dict(nat.fips))
-    return True
-
-
-def _element_diff(current: RouterNat, nat: RouterNat) -> list[dict[str, Any]]:
-    cmds: list[dict[str, Any]] = []
-    gone = {f: x for f, x in current.fips.items() if nat.fips.get(f) != x}
-    new = {f: x for f, x in nat.fips.items() if current.fips.get(f) != x}
-    old_nets, new_nets = set(current.internal_cidrs), set(nat.internal_cidrs)
-    if old_nets - new_nets:
-        prefixes = [_prefix(c) for c in sorted(old_nets - new_nets)]
-        cmds.append({"delete": {"element": _elements(INTERNAL_SET, prefixes)}})
-    if gone:
-        cmds.append({"delete": {"element": _elements(DNAT_MAP, list(gone))}})
-        cmds.append({"delete": {"element": _elements(SNAT_MAP, list(gone.values()))}})
-    if new_nets - old_nets:
-        cmds.append({"add": {"element": _elements(INTERNAL_SET, [_prefix(c) for c in sorted(new_nets - old_nets)])}})
-    if new:
-        cmds.append({"add": {"element": _elements(DNAT_MAP, [[f, x] for f, x in new.items()])}})
-        cmds.append({"add": {"element": _elements(SNAT_MAP, [[x, f] for f, x in new.items()])}})
-    return cmds
-
-
-_ELEMENT_RE = re.compile(r"elements = \{ ([0-9.]+) : ([0-9.]+) \}")
-
-
-class _Hints:
-    """Per namespace, the ``{fip: fixed}`` pairs this process last wrote or observed there, both ways."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.fwd: dict[str, dict[str, str]] = {}
-        self.rev: dict[str, dict[str, str]] = {}
-
-    def reset(self, netns: str, fips: dict[str, str] | None) -> None:
-        with self.lock:
-            self.fwd.pop(netns, None)
-            self.rev.pop(netns, None)
-            if fips is not None:
-                self.fwd[netns] = dict(fips)
-                self.rev[netns] = {x: f for f, x in fips.items()}
-
-    def fixed_of(self, netns: str, fip: str) -> str | None:
-        with self.lock:
-            return self.fwd.get(netns, {}).get(fip)
-
-    def fip_of(self, netns: str, fixed: str) -> str | None:
-        with self.lock:
-            return self.rev.get(netns, {}).get(fixed)
-
-    def set(self, netns: str, fip: str, fixed: str | None) -> None:
-        """Record ``fip`` -> ``fixed`` (None: unmapped), dropping the pairs it replaces."""
-        with self.lock:
-            fwd, rev = self.fwd.setdefault(netns, {}), self.rev.setdefault(netns, {})
-            old_fixed = fwd.pop(fip, None)
-            if old_fixed is not None:
-                rev.pop(old_fixed, None)
-            if fixed is not None:
-                old_fip = rev.pop(fixed, None)
-                if old_fip is not None:
-                    fwd.pop(old_fip, None)
-                fwd[fip], rev[fixed] = fixed, fip
-
-
-_hints = _Hints()
-_netns.on_forget(lambda name: _hints.reset(name, None))
-
-
-def _get(netns: str, name: str, key: str) -> str | None:
-    """One map element's value, or None if absent (slow on big maps: libnftables caches the map first)."""
-    try:
-        out = nft.run(netns, f"get element {FAMILY} {TABLE} {name} {{ {_ip(key)} }}", f"get {name} element")
-    except nft.NftError as exc:
-        if "No such file or directory" in exc.detail:
-            return None
-        raise
-    found = _ELEMENT_RE.search(out)
-    return found.group(2) if found and found.group(1) == key else None
-
-
-def _del(name: str, key: str) -> dict[str, Any]:
-    return {"delete": {"element": _elements(name, [key])}}
-
-
-def _add_pair(fip: str, fixed: str) -> list[dict[str, Any]]:
-    return [
-        {"add": {"element": _elements(DNAT_MAP, [[fip, fixed]])}},
-        {"add": {"element": _elements(SNAT_MAP, [[fixed, fip]])}},
-    ]
-
-
-def _unlink(fip: str, fixed: str, old_fixed: str | None, old_fip: str | None) -> list[dict[str, Any]]:
-    """Deletes freeing ``fip`` and ``fixed`` from their previous pairs (``old_*``: their current partners)."""
-    cmds = []
-    if old_fixed is not None and old_fixed != fixed:
-        cmds += [_del(DNAT_MAP, fip), _del(SNAT_MAP, old_fixed)]
-    if old_fip is not None and old_fip != fip:
-        cmds += [_del(SNAT_MAP, fixed), _del(DNAT_MAP, old_fip)]
-    return cmds
+def replace(netns: str, nat: RouterNat) -> None:
+    """Make the namespace's table exactly ``nat``: one atomic transaction that deletes the table (if any) and
+    builds it again. Existing connections keep their translation (it lives in conntrack). No observation and
+    no diff: deciding between this and element edits is the caller's (the agent's planner)."""
+    nft.run_json(netns, render(nat), "replace nat table")
 
 
 def add_fip(netns: str, fip: str, fixed: str) -> None:
-    """Map ``fip`` <-> ``fixed``: two map elements in one transaction, no rule touched. Idempotent.
+    """Map ``fip`` <-> ``fixed``: two map elements in one transaction, no rule touched.
 
-    A floating IP moving to another fixed IP (or a fixed IP getting another floating IP) drops the old pair
-    in the same transaction. The table must exist (:func:`replace` first).
+    Adding the same pair again is a no-op; the kernel refuses (``KernelError``, nothing changed: the
+    transaction is atomic) when ``fip`` or ``fixed`` is already mapped to another address — free them first
+    (:func:`del_fip`). The table must exist (:func:`replace` first).
     """
     fip, fixed = _ip(fip), _ip(fixed)
-    hinted = _unlink(fip, fixed, _hints.fixed_of(netns, fip), _hints.fip_of(netns, fixed))
-    try:
-        nft.run_json(netns, hinted + _add_pair(fip, fixed), f"add floating IP {fip}")
-    except nft.NftError as exc:
-        if "File exists" not in exc.detail and "No such file or directory" not in exc.detail:
-            raise
-        old_fixed, old_fip = _get(netns, DNAT_MAP, fip), _get(netns, SNAT_MAP, fixed)
-        cmds = _unlink(fip, fixed, old_fixed, old_fip)
-        nft.run_json(netns, cmds + _add_pair(fip, fixed), f"move floating IP {fip}")
-    _hints.set(netns, fip, fixed)
+    cmds = [
+        {"add": {"element": _elements(DNAT_MAP, [[fip, fixed]])}},
+        {"add": {"element": _elements(SNAT_MAP, [[fixed, fip]])}},
+    ]
+    nft.run_json(netns, cmds, f"add floating IP {fip}")
 
 
-def del_fip(netns: str, fip: str, fixed: str | None = None) -> bool:
-    """Remove ``fip``'s two map elements in one transaction; False if it was not there. Idempotent.
-
-    ``fixed`` (optional; else this process's hint) saves a lookup. Conntrack entries are not touched here:
-    see :func:`floatnet.linux.conntrack.flush_address`.
-    """
-    fip = _ip(fip)
-    guess = _ip(fixed) if fixed is not None else _hints.fixed_of(netns, fip)
-    if guess is not None:
-        try:
-            nft.run_json(netns, [_del(DNAT_MAP, fip), _del(SNAT_MAP, guess)], f"delete floating IP {fip}")
-            _hints.set(netns, fip, None)
-            return True
-        except nft.NftError as exc:
-            if "No such file or directory" not in exc.detail:
-                raise
-    current = _get(netns, DNAT_MAP, fip)
-    _hints.set(netns, fip, None)
-    if current is None:
-        return False
-    cmds: list[dict[str, Any]] = [_del(DNAT_MAP, fip)]
-    if _get(netns, SNAT_MAP, current) == fip:
-        cmds.append(_del(SNAT_MAP, current))
+def del_fip(netns: str, fip: str, fixed: str) -> None:
+    """Remove the pair ``fip`` <-> ``fixed`` (both map elements) in one transaction; ``KernelError``, nothing
+    changed, when the kernel does not hold it. Conntrack entries are not touched here: see
+    :func:`floatnet.linux.conntrack.flush_address`."""
+    fip, fixed = _ip(fip), _ip(fixed)
+    cmds = [
+        {"delete": {"element": _elements(DNAT_MAP, [fip])}},
+        {"delete": {"element": _elements(SNAT_MAP, [fixed])}},
+    ]
     nft.run_json(netns, cmds, f"delete floating IP {fip}")
-    return True
+
+
+def edit_internal(netns: str, add: Iterable[str] = (), remove: Iterable[str] = ()) -> None:
+    """Delete then add internal networks (CIDRs, as :func:`observe` reports them) in one transaction, rules
+    untouched; ``KernelError``, nothing changed, when a removed one is not there."""
+    gone, new = [_prefix(c) for c in sorted(remove)], [_prefix(c) for c in sorted(add)]
+    cmds = [{"delete": {"element": _elements(INTERNAL_SET, gone)}}] if gone else []
+    cmds += [{"add": {"element": _elements(INTERNAL_SET, new)}}] if new else []
+    if cmds:
+        nft.run_json(netns, cmds, "edit internal networks")
 
 
 def remove(netns: str) -> bool:
@@ -288,7 +172,6 @@ def remove(netns: str) -> bool:
     if _list(netns) is None:
         return False
     nft.run_json(netns, [_table_cmd("delete")], "delete nat table")
-    _hints.reset(netns, None)
     return True
 
 

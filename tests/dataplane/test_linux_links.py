@@ -100,6 +100,14 @@ def test_veth_addresses_routes(make_ns):
         links.sync_routes(ns, None, [])
         routes = {(r["dst"], r.get("gateway")) for r in ip_json(ns, "-4", "route")}
         assert routes == {("10.1.0.0/24", None)}
+
+        # the agent's form: the planner names what to delete and add; nothing is read back or diffed here
+        added = links.edit_routes(ns, add=[("0.0.0.0/0", "10.1.0.1"), ("192.0.2.0/24", "10.1.0.2")])
+        assert added.added == {"0.0.0.0/0 via 10.1.0.1", "192.0.2.0/24 via 10.1.0.2"}
+        changed = links.edit_routes(ns, add=[("198.51.100.0/24", "10.1.0.3")], remove=[("192.0.2.0/24", "10.1.0.2")])
+        assert changed.removed == {"192.0.2.0/24 via 10.1.0.2"}
+        assert not links.edit_routes(ns, remove=[("192.0.2.0/24", "10.1.0.2")]).removed  # already gone: no error
+        assert links.get_routes(ns) == {"0.0.0.0/0": "10.1.0.1", "198.51.100.0/24": "10.1.0.3"}
     finally:
         links.delete_link(outer)
     assert not ip_json(ns, "link", "show", "type", "veth")

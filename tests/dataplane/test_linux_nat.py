@@ -21,6 +21,7 @@ from collections.abc import Iterator
 import pytest
 
 from floatnet.linux import arp, conntrack, links, nat, netns
+from floatnet.linux.errors import KernelError
 from tests.dataplane.conftest import kill_ns_processes, sh
 
 GW_IP, FIP1, FIP2 = "203.0.113.100", "203.0.113.101", "203.0.113.102"
@@ -143,12 +144,6 @@ def test_hairpin_to_another_instances_and_own_floating_ip(topo):
     sh(["ping", "-c", "1", "-W", "2", FIP1], netns=topo.vm["vm2"])
 
 
-def test_replace_without_change_is_a_no_op(topo):
-    before = handles(topo.rtr)
-    assert nat.replace(topo.rtr, topo.nat({FIP1: "10.0.0.5"})) is False
-    assert handles(topo.rtr) == before
-
-
 def test_add_fip_adds_elements_without_rebuild(topo):
     before = handles(topo.rtr)
     try:
@@ -161,26 +156,43 @@ def test_add_fip_adds_elements_without_rebuild(topo):
         assert topo.ask(topo.vm["vm2"], "203.0.113.1", 9000) == FIP2
         assert nat.observe(topo.rtr) == topo.nat({FIP1: "10.0.0.5", FIP2: "10.0.0.6"})
     finally:
-        nat.del_fip(topo.rtr, FIP2)
+        nat.del_fip(topo.rtr, FIP2, "10.0.0.6")
         links.del_address(topo.rtr, QG, f"{FIP2}/32")
     assert handles(topo.rtr) == before
     assert map_elements(topo.rtr, "fip_snat") == {"10.0.0.5": FIP1}
 
 
-def test_replace_syncs_elements_then_rebuilds_on_structure_change(topo):
+def test_replace_rebuilds_the_whole_table_in_one_transaction(topo):
+    """``replace`` neither observes nor diffs (the planner does): it always builds the table again, whatever it
+    held, atomically — traffic follows the new rules."""
     base = topo.nat({FIP1: "10.0.0.5"})
     before = handles(topo.rtr)
-    assert nat.replace(topo.rtr, topo.nat({FIP1: "10.0.0.5", FIP2: "10.0.0.6"})) is True
-    assert handles(topo.rtr) == before  # same structure: elements only
-    assert nat.replace(topo.rtr, base) is True
-    assert map_elements(topo.rtr, "fip_dnat") == {FIP1: "10.0.0.5"}
+    nat.replace(topo.rtr, base)
+    assert handles(topo.rtr) != before and nat.observe(topo.rtr) == base
     no_snat = topo.nat({FIP1: "10.0.0.5"}, enable_snat=False)
-    assert nat.replace(topo.rtr, no_snat) is True
+    nat.replace(topo.rtr, no_snat)
     assert nat.observe(topo.rtr) == no_snat
     assert topo.ask(topo.vm["vm2"], "203.0.113.1", 9000) == ""  # no SNAT: upstream has no route back
     assert topo.ask(topo.vm["vm1"], "203.0.113.1", 9000) == FIP1
-    assert nat.replace(topo.rtr, base) is True
+    nat.replace(topo.rtr, base)
     assert topo.ask(topo.vm["vm2"], "203.0.113.1", 9000) == GW_IP
+
+
+def test_edit_internal_changes_set_elements_only(topo):
+    """Internal networks are set elements: deleted and added in one transaction, rules untouched — also when
+    the new set collapses with an old element (10.0.0.0/24 + 10.0.1.0/24 = 10.0.0.0/23)."""
+    before = handles(topo.rtr)
+    with_second = nat.RouterNat(GW_IP, QG, True, ["10.0.0.0/24", "10.0.1.0/24"], {FIP1: "10.0.0.5"})
+    try:
+        nat.edit_internal(topo.rtr, add=["10.0.0.0/23"], remove=["10.0.0.0/24"])
+        assert nat.observe(topo.rtr) == with_second and handles(topo.rtr) == before
+        assert topo.ask(topo.vm["vm2"], FIP1, 8080) == "vm1"  # hairpin still matches @internal
+        with pytest.raises(KernelError):  # not there: the whole transaction is refused, nothing changes
+            nat.edit_internal(topo.rtr, add=["10.0.9.0/24"], remove=["10.0.8.0/24"])
+        assert nat.observe(topo.rtr) == with_second
+    finally:
+        nat.edit_internal(topo.rtr, add=["10.0.0.0/24"], remove=["10.0.0.0/23"])
+    assert nat.observe(topo.rtr) == topo.nat({FIP1: "10.0.0.5"}) and handles(topo.rtr) == before
 
 
 def open_session(ns: str, ip: str, port: int) -> socket.socket:
@@ -204,7 +216,7 @@ def test_del_fip_and_conntrack_flush_cut_established_sessions(topo):
     outbound = open_session(topo.vm["vm1"], "203.0.113.1", 9001)
     try:
         assert conntrack.count_address(topo.rtr, FIP1) >= 2
-        assert nat.del_fip(topo.rtr, FIP1, "10.0.0.5")
+        nat.del_fip(topo.rtr, FIP1, "10.0.0.5")
         links.del_address(topo.rtr, QG, f"{FIP1}/32")
         assert echo(inbound) and echo(outbound)  # OSSN-0020: NAT removal alone leaves sessions alive
         assert conntrack.flush_address(topo.rtr, FIP1) >= 2
@@ -221,13 +233,15 @@ def test_del_fip_and_conntrack_flush_cut_established_sessions(topo):
 
 
 def test_moving_a_floating_ip(topo):
+    """Moving is the old pair deleted, then the new one added (the caller names both: the planner)."""
     try:
+        nat.del_fip(topo.rtr, FIP1, "10.0.0.5")
         nat.add_fip(topo.rtr, FIP1, "10.0.0.6")
         assert map_elements(topo.rtr, "fip_snat") == {"10.0.0.6": FIP1}
         conntrack.flush_address(topo.rtr, FIP1)
         assert topo.ask(topo.up, FIP1, 8080) == "vm2"
     finally:
-        nat.add_fip(topo.rtr, FIP1, "10.0.0.5")
+        nat.replace(topo.rtr, topo.nat({FIP1: "10.0.0.5"}))
         conntrack.flush_address(topo.rtr, FIP1)
     assert map_elements(topo.rtr, "fip_dnat") == {FIP1: "10.0.0.5"}
     assert topo.ask(topo.up, FIP1, 8080) == "vm1"
@@ -257,7 +271,7 @@ def test_gratuitous_arp_is_sent_in_the_background(topo):
 
 
 def behind_the_back(ns: str, fixed: str) -> None:
-    """Re-point FIP1 at ``fixed`` with the nft tool, so floatnet's in-process hints are stale."""
+    """Re-point FIP1 at ``fixed`` with the nft tool: the caller's idea of the pair is now wrong."""
     script = (
         "flush map ip floatnet fip_dnat\nflush map ip floatnet fip_snat\n"
         f"add element ip floatnet fip_dnat {{ {FIP1} : {fixed} }}\n"
@@ -266,17 +280,22 @@ def behind_the_back(ns: str, fixed: str) -> None:
     subprocess.run(netns.exec_argv(ns, ["nft", "-f", "-"]), input=script, text=True, check=True)
 
 
-def test_element_ops_converge_when_the_kernel_changed_behind_them(topo):
+def test_element_ops_are_exact_and_keep_no_memory(topo):
+    """No hint cache and no lookup: a pair the kernel does not hold (changed behind the caller's back) fails
+    the transaction as a whole and changes nothing; the caller re-observes and names the right pair."""
     try:
         behind_the_back(topo.rtr, "10.0.0.6")
-        nat.add_fip(topo.rtr, FIP1, "10.0.0.5")
-        assert map_elements(topo.rtr, "fip_dnat") == {FIP1: "10.0.0.5"}
-        assert map_elements(topo.rtr, "fip_snat") == {"10.0.0.5": FIP1}
-        behind_the_back(topo.rtr, "10.0.0.6")
-        assert nat.del_fip(topo.rtr, FIP1) is True
+        with pytest.raises(KernelError):
+            nat.add_fip(topo.rtr, FIP1, "10.0.0.5")  # FIP1 is mapped elsewhere
+        with pytest.raises(KernelError):
+            nat.del_fip(topo.rtr, FIP1, "10.0.0.5")  # not this pair
+        assert map_elements(topo.rtr, "fip_dnat") == {FIP1: "10.0.0.6"}
+        assert map_elements(topo.rtr, "fip_snat") == {"10.0.0.6": FIP1}
+        held = nat.observe(topo.rtr)
+        assert held is not None and held.fips == {FIP1: "10.0.0.6"}
+        nat.del_fip(topo.rtr, FIP1, held.fips[FIP1])
         assert map_elements(topo.rtr, "fip_dnat") == {} and map_elements(topo.rtr, "fip_snat") == {}
-        assert nat.del_fip(topo.rtr, FIP1) is False
     finally:
-        nat.add_fip(topo.rtr, FIP1, "10.0.0.5")
+        nat.replace(topo.rtr, topo.nat({FIP1: "10.0.0.5"}))
         conntrack.flush_address(topo.rtr, FIP1)
     assert nat.observe(topo.rtr) == topo.nat({FIP1: "10.0.0.5"})

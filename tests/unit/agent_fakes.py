@@ -16,7 +16,7 @@ from typing import Any
 
 from floatnet.agent import actions as A
 from floatnet.agent.apply import ApplyResult, run_actions
-from floatnet.agent.state import Link, Namespace, Observed, OvsPort
+from floatnet.agent.state import DEFAULT_ROUTE, Link, Namespace, Observed, OvsPort, Routes
 from floatnet.linux.errors import KernelError
 
 
@@ -94,6 +94,42 @@ def _nat_fips(k: FakeKernel, ns: str, fn: Any) -> None:
     k.ns(ns, nat=replace(nat, fips=fips))
 
 
+def _map(k: FakeKernel, a: A.AddFipMapping) -> None:
+    """Like the kernel: the same pair again is a no-op, a floating or fixed IP mapped elsewhere is refused."""
+    nat = k.namespaces[a.ns].nat
+    assert nat is not None
+    if nat.fips.get(a.fip, a.fixed) != a.fixed or any(x == a.fixed and f != a.fip for f, x in nat.fips.items()):
+        raise KernelError("add floating IP", a.fip, "File exists")
+    _nat_fips(k, a.ns, lambda f: f.__setitem__(a.fip, a.fixed))
+
+
+def _unmap(k: FakeKernel, a: A.DelFipMapping) -> None:
+    """Like the kernel: deleting a pair it does not hold is refused."""
+    nat = k.namespaces[a.ns].nat
+    if nat is None or nat.fips.get(a.fip) != a.fixed:
+        raise KernelError("delete floating IP", a.fip, "No such file or directory")
+    _nat_fips(k, a.ns, lambda f: f.pop(a.fip))
+
+
+def _internal(k: FakeKernel, a: A.EditNatInternal) -> None:
+    nat = k.namespaces[a.ns].nat
+    if nat is None or not a.remove <= nat.internal_cidrs:
+        raise KernelError("edit internal networks", a.ns, "No such file or directory")
+    k.ns(a.ns, nat=replace(nat, internal_cidrs=(nat.internal_cidrs - a.remove) | a.add))
+
+
+def _routes(k: FakeKernel, a: A.EditRoutes) -> None:
+    """Like the kernel's main table: one route per destination, the default one apart."""
+    routes = k.namespaces[a.ns].routes
+    table = {d: v for d, v in routes.extra} | ({DEFAULT_ROUTE: routes.default_gw} if routes.default_gw else {})
+    for dst, via in a.remove:
+        if table.get(dst) == via:
+            del table[dst]
+    table.update(a.add)
+    gw = table.pop(DEFAULT_ROUTE, None)
+    k.ns(a.ns, routes=Routes(gw, frozenset(table.items())))
+
+
 def _delete_ns(k: FakeKernel, a: A.DeleteNamespace) -> None:
     k.namespaces.pop(a.ns, None)
     for port in a.ovs_ports:
@@ -110,10 +146,11 @@ _HANDLERS: dict[type, Any] = {
     A.DeleteOvsPort: lambda k, a: k.ovs.pop(a.port, None),
     A.SyncAddresses: lambda k, a: _addresses(k, a.ns, a.dev, lambda _: a.wanted),
     A.EditAddresses: lambda k, a: _addresses(k, a.ns, a.dev, lambda have: (have - a.remove) | a.add),
-    A.SyncRoutes: lambda k, a: k.ns(a.ns, routes=a.routes),
+    A.EditRoutes: _routes,
     A.ReplaceNat: lambda k, a: k.ns(a.ns, nat=a.table),
-    A.AddFipMapping: lambda k, a: _nat_fips(k, a.ns, lambda f: f.__setitem__(a.fip, a.fixed)),
-    A.DelFipMapping: lambda k, a: _nat_fips(k, a.ns, lambda f: f.pop(a.fip, None)),
+    A.EditNatInternal: _internal,
+    A.AddFipMapping: _map,
+    A.DelFipMapping: _unmap,
     A.FlushConntrack: lambda k, a: None,
     A.Garp: lambda k, a: None,
     A.EnsureDhcp: lambda k, a: k.dhcp.__setitem__(a.config.network_id, a.config.fingerprint()),

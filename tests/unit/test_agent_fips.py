@@ -10,8 +10,7 @@ import pytest
 
 from floatnet.agent import actions as A
 from floatnet.agent.desired import DesiredState, Router
-from floatnet.agent.loop import Agent
-from floatnet.agent.merge import complete_routers
+from floatnet.agent.merge import complete_routers, gone_fips
 from floatnet.agent.plan import plan
 from floatnet.agent.plan_fips import built, delta, plan_fip_delta, project_fip_delta, same_structure
 from floatnet.agent.projection import project
@@ -20,13 +19,10 @@ from tests.unit.test_agent_plan import CTX, R1, fip, router_doc, state
 
 
 def edits(actions: list[A.Action]) -> list[Any]:
-    """Actions with address changes written as (add, remove), whichever form the planner chose."""
+    """Actions with address changes written as (add, remove)."""
     out: list[Any] = []
     for a in actions:
-        if isinstance(a, A.SyncAddresses):
-            assert a.have is not None
-            out.append(("addresses", a.dev, a.wanted - a.have, a.have - a.wanted, a.refs))
-        elif isinstance(a, A.EditAddresses):
+        if isinstance(a, A.EditAddresses):
             out.append(("addresses", a.dev, a.add, a.remove, a.refs))
         else:
             out.append(a)
@@ -100,5 +96,5 @@ def test_the_fast_path_needs_a_built_router() -> None:
 def test_gone_floating_ips_from_the_asked_ones_only() -> None:
     old = state([router_doc(fips=[fip(1), fip(2), fip(3)])])
     new = state([router_doc(fips=[fip(1)])])
-    assert Agent._gone_fips(old, new, {R1}) == {fip(2)["id"], fip(3)["id"]}
-    assert Agent._gone_fips(old, new, {R1}, {fip(2)["id"], "never-here"}) == {fip(2)["id"]}
+    assert gone_fips(old, new, {R1}) == {fip(2)["id"], fip(3)["id"]}
+    assert gone_fips(old, new, {R1}, {fip(2)["id"], "never-here"}) == {fip(2)["id"]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from floatnet.agent.dirty import Dirty
 from floatnet.agent.loop import Agent
 from floatnet.agent.plan_common import PlanContext
 from floatnet.agent.state import OvsPort
@@ -37,7 +38,7 @@ def test_one_poisoned_router_next_to_healthy_ones() -> None:
     server = FakeServer([router_doc(R1), poisoned_router(), ipv6_router()], [network_doc()])
     kernel = FakeKernel()
     loop = agent(server, kernel)
-    loop.full_sync()
+    loop.reconcile(Dirty(everything=True))
     for rid in (R1, R3):
         nat = kernel.namespaces[f"qrouter-{rid}"].nat
         assert nat is not None and nat.fips and nat.internal_cidrs == {"10.0.0.0/24"}, nat
@@ -55,7 +56,7 @@ def test_one_poisoned_router_next_to_healthy_ones() -> None:
     server.routers[R1]["floatingips"].append(fip(9, fixed="10.0.0.9"))
     server.seq += 1
     before = len(kernel.applied)
-    loop.incremental([{"kind": "floatingip", "id": fip(9)["id"], "op": "create", "router_id": R1}])
+    loop.reconcile(loop.on_changes([{"kind": "floatingip", "id": fip(9)["id"], "op": "create", "router_id": R1}]))
     nat = kernel.namespaces[f"qrouter-{R1}"].nat
     assert nat is not None and nat.fips[fip(9)["floating_ip_address"]] == "10.0.0.9"
     assert len(kernel.applied) - before == 3  # /32, map elements, gratuitous ARP
@@ -66,10 +67,10 @@ def test_poisoned_router_fixed_by_the_server_converges() -> None:
     server = FakeServer([poisoned_router()])
     kernel = FakeKernel()
     loop = agent(server, kernel)
-    loop.full_sync()
+    loop.reconcile(Dirty(everything=True))
     assert server.statuses["routers"][R2] == "ERROR"
     server.routers[R2]["interfaces"][0]["cidr"] = "10.0.0.0/24"
-    loop.incremental([{"kind": "router", "id": R2, "op": "update"}])
+    loop.reconcile(loop.on_changes([{"kind": "router", "id": R2, "op": "update"}]))
     assert server.statuses["routers"][R2] == "ACTIVE"
     assert loop.configurations()["errors"] == []
 
@@ -82,26 +83,26 @@ def test_temporary_failure_is_retried_with_backoff() -> None:
     ns = f"qrouter-{R1}"
     kernel.fail[ns] = "injected"
     loop = agent(server, kernel)
-    loop.full_sync()
+    loop.reconcile(Dirty(everything=True))
     assert server.statuses["routers"][R1] == "ERROR" and "injected" in loop.configurations()["errors"][0]["reason"]
     assert loop.resync_at is None and ns in loop.retrying
     at, delay = loop.repair_backoff.last[ns]
     assert delay == 1.0
-    loop.check_kernel()  # not due yet
+    loop.step()  # not due yet
     assert ns in loop.retrying
     loop.repair_backoff.last[ns] = (at - 1.0, delay)
-    loop.check_kernel()  # due, fails again: the delay doubles
+    loop.step()  # due, fails again: the delay doubles
     assert loop.repair_backoff.last[ns][1] == 2.0 and server.statuses["routers"][R1] == "ERROR"
     kernel.fail.clear()
     loop.repair_backoff.last[ns] = (at - 2.0, 2.0)
-    loop.check_kernel()
+    loop.step()
     assert server.statuses["routers"][R1] == "ACTIVE" and loop.configurations()["errors"] == []
     assert kernel.namespaces[ns].nat is not None and not loop.retrying and loop.repairs == {}
 
 
 def _converged(server: FakeServer, kernel: FakeKernel) -> Agent:
     loop = agent(server, kernel)
-    loop.full_sync()
+    loop.reconcile(Dirty(everything=True))
     return loop
 
 
@@ -122,11 +123,11 @@ def test_kernel_drift_is_repaired_and_logged_once(caplog: Any) -> None:
         kernel.dirty.add(ns)
         caplog.clear()
         loop.repair_backoff.last.clear()
-        loop.check_kernel()
+        loop.step()
         assert kernel.namespaces[ns] == good, what
         repaired = [r.getMessage() for r in caplog.records if "drift repaired" in r.getMessage()]
         assert len(repaired) == 1 and what in repaired[0], (what, repaired)
-        loop.check_kernel()  # nothing new: no action, no log
+        loop.step()  # nothing new: no action, no log
         assert not [r for r in caplog.records[1:] if "drift repaired" in r.getMessage()]
     repairs = {r["id"]: r for r in loop.configurations()["repairs"]}
     assert [r["kind"] for r in repairs.values()] == ["router"], "one entry per namespace, not per floating IP"
@@ -140,10 +141,10 @@ def test_dead_dnsmasq_is_respawned_with_backoff() -> None:
     for attempt in range(3):
         kernel.dhcp.pop(net)
         kernel.dirty.add(f"qdhcp-{net}")
-        loop.check_kernel()
+        loop.step()
         assert (net in kernel.dhcp) == (attempt < 2), attempt  # the third death within 3 s waits
     loop.repair_backoff.last[f"qdhcp-{net}"] = (0.0, 0.5)  # the wait is over
-    loop.check_kernel()
+    loop.step()
     assert net in kernel.dhcp
 
 
@@ -152,7 +153,7 @@ def test_unchanged_namespace_event_does_nothing() -> None:
     loop = _converged(server, kernel)
     before = len(kernel.applied)
     kernel.dirty.add(f"qrouter-{R1}")
-    loop.check_kernel()
+    loop.step()
     assert len(kernel.applied) == before and loop.repairs == {}
 
 
@@ -163,6 +164,6 @@ def test_hypervisor_plug_goes_through_the_same_step() -> None:
     loop = _converged(server, kernel)
     assert server.statuses["ports"].get("vm-port") != "ACTIVE"  # DOWN, as the server already holds
     kernel.ovs["tapvm"] = OvsPort("tapvm", "br-eth1", None, "vm-port", 5)
-    loop.check_ovs()
+    loop.step()
     assert kernel.ovs["tapvm"].tag == 100 and server.statuses["ports"]["vm-port"] == "ACTIVE"
     assert loop.repairs == {}, "a hypervisor plug is not drift"

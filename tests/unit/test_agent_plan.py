@@ -15,6 +15,7 @@ from floatnet.agent.plan import plan
 from floatnet.agent.plan_common import PlanContext
 from floatnet.agent.projection import project
 from floatnet.agent.state import Observed, OvsPort
+from tests.unit.agent_fakes import FakeKernel
 
 R1 = "11111111-1111-4111-8111-111111111111"
 R2 = "22222222-2222-4222-8222-222222222222"
@@ -158,7 +159,7 @@ def test_create_router_and_dhcp_from_nothing() -> None:
         "SyncAddresses",
         "PlugDevice",
         "SyncAddresses",
-        "SyncRoutes",
+        "EditRoutes",
         "ReplaceNat",
         "Garp",
     ]
@@ -169,7 +170,7 @@ def test_create_router_and_dhcp_from_nothing() -> None:
     nat = [a for a in router if isinstance(a, A.ReplaceNat)][0].table
     assert nat.fips == {"203.0.113.101": "10.0.0.5"} and nat.internal_cidrs == {"10.0.0.0/24"}
     dhcp = [a for a in actions if a.group == f"qdhcp-{NET}"]
-    assert kinds(dhcp) == ["CreateNamespace", "PlugDevice", "SyncAddresses", "SyncRoutes", "EnsureDhcp"]
+    assert kinds(dhcp) == ["CreateNamespace", "PlugDevice", "SyncAddresses", "EditRoutes", "EnsureDhcp"]
     config = dhcp[-1].config  # type: ignore[attr-defined]
     assert config.dns_servers == ("10.0.0.2",) and config.upstream_dns == ("198.51.100.53",)
 
@@ -184,11 +185,11 @@ def test_one_fip_added_is_address_map_element_and_garp() -> None:
     before = state([router_doc(fips=[fip(1)])])
     after = state([router_doc(fips=[fip(1), fip(2, "10.0.0.6")])])
     actions = plan(after, project(before), CTX)
-    assert kinds(actions) == ["SyncAddresses", "AddFipMapping", "Garp"]
+    assert kinds(actions) == ["EditAddresses", "AddFipMapping", "Garp"]
     add = actions[1]
     assert isinstance(add, A.AddFipMapping) and (add.fip, add.fixed) == ("203.0.113.102", "10.0.0.6")
     assert add.refs == (("floatingip", fip(2)["id"]),)
-    assert "203.0.113.102/32" in actions[0].wanted  # type: ignore[attr-defined]
+    assert actions[0].add == {"203.0.113.102/32"} and not actions[0].remove  # type: ignore[attr-defined]
     assert ("floatingip", fip(2)["id"]) in actions[0].refs
 
 
@@ -196,7 +197,7 @@ def test_one_fip_removed_flushes_conntrack() -> None:
     before = state([router_doc(fips=[fip(1), fip(2, "10.0.0.6")])])
     after = state([router_doc(fips=[fip(1)])])
     actions = plan(after, project(before), CTX)
-    assert kinds(actions) == ["DelFipMapping", "SyncAddresses", "FlushConntrack"]
+    assert kinds(actions) == ["DelFipMapping", "EditAddresses", "FlushConntrack"]
     assert actions[-1].ips == ("203.0.113.102",)  # type: ignore[attr-defined]
 
 
@@ -213,11 +214,11 @@ def test_fip_moved_between_routers() -> None:
     actions = plan(after, project(before), CTX)
     assert kinds([a for a in actions if a.group == f"qrouter-{R1}"]) == [
         "DelFipMapping",
-        "SyncAddresses",
+        "EditAddresses",
         "FlushConntrack",
     ]
     assert kinds([a for a in actions if a.group == f"qrouter-{R2}"]) == [
-        "SyncAddresses",
+        "EditAddresses",
         "AddFipMapping",
         "Garp",
     ]
@@ -231,12 +232,66 @@ def test_structure_change_replaces_the_table_only() -> None:
     assert actions[0].table.enable_snat is False  # type: ignore[attr-defined]
 
 
+def applied(before: DesiredState, after: DesiredState) -> tuple[list[A.Action], FakeKernel]:
+    """The plan from ``before`` (as projected) to ``after``, run on the in-memory kernel, which checks the NAT
+    element pairs the way the kernel does (a pair it does not hold, a fixed IP mapped elsewhere: refused)."""
+    kernel = FakeKernel()
+    view = project(before, CTX)
+    kernel.namespaces, kernel.ovs = dict(view.namespaces), dict(view.ovs_ports)
+    actions = plan(after, view, CTX)
+    result = kernel.apply(actions)
+    assert not result.errors, result.errors
+    assert dict(kernel.namespaces) == dict(project(after, CTX).namespaces)
+    return actions, kernel
+
+
+def test_interface_added_edits_the_internal_set_only() -> None:
+    """The planner diffs the table's elements (linux/nat keeps no memory): a new interface is one set
+    element added, the floating IPs untouched, the rules not rebuilt."""
+    doc = router_doc(fips=[fip(1), fip(2, "10.0.0.6")])
+    bigger = copy.deepcopy(doc)
+    bigger["interfaces"].append(dict(doc["interfaces"][0], port_id="if2", ip_address="10.0.2.1", cidr="10.0.2.0/24"))
+    actions, _ = applied(state([doc]), state([bigger]))
+    edit = [a for a in actions if isinstance(a, A.EditNatInternal)]
+    assert "ReplaceNat" not in kinds(actions) and len(edit) == 1
+    assert (edit[0].add, edit[0].remove) == ({"10.0.2.0/24"}, set())
+    actions, _ = applied(state([bigger]), state([doc]))
+    assert [(a.add, a.remove) for a in actions if isinstance(a, A.EditNatInternal)] == [(set(), {"10.0.2.0/24"})]
+
+
+def test_fixed_ip_handed_to_another_floating_ip() -> None:
+    """Floating IP 1 leaves 10.0.0.5 and floating IP 2 takes it, in one plan: the old pair is deleted (named
+    from the view) before the new one is added, so the kernel accepts both."""
+    actions, _ = applied(state([router_doc(fips=[fip(1, "10.0.0.5")])]), state([router_doc(fips=[fip(2, "10.0.0.5")])]))
+    nat = [(type(a).__name__, a.fip, a.fixed) for a in actions if isinstance(a, A.DelFipMapping | A.AddFipMapping)]
+    assert nat == [("DelFipMapping", "203.0.113.101", "10.0.0.5"), ("AddFipMapping", "203.0.113.102", "10.0.0.5")]
+
+
+def test_route_change_is_diffed_against_the_view() -> None:
+    doc = router_doc()
+    changed = copy.deepcopy(doc)
+    changed["routes"] = [{"destination": "198.51.100.0/24", "nexthop": "10.0.0.8"}]
+    actions, _ = applied(state([doc]), state([changed]))
+    (edit,) = [a for a in actions if isinstance(a, A.EditRoutes)]
+    assert edit.add == {("198.51.100.0/24", "10.0.0.8")} and edit.remove == {("192.0.2.0/24", "10.0.0.7")}
+
+
+def test_gateway_device_change_rebuilds_the_table() -> None:
+    """A new gateway port with the same address: the rules match the new ``qg-`` device (an element edit
+    would keep the old ``oifname``)."""
+    doc = router_doc()
+    moved = copy.deepcopy(doc)
+    moved["gateway"]["port_id"] = "gwother"
+    actions, _ = applied(state([doc]), state([moved]))
+    assert "ReplaceNat" in kinds(actions)
+
+
 def test_gateway_cleared_deletes_nat_and_qg() -> None:
     before = state([router_doc()])
     doc = router_doc(fips=[])
     doc["gateway"] = None
     actions = plan(state([doc]), project(before), CTX)
-    assert set(kinds(actions)) == {"UnplugDevice", "SyncRoutes", "ReplaceNat", "FlushConntrack"}
+    assert set(kinds(actions)) == {"UnplugDevice", "EditRoutes", "ReplaceNat", "FlushConntrack"}
 
 
 def test_stale_router_and_dhcp_swept_only_with_complete_state() -> None:
