@@ -51,26 +51,26 @@ def test_pool_defaults_as_neutron(app_client: Any) -> None:
     assert (v6["ip_version"], v6["min_prefixlen"], v6["max_prefixlen"], v6["default_prefixlen"]) == (6, 64, 128, 64)
 
 
-@pytest.mark.parametrize(
-    ("attrs", "status", "kind"),
-    [
-        ({"prefixes": []}, 400, "EmptySubnetPoolPrefixList"),
-        ({"prefixes": ["10.0.0.0/8", "2001:db8::/32"]}, 400, "PrefixVersionMismatch"),
-        ({"prefixes": ["10.0.0.1/8"]}, 400, "HTTPBadRequest"),
-        ({"prefixes": "10.0.0.0/8"}, 400, "HTTPBadRequest"),
-        ({}, 400, "HTTPBadRequest"),
-        ({"prefixes": ["10.0.0.0/8"], "min_prefixlen": 30, "max_prefixlen": 24}, 400, "IllegalSubnetPoolPrefixBounds"),
-        ({"prefixes": ["10.0.0.0/8"], "max_prefixlen": 33}, 400, "IllegalSubnetPoolPrefixBounds"),
-        ({"prefixes": ["10.0.0.0/8"], "default_prefixlen": 4}, 400, "IllegalSubnetPoolPrefixBounds"),
-        ({"prefixes": ["10.0.0.0/8"], "min_prefixlen": -1}, 400, "UnsupportedMinSubnetPoolPrefix"),
-        ({"prefixes": ["10.0.0.0/8"], "default_quota": -1}, 400, "HTTPBadRequest"),
-        ({"prefixes": ["10.0.0.0/8"], "min_prefixlen": "x"}, 400, "HTTPBadRequest"),
-        ({"prefixes": ["10.0.0.0/8"], "address_scope_id": "nope"}, 400, "HTTPBadRequest"),
-        ({"prefixes": ["10.0.0.0/8"], "shared": True}, 403, "PolicyNotAuthorized"),
-        ({"prefixes": ["10.0.0.0/8"], "is_default": True}, 403, "PolicyNotAuthorized"),
-        ({"prefixes": ["10.0.0.0/8"], "ip_version": 4}, 400, "HTTPBadRequest"),
-    ],
-)
+BAD_POOLS: list[tuple[dict[str, Any], int, str]] = [
+    ({"prefixes": []}, 400, "EmptySubnetPoolPrefixList"),
+    ({"prefixes": ["10.0.0.0/8", "2001:db8::/32"]}, 400, "PrefixVersionMismatch"),
+    ({"prefixes": ["10.0.0.1/8"]}, 400, "HTTPBadRequest"),
+    ({"prefixes": "10.0.0.0/8"}, 400, "HTTPBadRequest"),
+    ({}, 400, "HTTPBadRequest"),
+    ({"prefixes": ["10.0.0.0/8"], "min_prefixlen": 30, "max_prefixlen": 24}, 400, "IllegalSubnetPoolPrefixBounds"),
+    ({"prefixes": ["10.0.0.0/8"], "max_prefixlen": 33}, 400, "IllegalSubnetPoolPrefixBounds"),
+    ({"prefixes": ["10.0.0.0/8"], "default_prefixlen": 4}, 400, "IllegalSubnetPoolPrefixBounds"),
+    ({"prefixes": ["10.0.0.0/8"], "min_prefixlen": -1}, 400, "UnsupportedMinSubnetPoolPrefix"),
+    ({"prefixes": ["10.0.0.0/8"], "default_quota": -1}, 400, "HTTPBadRequest"),
+    ({"prefixes": ["10.0.0.0/8"], "min_prefixlen": "x"}, 400, "HTTPBadRequest"),
+    ({"prefixes": ["10.0.0.0/8"], "address_scope_id": "nope"}, 400, "HTTPBadRequest"),
+    ({"prefixes": ["10.0.0.0/8"], "shared": True}, 403, "PolicyNotAuthorized"),
+    ({"prefixes": ["10.0.0.0/8"], "is_default": True}, 403, "PolicyNotAuthorized"),
+    ({"prefixes": ["10.0.0.0/8"], "ip_version": 4}, 400, "HTTPBadRequest"),
+]
+
+
+@pytest.mark.parametrize(("attrs", "status", "kind"), BAD_POOLS)
 def test_bad_pools_are_typed_4xx(app_client: Any, attrs: dict[str, Any], status: int, kind: str) -> None:
     assert_error(pool_post(app_client, ALICE, **attrs), status, kind)
 
