@@ -193,6 +193,14 @@ def test_list_filters_sort_paging_tags(app_client: Any) -> None:
     assert sorted(p["name"] for p in tagged) == ["lp1", "lp3"]
     by_version = app_client.get("/v2.0/subnetpools?ip_version=4&name=lp2", headers=ALICE).json()["subnetpools"]
     assert [p["name"] for p in by_version] == ["lp2"]
+    seen: list[str] = []
+    url = "/v2.0/subnetpools?limit=2"
+    while url:
+        page = app_client.get(url, headers=ALICE).json()
+        seen += [p["id"] for p in page["subnetpools"]]
+        following = [link["href"] for link in page.get("subnetpools_links", []) if link["rel"] == "next"]
+        url = "/v2.0" + following[0].split("/v2.0", 1)[1] if following else ""
+    assert len(seen) == 5 and seen == sorted(seen)  # paged in SQL by id, each pool once
     one = by_version[0]["id"]
     assert app_client.put(f"/v2.0/subnetpools/{one}/tags/x", headers=ALICE).status_code == 201
 

@@ -63,6 +63,18 @@ def get_visible(
     return row
 
 
+def page_in_sql(stmt: Any, id_column: Any, query: ListQuery) -> Any:
+    """With only ``limit``/``marker`` left to do (default id order), page in SQL as ports do: read ``limit + 1``
+    rows after the marker (so :func:`floatnet.core.listing.apply` still knows whether more follow); the marker
+    is consumed here."""
+    if query.filters or query.sort or not query.limit or query.page_reverse:
+        return stmt
+    if query.marker is not None:
+        stmt = stmt.where(id_column > query.marker)
+        query.marker = None
+    return stmt.order_by(id_column).limit(query.limit + 1)
+
+
 def get_scope(session: Session, ctx: RequestContext, scope_id: str) -> AddressScope:
     """The address scope if ``ctx`` may see it (404 otherwise)."""
     return get_visible(session, ctx, AddressScope, scope_id, AddressScopeNotFound, address_scope_id=scope_id)
@@ -107,8 +119,8 @@ class AddressScopeService:
 
     def _list(self, session: Session, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
         stmt = select(AddressScope.__table__).where(visible_clause(ctx, AddressScope))
-        stmt = stmt.where(*sql_filters(query, COLUMNS))
-        return render_many(session, session.execute(stmt).all())
+        stmt = stmt.where(*sql_filters(query, COLUMNS, exact=True))
+        return render_many(session, session.execute(page_in_sql(stmt, AddressScope.id, query)).all())
 
     def list(self, ctx: RequestContext, query: ListQuery) -> Page:
         return apply(self.core.db.run(lambda s: self._list(s, ctx, query), write=False), query)

@@ -37,7 +37,7 @@ from floatnet.core.pool_errors import (
     UnsupportedMinSubnetPoolPrefix,
 )
 from floatnet.core.resources import tags
-from floatnet.core.resources.address_scopes import get_scope, get_visible, visible_clause
+from floatnet.core.resources.address_scopes import get_scope, get_visible, page_in_sql, visible_clause
 from floatnet.core.service import Core, check_revision, load_tags, owner_project, standard_attrs
 from floatnet.core.validation import (
     Attr,
@@ -70,7 +70,7 @@ SPEC: dict[str, Attr] = {
     "tenant_id": Attr(project_id, put=False),
     "tags": Attr(list_of(string(60)), put=False),
 }
-COLUMNS = {name: getattr(SubnetPool, name) for name in ("id", "name", "project_id", "description", "address_scope_id")}
+TEXT_COLUMNS = {name: getattr(SubnetPool, name) for name in ("id", "name", "project_id", "description")}
 BOUNDS = ("min_prefixlen", "max_prefixlen", "default_prefixlen")
 
 
@@ -191,8 +191,9 @@ class SubnetPoolService:
 
     def _list(self, session: Session, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
         stmt = select(SubnetPool.__table__).where(visible_clause(ctx, SubnetPool))
-        stmt = stmt.where(*sql_filters(query, COLUMNS))
-        return render_many(session, session.execute(stmt).all())
+        stmt = stmt.where(*sql_filters(query, TEXT_COLUMNS, exact=True))
+        stmt = stmt.where(*sql_filters(query, {"address_scope_id": SubnetPool.address_scope_id}))
+        return render_many(session, session.execute(page_in_sql(stmt, SubnetPool.id, query)).all())
 
     def list(self, ctx: RequestContext, query: ListQuery) -> Page:
         return apply(self.core.db.run(lambda s: self._list(s, ctx, query), write=False), query)
