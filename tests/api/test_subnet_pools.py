@@ -238,6 +238,25 @@ def test_address_scopes(app_client: Any) -> None:
     assert app_client.delete(f"/v2.0/address-scopes/{s6['id']}", headers=ALICE).status_code == 204
 
 
+def test_pool_with_subnets_moves_into_a_scope(app_client: Any) -> None:
+    s4 = scope(app_client, ip_version=4)
+    first = pool(app_client, prefixes=["10.75.0.0/16"], default_prefixlen=24)
+    second = pool(app_client, prefixes=["10.76.0.0/16"], default_prefixlen=24)
+    net = network(app_client, ALICE)
+    assert subnet_post(app_client, net["id"], subnetpool_id=first["id"]).status_code == 201
+    url = f"/v2.0/subnetpools/{first['id']}"
+    moved = app_client.put(url, json={SP: {"address_scope_id": s4["id"]}}, headers=ALICE)
+    assert moved.status_code == 200 and moved.json()[SP]["address_scope_id"] == s4["id"]
+    other = network(app_client, ALICE)
+    assert subnet_post(app_client, other["id"], subnetpool_id=second["id"]).status_code == 201
+    assert subnet_post(app_client, other["id"], cidr="10.77.0.0/24").status_code == 400  # pool affinity
+    put = app_client.put(f"/v2.0/subnetpools/{second['id']}", json={SP: {"address_scope_id": s4["id"]}},
+                         headers=ALICE)  # fmt: skip
+    assert put.status_code == 200  # each network holds one pool's subnets (affinity), so none spans two scopes
+    shown = app_client.get(f"/v2.0/networks/{other['id']}", headers=ALICE).json()["network"]
+    assert shown["ipv4_address_scope"] == s4["id"]
+
+
 def test_extensions_advertised(app_client: Any) -> None:
     aliases = {ext["alias"] for ext in app_client.get("/v2.0/extensions").json()["extensions"]}
     assert {"subnet_allocation", "default-subnetpools", "subnetpool-prefix-ops", "address-scope"} <= aliases
