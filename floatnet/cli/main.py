@@ -31,6 +31,7 @@ from floatnet.cli.output import FORMATS, OutputError
 from floatnet.cli.port import PORT
 from floatnet.cli.router import ROUTER
 from floatnet.cli.security_group import SECURITY_GROUP, SECURITY_GROUP_RULE
+from floatnet.cli.subnet_pool import ADDRESS_SCOPE, SUBNETPOOL
 from floatnet.client import ApiError
 
 PLUGINS = ("lab", "demo", "diagnose")
@@ -76,7 +77,8 @@ def build_parser(plugins: Sequence[str] = PLUGINS) -> argparse.ArgumentParser:
     _global_options(parser, suppress=False)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     parents = [_command_parent()]
-    for verbs in (NETWORK, SUBNET, PORT, ROUTER, FLOATINGIP, SECURITY_GROUP, SECURITY_GROUP_RULE):
+    resources = (NETWORK, SUBNET, PORT, ROUTER, FLOATINGIP, SECURITY_GROUP, SECURITY_GROUP_RULE)
+    for verbs in (*resources, SUBNETPOOL, ADDRESS_SCOPE):
         crud.register(subparsers, verbs, parents)
     router.register(subparsers, parents)
     floatingip.register(subparsers, parents)

@@ -134,8 +134,10 @@ def _subnet_options_body(args: argparse.Namespace) -> Body:
 
 def _add_subnet_create_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("network", metavar="NETWORK", help="name or id")
-    parser.add_argument("cidr", metavar="CIDR")
-    parser.add_argument("--ip-version", type=int, choices=(4, 6), default=4)
+    parser.add_argument("cidr", metavar="CIDR", nargs="?", help="optional with --subnetpool")
+    parser.add_argument("--ip-version", type=int, choices=(4, 6))
+    parser.add_argument("--subnetpool", metavar="SUBNETPOOL", help="name or id: take the CIDR from this pool")
+    parser.add_argument("--prefixlen", type=int, metavar="N", help="prefix length of the CIDR from the pool")
     parser.add_argument("--ipv6-ra-mode", choices=("slaac", "dhcpv6-stateful", "dhcpv6-stateless"))
     parser.add_argument("--ipv6-address-mode", choices=("slaac", "dhcpv6-stateful", "dhcpv6-stateless"))
     _add_subnet_options(parser)
@@ -143,11 +145,9 @@ def _add_subnet_create_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _subnet_create_body(ctx: Invocation, args: argparse.Namespace) -> Body:
-    body: dict[str, Any] = {
-        "network_id": ctx.client.find_id("network", args.network),
-        "cidr": args.cidr,
-        "ip_version": args.ip_version,
-    }
+    body: dict[str, Any] = {"network_id": ctx.client.find_id("network", args.network)}
+    pool = ctx.client.find_id("subnetpool", args.subnetpool) if args.subnetpool else None
+    body |= compact(cidr=args.cidr, ip_version=args.ip_version, subnetpool_id=pool, prefixlen=args.prefixlen)
     body |= compact(ipv6_ra_mode=args.ipv6_ra_mode, ipv6_address_mode=args.ipv6_address_mode)
     return body | _subnet_options_body(args) | common_create_body(args)
 

@@ -111,7 +111,7 @@ class Subnet(StandardAttrs, Base):
     allocation_pools: Mapped[list[Any]] = mapped_column(JSON, default=list)
     ipv6_ra_mode: Mapped[str | None] = mapped_column(String(32), nullable=True)
     ipv6_address_mode: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    subnetpool_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    subnetpool_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
 
 
 class Port(StandardAttrs, Base):
@@ -244,6 +244,34 @@ class AllowedAddressPair(Base):
     port_id: Mapped[str] = mapped_column(String(36), ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True)
     mac_address: Mapped[str] = mapped_column(String(32), primary_key=True)
     ip_address: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class AddressScope(StandardAttrs, Base):
+    """An address scope (address-scope): subnet pools in one scope never overlap; routing follows scopes."""
+
+    __tablename__ = "address_scopes"
+    ip_version: Mapped[int] = mapped_column(Integer)
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SubnetPool(StandardAttrs, Base):
+    """A subnet pool (subnet_allocation): prefixes subnets are cut from, with length bounds and a quota.
+
+    ``prefixes`` is the compacted list of CIDR texts; the taken space is the pool's subnets
+    (``subnets.subnetpool_id``), so deleting a subnet frees its prefix with no second row to keep in step."""
+
+    __tablename__ = "subnetpools"
+    ip_version: Mapped[int] = mapped_column(Integer)
+    prefixes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    default_prefixlen: Mapped[int] = mapped_column(Integer)
+    min_prefixlen: Mapped[int] = mapped_column(Integer)
+    max_prefixlen: Mapped[int] = mapped_column(Integer)
+    default_quota: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    address_scope_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("address_scopes.id"), nullable=True, index=True
+    )
 
 
 class Change(Base):

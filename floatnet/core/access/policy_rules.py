@@ -91,6 +91,8 @@ _PATHS = {
     "quota": ("/quotas", "/quotas/{project_id}"),
     "security_group": ("/security-groups", "/security-groups/{id}"),
     "security_group_rule": ("/security-group-rules", "/security-group-rules/{id}"),
+    "subnetpool": ("/subnetpools", "/subnetpools/{id}"),
+    "address_scope": ("/address-scopes", "/address-scopes/{id}"),
 }
 _VERBS = {"create": ("POST", 0), "get": ("GET", 1), "update": ("PUT", 1), "delete": ("DELETE", 1)}
 
@@ -268,6 +270,45 @@ SECURITY_GROUP_RULES = [
 ]
 
 
+def _prefix_rule(verb: str) -> policy.RuleDefault:
+    path = _PATHS["subnetpool"][1] + f"/{verb}_prefixes"
+    operation = [policy.Operation(method="PUT", path=path)]
+    return _rule(
+        f"{verb}_prefixes", ADMIN_OR_PROJECT_MEMBER, f"{verb.capitalize()} prefixes of a subnet pool.", operation
+    )
+
+
+SUBNETPOOL_RULES = [
+    policy.RuleDefault("shared_subnetpools", "field:subnetpools:shared=True", "The subnet pool is shared."),
+    _rule("create_subnetpool", ADMIN_OR_PROJECT_MEMBER, "Create a subnet pool."),
+    *_attributes("create_subnetpool", ADMIN, ("shared", "is_default"), "Set"),
+    _rule(
+        "get_subnetpool",
+        f"{ADMIN_OR_PROJECT_READER} or rule:shared_subnetpools",
+        "Show a subnet pool: its project's, or a shared one.",
+    ),
+    _rule("update_subnetpool", ADMIN_OR_PROJECT_MEMBER, "Update a subnet pool."),
+    *_attributes("update_subnetpool", ADMIN, ("is_default",), "Change"),
+    _rule("delete_subnetpool", ADMIN_OR_PROJECT_MEMBER, "Delete a subnet pool."),
+    _prefix_rule("add"),
+    _prefix_rule("remove"),
+]
+
+ADDRESS_SCOPE_RULES = [
+    policy.RuleDefault("shared_address_scopes", "field:address_scopes:shared=True", "The address scope is shared."),
+    _rule("create_address_scope", ADMIN_OR_PROJECT_MEMBER, "Create an address scope."),
+    *_attributes("create_address_scope", ADMIN, ("shared",), "Set"),
+    _rule(
+        "get_address_scope",
+        f"{ADMIN_OR_PROJECT_READER} or rule:shared_address_scopes",
+        "Show an address scope: its project's, or a shared one.",
+    ),
+    _rule("update_address_scope", ADMIN_OR_PROJECT_MEMBER, "Update an address scope."),
+    *_attributes("update_address_scope", ADMIN, ("shared",), "Change"),
+    _rule("delete_address_scope", ADMIN_OR_PROJECT_MEMBER, "Delete an address scope."),
+]
+
+
 _TAG_VERBS = {
     "create": ("POST", "Give tags when creating a %s."),
     "update": ("PUT", "Replace the tags of a %s, or add one."),
@@ -297,6 +338,8 @@ TAG_RULES = [
     *_tag_rules("floatingip", ADMIN_OR_PROJECT_MEMBER, ADMIN_OR_PROJECT_MEMBER),
     *_tag_rules("security_group", ADMIN_OR_PROJECT_MEMBER, ADMIN_OR_PROJECT_MEMBER),
     *_tag_rules("security_group_rule", ADMIN_OR_PROJECT_MEMBER, ADMIN_OR_PROJECT_MEMBER),
+    *_tag_rules("subnetpool", ADMIN_OR_PROJECT_MEMBER, ADMIN_OR_PROJECT_MEMBER),
+    *_tag_rules("address_scope", ADMIN_OR_PROJECT_MEMBER, ADMIN_OR_PROJECT_MEMBER),
 ]
 
 
@@ -312,5 +355,7 @@ def list_rules() -> list[policy.RuleDefault]:
         *AGENT_RULES,
         *QUOTA_RULES,
         *SECURITY_GROUP_RULES,
+        *SUBNETPOOL_RULES,
+        *ADDRESS_SCOPE_RULES,
         *TAG_RULES,
     ]

@@ -13,7 +13,7 @@ from floatnet.core.agent_protocol import changes
 from floatnet.core.context import RequestContext
 from floatnet.core.errors import ExternalNetworkInUse, InvalidInput, InvalidSharedSetting, NetworkInUse
 from floatnet.core.listing import ListQuery, Page, apply, sql_filters
-from floatnet.core.resources import segments, tags
+from floatnet.core.resources import address_scopes, segments, tags
 from floatnet.core.resources.scoped_rows import get_network, network_visible_clause, require_owner
 from floatnet.core.service import Core, check_revision, load_tags, owner_project, standard_attrs
 from floatnet.core.validation import (
@@ -103,16 +103,18 @@ def render_many(session: Session, ctx: RequestContext, query: ListQuery | None =
     ids = [row.id for row in rows]
     subnets = _subnet_ids(session, ids)
     tag_map = load_tags(session, "network", ids)
-    return [render(row, subnets.get(row.id, []), tag_map.get(row.id, [])) for row in rows]
+    bodies = [render(row, subnets.get(row.id, []), tag_map.get(row.id, [])) for row in rows]
+    return address_scopes.fill_network_scopes(session, bodies)
 
 
 def render_one(session: Session, network: Network) -> dict[str, Any]:
     """One network, rendered."""
-    return render(
+    body = render(
         network,
         _subnet_ids(session, [network.id]).get(network.id, []),
         load_tags(session, "network", [network.id]).get(network.id, []),
     )
+    return address_scopes.fill_network_scopes(session, [body])[0]
 
 
 def _check_unshare(session: Session, network: Network) -> None:

@@ -25,7 +25,7 @@ from floatnet.core.errors import (
 )
 from floatnet.core.ipam import pools as ipam
 from floatnet.core.listing import ListQuery, Page, apply, sql_filters
-from floatnet.core.resources import dhcp_port, tags
+from floatnet.core.resources import dhcp_port, subnet_allocation, tags
 from floatnet.core.resources.scoped_rows import get_network, get_subnet, network_visible_clause, require_owner
 from floatnet.core.service import Core, check_revision, load_tags, owner_project, standard_attrs
 from floatnet.core.validation import (
@@ -80,6 +80,7 @@ SPEC: dict[str, Attr] = {
     "ipv6_address_mode": Attr(_mode, put=False),
     "subnetpool_id": Attr(nullable(to_uuid), put=False),
     "use_default_subnetpool": Attr(to_bool, put=False),
+    "prefixlen": Attr(to_int(0, 128), put=False),
     "segment_id": Attr(nullable(to_uuid)),
     "service_types": Attr(subnet_service_types),
     "project_id": Attr(project_id, put=False),
@@ -167,8 +168,6 @@ def _check_overlap(session: Session, network_id: str, net: ipam.IPNetwork) -> No
 
 def _shape(attrs: dict[str, Any]) -> ipam.IPNetwork:
     """Validate cidr/ip_version/gateway/pools of a new subnet; fills the defaults into ``attrs``."""
-    if attrs.get("subnetpool_id") or attrs.get("use_default_subnetpool"):
-        raise HTTPBadRequest(msg="Subnet pools are not supported: give a cidr")
     if "cidr" not in attrs:
         raise HTTPBadRequest(msg="Failed to parse request. Required attribute 'cidr' not specified")
     net = ipaddress.ip_network(attrs["cidr"])
@@ -227,12 +226,13 @@ class SubnetService:
     def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         attrs = validate("subnet", SPEC, body, creating=True)
         project = owner_project(ctx, attrs)
-        net = _shape(attrs)
-        return self.core.db.run(lambda s: self._create(s, ctx, project, attrs, net))
+        net = None if subnet_allocation.wants_pool(attrs) else _shape(attrs)
+        return self.core.db.run(lambda s: self._create(s, ctx, project, dict(attrs), net))
 
     def _create(
-        self, session: Session, ctx: RequestContext, project: str, attrs: dict[str, Any], net: ipam.IPNetwork
+        self, session: Session, ctx: RequestContext, project: str, attrs: dict[str, Any], net: ipam.IPNetwork | None
     ) -> dict[str, Any]:
+        """``net`` is None for a subnet from a pool: its CIDR is chosen here, under the pool's lock."""
         network = get_network(session, ctx, attrs["network_id"], lock=True)
         target = {"project_id": project, "network_project_id": network.project_id}
         check(ctx, "create_subnet", target)
@@ -240,6 +240,8 @@ class SubnetService:
         check_limits(self.core.config, attrs)
         check_segment(attrs)
         quotas.check(session, ctx, "subnet", project_id=project)
+        subnet_allocation.resolve(session, ctx, project, network.id, attrs)
+        net = _shape(attrs) if net is None else net
         _check_overlap(session, network.id, net)
         subnet = Subnet(
             id=new_id(),
@@ -249,6 +251,7 @@ class SubnetService:
             cidr=str(net),
             ipv6_ra_mode=attrs.get("ipv6_ra_mode"),
             ipv6_address_mode=attrs.get("ipv6_address_mode"),
+            subnetpool_id=attrs.get("subnetpool_id"),
             status="ACTIVE",
             **{key: attrs[key] for key in STORED},
         )

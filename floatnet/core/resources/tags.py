@@ -22,6 +22,7 @@ from floatnet.core.context import RequestContext
 from floatnet.core.errors import HTTPBadRequest, NotFound
 from floatnet.core.service import Core
 from floatnet.db.models import (
+    AddressScope,
     Base,
     FloatingIP,
     Network,
@@ -30,6 +31,7 @@ from floatnet.db.models import (
     SecurityGroup,
     SecurityGroupRule,
     Subnet,
+    SubnetPool,
     Tag,
 )
 
@@ -44,6 +46,8 @@ MODELS: dict[str, type[Base]] = {
     "floatingip": FloatingIP,
     "security_group": SecurityGroup,
     "security_group_rule": SecurityGroupRule,
+    "subnetpool": SubnetPool,
+    "address_scope": AddressScope,
 }
 
 
