@@ -30,6 +30,8 @@ for _alias, _name, _description in (
     ("standard-attr-tag", "Tag support for resources", "Enables to set tag on resources with standard attr."),
     ("revision-if-match", "If-Match constraints based on revision_number", "If-Match on revision_number."),
     ("net-mtu", "Network MTU", "Provides MTU attribute for a network resource."),
+    ("net-mtu-writable", "Network MTU (writable)", "Provides a writable MTU attribute for a network resource."),
+    ("subnet-external-network", "Subnet External Network", "Subnets show their network's router:external."),
     ("port-security", "Port Security", "Provides port security"),
     ("pagination", "Pagination support", "Extension that indicates that pagination is enabled."),
     ("sorting", "Sorting support", "Extension that indicates that sorting is enabled."),

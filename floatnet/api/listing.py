@@ -35,7 +35,11 @@ TYPED: dict[str, dict[str, str]] = {
         **dict.fromkeys(("is_default", "l2_adjacency"), BOOL),
         **dict.fromkeys(("mtu", "provider:segmentation_id"), INT),
     },
-    "subnet": {**_STANDARD, "ip_version": INT, "enable_dhcp": BOOL, "dns_publish_fixed_ip": BOOL},
+    "subnet": {
+        **_STANDARD,
+        **dict.fromkeys(("enable_dhcp", "dns_publish_fixed_ip", "shared", "router:external"), BOOL),
+        "ip_version": INT,
+    },
     "port": {
         **_STANDARD,
         **dict.fromkeys(("admin_state_up", "port_security_enabled", "propagate_uplink_status"), BOOL),

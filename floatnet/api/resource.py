@@ -53,23 +53,28 @@ def render(ctx: RequestContext, spec: ResourceSpec, item: dict[str, Any], fields
     return http.select_fields(policy.filter_fields(ctx, spec.resource, item), fields)
 
 
-def _link(request: Request, rel: str, marker: str, reverse: bool) -> dict[str, str]:
+def _link(request: Request, rel: str, marker: str | None, reverse: bool) -> dict[str, str]:
     params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("marker", "page_reverse")]
-    params.append(("marker", marker))
+    if marker is not None:
+        params.append(("marker", marker))
     if reverse:
         params.append(("page_reverse", "True"))
     return {"rel": rel, "href": f"{str(request.url).split('?', 1)[0]}?{urlencode(params)}"}
 
 
-def page_links(request: Request, page: Page, limit: int | None, marker: str | None) -> list[dict[str, str]]:
-    """``<collection>_links``: ``next`` when more items follow, ``previous`` when this page had a marker."""
-    if limit is None or not page.items:
+def page_links(request: Request, page: Page, limit: int | None, page_reverse: bool) -> list[dict[str, str]]:
+    """``<collection>_links`` by Neutron's rules (``api_common.get_pagination_links``), which look only at the
+    page's size: a full page always has ``next`` (even when it is the last) and ``previous`` (even when it is
+    the first); a short page lacks the link in the direction it was read (``next`` going forward, ``previous``
+    with ``page_reverse``). The ``next`` marker is the page's last id and the ``previous`` marker its first; an
+    empty page links without a marker."""
+    if limit is None:
         return []
-    links = []
-    if page.has_more:
-        links.append(_link(request, "next", page.items[-1]["id"], False))
-    if marker is not None:
-        links.append(_link(request, "previous", page.items[0]["id"], True))
+    items, short, links = page.items, len(page.items) < limit, []
+    if not (short and not page_reverse):
+        links.append(_link(request, "next", items[-1]["id"] if items else None, False))
+    if not (short and page_reverse):
+        links.append(_link(request, "previous", items[0]["id"] if items else None, True))
     return links
 
 
@@ -89,7 +94,7 @@ class _Endpoints:
         query = listing.list_query(request, ctx, spec.resource)
         page = await http.run_sync(service.list, ctx, query)
         result: dict[str, Any] = {spec.collection: [render(ctx, spec, item, query.fields) for item in page.items]}
-        links = page_links(request, page, query.limit, query.marker)
+        links = page_links(request, page, query.limit, query.page_reverse)
         if links:
             result[f"{spec.collection}_links"] = links
         return http.respond(result)

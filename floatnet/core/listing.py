@@ -40,10 +40,9 @@ class ListQuery:
 
 @dataclass
 class Page:
-    """A list result: the items of this page and whether more follow."""
+    """A list result: the items of this page (the API derives the page links from their count)."""
 
     items: list[dict[str, Any]]
-    has_more: bool = False
 
 
 def as_text(value: Any) -> str:
@@ -132,8 +131,8 @@ def paginate(items: list[dict[str, Any]], query: ListQuery) -> Page:
     if query.limit is None:
         return Page(items)
     if query.page_reverse:
-        return Page(items[-query.limit :] if query.limit else [], has_more=len(items) > query.limit)
-    return Page(items[: query.limit], has_more=len(items) > query.limit)
+        return Page(items[-query.limit :] if query.limit else [])
+    return Page(items[: query.limit])
 
 
 def apply(items: Iterable[dict[str, Any]], query: ListQuery) -> Page:

@@ -235,6 +235,7 @@ class FloatingIPService:
         attrs = validate("floatingip", SPEC, body, creating=False)
         if attrs.get("fixed_ip_address") and not attrs.get("port_id"):
             raise BadRequest(resource="floatingip", msg="fixed_ip_address cannot be specified without a port_id")
+        attrs.setdefault("port_id", None)  # Neutron: a port_id omitted from an update disassociates
         return self.core.db.run(lambda s: self._update(s, ctx, resource_id, attrs, revision))
 
     def _update(
