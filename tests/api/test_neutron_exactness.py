@@ -15,6 +15,7 @@ import pytest
 
 from tests.api.helpers import project
 from tests.api.l3_world import build, error, ok
+from tests.conftest import DEFAULT_INI
 
 MEMBER = project("p-member")
 
@@ -171,3 +172,28 @@ def test_network_and_subnet_show_neutrons_attributes(client: Any) -> None:
     assert _subnet(client, net["id"], "10.10.0.0/24")["router:external"] is False
     aliases = {e["alias"] for e in ok(client.get("/v2.0/extensions"))["extensions"]}
     assert {"subnet-external-network", "net-mtu-writable"} <= aliases
+
+
+LIMITED_INI = "[quotas]\nquota_router = 1\nquota_network = -1\n"
+
+
+@pytest.mark.parametrize("where", ["app", "live"])
+def test_quota_defaults_and_max_fixed_ips_come_from_the_ini_file(
+    where: str, make_app_client: Callable[..., Any], live_server_factory: Callable[..., str]
+) -> None:
+    ini = DEFAULT_INI.replace("[DEFAULT]", "[DEFAULT]\nmax_fixed_ips_per_port = 2", 1) + LIMITED_INI
+    client = make_app_client(ini) if where == "app" else httpx.Client(base_url=live_server_factory(ini), timeout=30)
+    member = project("p-limited")
+    defaults = ok(client.get("/v2.0/quotas/p-limited/default", headers=member))["quota"]
+    assert defaults["router"] == 1 and defaults["network"] == -1 and defaults["floatingip"] == 50
+    ok(client.post("/v2.0/routers", json={"router": {"name": "r1"}}, headers=member), 201)
+    error(client.post("/v2.0/routers", json={"router": {"name": "r2"}}, headers=member), 409, "OverQuota")
+    net = _network(client, name="ips")
+    sub = _subnet(client, net["id"], "10.11.0.0/24")
+    three = [{"subnet_id": sub["id"]}] * 3
+    body = {"port": {"network_id": net["id"], "fixed_ips": three}}
+    assert "maximum" in error(client.post("/v2.0/ports", json=body), 400, "InvalidInput")["message"]
+    body["port"]["fixed_ips"] = three[:2]
+    port = ok(client.post("/v2.0/ports", json=body), 201)["port"]
+    update = {"port": {"fixed_ips": three}}
+    error(client.put(f"/v2.0/ports/{port['id']}", json=update), 400, "InvalidInput")

@@ -204,7 +204,7 @@ class FloatingIPService:
             raise NetworkNotFound(net_id=attrs["floating_network_id"])
         if not network.external:
             raise BadRequest(resource="floatingip", msg=f"Network {network.id} is not a valid external network")
-        quotas.check(session, ctx, "floatingip", project_id=project)
+        quotas.check(session, self.core.config, ctx, "floatingip", project_id=project)
         fip_id = new_id()
         port_id, ips = create_port(session, self.core, network, "", FLOATINGIP, fip_id, _requested_address(attrs))
         if not ips:

@@ -180,7 +180,7 @@ class NetworkService:
         policy.check_attributes(ctx, "create", "network", [k for k in attrs if k in body], target, attrs)
 
         def work(session: Session) -> dict[str, Any]:
-            quotas.check(session, ctx, "network", project_id=project)
+            quotas.check(session, self.core.config, ctx, "network", project_id=project)
             return self._create(session, project, attrs)
 
         return self.core.db.run(work)

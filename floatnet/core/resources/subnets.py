@@ -259,7 +259,7 @@ class SubnetService:
         check_attributes(ctx, "create", "subnet", [key for key in SPEC if key in attrs], target, attrs)
         check_limits(self.core.config, attrs)
         check_segment(attrs)
-        quotas.check(session, ctx, "subnet", project_id=project)
+        quotas.check(session, self.core.config, ctx, "subnet", project_id=project)
         _check_overlap(session, network.id, net)
         subnet = Subnet(
             id=new_id(),
