@@ -197,3 +197,45 @@ def test_quota_defaults_and_max_fixed_ips_come_from_the_ini_file(
     port = ok(client.post("/v2.0/ports", json=body), 201)["port"]
     update = {"port": {"fixed_ips": three}}
     error(client.put(f"/v2.0/ports/{port['id']}", json=update), 400, "InvalidInput")
+
+
+def test_floatingip_pools_list_the_external_ipv4_subnets(client: Any) -> None:
+    world = build(client)
+    second = _subnet(client, world.ext_net, "198.51.100.0/24", name="second")
+    _subnet(client, world.ext_net, "fd00:99::/64")
+    pools = ok(client.get("/v2.0/floatingip_pools", headers=MEMBER))["floatingip_pools"]
+    assert {p["subnet_id"] for p in pools} == {world.ext_subnet, second["id"]}  # not the internal nor the IPv6
+    assert {
+        "subnet_id": second["id"],
+        "subnet_name": "second",
+        "cidr": "198.51.100.0/24",
+        "network_id": world.ext_net,
+        "project_id": second["project_id"],
+        "tenant_id": second["project_id"],
+    } in pools
+    named = ok(client.get("/v2.0/floatingip_pools", params={"cidr": "198.51.100.0/24", "fields": "subnet_name"}))
+    assert named["floatingip_pools"] == [{"subnet_name": "second"}]
+    first = ok(client.get("/v2.0/floatingip_pools", params={"limit": 1}))
+    [link] = [link for link in first["floatingip_pools_links"] if link["rel"] == "next"]
+    rest = ok(client.get(urlsplit(link["href"])._replace(scheme="", netloc="").geturl()))["floatingip_pools"]
+    assert len(rest) == 1 and rest[0]["subnet_id"] != first["floatingip_pools"][0]["subnet_id"]
+    assert client.post("/v2.0/floatingip_pools", json={}).status_code == 405
+
+
+def test_port_mac_regenerate_substring_filter_and_tags_on_create(client: Any) -> None:
+    net = _network(client, name="misc", tags=["blue"])
+    assert net["tags"] == ["blue"]
+    sub = _subnet(client, net["id"], "10.12.0.0/24", tags=["s"])
+    assert sub["tags"] == ["s"]
+    body = {"network_id": net["id"], "fixed_ips": [{"subnet_id": sub["id"], "ip_address": "10.12.0.77"}]}
+    port = ok(client.post("/v2.0/ports", json={"port": {**body, "tags": ["a", "b"]}}), 201)["port"]
+    assert sorted(port["tags"]) == ["a", "b"]
+    renewed = ok(client.put(f"/v2.0/ports/{port['id']}", json={"port": {"mac_address": None}}))["port"]
+    assert renewed["mac_address"] != port["mac_address"] and renewed["mac_address"].startswith("fa:16:3e:")
+    found = ok(client.get("/v2.0/ports", params={"fixed_ips": "ip_address_substr=0.77"}))["ports"]
+    assert [p["id"] for p in found] == [port["id"]]
+    assert ok(client.get("/v2.0/ports", params={"fixed_ips": "ip_address_substr=0.78"}))["ports"] == []
+    router = ok(client.post("/v2.0/routers", json={"router": {"name": "t", "tags": ["r"]}}), 201)["router"]
+    assert router["tags"] == ["r"]
+    aliases = {e["alias"] for e in ok(client.get("/v2.0/extensions"))["extensions"]}
+    assert {"tag-creation", "ip-substring-filtering", "port-mac-address-regenerate", "floatingip-pools"} <= aliases

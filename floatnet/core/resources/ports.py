@@ -11,7 +11,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, or_, select
 from sqlalchemy.orm import Session
 
 from floatnet.config import Config
@@ -33,6 +33,7 @@ from floatnet.core.validation import (
     dns_name,
     list_of,
     mac_address,
+    nullable,
     project_id,
     string,
     string_or_none,
@@ -52,7 +53,7 @@ SPEC: dict[str, Attr] = {
     "name": Attr(string(255), default=""),
     "description": Attr(string(255), default=""),
     "admin_state_up": Attr(to_bool, default=True),
-    "mac_address": Attr(mac_address),
+    "mac_address": Attr(nullable(mac_address)),  # null: a new generated MAC (port-mac-address-regenerate)
     "fixed_ips": Attr(fixed_ips.convert_request),
     "device_id": Attr(string_or_none(255), default=""),
     "device_owner": Attr(string_or_none(255), default=""),
@@ -94,17 +95,21 @@ def _visible(ctx: RequestContext) -> Any:
 
 def _fixed_ips_filter(query: ListQuery) -> Any:
     """Neutron's ``fixed_ips=ip_address=A&fixed_ips=subnet_id=S`` filter as a SQL condition (removed from
-    ``query``): ports with one allocation whose address is among the A's and whose subnet is among the S's."""
+    ``query``): ports with one allocation whose address is among the A's and whose subnet is among the S's.
+    ``fixed_ips=ip_address_substr=T`` (``ip-substring-filtering``) asks for an address containing T."""
     wanted: dict[str, list[str]] = {}
     for value in query.filters.pop("fixed_ips", []):
         key, sep, item = value.partition("=")
-        if not sep or key not in ("ip_address", "subnet_id"):
+        if not sep or key not in ("ip_address", "subnet_id", "ip_address_substr"):
             raise HTTPBadRequest(msg=f"Invalid input for fixed_ips filter: '{value}'")
         wanted.setdefault(key, []).append(item)
     allocs = table_of(IPAllocation)
     matching = select(allocs.c.port_id)
     for key, values in wanted.items():
-        matching = matching.where(allocs.c[key].in_(values))
+        if key == "ip_address_substr":
+            matching = matching.where(or_(*(allocs.c.ip_address.contains(text, autoescape=True) for text in values)))
+        else:
+            matching = matching.where(allocs.c[key].in_(values))
     return PORTS.c.id.in_(matching) if wanted else None
 
 
