@@ -28,6 +28,11 @@ for _alias, _name, _description in (
     ("standard-attr-timestamp", "Resource timestamps", "Adds created_at and updated_at fields."),
     ("standard-attr-description", "standard-attr-description", "Extension to add descriptions."),
     ("standard-attr-tag", "Tag support for resources", "Enables to set tag on resources with standard attr."),
+    (
+        "network-ip-availability",
+        "Network IP Availability",
+        "IP availability of each network and subnet.",
+    ),
     ("tag-creation", "Tag support for resources during creation", "Tags given in a resource's POST body."),
     ("ip-substring-filtering", "IP address substring filtering", "Filter ports by a part of an IP address."),
     ("port-mac-address-regenerate", "Neutron Port MAC address regenerate", "Regenerate a port's MAC (null)."),

@@ -110,6 +110,17 @@ def list_route(path: str, resource: str, lister: Callable[[Core], Callable[..., 
     return Route(f"{PREFIX}/{path}", endpoint, methods=["GET"])
 
 
+def show_route(path: str, resource: str, shower: Callable[[Core], Callable[[RequestContext, str], Any]]) -> Route:
+    """``GET /v2.0/<path>/{id}`` of a read-only resource: ``{"<resource>": {...}}`` cut to ``fields``."""
+
+    async def endpoint(request: Request) -> Response:
+        ctx = http.context_of(request)
+        item = await http.run_sync(shower(http.core_of(request)), ctx, request.path_params["id"])
+        return http.respond({resource: _render(ctx, resource, item, http.fields_param(request))})
+
+    return Route(f"{PREFIX}/{path}/{{id}}", endpoint, methods=["GET"])
+
+
 class _Endpoints:
     """The handlers of one resource (bound to its spec)."""
 

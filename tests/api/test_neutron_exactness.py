@@ -239,3 +239,32 @@ def test_port_mac_regenerate_substring_filter_and_tags_on_create(client: Any) ->
     assert router["tags"] == ["r"]
     aliases = {e["alias"] for e in ok(client.get("/v2.0/extensions"))["extensions"]}
     assert {"tag-creation", "ip-substring-filtering", "port-mac-address-regenerate", "floatingip-pools"} <= aliases
+
+
+def test_network_ip_availability_for_administrators(client: Any) -> None:
+    net = _network(client, name="avail")
+    v4 = _subnet(client, net["id"], "10.13.0.0/28", enable_dhcp=False)  # pool .1-.14 minus the gateway .1
+    v6 = _subnet(client, net["id"], "fd00:13::/120", enable_dhcp=False)
+    ports = [ok(client.post("/v2.0/ports", json={"port": {"network_id": net["id"]}}), 201)["port"] for _ in range(3)]
+    used_v6 = sum(ip["subnet_id"] == v6["id"] for port in ports for ip in port["fixed_ips"])
+    shown = ok(client.get(f"/v2.0/network-ip-availabilities/{net['id']}"))["network_ip_availability"]
+    subnets = {s["subnet_id"]: s for s in shown["subnet_ip_availability"]}
+    assert subnets[v4["id"]] == {
+        "subnet_id": v4["id"],
+        "subnet_name": "",
+        "cidr": "10.13.0.0/28",
+        "ip_version": 4,
+        "total_ips": 13,
+        "used_ips": 3,
+    }
+    assert subnets[v6["id"]]["total_ips"] == 254 and subnets[v6["id"]]["used_ips"] == used_v6
+    assert (shown["network_name"], shown["total_ips"], shown["used_ips"]) == ("avail", 267, 3 + used_v6)
+    listed = ok(client.get("/v2.0/network-ip-availabilities", params={"network_name": "avail", "ip_version": "4"}))
+    [only] = listed["network_ip_availabilities"]
+    assert [s["subnet_id"] for s in only["subnet_ip_availability"]] == [v4["id"]] and only["used_ips"] == 3
+    error(client.get("/v2.0/network-ip-availabilities", params={"ip_version": "x"}), 400, "HTTPBadRequest")
+    assert ok(client.get("/v2.0/network-ip-availabilities", headers=MEMBER))["network_ip_availabilities"] == []
+    own = _network(client, MEMBER, name="mine")
+    error(client.get(f"/v2.0/network-ip-availabilities/{own['id']}", headers=MEMBER), 404, "NetworkNotFound")
+    missing = "6a1f0c8e-8a42-4f3e-9d0e-3cbd8e9b5f00"
+    error(client.get(f"/v2.0/network-ip-availabilities/{missing}"), 404, "NetworkNotFound")
