@@ -33,6 +33,7 @@ for _alias, _name, _description in (
         "Network IP Availability",
         "IP availability of each network and subnet.",
     ),
+    ("filter-validation", "Filter parameters validation", "An unknown filter is a 400, not an empty list."),
     ("tag-creation", "Tag support for resources during creation", "Tags given in a resource's POST body."),
     ("ip-substring-filtering", "IP address substring filtering", "Filter ports by a part of an IP address."),
     ("port-mac-address-regenerate", "Neutron Port MAC address regenerate", "Regenerate a port's MAC (null)."),

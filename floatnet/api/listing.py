@@ -18,7 +18,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from floatnet.api import http
+from floatnet.api import filters, http
 from floatnet.core.access import policy
 from floatnet.core.context import RequestContext
 from floatnet.core.errors import HTTPBadRequest
@@ -99,8 +99,10 @@ def guard_hidden(ctx: RequestContext, resource: str, query: ListQuery) -> None:
 
 def list_query(request: Request, ctx: RequestContext, resource: str) -> ListQuery:
     """The list query of ``request`` (see :func:`floatnet.api.http.list_query`), checked for ``resource``
-    and ``ctx``: typed filter values converted, hidden attributes guarded."""
+    and ``ctx``: unknown filters refused (:mod:`floatnet.api.filters`), typed filter values converted,
+    hidden attributes guarded."""
     query = http.list_query(request)
+    filters.check_known(resource, list(query.filters))
     query.filters = convert_filters(resource, query.filters)
     guard_hidden(ctx, resource, query)
     return query

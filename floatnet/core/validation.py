@@ -154,7 +154,7 @@ def subnet_cidr(value: Any) -> str:
     try:
         ipaddress.ip_network(value if isinstance(value, str) else "", strict=False)
     except ValueError:
-        raise InvalidInput(error_message=f"{value} is not in a CIDR format") from None
+        raise InvalidInput(error_message=f"cidr '{value}' is not in a CIDR format") from None
     return cidr(value)
 
 

@@ -268,3 +268,14 @@ def test_network_ip_availability_for_administrators(client: Any) -> None:
     error(client.get(f"/v2.0/network-ip-availabilities/{own['id']}", headers=MEMBER), 404, "NetworkNotFound")
     missing = "6a1f0c8e-8a42-4f3e-9d0e-3cbd8e9b5f00"
     error(client.get(f"/v2.0/network-ip-availabilities/{missing}"), 404, "NetworkNotFound")
+
+
+def test_unknown_filters_are_400_known_and_hidden_ones_are_not(client: Any) -> None:
+    for path in ("networks", "subnets", "ports", "routers", "floatingips", "security-groups", "agents"):
+        body = error(client.get(f"/v2.0/{path}", params={"colour": "red"}), 400, "HTTPBadRequest")
+        assert "colour" in body["message"]
+    error(client.get("/v2.0/floatingip_pools", params={"id": "x"}), 400, "HTTPBadRequest")
+    assert ok(client.get("/v2.0/ports", params={"binding:host_id": "h"}, headers=MEMBER))["ports"] == []
+    assert ok(client.get("/v2.0/networks", params={"tenant_id": "nobody", "not-tags": "x"}))["networks"] == []
+    aliases = {e["alias"] for e in ok(client.get("/v2.0/extensions"))["extensions"]}
+    assert {"filter-validation", "network-ip-availability"} <= aliases
