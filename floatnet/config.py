@@ -10,6 +10,16 @@ allow_insecure_noauth_on_network = false   ; noauth on a non-loopback bind: refu
 state_dir = /var/lib/floatnet
 max_subnet_host_routes = 20     ; Neutron's subnet limits
 max_dns_nameservers = 5
+max_fixed_ips_per_port = 5
+
+[quotas]                        ; Neutron's default per-project limits (-1: unlimited)
+quota_network = 100
+quota_subnet = 100
+quota_port = 500
+quota_router = 10
+quota_floatingip = 50
+quota_security_group = 10
+quota_security_group_rule = 100
 
 [database]
 connection = sqlite:////var/lib/floatnet/floatnet.db   ; or postgresql://user:pw@host/db
@@ -85,6 +95,8 @@ class Config:
     allow_insecure_noauth_on_network: bool = False
     max_subnet_host_routes: int = 20
     max_dns_nameservers: int = 5
+    max_fixed_ips_per_port: int = 5
+    quota_overrides: dict[str, int] = field(default_factory=dict)  # [quotas] quota_<resource>, as set
     database_connection: str = ""
     type_drivers: tuple[str, ...] = ("flat", "vlan", "vxlan")
     tenant_network_types: tuple[str, ...] = ("vlan",)
@@ -244,6 +256,20 @@ def _limit(parser: configparser.ConfigParser, option: str, default: int) -> int:
     return _int_in("DEFAULT", option, value, value, 0, 65535)
 
 
+QUOTA_RESOURCES = ("network", "subnet", "port", "router", "floatingip", "security_group", "security_group_rule")
+
+
+def _quota_overrides(parser: configparser.ConfigParser) -> dict[str, int]:
+    """The ``[quotas] quota_<resource>`` options the file sets (each -1, unlimited, or more): the defaults a
+    project without its own limits gets, as Neutron's ``neutron.conf`` ``[quotas]``."""
+    found = {}
+    for resource in QUOTA_RESOURCES:
+        value = parser.get("quotas", f"quota_{resource}", fallback=None)
+        if value is not None:
+            found[resource] = _int_in("quotas", f"quota_{resource}", value, value, -1, 2**31 - 1)
+    return found
+
+
 def is_loopback(host: str) -> bool:
     """Whether ``host`` (a bind address) is reachable only from this machine."""
     if host.lower() == "localhost":
@@ -288,6 +314,8 @@ def from_parser(parser: configparser.ConfigParser, state_dir: Path | None = None
         ),
         max_subnet_host_routes=_limit(parser, "max_subnet_host_routes", 20),
         max_dns_nameservers=_limit(parser, "max_dns_nameservers", 5),
+        max_fixed_ips_per_port=_limit(parser, "max_fixed_ips_per_port", 5),
+        quota_overrides=_quota_overrides(parser),
         database_connection=get("database", "connection", fallback=""),
         type_drivers=drivers,
         tenant_network_types=_tenant_types(parser, drivers),

@@ -18,7 +18,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from floatnet.api import http
+from floatnet.api import filters, http
 from floatnet.core.access import policy
 from floatnet.core.context import RequestContext
 from floatnet.core.errors import HTTPBadRequest
@@ -35,7 +35,11 @@ TYPED: dict[str, dict[str, str]] = {
         **dict.fromkeys(("is_default", "l2_adjacency"), BOOL),
         **dict.fromkeys(("mtu", "provider:segmentation_id"), INT),
     },
-    "subnet": {**_STANDARD, "ip_version": INT, "enable_dhcp": BOOL, "dns_publish_fixed_ip": BOOL},
+    "subnet": {
+        **_STANDARD,
+        **dict.fromkeys(("enable_dhcp", "dns_publish_fixed_ip", "shared", "router:external"), BOOL),
+        "ip_version": INT,
+    },
     "port": {
         **_STANDARD,
         **dict.fromkeys(("admin_state_up", "port_security_enabled", "propagate_uplink_status"), BOOL),
@@ -43,6 +47,7 @@ TYPED: dict[str, dict[str, str]] = {
     "router": {**_STANDARD, "admin_state_up": BOOL},
     "floatingip": dict(_STANDARD),
     "agent": {"admin_state_up": BOOL, "alive": BOOL},
+    "network_ip_availability": {"ip_version": INT},
     "security_group": {**_STANDARD, "stateful": BOOL, "shared": BOOL},
     "security_group_rule": {
         **_STANDARD,
@@ -94,8 +99,10 @@ def guard_hidden(ctx: RequestContext, resource: str, query: ListQuery) -> None:
 
 def list_query(request: Request, ctx: RequestContext, resource: str) -> ListQuery:
     """The list query of ``request`` (see :func:`floatnet.api.http.list_query`), checked for ``resource``
-    and ``ctx``: typed filter values converted, hidden attributes guarded."""
+    and ``ctx``: unknown filters refused (:mod:`floatnet.api.filters`), typed filter values converted,
+    hidden attributes guarded."""
     query = http.list_query(request)
+    filters.check_known(resource, list(query.filters))
     query.filters = convert_filters(resource, query.filters)
     guard_hidden(ctx, resource, query)
     return query

@@ -26,7 +26,7 @@ from starlette.routing import BaseRoute, Route
 from floatnet.api import http, listing
 from floatnet.core.access import policy
 from floatnet.core.context import RequestContext
-from floatnet.core.listing import Page
+from floatnet.core.listing import ListQuery, Page
 from floatnet.core.resources.tags import Tags
 from floatnet.core.service import Core, ResourceService, create_all, delete_checked
 
@@ -48,29 +48,77 @@ class ResourceSpec:
     path: str = ""
 
 
-def render(ctx: RequestContext, spec: ResourceSpec, item: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+def _render(ctx: RequestContext, resource: str, item: dict[str, Any], fields: list[str]) -> dict[str, Any]:
     """One item as the caller may see it, cut to ``fields``."""
-    return http.select_fields(policy.filter_fields(ctx, spec.resource, item), fields)
+    return http.select_fields(policy.filter_fields(ctx, resource, item), fields)
 
 
-def _link(request: Request, rel: str, marker: str, reverse: bool) -> dict[str, str]:
+def render(ctx: RequestContext, spec: ResourceSpec, item: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+    """One item of ``spec``'s resource as the caller may see it, cut to ``fields``."""
+    return _render(ctx, spec.resource, item, fields)
+
+
+def _link(request: Request, rel: str, marker: str | None, reverse: bool) -> dict[str, str]:
     params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("marker", "page_reverse")]
-    params.append(("marker", marker))
+    if marker is not None:
+        params.append(("marker", marker))
     if reverse:
         params.append(("page_reverse", "True"))
     return {"rel": rel, "href": f"{str(request.url).split('?', 1)[0]}?{urlencode(params)}"}
 
 
-def page_links(request: Request, page: Page, limit: int | None, marker: str | None) -> list[dict[str, str]]:
-    """``<collection>_links``: ``next`` when more items follow, ``previous`` when this page had a marker."""
-    if limit is None or not page.items:
+def page_links(request: Request, page: Page, query: ListQuery) -> list[dict[str, str]]:
+    """``<collection>_links`` by Neutron's rules (``api_common.get_pagination_links``), which look only at the
+    page's size: a full page always has ``next`` (even when it is the last) and ``previous`` (even when it is
+    the first); a short page lacks the link in the direction it was read (``next`` going forward, ``previous``
+    with ``page_reverse``). The ``next`` marker is the page's last id and the ``previous`` marker its first; an
+    empty page links without a marker."""
+    if query.limit is None:
         return []
-    links = []
-    if page.has_more:
-        links.append(_link(request, "next", page.items[-1]["id"], False))
-    if marker is not None:
-        links.append(_link(request, "previous", page.items[0]["id"], True))
+    items, short, links, key = page.items, len(page.items) < query.limit, [], query.key
+    if not (short and not query.page_reverse):
+        links.append(_link(request, "next", items[-1][key] if items else None, False))
+    if not (short and query.page_reverse):
+        links.append(_link(request, "previous", items[0][key] if items else None, True))
     return links
+
+
+async def list_response(
+    request: Request, resource: str, collection: str, lister: Callable[[RequestContext, ListQuery], Page], key: str
+) -> Response:
+    """``GET /v2.0/<collection>``: the caller's filters, sorting and paging (markers name ``key``), every item
+    as the caller may see it and cut to ``fields``, and ``<collection>_links``."""
+    ctx = http.context_of(request)
+    query = listing.list_query(request, ctx, resource)
+    query.key = key
+    page = await http.run_sync(lister, ctx, query)
+    result: dict[str, Any] = {collection: [_render(ctx, resource, item, query.fields) for item in page.items]}
+    links = page_links(request, page, query)
+    if links:
+        result[f"{collection}_links"] = links
+    return http.respond(result)
+
+
+def list_route(path: str, resource: str, lister: Callable[[Core], Callable[..., Page]], key: str = "id") -> Route:
+    """The route of a collection that is only listed (``GET /v2.0/<path>``, e.g. ``floatingip_pools``)."""
+    collection = path.replace("-", "_")
+    COLLECTIONS[path] = resource
+
+    async def endpoint(request: Request) -> Response:
+        return await list_response(request, resource, collection, lister(http.core_of(request)), key)
+
+    return Route(f"{PREFIX}/{path}", endpoint, methods=["GET"])
+
+
+def show_route(path: str, resource: str, shower: Callable[[Core], Callable[[RequestContext, str], Any]]) -> Route:
+    """``GET /v2.0/<path>/{id}`` of a read-only resource: ``{"<resource>": {...}}`` cut to ``fields``."""
+
+    async def endpoint(request: Request) -> Response:
+        ctx = http.context_of(request)
+        item = await http.run_sync(shower(http.core_of(request)), ctx, request.path_params["id"])
+        return http.respond({resource: _render(ctx, resource, item, http.fields_param(request))})
+
+    return Route(f"{PREFIX}/{path}/{{id}}", endpoint, methods=["GET"])
 
 
 class _Endpoints:
@@ -83,16 +131,10 @@ class _Endpoints:
         return self.spec.service(http.core_of(request))
 
     async def collection(self, request: Request) -> Response:
-        ctx, service, spec = http.context_of(request), self._service(request), self.spec
+        service, spec = self._service(request), self.spec
         if request.method == "POST":
-            return await self._create(request, ctx, service)
-        query = listing.list_query(request, ctx, spec.resource)
-        page = await http.run_sync(service.list, ctx, query)
-        result: dict[str, Any] = {spec.collection: [render(ctx, spec, item, query.fields) for item in page.items]}
-        links = page_links(request, page, query.limit, query.marker)
-        if links:
-            result[f"{spec.collection}_links"] = links
-        return http.respond(result)
+            return await self._create(request, http.context_of(request), service)
+        return await list_response(request, spec.resource, spec.collection, service.list, "id")
 
     async def _create(self, request: Request, ctx: RequestContext, service: ResourceService) -> Response:
         """One resource, or (``{"<collection>": [...]}``) several in one all-or-nothing transaction."""

@@ -7,8 +7,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from floatnet.api import extensions, http, resource
-from floatnet.api.resource import ResourceSpec, resource_routes
+from floatnet.api.resource import ResourceSpec, list_route, resource_routes, show_route
 from floatnet.core.errors import ExtensionNotFound
+from floatnet.core.resources.ip_availability import NetworkIPAvailabilityService
 from floatnet.core.resources.networks import NetworkService
 from floatnet.core.resources.ports import PortService
 from floatnet.core.resources.subnets import SubnetService
@@ -78,4 +79,7 @@ def routes() -> list[BaseRoute]:
     ]
     for spec in CORE_RESOURCES:
         result += resource_routes(spec)
+    path, name = "network-ip-availabilities", "network_ip_availability"
+    result.append(list_route(path, name, lambda core: NetworkIPAvailabilityService(core).list, "network_id"))
+    result.append(show_route(path, name, lambda core: NetworkIPAvailabilityService(core).show))
     return result

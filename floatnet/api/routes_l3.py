@@ -12,7 +12,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from floatnet.api import extensions, http
-from floatnet.api.resource import PREFIX, ResourceSpec, resource_routes
+from floatnet.api.resource import PREFIX, ResourceSpec, list_route, resource_routes
+from floatnet.core.resources.floatingip_pools import FloatingIPPoolService
 from floatnet.core.resources.floatingips import FloatingIPService
 from floatnet.core.resources.router_interfaces import RouterInterfaceService
 from floatnet.core.resources.routers import RouterService
@@ -30,6 +31,7 @@ for _alias, _name, _description in (
     ),
     ("extraroute", "Neutron Extra Route", "Extra routes configuration for L3 router."),
     ("fip-port-details", "Floating IP Port Details Extension", "Add port_details attribute to Floating IP."),
+    ("floatingip-pools", "Floating IP Pools Extension", "Provides a floating IP pools API."),
 ):
     extensions.register(_alias, _name, _description)
 
@@ -57,4 +59,5 @@ def routes() -> list[BaseRoute]:
         Route(PREFIX + "/routers/{id}/remove_router_interface", remove_interface, methods=["PUT"]),
         *resource_routes(ResourceSpec("router", "routers", RouterService)),
         *resource_routes(ResourceSpec("floatingip", "floatingips", FloatingIPService)),
+        list_route("floatingip_pools", "floatingip_pool", lambda core: FloatingIPPoolService(core).list, "subnet_id"),
     ]

@@ -36,14 +36,14 @@ class ListQuery:
     fields: list[str] = field(default_factory=list)
     view: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     guarded: frozenset[str] = frozenset()
+    key: str = "id"  # the attribute ``marker`` names (``subnet_id`` for floating IP pools, which have no id)
 
 
 @dataclass
 class Page:
-    """A list result: the items of this page and whether more follow."""
+    """A list result: the items of this page (the API derives the page links from their count)."""
 
     items: list[dict[str, Any]]
-    has_more: bool = False
 
 
 def as_text(value: Any) -> str:
@@ -112,9 +112,9 @@ def _sort_value(value: Any) -> tuple[int, Any]:
     return (2, str(value))
 
 
-def sort_items(items: list[dict[str, Any]], sort: list[tuple[str, bool]]) -> list[dict[str, Any]]:
-    """Stable multi-key sort; ``id`` breaks ties so paging by marker is deterministic."""
-    result = sorted(items, key=lambda item: str(item.get("id", "")))
+def sort_items(items: list[dict[str, Any]], sort: list[tuple[str, bool]], key: str = "id") -> list[dict[str, Any]]:
+    """Stable multi-key sort; ``key`` (the id) breaks ties so paging by marker is deterministic."""
+    result = sorted(items, key=lambda item: str(item.get(key, "")))
     for key, ascending in reversed(sort):
         if items and not any(key in item for item in items):
             raise HTTPBadRequest(msg=f"{key} is invalid attribute for sort_key")
@@ -125,15 +125,15 @@ def sort_items(items: list[dict[str, Any]], sort: list[tuple[str, bool]]) -> lis
 def paginate(items: list[dict[str, Any]], query: ListQuery) -> Page:
     """Cut the page that follows ``marker`` (precedes it with ``page_reverse``) to ``limit`` items."""
     if query.marker is not None:
-        ids = [item.get("id") for item in items]
+        ids = [item.get(query.key) for item in items]
         if query.marker in ids:
             at = ids.index(query.marker)
             items = items[:at] if query.page_reverse else items[at + 1 :]
     if query.limit is None:
         return Page(items)
     if query.page_reverse:
-        return Page(items[-query.limit :] if query.limit else [], has_more=len(items) > query.limit)
-    return Page(items[: query.limit], has_more=len(items) > query.limit)
+        return Page(items[-query.limit :] if query.limit else [])
+    return Page(items[: query.limit])
 
 
 def apply(items: Iterable[dict[str, Any]], query: ListQuery) -> Page:
@@ -141,7 +141,7 @@ def apply(items: Iterable[dict[str, Any]], query: ListQuery) -> Page:
     if query.view is not None:
         items = map(query.view, items)
     selected = [item for item in items if matches(item, query.filters)] if query.filters else list(items)
-    return paginate(sort_items(selected, query.sort), query)
+    return paginate(sort_items(selected, query.sort, query.key), query)
 
 
 def sql_filters(query: ListQuery, columns: Mapping[str, Any], exact: bool = False) -> list[Any]:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from floatnet.core.errors import HTTPBadRequest, InvalidInputSubnetServiceType, InvalidSubnetServiceType
+from floatnet.core.errors import HTTPBadRequest, InvalidInput, InvalidInputSubnetServiceType, InvalidSubnetServiceType
 
 Converter = Callable[[Any], Any]
 MISSING: Any = object()
@@ -147,10 +147,22 @@ def cidr(value: Any) -> str:
     return str(net)
 
 
+def subnet_cidr(value: Any) -> str:
+    """A subnet's ``cidr``: text that is no network at all is Neutron's ``InvalidInput`` (its converter,
+    ``convert_cidr_to_canonical_format``, refuses it before validation); a network with host bits set or
+    without a prefix length is the validator's 400 (see :func:`cidr`)."""
+    try:
+        ipaddress.ip_network(value if isinstance(value, str) else "", strict=False)
+    except ValueError:
+        raise InvalidInput(error_message=f"cidr '{value}' is not in a CIDR format") from None
+    return cidr(value)
+
+
 def mac_address(value: Any) -> str:
-    """A unicast MAC address (lower case, colon separated)."""
+    """A MAC address (lower case, colon separated). Neutron refuses only the all-zero and the broadcast
+    address; multicast addresses are accepted."""
     text = value.lower().replace("-", ":") if isinstance(value, str) else ""
-    if not MAC_RE.match(text) or int(text[:2], 16) & 1 or text == "00:00:00:00:00:00":
+    if not MAC_RE.match(text) or text in ("00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff"):
         raise ValueError(f"'{value}' is not a valid MAC address")
     return text
 

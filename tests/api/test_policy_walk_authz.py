@@ -103,13 +103,16 @@ def test_reader_changes_nothing(world: World) -> None:
 
 
 def _visible_foreign(world: World) -> list[tuple[Request, tuple[int, str | None]]]:
-    """The admin's shared and external networks and their subnets: the member sees them, changes nothing."""
+    """The admin's shared and external networks and the shared network's subnet: the member sees them, changes
+    nothing. The external network's subnet is hidden from other projects (Neutron's ``get_subnet``): 404."""
     expected: list[tuple[Request, tuple[int, str | None]]] = []
-    for name in ("admin.shared", "admin.external", "admin.shared_subnet", "admin.external_subnet"):
+    for name in ("admin.shared", "admin.external", "admin.shared_subnet"):
         expected += [(request, FORBIDDEN) for request in _writes(world.kinds[name], world[name])]
+    hidden = world["admin.external_subnet"]
+    expected += [(request, (404, None)) for request in _writes("subnet", hidden)]
     add = f"/v2.0/routers/{world['member.router']}/add_router_interface"
-    for subnet in ("admin.shared_subnet", "admin.external_subnet"):
-        expected.append((("PUT", add, {"subnet_id": world[subnet]}), (400, "BadRequest")))
+    expected.append((("PUT", add, {"subnet_id": world["admin.shared_subnet"]}), (400, "BadRequest")))
+    expected.append((("PUT", add, {"subnet_id": hidden}), (404, "SubnetNotFound")))
     subnet = {"network_id": world["admin.shared"], "cidr": "10.124.0.0/24", "ip_version": 4}
     expected.append((("POST", "/v2.0/subnets", {"subnet": subnet}), FORBIDDEN))
     expected.append((("POST", "/v2.0/ports", {"port": {"network_id": world["admin.external"]}}), FORBIDDEN))
@@ -140,7 +143,6 @@ def test_member_changes_nothing_it_does_not_own(world: World) -> None:
     expected = _visible_foreign(world) + _invisible_foreign(world) + _admin_only(world, world.other.project)
     _send_all(world, world.member, expected)
     assert_refused(world.member.call("GET", f"/v2.0/quotas/{world.other.project}"), *FORBIDDEN)
-
 
 
 def test_network_owner_sees_but_cannot_use_another_projects_port(world: World) -> None:

@@ -118,7 +118,7 @@ BAD_PAIRS = [
     ([{"ip_address": "10.0.0.9", "bogus": 1}], "HTTPBadRequest"),
     ([{"ip_address": "not-an-ip"}], "HTTPBadRequest"),
     ([{"ip_address": "224.0.0.1"}], "HTTPBadRequest"),
-    ([{"ip_address": "10.0.0.9", "mac_address": "01:00:5e:00:00:01"}], "HTTPBadRequest"),
+    ([{"ip_address": "10.0.0.9", "mac_address": "ff:ff:ff:ff:ff:ff"}], "HTTPBadRequest"),
     ([{"ip_address": f"10.0.1.{i}"} for i in range(11)], "AllowedAddressPairExhausted"),
     (["10.0.0.9"], "HTTPBadRequest"),
 ]

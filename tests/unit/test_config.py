@@ -56,6 +56,9 @@ def test_project_network_types_is_the_new_name(tmp_path: Path) -> None:
         ("[ml2]", "max_dns_nameservers = five\n[ml2]", "[DEFAULT] max_dns_nameservers = 'five'"),
         ("[ml2]", "max_subnet_host_routes = -1\n[ml2]", "[DEFAULT] max_subnet_host_routes = '-1'"),
         ("[ml2]", "allow_insecure_noauth_on_network = maybe\n[ml2]", "allow_insecure_noauth_on_network"),
+        ("[ml2]", "max_fixed_ips_per_port = x\n[ml2]", "[DEFAULT] max_fixed_ips_per_port = 'x'"),
+        ("[ml2]", "[quotas]\nquota_router = -2\n[ml2]", "[quotas] quota_router = '-2'"),
+        ("[ml2]", "[quotas]\nquota_floatingip = many\n[ml2]", "[quotas] quota_floatingip = 'many'"),
     ],
 )
 def test_wrong_values_name_option_and_value(tmp_path: Path, old: str, new: str, named: str) -> None:
@@ -73,6 +76,15 @@ def test_neutron_subnet_limits_and_the_insecure_opt_in(tmp_path: Path) -> None:
     config = load(write(tmp_path, text))
     assert (config.max_subnet_host_routes, config.max_dns_nameservers) == (3, 0)
     assert config.allow_insecure_noauth_on_network is True
+
+
+def test_quotas_section_and_max_fixed_ips_per_port(tmp_path: Path) -> None:
+    defaults = load(write(tmp_path, SEED))
+    assert defaults.quota_overrides == {} and defaults.max_fixed_ips_per_port == 5
+    text = SEED + "[quotas]\nquota_router = 1\nquota_floatingip = -1\n"
+    text = text.replace("[ml2]", "max_fixed_ips_per_port = 2\n[ml2]", 1)
+    config = load(write(tmp_path, text))
+    assert config.quota_overrides == {"router": 1, "floatingip": -1} and config.max_fixed_ips_per_port == 2
 
 
 def test_missing_file(tmp_path: Path) -> None:

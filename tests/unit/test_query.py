@@ -64,11 +64,11 @@ def test_sort_multi_key_and_unknown_key() -> None:
 
 def test_paging_forward_and_reverse() -> None:
     first = paginate(ITEMS, ListQuery(limit=2))
-    assert ids(first.items) == ["a", "b"] and first.has_more
+    assert ids(first.items) == ["a", "b"]
     second = paginate(ITEMS, ListQuery(limit=2, marker="b"))
-    assert ids(second.items) == ["c"] and not second.has_more
+    assert ids(second.items) == ["c"]
     back = paginate(ITEMS, ListQuery(limit=1, marker="c", page_reverse=True))
-    assert ids(back.items) == ["b"] and back.has_more
+    assert ids(back.items) == ["b"]
 
 
 TABLE = Table("t", MetaData(), Column("project_id", String), Column("name", String))

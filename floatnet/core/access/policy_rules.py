@@ -89,6 +89,7 @@ _PATHS = {
     "floatingip": ("/floatingips", "/floatingips/{id}"),
     "agent": ("/agents", "/agents/{id}"),
     "quota": ("/quotas", "/quotas/{project_id}"),
+    "network_ip_availability": ("/network-ip-availabilities", "/network-ip-availabilities/{network_id}"),
     "security_group": ("/security-groups", "/security-groups/{id}"),
     "security_group_rule": ("/security-group-rules", "/security-group-rules/{id}"),
     "subnetpool": ("/subnetpools", "/subnetpools/{id}"),
@@ -134,6 +135,10 @@ NETWORK_RULES = [
     *_attributes("update_network", ADMIN, ("shared", "router:external", "is_default", *_PROVIDER), "Change"),
     _rule("update_network:port_security_enabled", ADMIN_OR_PROJECT_MEMBER, "Change ``port_security_enabled``."),
     _rule("delete_network", ADMIN_OR_PROJECT_MEMBER, "Delete a network."),
+]
+
+IP_AVAILABILITY_RULES = [
+    _rule("get_network_ip_availability", ADMIN, "Show how many IP addresses a network has and uses."),
 ]
 
 SUBNET_RULES = [
@@ -349,6 +354,7 @@ def list_rules() -> list[policy.RuleDefault]:
         *BASE_RULES,
         *NETWORK_RULES,
         *SUBNET_RULES,
+        *IP_AVAILABILITY_RULES,
         *PORT_RULES,
         *ROUTER_RULES,
         *FLOATINGIP_RULES,

@@ -30,14 +30,16 @@ class QuotaService:
 
         def work(session: Any) -> list[dict[str, Any]]:
             projects = quotas.projects_with_overrides(session)
-            return [{**quotas.get(session, pid), "project_id": pid, "tenant_id": pid} for pid in projects]
+            return [
+                {**quotas.get(session, self.core.config, pid), "project_id": pid, "tenant_id": pid} for pid in projects
+            ]
 
         return self.core.db.run(work, write=False)
 
     def show(self, ctx: RequestContext, project_id: str) -> dict[str, int]:
         """The project's limits."""
         _authorize(ctx, "get_quota", project_id)
-        return self.core.db.run(lambda session: quotas.get(session, project_id), write=False)
+        return self.core.db.run(lambda session: quotas.get(session, self.core.config, project_id), write=False)
 
     def update(self, ctx: RequestContext, project_id: str, body: Callable[[], Mapping[str, Any]]) -> dict[str, int]:
         """Set some of the project's limits (400 naming a bad one); returns all its limits.
@@ -48,7 +50,7 @@ class QuotaService:
         _authorize(ctx, "update_quota", project_id)
         wanted = body()
         quotas.validate(wanted)
-        return self.core.db.run(lambda session: quotas.set_limits(session, project_id, wanted))
+        return self.core.db.run(lambda session: quotas.set_limits(session, self.core.config, project_id, wanted))
 
     def reset(self, ctx: RequestContext, project_id: str) -> None:
         """Back to the defaults."""
@@ -58,14 +60,14 @@ class QuotaService:
     def defaults(self, ctx: RequestContext, project_id: str) -> dict[str, int]:
         """The limits a project without overrides has."""
         _authorize(ctx, "get_quota", project_id)
-        return quotas.defaults()
+        return quotas.defaults(self.core.config)
 
     def details(self, ctx: RequestContext, project_id: str) -> dict[str, dict[str, int]]:
         """Limit, use and reservations of each resource."""
         _authorize(ctx, "get_quota", project_id)
 
         def work(session: Any) -> tuple[dict[str, int], dict[str, int]]:
-            return quotas.get(session, project_id), quotas.usage(session, project_id)
+            return quotas.get(session, self.core.config, project_id), quotas.usage(session, project_id)
 
         limits, used = self.core.db.run(work, write=False)
         return {name: {"limit": limits[name], "used": used[name], "reserved": 0} for name in limits}

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
+from floatnet.config import Config
 from floatnet.core.context import RequestContext
 from floatnet.core.errors import Conflict, HTTPBadRequest, OverQuota
 from floatnet.core.numbers import DB_INTEGER_MAX, bounded_int
@@ -58,23 +59,26 @@ class InvalidQuotaValue(Conflict):
     message_template = "Change would make usage less than 0 for the following resources: %(unders)s."
 
 
-def defaults() -> dict[str, int]:
-    """Neutron's default limits (what a project without overrides gets)."""
-    return dict(DEFAULTS)
+def defaults(config: Config) -> dict[str, int]:
+    """The limits a project without overrides gets: Neutron's defaults, overlaid with the ini file's
+    ``[quotas] quota_<resource>``."""
+    return {**DEFAULTS, **{name: limit for name, limit in config.quota_overrides.items() if name in DEFAULTS}}
 
 
-def get(session: Session, project_id: str) -> dict[str, int]:
+def get(session: Session, config: Config, project_id: str) -> dict[str, int]:
     """The effective limits of ``project_id``: defaults overlaid with its stored overrides."""
-    limits = defaults()
+    limits = defaults(config)
     rows = session.connection().execute(LIMITS_OF, {"project_id": project_id})
     limits.update({resource: limit for resource, limit in rows if resource in limits})
     return limits
 
 
-def limit_of(session: Session, project_id: str, resource: str) -> int:
+def limit_of(session: Session, config: Config, project_id: str, resource: str) -> int:
     """The effective limit of one ``resource`` for ``project_id`` (one indexed lookup)."""
     stored = session.connection().execute(LIMIT_OF, {"project_id": project_id, "resource": resource}).scalar()
-    return DEFAULTS[resource] if stored is None else int(stored)
+    if stored is not None:
+        return int(stored)
+    return config.quota_overrides.get(resource, DEFAULTS[resource])
 
 
 def usage(session: Session, project_id: str) -> dict[str, int]:
@@ -115,7 +119,7 @@ def validate(limits: Mapping[str, Any]) -> dict[str, int]:
     return {resource: _parse_limit(resource, value) for resource, value in limits.items() if resource != CHECK_LIMIT}
 
 
-def set_limits(session: Session, project_id: str, limits: Mapping[str, Any]) -> dict[str, int]:
+def set_limits(session: Session, config: Config, project_id: str, limits: Mapping[str, Any]) -> dict[str, int]:
     """Store ``limits`` for ``project_id`` (all validated first) and return its effective limits.
 
     With ``check_limit`` true, a limit below the project's current usage is a 409 ``InvalidQuotaValue``.
@@ -133,7 +137,7 @@ def set_limits(session: Session, project_id: str, limits: Mapping[str, Any]) -> 
         else:
             row.limit = limit
     session.flush()
-    return get(session, project_id)
+    return get(session, config, project_id)
 
 
 def reset(session: Session, project_id: str) -> None:
@@ -141,14 +145,22 @@ def reset(session: Session, project_id: str) -> None:
     session.execute(delete(Quota).where(Quota.project_id == project_id))
 
 
-def check(session: Session, ctx: RequestContext, resource: str, count: int = 1, project_id: str | None = None) -> None:
-    """Raise ``OverQuota`` unless the owner may have ``count`` more ``resource``.
+def check(
+    session: Session,
+    config: Config,
+    ctx: RequestContext,
+    resource: str,
+    count: int = 1,
+    project_id: str | None = None,
+) -> None:
+    """Raise ``OverQuota`` unless the owner may have ``count`` more ``resource`` (``config``: the server's
+    default limits).
 
     The owner is ``project_id`` when given (an admin creating for another project), else the caller's project.
     Call it in the creating transaction, before writing.
     """
     owner = project_id or ctx.project_id
-    limit = limit_of(session, owner, resource)
+    limit = limit_of(session, config, owner, resource)
     if limit == UNLIMITED:
         return
     if usage_of(session, owner, resource) + count > limit:

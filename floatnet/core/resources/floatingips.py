@@ -204,7 +204,7 @@ class FloatingIPService:
             raise NetworkNotFound(net_id=attrs["floating_network_id"])
         if not network.external:
             raise BadRequest(resource="floatingip", msg=f"Network {network.id} is not a valid external network")
-        quotas.check(session, ctx, "floatingip", project_id=project)
+        quotas.check(session, self.core.config, ctx, "floatingip", project_id=project)
         fip_id = new_id()
         port_id, ips = create_port(session, self.core, network, "", FLOATINGIP, fip_id, _requested_address(attrs))
         if not ips:
@@ -235,6 +235,7 @@ class FloatingIPService:
         attrs = validate("floatingip", SPEC, body, creating=False)
         if attrs.get("fixed_ip_address") and not attrs.get("port_id"):
             raise BadRequest(resource="floatingip", msg="fixed_ip_address cannot be specified without a port_id")
+        attrs.setdefault("port_id", None)  # Neutron: a port_id omitted from an update disassociates
         return self.core.db.run(lambda s: self._update(s, ctx, resource_id, attrs, revision))
 
     def _update(

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from floatnet.core.access import policy, quotas
 from floatnet.core.agent_protocol import changes
 from floatnet.core.context import RequestContext
-from floatnet.core.errors import ExternalNetworkInUse, InvalidInput, InvalidSharedSetting, NetworkInUse
+from floatnet.core.errors import Conflict, ExternalNetworkInUse, InvalidInput, InvalidSharedSetting, NetworkInUse
 from floatnet.core.listing import ListQuery, Page, apply, sql_filters
 from floatnet.core.resources import address_scopes, segments, tags
 from floatnet.core.resources.scoped_rows import get_network, network_visible_clause, require_owner
@@ -38,7 +38,7 @@ SPEC: dict[str, Attr] = {
     "admin_state_up": Attr(to_bool, default=True),
     "shared": Attr(to_bool, default=False),
     "router:external": Attr(to_bool, default=False),
-    "mtu": Attr(to_int(68, 65535)),
+    "mtu": Attr(to_int(0, 65535)),  # Neutron: non-negative; a subnet then needs 68 (IPv4) / 1280 (IPv6)
     "port_security_enabled": Attr(to_bool, default=True),
     "provider:network_type": Attr(nullable(string(32))),
     "provider:physical_network": Attr(nullable(string(64))),
@@ -81,6 +81,8 @@ def render(row: Any, subnet_ids: list[str], tag_list: list[str]) -> dict[str, An
             "ipv6_address_scope": None,
             "is_default": False,
             "l2_adjacency": True,
+            "vlan_transparent": None,  # Neutron's value when not requested (floatnet's backend offers neither)
+            "qinq": None,
         }
     )
     return body
@@ -143,6 +145,23 @@ def _check_unexternal(session: Session, network: Network) -> None:
         raise ExternalNetworkInUse(net_id=network.id)
 
 
+MIN_MTU = {4: 68, 6: 1280}  # the smallest MTU each IP version works on (RFC 791, RFC 8200)
+
+
+def check_mtu(mtu: int, ip_version: int) -> None:
+    """A subnet of ``ip_version`` needs its network's MTU to be at least the version's minimum (409)."""
+    if mtu < MIN_MTU[ip_version]:
+        raise Conflict(
+            f"The network's MTU {mtu} is below the minimum of {MIN_MTU[ip_version]} an IPv{ip_version} subnet requires"
+        )
+
+
+def _check_mtu_fits_subnets(session: Session, network_id: str, mtu: int) -> None:
+    versions = session.scalars(select(Subnet.ip_version).where(Subnet.network_id == network_id).distinct())
+    for version in versions:
+        check_mtu(mtu, version)
+
+
 class NetworkService:
     """The ``networks`` resource."""
 
@@ -163,7 +182,7 @@ class NetworkService:
         policy.check_attributes(ctx, "create", "network", [k for k in attrs if k in body], target, attrs)
 
         def work(session: Session) -> dict[str, Any]:
-            quotas.check(session, ctx, "network", project_id=project)
+            quotas.check(session, self.core.config, ctx, "network", project_id=project)
             return self._create(session, project, attrs)
 
         return self.core.db.run(work)
@@ -225,6 +244,8 @@ class NetworkService:
             _check_unexternal(session, network)
         if attrs.get("mtu", 0) > segments.MTU.get(network.network_type, 1500):
             raise InvalidInput(error_message="Requested MTU is too big")
+        if "mtu" in attrs:
+            _check_mtu_fits_subnets(session, network.id, attrs["mtu"])
         for key, value in attrs.items():
             if key in PROVIDER or key in ("is_default", "dns_domain"):
                 continue

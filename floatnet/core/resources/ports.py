@@ -11,13 +11,14 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, or_, select
 from sqlalchemy.orm import Session
 
+from floatnet.config import Config
 from floatnet.core.access import policy, quotas
 from floatnet.core.agent_protocol import changes
 from floatnet.core.context import RequestContext
-from floatnet.core.errors import HTTPBadRequest, MacAddressInUse, PolicyNotAuthorized, PortNotFound
+from floatnet.core.errors import HTTPBadRequest, InvalidInput, MacAddressInUse, PolicyNotAuthorized, PortNotFound
 from floatnet.core.ipam import fixed_ips
 from floatnet.core.listing import ListQuery, Page, apply, sql_filters
 from floatnet.core.resources import device_owners, port_binding, port_rendering, port_security, tags
@@ -32,6 +33,7 @@ from floatnet.core.validation import (
     dns_name,
     list_of,
     mac_address,
+    nullable,
     project_id,
     string,
     string_or_none,
@@ -51,7 +53,7 @@ SPEC: dict[str, Attr] = {
     "name": Attr(string(255), default=""),
     "description": Attr(string(255), default=""),
     "admin_state_up": Attr(to_bool, default=True),
-    "mac_address": Attr(mac_address),
+    "mac_address": Attr(nullable(mac_address)),  # null: a new generated MAC (port-mac-address-regenerate)
     "fixed_ips": Attr(fixed_ips.convert_request),
     "device_id": Attr(string_or_none(255), default=""),
     "device_owner": Attr(string_or_none(255), default=""),
@@ -93,17 +95,21 @@ def _visible(ctx: RequestContext) -> Any:
 
 def _fixed_ips_filter(query: ListQuery) -> Any:
     """Neutron's ``fixed_ips=ip_address=A&fixed_ips=subnet_id=S`` filter as a SQL condition (removed from
-    ``query``): ports with one allocation whose address is among the A's and whose subnet is among the S's."""
+    ``query``): ports with one allocation whose address is among the A's and whose subnet is among the S's.
+    ``fixed_ips=ip_address_substr=T`` (``ip-substring-filtering``) asks for an address containing T."""
     wanted: dict[str, list[str]] = {}
     for value in query.filters.pop("fixed_ips", []):
         key, sep, item = value.partition("=")
-        if not sep or key not in ("ip_address", "subnet_id"):
+        if not sep or key not in ("ip_address", "subnet_id", "ip_address_substr"):
             raise HTTPBadRequest(msg=f"Invalid input for fixed_ips filter: '{value}'")
         wanted.setdefault(key, []).append(item)
     allocs = table_of(IPAllocation)
     matching = select(allocs.c.port_id)
     for key, values in wanted.items():
-        matching = matching.where(allocs.c[key].in_(values))
+        if key == "ip_address_substr":
+            matching = matching.where(or_(*(allocs.c.ip_address.contains(text, autoescape=True) for text in values)))
+        else:
+            matching = matching.where(allocs.c[key].in_(values))
     return PORTS.c.id.in_(matching) if wanted else None
 
 
@@ -120,15 +126,15 @@ def list_ports(session: Session, ctx: RequestContext, query: ListQuery) -> list[
 def _page_in_sql(stmt: Any, query: ListQuery) -> Any:
     """With only ``limit``/``marker`` left to do (default id order), page in SQL: one page is read, not all.
 
-    Fetches ``limit + 1`` rows after the marker so :func:`floatnet.core.listing.apply` still knows whether
-    more follow; the marker is consumed here.
+    Fetches ``limit`` rows after the marker (the page links depend only on the page's size); the marker is
+    consumed here.
     """
     if query.filters or query.sort or not query.limit or query.page_reverse:
         return stmt
     if query.marker is not None:
         stmt = stmt.where(PORTS.c.id > query.marker)
         query.marker = None
-    return stmt.order_by(PORTS.c.id).limit(query.limit + 1)
+    return stmt.order_by(PORTS.c.id).limit(query.limit)
 
 
 def show_port(session: Session, ctx: RequestContext, port_id: str) -> dict[str, Any]:
@@ -183,12 +189,20 @@ def _insert(session: Session, core: Core, project: str, attrs: dict[str, Any], n
     return values
 
 
+def check_fixed_ips_count(config: Config, requested: list[dict[str, str]] | None, owner: str) -> None:
+    """Neutron's ``[DEFAULT] max_fixed_ips_per_port`` (400 ``InvalidInput``); ports of Neutron's own services
+    (``network:*`` owners) are trusted and not limited."""
+    if requested and len(requested) > config.max_fixed_ips_per_port and not owner.startswith("network:"):
+        raise InvalidInput(error_message="Exceeded maximum amount of fixed ips per port")
+
+
 def create_port(
     session: Session, core: Core, project: str, attrs: dict[str, Any], network: Any
 ) -> tuple[dict[str, Any], list[dict[str, str]], list[str]]:
     """Create a port with its MAC, binding, fixed IPs and tags; returns its column values, IPs and tags."""
     values = _insert(session, core, project, attrs, network)
     port_id, owner = values["id"], values["device_owner"]
+    check_fixed_ips_count(core.config, attrs.get("fixed_ips"), owner)
     ips = fixed_ips.allocate(session, core.ipam_hints, port_id, network.id, attrs.get("fixed_ips"), owner)
     port_tags = tags.check_tags(attrs.get("tags", []))
     tags.set_initial(session, "port", port_id, port_tags)
@@ -268,7 +282,7 @@ class PortService:
         def work(session: Session) -> dict[str, Any]:
             network = network_row(session, ctx, attrs["network_id"], lock=True)
             _check_create(session, ctx, project, {k: v for k, v in attrs.items() if k not in defaults}, network)
-            quotas.check(session, ctx, "port", project_id=project)
+            quotas.check(session, self.core.config, ctx, "port", project_id=project)
             values, ips, port_tags = create_port(session, self.core, project, attrs, network)
             groups, pairs = port_security.on_create(session, ctx, values, attrs)
             row = [values[name] for name in port_rendering.NAMES]
@@ -294,6 +308,7 @@ class PortService:
             port.mac_address = _mac(session, port.network_id, attrs["mac_address"])
         if "fixed_ips" in attrs:
             owner = attrs.get("device_owner", port.device_owner)
+            check_fixed_ips_count(self.core.config, attrs["fixed_ips"], owner)
             hints = self.core.ipam_hints
             fixed_ips.replace(session, hints, port.id, port.network_id, attrs["fixed_ips"], owner)
         for key, value in attrs.items():

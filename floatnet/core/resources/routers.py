@@ -130,7 +130,7 @@ class RouterService:
         return self.core.db.run(lambda s: self._create(s, ctx, project, attrs))
 
     def _create(self, session: Session, ctx: RequestContext, project: str, attrs: dict[str, Any]) -> dict[str, Any]:
-        quotas.check(session, ctx, "router", project_id=project)
+        quotas.check(session, self.core.config, ctx, "router", project_id=project)
         now = utcnow()
         router = Router(
             id=new_id(),

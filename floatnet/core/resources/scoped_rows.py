@@ -1,7 +1,8 @@
 """Fetching rows the caller may see: the one place project scoping of networks, subnets and ports lives.
 
-A non-admin sees their own resources, plus shared and external networks (and those networks' subnets);
-anything else is reported as not found (404), exactly as if it did not exist.
+A non-admin sees their own resources, plus shared and external networks, and the subnets of shared networks
+(Neutron's ``get_subnet`` rule: the subnet's project or ``rule:shared``; an external network's subnets stay
+hidden from other projects); anything else is reported as not found (404), exactly as if it did not exist.
 """
 
 from __future__ import annotations
@@ -39,6 +40,14 @@ def network_visible(ctx: RequestContext, network: Any) -> bool:
     return ctx.is_admin or network.project_id == ctx.project_id or network.shared or network.external
 
 
+def subnet_visible_clause(ctx: RequestContext) -> ColumnElement[bool]:
+    """SQL condition: subnets ``ctx`` may see (its own, and those of shared networks)."""
+    if ctx.is_admin:
+        return true()
+    shared = select(Network.id).where(Network.shared.is_(True))
+    return or_(Subnet.project_id == ctx.project_id, Subnet.network_id.in_(shared))
+
+
 def get_network(session: Session, ctx: RequestContext, network_id: str, lock: bool = False) -> Network:
     """The network, if ``ctx`` may see it (404 otherwise). ``lock`` takes the row lock (PostgreSQL)."""
     network = session.get(Network, network_id, with_for_update=lock or None)
@@ -57,13 +66,13 @@ def network_row(session: Session, ctx: RequestContext, network_id: str, lock: bo
 
 
 def get_subnet(session: Session, ctx: RequestContext, subnet_id: str, lock: bool = False) -> Subnet:
-    """The subnet, if ``ctx`` owns it or may see its network (404 otherwise)."""
+    """The subnet, if ``ctx`` owns it or its network is shared (404 otherwise)."""
     subnet = session.get(Subnet, subnet_id, with_for_update=lock or None)
     if subnet is None:
         raise SubnetNotFound(subnet_id=subnet_id)
     if not ctx.owns(subnet.project_id):
         network = session.get(Network, subnet.network_id)
-        if network is None or not network_visible(ctx, network):
+        if network is None or not network.shared:
             raise SubnetNotFound(subnet_id=subnet_id)
     return subnet
 

@@ -125,7 +125,7 @@ class SecurityGroupRuleService:
         target = _target(group, project)
         policy.check(ctx, "create_security_group_rule", target)
         _check_duplicate(session, attrs)
-        quotas.check(session, ctx, "security_group_rule", project_id=project)
+        quotas.check(session, self.core.config, ctx, "security_group_rule", project_id=project)
         now = utcnow()
         rule = SecurityGroupRule(
             id=new_id(),

@@ -201,8 +201,10 @@ class SecurityGroupService:
 
         def work(session: Session) -> dict[str, Any]:
             ensure_default(session, project)
-            quotas.check(session, ctx, "security_group", project_id=project)
-            quotas.check(session, ctx, "security_group_rule", count=len(EGRESS_RULES), project_id=project)
+            quotas.check(session, self.core.config, ctx, "security_group", project_id=project)
+            quotas.check(
+                session, self.core.config, ctx, "security_group_rule", count=len(EGRESS_RULES), project_id=project
+            )
             group = _new_group(session, project, attrs, default=False)
             tags.set_initial(session, "security_group", group.id, tags.check_tags(attrs.get("tags", [])))
             return rendering.render_groups(session, [group])[0]

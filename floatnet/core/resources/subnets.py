@@ -25,8 +25,8 @@ from floatnet.core.errors import (
 )
 from floatnet.core.ipam import pools as ipam
 from floatnet.core.listing import ListQuery, Page, apply, sql_filters
-from floatnet.core.resources import dhcp_port, subnet_allocation, tags
-from floatnet.core.resources.scoped_rows import get_network, get_subnet, network_visible_clause, require_owner
+from floatnet.core.resources import dhcp_port, networks, subnet_allocation, tags
+from floatnet.core.resources.scoped_rows import get_network, get_subnet, require_owner, subnet_visible_clause
 from floatnet.core.service import Core, check_revision, load_tags, owner_project, standard_attrs
 from floatnet.core.validation import (
     Attr,
@@ -37,6 +37,7 @@ from floatnet.core.validation import (
     nullable,
     project_id,
     string,
+    subnet_cidr,
     subnet_service_types,
     to_bool,
     to_int,
@@ -64,7 +65,7 @@ def _ip_version(value: Any) -> int:
 
 SPEC: dict[str, Attr] = {
     "network_id": Attr(to_uuid, put=False, required=True),
-    "cidr": Attr(cidr, put=False),
+    "cidr": Attr(subnet_cidr, put=False),
     "ip_version": Attr(_ip_version, put=False),
     "name": Attr(string(255), default=""),
     "description": Attr(string(255), default=""),
@@ -92,8 +93,9 @@ STORED: tuple[str, ...] = ("name", "description", "gateway_ip", "allocation_pool
 STORED += ("dns_nameservers", "host_routes")
 
 
-def render(row: Any, tag_list: list[str]) -> dict[str, Any]:
-    """A subnet as Neutron shows it."""
+def render(row: Any, tag_list: list[str], external: bool) -> dict[str, Any]:
+    """A subnet as Neutron shows it (``external``: its network's ``router:external``, the
+    ``subnet-external-network`` attribute)."""
     body = standard_attrs(row, tag_list)
     del body["status"]
     body.update(
@@ -112,24 +114,36 @@ def render(row: Any, tag_list: list[str]) -> dict[str, Any]:
             "segment_id": None,
             "service_types": [],
             "dns_publish_fixed_ip": False,
+            "router:external": external,
         }
     )
     return body
 
 
 def render_many(session: Session, rows: Sequence[Any]) -> list[dict[str, Any]]:
-    """Rendered subnets, tags loaded in one query."""
+    """Rendered subnets, tags and their networks' ``router:external`` loaded in one query each."""
     tag_map = load_tags(session, "subnet", [row.id for row in rows])
-    return [render(row, tag_map.get(row.id, [])) for row in rows]
+    network_ids = {row.network_id for row in rows}
+    external = dict(session.execute(select(Network.id, Network.external).where(Network.id.in_(network_ids))).all())
+    return [render(row, tag_map.get(row.id, []), bool(external.get(row.network_id))) for row in rows]
+
+
+def _network_filters(query: ListQuery) -> list[Any]:
+    """SQL conditions for ``shared`` and ``router:external``: a subnet has them from its network (Neutron
+    filters subnets by the network's flags). ``shared`` is not shown on a subnet, so it leaves the query."""
+    conditions = []
+    for name, column in (("shared", Network.shared), ("router:external", Network.external)):
+        values = query.filters.pop(name, None)
+        if values is not None:
+            wanted = select(Network.id).where(column.in_([value == "true" for value in values]))
+            conditions.append(Subnet.network_id.in_(wanted))
+    return conditions
 
 
 def list_subnets(session: Session, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
-    """Subnets ``ctx`` may see (own, or on a network it may see), column filters in SQL."""
-    stmt = select(Subnet.__table__)
-    if not ctx.is_admin:
-        visible = select(Network.id).where(network_visible_clause(ctx))
-        stmt = stmt.where((Subnet.project_id == ctx.project_id) | Subnet.network_id.in_(visible))
-    stmt = stmt.where(*sql_filters(query, FILTERS))
+    """Subnets ``ctx`` may see (see :func:`scoped_rows.subnet_visible_clause`), column filters in SQL."""
+    stmt = select(Subnet.__table__).where(subnet_visible_clause(ctx))
+    stmt = stmt.where(*_network_filters(query), *sql_filters(query, FILTERS))
     return render_many(session, session.execute(stmt).all())
 
 
@@ -149,11 +163,16 @@ def check_segment(attrs: dict[str, Any]) -> None:
 
 
 def _check_gateway(net: ipam.IPNetwork, gateway: str | None) -> None:
+    """Neutron's rule (``check_gateway_invalid_in_subnet``): a gateway of the subnet's IP version may lie outside
+    the CIDR (an on-link router elsewhere); inside it, only the network address and the IPv4 broadcast address
+    are refused."""
     if gateway is None:
         return
     address = ipaddress.ip_address(gateway)
-    low, high = ipam.host_bounds(net)
-    if address.version != net.version or not low <= int(address) <= high:
+    if address.version != net.version:
+        raise InvalidInput(error_message=f"{gateway} is not a valid IPv{net.version} address for gateway_ip")
+    reserved = {net.network_address} | ({net.broadcast_address} if net.version == 4 else set())
+    if address in reserved:
         raise InvalidInput(error_message=f"Gateway is not valid on subnet {net}")
 
 
@@ -239,9 +258,10 @@ class SubnetService:
         check_attributes(ctx, "create", "subnet", [key for key in SPEC if key in attrs], target, attrs)
         check_limits(self.core.config, attrs)
         check_segment(attrs)
-        quotas.check(session, ctx, "subnet", project_id=project)
+        quotas.check(session, self.core.config, ctx, "subnet", project_id=project)
         subnet_allocation.resolve(session, ctx, project, network.id, attrs)
         net = _shape(attrs) if net is None else net
+        networks.check_mtu(network.mtu, attrs["ip_version"])
         _check_overlap(session, network.id, net)
         subnet = Subnet(
             id=new_id(),
@@ -290,9 +310,10 @@ class SubnetService:
         if "allocation_pools" in attrs:
             self.core.ipam_hints.pop(subnet.id, None)
         changes.updated(session, "subnet", subnet, network_id=subnet.network_id)
-        session.flush()
         network = session.get(Network, subnet.network_id)
         assert network is not None
+        changes.bump(network)  # Neutron: a subnet's update is a revision of its network (logged above)
+        session.flush()
         dhcp_port.sync(session, self.core, network)
         return render_many(session, [subnet])[0]
 
