@@ -3,6 +3,7 @@
 * ``server_config(ini_text=DEFAULT_INI) -> Path`` writes a config file (factory).
 * ``app_client`` — a Starlette TestClient on a fresh app with :data:`DEFAULT_INI`; ``make_app_client(ini)``
   builds one with another config.
+* ``api`` — an httpx client on ``live_server``; ``cli`` — floatnet's CLI against it.
 * ``live_server`` — the URL (``http://127.0.0.1:PORT``) of a real server started for the test module with
   :data:`DEFAULT_INI`; ``live_server_factory(ini)`` starts one per call for a test. Servers are stopped by
   PID at teardown.
@@ -167,6 +168,30 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+
+
+@pytest.fixture
+def api(live_server: str) -> Iterator[httpx.Client]:
+    """An httpx client on the module's :func:`live_server` (headers per request)."""
+    with httpx.Client(base_url=live_server, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture
+def cli(live_server: str, capsys: pytest.CaptureFixture[str]) -> Callable[..., str]:
+    """``cli("net-list", expect=0)``: run floatnet's CLI in-process against ``live_server``, check its status,
+    return stdout (stderr if failing)."""
+    from floatnet.cli.main import main
+
+    def run(line: str, expect: int = 0) -> str:
+        capsys.readouterr()
+        status = main(["--os-url", live_server, *line.split()])
+        captured = capsys.readouterr()
+        assert status == expect, f"floatnet {line}: {status}\n{captured.out}\n{captured.err}"
+        assert "Traceback" not in captured.err
+        return captured.out if expect == 0 else captured.err
+
+    return run
 
 
 def _pg_bin() -> Path | None:

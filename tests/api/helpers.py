@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any
 
 ADMIN: dict[str, str] = {}
@@ -41,3 +43,11 @@ def assert_error(response: Any, status: int, error_type: str, contains: str = ""
     assert set(body) == {"type", "message", "detail"}
     assert contains in body["message"], body
     return dict(body)
+
+
+Cli = Callable[..., str]  # the ``cli`` fixture (tests/conftest.py): run a floatnet command line, return its output
+
+
+def as_json(cli: Cli, line: str) -> Any:
+    """The ``-f json`` output of a floatnet command line, parsed."""
+    return json.loads(cli(line + " -f json"))

@@ -3,33 +3,8 @@ table style, and the port options that use groups."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from typing import Any
-
-import pytest
-
-from floatnet.cli.main import main
+from tests.api.helpers import Cli, as_json
 from tests.api.test_cli_seed import by_column, fields
-
-Cli = Callable[..., str]
-
-
-@pytest.fixture
-def cli(live_server: str, capsys: pytest.CaptureFixture[str]) -> Cli:
-    def run(line: str, expect: int = 0) -> str:
-        capsys.readouterr()
-        status = main(["--os-url", live_server, *line.split()])
-        captured = capsys.readouterr()
-        assert status == expect, f"floatnet {line}: {status}\n{captured.out}\n{captured.err}"
-        assert "Traceback" not in captured.err
-        return captured.out if expect == 0 else captured.err
-
-    return run
-
-
-def as_json(cli: Cli, line: str) -> Any:
-    return json.loads(cli(line + " -f json"))
 
 
 def test_group_and_rule_verbs(cli: Cli) -> None:

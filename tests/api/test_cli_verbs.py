@@ -7,35 +7,12 @@ server is shared by this module, so each test names its resources after itself.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
-import pytest
 import yaml
 
-from floatnet.cli.main import main
+from tests.api.helpers import Cli, as_json
 from tests.api.test_cli_seed import by_column, fields
-
-Cli = Callable[..., str]
-
-
-@pytest.fixture
-def cli(live_server: str, capsys: pytest.CaptureFixture[str]) -> Cli:
-    """``cli("net-list", expect=0)``: run a command, check its status, return stdout (stderr if failing)."""
-
-    def run(line: str, expect: int = 0) -> str:
-        capsys.readouterr()
-        status = main(["--os-url", live_server, *line.split()])
-        captured = capsys.readouterr()
-        assert status == expect, f"floatnet {line}: {status}\n{captured.out}\n{captured.err}"
-        assert "Traceback" not in captured.err
-        return captured.out if expect == 0 else captured.err
-
-    return run
-
-
-def as_json(cli: Cli, line: str) -> Any:
-    return json.loads(cli(line + " -f json"))
 
 
 def test_network_update_delete_messages(cli: Cli) -> None:

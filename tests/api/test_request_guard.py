@@ -6,7 +6,6 @@ The keystone-mode rules (Origin checked, Host not) run in-process on the guard i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -22,11 +21,6 @@ from tests.api.helpers import assert_error
 
 NETWORK = b'{"network": {"name": "csrf"}}'
 
-
-@pytest.fixture
-def api(live_server: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=live_server, timeout=10) as client:
-        yield client
 
 
 def names(api: httpx.Client) -> list[str]:

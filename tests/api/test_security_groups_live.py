@@ -3,30 +3,17 @@ reader: every bad input a typed 4xx, every forbidden request refused, nothing ch
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
-from tests.api.helpers import project
+from tests.api.helpers import assert_error, project
 from tests.api.test_security_groups import BAD_RULES
 
 OWNER, OTHER = project("live-owner"), project("live-other")
 READER = {"X-Project-Id": "live-owner", "X-Roles": "reader"}
 ADMIN = project("live-admin", admin=True)
 SG, RULE = "security_group", "security_group_rule"
-
-
-@pytest.fixture
-def api(live_server: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=live_server, timeout=60) as client:
-        yield client
-
-
-def _error(response: httpx.Response, status: int, kind: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.json()["NeutronError"]["type"] == kind, response.text
 
 
 def _group(api: httpx.Client, headers: dict[str, str], name: str) -> dict[str, Any]:
@@ -47,15 +34,17 @@ def test_bad_rules_as_member(api: httpx.Client) -> None:
         response = api.post("/v2.0/security-group-rules", json={RULE: body}, headers=OWNER)
         assert 400 <= response.status_code < 500 and response.json()["NeutronError"]["type"] == kind, response.text
     again = {"security_group_id": group["id"], "direction": "egress", "ethertype": "IPv6"}
-    _error(api.post("/v2.0/security-group-rules", json={RULE: again}, headers=OWNER), 409, "SecurityGroupRuleExists")
+    assert_error(
+        api.post("/v2.0/security-group-rules", json={RULE: again}, headers=OWNER), 409, "SecurityGroupRuleExists"
+    )
 
 
 def test_default_group_protected_from_members_not_admins(api: httpx.Client) -> None:
     default = api.get("/v2.0/security-groups?name=default", headers=OWNER).json()["security_groups"][0]
     url = f"/v2.0/security-groups/{default['id']}"
-    _error(api.put(url, json={SG: {"name": "mine"}}, headers=OWNER), 409, "SecurityGroupCannotUpdateDefault")
-    _error(api.delete(url, headers=OWNER), 409, "SecurityGroupCannotRemoveDefault")
-    _error(api.post("/v2.0/security-groups", json={SG: {"name": "default"}}, headers=OWNER), 409,
+    assert_error(api.put(url, json={SG: {"name": "mine"}}, headers=OWNER), 409, "SecurityGroupCannotUpdateDefault")
+    assert_error(api.delete(url, headers=OWNER), 409, "SecurityGroupCannotRemoveDefault")
+    assert_error(api.post("/v2.0/security-groups", json={SG: {"name": "default"}}, headers=OWNER), 409,
            "SecurityGroupDefaultAlreadyExists")  # fmt: skip
     victim = api.get("/v2.0/security-groups?name=default", headers=OTHER).json()["security_groups"][0]
     assert api.delete(f"/v2.0/security-groups/{victim['id']}", headers=ADMIN).status_code == 204
@@ -77,7 +66,7 @@ def test_other_project_and_reader_are_refused_and_change_nothing(api: httpx.Clie
         response = api.request(method, path, json=body, headers=OTHER)
         assert response.status_code == 404, (method, path, response.text)
     body = {"security_group_id": group["id"], "direction": "ingress"}
-    _error(api.post("/v2.0/security-group-rules", json={RULE: body}, headers=OTHER), 404, "SecurityGroupNotFound")
+    assert_error(api.post("/v2.0/security-group-rules", json={RULE: body}, headers=OTHER), 404, "SecurityGroupNotFound")
     for method, path, payload in (
         ("POST", "/v2.0/security-groups", {SG: {"name": "r"}}),
         ("PUT", url, {SG: {"name": "r"}}),
@@ -86,7 +75,7 @@ def test_other_project_and_reader_are_refused_and_change_nothing(api: httpx.Clie
         ("DELETE", f"/v2.0/security-group-rules/{rule_id}", None),
         ("PUT", f"{url}/tags/x", None),
     ):
-        _error(api.request(method, path, json=payload, headers=READER), 403, "PolicyNotAuthorized")
+        assert_error(api.request(method, path, json=payload, headers=READER), 403, "PolicyNotAuthorized")
     assert api.get(url, headers=READER).status_code == 200
     assert _state(api) == before
 
@@ -107,14 +96,14 @@ def test_port_security_conflicts_and_foreign_groups(api: httpx.Client) -> None:
     ]  # fmt: skip
     for attrs, status, kind in cases:
         body = {"port": {"network_id": net["id"], **attrs}}
-        _error(api.post("/v2.0/ports", json=body, headers=OWNER), status, kind)
+        assert_error(api.post("/v2.0/ports", json=body, headers=OWNER), status, kind)
     port = api.post("/v2.0/ports", json={"port": {"network_id": net["id"]}}, headers=OWNER).json()["port"]
     purl = f"/v2.0/ports/{port['id']}"
-    _error(api.put(purl, json={"port": {"port_security_enabled": False}}, headers=OWNER), 409,
+    assert_error(api.put(purl, json={"port": {"port_security_enabled": False}}, headers=OWNER), 409,
            "PortSecurityPortHasSecurityGroup")  # fmt: skip
-    _error(api.put(purl, json={"port": {"security_groups": [theirs["id"]]}}, headers=OWNER), 404,
+    assert_error(api.put(purl, json={"port": {"security_groups": [theirs["id"]]}}, headers=OWNER), 404,
            "SecurityGroupNotFound")  # fmt: skip
-    _error(api.delete(f"/v2.0/security-groups/{port['security_groups'][0]}", headers=ADMIN), 409,
+    assert_error(api.delete(f"/v2.0/security-groups/{port['security_groups'][0]}", headers=ADMIN), 409,
            "SecurityGroupInUse")  # fmt: skip
 
 
@@ -123,5 +112,5 @@ def test_quota_as_admin_then_member(api: httpx.Client) -> None:
     body = {"quota": {"security_group": 1}}
     assert api.put("/v2.0/quotas/live-quota", json=body, headers=ADMIN).status_code == 200
     response = api.post("/v2.0/security-groups", json={SG: {"name": "one-too-many"}}, headers=quota)
-    _error(response, 409, "OverQuota")
+    assert_error(response, 409, "OverQuota")
     assert api.get("/v2.0/quotas/live-quota", headers=ADMIN).json()["quota"]["security_group_rule"] == 100

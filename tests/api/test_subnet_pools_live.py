@@ -5,14 +5,13 @@ concurrent subnet creates from one pool that never overlap."""
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.api.helpers import project
+from tests.api.helpers import assert_error, project
 from tests.api.test_postgres import pg_ini
 from tests.api.test_subnet_pools import BAD_POOLS
 
@@ -20,17 +19,6 @@ OWNER, OTHER = project("pool-owner"), project("pool-other")
 READER = {"X-Project-Id": "pool-owner", "X-Roles": "reader"}
 ADMIN = project("pool-admin", admin=True)
 SP, AS = "subnetpool", "address_scope"
-
-
-@pytest.fixture
-def api(live_server: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=live_server, timeout=60) as client:
-        yield client
-
-
-def _error(response: httpx.Response, status: int, kind: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.json()["NeutronError"]["type"] == kind, response.text
 
 
 def _created(response: httpx.Response, key: str) -> dict[str, Any]:
@@ -52,7 +40,7 @@ def test_bad_pools_refused_live(api: httpx.Client, headers: dict[str, str]) -> N
             assert response.status_code == 201, response.text  # admin-only attributes: an admin may
             api.delete(f"/v2.0/subnetpools/{response.json()[SP]['id']}", headers=ADMIN)
             continue
-        _error(response, status, kind)
+        assert_error(response, status, kind)
     assert _pools(api) == before
 
 
@@ -62,23 +50,23 @@ def test_forbidden_writes_refused_live(api: httpx.Client) -> None:
     theirs = _created(api.post("/v2.0/subnetpools", json={SP: shared}, headers=ADMIN), SP)
     before = _pools(api)
     url, shared_url = f"/v2.0/subnetpools/{mine['id']}", f"/v2.0/subnetpools/{theirs['id']}"
-    _error(api.post("/v2.0/subnetpools", json={SP: {"prefixes": ["10.82.0.0/16"]}}, headers=READER), 403,
+    assert_error(api.post("/v2.0/subnetpools", json={SP: {"prefixes": ["10.82.0.0/16"]}}, headers=READER), 403,
            "PolicyNotAuthorized")  # fmt: skip
-    _error(api.put(url, json={SP: {"name": "r"}}, headers=READER), 403, "PolicyNotAuthorized")
-    _error(api.put(url + "/add_prefixes", json={"prefixes": ["10.83.0.0/16"]}, headers=READER), 403,
+    assert_error(api.put(url, json={SP: {"name": "r"}}, headers=READER), 403, "PolicyNotAuthorized")
+    assert_error(api.put(url + "/add_prefixes", json={"prefixes": ["10.83.0.0/16"]}, headers=READER), 403,
            "PolicyNotAuthorized")  # fmt: skip
-    _error(api.delete(url, headers=READER), 403, "PolicyNotAuthorized")
-    _error(api.get(url, headers=OTHER), 404, "SubnetPoolNotFound")
-    _error(api.put(url, json={SP: {"name": "x"}}, headers=OTHER), 404, "SubnetPoolNotFound")
-    _error(api.put(shared_url, json={SP: {"name": "x"}}, headers=OTHER), 403, "PolicyNotAuthorized")
-    _error(api.put(shared_url + "/remove_prefixes", json={"prefixes": ["10.81.0.0/17"]}, headers=OTHER), 403,
+    assert_error(api.delete(url, headers=READER), 403, "PolicyNotAuthorized")
+    assert_error(api.get(url, headers=OTHER), 404, "SubnetPoolNotFound")
+    assert_error(api.put(url, json={SP: {"name": "x"}}, headers=OTHER), 404, "SubnetPoolNotFound")
+    assert_error(api.put(shared_url, json={SP: {"name": "x"}}, headers=OTHER), 403, "PolicyNotAuthorized")
+    assert_error(api.put(shared_url + "/remove_prefixes", json={"prefixes": ["10.81.0.0/17"]}, headers=OTHER), 403,
            "PolicyNotAuthorized")  # fmt: skip
-    _error(api.delete(shared_url, headers=OTHER), 403, "PolicyNotAuthorized")
-    _error(api.put(url, json={SP: {"is_default": True}}, headers=OWNER), 403, "PolicyNotAuthorized")
-    _error(api.put(url, json={SP: {"prefixes": ["10.84.0.0/16"]}}, headers=OWNER), 400,
+    assert_error(api.delete(shared_url, headers=OTHER), 403, "PolicyNotAuthorized")
+    assert_error(api.put(url, json={SP: {"is_default": True}}, headers=OWNER), 403, "PolicyNotAuthorized")
+    assert_error(api.put(url, json={SP: {"prefixes": ["10.84.0.0/16"]}}, headers=OWNER), 400,
            "IllegalSubnetPoolPrefixUpdate")  # fmt: skip
-    _error(api.put(url, json={SP: {"min_prefixlen": 40}}, headers=OWNER), 400, "IllegalSubnetPoolPrefixBounds")
-    _error(
+    assert_error(api.put(url, json={SP: {"min_prefixlen": 40}}, headers=OWNER), 400, "IllegalSubnetPoolPrefixBounds")
+    assert_error(
         api.put(url + "/add_prefixes", content=b"{not json", headers={**OWNER, "Content-Type": "application/json"}),
         400,
         "MalformedRequestBody",
@@ -90,21 +78,23 @@ def test_hostile_address_scopes_live(api: httpx.Client) -> None:
     body = {AS: {"name": "s", "ip_version": 4}}
     scope = _created(api.post("/v2.0/address-scopes", json=body, headers=OWNER), AS)
     url = f"/v2.0/address-scopes/{scope['id']}"
-    _error(api.post("/v2.0/address-scopes", json={AS: {"ip_version": "four"}}, headers=OWNER), 400,
+    assert_error(api.post("/v2.0/address-scopes", json={AS: {"ip_version": "four"}}, headers=OWNER), 400,
            "HTTPBadRequest")  # fmt: skip
-    _error(api.post("/v2.0/address-scopes", json={AS: {"ip_version": 4, "shared": True}}, headers=OWNER), 403,
+    assert_error(api.post("/v2.0/address-scopes", json={AS: {"ip_version": 4, "shared": True}}, headers=OWNER), 403,
            "PolicyNotAuthorized")  # fmt: skip
-    _error(api.post("/v2.0/address-scopes", json=body, headers=READER), 403, "PolicyNotAuthorized")
-    _error(api.put(url, json={AS: {"ip_version": 6}}, headers=OWNER), 400, "HTTPBadRequest")
-    _error(api.put(url, json={AS: {"shared": True}}, headers=OWNER), 403, "PolicyNotAuthorized")
-    _error(api.get(url, headers=OTHER), 404, "AddressScopeNotFound")
-    _error(api.delete(url, headers=READER), 403, "PolicyNotAuthorized")
+    assert_error(api.post("/v2.0/address-scopes", json=body, headers=READER), 403, "PolicyNotAuthorized")
+    assert_error(api.put(url, json={AS: {"ip_version": 6}}, headers=OWNER), 400, "HTTPBadRequest")
+    assert_error(api.put(url, json={AS: {"shared": True}}, headers=OWNER), 403, "PolicyNotAuthorized")
+    assert_error(api.get(url, headers=OTHER), 404, "AddressScopeNotFound")
+    assert_error(api.delete(url, headers=READER), 403, "PolicyNotAuthorized")
     pool = {"prefixes": ["10.90.0.0/16"], "address_scope_id": scope["id"]}
-    _error(api.post("/v2.0/subnetpools", json={SP: pool}, headers=OTHER), 404, "AddressScopeNotFound")
+    assert_error(api.post("/v2.0/subnetpools", json={SP: pool}, headers=OTHER), 404, "AddressScopeNotFound")
     _created(api.post("/v2.0/subnetpools", json={SP: pool}, headers=OWNER), SP)
     overlapping = {"prefixes": ["10.90.128.0/17"], "address_scope_id": scope["id"]}
-    _error(api.post("/v2.0/subnetpools", json={SP: overlapping}, headers=ADMIN), 409, "AddressScopePrefixConflict")
-    _error(api.delete(url, headers=OWNER), 409, "AddressScopeInUse")
+    assert_error(
+        api.post("/v2.0/subnetpools", json={SP: overlapping}, headers=ADMIN), 409, "AddressScopePrefixConflict"
+    )
+    assert_error(api.delete(url, headers=OWNER), 409, "AddressScopeInUse")
 
 
 def _race_twenty_subnets(url: str) -> None:

@@ -38,7 +38,7 @@ def _subnets(session: Session, network_ids: list[str], versions: list[int]) -> d
         stmt = stmt.where(Subnet.ip_version.in_(versions))
     rows = session.execute(stmt.order_by(Subnet.created_at, Subnet.id)).all()
     used_of = select(IPAllocation.subnet_id, func.count()).where(IPAllocation.subnet_id.in_([r.id for r in rows]))
-    used = dict(session.execute(used_of.group_by(IPAllocation.subnet_id)).tuples().all())
+    used = dict(session.execute(used_of.group_by(IPAllocation.subnet_id)).all())
     result: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         result[row.network_id].append(
