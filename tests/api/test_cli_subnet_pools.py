@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from tests.api.test_cli_security_groups import Cli, as_json, cli  # noqa: F401  (the ``cli`` fixture)
+from tests.api.helpers import Cli, as_json
 from tests.api.test_cli_seed import by_column
 
 
-def test_subnetpool_and_address_scope_verbs(cli: Cli) -> None:  # noqa: F811
+def test_subnetpool_and_address_scope_verbs(cli: Cli) -> None:
     scope = as_json(cli, "address-scope-create cli-scope 4")
     assert (scope["name"], scope["ip_version"], scope["shared"]) == ("cli-scope", 4, False)
     pool = as_json(
