@@ -322,3 +322,17 @@ def table_of(model: type[Base]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
     return table
+
+
+# The Neutron resources by the kind name the API, tags, quotas and the change log use.
+RESOURCE_MODELS: dict[str, type[Base]] = {
+    "network": Network,
+    "subnet": Subnet,
+    "port": Port,
+    "router": Router,
+    "floatingip": FloatingIP,
+    "security_group": SecurityGroup,
+    "security_group_rule": SecurityGroupRule,
+    "subnetpool": SubnetPool,
+    "address_scope": AddressScope,
+}

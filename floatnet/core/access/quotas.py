@@ -18,29 +18,11 @@ from floatnet.config import Config
 from floatnet.core.context import RequestContext
 from floatnet.core.errors import Conflict, HTTPBadRequest, OverQuota
 from floatnet.core.numbers import DB_INTEGER_MAX, bounded_int
-from floatnet.db.models import (
-    FloatingIP,
-    Network,
-    Port,
-    Quota,
-    Router,
-    SecurityGroup,
-    SecurityGroupRule,
-    Subnet,
-    table_of,
-)
+from floatnet.db.models import RESOURCE_MODELS, Quota, table_of
 
 DEFAULTS: dict[str, int] = {"network": 100, "subnet": 100, "port": 500, "router": 10, "floatingip": 50}
 DEFAULTS |= {"security_group": 10, "security_group_rule": 100}
-MODELS: dict[str, Any] = {
-    "network": Network,
-    "subnet": Subnet,
-    "port": Port,
-    "router": Router,
-    "floatingip": FloatingIP,
-    "security_group": SecurityGroup,
-    "security_group_rule": SecurityGroupRule,
-}
+MODELS = {resource: RESOURCE_MODELS[resource] for resource in DEFAULTS}
 UNLIMITED = -1
 QUOTAS = table_of(Quota)
 # Prebuilt Core statements: a create checks its quota on every request, so no ORM statement is built per call.

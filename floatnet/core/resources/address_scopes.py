@@ -148,7 +148,7 @@ class AddressScopeService:
             )
             session.add(scope)
             session.flush()
-            tags.set_initial(session, KIND, scope.id, tags.check_tags(attrs.get("tags", [])))
+            tags.set_requested(session, KIND, scope.id, attrs)
             changes.created(session, KIND, scope.id)
             return render_many(session, [scope])[0]
 

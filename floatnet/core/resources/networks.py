@@ -218,7 +218,7 @@ class NetworkService:
         network.physical_network = segment.physical_network
         network.segmentation_id = segment.segmentation_id
         session.flush()
-        tags.set_initial(session, "network", network_id, tags.check_tags(attrs.get("tags", [])))
+        tags.set_requested(session, "network", network_id, attrs)
         changes.created(session, "network", network_id, network_id=network_id)
         return render_one(session, network)
 

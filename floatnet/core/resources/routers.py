@@ -144,7 +144,7 @@ class RouterService:
         )
         session.add(router)
         session.flush()
-        tags.set_initial(session, "router", router.id, tags.check_tags(attrs.get("tags", [])))
+        tags.set_requested(session, "router", router.id, attrs)
         info = attrs.get("external_gateway_info")
         if info:
             router_gateway.update(session, self.core, ctx, router, info)

@@ -137,7 +137,7 @@ class SecurityGroupRuleService:
         )
         session.add(rule)
         session.flush()
-        tags.set_initial(session, "security_group_rule", rule.id, tags.check_tags(attrs.get("tags", [])))
+        tags.set_requested(session, "security_group_rule", rule.id, attrs)
         security_groups.record_change(session, "security_group_rule", rule.id, "create", [group.id])
         return rendering.render_rules(session, [rule])[0]
 

@@ -206,7 +206,7 @@ class SecurityGroupService:
                 session, self.core.config, ctx, "security_group_rule", count=len(EGRESS_RULES), project_id=project
             )
             group = _new_group(session, project, attrs, default=False)
-            tags.set_initial(session, "security_group", group.id, tags.check_tags(attrs.get("tags", [])))
+            tags.set_requested(session, "security_group", group.id, attrs)
             return rendering.render_groups(session, [group])[0]
 
         return self.core.db.run(work)

@@ -213,7 +213,7 @@ class SubnetPoolService:
             _apply(session, ctx, pool, attrs)
             session.add(pool)
             session.flush()
-            tags.set_initial(session, KIND, pool.id, tags.check_tags(attrs.get("tags", [])))
+            tags.set_requested(session, KIND, pool.id, attrs)
             changes.created(session, KIND, pool.id)
             return render_many(session, [pool])[0]
 

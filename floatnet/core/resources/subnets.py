@@ -277,7 +277,7 @@ class SubnetService:
         )
         session.add(subnet)
         session.flush()
-        tags.set_initial(session, "subnet", subnet.id, tags.check_tags(attrs.get("tags", [])))
+        tags.set_requested(session, "subnet", subnet.id, attrs)
         changes.created(session, "subnet", subnet.id, network_id=network.id)
         dhcp_port.sync(session, self.core, network)
         return render_many(session, [subnet])[0]

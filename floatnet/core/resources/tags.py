@@ -21,34 +21,12 @@ from floatnet.core.agent_protocol import changes
 from floatnet.core.context import RequestContext
 from floatnet.core.errors import HTTPBadRequest, NotFound
 from floatnet.core.service import Core
-from floatnet.db.models import (
-    AddressScope,
-    Base,
-    FloatingIP,
-    Network,
-    Port,
-    Router,
-    SecurityGroup,
-    SecurityGroupRule,
-    Subnet,
-    SubnetPool,
-    Tag,
-)
+from floatnet.db.models import RESOURCE_MODELS, Network, Tag
 
 MAX_TAGS = 50
 MAX_TAG_LEN = 60
 
-MODELS: dict[str, type[Base]] = {
-    "network": Network,
-    "subnet": Subnet,
-    "port": Port,
-    "router": Router,
-    "floatingip": FloatingIP,
-    "security_group": SecurityGroup,
-    "security_group_rule": SecurityGroupRule,
-    "subnetpool": SubnetPool,
-    "address_scope": AddressScope,
-}
+MODELS = RESOURCE_MODELS  # every resource with standard attributes takes tags
 
 
 class TagNotFound(NotFound):
@@ -147,6 +125,11 @@ class Tags:
         """Nothing when the tag is present, else 404."""
         if tag not in self.get(ctx, resource_id):
             raise TagNotFound(tag=tag, resource=self.resource, resource_id=resource_id)
+
+
+def set_requested(session: Session, resource: str, resource_id: str, attrs: dict[str, Any]) -> None:
+    """Check and store the ``tags`` of a create request (tag-creation), without a revision bump."""
+    set_initial(session, resource, resource_id, check_tags(attrs.get("tags", [])))
 
 
 def set_initial(session: Session, resource: str, resource_id: str, tags: list[str]) -> None:
