@@ -60,7 +60,21 @@ class Client:
             return self.api.call(method, path, **kwargs)
         except ApiError as error:
             cls = ChangesExpired if error.status == 410 else ServerError
-            raise cls(error.message, error.status, error.type, error.detail, error.request) from error
+            message = self._unauthorized() if error.status == 401 else error.message
+            raise cls(message, error.status, error.type, error.detail, error.request) from error
+
+    def _unauthorized(self) -> str:
+        """What a 401 means for an agent, and which option fixes it: retrying alone never will."""
+        if self.tokens is None:
+            return (
+                f"the server at {self.api.endpoint} expects Keystone tokens (its auth_strategy is keystone) and this "
+                "agent sends none: set auth_strategy = keystone and the service credentials in "
+                "[keystone_authtoken] (auth_url, username, password, project_name) of the agent's --config"
+            )
+        return (
+            f"the server at {self.api.endpoint} refused this agent's Keystone token: check the service credentials "
+            "in [keystone_authtoken] (auth_url, username, password, project_name) of the agent's --config"
+        )
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         """One request below ``/v2.0/floatnet/hosts/<host>``."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -25,9 +27,16 @@ def _base_url(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
+SERVER_PID_HEADER = "X-Floatnet-Server-Pid"
+
+
 async def versions(request: Request) -> Response:
-    """``GET /``: the version document (one version, v2.0, CURRENT)."""
-    return http.respond(
+    """``GET /``: the version document (one version, v2.0, CURRENT).
+
+    It also names this server's process id in ``X-Floatnet-Server-Pid``: ``floatnet up`` polls this document
+    until its own child answers, and must tell it apart from another server already listening there.
+    """
+    response = http.respond(
         {
             "versions": [
                 {
@@ -38,6 +47,8 @@ async def versions(request: Request) -> Response:
             ]
         }
     )
+    response.headers[SERVER_PID_HEADER] = str(os.getpid())
+    return response
 
 
 async def v2_index(request: Request) -> Response:

@@ -2,7 +2,8 @@
 
 ``floatnet server [--config FILE] [--state-dir DIR] [--bind HOST:PORT]`` applies pending migrations, then
 serves the API with uvicorn. A configuration error ends the process with status 2 and a message naming the
-option and the value. With ``auth_strategy = noauth`` anyone who can reach the port is an administrator: the
+option and the value; an address it cannot listen on (a port another process holds) ends it with status 3
+before anything slow happens, naming the address, the reason and ``--bind``. With ``auth_strategy = noauth`` anyone who can reach the port is an administrator: the
 server refuses a non-loopback bind address unless ``[DEFAULT] allow_insecure_noauth_on_network = true``, and
 warns loudly whenever it runs without authentication.
 """
@@ -10,8 +11,10 @@ warns loudly whenever it runs without authentication.
 from __future__ import annotations
 
 import argparse
+import errno
 import gc
 import logging
+import socket
 import sys
 from dataclasses import replace
 
@@ -71,8 +74,36 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 20, 20)
 
 
+class ListenError(RuntimeError):
+    """The API's address cannot be bound; the message names the address, the reason and the fix."""
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket on HOST:PORT, bound before anything slow (imports, migrations).
+
+    A taken port must end the server at once with the reason and the fix, so that ``floatnet up`` can report
+    it in a second instead of waiting for an answer that comes from someone else's server.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        hint = f" (see who holds it: ss -ltnp 'sport = :{port}')" if exc.errno == errno.EADDRINUSE else ""
+        raise ListenError(
+            f"cannot listen on {shown}: {exc.strerror or exc}{hint}; "
+            "choose another address with --bind HOST:PORT (or [DEFAULT] bind in the ini file)"
+        ) from None
+    return sock
+
+
 def run_server(config: Config, log_level: str) -> int:
-    """Migrate, then serve until interrupted."""
+    """Bind the address, migrate, then serve until interrupted."""
+    sock = listen(config.bind_host, config.bind_port)
     import uvicorn
 
     from floatnet.api.app import create_app
@@ -81,7 +112,9 @@ def run_server(config: Config, log_level: str) -> int:
     _warn_noauth(config)
     app = create_app(config, database=db, migrate=False)
     tune_gc()
-    uvicorn.run(app, host=config.bind_host, port=config.bind_port, log_level=log_level, access_log=False)
+    uv_config = uvicorn.Config(app, host=config.bind_host, port=config.bind_port, log_level=log_level,
+                               access_log=False)  # fmt: skip
+    uvicorn.Server(uv_config).run(sockets=[sock])
     return 0
 
 
@@ -103,6 +136,9 @@ def main(argv: list[str]) -> int:
         return 0
     try:
         return run_server(config, args.log_level)
+    except ListenError as exc:
+        print(f"floatnet server: {exc}", file=sys.stderr)
+        return 3
     except ConfigError as exc:  # found while building the app, e.g. an unusable [oslo_policy] policy_file
         print(f"floatnet: configuration error: {exc}", file=sys.stderr)
         return 2

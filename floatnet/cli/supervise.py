@@ -138,19 +138,36 @@ def read_pid(path: Path) -> int | None:
         return None
 
 
-def wait_until_answers(
+SERVER_PID_HEADER = "X-Floatnet-Server-Pid"  # floatnet.api.routes_core names the answering process
+
+
+def wait_until_own_server(
     url: str, proc: subprocess.Popen[str], timeout: float, stop: threading.Event | None = None
-) -> bool:
-    """Poll ``GET url`` until the server answers (any status); False if it exits, ``stop`` is set or
-    ``timeout`` passes."""
-    probe = session.Session(timeout=2)
+) -> str | None:
+    """Poll ``GET url`` until the server ``proc`` runs answers it; None then, else why not (a sentence).
+
+    An answer counts only when its ``X-Floatnet-Server-Pid`` is ``proc``'s PID: another server already
+    listening on the URL must never pass for the one just started (its agent would work against someone
+    else's server). A child that exits ends the wait at once (a taken port ends it within a second).
+    """
+    probe = session.Session(timeout=0.5)  # short: a listener that never answers must not hide our child's exit
     deadline = time.monotonic() + timeout
+    foreign: str | None = None
     while time.monotonic() < deadline:
-        if proc.poll() is not None or (stop is not None and stop.is_set()):
-            return False
+        if proc.poll() is not None:
+            return f"exited with status {proc.returncode} before answering on {url}"
+        if stop is not None and stop.is_set():
+            return "stopped while starting"
         try:
-            probe.get(url, raise_exc=False, authenticated=False)
-            return True
+            answer = probe.get(url, raise_exc=False, authenticated=False)
         except ks_exc.ClientException:
             time.sleep(0.2)
-    return False
+            continue
+        pid = answer.headers.get(SERVER_PID_HEADER)
+        if pid == str(proc.pid):
+            return None
+        foreign = f"pid {pid}" if pid else "not a floatnet server"
+        time.sleep(0.2)
+    if foreign is not None:
+        return f"did not answer on {url}: another server answers there ({foreign}), not the one just started"
+    return f"did not answer on {url} in {timeout:.0f} s"

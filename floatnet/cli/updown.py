@@ -89,14 +89,10 @@ def up(ctx: Invocation) -> int:
     args = ctx.args
     roles = ["server"] if args.no_agent else list(ROLES)
     if "agent" in roles and os.geteuid() != 0:
-        raise CliError(
-            "the agent needs root (it builds namespaces, OVS ports and NAT): run as root, or --no-agent"
-        )
+        raise CliError("the agent needs root (it builds namespaces, OVS ports and NAT): run as root, or --no-agent")
     already = _running(args.state_dir)
     if already:
-        raise CliError(
-            f"floatnet is already running from {args.state_dir} ({already}); stop it: floatnet down"
-        )
+        raise CliError(f"floatnet is already running from {args.state_dir} ({already}); stop it: floatnet down")
     Path(args.state_dir).mkdir(parents=True, exist_ok=True)
     cfg, host, port = _settings(args)
     argvs = {role: argv for role, argv in child_argvs(args, cfg.host, host, port).items() if role in roles}
@@ -116,21 +112,18 @@ def _up_foreground(argvs: dict[str, list[str]], url: str, out: IO[str]) -> int:
         for role, argv in argvs.items():
             children[role] = supervise.start(argv, subprocess.PIPE)
             pumps.append(supervise.pump(children[role], role.ljust(6), out))
-            if role == "server" and not supervise.wait_until_answers(
-                url, children[role], READY_TIMEOUT, stopping
-            ):
+            failed = role == "server" and supervise.wait_until_own_server(url, children[role], READY_TIMEOUT, stopping)
+            if failed:
                 if stopping.is_set():
                     return 0
-                print(f"floatnet server did not answer on {url}", file=sys.stderr)
+                print(f"floatnet server {failed} (its log is above)", file=sys.stderr)
                 return 1
             if role == "server":
                 print(f"floatnet API on {url}  (export OS_URL={url}; Ctrl-C stops)", file=out, flush=True)
         while not stopping.is_set():
             dead = [role for role, proc in children.items() if proc.poll() is not None]
             if dead:
-                print(
-                    f"floatnet {dead[0]} exited with status {children[dead[0]].returncode}", file=sys.stderr
-                )
+                print(f"floatnet {dead[0]} exited with status {children[dead[0]].returncode}", file=sys.stderr)
                 return 1
             stopping.wait(0.5)
         return 0
@@ -153,10 +146,12 @@ def _up_detached(state_dir: str, argvs: dict[str, list[str]], url: str, out: IO[
             proc = supervise.start(argv, log)
         started.append(proc)
         supervise.write_pid(_pid_path(state_dir, role), proc.pid)
-        if role == "server" and not supervise.wait_until_answers(url, proc, READY_TIMEOUT):
+        failed = role == "server" and supervise.wait_until_own_server(url, proc, READY_TIMEOUT)
+        if failed:
             for child in reversed(started):
                 supervise.stop_child(child)
-            raise CliError(f"floatnet server did not answer on {url}; see {logs / 'server.log'}")
+            _pid_path(state_dir, role).unlink(missing_ok=True)
+            raise CliError(f"floatnet server {failed}{_last_words(logs / 'server.log')}")
     pids = ", ".join(f"{role} {proc.pid}" for role, proc in zip(argvs, started, strict=True))
     print(f"floatnet is up ({pids}); API on {url}; logs in {logs}", file=out)
     print(
@@ -166,6 +161,15 @@ def _up_detached(state_dir: str, argvs: dict[str, list[str]], url: str, out: IO[
     return 0
 
 
+def _last_words(log: Path) -> str:
+    """The last line of a child's log (a server that cannot listen says why and what to do there)."""
+    try:
+        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        lines = []
+    return f":\n  {lines[-1]}\n(log: {log})" if lines else f"; see {log}"
+
+
 def down(ctx: Invocation) -> int:
     """Stop what ``up --detach`` started from this state dir (agent first); stale PID files are removed."""
     state_dir = ctx.args.state_dir
@@ -173,9 +177,7 @@ def down(ctx: Invocation) -> int:
     for role in reversed(ROLES):
         if role in running:
             killed = supervise.stop_pid(running[role])
-            print(
-                f"Stopped floatnet {role} (pid {running[role]}{', killed' if killed else ''})", file=ctx.out
-            )
+            print(f"Stopped floatnet {role} (pid {running[role]}{', killed' if killed else ''})", file=ctx.out)
         _pid_path(state_dir, role).unlink(missing_ok=True)
     if not running:
         print(f"floatnet is not running from {state_dir}", file=ctx.out)
@@ -187,9 +189,7 @@ def register(subparsers: Any) -> None:
     start = subparsers.add_parser("up", help="Run server and agent on this host (all-in-one).")
     start.add_argument("--state-dir", default=DEFAULT_STATE_DIR, help=f"default {DEFAULT_STATE_DIR}")
     start.add_argument("--config", metavar="FILE", help="ini file (default: none, all defaults)")
-    start.add_argument(
-        "--bind", metavar="HOST:PORT", help="API address (default: config, else 127.0.0.1:9696)"
-    )
+    start.add_argument("--bind", metavar="HOST:PORT", help="API address (default: config, else 127.0.0.1:9696)")
     start.add_argument("--detach", action="store_true", help="run in the background; stop with floatnet down")
     start.add_argument("--no-agent", action="store_true", help="server only (no root needed)")
     start.set_defaults(handler=up)

@@ -9,12 +9,19 @@ access ports with ``tag``, flat networks untagged.
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ovsdbapp.backend.ovs_idl import connection as _conn
-from ovsdbapp.schema.open_vswitch import impl_idl
+# The ``ovs`` package (under ovsdbapp) probes ``from eventlet import patcher`` in ovs/poller.py to learn whether
+# select() is monkey-patched; eventlet is installed (oslo.service requires it) and warns on import that it is
+# deprecated, on every agent start and even ``floatnet agent --help``. floatnet never uses eventlet: ignore
+# exactly that warning, raised from exactly that import, and nothing else.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated", module=r"ovs\.poller")
+    from ovsdbapp.backend.ovs_idl import connection as _conn
+    from ovsdbapp.schema.open_vswitch import impl_idl
 
 from floatnet.linux.errors import KernelError
 

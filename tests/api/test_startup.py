@@ -1,0 +1,91 @@
+"""Start-up that explains itself (issue 17): a taken port, a foreign server on the URL, a 401 for the agent,
+and no Eventlet warning from a dependency.
+
+Real processes and real listening sockets throughout: ``floatnet up`` against a port another process holds
+must stop within 3 s naming the reason and ``--bind``; the readiness check must not take another server's
+answer for its own child's; an agent refused with 401 must say what the server expects and which option fixes it.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from floatnet.agent.client import Client, ServerError
+from floatnet.cli import supervise
+from tests.api.test_agent_keystone import _ini as keystone_ini
+from tests.keystone_fixture import KeystoneServer
+
+
+def floatnet(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "floatnet", *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A port held by a listener that accepts connections but never answers (the worst kind of neighbour)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        yield int(sock.getsockname()[1])
+
+
+def test_up_detached_stops_within_3s_when_the_port_is_taken(tmp_path: Path, taken_port: int) -> None:
+    started = time.monotonic()
+    done = floatnet("up", "--detach", "--no-agent", "--state-dir", str(tmp_path), "--bind", f"127.0.0.1:{taken_port}")
+    elapsed = time.monotonic() - started
+    assert done.returncode == 1
+    assert elapsed < 3.0, elapsed
+    assert "Address already in use" in done.stderr and "--bind HOST:PORT" in done.stderr, done.stderr
+    assert not (tmp_path / "run" / "server.pid").exists()
+
+
+def test_up_foreground_stops_within_3s_when_the_port_is_taken(tmp_path: Path, taken_port: int) -> None:
+    started = time.monotonic()
+    done = floatnet("up", "--no-agent", "--state-dir", str(tmp_path), "--bind", f"127.0.0.1:{taken_port}")
+    assert done.returncode == 1 and time.monotonic() - started < 3.0
+    assert "Address already in use" in done.stdout and "--bind HOST:PORT" in done.stdout, done.stdout
+    assert "exited with status 3 before answering" in done.stderr
+
+
+def test_server_alone_names_the_taken_address_and_the_fix(tmp_path: Path, taken_port: int) -> None:
+    done = floatnet("server", "--state-dir", str(tmp_path), "--bind", f"127.0.0.1:{taken_port}")
+    assert done.returncode == 3
+    assert f"cannot listen on 127.0.0.1:{taken_port}: Address already in use" in done.stderr
+    assert not (tmp_path / "floatnet.sqlite").exists()  # bound before migrating anything
+
+
+def test_readiness_refuses_another_servers_answer(live_server: str) -> None:
+    """A process that is not the server answering on the URL never passes for it, however long it runs."""
+    sleeper = subprocess.Popen(["sleep", "30"], text=True)
+    try:
+        why = supervise.wait_until_own_server(live_server, sleeper, timeout=1.5)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert why is not None and "another server answers there (pid " in why and "not the one just started" in why
+
+
+def test_agent_refused_with_401_says_what_the_server_expects(
+    keystone: KeystoneServer, live_server_factory: Callable[..., str]
+) -> None:
+    url = live_server_factory(keystone_ini(keystone))
+    with pytest.raises(ServerError) as refused:
+        Client(url, "node-401", retries=0).register({})
+    message = str(refused.value)
+    assert refused.value.status == 401
+    assert "expects Keystone tokens" in message and "[keystone_authtoken]" in message
+    assert "auth_strategy = keystone" in message
+
+
+def test_agent_help_prints_no_eventlet_warning() -> None:
+    done = floatnet("agent", "--help")
+    assert done.returncode == 0 and "usage: floatnet agent" in done.stdout
+    assert "Eventlet" not in done.stderr and "Warning" not in done.stderr, done.stderr
