@@ -26,11 +26,10 @@ from floatnet.agent.kernel import LinuxKernel
 from floatnet.agent.loop import Agent
 from floatnet.agent.observe import Dataplane
 from floatnet.agent.plan_common import PlanContext
-from floatnet.linux import netns
 from floatnet.linux.dnsmasq import Dnsmasq
 from floatnet.linux.errors import KernelError
 from floatnet.linux.ovs import Ovs
-from floatnet.linux.ovs_daemon import OvsDaemons, kernel_datapath_available, system_ovs_connection
+from floatnet.linux.ovs_daemon import OvsDaemons, kernel_datapath_available, own_daemons, system_ovs_connection
 
 log = logging.getLogger("floatnet.agent")
 
@@ -55,26 +54,31 @@ def datapath_type(cfg: fconfig.Config) -> str:
     return "system" if kernel_datapath_available() else "netdev"
 
 
-def ovs_connection(cfg: fconfig.Config, state_dir: Path, ovs_netns: str | None) -> tuple[str, OvsDaemons | None]:
+def ovs_connection(
+    cfg: fconfig.Config, state_dir: Path, ovs_netns: str | None
+) -> tuple[str, OvsDaemons | None, str | None]:
     """The configured OVSDB, else the system's if one answers, else floatnet's own daemons (started once;
-    returned too: the agent restarts them if they exit)."""
+    returned too: the agent restarts them if they exit), and the namespace vswitchd runs in.
+
+    floatnet's own daemons run in a namespace of their own per state dir (their netdev datapath's fixed
+    ``ovs-netdev`` device must never meet another instance's), unless ``[ovs] physical_interfaces`` names
+    host devices to plug: those are only visible in the host's namespace.
+    """
     if cfg.ovsdb_connection:
-        return cfg.ovsdb_connection, None
+        return cfg.ovsdb_connection, None, None
     system = None if ovs_netns else system_ovs_connection()
     if system:
-        return system, None
-    if ovs_netns:
-        netns.ensure(ovs_netns)
-    daemons = OvsDaemons(state_dir / "ovs", netns=ovs_netns)
+        return system, None, None
+    daemons = own_daemons(state_dir / "ovs", ovs_netns, private=not cfg.physical_interfaces)
     daemons.start()  # adopts daemons already running from this rundir: a restart never restarts the switch
-    log.info("using floatnet's own Open vSwitch in %s", daemons.rundir)
-    return daemons.connection, daemons
+    log.info("using floatnet's own Open vSwitch in %s (namespace %s)", daemons.rundir, daemons.netns or "host")
+    return daemons.connection, daemons, daemons.netns
 
 
 def setup_dataplane(cfg: fconfig.Config, state_dir: Path, ovs_netns: str | None) -> tuple[Dataplane, OvsDaemons | None]:
     """Connect OVS, create the physnet bridges (and plug their physical interfaces), prepare dnsmasq."""
     datapath = datapath_type(cfg)
-    connection, daemons = ovs_connection(cfg, state_dir, ovs_netns)
+    connection, daemons, ovs_netns = ovs_connection(cfg, state_dir, ovs_netns)
     ovs = Ovs(connection)
     for bridge in cfg.bridge_mappings.values():
         ovs.ensure_bridge(bridge, datapath)

@@ -3,9 +3,9 @@
 ``floatnet server [--config FILE] [--state-dir DIR] [--bind HOST:PORT]`` applies pending migrations, then
 serves the API with uvicorn. A configuration error ends the process with status 2 and a message naming the
 option and the value; an address it cannot listen on (a port another process holds) ends it with status 3
-before anything slow happens, naming the address, the reason and ``--bind``. With ``auth_strategy = noauth`` anyone who can reach the port is an administrator: the
-server refuses a non-loopback bind address unless ``[DEFAULT] allow_insecure_noauth_on_network = true``, and
-warns loudly whenever it runs without authentication.
+before anything slow happens, naming the address, the reason and ``--bind``. With ``auth_strategy = noauth``
+anyone who can reach the port is an administrator: the server refuses a non-loopback bind address unless
+``[DEFAULT] allow_insecure_noauth_on_network = true``, and warns loudly whenever it runs without authentication.
 """
 
 from __future__ import annotations

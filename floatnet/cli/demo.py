@@ -118,8 +118,8 @@ class Demo:
         return self.client.call("GET", path, params=params)
 
     def lab(self) -> LabContext:
-        ovsdb = lab_ovs.agent_connection(self.cfg.ovsdb_connection, self.state_dir)
-        return make_context(self.cfg, self.url, prefix=PREFIX, ovsdb=ovsdb)
+        ovsdb, ovs_netns = lab_ovs.agent_ovs(self.cfg.ovsdb_connection, self.state_dir)
+        return make_context(self.cfg, self.url, prefix=PREFIX, ovsdb=ovsdb, ovs_netns=ovs_netns)
 
     def check(self, proof: proofs.Proof) -> None:
         mark = "ok  " if proof.ok else "FAIL"

@@ -20,6 +20,7 @@ from typing import Any
 from floatnet import config as fn_config
 from floatnet.client import ApiError
 from floatnet.lab import instance, ops
+from floatnet.lab import ovs as lab_ovs
 from floatnet.lab.client import LabClient
 from floatnet.lab.context import LabContext, make_context
 from floatnet.linux.errors import KernelError
@@ -74,14 +75,18 @@ def _context(args: argparse.Namespace) -> LabContext:
     url = (
         getattr(args, "os_url", None) or os.environ.get("OS_URL") or f"http://{cfg.bind_host}:{cfg.bind_port}"
     )
+    ovsdb, ovs_netns = args.ovsdb or os.environ.get("FLOATNET_OVSDB"), args.ovs_netns
+    if not ovsdb:  # where the agent's OVS is: the same discovery as the agent's (its own OVS in its namespace)
+        ovsdb, found_netns = lab_ovs.agent_ovs(cfg.ovsdb_connection, cfg.state_dir)
+        ovs_netns = ovs_netns or os.environ.get("FLOATNET_OVS_NETNS") or found_netns
     return make_context(
         cfg,
         url,
         prefix=args.prefix,
         state_dir=Path(args.state_dir) if args.state_dir else None,
-        ovsdb=args.ovsdb,
+        ovsdb=ovsdb,
         external_physnet=args.external_physnet,
-        ovs_netns=args.ovs_netns,
+        ovs_netns=ovs_netns,
     )
 
 

@@ -1,14 +1,15 @@
 """A private Open vSwitch for the lab and the demo where the host runs none.
 
-The agent is pointed at it through ``[ovs] ovsdb_connection``; the daemons live (and are found again) in one
-run directory, so a second ``demo`` adopts them and ``--cleanup`` stops exactly them.
+The daemons live (and are found again) in one run directory, ``<state_dir>/ovs``, in a namespace of their own;
+the lab finds them exactly as the agent does (:func:`agent_ovs`), so a second ``demo`` adopts them, ``lab up``
+after ``floatnet up`` plugs into them, and ``--cleanup`` stops exactly them.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from floatnet.linux.ovs_daemon import OvsDaemons
+from floatnet.linux.ovs_daemon import OvsDaemons, discover
 
 
 def ensure(rundir: Path) -> str:
@@ -23,11 +24,8 @@ def stop(rundir: Path) -> None:
     OvsDaemons(rundir).stop()
 
 
-def agent_connection(configured: str, state_dir: Path) -> str:
-    """The OVSDB the agent uses (see ``floatnet.agent.main``).
-
-    The configured one, else the system's if it answers, else floatnet's own in ``<state_dir>/ovs``.
-    """
-    from floatnet.linux.ovs_daemon import system_ovs_connection
-
-    return configured or system_ovs_connection() or OvsDaemons(state_dir / "ovs").connection
+def agent_ovs(configured: str, state_dir: Path) -> tuple[str, str | None]:
+    """The OVSDB the agent uses and the namespace its vswitchd runs in: the same discovery as the agent
+    (:func:`floatnet.linux.ovs_daemon.discover`): the configured one, else the system's if it answers, else
+    floatnet's own in ``<state_dir>/ovs`` (in its private namespace)."""
+    return discover(configured, state_dir / "ovs")

@@ -6,14 +6,18 @@ the switch and drop packets), and :meth:`OvsDaemons.stop` signals exactly the PI
 checking their command line.
 
 Two ovs-vswitchd with the userspace (netdev) datapath cannot share a network namespace: each wants a tap
-device called ``ovs-netdev`` and one per bridge. ``OvsDaemons(rundir, netns=NAME)`` runs them inside a
-namespace of their own (tests do this so parallel runs never collide, and nothing is left in the root
-namespace); the OVS ends of veths then go into that namespace (``links.ensure_veth(..., netns=NAME)``).
+device called ``ovs-netdev`` (a name OVS fixes) and one per bridge, and the second removes the first's.
+``OvsDaemons(rundir, netns=NAME)`` runs them inside a namespace of their own; the OVS ends of veths then go
+into that namespace (``links.ensure_veth(..., netns=NAME)``). :func:`own_daemons` gives every run directory
+its own namespace (:func:`private_netns`, recorded in ``<rundir>/netns`` so that daemons are always adopted
+where they were started), and :func:`discover` is the one answer to "which OVS, in which namespace" that the
+agent, the lab and the demo share.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import signal
 import subprocess
@@ -29,6 +33,8 @@ SCHEMA_CANDIDATES = (
 )
 SYSTEM_DB_SOCKETS = ("/var/run/openvswitch/db.sock", "/run/openvswitch/db.sock")
 DAEMONS = ("ovsdb-server", "ovs-vswitchd")
+NETNS_RECORD = "netns"  # in the run directory: the namespace the daemons were started in
+PRIVATE_NETNS_PREFIX = "fnovs-"
 
 
 def _run(argv: list[str], what: str, env: dict[str, str] | None = None, timeout: float = 20) -> str:
@@ -88,10 +94,20 @@ class OvsDaemons:
     def running(self) -> bool:
         return all(self.pid(d) for d in DAEMONS)
 
+    def recorded_netns(self) -> str | None:
+        """The namespace daemons from this rundir were started in (None: the host's, or never started)."""
+        try:
+            return (self.rundir / NETNS_RECORD).read_text().strip() or None
+        except OSError:
+            return None
+
     def start(self, timeout: float = 20.0) -> None:
         """Start both daemons unless they already run from this rundir; return once vswitchd is ready."""
         self.rundir.mkdir(parents=True, exist_ok=True)
         env = self._env()
+        if self.netns is not None:
+            _netns.ensure(self.netns)
+        (self.rundir / NETNS_RECORD).write_text(f"{self.netns or ''}\n")
         if not self.db.exists():
             _run(["ovsdb-tool", "create", str(self.db), schema_path()], "ovsdb-tool create", env)
         if self.pid("ovsdb-server") is None:
@@ -129,7 +145,8 @@ class OvsDaemons:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop both daemons (vswitchd first, asked to remove its tap devices) by their pidfile PIDs.
 
-        ``ovs-appctl exit --cleanup`` first, then SIGTERM, then SIGKILL for what outlives ``timeout``.
+        ``ovs-appctl exit --cleanup`` first, then SIGTERM, then SIGKILL for what outlives ``timeout``; the
+        private namespace they ran in (:func:`private_netns`) is removed with them.
         """
         vswitchd = self.pid("ovs-vswitchd")
         if vswitchd is not None:
@@ -143,6 +160,9 @@ class OvsDaemons:
             os.kill(pid, signal.SIGTERM)
             if not self._wait_gone(pid, timeout):
                 os.kill(pid, signal.SIGKILL)
+        private = self.recorded_netns()
+        if private == private_netns(self.rundir) and _netns.exists(private):
+            _netns.delete(private)  # floatnet's own namespace for these daemons; a caller's namespace stays
 
     def _wait_gone(self, pid: int, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -170,3 +190,35 @@ def system_ovs_connection(timeout: float = 3.0) -> str | None:
 def kernel_datapath_available() -> bool:
     """True if the kernel's openvswitch module is loaded (datapath ``system``); else use ``netdev``."""
     return os.path.isdir("/sys/module/openvswitch")
+
+
+def private_netns(rundir: str | os.PathLike[str]) -> str:
+    """The namespace floatnet's own OVS from ``rundir`` runs in: ``fnovs-`` + 8 hex digits of the path (two
+    state dirs, two namespaces, two ``ovs-netdev`` devices that never meet)."""
+    digest = hashlib.sha256(str(Path(rundir).resolve()).encode()).hexdigest()
+    return PRIVATE_NETNS_PREFIX + digest[:8]
+
+
+def own_daemons(rundir: str | os.PathLike[str], netns: str | None = None, private: bool = True) -> OvsDaemons:
+    """floatnet's own daemons for ``rundir``: in ``netns`` if given; daemons already running from ``rundir``
+    where they were started (recorded); new ones in :func:`private_netns` unless ``private`` is False (a
+    physical interface must be plugged where vswitchd runs: the host's namespace)."""
+    if netns is not None:
+        return OvsDaemons(rundir, netns=netns)
+    found = OvsDaemons(rundir)
+    if found.running():
+        return OvsDaemons(rundir, netns=found.recorded_netns())
+    return OvsDaemons(rundir, netns=private_netns(rundir) if private else None)
+
+
+def discover(configured: str, rundir: str | os.PathLike[str]) -> tuple[str, str | None]:
+    """The OVSDB connection and the namespace vswitchd runs in (None: the host's), as the agent chooses them:
+    the configured connection, else the system's Open vSwitch if it answers, else floatnet's own from
+    ``rundir`` (``<state_dir>/ovs``), running or to be started."""
+    if configured:
+        return configured, None
+    system = system_ovs_connection()
+    if system:
+        return system, None
+    daemons = own_daemons(rundir)
+    return daemons.connection, daemons.netns
