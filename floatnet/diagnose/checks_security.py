@@ -15,7 +15,15 @@ from typing import Any
 from floatnet.diagnose import nft_eval
 from floatnet.diagnose.facts import Facts
 from floatnet.diagnose.result import Result, failed, passed
-from floatnet.diagnose.sg_match import PORT_PROTOCOLS, Traffic, fix_command, protocol_number, rule_admits, rule_label
+from floatnet.diagnose.sg_match import (
+    PORT_PROTOCOLS,
+    Traffic,
+    fix_command,
+    protocol_number,
+    reply_of,
+    rule_admits,
+    rule_label,
+)
 
 TABLE = "floatnet_sg"
 AGENT_FIX = (
@@ -94,7 +102,7 @@ def groups(f: Facts) -> Result:
         return _summary(f)
     for group, rule in _ingress(f):
         if rule_admits(rule, traffic, f.group_members):
-            return passed(
+            return _stateless_reply(f, traffic) or passed(
                 f"rule {rule['id']} of security group {group.get('name') or group['id']} admits "
                 f"{traffic.label()} from {traffic.source} ({rule_label(rule)})",
                 f"floatnet security-group-rule-show {rule['id']}",
@@ -104,6 +112,25 @@ def groups(f: Facts) -> Result:
         f"no ingress rule of security group {_named(f.security_groups)} admits {traffic.label()} from "
         f"{traffic.source}",
         fix_command(_ref(f, first), traffic),
+        f"floatnet security-group-show {first['id']}",
+    )
+
+
+def _stateless_reply(f: Facts, traffic: Traffic) -> Result | None:
+    """For stateless groups (``stateful`` false: no connection tracking) the answer needs an egress rule too;
+    a failure naming the fix when none admits it, else None."""
+    if all(g.get("stateful", True) for g in f.security_groups):
+        return None
+    reply = reply_of(traffic)
+    rules = [r for g in f.security_groups for r in g.get("security_group_rules") or []]
+    if any(rule_admits(r, reply, f.group_members, "egress") for r in rules):
+        return None
+    first = f.security_groups[0]
+    fix = fix_command(_ref(f, first), reply).replace("--direction ingress", "--direction egress")
+    return failed(
+        f"stateless security group {_named(f.security_groups)} admits {traffic.label()} from {traffic.source} "
+        f"but no egress rule admits the answer ({reply.label()} to {traffic.source}, any port)",
+        fix,
         f"floatnet security-group-show {first['id']}",
     )
 

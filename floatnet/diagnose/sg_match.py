@@ -133,10 +133,12 @@ def _contains(cidrs: Iterable[str], address: str) -> bool:
     return False
 
 
-def rule_admits(rule: Mapping[str, Any], traffic: Traffic, members: Mapping[str, Sequence[str]]) -> bool:
-    """Whether ``rule`` admits ``traffic`` into a port of its group; ``members`` maps a remote group's id to
-    its members' addresses (fixed IPs and allowed-address-pair IPs/CIDRs)."""
-    if rule.get("direction") != "ingress" or (rule.get("ethertype") or "IPv4") != traffic.ethertype:
+def rule_admits(rule: Mapping[str, Any], traffic: Traffic, members: Mapping[str, Sequence[str]],
+                direction: str = "ingress") -> bool:  # fmt: skip
+    """Whether ``rule`` admits ``traffic`` into (``ingress``) or out of (``egress``: ``traffic.source`` is then
+    the destination) a port of its group; ``members`` maps a remote group's id to its members' addresses
+    (fixed IPs and allowed-address-pair IPs/CIDRs)."""
+    if rule.get("direction") != direction or (rule.get("ethertype") or "IPv4") != traffic.ethertype:
         return False
     prefix, group = rule.get("remote_ip_prefix"), rule.get("remote_group_id")
     if prefix and not _contains([prefix], traffic.source):
@@ -144,6 +146,15 @@ def rule_admits(rule: Mapping[str, Any], traffic: Traffic, members: Mapping[str,
     if group and not _contains(members.get(group, ()), traffic.source):
         return False
     return _l4_matches(rule, traffic)
+
+
+def reply_of(traffic: Traffic) -> Traffic:
+    """The instance's answer to ``traffic``, as a stateless group must admit it by an egress rule: back to the
+    peer, the same protocol, the peer's port unknown (an ephemeral one: only a rule without a port range is
+    sure to admit it), an ICMP echo answered by an echo reply."""
+    echo = traffic.protocol in ICMP_PROTOCOLS and traffic.icmp_type == ECHO_REQUEST[traffic.protocol]
+    reply_type = {1: 0, 58: 129}[traffic.protocol] if echo else None
+    return Traffic(traffic.source, traffic.protocol, icmp_type=reply_type, icmp_code=0 if echo else None)
 
 
 def rule_label(rule: Mapping[str, Any]) -> str:

@@ -147,3 +147,16 @@ def test_a_binding_that_does_not_filter_is_said_so(state: dict[str, Any]) -> Non
     facts = Facts(NeutronReader(SecurityNeutron(state)), "203.0.113.101", query=Query("tcp", 22))
     result = checks_security.kernel_filter(facts)
     assert result.ok and "does not filter" in result.reason
+
+
+def test_a_stateless_group_needs_an_egress_rule_for_the_answer(state: dict[str, Any]) -> None:
+    web = state["security_group"][WEB]
+    web["stateful"] = False
+    state["port"][VM_PORT]["security_groups"] = [WEB]
+    result = check(state, Query("tcp", 80))
+    assert not result.ok and "no egress rule admits the answer (tcp to 203.0.113.1" in result.reason
+    assert result.fix.startswith("floatnet security-group-rule-create --direction egress --protocol tcp ")
+    web["security_group_rules"].append(sg_rule("r-out", WEB, direction="egress", protocol="tcp"))
+    assert check(state, Query("tcp", 80)).ok
+    web["security_group_rules"][-1].update(port_range_min=80, port_range_max=80)  # the peer's port is unknown
+    assert not check(state, Query("tcp", 80)).ok
