@@ -75,7 +75,8 @@ _PORT = [
     "security_groups",
     "status",
 ]
-_ROUTER = ["admin_state_up", "external_gateway_info", "routes", "status"]
+_ROUTER = ["admin_state_up", "external_gateway_info", "routes", "status", "ha", "distributed", "flavor_id"]
+_ROUTER += ["availability_zone_hints", "availability_zones"]
 _FIP = [
     "fixed_ip_address",
     "floating_ip_address",

@@ -44,7 +44,7 @@ TYPED: dict[str, dict[str, str]] = {
         **_STANDARD,
         **dict.fromkeys(("admin_state_up", "port_security_enabled", "propagate_uplink_status"), BOOL),
     },
-    "router": {**_STANDARD, "admin_state_up": BOOL},
+    "router": {**_STANDARD, **dict.fromkeys(("admin_state_up", "ha", "distributed"), BOOL)},
     "floatingip": dict(_STANDARD),
     "agent": {"admin_state_up": BOOL, "alive": BOOL},
     "network_ip_availability": {"ip_version": INT},

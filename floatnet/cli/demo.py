@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from floatnet import config as fn_config
+from floatnet.cli import demo_security
 from floatnet.client import ApiError
 from floatnet.lab import instance, ops, proofs
 from floatnet.lab import ovs as lab_ovs
@@ -273,6 +274,7 @@ def run(args: argparse.Namespace) -> int:
         demo.start()
         ctx = demo.lab()
         fip = demo.build(ctx)
+        demo_security.run(demo, ctx, fip)
         demo.prove(ctx, fip)
         demo.show(ctx)
         total = time.monotonic() - demo.started

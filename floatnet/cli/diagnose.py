@@ -5,6 +5,10 @@ One line per check (``ok`` / ``FAIL`` / ``skipped``) with the fix and the comman
 ``--os-cloud``); the kernel checks look at THIS node, so run it as root on the node hosting the router. Node
 settings the API does not carry come from the ini file (``--config``/``FLOATNET_CONFIG``): the OVS database,
 ``bridge_mappings`` (when no agent reports them) and ``physical_interfaces``.
+
+``--protocol tcp --port 22`` (``--from ADDR``, default the upstream router) asks whether the instance's security
+groups, and the filter installed for them, admit that traffic: the answer names the admitting rule, or the
+group and the ``security-group-rule-create`` that would admit it.
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ from typing import Any
 from floatnet import config as fn_config
 from floatnet.cli.client import CliError, connect
 from floatnet.diagnose import diagnose
-from floatnet.diagnose.facts import Local
+from floatnet.diagnose.facts import Local, Query
 from floatnet.diagnose.reader import NeutronReader, http_getter
 from floatnet.diagnose.result import exit_status, render_text, to_json
+from floatnet.diagnose.sg_match import QueryError, make_traffic
 
 DEFAULT_CONFIG = "/etc/floatnet/floatnet.ini"
 SYSTEM_DB_SOCKETS = ("/var/run/openvswitch/db.sock", "/run/openvswitch/db.sock")
@@ -38,6 +43,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--config", help="floatnet ini file (env FLOATNET_CONFIG)")
     parser.add_argument("--ovsdb", help="OVSDB connection for ovs-vsctl (env FLOATNET_OVSDB)")
     parser.add_argument("--ovs-netns", help="namespace Open vSwitch runs in (env FLOATNET_OVS_NETNS)")
+    traffic = parser.add_argument_group("traffic to check the security groups for")
+    traffic.add_argument("--protocol", help="tcp, udp, icmp, … or a number (--port alone: tcp)")
+    traffic.add_argument("--port", type=int, help="destination port (tcp, udp, sctp, udplite, dccp)")
+    traffic.add_argument("--icmp-type", type=int, help="ICMP type (default 8, a ping)")
+    traffic.add_argument("--icmp-code", type=int, help="ICMP code (default 0)")
+    traffic.add_argument("--from", dest="source", metavar="ADDR", help="source address (default: the upstream "
+                         "router, the external subnet's gateway)")  # fmt: skip
     parser.add_argument("--os-url", default=argparse.SUPPRESS, metavar="URL", help="API endpoint (env OS_URL)")
     parser.add_argument("--os-cloud", default=argparse.SUPPRESS, metavar="CLOUD", help="clouds.yaml entry")
 
@@ -77,14 +89,29 @@ def _local(args: argparse.Namespace, cfg: fn_config.Config | None) -> Local:
     )
 
 
+def _query(args: argparse.Namespace) -> Query | None:
+    """The traffic asked about (None: no ``--protocol``/``--port``); CliError naming what cannot exist."""
+    protocol = args.protocol or ("tcp" if args.port is not None else None)
+    if protocol is None:
+        if args.icmp_type is not None or args.icmp_code is not None or args.source:
+            raise CliError("--icmp-type, --icmp-code and --from need --protocol")
+        return None
+    try:  # validated now with the source's address family (IPv4 when defaulted: floating IPs are IPv4)
+        make_traffic(args.source or "0.0.0.0", protocol, args.port, args.icmp_type, args.icmp_code)
+    except QueryError as error:
+        raise CliError(str(error)) from None
+    return Query(protocol, args.port, args.icmp_type, args.icmp_code, args.source)
+
+
 def run(args: argparse.Namespace) -> int:
     """Diagnose ``args.floatingip``; print the report; 0 when every check passed, 1 otherwise."""
+    query = _query(args)
     cfg = _config(args)
     url = getattr(args, "os_url", None) or os.environ.get("OS_URL")
     if url is None and cfg is not None and not (getattr(args, "os_cloud", None) or os.environ.get("OS_CLOUD")):
         url = f"http://{cfg.bind_host}:{cfg.bind_port}"
     reader = NeutronReader(http_getter(connect(url, getattr(args, "os_cloud", None)).http))
-    results = diagnose(reader, args.floatingip, _local(args, cfg))
+    results = diagnose(reader, args.floatingip, _local(args, cfg), query)
     rendered = to_json(args.floatingip, results) if args.format == "json" else render_text(args.floatingip, results)
     print(rendered, file=sys.stdout)
     return exit_status(results)

@@ -153,6 +153,7 @@ class Router(StandardAttrs, Base):
     admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
     enable_snat: Mapped[bool] = mapped_column(Boolean, default=True)
     gw_port_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("ports.id"), nullable=True)
+    availability_zone_hints: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
 
 class RouterPort(Base):

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from floatnet.diagnose import probe
+from floatnet.diagnose import nft_eval, probe
 from floatnet.diagnose.reader import NeutronReader
+from floatnet.diagnose.sg_match import Traffic, make_traffic
 
 INTERFACE_OWNERS = ("network:router_interface", "network:router_interface_distributed")
 GATEWAY_OWNER = "network:router_gateway"
@@ -36,6 +37,18 @@ class Local:
     ovs_netns: str | None = None
 
 
+@dataclass(frozen=True)
+class Query:
+    """The traffic to check the port's security groups for (``--protocol``, ``--port``, ``--icmp-type``,
+    ``--icmp-code``, ``--from``); ``source`` None: the external subnet's gateway, the upstream router."""
+
+    protocol: str
+    port: int | None = None
+    icmp_type: int | None = None
+    icmp_code: int | None = None
+    source: str | None = None
+
+
 def ip_in(ip: str, cidr: str) -> bool:
     return ipaddress.ip_address(ip) in ipaddress.ip_network(cidr, strict=False)
 
@@ -47,10 +60,11 @@ def prefixlen(cidr: str) -> int:
 class Facts:
     """The diagnosis context for floating IP ``ref`` (address or id)."""
 
-    def __init__(self, reader: NeutronReader, ref: str, local: Local | None = None) -> None:
+    def __init__(self, reader: NeutronReader, ref: str, local: Local | None = None, query: Query | None = None) -> None:
         self.api = reader
         self.ref = ref
         self.local = local or Local()
+        self.query = query
 
     # ---- API objects ----
 
@@ -145,6 +159,43 @@ class Facts:
     def agents(self) -> list[dict[str, Any]]:
         return self.api.agents()
 
+    # ---- security groups ----
+
+    @property
+    def source(self) -> str:
+        """Where the checked traffic comes from: ``--from``, else the upstream router (external gateway)."""
+        if self.query is not None and self.query.source:
+            return self.query.source
+        assert self.external_subnet is not None
+        return str(self.external_subnet["gateway_ip"])
+
+    @cached_property
+    def traffic(self) -> Traffic | None:
+        """The flow to judge (None: no ``--protocol`` given; a summary is judged instead)."""
+        q = self.query
+        return None if q is None else make_traffic(self.source, q.protocol, q.port, q.icmp_type, q.icmp_code)
+
+    @cached_property
+    def security_groups(self) -> list[dict[str, Any]]:
+        """The port's groups with their rules, in the port's order (a group that cannot be read is left out)."""
+        assert self.port is not None
+        shown = (self.api.show("security_group", g, "security-groups") for g in self.port.get("security_groups") or [])
+        return [group for group in shown if group is not None]
+
+    @cached_property
+    def group_members(self) -> dict[str, list[str]]:
+        """Each remote group named by an ingress rule of the port's groups → its members' addresses: the fixed
+        IPs and allowed-address-pair IPs/CIDRs of the ports in it (what a remote-group rule admits)."""
+        wanted = {r["remote_group_id"] for g in self.security_groups for r in g.get("security_group_rules") or []
+                  if r.get("remote_group_id") and r.get("direction") == "ingress"}  # fmt: skip
+        members: dict[str, list[str]] = {}
+        for group_id in sorted(wanted):
+            ports = self.api.query("port", security_groups=group_id)
+            members[group_id] = [f["ip_address"] for p in ports for f in p.get("fixed_ips", [])] + [
+                a["ip_address"] for p in ports for a in p.get("allowed_address_pairs") or []
+            ]
+        return members
+
     # ---- names and local settings ----
 
     @property
@@ -206,6 +257,12 @@ class Facts:
     @cached_property
     def nat(self) -> probe.NatTable | None:
         return probe.nat_table(self.router_ns)
+
+    @cached_property
+    def sg_ruleset(self) -> nft_eval.Ruleset | None:
+        """The installed security-group tables where the instances' taps live (None: none installed)."""
+        tables = probe.sg_tables(self.local.ovs_netns)
+        return nft_eval.parse(*tables) if tables is not None else None
 
     @cached_property
     def router_links(self) -> dict[str, dict[str, Any]]:

@@ -4,7 +4,10 @@ Order is the order an operator walks it, and a check's ``needs`` are the hops it
 namespace → no address in it to look at). Deviation from a strict listing order, on purpose: the external
 side's L2 (``qg-`` OVS port, the physnet bridge's uplink) comes BEFORE the upstream ARP check, because a dead
 uplink is the cause and the unanswered ARP only its symptom — so the first FAIL names the cause. Likewise the
-port's ``ACTIVE`` status (the agent's summary of the instance's L2 plug) is judged right after the plug.
+port's ``ACTIVE`` status (the agent's summary of the instance's L2 plug) is judged right after the plug, and
+after the port's installed security-group filter: the agent reports a port ACTIVE only once it is filtered, so
+a missing filter is the cause and the status its symptom. The security groups' rules are API state and are
+judged with the other API hops.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from __future__ import annotations
 from floatnet.diagnose import checks_api as api
 from floatnet.diagnose import checks_l2 as l2
 from floatnet.diagnose import checks_router as rt
-from floatnet.diagnose.facts import Facts, Local
+from floatnet.diagnose import checks_security as sec
+from floatnet.diagnose.facts import Facts, Local, Query
 from floatnet.diagnose.reader import NeutronReader
 from floatnet.diagnose.result import Check, Result, run_checks
 
@@ -27,6 +31,7 @@ CHECKS: tuple[C, ...] = (
     C("api.router_gateway", api.router_gateway, ("api.router",)),
     C("api.router_interface", api.router_interface, ("api.router", "api.subnet")),
     C("api.external_subnet", api.external_subnet, ("api.router_gateway",)),
+    C("security.groups", sec.groups, ("api.port", "api.external_subnet")),
     C("agent.alive", api.agent, ("api.port", "api.router")),
     C("node.root", rt.privileges),
     C("router.namespace", rt.namespace, ("api.router", "node.root")),
@@ -44,6 +49,7 @@ CHECKS: tuple[C, ...] = (
     C("router.upstream_arp", rt.upstream_arp, ("router.default_route", "ovs.qg", "uplink.external")),
     C("ovs.qr", l2.interface_port, ("api.router_interface", "node.root")),
     C("ovs.instance", l2.instance_port, ("api.subnet", "node.root")),
+    C("security.filter", sec.kernel_filter, ("security.groups", "ovs.instance")),
     C("api.port_active", api.port_active, ("api.port",)),
     C("uplink.internal", l2.internal_uplink, ("api.subnet", "node.root")),
     C("dhcp.namespace", l2.dhcp_namespace, ("api.subnet", "node.root")),
@@ -54,6 +60,7 @@ CHECKS: tuple[C, ...] = (
 )
 
 
-def diagnose(reader: NeutronReader, ref: str, local: Local | None = None) -> list[Result]:
-    """Every check for floating IP ``ref`` (address or id) in path order; the first FAIL is the broken hop."""
-    return run_checks(CHECKS, Facts(reader, ref, local))
+def diagnose(reader: NeutronReader, ref: str, local: Local | None = None, query: Query | None = None) -> list[Result]:
+    """Every check for floating IP ``ref`` (address or id) in path order; the first FAIL is the broken hop.
+    With ``query`` the security-group hops judge that one kind of traffic (``--protocol``/``--port``)."""
+    return run_checks(CHECKS, Facts(reader, ref, local, query))

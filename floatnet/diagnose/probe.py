@@ -183,6 +183,26 @@ def _nft_scalar(value: Any) -> str:
     return str(value)
 
 
+SG_TABLE = "floatnet_sg"
+
+
+def sg_tables(netns: str | None) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The security-group tables (``inet`` and ``bridge`` ``floatnet_sg``) where OVS and the instances' taps live
+    (``netns`` None: this namespace), numeric (``nft -n -j``); None when the inet table is missing."""
+    documents: list[dict[str, Any]] = []
+    for family in ("inet", "bridge"):
+        argv = ["nft", "-n", "-j", "list", "table", family, SG_TABLE]
+        done = run(ns_argv(netns, argv) if netns else argv, check=False)
+        if done.returncode != 0:
+            if "No such file" in done.stderr:
+                documents.append({"nftables": []})
+                continue
+            raise ProbeError(shown(ns_argv(netns, argv) if netns else argv), done.stderr.strip())
+        documents.append(json.loads(done.stdout))
+    inet, bridge = documents
+    return (inet, bridge) if inet["nftables"] else None
+
+
 # ---- conntrack ----
 
 

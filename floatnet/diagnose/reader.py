@@ -68,18 +68,20 @@ class NeutronReader:
             raise ApiReadError(path, status, _error_message(body))
         return body
 
-    def show(self, kind: str, resource_id: str) -> dict[str, Any] | None:
-        """``GET <kind>s/<id>`` → the object, or None on 404."""
+    def show(self, kind: str, resource_id: str, collection: str = "") -> dict[str, Any] | None:
+        """``GET <kind>s/<id>`` (or ``<collection>/<id>``, e.g. ``security-groups``) → the object, or None on
+        404."""
         try:
-            return dict(self._read(f"/{kind}s/{resource_id}")[kind])
+            return dict(self._read(f"/{collection or kind + 's'}/{resource_id}")[kind])
         except ApiReadError as exc:
             if exc.status == 404:
                 return None
             raise
 
-    def query(self, kind: str, **filters: Any) -> list[dict[str, Any]]:
-        """``GET <kind>s?filters`` → the list (a plural key such as ``floatingips``)."""
-        return list(self._read(f"/{kind}s", filters or None)[f"{kind}s"])
+    def query(self, kind: str, collection: str = "", **filters: Any) -> list[dict[str, Any]]:
+        """``GET <kind>s?filters`` (or ``<collection>?filters``) → the list (a plural key such as
+        ``floatingips``)."""
+        return list(self._read(f"/{collection or kind + 's'}", filters or None)[f"{kind}s"])
 
     def agents(self) -> list[dict[str, Any]]:
         return self.query("agent")

@@ -33,3 +33,23 @@ def test_text_output_names_the_hop(capsys: pytest.CaptureFixture[str]) -> None:
 def test_usage_error_without_a_floating_ip(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["diagnose"]) == 2
     assert "FLOATING_IP_OR_ID" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--protocol", "tcpp"], "unknown protocol"),
+        (["--protocol", "icmp", "--port", "22"], "--port 22 needs"),
+        (["--port", "0"], "--port 0 needs"),
+        (["--protocol", "tcp", "--from", "upstream"], "not an IP address"),
+        (["--from", "203.0.113.1"], "need --protocol"),
+    ],
+)
+def test_traffic_that_cannot_exist_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    """Refused before any server is asked: the error names the option."""
+    url = f"http://127.0.0.1:{free_port()}"
+    assert main(["diagnose", "203.0.113.101", "--os-url", url, *args]) != 0
+    captured = capsys.readouterr()
+    assert message in captured.err and captured.out == ""

@@ -224,6 +224,15 @@ ROUTER_RULES = [
         "Detach a subnet or port from a router.",
         [policy.Operation(method="PUT", path=_INTERFACE % "remove")],
     ),
+    *(
+        _rule(
+            f"{verb}_extraroutes",
+            ADMIN_OR_PROJECT_MEMBER,
+            f"{verb.capitalize()} extra routes of a router.",
+            [policy.Operation(method="PUT", path=f"/routers/{{id}}/{verb}_extraroutes")],
+        )
+        for verb in ("add", "remove")
+    ),
 ]
 
 FLOATINGIP_RULES = [

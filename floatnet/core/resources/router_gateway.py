@@ -1,10 +1,12 @@
 """A router's external gateway (``external_gateway_info``, with ext-gw-mode's ``enable_snat``).
 
 Setting a gateway creates the router's ``network:router_gateway`` port on a ``router:external`` network with
-an address from its pools (or the ones asked in ``external_fixed_ips``); clearing it or moving it to another
-network deletes that port, refused with 409 ``RouterExternalGatewayInUseByFloatingIp`` while floating IPs
-reach their fixed IPs through this router. Choosing SNAT and fixed gateway addresses is for admins (as in
-Neutron's default policy; :mod:`floatnet.core.resources.routers` checks the `external_gateway_info` rules).
+an address from its pools (or the ones asked in ``external_fixed_ips``) — with no address at all when the
+network has no subnet, as Neutron does (the agents' router slice then has no gateway: nothing to address or
+SNAT through); clearing it or moving it to another network deletes that port, refused with 409
+``RouterExternalGatewayInUseByFloatingIp`` while floating IPs reach their fixed IPs through this router.
+Choosing SNAT and fixed gateway addresses is for admins (as in Neutron's default policy;
+:mod:`floatnet.core.resources.routers` checks the `external_gateway_info` rules).
 """
 
 from __future__ import annotations
@@ -70,9 +72,7 @@ def clear(session: Session, router: Router) -> None:
 
 def _create(session: Session, core: Core, router: Router, network: Any, info: dict[str, Any]) -> None:
     requested = info.get("external_fixed_ips") or None
-    port_id, ips = create(session, core, network, "", ROUTER_GATEWAY, router.id, requested)
-    if not ips:
-        raise BadRequest(resource="router", msg=f"No IPs available for external network {network.id}")
+    port_id, _ = create(session, core, network, "", ROUTER_GATEWAY, router.id, requested)
     session.execute(insert(RouterPort).values(router_id=router.id, port_id=port_id, port_type=ROUTER_GATEWAY))
     router.gw_port_id = port_id
 

@@ -1,8 +1,9 @@
 """Routers: create/show/list/update/delete with external gateway (ext-gw-mode) and extra routes.
 
 The gateway and the routes live in :mod:`floatnet.core.resources.router_gateway` and
-:mod:`floatnet.core.resources.extra_routes`,
-the interfaces in :mod:`floatnet.core.resources.router_interfaces`. Every change bumps the router's revision and logs a
+:mod:`floatnet.core.resources.extra_routes`, the ``ha``/``distributed``/``flavor_id``/availability zone
+attributes in :mod:`floatnet.core.resources.router_attributes`, the interfaces in
+:mod:`floatnet.core.resources.router_interfaces`. Every change bumps the router's revision and logs a
 ``router`` change with ``router_id`` set, so the hosting agent refetches exactly this router.
 """
 
@@ -15,13 +16,14 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from floatnet.config import Config
 from floatnet.core.access import policy, quotas
 from floatnet.core.agent_protocol import changes
 from floatnet.core.context import RequestContext
 from floatnet.core.l3_errors import RouterInUse, RouterNotFound
 from floatnet.core.listing import ListQuery, Page, apply, sql_filters
 from floatnet.core.resources import extra_routes as router_routes
-from floatnet.core.resources import router_gateway, tags
+from floatnet.core.resources import router_attributes, router_gateway, tags
 from floatnet.core.resources.router_owned_ports import ROUTER_INTERFACE, addresses
 from floatnet.core.resources.scoped_rows import require_owner
 from floatnet.core.service import Core, check_revision, load_tags, owner_project, standard_attrs
@@ -37,6 +39,7 @@ SPEC: dict[str, Attr] = {
     "project_id": Attr(project_id, put=False),
     "tenant_id": Attr(project_id, put=False),
     "tags": Attr(list_of(string(60)), put=False),
+    **router_attributes.SPEC,
 }
 FILTERS = {name: Router.__table__.c[name] for name in ("id", "name", "project_id", "status")}
 
@@ -50,11 +53,12 @@ def get_router(session: Session, ctx: RequestContext, router_id: str) -> Router:
 
 
 def render(
-    row: Any, gateway: dict[str, Any] | None, routes: list[dict[str, str]], tag_list: list[str]
+    config: Config, row: Any, gateway: dict[str, Any] | None, routes: list[dict[str, str]], tag_list: list[str]
 ) -> dict[str, Any]:
     """A router as Neutron shows it."""
     body = standard_attrs(row, tag_list)
     body.update({"admin_state_up": row.admin_state_up, "external_gateway_info": gateway, "routes": routes})
+    body.update(router_attributes.render(config, row))
     return body
 
 
@@ -87,7 +91,7 @@ def _routes(session: Session, router_ids: list[str]) -> dict[str, list[dict[str,
     return result
 
 
-def render_rows(session: Session, rows: Sequence[Any]) -> list[dict[str, Any]]:
+def render_rows(session: Session, config: Config, rows: Sequence[Any]) -> list[dict[str, Any]]:
     """Render many routers with one query per related table."""
     ids = [row.id for row in rows]
     gateways, routes, tag_map = (
@@ -95,11 +99,11 @@ def render_rows(session: Session, rows: Sequence[Any]) -> list[dict[str, Any]]:
         _routes(session, ids),
         load_tags(session, "router", ids),
     )
-    return [render(row, gateways.get(row.id), routes.get(row.id, []), tag_map.get(row.id, [])) for row in rows]
+    return [render(config, row, gateways.get(row.id), routes.get(row.id, []), tag_map.get(row.id, [])) for row in rows]
 
 
-def render_one(session: Session, router: Router) -> dict[str, Any]:
-    return render_rows(session, [router])[0]
+def render_one(session: Session, config: Config, router: Router) -> dict[str, Any]:
+    return render_rows(session, config, [router])[0]
 
 
 class RouterService:
@@ -113,13 +117,13 @@ class RouterService:
         if not ctx.is_admin:
             stmt = stmt.where(Router.project_id == ctx.project_id)
         stmt = stmt.where(*sql_filters(query, FILTERS))
-        return render_rows(session, session.execute(stmt).all())
+        return render_rows(session, self.core.config, session.execute(stmt).all())
 
     def list(self, ctx: RequestContext, query: ListQuery) -> Page:
         return apply(self.core.db.run(lambda s: self._list(s, ctx, query), write=False), query)
 
     def show(self, ctx: RequestContext, resource_id: str) -> dict[str, Any]:
-        return self.core.db.run(lambda s: render_one(s, get_router(s, ctx, resource_id)), write=False)
+        return self.core.db.run(lambda s: render_one(s, self.core.config, get_router(s, ctx, resource_id)), write=False)
 
     def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         attrs = validate("router", SPEC, body, creating=True)
@@ -127,6 +131,7 @@ class RouterService:
         target = {"project_id": project}
         policy.check(ctx, "create_router", target)
         policy.check_attributes(ctx, "create", "router", [key for key in attrs if key in body], target, attrs)
+        router_attributes.check(self.core.config, attrs)
         return self.core.db.run(lambda s: self._create(s, ctx, project, attrs))
 
     def _create(self, session: Session, ctx: RequestContext, project: str, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -138,6 +143,7 @@ class RouterService:
             name=attrs["name"],
             description=attrs["description"],
             admin_state_up=attrs["admin_state_up"],
+            availability_zone_hints=attrs["availability_zone_hints"],
             status="ACTIVE",
             created_at=now,
             updated_at=now,
@@ -149,13 +155,14 @@ class RouterService:
         if info:
             router_gateway.update(session, self.core, ctx, router, info)
         changes.created(session, "router", router.id, router_id=router.id)
-        return render_one(session, router)
+        return render_one(session, self.core.config, router)
 
     def update(
         self, ctx: RequestContext, resource_id: str, body: dict[str, Any], revision: int | None
     ) -> dict[str, Any]:
         attrs = validate("router", SPEC, body, creating=False)
         policy.check_attributes(ctx, "update", "router", list(attrs), {"project_id": ctx.project_id}, attrs)
+        router_attributes.check(self.core.config, attrs)
         return self.core.db.run(lambda s: self._update(s, ctx, resource_id, attrs, revision))
 
     def _update(
@@ -173,7 +180,7 @@ class RouterService:
             router_routes.replace(session, router, attrs["routes"])
         changes.updated(session, "router", router, router_id=router.id)
         session.flush()
-        return render_one(session, router)
+        return render_one(session, self.core.config, router)
 
     def delete(self, ctx: RequestContext, resource_id: str) -> None:
         self.core.db.run(lambda s: self._delete(s, ctx, resource_id))

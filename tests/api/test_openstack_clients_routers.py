@@ -1,0 +1,92 @@
+"""Extra routes edited atomically, the router extension attributes and a gateway without addresses, through
+unchanged OpenStack clients (openstacksdk, ``openstack`` CLI) against a real listening floatnet server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from openstack import exceptions
+
+from tests.api.openstack_clients import OPENSTACK, noauth_sdk
+from tests.api.openstack_clients import openstack_cli as cli
+
+
+@pytest.fixture
+def sdk(live_server: str) -> Iterator[Any]:
+    with noauth_sdk(live_server) as conn:
+        yield conn
+
+
+def routed(sdk: Any, name: str, cidr: str) -> Any:
+    """A router with an interface on a new network ``name`` with subnet ``cidr``."""
+    net = sdk.network.create_network(name=name)
+    subnet = sdk.network.create_subnet(network_id=net.id, cidr=cidr, ip_version=4)
+    router = sdk.network.create_router(name=name)
+    sdk.network.add_interface_to_router(router, subnet=subnet.id)
+    return router
+
+
+def test_openstacksdk_extra_routes_and_attributes(sdk: Any) -> None:
+    router = routed(sdk, "sdk-routes", "10.31.0.0/24")
+    assert router.is_ha is False and router.is_distributed is False and router.flavor_id is None
+    assert router.availability_zones == ["nova"] and router.availability_zone_hints == []
+    first = {"destination": "192.0.2.0/24", "nexthop": "10.31.0.7"}
+    second = {"destination": "198.51.100.0/24", "nexthop": "10.31.0.8"}
+    router = sdk.network.add_extra_routes_to_router(router, body={"router": {"routes": [first]}})
+    router = sdk.network.add_extra_routes_to_router(router, body={"router": {"routes": [first, second]}})
+    assert sorted(r["nexthop"] for r in router.routes) == ["10.31.0.7", "10.31.0.8"]
+    router = sdk.network.remove_extra_routes_from_router(router, body={"router": {"routes": [first]}})
+    assert router.routes == [second]
+    bad = {"router": {"routes": [{"destination": "192.0.2.0/24", "nexthop": "172.16.9.9"}]}}
+    with pytest.raises(exceptions.BadRequestException, match="not connected"):
+        sdk.network.add_extra_routes_to_router(router, body=bad)
+    with pytest.raises(exceptions.BadRequestException):
+        sdk.network.create_router(name="sdk-ha", is_ha=True)
+    with pytest.raises(exceptions.NotFoundException, match="AvailabilityZone"):
+        sdk.network.create_router(name="sdk-az", availability_zone_hints=["elsewhere"])
+    hinted = sdk.network.create_router(name="sdk-az", availability_zone_hints=["nova"])
+    assert hinted.availability_zone_hints == ["nova"]
+
+
+def test_openstack_cli_router_add_and_remove_route(live_server: str, sdk: Any) -> None:
+    router = routed(sdk, "cli-routes", "10.32.0.0/24")
+
+    def run(*args: str) -> Any:
+        return cli(live_server, *args)
+
+    route = "destination=192.0.2.0/24,gateway=10.32.0.7"
+    run("router", "add", "route", "--route", route, "--route", "destination=0.0.0.0/0,gateway=10.32.0.9",
+        "cli-routes")  # fmt: skip
+    run("router", "add", "route", "--route", route, "cli-routes")
+    shown = run("router", "show", "cli-routes", "-f", "json")
+    assert sorted((r["destination"], r["nexthop"]) for r in shown["routes"]) == [
+        ("0.0.0.0/0", "10.32.0.9"),
+        ("192.0.2.0/24", "10.32.0.7"),
+    ]
+    assert shown["availability_zones"] == ["nova"] and shown["ha"] is False and shown["distributed"] is False
+    run("router", "remove", "route", "--route", route, "cli-routes")
+    assert [r["nexthop"] for r in run("router", "show", router.id, "-f", "json")["routes"]] == ["10.32.0.9"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    refused = subprocess.run(
+        [str(OPENSTACK), "--os-auth-type", "none", "--os-endpoint", live_server, "router", "add", "route",
+         "--route", "destination=192.0.2.0/24,gateway=10.99.0.1", "cli-routes"],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert refused.returncode != 0 and "not connected" in refused.stderr
+
+
+def test_openstack_cli_gateway_on_external_network_without_subnet(live_server: str) -> None:
+    def run(*args: str) -> Any:
+        return cli(live_server, *args)
+
+    run("network", "create", "--external", "--provider-network-type", "vlan", "--provider-physical-network",
+        "public_eth2", "--provider-segment", "321", "cli-bare-ext")  # fmt: skip
+    router = run("router", "create", "--external-gateway", "cli-bare-ext", "cli-bare-gw", "-f", "json")
+    info = router["external_gateway_info"]
+    assert info["external_fixed_ips"] == [] and info["network_id"]
+    run("router", "unset", "--external-gateway", "cli-bare-gw")
+    run("router", "delete", "cli-bare-gw")
