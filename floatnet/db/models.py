@@ -274,6 +274,25 @@ class SubnetPool(StandardAttrs, Base):
     )
 
 
+class RbacPolicy(Base):
+    """An RBAC policy (rbac-policies): ``target_project`` (a project or ``*``) may use object ``object_id`` of
+    ``object_type`` (``network``, ``address_scope``, ``subnetpool``) as ``action`` says (``access_as_shared``,
+    ``access_as_external``). One table for every object type (Neutron has one per type) so one SQL query pages
+    the list; the object's rows are removed with it by its service (no foreign key can name three tables)."""
+
+    __tablename__ = "rbac_policies"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str] = mapped_column(String(36), index=True)
+    action: Mapped[str] = mapped_column(String(255))
+    target_project: Mapped[str] = mapped_column(String(255))
+    __table_args__ = (
+        UniqueConstraint("object_type", "object_id", "action", "target_project"),
+        Index("ix_rbac_policies_object_type_target_project", "object_type", "target_project"),
+    )
+
+
 class Change(Base):
     """One committed change, appended in the changing transaction; agents follow this log by ``seq``."""
 

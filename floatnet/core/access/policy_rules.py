@@ -94,6 +94,7 @@ _PATHS = {
     "security_group_rule": ("/security-group-rules", "/security-group-rules/{id}"),
     "subnetpool": ("/subnetpools", "/subnetpools/{id}"),
     "address_scope": ("/address-scopes", "/address-scopes/{id}"),
+    "rbac_policy": ("/rbac-policies", "/rbac-policies/{id}"),
 }
 _VERBS = {"create": ("POST", 0), "get": ("GET", 1), "update": ("PUT", 1), "delete": ("DELETE", 1)}
 
@@ -313,6 +314,17 @@ ADDRESS_SCOPE_RULES = [
     _rule("delete_address_scope", ADMIN_OR_PROJECT_MEMBER, "Delete an address scope."),
 ]
 
+_NO_WILDCARD = "not field:rbac_policy:target_tenant=* and not field:rbac_policy:target_project=*"
+RBAC_RULES = [
+    policy.RuleDefault("restrict_wildcard", f"({_NO_WILDCARD}) or rule:admin_only", "Only admins target ``*``."),
+    _rule("create_rbac_policy", ADMIN_OR_PROJECT_MEMBER, "Create an RBAC policy."),
+    *_attributes("create_rbac_policy", f"({ADMIN}) or ({_NO_WILDCARD})", ("target_tenant", "target_project"), "Set"),
+    _rule("update_rbac_policy", ADMIN_OR_PROJECT_MEMBER, "Update an RBAC policy."),
+    *_attributes("update_rbac_policy", f"({ADMIN}) or ({_NO_WILDCARD})", ("target_tenant", "target_project"), "Change"),
+    _rule("get_rbac_policy", ADMIN_OR_PROJECT_READER, "Show an RBAC policy."),
+    _rule("delete_rbac_policy", ADMIN_OR_PROJECT_MEMBER, "Delete an RBAC policy."),
+]
+
 
 _TAG_VERBS = {
     "create": ("POST", "Give tags when creating a %s."),
@@ -363,5 +375,6 @@ def list_rules() -> list[policy.RuleDefault]:
         *SECURITY_GROUP_RULES,
         *SUBNETPOOL_RULES,
         *ADDRESS_SCOPE_RULES,
+        *RBAC_RULES,
         *TAG_RULES,
     ]
