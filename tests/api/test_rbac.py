@@ -264,3 +264,38 @@ def test_subnet_pool_and_address_scope_shared_with_one_project(app_client: Any) 
     pool_policies = app_client.get("/v2.0/rbac-policies?object_type=subnetpool", headers=OWNER).json()["rbac_policies"]
     assert_error(app_client.delete(f"/v2.0/rbac-policies/{pool_policies[0]['id']}", headers=OWNER), 409,
                  "RbacPolicyInUse")  # fmt: skip
+
+
+def test_migration_keeps_shared_and_external_objects_visible(tmp_path: Any) -> None:
+    """Upgrading a database from before RBAC gives its shared and external networks (and shared scopes and
+    pools) their ``*`` policies, so they stay visible to every project."""
+    from sqlalchemy import text
+
+    from floatnet.db.migrate import upgrade
+    from floatnet.db.session import Database
+
+    db = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(db.engine, "0003")
+    columns = "project_id, name, description, status, revision_number, created_at, updated_at"
+    values = "'p', '', '', 'ACTIVE', 0, '2026-01-01', '2026-01-01'"
+    with db.engine.begin() as conn:
+        for net_id, shared, external in (("n-shared", 1, 0), ("n-ext", 0, 1), ("n-own", 0, 0)):
+            conn.execute(text(
+                "INSERT INTO networks (id, admin_state_up, shared, external, port_security_enabled, mtu, network_type, "
+                f"{columns}) VALUES ('{net_id}', 1, {shared}, {external}, 1, 1500, 'flat', {values})"
+            ))  # fmt: skip
+        conn.execute(
+            text(f"INSERT INTO address_scopes (id, ip_version, shared, {columns}) VALUES ('s', 4, 1, {values})")
+        )
+    upgrade(db.engine)
+    with db.engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT object_type, object_id, action, target_project, project_id FROM rbac_policies")
+        )
+        found = sorted(tuple(row) for row in rows)
+    db.dispose()
+    assert found == [
+        ("address_scope", "s", "access_as_shared", "*", "p"),
+        ("network", "n-ext", "access_as_external", "*", "p"),
+        ("network", "n-shared", "access_as_shared", "*", "p"),
+    ]
