@@ -299,3 +299,20 @@ def test_migration_keeps_shared_and_external_objects_visible(tmp_path: Any) -> N
         ("network", "n-ext", "access_as_external", "*", "p"),
         ("network", "n-shared", "access_as_shared", "*", "p"),
     ]
+
+
+def test_service_providers_and_extensions(app_client: Any) -> None:
+    reader = {"X-Project-Id": OWNER_ID, "X-Roles": "reader"}
+    for headers in (ADMIN, OWNER, reader):
+        listed = app_client.get("/v2.0/service-providers", headers=headers)
+        assert listed.status_code == 200, listed.text
+        assert listed.json()["service_providers"] == [
+            {"service_type": "L3_ROUTER_NAT", "name": "single_node", "default": False}
+        ]
+    assert app_client.get("/v2.0/service-providers?default=true").json()["service_providers"] == []
+    only_name = app_client.get("/v2.0/service-providers?fields=name").json()["service_providers"]
+    assert only_name == [{"name": "single_node"}]
+    assert_error(app_client.get("/v2.0/service-providers?default=maybe"), 400, "HTTPBadRequest", "default")
+    assert_error(app_client.get("/v2.0/service-providers?driver=x"), 400, "HTTPBadRequest", "driver")
+    aliases = {e["alias"] for e in app_client.get("/v2.0/extensions").json()["extensions"]}
+    assert {"rbac-policies", "rbac-address-scope", "rbac-subnetpool", "service-type"} <= aliases

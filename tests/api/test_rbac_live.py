@@ -119,3 +119,13 @@ def test_openstack_cli_rbac_policies(live_server: str) -> None:
     with pytest.raises(AssertionError, match="No RBACPolicy found"):
         cli(live_server, "network", "rbac", "show", created["id"])
     cli(live_server, "network", "delete", "cli-rbac-net")
+
+
+def test_service_providers_with_the_clients(api: httpx.Client, sdk: Any, live_server: str) -> None:
+    assert_error(api.get("/v2.0/service-providers?default=maybe", headers=OWNER), 400, "HTTPBadRequest", "default")
+    assert_error(api.get("/v2.0/service-providers?driver=x", headers=READER), 400, "HTTPBadRequest", "driver")
+    assert [(p.service_type, p.name, p.is_default) for p in sdk.network.service_providers()] == [
+        ("L3_ROUTER_NAT", "single_node", False)
+    ]
+    listed = cli(live_server, "network", "service", "provider", "list", "-f", "json")
+    assert [(p["Service Type"], p["Name"], p["Default"]) for p in listed] == [("L3_ROUTER_NAT", "single_node", False)]

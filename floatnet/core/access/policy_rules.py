@@ -95,6 +95,7 @@ _PATHS = {
     "subnetpool": ("/subnetpools", "/subnetpools/{id}"),
     "address_scope": ("/address-scopes", "/address-scopes/{id}"),
     "rbac_policy": ("/rbac-policies", "/rbac-policies/{id}"),
+    "service_provider": ("/service-providers", "/service-providers"),
 }
 _VERBS = {"create": ("POST", 0), "get": ("GET", 1), "update": ("PUT", 1), "delete": ("DELETE", 1)}
 
@@ -324,6 +325,7 @@ RBAC_RULES = [
     _rule("get_rbac_policy", ADMIN_OR_PROJECT_READER, "Show an RBAC policy."),
     _rule("delete_rbac_policy", ADMIN_OR_PROJECT_MEMBER, "Delete an RBAC policy."),
 ]
+SERVICE_PROVIDER_RULES = [_rule("get_service_provider", "rule:regular_user", "List service providers.")]
 
 
 _TAG_VERBS = {
@@ -376,5 +378,6 @@ def list_rules() -> list[policy.RuleDefault]:
         *SUBNETPOOL_RULES,
         *ADDRESS_SCOPE_RULES,
         *RBAC_RULES,
+        *SERVICE_PROVIDER_RULES,
         *TAG_RULES,
     ]
