@@ -21,6 +21,7 @@ from floatnet.api import (
     routes_l3,
     routes_pools,
     routes_quotas,
+    routes_scheduler,
     routes_security,
 )
 from floatnet.api.guard import RequestGuard
@@ -52,6 +53,7 @@ def all_routes() -> list[BaseRoute]:
         *routes_security.routes(),
         *routes_pools.routes(),
         *routes_access.routes(),
+        *routes_scheduler.routes(),
         *routes_quotas.routes(),
         *routes_agent.routes(),
     ]

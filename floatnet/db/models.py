@@ -327,6 +327,29 @@ class Agent(Base):
     __table_args__ = (UniqueConstraint("host", "agent_type"),)
 
 
+class RouterL3AgentBinding(Base):
+    """An operator's placement of a router (``l3_agent_scheduler``): on the L3 agent ``agent_id``, or on none
+    (NULL: removed from its agent and not added to another). A router without a row is placed automatically
+    (:mod:`floatnet.core.agent_protocol.scheduling`). Rows go with their router or agent."""
+
+    __tablename__ = "router_l3_agent_bindings"
+    router_id: Mapped[str] = mapped_column(String(36), ForeignKey("routers.id", ondelete="CASCADE"), primary_key=True)
+    agent_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("agents.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+
+
+class NetworkDhcpAgentBinding(Base):
+    """An operator's placement of a network's DHCP server (``dhcp_agent_scheduler``), as
+    :class:`RouterL3AgentBinding` for routers."""
+
+    __tablename__ = "network_dhcp_agent_bindings"
+    network_id: Mapped[str] = mapped_column(String(36), ForeignKey("networks.id", ondelete="CASCADE"), primary_key=True)
+    agent_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("agents.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+
+
 class Quota(Base):
     """A per-project limit for one resource kind (absent row: the configured default)."""
 

@@ -242,6 +242,28 @@ AGENT_RULES = [
     _rule("delete_agent", ADMIN, "Delete an agent."),
 ]
 
+
+def _scheduler_rules(rule: str, hosted: str, hosting: str) -> list[policy.RuleDefault]:
+    """``create_<rule>``, ``get_<rule>s``, ``delete_<rule>`` on ``/agents/{agent_id}/<hosted>`` and
+    ``get_<hosting>`` (the agents hosting a resource): the agent scheduler APIs, admin only as in Neutron."""
+    collection, member = f"/agents/{{agent_id}}/{hosted}", f"/agents/{{agent_id}}/{hosted}/{{id}}"
+    hosting_path = f"/{hosted.split('-')[1]}/{{id}}/{hosting}"
+    rules = (
+        (f"create_{rule}", "POST", collection, f"Add to an agent's {hosted}."),
+        (f"get_{rule}s", "GET", collection, f"List an agent's {hosted}."),
+        (f"delete_{rule}", "DELETE", member, f"Remove from an agent's {hosted}."),
+        (f"get_{hosting}", "GET", hosting_path, f"List the {hosting} of a resource."),
+    )
+    return [
+        _rule(name, ADMIN, text, [policy.Operation(method=method, path=path)]) for name, method, path, text in rules
+    ]
+
+
+SCHEDULER_RULES = [
+    *_scheduler_rules("l3-router", "l3-routers", "l3-agents"),
+    *_scheduler_rules("dhcp-network", "dhcp-networks", "dhcp-agents"),
+]
+
 QUOTA_RULES = [
     _rule("get_quota", ADMIN_OR_PROJECT_READER, "Show a project's quotas and their defaults."),
     _rule("update_quota", ADMIN, "Set a project's quotas."),
@@ -373,6 +395,7 @@ def list_rules() -> list[policy.RuleDefault]:
         *ROUTER_RULES,
         *FLOATINGIP_RULES,
         *AGENT_RULES,
+        *SCHEDULER_RULES,
         *QUOTA_RULES,
         *SECURITY_GROUP_RULES,
         *SUBNETPOOL_RULES,
