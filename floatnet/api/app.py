@@ -13,7 +13,17 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from floatnet.api import errors, routes_agent, routes_core, routes_l3, routes_pools, routes_quotas, routes_security
+from floatnet.api import (
+    errors,
+    routes_access,
+    routes_agent,
+    routes_core,
+    routes_l3,
+    routes_pools,
+    routes_quotas,
+    routes_scheduler,
+    routes_security,
+)
 from floatnet.api.guard import RequestGuard
 from floatnet.config import Config
 from floatnet.core.access import policy
@@ -42,6 +52,8 @@ def all_routes() -> list[BaseRoute]:
         *routes_l3.routes(),
         *routes_security.routes(),
         *routes_pools.routes(),
+        *routes_access.routes(),
+        *routes_scheduler.routes(),
         *routes_quotas.routes(),
         *routes_agent.routes(),
     ]

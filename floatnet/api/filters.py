@@ -138,6 +138,10 @@ FILTERABLE: dict[str, frozenset[str]] = {
     "security_group_rule": frozenset((*_STANDARD, *_RULE)),
     "subnetpool": frozenset((*_STANDARD, *_POOL)),
     "address_scope": frozenset((*_STANDARD, "shared", "ip_version")),
+    "rbac_policy": frozenset(
+        ["id", "project_id", "tenant_id", "object_type", "object_id", "action", "target_tenant", "target_project"]
+    ),
+    "service_provider": frozenset(["service_type", "name", "default"]),
     "agent": frozenset(_AGENT),
     "floatingip_pool": frozenset(["subnet_id", "subnet_name", "cidr", "network_id", "project_id", "tenant_id"]),
     "network_ip_availability": frozenset(

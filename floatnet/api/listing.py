@@ -47,6 +47,7 @@ TYPED: dict[str, dict[str, str]] = {
     "router": {**_STANDARD, **dict.fromkeys(("admin_state_up", "ha", "distributed"), BOOL)},
     "floatingip": dict(_STANDARD),
     "agent": {"admin_state_up": BOOL, "alive": BOOL},
+    "service_provider": {"default": BOOL},
     "network_ip_availability": {"ip_version": INT},
     "security_group": {**_STANDARD, "stateful": BOOL, "shared": BOOL},
     "security_group_rule": {

@@ -275,6 +275,25 @@ class SubnetPool(StandardAttrs, Base):
     )
 
 
+class RbacPolicy(Base):
+    """An RBAC policy (rbac-policies): ``target_project`` (a project or ``*``) may use object ``object_id`` of
+    ``object_type`` (``network``, ``address_scope``, ``subnetpool``) as ``action`` says (``access_as_shared``,
+    ``access_as_external``). One table for every object type (Neutron has one per type) so one SQL query pages
+    the list; the object's rows are removed with it by its service (no foreign key can name three tables)."""
+
+    __tablename__ = "rbac_policies"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str] = mapped_column(String(36), index=True)
+    action: Mapped[str] = mapped_column(String(255))
+    target_project: Mapped[str] = mapped_column(String(255))
+    __table_args__ = (
+        UniqueConstraint("object_type", "object_id", "action", "target_project"),
+        Index("ix_rbac_policies_object_type_target_project", "object_type", "target_project"),
+    )
+
+
 class Change(Base):
     """One committed change, appended in the changing transaction; agents follow this log by ``seq``."""
 
@@ -307,6 +326,29 @@ class Agent(Base):
     description: Mapped[str] = mapped_column(String(255), default="")
     availability_zone: Mapped[str | None] = mapped_column(String(255), nullable=True)
     __table_args__ = (UniqueConstraint("host", "agent_type"),)
+
+
+class RouterL3AgentBinding(Base):
+    """An operator's placement of a router (``l3_agent_scheduler``): on the L3 agent ``agent_id``, or on none
+    (NULL: removed from its agent and not added to another). A router without a row is placed automatically
+    (:mod:`floatnet.core.agent_protocol.scheduling`). Rows go with their router or agent."""
+
+    __tablename__ = "router_l3_agent_bindings"
+    router_id: Mapped[str] = mapped_column(String(36), ForeignKey("routers.id", ondelete="CASCADE"), primary_key=True)
+    agent_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("agents.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+
+
+class NetworkDhcpAgentBinding(Base):
+    """An operator's placement of a network's DHCP server (``dhcp_agent_scheduler``), as
+    :class:`RouterL3AgentBinding` for routers."""
+
+    __tablename__ = "network_dhcp_agent_bindings"
+    network_id: Mapped[str] = mapped_column(String(36), ForeignKey("networks.id", ondelete="CASCADE"), primary_key=True)
+    agent_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("agents.id", ondelete="CASCADE"), nullable=True, index=True
+    )
 
 
 class Quota(Base):

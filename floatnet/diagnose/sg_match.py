@@ -140,6 +140,8 @@ def rule_admits(rule: Mapping[str, Any], traffic: Traffic, members: Mapping[str,
     (fixed IPs and allowed-address-pair IPs/CIDRs)."""
     if rule.get("direction") != direction or (rule.get("ethertype") or "IPv4") != traffic.ethertype:
         return False
+    if rule.get("remote_address_group_id"):  # address groups are not served here: never assume they admit
+        return False
     prefix, group = rule.get("remote_ip_prefix"), rule.get("remote_group_id")
     if prefix and not _contains([prefix], traffic.source):
         return False

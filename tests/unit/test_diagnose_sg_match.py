@@ -88,6 +88,10 @@ def test_remote_group_membership_fixed_ips_and_address_pairs() -> None:
     assert not admits(r, members={"g2": ["203.0.113.1"]})
 
 
+def test_a_remote_address_group_is_never_assumed_to_admit() -> None:
+    assert not admits(rule(remote_address_group_id="ag1"))
+
+
 def test_make_traffic_refuses_what_cannot_exist() -> None:
     with pytest.raises(QueryError, match="unknown protocol"):
         make_traffic("203.0.113.1", "tcpp")

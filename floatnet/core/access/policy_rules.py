@@ -94,6 +94,8 @@ _PATHS = {
     "security_group_rule": ("/security-group-rules", "/security-group-rules/{id}"),
     "subnetpool": ("/subnetpools", "/subnetpools/{id}"),
     "address_scope": ("/address-scopes", "/address-scopes/{id}"),
+    "rbac_policy": ("/rbac-policies", "/rbac-policies/{id}"),
+    "service_provider": ("/service-providers", "/service-providers"),
 }
 _VERBS = {"create": ("POST", 0), "get": ("GET", 1), "update": ("PUT", 1), "delete": ("DELETE", 1)}
 
@@ -249,6 +251,28 @@ AGENT_RULES = [
     _rule("delete_agent", ADMIN, "Delete an agent."),
 ]
 
+
+def _scheduler_rules(rule: str, hosted: str, hosting: str) -> list[policy.RuleDefault]:
+    """``create_<rule>``, ``get_<rule>s``, ``delete_<rule>`` on ``/agents/{agent_id}/<hosted>`` and
+    ``get_<hosting>`` (the agents hosting a resource): the agent scheduler APIs, admin only as in Neutron."""
+    collection, member = f"/agents/{{agent_id}}/{hosted}", f"/agents/{{agent_id}}/{hosted}/{{id}}"
+    hosting_path = f"/{hosted.split('-')[1]}/{{id}}/{hosting}"
+    rules = (
+        (f"create_{rule}", "POST", collection, f"Add to an agent's {hosted}."),
+        (f"get_{rule}s", "GET", collection, f"List an agent's {hosted}."),
+        (f"delete_{rule}", "DELETE", member, f"Remove from an agent's {hosted}."),
+        (f"get_{hosting}", "GET", hosting_path, f"List the {hosting} of a resource."),
+    )
+    return [
+        _rule(name, ADMIN, text, [policy.Operation(method=method, path=path)]) for name, method, path, text in rules
+    ]
+
+
+SCHEDULER_RULES = [
+    *_scheduler_rules("l3-router", "l3-routers", "l3-agents"),
+    *_scheduler_rules("dhcp-network", "dhcp-networks", "dhcp-agents"),
+]
+
 QUOTA_RULES = [
     _rule("get_quota", ADMIN_OR_PROJECT_READER, "Show a project's quotas and their defaults."),
     _rule("update_quota", ADMIN, "Set a project's quotas."),
@@ -322,6 +346,18 @@ ADDRESS_SCOPE_RULES = [
     _rule("delete_address_scope", ADMIN_OR_PROJECT_MEMBER, "Delete an address scope."),
 ]
 
+_NO_WILDCARD = "not field:rbac_policy:target_tenant=* and not field:rbac_policy:target_project=*"
+RBAC_RULES = [
+    policy.RuleDefault("restrict_wildcard", f"({_NO_WILDCARD}) or rule:admin_only", "Only admins target ``*``."),
+    _rule("create_rbac_policy", ADMIN_OR_PROJECT_MEMBER, "Create an RBAC policy."),
+    *_attributes("create_rbac_policy", f"({ADMIN}) or ({_NO_WILDCARD})", ("target_tenant", "target_project"), "Set"),
+    _rule("update_rbac_policy", ADMIN_OR_PROJECT_MEMBER, "Update an RBAC policy."),
+    *_attributes("update_rbac_policy", f"({ADMIN}) or ({_NO_WILDCARD})", ("target_tenant", "target_project"), "Change"),
+    _rule("get_rbac_policy", ADMIN_OR_PROJECT_READER, "Show an RBAC policy."),
+    _rule("delete_rbac_policy", ADMIN_OR_PROJECT_MEMBER, "Delete an RBAC policy."),
+]
+SERVICE_PROVIDER_RULES = [_rule("get_service_provider", "rule:regular_user", "List service providers.")]
+
 
 _TAG_VERBS = {
     "create": ("POST", "Give tags when creating a %s."),
@@ -368,9 +404,12 @@ def list_rules() -> list[policy.RuleDefault]:
         *ROUTER_RULES,
         *FLOATINGIP_RULES,
         *AGENT_RULES,
+        *SCHEDULER_RULES,
         *QUOTA_RULES,
         *SECURITY_GROUP_RULES,
         *SUBNETPOOL_RULES,
         *ADDRESS_SCOPE_RULES,
+        *RBAC_RULES,
+        *SERVICE_PROVIDER_RULES,
         *TAG_RULES,
     ]

@@ -1,23 +1,28 @@
-"""Which host runs a router and which hosts a network's DHCP: one deterministic choice among alive agents.
+"""Which host runs a router and which hosts a network's DHCP: an operator's binding, else one deterministic
+choice among alive agents.
 
-Every server computes the same answer from the same ``agents`` rows (no assignment table): the candidates are
-the hosts whose agent of the right type is alive, sorted; a resource goes to ``candidates[h(id) % n]`` with
-``h`` a stable hash. With one agent that agent gets everything. When no agent of the type is alive (an agent
-that restarted and has not reported yet), every registered host of any type is a candidate, so a restarting
-single-node agent still sees its whole state and removes nothing; with no agent registered at all, the host
-asking is the candidate (a lone agent that has not registered yet).
+An operator's binding (``l3_agent_scheduler``/``dhcp_agent_scheduler``, stored in ``router_l3_agent_bindings`` /
+``network_dhcp_agent_bindings``) places its resource on the bound agent's host whether that agent is alive or
+not (Neutron moves nothing by itself either), or on no host when the operator removed it from its agent.
+Everything else is placed by computation, and every server computes the same answer from the same ``agents``
+rows: the candidates are the hosts whose agent of the right type is alive, sorted; a resource goes to
+``candidates[h(id) % n]`` with ``h`` a stable hash. With one agent that agent gets everything. When no agent
+of the type is alive (an agent that restarted and has not reported yet), every registered host of any type is
+a candidate, so a restarting single-node agent still sees its whole state and removes nothing; with no agent
+registered at all, the host asking is the candidate (a lone agent that has not registered yet).
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from floatnet.db.models import Agent, utcnow
+from floatnet.db.models import Agent, NetworkDhcpAgentBinding, RouterL3AgentBinding, utcnow
 
 L3_AGENT = "L3 agent"
 DHCP_AGENT = "DHCP agent"
@@ -25,6 +30,11 @@ OVS_AGENT = "Open vSwitch agent"
 ROUTER = "router"
 DHCP = "dhcp"
 AGENT_TYPES = {ROUTER: (L3_AGENT, OVS_AGENT), DHCP: (DHCP_AGENT, OVS_AGENT)}
+# kind -> (binding model, its resource column)
+BINDINGS: dict[str, tuple[Any, Any]] = {
+    ROUTER: (RouterL3AgentBinding, RouterL3AgentBinding.router_id),
+    DHCP: (NetworkDhcpAgentBinding, NetworkDhcpAgentBinding.network_id),
+}
 
 
 def is_alive(heartbeat: datetime | None, down_time: float, now: datetime | None = None) -> bool:
@@ -45,14 +55,29 @@ def choose(resource_id: str, hosts: list[str]) -> str | None:
 
 @dataclass(frozen=True)
 class Candidates:
-    """The candidate hosts of each kind (``router``, ``dhcp``), computed once per snapshot."""
+    """The candidate hosts of each kind (``router``, ``dhcp``) and the operator's bindings (``(kind, id)`` →
+    the bound agent's host, None for "on no host"), read once per snapshot."""
 
     routers: list[str]
     dhcp: list[str]
+    bound: dict[tuple[str, str], str | None] = field(default_factory=dict)
 
     def host_for(self, kind: str, resource_id: str) -> str | None:
         """The one function deciding placement: the host running router/DHCP ``resource_id``."""
+        if (kind, resource_id) in self.bound:
+            return self.bound[kind, resource_id]
         return choose(resource_id, self.routers if kind == ROUTER else self.dhcp)
+
+
+def bindings(session: Session) -> dict[tuple[str, str], str | None]:
+    """The operator's bindings of both kinds, with the bound agent's host (two small indexed queries)."""
+    found: dict[tuple[str, str], str | None] = {}
+    for kind, (model, column) in BINDINGS.items():
+        rows = session.execute(
+            select(column, Agent.host).select_from(model).outerjoin(Agent, Agent.id == model.agent_id)
+        )
+        found.update(((kind, resource_id), host) for resource_id, host in rows)
+    return found
 
 
 def candidates(session: Session, down_time: float, asking_host: str) -> Candidates:
@@ -71,4 +96,4 @@ def candidates(session: Session, down_time: float, asking_host: str) -> Candidat
                 return hosts
         return every
 
-    return Candidates(routers=alive_of(ROUTER), dhcp=alive_of(DHCP))
+    return Candidates(routers=alive_of(ROUTER), dhcp=alive_of(DHCP), bound=bindings(session))

@@ -2,8 +2,9 @@
 subnet pools never overlap. A network's ``ipv4_address_scope``/``ipv6_address_scope`` is the scope of its
 subnets' pools (:func:`network_scopes`).
 
-Visibility as Neutron's ``get_address_scope``: the owner's, shared ones, every one for an admin; a scope the
-caller may not see is a 404. ``shared`` may be set by admins only (policy) and never be undone
+Visibility as Neutron's ``get_address_scope``: the owner's, those shared with the caller's project or everyone
+(RBAC rows, :mod:`floatnet.core.access.sharing`), every one for an admin; a scope the caller may not see is a
+404. ``shared`` (the ``*`` RBAC row) may be set by admins only (policy) and never be undone
 (``AddressScopeUpdateError``); a scope with pools cannot be deleted (``AddressScopeInUse``).
 """
 
@@ -12,16 +13,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from floatnet.core.access import policy
+from floatnet.core.access import policy, sharing
 from floatnet.core.agent_protocol import changes
 from floatnet.core.context import RequestContext
 from floatnet.core.errors import NotFound
 from floatnet.core.listing import ListQuery, Page, apply, sql_filters
 from floatnet.core.pool_errors import AddressScopeInUse, AddressScopeNotFound, AddressScopeUpdateError
-from floatnet.core.resources import tags
+from floatnet.core.resources import rbac_rows, tags
 from floatnet.core.service import Core, check_revision, load_tags, owner_project, standard_attrs
 from floatnet.core.validation import Attr, list_of, project_id, string, to_bool, to_int, validate
 from floatnet.db.models import AddressScope, Subnet, SubnetPool, Tag, new_id
@@ -46,19 +47,19 @@ def _version(value: Any) -> int:
     return number
 
 
-def visible_clause(ctx: RequestContext, model: Any) -> Any:
-    """SQL condition: rows of ``model`` (a shareable resource) ``ctx`` may see — own, shared, or all (admin)."""
-    if ctx.is_admin:
-        return True
-    return or_(model.project_id == ctx.project_id, model.shared.is_(True))
+def may_use(session: Session, ctx: RequestContext, kind: str, row: Any) -> bool:
+    """Whether ``ctx`` may see and use ``row`` (a shareable object of ``kind``): shared with everyone, or
+    :func:`floatnet.core.access.sharing.may_see`."""
+    return bool(row.shared) or sharing.may_see(session, ctx, kind, row)
 
 
 def get_visible(
-    session: Session, ctx: RequestContext, model: Any, row_id: str, missing: type[NotFound], **key: str
+    session: Session, ctx: RequestContext, kind: str, model: Any, row_id: str, missing: type[NotFound], **key: str
 ) -> Any:
-    """The ``model`` row ``row_id`` if ``ctx`` may see it, else ``missing(**key)`` (404, nothing revealed)."""
+    """The ``model`` row ``row_id`` (an object of ``kind``) if ``ctx`` may see it, else ``missing(**key)`` (404,
+    nothing revealed)."""
     row = session.get(model, row_id)
-    if row is None or not (ctx.owns(row.project_id) or row.shared):
+    if row is None or not may_use(session, ctx, kind, row):
         raise missing(**key)
     return row
 
@@ -77,7 +78,7 @@ def page_in_sql(stmt: Any, id_column: Any, query: ListQuery) -> Any:
 
 def get_scope(session: Session, ctx: RequestContext, scope_id: str) -> AddressScope:
     """The address scope if ``ctx`` may see it (404 otherwise)."""
-    return get_visible(session, ctx, AddressScope, scope_id, AddressScopeNotFound, address_scope_id=scope_id)
+    return get_visible(session, ctx, KIND, AddressScope, scope_id, AddressScopeNotFound, address_scope_id=scope_id)
 
 
 def render(row: Any, tag_list: list[str]) -> dict[str, Any]:
@@ -88,10 +89,10 @@ def render(row: Any, tag_list: list[str]) -> dict[str, Any]:
     return body
 
 
-def render_many(session: Session, rows: Sequence[Any]) -> list[dict[str, Any]]:
-    """Rendered scopes, tags loaded in one query."""
+def render_many(session: Session, ctx: RequestContext, rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """Rendered scopes as ``ctx`` sees them (``shared`` per caller, as Neutron), tags loaded in one query."""
     tag_map = load_tags(session, KIND, [row.id for row in rows])
-    return [render(row, tag_map.get(row.id, [])) for row in rows]
+    return sharing.mark_shared(session, ctx, KIND, [render(row, tag_map.get(row.id, [])) for row in rows])
 
 
 def fill_network_scopes(session: Session, networks: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -118,15 +119,15 @@ class AddressScopeService:
         self.core = core
 
     def _list(self, session: Session, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
-        stmt = select(AddressScope.__table__).where(visible_clause(ctx, AddressScope))
+        stmt = select(AddressScope.__table__).where(sharing.visible_clause(ctx, KIND, AddressScope))
         stmt = stmt.where(*sql_filters(query, COLUMNS, exact=True))
-        return render_many(session, session.execute(page_in_sql(stmt, AddressScope.id, query)).all())
+        return render_many(session, ctx, session.execute(page_in_sql(stmt, AddressScope.id, query)).all())
 
     def list(self, ctx: RequestContext, query: ListQuery) -> Page:
         return apply(self.core.db.run(lambda s: self._list(s, ctx, query), write=False), query)
 
     def show(self, ctx: RequestContext, resource_id: str) -> dict[str, Any]:
-        return self.core.db.run(lambda s: render_many(s, [get_scope(s, ctx, resource_id)])[0], write=False)
+        return self.core.db.run(lambda s: render_many(s, ctx, [get_scope(s, ctx, resource_id)])[0], write=False)
 
     def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         attrs = validate(KIND, SPEC, body, creating=True)
@@ -142,15 +143,16 @@ class AddressScopeService:
                 name=attrs["name"],
                 description=attrs["description"],
                 ip_version=attrs["ip_version"],
-                shared=attrs["shared"],
+                shared=False,
                 status="ACTIVE",
                 revision_number=0,
             )
             session.add(scope)
             session.flush()
+            rbac_rows.set_wildcard(session, KIND, scope, sharing.SHARED, attrs["shared"])
             tags.set_requested(session, KIND, scope.id, attrs)
             changes.created(session, KIND, scope.id)
-            return render_many(session, [scope])[0]
+            return render_many(session, ctx, [scope])[0]
 
         return self.core.db.run(work)
 
@@ -170,12 +172,14 @@ class AddressScopeService:
         check_revision(scope.revision_number, revision)
         if scope.shared and attrs.get("shared") is False:
             raise AddressScopeUpdateError(address_scope_id=scope.id, reason="Shared address scope can't be unshared")
-        for key in ("name", "description", "shared"):
+        for key in ("name", "description"):
             if key in attrs:
                 setattr(scope, key, attrs[key])
+        if "shared" in attrs:
+            rbac_rows.set_wildcard(session, KIND, scope, sharing.SHARED, attrs["shared"])
         changes.updated(session, KIND, scope)
         session.flush()
-        return render_many(session, [scope])[0]
+        return render_many(session, ctx, [scope])[0]
 
     def delete(self, ctx: RequestContext, resource_id: str) -> None:
         self.core.db.run(lambda s: self._delete(s, ctx, resource_id))
@@ -187,6 +191,7 @@ class AddressScopeService:
         if used is not None:
             raise AddressScopeInUse(address_scope_id=scope.id)
         session.execute(delete(Tag).where(Tag.resource_type == KIND, Tag.resource_id == scope.id))
+        rbac_rows.forget(session, KIND, scope.id)
         session.delete(scope)
         session.flush()
         changes.deleted(session, KIND, scope.id)

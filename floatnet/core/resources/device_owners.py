@@ -36,16 +36,17 @@ ROUTER_INTERFACE_OWNERS = (
 L3_OWNERS = (*ROUTER_INTERFACE_OWNERS, ROUTER_GATEWAY, FLOATINGIP)
 
 
-def policy_target(port_project: str, network: Any, device_owner: str | None) -> dict[str, Any]:
+def policy_target(port_project: str, network: Any, device_owner: str | None, shared: bool) -> dict[str, Any]:
     """The target of the ``<verb>_port[:<attribute>]`` rules: the port's project, its network's project and
-    sharing (``rule:shared``), and the device owner the port will have (``rule:network_device``).
+    whether it is shared with the caller (``shared``, read by ``rule:shared``), and the device owner the port
+    will have (``rule:network_device``).
 
     Every value is text (``"True"``/``"False"`` for sharing, which ``field:`` checks read as such), so the
     policy engine can cache its decisions on this target: this is the port-create hot path."""
     return {
         "project_id": port_project,
         "network_project_id": network.project_id,
-        "network:shared": str(bool(network.shared)),
+        "network:shared": str(shared),
         "device_owner": device_owner or "",
     }
 

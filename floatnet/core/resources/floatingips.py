@@ -200,7 +200,7 @@ class FloatingIPService:
 
     def _create(self, session: Session, ctx: RequestContext, project: str, attrs: dict[str, Any]) -> dict[str, Any]:
         network = session.connection().execute(NETWORK, {"network_id": attrs["floating_network_id"]}).first()
-        if network is None or not (network.external or network_visible(ctx, network)):
+        if network is None or not network_visible(session, ctx, network):
             raise NetworkNotFound(net_id=attrs["floating_network_id"])
         if not network.external:
             raise BadRequest(resource="floatingip", msg=f"Network {network.id} is not a valid external network")

@@ -8,12 +8,12 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
-from floatnet.core.access import policy, quotas
+from floatnet.core.access import policy, quotas, sharing
 from floatnet.core.agent_protocol import changes
 from floatnet.core.context import RequestContext
 from floatnet.core.errors import Conflict, ExternalNetworkInUse, InvalidInput, InvalidSharedSetting, NetworkInUse
 from floatnet.core.listing import ListQuery, Page, apply, sql_filters
-from floatnet.core.resources import address_scopes, segments, tags
+from floatnet.core.resources import address_scopes, rbac_rows, segments, tags
 from floatnet.core.resources.scoped_rows import get_network, network_visible_clause, require_owner
 from floatnet.core.service import Core, check_revision, load_tags, owner_project, standard_attrs
 from floatnet.core.validation import (
@@ -30,7 +30,6 @@ from floatnet.core.validation import (
 from floatnet.db.models import Network, Port, Subnet, Tag, new_id, table_of
 
 AUTO_DELETE_OWNERS = ("network:dhcp",)
-EXTERNAL_USERS = ("network:router_gateway", "network:floatingip")
 
 SPEC: dict[str, Attr] = {
     "name": Attr(string(255), default=""),
@@ -58,7 +57,7 @@ SUBNETS_OF = (
     .where(SUBNETS.c.network_id.in_(bindparam("ids", expanding=True)))
     .order_by(SUBNETS.c.created_at, SUBNETS.c.id)
 )
-RENAMED = {"router:external": "external", "provider:network_type": "network_type"}
+RENAMED = {"provider:network_type": "network_type"}
 
 
 def render(row: Any, subnet_ids: list[str], tag_list: list[str]) -> dict[str, Any]:
@@ -106,6 +105,7 @@ def render_many(session: Session, ctx: RequestContext, query: ListQuery | None =
     subnets = _subnet_ids(session, ids)
     tag_map = load_tags(session, "network", ids)
     bodies = [render(row, subnets.get(row.id, []), tag_map.get(row.id, [])) for row in rows]
+    sharing.mark_shared(session, ctx, "network", bodies)
     return address_scopes.fill_network_scopes(session, bodies)
 
 
@@ -120,15 +120,8 @@ def render_one(session: Session, network: Network) -> dict[str, Any]:
 
 
 def _check_unshare(session: Session, network: Network) -> None:
-    """A shared network stays shared while other projects have (non-service) ports on it."""
-    foreign = session.execute(
-        select(Port.id).where(
-            Port.network_id == network.id,
-            Port.project_id != network.project_id,
-            ~Port.device_owner.startswith("network:"),
-        )
-    ).first()
-    if foreign is not None:
+    """A shared network stays shared while other projects use it through the ``*`` row (409)."""
+    if rbac_rows.in_use(session, "network", network, sharing.SHARED, sharing.WILDCARD):
         raise InvalidSharedSetting(network=network.id)
 
 
@@ -138,11 +131,24 @@ def _check_unexternal(session: Session, network: Network) -> None:
     Neutron checks the gateway ports; floatnet also counts floating IPs, which cannot be served from a
     network that is no longer external.
     """
-    user = session.execute(
-        select(Port.id).where(Port.network_id == network.id, Port.device_owner.in_(EXTERNAL_USERS)).limit(1)
-    ).first()
-    if user is not None:
+    if rbac_rows.external_users(session, network.id):
         raise ExternalNetworkInUse(net_id=network.id)
+
+
+def _apply_access(session: Session, network: Network, attrs: dict[str, Any]) -> None:
+    """Write ``shared`` and ``router:external`` as Neutron does, through RBAC rows: ``shared`` is the ``*``
+    ``access_as_shared`` row; ``router:external: true`` on a network not yet external adds a ``*``
+    ``access_as_external`` row, ``false`` removes every ``access_as_external`` row."""
+    if "shared" in attrs and attrs["shared"] != network.shared:
+        if not attrs["shared"]:
+            _check_unshare(session, network)
+        rbac_rows.set_wildcard(session, "network", network, sharing.SHARED, attrs["shared"])
+    if "router:external" in attrs and attrs["router:external"] != network.external:
+        if attrs["router:external"]:
+            rbac_rows.set_wildcard(session, "network", network, sharing.EXTERNAL, True)
+        else:
+            _check_unexternal(session, network)
+            rbac_rows.remove_all(session, "network", network, sharing.EXTERNAL)
 
 
 MIN_MTU = {4: 68, 6: 1280}  # the smallest MTU each IP version works on (RFC 791, RFC 8200)
@@ -172,7 +178,11 @@ class NetworkService:
         return apply(self.core.db.run(lambda s: render_many(s, ctx, query), write=False), query)
 
     def show(self, ctx: RequestContext, resource_id: str) -> dict[str, Any]:
-        return self.core.db.run(lambda s: render_one(s, get_network(s, ctx, resource_id)), write=False)
+        return self.core.db.run(lambda s: self._show(s, ctx, resource_id), write=False)
+
+    def _show(self, session: Session, ctx: RequestContext, network_id: str) -> dict[str, Any]:
+        body = render_one(session, get_network(session, ctx, network_id))
+        return sharing.mark_shared(session, ctx, "network", [body])[0]
 
     def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         attrs = validate("network", SPEC, body, creating=True)
@@ -195,13 +205,14 @@ class NetworkService:
             description=attrs["description"],
             status="ACTIVE",
             admin_state_up=attrs["admin_state_up"],
-            shared=attrs["shared"],
-            external=attrs["router:external"],
+            shared=False,
+            external=False,
             port_security_enabled=attrs["port_security_enabled"],
         )
         session.add(network)
         session.flush()  # the segment row refers to the network
         network_id = network.id
+        _apply_access(session, network, attrs)
         segment = segments.allocate(
             session,
             self.core.config,
@@ -238,16 +249,13 @@ class NetworkService:
         current = render_one(session, network)
         if any(attrs[key] != current[key] for key in PROVIDER if key in attrs):
             raise InvalidInput(error_message="Plugin does not support updating provider attributes")
-        if network.shared and attrs.get("shared") is False:
-            _check_unshare(session, network)
-        if network.external and attrs.get("router:external") is False:
-            _check_unexternal(session, network)
+        _apply_access(session, network, attrs)
         if attrs.get("mtu", 0) > segments.MTU.get(network.network_type, 1500):
             raise InvalidInput(error_message="Requested MTU is too big")
         if "mtu" in attrs:
             _check_mtu_fits_subnets(session, network.id, attrs["mtu"])
         for key, value in attrs.items():
-            if key in PROVIDER or key in ("is_default", "dns_domain"):
+            if key in PROVIDER or key in ("is_default", "dns_domain", "shared", "router:external"):
                 continue
             setattr(network, RENAMED.get(key, key), value)
         changes.updated(session, "network", network, network_id=network_id)
@@ -274,5 +282,6 @@ class NetworkService:
         for kind, ids in (("port", port_ids), ("subnet", subnet_ids), ("network", [network_id])):
             session.execute(delete(Tag).where(Tag.resource_type == kind, Tag.resource_id.in_(ids)))
         segments.release(session, network_id)
+        rbac_rows.forget(session, "network", network_id)
         session.delete(network)
         changes.deleted(session, "network", network_id, network_id=network_id)

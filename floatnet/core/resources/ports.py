@@ -23,7 +23,7 @@ from floatnet.core.ipam import fixed_ips
 from floatnet.core.listing import ListQuery, Page, apply, sql_filters
 from floatnet.core.resources import device_owners, port_binding, port_rendering, port_security, tags
 from floatnet.core.resources.fip_target import release_port
-from floatnet.core.resources.scoped_rows import get_port, network_row
+from floatnet.core.resources.scoped_rows import get_port, network_row, network_shared
 from floatnet.core.service import Core, check_revision, owner_project
 from floatnet.core.validation import (
     VNIC_TYPES,
@@ -244,9 +244,10 @@ def _written(attrs: dict[str, Any]) -> list[str]:
 def _check_create(session: Session, ctx: RequestContext, project: str, attrs: dict[str, Any], network: Any) -> None:
     """``create_port`` and the rules of every attribute given (``attrs``: the request's, defaults left out),
     then the device checks of :mod:`floatnet.core.resources.device_owners`."""
-    target = device_owners.policy_target(project, network, attrs.get("device_owner"))
+    shared = network_shared(session, ctx, network)
+    target = device_owners.policy_target(project, network, attrs.get("device_owner"), shared)
     policy.check(ctx, "create_port", target)
-    if not (ctx.owns(network.project_id) or network.shared):
+    if not (ctx.owns(network.project_id) or shared):
         raise PolicyNotAuthorized(action="create_port")
     policy.check_attributes(ctx, "create", "port", _written(attrs), target)
     device_owners.check_device_id(session, ctx, project, attrs.get("device_owner"), attrs.get("device_id"))
@@ -255,7 +256,7 @@ def _check_create(session: Session, ctx: RequestContext, project: str, attrs: di
 def _check_update(session: Session, ctx: RequestContext, port: Port, attrs: dict[str, Any], network: Network) -> None:
     """``update_port`` and its attribute rules on the port as it will be, then the device checks."""
     owner, device_id = attrs.get("device_owner", port.device_owner), attrs.get("device_id", port.device_id)
-    target = device_owners.policy_target(port.project_id, network, owner)
+    target = device_owners.policy_target(port.project_id, network, owner, network_shared(session, ctx, network))
     policy.check(ctx, "update_port", target)
     policy.check_attributes(ctx, "update", "port", _written(attrs), target)
     if "device_owner" in attrs or "device_id" in attrs:

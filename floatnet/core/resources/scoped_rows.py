@@ -1,8 +1,10 @@
 """Fetching rows the caller may see: the one place project scoping of networks, subnets and ports lives.
 
-A non-admin sees their own resources, plus shared and external networks, and the subnets of shared networks
-(Neutron's ``get_subnet`` rule: the subnet's project or ``rule:shared``; an external network's subnets stay
-hidden from other projects); anything else is reported as not found (404), exactly as if it did not exist.
+A non-admin sees their own resources, plus the networks an RBAC row shares with their project or everyone
+(``access_as_shared``) or makes external for it (``access_as_external``), and the subnets of networks shared
+with them (Neutron's ``get_subnet`` rule: the subnet's project or ``rule:shared``; an external network's subnets
+stay hidden from other projects); anything else is reported as not found (404), exactly as if it did not exist.
+The rows are read by :mod:`floatnet.core.access.sharing`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, bindparam, or_, select, true
 from sqlalchemy.orm import Session
 
-from floatnet.core.access import policy
+from floatnet.core.access import policy, sharing
 from floatnet.core.context import RequestContext
 from floatnet.core.errors import NetworkNotFound, PolicyNotAuthorized, PortNotFound, SubnetNotFound
 from floatnet.db.models import Network, Port, Subnet, table_of
@@ -31,27 +33,26 @@ PORT_WITH_NETWORK_OWNER = (
 
 def network_visible_clause(ctx: RequestContext) -> ColumnElement[bool]:
     """SQL condition: networks ``ctx`` may see."""
-    if ctx.is_admin:
-        return true()
-    return or_(Network.project_id == ctx.project_id, Network.shared.is_(True), Network.external.is_(True))
+    return sharing.visible_clause(ctx, "network", Network)
 
 
-def network_visible(ctx: RequestContext, network: Any) -> bool:
-    return ctx.is_admin or network.project_id == ctx.project_id or network.shared or network.external
+def network_visible(session: Session, ctx: RequestContext, network: Any) -> bool:
+    """Whether ``ctx`` may see ``network`` (a Network or a row of the networks table)."""
+    return network.shared or sharing.may_see(session, ctx, "network", network)
 
 
 def subnet_visible_clause(ctx: RequestContext) -> ColumnElement[bool]:
-    """SQL condition: subnets ``ctx`` may see (its own, and those of shared networks)."""
+    """SQL condition: subnets ``ctx`` may see (its own, and those of networks shared with its project)."""
     if ctx.is_admin:
         return true()
-    shared = select(Network.id).where(Network.shared.is_(True))
+    shared = sharing.granted_ids("network", ctx.project_id, (sharing.SHARED,))
     return or_(Subnet.project_id == ctx.project_id, Subnet.network_id.in_(shared))
 
 
 def get_network(session: Session, ctx: RequestContext, network_id: str, lock: bool = False) -> Network:
     """The network, if ``ctx`` may see it (404 otherwise). ``lock`` takes the row lock (PostgreSQL)."""
     network = session.get(Network, network_id, with_for_update=lock or None)
-    if network is None or not network_visible(ctx, network):
+    if network is None or not network_visible(session, ctx, network):
         raise NetworkNotFound(net_id=network_id)
     return network
 
@@ -60,21 +61,30 @@ def network_row(session: Session, ctx: RequestContext, network_id: str, lock: bo
     """Like :func:`get_network` but a read-only Core row (cheaper: no ORM identity map or flush)."""
     stmt = NETWORK_FOR_UPDATE if lock else NETWORK_BY_ID
     row = session.connection().execute(stmt, {"id": network_id}).first()
-    if row is None or not network_visible(ctx, row):
+    if row is None or not network_visible(session, ctx, row):
         raise NetworkNotFound(net_id=network_id)
     return row
 
 
 def get_subnet(session: Session, ctx: RequestContext, subnet_id: str, lock: bool = False) -> Subnet:
-    """The subnet, if ``ctx`` owns it or its network is shared (404 otherwise)."""
+    """The subnet, if ``ctx`` owns it or its network is shared with ``ctx``'s project (404 otherwise)."""
     subnet = session.get(Subnet, subnet_id, with_for_update=lock or None)
     if subnet is None:
         raise SubnetNotFound(subnet_id=subnet_id)
-    if not ctx.owns(subnet.project_id):
-        network = session.get(Network, subnet.network_id)
-        if network is None or not network.shared:
-            raise SubnetNotFound(subnet_id=subnet_id)
+    if not ctx.owns(subnet.project_id) and not shared_with(session, ctx, subnet.network_id):
+        raise SubnetNotFound(subnet_id=subnet_id)
     return subnet
+
+
+def network_shared(session: Session, ctx: RequestContext, network: Any) -> bool:
+    """Neutron's ``shared`` of ``network`` for ``ctx`` (what ``rule:shared`` reads): shared with everyone or
+    with ``ctx``'s project. The network's owner (and an admin) is answered from the column, without a query."""
+    return bool(network.shared) or (not ctx.owns(network.project_id) and shared_with(session, ctx, network.id))
+
+
+def shared_with(session: Session, ctx: RequestContext, network_id: str) -> bool:
+    """Whether network ``network_id`` is shared (``access_as_shared``) with ``ctx``'s project or everyone."""
+    return sharing.is_granted(session, ctx, "network", network_id, (sharing.SHARED,))
 
 
 def get_port(session: Session, ctx: RequestContext, port_id: str) -> Port:

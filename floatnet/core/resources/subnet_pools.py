@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from floatnet.core.access import policy
+from floatnet.core.access import policy, sharing
 from floatnet.core.agent_protocol import changes
 from floatnet.core.context import RequestContext
 from floatnet.core.errors import BadRequest, InvalidInput
@@ -36,8 +36,8 @@ from floatnet.core.pool_errors import (
     SubnetPoolNotFound,
     UnsupportedMinSubnetPoolPrefix,
 )
-from floatnet.core.resources import tags
-from floatnet.core.resources.address_scopes import get_scope, get_visible, page_in_sql, visible_clause
+from floatnet.core.resources import rbac_rows, tags
+from floatnet.core.resources.address_scopes import get_scope, get_visible, may_use, page_in_sql
 from floatnet.core.service import Core, check_revision, load_tags, owner_project, standard_attrs
 from floatnet.core.validation import (
     Attr,
@@ -76,7 +76,7 @@ BOUNDS = ("min_prefixlen", "max_prefixlen", "default_prefixlen")
 
 def get_pool(session: Session, ctx: RequestContext, pool_id: str, lock: bool = False) -> SubnetPool:
     """The pool if ``ctx`` may see it (own, shared, or admin; 404 otherwise); ``lock`` takes its row lock."""
-    pool = get_visible(session, ctx, SubnetPool, pool_id, SubnetPoolNotFound, subnetpool_id=pool_id)
+    pool = get_visible(session, ctx, KIND, SubnetPool, pool_id, SubnetPoolNotFound, subnetpool_id=pool_id)
     if lock:
         session.refresh(pool, with_for_update=True)
     return pool
@@ -91,10 +91,10 @@ def render(row: Any, tag_list: list[str]) -> dict[str, Any]:
     return body
 
 
-def render_many(session: Session, rows: Sequence[Any]) -> list[dict[str, Any]]:
-    """Rendered pools, tags loaded in one query."""
+def render_many(session: Session, ctx: RequestContext, rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """Rendered pools as ``ctx`` sees them (``shared`` per caller, as Neutron), tags loaded in one query."""
     tag_map = load_tags(session, KIND, [row.id for row in rows])
-    return [render(row, tag_map.get(row.id, [])) for row in rows]
+    return sharing.mark_shared(session, ctx, KIND, [render(row, tag_map.get(row.id, [])) for row in rows])
 
 
 def _prefix_info(texts: Sequence[str]) -> tuple[int, list[IPNetwork]]:
@@ -151,7 +151,7 @@ def _check_scope(
         return
     serialize(session, "address-scope")
     scope = get_scope(session, ctx, scope_id)
-    if not (ctx.owns(scope.project_id) or scope.shared):
+    if not may_use(session, ctx, "address_scope", scope):
         raise IllegalSubnetPoolAssociationToAddressScope(subnetpool_id=pool_id, address_scope_id=scope_id)
     if scope.ip_version != version:
         raise IllegalSubnetPoolIpVersionAssociationToAddressScope(
@@ -190,16 +190,16 @@ class SubnetPoolService:
         self.core = core
 
     def _list(self, session: Session, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
-        stmt = select(SubnetPool.__table__).where(visible_clause(ctx, SubnetPool))
+        stmt = select(SubnetPool.__table__).where(sharing.visible_clause(ctx, KIND, SubnetPool))
         stmt = stmt.where(*sql_filters(query, TEXT_COLUMNS, exact=True))
         stmt = stmt.where(*sql_filters(query, {"address_scope_id": SubnetPool.address_scope_id}))
-        return render_many(session, session.execute(page_in_sql(stmt, SubnetPool.id, query)).all())
+        return render_many(session, ctx, session.execute(page_in_sql(stmt, SubnetPool.id, query)).all())
 
     def list(self, ctx: RequestContext, query: ListQuery) -> Page:
         return apply(self.core.db.run(lambda s: self._list(s, ctx, query), write=False), query)
 
     def show(self, ctx: RequestContext, resource_id: str) -> dict[str, Any]:
-        return self.core.db.run(lambda s: render_many(s, [get_pool(s, ctx, resource_id)])[0], write=False)
+        return self.core.db.run(lambda s: render_many(s, ctx, [get_pool(s, ctx, resource_id)])[0], write=False)
 
     def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         attrs = validate(KIND, SPEC, body, creating=True)
@@ -213,9 +213,10 @@ class SubnetPoolService:
             _apply(session, ctx, pool, attrs)
             session.add(pool)
             session.flush()
+            rbac_rows.set_wildcard(session, KIND, pool, sharing.SHARED, attrs["shared"])
             tags.set_requested(session, KIND, pool.id, attrs)
             changes.created(session, KIND, pool.id)
-            return render_many(session, [pool])[0]
+            return render_many(session, ctx, [pool])[0]
 
         return self.core.db.run(work)
 
@@ -247,7 +248,7 @@ class SubnetPoolService:
         _apply(session, ctx, pool, {**render(pool, []), **attrs})
         changes.updated(session, KIND, pool)
         session.flush()
-        return render_many(session, [pool])[0]
+        return render_many(session, ctx, [pool])[0]
 
     def delete(self, ctx: RequestContext, resource_id: str) -> None:
         self.core.db.run(lambda s: self._delete(s, ctx, resource_id))
@@ -258,6 +259,7 @@ class SubnetPoolService:
         if session.scalar(select(Subnet.id).where(Subnet.subnetpool_id == pool.id).limit(1)) is not None:
             raise SubnetPoolDeleteError(reason="Subnet pool has existing allocations")
         session.execute(delete(Tag).where(Tag.resource_type == KIND, Tag.resource_id == pool.id))
+        rbac_rows.forget(session, KIND, pool.id)
         session.delete(pool)
         session.flush()
         changes.deleted(session, KIND, pool.id)

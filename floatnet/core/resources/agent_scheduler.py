@@ -1,0 +1,184 @@
+"""The agent scheduler APIs (``l3_agent_scheduler``, ``dhcp_agent_scheduler``): which agent hosts a router or a
+network's DHCP server, and manual (re)scheduling.
+
+* ``GET/POST /v2.0/agents/{id}/l3-routers``, ``DELETE .../l3-routers/{router_id}``, ``GET /v2.0/routers/{id}/
+  l3-agents``; the same with ``dhcp-networks`` / ``dhcp-agents`` for networks.
+* What hosts a resource is :func:`floatnet.core.agent_protocol.scheduling.Candidates.host_for`, the function
+  the agents' host state uses, so these answers are where the dataplane is. Adding binds the resource to the
+  agent (a stored row); removing binds it to no agent; the change is logged for the resource, so the old
+  host's agent tears it down and the new host's agent builds it.
+* Neutron's rules: admin only (``create_l3-router``, ``get_l3-routers``, …: 403); the agent must be of the
+  right type and enabled (``InvalidL3Agent`` / ``InvalidDHCPAgent``, 404); a router is hosted by one agent
+  (``RouterHostedByL3Agent``, 409; adding it to its own agent again changes nothing); removing from an agent
+  that does not host it is ``RouterNotHostedByL3Agent`` / ``NetworkNotHostedByDhcpAgent`` (409). floatnet
+  serves a network's DHCP from one host (one DHCP port), so a network hosted elsewhere is
+  ``NetworkHostedByDHCPAgent`` (409) too, where Neutron would add a second DHCP agent: remove it first.
+* A network is hosted by a DHCP agent when it has a DHCP-enabled subnet, or when the operator bound it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from floatnet.core.access import policy
+from floatnet.core.agent_protocol import changes, scheduling
+from floatnet.core.agent_protocol.agents import down_time, render
+from floatnet.core.context import RequestContext
+from floatnet.core.errors import AgentNotFound, HTTPBadRequest, NetworkNotFound, NotFound
+from floatnet.core.l3_errors import RouterNotFound
+from floatnet.core.listing import ListQuery
+from floatnet.core.resources.networks import NetworkService
+from floatnet.core.resources.routers import RouterService
+from floatnet.core.scheduler_errors import (
+    InvalidDHCPAgent,
+    InvalidL3Agent,
+    NetworkHostedByDHCPAgent,
+    NetworkNotHostedByDhcpAgent,
+    RouterHostedByL3Agent,
+    RouterNotHostedByL3Agent,
+)
+from floatnet.core.service import Core
+from floatnet.core.validation import Attr, string, validate
+from floatnet.db.models import Agent, Network, Router, Subnet
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What differs between routers on L3 agents and networks on DHCP agents."""
+
+    name: str  # scheduling kind
+    agent_type: str
+    key: str  # the POST body's attribute
+    model: Any
+    missing: type[NotFound]
+    missing_key: str
+    invalid_agent: type[AgentNotFound]
+    hosted: type[Exception]
+    not_hosted: type[Exception]
+    rule: str  # <verb>_<rule>: create_l3-router, get_l3-routers, …
+
+
+ROUTERS = Kind(
+    scheduling.ROUTER, scheduling.L3_AGENT, "router_id", Router, RouterNotFound, "router_id",
+    InvalidL3Agent, RouterHostedByL3Agent, RouterNotHostedByL3Agent, "l3-router",
+)  # fmt: skip
+NETWORKS = Kind(
+    scheduling.DHCP, scheduling.DHCP_AGENT, "network_id", Network, NetworkNotFound, "net_id",
+    InvalidDHCPAgent, NetworkHostedByDHCPAgent, NetworkNotHostedByDhcpAgent, "dhcp-network",
+)  # fmt: skip
+
+
+def _placement(session: Session, core: Core) -> scheduling.Candidates:
+    return scheduling.candidates(session, down_time(core), "")
+
+
+def _scheduled(session: Session, kind: Kind) -> list[str]:
+    """Ids of the resources of ``kind`` that are placed at all: every router; networks with a DHCP-enabled
+    subnet or an operator's binding."""
+    if kind is ROUTERS:
+        return list(session.scalars(select(Router.id)))
+    with_dhcp = set(session.scalars(select(Subnet.network_id).where(Subnet.enable_dhcp.is_(True)).distinct()))
+    model, column = scheduling.BINDINGS[kind.name]
+    return sorted(with_dhcp | set(session.scalars(select(column))))
+
+
+def _agent_of_host(session: Session, kind: Kind, host: str | None) -> Agent | None:
+    if host is None:
+        return None
+    return session.scalars(select(Agent).where(Agent.host == host, Agent.agent_type == kind.agent_type)).first()
+
+
+class AgentSchedulerService:
+    """The scheduler APIs of both kinds (see the module docstring)."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    def _agent(self, session: Session, ctx: RequestContext, kind: Kind, agent_id: str, verb: str) -> Agent:
+        policy.check(ctx, f"{verb}_{kind.rule}{'s' if verb == 'get' else ''}", {})
+        agent = session.get(Agent, agent_id)
+        if agent is None:
+            raise AgentNotFound(id=agent_id)
+        if agent.agent_type != kind.agent_type or (verb == "create" and not agent.admin_state_up):
+            raise kind.invalid_agent(id=agent_id)
+        return agent
+
+    def hosted_by(self, ctx: RequestContext, kind: Kind, agent_id: str) -> list[dict[str, Any]]:
+        """The routers (networks) the agent hosts, rendered as ``GET /v2.0/routers`` (``networks``) would."""
+
+        def work(session: Session) -> list[str]:
+            agent = self._agent(session, ctx, kind, agent_id, "get")
+            placement = _placement(session, self.core)
+            return [rid for rid in _scheduled(session, kind) if placement.host_for(kind.name, rid) == agent.host]
+
+        ids = self.core.db.run(work, write=False)
+        service = RouterService(self.core) if kind is ROUTERS else NetworkService(self.core)
+        return service.list(ctx, ListQuery(filters={"id": ids})).items if ids else []
+
+    def agents_hosting(self, ctx: RequestContext, kind: Kind, resource_id: str) -> list[dict[str, Any]]:
+        """The agents hosting router (network) ``resource_id``: none or one."""
+        policy.check(ctx, f"get_{'l3' if kind is ROUTERS else 'dhcp'}-agents", {})
+
+        def work(session: Session) -> list[dict[str, Any]]:
+            if session.get(kind.model, resource_id) is None:
+                raise kind.missing(**{kind.missing_key: resource_id})
+            if resource_id not in _scheduled(session, kind):
+                return []
+            agent = _agent_of_host(session, kind, _placement(session, self.core).host_for(kind.name, resource_id))
+            return [] if agent is None else [render(agent, down_time(self.core))]
+
+        return self.core.db.run(work, write=False)
+
+    def add(self, ctx: RequestContext, kind: Kind, agent_id: str, body: Any) -> None:
+        """Bind the resource the body names to the agent (see the module docstring)."""
+        if not isinstance(body, dict):
+            raise HTTPBadRequest(msg=f"Resource body required: {kind.key}")
+        resource_id = validate(kind.key, {kind.key: Attr(string(36), required=True)}, body, creating=True)[kind.key]
+        self.core.db.run(lambda s: self._add(s, ctx, kind, agent_id, resource_id))
+
+    def _add(self, session: Session, ctx: RequestContext, kind: Kind, agent_id: str, resource_id: str) -> None:
+        agent = self._agent(session, ctx, kind, agent_id, "create")
+        resource = session.get(kind.model, resource_id)
+        if resource is None:
+            raise kind.missing(**{kind.missing_key: resource_id})
+        current = _agent_of_host(
+            session, kind, _placement(session, self.core).host_for(kind.name, resource_id)
+        ) if resource_id in _scheduled(session, kind) else None  # fmt: skip
+        if current is not None and current.id == agent.id and kind is ROUTERS:
+            return
+        if current is not None:
+            raise kind.hosted(**{kind.key: resource_id, "agent_id": current.id})
+        self._bind(session, kind, resource, agent.id)
+
+    def remove(self, ctx: RequestContext, kind: Kind, agent_id: str, resource_id: str) -> None:
+        """Unbind the resource from the agent hosting it: it is then hosted nowhere until added again."""
+        self.core.db.run(lambda s: self._remove(s, ctx, kind, agent_id, resource_id))
+
+    def _remove(self, session: Session, ctx: RequestContext, kind: Kind, agent_id: str, resource_id: str) -> None:
+        agent = self._agent(session, ctx, kind, agent_id, "delete")
+        resource = session.get(kind.model, resource_id)
+        if resource is None:
+            raise kind.missing(**{kind.missing_key: resource_id})
+        host = _placement(session, self.core).host_for(kind.name, resource_id)
+        if resource_id not in _scheduled(session, kind) or host != agent.host:
+            raise kind.not_hosted(**{kind.key: resource_id, "agent_id": agent_id})
+        self._bind(session, kind, resource, None)
+
+    def _bind(self, session: Session, kind: Kind, resource: Any, agent_id: str | None) -> None:
+        """Store the binding and log the resource's change, so every agent refetches it: the old host's finds
+        it absent and tears it down, the new host's builds it."""
+        model, column = scheduling.BINDINGS[kind.name]
+        row = session.get(model, resource.id)
+        if row is None:
+            session.add(model(**{column.key: resource.id, "agent_id": agent_id}))
+        else:
+            row.agent_id = agent_id
+        session.flush()
+        if kind is ROUTERS:
+            changes.updated(session, "router", resource, router_id=resource.id)
+        else:
+            changes.updated(session, "network", resource, network_id=resource.id)
