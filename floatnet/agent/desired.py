@@ -58,6 +58,7 @@ class DhcpHost:
     mac_address: str
     ip_address: str
     hostname: str
+    extra_dhcp_opts: tuple[tuple[str, str, int], ...] = ()  # the port's (name, value, IP version)
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,13 @@ def _subnet(obj: Mapping[str, Any]) -> Subnet:
     )
 
 
+def _dhcp_opts(items: Iterable[Any], where: str) -> tuple[tuple[str, str, int], ...]:
+    return tuple(
+        (_get(o, "opt_name", str, where), _get(o, "opt_value", str, where), _get(o, "ip_version", int, where))
+        for o in items
+    )
+
+
 def _dhcp(obj: Mapping[str, Any] | None, where: str) -> Dhcp | None:
     if obj is None:
         return None
@@ -207,6 +215,7 @@ def _dhcp(obj: Mapping[str, Any] | None, where: str) -> Dhcp | None:
             _get(h, "mac_address", str, where).lower(),
             _get(h, "ip_address", str, where),
             _get(h, "hostname", str, where),
+            _dhcp_opts(h.get("extra_dhcp_opts") or (), where),
         )
         for h in obj.get("hosts") or ()
     )

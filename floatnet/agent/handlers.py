@@ -138,7 +138,9 @@ def dhcp_spec(config: A.DhcpConfig) -> dnsmasq.DhcpSpec:
         )
         for s in config.subnets
     )  # fmt: skip
-    hosts = tuple(dnsmasq.DhcpHost(h.mac_address, h.ip_address, h.hostname) for h in config.hosts)
+    hosts = tuple(
+        dnsmasq.DhcpHost(h.mac_address, h.ip_address, h.hostname, h.port_id, h.extra_dhcp_opts) for h in config.hosts
+    )
     return dnsmasq.DhcpSpec(
         network_id=config.network_id, netns=config.netns, interface=config.interface, subnets=subnets,
         hosts=hosts, dns_servers=config.dns_servers, upstream_dns=config.upstream_dns, domain=config.domain,

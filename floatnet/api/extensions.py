@@ -42,6 +42,7 @@ for _alias, _name, _description in (
     ("net-mtu-writable", "Network MTU (writable)", "Provides a writable MTU attribute for a network resource."),
     ("subnet-external-network", "Subnet External Network", "Subnets show their network's router:external."),
     ("port-security", "Port Security", "Provides port security"),
+    ("extra_dhcp_opt", "Neutron Extra DHCP options", "Extra options configuration for DHCP."),
     ("pagination", "Pagination support", "Extension that indicates that pagination is enabled."),
     ("sorting", "Sorting support", "Extension that indicates that sorting is enabled."),
 ):

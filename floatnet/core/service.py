@@ -18,7 +18,7 @@ from floatnet.core.context import RequestContext
 from floatnet.core.errors import HTTPBadRequest, RevisionNumberConstraintFailed
 from floatnet.core.listing import ListQuery, Page
 from floatnet.core.notify import ChangeNotifier, Pruner
-from floatnet.db.models import Tag, table_of
+from floatnet.db.models import ExtraDhcpOpt, Tag, table_of
 from floatnet.db.session import Database
 
 TAGS = table_of(Tag)
@@ -134,6 +134,21 @@ def load_tags(session: Session, resource_type: str, ids: Iterable[str] | Select[
         rows = session.connection().execute(TAGS_OF, {"kind": resource_type, "ids": list(ids)})
     for resource_id, tag in rows.all():
         result[resource_id].append(tag)
+    return result
+
+
+def load_dhcp_opts(session: Session, port_ids: Iterable[str] | Select[Any]) -> dict[str, list[dict[str, Any]]]:
+    """The extra DHCP options of many ports in one query (``port_ids``: a list or a SELECT of ids), in a
+    stable order: the ports API renders them, the agents' host state hands them to dnsmasq."""
+    result: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    ids = port_ids if isinstance(port_ids, Select) else list(port_ids)
+    rows = session.execute(
+        select(ExtraDhcpOpt.port_id, ExtraDhcpOpt.opt_name, ExtraDhcpOpt.opt_value, ExtraDhcpOpt.ip_version)
+        .where(ExtraDhcpOpt.port_id.in_(ids))
+        .order_by(ExtraDhcpOpt.port_id, ExtraDhcpOpt.ip_version, ExtraDhcpOpt.opt_name)
+    )
+    for port_id, name, value, version in rows:
+        result[port_id].append({"opt_name": name, "opt_value": value, "ip_version": version})
     return result
 
 

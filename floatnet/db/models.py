@@ -156,6 +156,18 @@ class Router(StandardAttrs, Base):
     availability_zone_hints: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
 
+class ExtraDhcpOpt(Base):
+    """A DHCP option of a port's host entry (extra_dhcp_opt): one per option name and IP version."""
+
+    __tablename__ = "extradhcpopts"
+    port_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    opt_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ip_version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    opt_value: Mapped[str] = mapped_column(String(255))
+
+
 class RouterPort(Base):
     """A port attached to a router (an interface or the gateway)."""
 

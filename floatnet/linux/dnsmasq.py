@@ -3,7 +3,9 @@
 Static leases only (``static`` ranges): a MAC without a host entry gets no lease. IPv4 subnets get DHCPv4
 with options router, DNS, classless routes and MTU; IPv6 subnets get stateful DHCPv6 (``static`` range with
 the prefix length, as Neutron's dnsmasq driver does) and only the DNS option (``option6:dns-server``): IPv6
-has no DHCP router or route options (router advertisements carry them). Everything that changes
+has no DHCP router or route options (router advertisements carry them). A port's own options (Neutron's
+``extra_dhcp_opts``) reach only that port: its host entries set the tag ``port-<id>`` and the options file
+carries each option for that tag, formatted as Neutron's dnsmasq driver does. Everything that changes
 often lives in files dnsmasq re-reads on SIGHUP (hosts, options, instance names, upstream servers); the
 command line holds only what needs a restart (interface, subnets, domain, MTU), so :meth:`Dnsmasq.ensure`
 restarts only when it changes. Files are written atomically (temp + rename); a process is signalled only after
@@ -26,6 +28,7 @@ from floatnet.linux.errors import KernelError
 from floatnet.linux.ovs_daemon import pid_alive
 
 LEASE_TIME = 86400
+CLIENT_ID = ("client-id", "61")  # neutron-lib's DHCP_OPT_CLIENT_ID and its option number
 _LABEL_BAD = re.compile(r"[^a-z0-9-]+")
 
 
@@ -42,11 +45,14 @@ class DhcpSubnet:
 
 @dataclass(frozen=True)
 class DhcpHost:
-    """A static lease: this MAC gets this IP and this host name (also served by DNS)."""
+    """A static lease: this MAC gets this IP and this host name (also served by DNS), and the port's own
+    DHCP options (``(name, value, ip_version)``; ``port_id`` names their tag)."""
 
     mac: str
     ip: str
     hostname: str
+    port_id: str = ""
+    options: tuple[tuple[str, str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,15 +115,51 @@ def _subnet_options(spec: DhcpSpec, subnet: DhcpSubnet) -> list[str]:
     return lines
 
 
+def format_option(ip_version: int, tag: str, name: str, value: str) -> str:
+    """One options-file line as Neutron's dnsmasq driver writes it: ``tag:<tag>[,<extra tag>],<option>,<value>``.
+
+    A name may carry an extra condition (``tag:ipxe,bootfile-name``); IPv6 options are ``option6:<name>``,
+    IPv4 ones ``option:<name>`` unless given by number. Only the first line of a name or value is used, so a
+    value can never add a line of its own (dnsmasq logs and skips a line it cannot parse).
+    """
+    found = re.match(r"(tag:(.*),)?(.*)$", name.split("\n", 1)[0])
+    assert found is not None
+    extra, option = found.group(1), found.group(3)
+    if ip_version == 6:
+        option = f"option6:{option}"
+    elif not option.isdigit():
+        option = f"option:{option}"
+    fields = [f"tag:{tag}", *([extra[:-1]] if extra else []), option, value.split("\n", 1)[0]]
+    return ",".join(fields)
+
+
+def _port_options(spec: DhcpSpec) -> list[str]:
+    """The options of each port for its tag, only for the IP versions the port has addresses of; ``client-id``
+    is left out as Neutron leaves it out (it identifies a client, it is not an option to send)."""
+    versions: dict[str, set[int]] = {}
+    options: dict[str, tuple[tuple[str, str, int], ...]] = {}
+    for h in spec.hosts:
+        if h.options:
+            versions.setdefault(h.port_id, set()).add(ipaddress.ip_address(h.ip).version)
+            options[h.port_id] = h.options
+    return [
+        format_option(version, f"port-{port_id}", name, value)
+        for port_id in sorted(options)
+        for name, value, version in options[port_id]
+        if version in versions[port_id] and name not in CLIENT_ID
+    ]
+
+
 def render_files(spec: DhcpSpec) -> dict[str, str]:
     """The files dnsmasq re-reads on SIGHUP, by name: ``host``, ``opts``, ``addn_hosts``, ``servers``."""
     hosts, names = [], []
     for h in sorted(spec.hosts, key=lambda h: (h.ip, h.mac)):
         label = hostname_label(h.hostname, h.ip)
         address = f"[{h.ip}]" if ":" in h.ip else h.ip  # dnsmasq's syntax for an IPv6 host address
-        hosts.append(f"{h.mac.lower()},{address},{label}")
+        tag = f",set:port-{h.port_id}" if h.options else ""
+        hosts.append(f"{h.mac.lower()},{address},{label}{tag}")
         names.append(f"{h.ip}\t{label}.{spec.domain} {label}")
-    opts = [line for s in spec.subnets for line in _subnet_options(spec, s)]
+    opts = [line for s in spec.subnets for line in _subnet_options(spec, s)] + _port_options(spec)
     servers = [f"server={ip}" for ip in spec.upstream_dns]
     return {
         "host": "".join(f"{x}\n" for x in hosts),

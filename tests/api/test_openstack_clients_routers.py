@@ -90,3 +90,38 @@ def test_openstack_cli_gateway_on_external_network_without_subnet(live_server: s
     assert info["external_fixed_ips"] == [] and info["network_id"]
     run("router", "unset", "--external-gateway", "cli-bare-gw")
     run("router", "delete", "cli-bare-gw")
+
+
+def test_openstack_cli_port_extra_dhcp_options(live_server: str, sdk: Any) -> None:
+    def run(*args: str) -> Any:
+        return cli(live_server, *args)
+
+    net = sdk.network.create_network(name="cli-dhcp-opts")
+    sdk.network.create_subnet(network_id=net.id, cidr="10.33.0.0/24", ip_version=4)
+    created = run(
+        "port",
+        "create",
+        "--network",
+        net.id,
+        "--extra-dhcp-option",
+        "name=ntp-server,value=192.0.2.123",
+        "--extra-dhcp-option",
+        "name=bootfile-name,value=pxelinux.0,ip-version=4",
+        "cli-opts",
+        "-f",
+        "json",
+    )
+    opts = {(o["opt_name"], o["opt_value"], o["ip_version"]) for o in created["extra_dhcp_opts"]}
+    assert opts == {("ntp-server", "192.0.2.123", 4), ("bootfile-name", "pxelinux.0", 4)}
+    run("port", "set", "--extra-dhcp-option", "name=bootfile-name,value=grub.efi", "cli-opts")
+    port = sdk.network.get_port(created["id"])
+    assert {o["opt_name"]: o["opt_value"] for o in port.extra_dhcp_opts} == {
+        "ntp-server": "192.0.2.123",
+        "bootfile-name": "grub.efi",
+    }
+    port = sdk.network.update_port(port, extra_dhcp_opts=[{"opt_name": "ntp-server", "opt_value": None}])
+    assert [o["opt_name"] for o in port.extra_dhcp_opts] == ["bootfile-name"]
+    with pytest.raises(exceptions.BadRequestException, match="extra_dhcp_opts"):
+        sdk.network.update_port(port, extra_dhcp_opts=[{"opt_name": "bootfile-name", "opt_value": "a\nb"}])
+    aliases = {ext.alias for ext in sdk.network.extensions()}
+    assert {"extra_dhcp_opt", "extraroute-atomic", "router_availability_zone"} <= aliases

@@ -27,8 +27,8 @@ case "$1" in bound|renew) ;; *) exit 0 ;; esac
 mkdir -p "/etc/netns/$NSNAME"
 : > "/etc/netns/$NSNAME/resolv.conf"
 for d in $dns; do echo "nameserver $d" >> "/etc/netns/$NSNAME/resolv.conf"; done
-printf 'ip=%s\\nmask=%s\\nrouter=%s\\ndns=%s\\nmtu=%s\\ndomain=%s\\nroutes=%s\\n' \\
-  "$ip" "$mask" "$router" "$dns" "$mtu" "$domain" "$staticroutes" > "$RESULT"
+printf 'ip=%s\\nmask=%s\\nrouter=%s\\ndns=%s\\nmtu=%s\\ndomain=%s\\nroutes=%s\\nntp=%s\\n' \\
+  "$ip" "$mask" "$router" "$dns" "$mtu" "$domain" "$staticroutes" "$ntpsrv" > "$RESULT"
 """
 
 
@@ -97,6 +97,8 @@ def udhcpc(client: str, tmp: Path, mac: str | None = None) -> dict[str, str] | N
         "1",
         "-O",
         "staticroutes",
+        "-O",
+        "ntpsrv",
     ]
     proc = subprocess.run(netns.exec_argv(client, argv), env=env, capture_output=True, text=True, timeout=30)
     if proc.returncode != 0 or not result.exists():
@@ -164,3 +166,19 @@ def test_ipv6_subnet_next_to_ipv4_starts_and_still_leases_ipv4(dhcp_env):
     assert f"{MAC},[2001:db8:1::5],vm1" in (tmp / "dhcp" / "net1" / "host").read_text()
     lease = udhcpc(client, tmp)
     assert lease is not None and lease["ip"] == "10.0.0.5"
+
+
+def test_port_options_reach_only_that_port(dhcp_env):
+    """extra_dhcp_opts: the host entry sets the port's tag and only that port's client gets its options."""
+    client, qdhcp, dm, tmp = dhcp_env
+    options = (("ntp-server", "192.0.2.123", 4), ("bootfile-name", "ignored-v6", 6))
+    hosts = (DhcpHost(MAC, "10.0.0.5", "vm1", "port-a", options), DhcpHost(UNKNOWN_MAC, "10.0.0.6", "vm2", "port-b"))
+    assert dm.ensure(spec(qdhcp, hosts=hosts)) == "started"
+    files = tmp / "dhcp" / "net1"
+    assert f"{MAC},10.0.0.5,vm1,set:port-port-a" in (files / "host").read_text()
+    opts = (files / "opts").read_text().splitlines()
+    assert "tag:port-port-a,option:ntp-server,192.0.2.123" in opts and not any("ignored-v6" in o for o in opts)
+    lease = udhcpc(client, tmp)
+    assert lease is not None and lease["ip"] == "10.0.0.5" and lease["ntp"] == "192.0.2.123"
+    other = udhcpc(client, tmp, mac=UNKNOWN_MAC)
+    assert other is not None and other["ip"] == "10.0.0.6" and other["ntp"] == ""

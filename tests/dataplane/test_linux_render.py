@@ -84,3 +84,21 @@ def test_dnsmasq_command_line(tmp_path):
     assert Dnsmasq(tmp_path).argv(spec(hosts=(), upstream_dns=())) == argv  # SIGHUP-able changes only
     with pytest.raises(KernelError):
         Dnsmasq(tmp_path).argv(spec(network_id="../etc"))
+
+
+def test_port_option_lines_as_neutrons_driver_writes_them():
+    from floatnet.linux.dnsmasq import format_option
+
+    assert format_option(4, "port-p", "bootfile-name", "pxelinux.0") == "tag:port-p,option:bootfile-name,pxelinux.0"
+    assert format_option(4, "port-p", "150", "192.0.2.9") == "tag:port-p,150,192.0.2.9"
+    assert format_option(6, "port-p", "bootfile-url", "tftp://[2001:db8::1]/x") == (
+        "tag:port-p,option6:bootfile-url,tftp://[2001:db8::1]/x"
+    )
+    assert format_option(4, "port-p", "tag:ipxe,bootfile-name", "boot.ipxe") == (
+        "tag:port-p,tag:ipxe,option:bootfile-name,boot.ipxe"
+    )
+    assert format_option(4, "port-p", "router", "") == "tag:port-p,option:router,"
+    assert format_option(4, "port-p", "router", "10.0.0.9\ndhcp-range=evil") == "tag:port-p,option:router,10.0.0.9"
+    hosts = (DhcpHost("fa:16:3e:00:00:01", "10.0.0.5", "vm", "p", (("client-id", "x", 4), ("61", "y", 4))),)
+    files = render_files(spec(hosts=hosts))
+    assert files["host"] == "fa:16:3e:00:00:01,10.0.0.5,vm,set:port-p\n" and "port-p" not in files["opts"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -142,3 +143,34 @@ def test_host_resolv_conf_untouched(l2: Seed) -> None:
     with open("/etc/resolv.conf") as handle:
         host = handle.read()
     assert "198.51.100" not in host and "10.0.0." not in host
+
+
+PROBE_SCRIPT = """#!/bin/sh
+case "$1" in bound|renew) printf 'ip=%s\\nntp=%s\\n' "$ip" "$ntpsrv" > "$RESULT" ;; esac
+exit 0
+"""
+
+
+def _probe_lease(vm: Vm, tmp: Path) -> dict[str, str]:
+    """One DHCP exchange from the instance asking for option 42 (NTP servers); the script only records the
+    answer (the instance's own DHCP client keeps its configuration)."""
+    script, result = tmp / "probe.sh", tmp / f"probe-{vm.name}"
+    script.write_text(PROBE_SCRIPT)
+    script.chmod(0o755)
+    result.unlink(missing_ok=True)
+    argv = ["env", f"RESULT={result}", "busybox", "udhcpc", "-i", "eth0", "-s", str(script), "-n", "-q", "-f",
+            "-t", "3", "-T", "1", "-A", "1", "-O", "ntpsrv"]  # fmt: skip
+    in_ns(vm.ns, *argv, check=True)
+    return dict(line.split("=", 1) for line in result.read_text().splitlines())
+
+
+def test_port_extra_dhcp_option_reaches_the_instance(l2: Seed, tmp_path: Path) -> None:
+    """extra_dhcp_opt end to end: set on vm1's port through the API, the agent hands it to the network's
+    dnsmasq, vm1's DHCP client receives it; vm2 on the same network does not."""
+    f, vm1, vm2 = l2.fabric, l2.vms["vm1"], l2.vms["vm2"]
+    body = {"port": {"extra_dhcp_opts": [{"opt_name": "ntp-server", "opt_value": "192.0.2.123"}]}}
+    f.api("PUT", f"/ports/{vm1.port_id}", json=body)
+    wait_until(lambda: _probe_lease(vm1, tmp_path)["ntp"] == "192.0.2.123", 20, "vm1 gets its NTP option")
+    assert _probe_lease(vm1, tmp_path)["ip"] == vm1.ip
+    other = _probe_lease(vm2, tmp_path)
+    assert other["ip"] == vm2.ip and other["ntp"] == ""

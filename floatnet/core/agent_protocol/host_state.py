@@ -23,6 +23,7 @@ from floatnet.config import Config
 from floatnet.core.agent_protocol import router_slice, security_slice
 from floatnet.core.agent_protocol.feed import latest_seq
 from floatnet.core.agent_protocol.scheduling import DHCP, ROUTER, Candidates, candidates
+from floatnet.core.service import load_dhcp_opts
 from floatnet.db.models import IPAllocation, Network, Port, Router, RouterPort, Subnet
 
 DHCP_OWNER = "network:dhcp"
@@ -109,6 +110,7 @@ def _dhcp_section(session: Session, network_id: str, subnets: list[Any]) -> dict
     if dhcp_port is None:
         return None
     ips = _fixed_ips(session, [p.id for p in ports])
+    opts = load_dhcp_opts(session, [p.id for p in ports])
     enabled = {s.id for s in subnets}
     hosts = [
         {
@@ -116,6 +118,7 @@ def _dhcp_section(session: Session, network_id: str, subnets: list[Any]) -> dict
             "mac_address": p.mac_address,
             "ip_address": ip["ip_address"],
             "hostname": _hostname(p, ip["ip_address"]),
+            "extra_dhcp_opts": opts.get(p.id, []),
         }
         for p in ports
         if p.id != dhcp_port.id

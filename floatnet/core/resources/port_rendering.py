@@ -1,4 +1,4 @@
-"""Rendering ports fast: one column tuple per port, fixed IPs and tags loaded in bulk.
+"""Rendering ports fast: one column tuple per port, fixed IPs, tags and DHCP options loaded in bulk.
 
 Listing is the hot read path (agents and clients list hundreds of ports), so rows are read as plain
 tuples of Core columns — timestamps and JSON as their stored text — and turned into Neutron's dicts in
@@ -16,7 +16,7 @@ from sqlalchemy import Select, String, bindparam, select, type_coerce
 from sqlalchemy.orm import Session
 
 from floatnet.core.resources import port_security
-from floatnet.core.service import fmt_time, load_tags
+from floatnet.core.service import fmt_time, load_dhcp_opts, load_tags
 from floatnet.db.models import IPAllocation, Port, table_of
 
 PORTS = table_of(Port)
@@ -72,9 +72,10 @@ def render(
     tags: list[str],
     groups: list[str] | None = None,
     pairs: list[dict[str, str]] | None = None,
+    opts: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """One port tuple (in :data:`COLUMNS` order) as Neutron shows it (``groups``/``pairs``: its security
-    groups and allowed address pairs)."""
+    groups and allowed address pairs; ``opts``: its extra DHCP options)."""
     (pid, name, desc, project, status, revision, created, updated, network_id, mac, admin, device_id, owner,
      security, host, vif_type, details, vnic, profile, dns) = row  # fmt: skip
     return {
@@ -102,7 +103,7 @@ def render(
         "binding:profile": json_value(profile),
         "dns_name": dns,
         "allowed_address_pairs": pairs or [],
-        "extra_dhcp_opts": [],
+        "extra_dhcp_opts": opts or [],
         "security_groups": groups or [],
         "ip_allocation": "immediate",
         "propagate_uplink_status": False,
@@ -141,11 +142,15 @@ def render_rows(
     wanted: Any = ids if ids is not None and len(rows) > 50 else [row[0] for row in rows]
     ips, tags = _ips(session, wanted), _tags(session, wanted)
     groups, pairs = port_security.attachments(session, wanted)
+    opts = load_dhcp_opts(session, wanted)
     empty: list[Any] = []
     return [
-        render(row, ips.get(row[0], empty) or [], tags.get(row[0], empty) or [], groups.get(row[0]), pairs.get(row[0]))
+        render(
+            row, ips.get(row[0], empty) or [], tags.get(row[0], empty) or [], groups.get(row[0]), pairs.get(row[0]),
+            opts.get(row[0]),
+        )
         for row in rows
-    ]
+    ]  # fmt: skip
 
 
 def select_ports() -> Select[Any]:

@@ -21,10 +21,10 @@ from floatnet.core.context import RequestContext
 from floatnet.core.errors import HTTPBadRequest, InvalidInput, MacAddressInUse, PolicyNotAuthorized, PortNotFound
 from floatnet.core.ipam import fixed_ips
 from floatnet.core.listing import ListQuery, Page, apply, sql_filters
-from floatnet.core.resources import device_owners, port_binding, port_rendering, port_security, tags
+from floatnet.core.resources import device_owners, extra_dhcp_opts, port_binding, port_rendering, port_security, tags
 from floatnet.core.resources.fip_target import release_port
 from floatnet.core.resources.scoped_rows import get_port, network_row, network_shared
-from floatnet.core.service import Core, check_revision, owner_project
+from floatnet.core.service import Core, check_revision, load_dhcp_opts, owner_project
 from floatnet.core.validation import (
     VNIC_TYPES,
     Attr,
@@ -64,6 +64,7 @@ SPEC: dict[str, Attr] = {
     "security_groups": Attr(port_security.group_ids),
     "allowed_address_pairs": Attr(port_security.address_pairs),
     "dns_name": Attr(dns_name, default=""),
+    "extra_dhcp_opts": Attr(extra_dhcp_opts.convert),
     "project_id": Attr(project_id, put=False),
     "tenant_id": Attr(project_id, put=False),
     "tags": Attr(list_of(string(60)), put=False),
@@ -77,7 +78,7 @@ STORED = {
     "binding:profile": "binding_profile",
     "binding:vnic_type": "binding_vnic_type",
 }
-IGNORED = ("security_groups", "allowed_address_pairs", "fixed_ips", "tags", "network_id")
+IGNORED = ("security_groups", "allowed_address_pairs", "fixed_ips", "tags", "network_id", "extra_dhcp_opts")
 
 
 def render_ports(session: Session, rows: Sequence[Port]) -> list[dict[str, Any]]:
@@ -206,6 +207,7 @@ def create_port(
     ips = fixed_ips.allocate(session, core.ipam_hints, port_id, network.id, attrs.get("fixed_ips"), owner)
     port_tags = tags.check_tags(attrs.get("tags", []))
     tags.set_initial(session, "port", port_id, port_tags)
+    extra_dhcp_opts.write(session, port_id, attrs.get("extra_dhcp_opts") or [])
     changes.created(session, "port", port_id, network_id=network.id)
     return values, ips, port_tags
 
@@ -227,6 +229,7 @@ def delete_port_in(session: Session, port: Port) -> None:
     port_security.leave_groups(session, port)
     router_id = router_of(session, port.id)
     session.execute(delete(Tag).where(Tag.resource_type == "port", Tag.resource_id == port.id))
+    extra_dhcp_opts.remove(session, port.id)
     session.execute(delete(IPAllocation).where(IPAllocation.port_id == port.id))
     session.delete(port)
     session.flush()
@@ -287,7 +290,9 @@ class PortService:
             values, ips, port_tags = create_port(session, self.core, project, attrs, network)
             groups, pairs = port_security.on_create(session, ctx, values, attrs)
             row = [values[name] for name in port_rendering.NAMES]
-            return port_rendering.render(row, ips, port_tags, groups, pairs)
+            created_id = values["id"]
+            opts = load_dhcp_opts(session, [created_id]).get(created_id) if attrs.get("extra_dhcp_opts") else None
+            return port_rendering.render(row, ips, port_tags, groups, pairs, opts)
 
         return self.core.db.run(work)
 
@@ -319,6 +324,7 @@ class PortService:
             session, self.core.config, network, port.binding_host_id
         )
         port_security.on_update(session, ctx, port, attrs)
+        extra_dhcp_opts.write(session, port.id, attrs.get("extra_dhcp_opts") or [])
         changes.updated(session, "port", port, router_id=router_of(session, port.id), network_id=port.network_id)
         session.flush()
         return render_ports(session, [port])[0]

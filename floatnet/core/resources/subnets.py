@@ -1,4 +1,8 @@
-"""Subnets: CIDR, gateway, allocation pools, DHCP options; a DHCP port follows ``enable_dhcp``."""
+"""Subnets: CIDR, gateway, allocation pools, DHCP options; a DHCP port follows ``enable_dhcp``.
+
+IPv6 modes follow Neutron's rules (:mod:`floatnet.core.ipam.ipv6`); the ports' automatic addresses on a
+SLAAC / DHCPv6-stateless subnet come and go with it (:mod:`floatnet.core.resources.auto_addresses`).
+"""
 
 from __future__ import annotations
 
@@ -23,9 +27,10 @@ from floatnet.core.errors import (
     SegmentNotFound,
     SubnetInUse,
 )
+from floatnet.core.ipam import ipv6
 from floatnet.core.ipam import pools as ipam
 from floatnet.core.listing import ListQuery, Page, apply, sql_filters
-from floatnet.core.resources import dhcp_port, networks, subnet_allocation, tags
+from floatnet.core.resources import auto_addresses, dhcp_port, networks, subnet_allocation, tags
 from floatnet.core.resources.scoped_rows import get_network, get_subnet, require_owner, subnet_visible_clause
 from floatnet.core.service import Core, check_revision, load_tags, owner_project, standard_attrs
 from floatnet.core.validation import (
@@ -261,6 +266,7 @@ class SubnetService:
         quotas.check(session, self.core.config, ctx, "subnet", project_id=project)
         subnet_allocation.resolve(session, ctx, project, network.id, attrs)
         net = _shape(attrs) if net is None else net
+        ipv6.check_modes(attrs, str(net))
         networks.check_mtu(network.mtu, attrs["ip_version"])
         _check_overlap(session, network.id, net)
         subnet = Subnet(
@@ -279,6 +285,7 @@ class SubnetService:
         session.flush()
         tags.set_requested(session, "subnet", subnet.id, attrs)
         changes.created(session, "subnet", subnet.id, network_id=network.id)
+        auto_addresses.on_created(session, subnet)
         dhcp_port.sync(session, self.core, network)
         return render_many(session, [subnet])[0]
 
@@ -297,6 +304,7 @@ class SubnetService:
         check_limits(self.core.config, attrs, subnet.id)
         check_segment(attrs)
         check_revision(subnet.revision_number, revision)
+        ipv6.check_dhcp_update(subnet, attrs)
         net = ipaddress.ip_network(subnet.cidr)
         gateway = attrs.get("gateway_ip", subnet.gateway_ip)
         _check_gateway(net, gateway)
@@ -323,6 +331,7 @@ class SubnetService:
     def _delete(self, session: Session, ctx: RequestContext, subnet_id: str) -> None:
         subnet = get_subnet(session, ctx, subnet_id, lock=True)
         require_owner(ctx, "delete_subnet", subnet)
+        auto_addresses.on_delete(session, subnet)
         if _non_dhcp_allocations(session, subnet.id):
             raise SubnetInUse(subnet_id=subnet.id)
         session.execute(delete(IPAllocation).where(IPAllocation.subnet_id == subnet.id))
