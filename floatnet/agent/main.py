@@ -58,14 +58,15 @@ def ovs_connection(
     cfg: fconfig.Config, state_dir: Path, ovs_netns: str | None
 ) -> tuple[str, OvsDaemons | None, str | None]:
     """The configured OVSDB, else the system's if one answers, else floatnet's own daemons (started once;
-    returned too: the agent restarts them if they exit), and the namespace vswitchd runs in.
+    returned too: the agent restarts them if they exit), and the namespace vswitchd runs in (``ovs_netns``
+    when given, tests; else the host's for a configured or system OVS).
 
     floatnet's own daemons run in a namespace of their own per state dir (their netdev datapath's fixed
     ``ovs-netdev`` device must never meet another instance's), unless ``[ovs] physical_interfaces`` names
     host devices to plug: those are only visible in the host's namespace.
     """
     if cfg.ovsdb_connection:
-        return cfg.ovsdb_connection, None, None
+        return cfg.ovsdb_connection, None, ovs_netns
     system = None if ovs_netns else system_ovs_connection()
     if system:
         return system, None, None

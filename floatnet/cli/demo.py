@@ -1,16 +1,19 @@
-"""``floatnet demo [--cleanup]``: from nothing to a proven floating IP, the seed's whole scenario in one
-command.
+"""``floatnet demo [--cleanup | --down]``: from nothing to a proven floating IP, the seed's whole scenario in
+one command.
 
 Starts server + agent (``floatnet up --detach``, state in ``--state-dir``), builds the lab (the outside world
 and an instance), runs the seed's commands (VLAN 100 private network, flat external network with a pool,
 router with interface and gateway, a floating IP associated to the instance), proves it from the lab's
 namespaces, prints the seed's tables, the router's NAT table and the instance's DHCP lease, then leaves it
-running with a hint of what to try, or tears it all down with ``--cleanup``. Needs root.
+running with a hint of what to try, or tears it all down with ``--cleanup``; ``--down`` tears down a demo
+left running without running it again. The demo touches only what it created: its own server (it refuses a
+URL where another server answers) and the ids it recorded (:mod:`floatnet.cli.demo_owned`). Needs root.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import subprocess
 import sys
@@ -20,6 +23,7 @@ from typing import Any
 
 from floatnet import config as fn_config
 from floatnet.cli import demo_security
+from floatnet.cli.demo_owned import NotOurs, Owned, check_ours
 from floatnet.client import ApiError
 from floatnet.lab import instance, ops, proofs
 from floatnet.lab import ovs as lab_ovs
@@ -30,11 +34,12 @@ from floatnet.lab.names import DNS_SERVER, WEB_SERVER
 from floatnet.linux import netns
 
 DEFAULT_STATE_DIR = "/var/lib/floatnet-demo"
+DEFAULT_BIND = "127.0.0.1:9696"
 PREFIX = "fndemo-"
 DEMO_INI = """# written by `floatnet demo`: the seed's ml2_conf.ini, with floatnet's names
 [DEFAULT]
 auth_strategy = noauth
-bind = 127.0.0.1:9696
+bind = {bind}
 state_dir = {state_dir}
 
 [ml2]
@@ -54,20 +59,33 @@ bridge_mappings = public_eth0:br-ex,public_eth1:br-eth1
 upstream_dns = {dns}
 report_interval = 2
 """
+# (key in the demo's record, collection to check the recorded id in ("": a step without an id), the command:
+# ``{key}`` is the recorded id of an earlier step, so nothing is ever looked up by name)
 SEED = [
-    ["net-create", "--provider:network_type", "vlan", "--provider:physical_network", "public_eth1",
-     "--provider:segmentation_id", "100", "vlan_100"],
-    ["subnet-create", "--enable-dhcp", "--ip-version", "4", "--name", "vlan_100_subnet01", "vlan_100",
-     "10.0.0.0/24"],
-    ["net-create", "--router:external", "--provider:network_type", "flat", "--provider:physical_network",
-     "public_eth0", "public_net"],
-    ["subnet-create", "--name", "public_eth0_subnet01", "--allocation-pool",
-     "start=203.0.113.100,end=203.0.113.119",
-     "--gateway", "203.0.113.1", "--disable-dhcp", "--ip-version", "4", "public_net", "203.0.113.0/24"],
-    ["router-create", "router1"],
-    ["router-interface-add", "router1", "vlan_100_subnet01"],
-    ["router-gateway-set", "router1", "public_net"],
+    ("vlan_100", "networks", ["net-create", "--provider:network_type", "vlan", "--provider:physical_network",
+     "public_eth1", "--provider:segmentation_id", "100", "vlan_100"]),
+    ("vlan_100_subnet01", "subnets", ["subnet-create", "--enable-dhcp", "--ip-version", "4", "--name",
+     "vlan_100_subnet01", "{vlan_100}", "10.0.0.0/24"]),
+    ("public_net", "networks", ["net-create", "--router:external", "--provider:network_type", "flat",
+     "--provider:physical_network", "public_eth0", "public_net"]),
+    ("public_eth0_subnet01", "subnets", ["subnet-create", "--name", "public_eth0_subnet01", "--allocation-pool",
+     "start=203.0.113.100,end=203.0.113.119", "--gateway", "203.0.113.1", "--disable-dhcp", "--ip-version", "4",
+     "{public_net}", "203.0.113.0/24"]),
+    ("router1", "routers", ["router-create", "router1"]),
+    ("router1:interface", "", ["router-interface-add", "{router1}", "{vlan_100_subnet01}"]),
+    ("router1:gateway", "", ["router-gateway-set", "{router1}", "{public_net}"]),
 ]  # fmt: skip
+# the teardown, last step first: (the record keys a step removes, the other keys it needs, the command)
+TEARDOWN = [
+    (("floatingip",), (), ["floatingip-delete", "{floatingip}"]),
+    (("router1:gateway",), ("router1",), ["router-gateway-clear", "{router1}"]),
+    (("router1:interface",), ("router1", "vlan_100_subnet01"), ["router-interface-delete", "{router1}",
+                                                                "{vlan_100_subnet01}"]),
+    (("router1",), (), ["router-delete", "{router1}"]),
+    (("vlan_100", "vlan_100_subnet01"), (), ["net-delete", "{vlan_100}"]),
+    (("public_net", "public_eth0_subnet01"), (), ["net-delete", "{public_net}"]),
+]  # fmt: skip
+COLLECTIONS = {key: collection for key, collection, _ in SEED} | {"floatingip": "floatingips"}
 
 
 class DemoError(RuntimeError):
@@ -78,7 +96,11 @@ def register(subparsers: Any) -> None:
     demo = subparsers.add_parser("demo", help="the seed's scenario end to end, proven (needs root)")
     demo.add_argument("--state-dir", default=DEFAULT_STATE_DIR, help=f"default {DEFAULT_STATE_DIR}")
     demo.add_argument("--config", help="ini file (default: <state-dir>/floatnet.ini, written by the demo)")
-    demo.add_argument("--cleanup", action="store_true", help="tear everything down after the proofs")
+    demo.add_argument("--bind", metavar="HOST:PORT", help=f"the demo server's address (default {DEFAULT_BIND})")
+    demo.add_argument("--prefix", default=PREFIX, help=f"name prefix of the lab's namespaces (default {PREFIX})")
+    how = demo.add_mutually_exclusive_group()
+    how.add_argument("--cleanup", action="store_true", help="tear everything down after the proofs")
+    how.add_argument("--down", action="store_true", help="tear down a demo left running (without running it)")
 
 
 class Demo:
@@ -87,18 +109,27 @@ class Demo:
     def __init__(self, args: argparse.Namespace) -> None:
         self.state_dir = Path(args.state_dir).resolve()
         self.config_path = Path(args.config) if args.config else self.state_dir / "floatnet.ini"
+        self.prefix = args.prefix
         self.step_no = 0
         self.started = time.monotonic()
-        self.cfg = self._config()
-        self.url = f"http://{self.cfg.bind_host}:{self.cfg.bind_port}"
+        self.cfg = self._config(args.bind)
+        self.bind = f"{self.cfg.bind_host}:{self.cfg.bind_port}"
+        self.url = f"http://{self.bind}"
         self.client = LabClient(self.url, timeout=10)
+        self.owned = Owned.load(self.state_dir)
         self.failures = 0
 
-    def _config(self) -> fn_config.Config:
+    def _config(self, bind: str | None) -> fn_config.Config:
+        """The demo's ini (written on the first run); ``--bind`` overrides its address."""
         if not self.config_path.exists():
             self.state_dir.mkdir(parents=True, exist_ok=True)
-            self.config_path.write_text(DEMO_INI.format(state_dir=self.state_dir, dns=DNS_SERVER))
-        return fn_config.load(self.config_path, self.state_dir)
+            ini = DEMO_INI.format(state_dir=self.state_dir, dns=DNS_SERVER, bind=bind or DEFAULT_BIND)
+            self.config_path.write_text(ini)
+        cfg = fn_config.load(self.config_path, self.state_dir)
+        if bind:
+            host, port = fn_config._parse_bind(bind)
+            cfg = dataclasses.replace(cfg, bind_host=host, bind_port=port)
+        return cfg
 
     def step(self, text: str) -> None:
         self.step_no += 1
@@ -120,7 +151,7 @@ class Demo:
 
     def lab(self) -> LabContext:
         ovsdb, ovs_netns = lab_ovs.agent_ovs(self.cfg.ovsdb_connection, self.state_dir)
-        return make_context(self.cfg, self.url, prefix=PREFIX, ovsdb=ovsdb, ovs_netns=ovs_netns)
+        return make_context(self.cfg, self.url, prefix=self.prefix, ovsdb=ovsdb, ovs_netns=ovs_netns)
 
     def check(self, proof: proofs.Proof) -> None:
         mark = "ok  " if proof.ok else "FAIL"
@@ -131,10 +162,11 @@ class Demo:
 
     def start(self) -> None:
         self.step(f"server + agent (state in {self.state_dir})")
-        if self._agent_alive():
-            print(f"  already running on {self.url}")
-            return
-        self.floatnet("up", "--detach", "--state-dir", str(self.state_dir), "--config", str(self.config_path))
+        if check_ours(self.url, self.state_dir):  # refuses a server it did not start
+            print(f"  already running on {self.url} (started by this demo from {self.state_dir})")
+        else:
+            self.floatnet("up", "--detach", "--state-dir", str(self.state_dir), "--config", str(self.config_path),
+                          "--bind", self.bind)  # fmt: skip
         deadline = time.monotonic() + 60
         while not self._agent_alive():
             if time.monotonic() > deadline:
@@ -157,35 +189,61 @@ class Demo:
         for link in state.links:
             print(f"  {link.physnet}: {link.root} in {link.bridge}, {link.address or '802.1Q trunk'}")
         self.step("the seed's topology")
-        if self.api("/networks", name="vlan_100")["networks"]:
-            print("  exists already: reusing it")
-        else:
-            for command in SEED:
-                self.floatnet(*command, "-f", "value", "-c", "id")
+        self._seed()
         self.step("an instance: vm1 on vlan_100 (namespace, tap in br-eth1, DHCP client)")
         if "vm1" not in lab_state.load(ctx.state_dir, ctx.names.prefix).instances:
-            instance.create(ctx, self.client, "vm1", "vlan_100")
+            instance.create(ctx, self.client, "vm1", self.owned.ids["vlan_100"])
         lease = instance.dhcp_lease(ctx, "vm1") or {}
         print(f"  vm1 got {lease.get('ip')}/{lease.get('mask')} by DHCP, gateway {lease.get('router')}")
         self.step("a floating IP for vm1")
         return self._floating_ip(ctx)
 
+    def _seed(self) -> None:
+        """Run the seed's commands, each unless its recorded id still exists (and nothing it refers to was
+        made anew); record every id as it is created."""
+        fresh: set[str] = set()
+        for key, collection, template in SEED:
+            refs = {arg[1:-1] for arg in template if arg.startswith("{")}
+            if key in self.owned.ids and not refs & fresh and self._exists(collection, self.owned.ids[key]):
+                continue
+            argv = [arg.format_map(self.owned.ids) for arg in template]
+            if collection:
+                self.owned.add(key, self.floatnet(*argv, "-f", "value", "-c", "id").stdout.strip())
+            else:
+                self.floatnet(*argv)
+                self.owned.add(key, "done")
+            fresh.add(key)
+        if not fresh:
+            print("  exists already (created by this demo): reusing it")
+
+    def _exists(self, collection: str, resource_id: str) -> bool:
+        if not collection:
+            return True
+        try:
+            self.api(f"/{collection}/{resource_id}")
+        except ApiError as error:
+            if error.status == 404:
+                return False
+            raise
+        return True
+
     def _floating_ip(self, ctx: LabContext) -> dict[str, Any]:
         port_id = lab_state.load(ctx.state_dir, ctx.names.prefix).instances["vm1"].port_id
-        fips = self.api("/floatingips", port_id=port_id)["floatingips"]
-        if not fips:
-            fip_id = self.floatnet(
-                "floatingip-create", "public_net", "-f", "value", "-c", "id"
-            ).stdout.strip()
+        fip_id = self.owned.ids.get("floatingip")
+        if fip_id is None or not self._exists("floatingips", fip_id):
+            public_net = self.owned.ids["public_net"]
+            fip_id = self.floatnet("floatingip-create", public_net, "-f", "value", "-c", "id").stdout.strip()
+            self.owned.add("floatingip", fip_id)
+        fip = self.api(f"/floatingips/{fip_id}")["floatingip"]
+        if fip["port_id"] != port_id:
             self.floatnet("floatingip-associate", fip_id, port_id)
-            fips = self.api("/floatingips", port_id=port_id)["floatingips"]
-        fip = dict(fips[0])
+            fip = self.api(f"/floatingips/{fip_id}")["floatingip"]
         deadline = time.monotonic() + 20
         while fip["status"] != "ACTIVE" and time.monotonic() < deadline:
             time.sleep(0.2)
             fip = self.api(f"/floatingips/{fip['id']}")["floatingip"]
         print(f"  {fip['floating_ip_address']} -> {fip['fixed_ip_address']} ({fip['status']})")
-        return fip
+        return dict(fip)
 
     def prove(self, ctx: LabContext, fip: dict[str, Any]) -> None:
         self.step("proofs, from the lab's namespaces")
@@ -198,10 +256,10 @@ class Demo:
     def show(self, ctx: LabContext) -> None:
         self.step("what it looks like (the seed's tables)")
         for command in (
-            ["net-show", "vlan_100"],
+            ["net-show", self.owned.ids["vlan_100"]],
             ["floatingip-list"],
             ["port-list"],
-            ["router-nat-show", "router1"],
+            ["router-nat-show", self.owned.ids["router1"]],
         ):
             proc = self.floatnet(*command, check=False)
             print(proc.stdout.rstrip() or proc.stderr.rstrip())
@@ -216,28 +274,34 @@ class Demo:
         address = fip["floating_ip_address"]
         print(f"""
 floatnet is running (state in {self.state_dir}). Try:
-  export OS_URL={self.url} FLOATNET_CONFIG={self.config_path} FLOATNET_LAB_PREFIX={PREFIX}
+  export OS_URL={self.url} FLOATNET_CONFIG={self.config_path} FLOATNET_LAB_PREFIX={self.prefix}
   floatnet lab exec upstream -- ping -c 2 {address}
   floatnet lab exec vm1 -- busybox wget -qO- http://{WEB_SERVER}/   # answers with the source it saw
   floatnet lab exec vm1 -- cat /etc/resolv.conf
   floatnet diagnose {address}
-  floatnet router-nat-show router1
-Tear down: floatnet demo --cleanup --state-dir {self.state_dir}""")
+  floatnet router-nat-show {self.owned.ids["router1"]}
+Tear down: floatnet demo --down --state-dir {self.state_dir}{self._prefix_option()}""")
+
+    def _prefix_option(self) -> str:
+        return "" if self.prefix == PREFIX else f" --prefix {self.prefix}"
 
     def cleanup(self, ctx: LabContext) -> None:
+        """Remove what the demo created (by recorded id), the lab, its server, agent and OVS; nothing else.
+
+        Refuses (:class:`NotOurs`) when a server the demo did not start answers on its URL. A resource that
+        cannot be deleted (e.g. its network still holds someone else's floating IP) stays recorded and is
+        named in a warning.
+        """
         self.step("cleanup")
+        ours = check_ours(self.url, self.state_dir)
         owned = self._owned_namespaces()
-        _, errors = ops.down(ctx, self.client)
+        _, errors = ops.down(ctx, self.client if ours else None)
         for error in errors:
             print(f"  warning: {error}")
-        for fip_id in self.floatnet("floatingip-list", "-f", "value", "-c", "id", check=False).stdout.split():
-            self.floatnet("floatingip-delete", fip_id, check=False)
-        for command in (["router-gateway-clear", "router1"], ["router-interface-delete", "router1",
-                        "vlan_100_subnet01"], ["router-delete", "router1"], ["net-delete", "vlan_100"],
-                        ["net-delete", "public_net"]):  # fmt: skip
-            self.floatnet(*command, check=False)
+        if ours:
+            self._delete_recorded()
         deadline = time.monotonic() + 20
-        while any(netns.exists(ns) for ns in owned) and time.monotonic() < deadline:
+        while ours and any(netns.exists(ns) for ns in owned) and time.monotonic() < deadline:
             time.sleep(0.3)
         self.floatnet("down", "--state-dir", str(self.state_dir), check=False)
         for ns in owned:
@@ -245,17 +309,28 @@ Tear down: floatnet demo --cleanup --state-dir {self.state_dir}""")
                 _remove_namespace(ns)
         if (self.state_dir / "ovs").is_dir():
             lab_ovs.stop(self.state_dir / "ovs")
-        print("  everything the demo built is gone")
+        left = sorted(key for key in self.owned.ids if ":" not in key)
+        print(f"  left in the database (see the warnings): {', '.join(left)}" if left else
+              "  everything the demo built is gone")  # fmt: skip
+
+    def _delete_recorded(self) -> None:
+        """Each teardown step whose ids are recorded; forget what it removed (or what is gone already)."""
+        for removes, needs, template in TEARDOWN:
+            if not all(key in self.owned.ids for key in (removes[0], *needs)):
+                continue
+            proc = self.floatnet(*(arg.format_map(self.owned.ids) for arg in template), check=False)
+            collection = COLLECTIONS.get(removes[0], "")
+            if proc.returncode == 0 or (collection and not self._exists(collection, self.owned.ids[removes[0]])):
+                for key in removes:
+                    self.owned.forget(key)
+            else:
+                print(f"  warning: {proc.stderr.strip() or proc.stdout.strip()}")
 
     def _owned_namespaces(self) -> list[str]:
-        try:
-            routers = self.api("/routers", name="router1")["routers"]
-            networks = [
-                n for name in ("vlan_100", "public_net") for n in self.api("/networks", name=name)["networks"]
-            ]
-        except ApiError:
-            return []
-        return [f"qrouter-{r['id']}" for r in routers] + [f"qdhcp-{n['id']}" for n in networks]
+        """The router's and the networks' namespaces, by recorded id (never by name)."""
+        ids = self.owned.ids
+        routers = [f"qrouter-{ids['router1']}"] if "router1" in ids else []
+        return routers + [f"qdhcp-{ids[name]}" for name in ("vlan_100", "public_net") if name in ids]
 
 
 def _remove_namespace(ns: str) -> None:
@@ -271,6 +346,9 @@ def run(args: argparse.Namespace) -> int:
         return 1
     try:
         demo = Demo(args)
+        if args.down:
+            demo.cleanup(demo.lab())
+            return 0
         demo.start()
         ctx = demo.lab()
         fip = demo.build(ctx)
@@ -284,7 +362,7 @@ def run(args: argparse.Namespace) -> int:
             demo.cleanup(ctx)
         else:
             demo.hint(fip)
-    except (DemoError, fn_config.ConfigError, instance.LabError, ApiError, OSError) as error:
+    except (DemoError, NotOurs, fn_config.ConfigError, instance.LabError, ApiError, OSError) as error:
         print(f"floatnet demo: {error}", file=sys.stderr)
         return 1
     return 0 if demo.failures == 0 else 1

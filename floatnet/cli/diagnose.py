@@ -26,6 +26,7 @@ from floatnet.diagnose.facts import Local, Query
 from floatnet.diagnose.reader import NeutronReader, http_getter
 from floatnet.diagnose.result import exit_status, render_text, to_json
 from floatnet.diagnose.sg_match import QueryError, make_traffic
+from floatnet.linux.ovs_daemon import OvsDaemons
 
 DEFAULT_CONFIG = "/etc/floatnet/floatnet.ini"
 SYSTEM_DB_SOCKETS = ("/var/run/openvswitch/db.sock", "/run/openvswitch/db.sock")
@@ -66,26 +67,31 @@ def _config(args: argparse.Namespace) -> fn_config.Config | None:
         raise CliError(str(error)) from None
 
 
-def _ovsdb(args: argparse.Namespace, cfg: fn_config.Config | None) -> str | None:
-    """``--ovsdb``, ``FLOATNET_OVSDB``, the ini file's ``ovsdb_connection``; else, when no system Open vSwitch
-    answers, the database floatnet's agent started for itself in ``<state_dir>/ovs`` (None: the default).
-    """
+def _ovs(args: argparse.Namespace, cfg: fn_config.Config | None) -> tuple[str | None, str | None]:
+    """The OVSDB and the namespace OVS runs in: ``--ovsdb``, ``FLOATNET_OVSDB``, the ini file's
+    ``ovsdb_connection``; else, when no system Open vSwitch answers, the database floatnet's agent started
+    for itself in ``<state_dir>/ovs``, in the namespace it recorded there (None, None: the defaults).
+    ``--ovs-netns``/``FLOATNET_OVS_NETNS`` name the namespace explicitly."""
+    netns = args.ovs_netns or os.environ.get("FLOATNET_OVS_NETNS") or None
     given = args.ovsdb or os.environ.get("FLOATNET_OVSDB") or (cfg.ovsdb_connection if cfg else None)
     if given:
-        return str(given)
+        return str(given), netns
     if any(Path(sock).exists() for sock in SYSTEM_DB_SOCKETS):
-        return None
-    own = (cfg.state_dir if cfg else fn_config.Config().state_dir) / "ovs" / "db.sock"
-    return f"unix:{own}" if own.exists() else None
+        return None, netns
+    own = OvsDaemons((cfg.state_dir if cfg else fn_config.Config().state_dir) / "ovs")
+    if not own.sock.exists():
+        return None, netns
+    return own.connection, netns or own.recorded_netns()
 
 
 def _local(args: argparse.Namespace, cfg: fn_config.Config | None) -> Local:
     """This node's settings: command line, then environment, then the ini file."""
+    ovsdb, ovs_netns = _ovs(args, cfg)
     return Local(
-        ovsdb=_ovsdb(args, cfg),
+        ovsdb=ovsdb,
         bridge_mappings=dict(cfg.bridge_mappings) if cfg else {},
         physical_interfaces=dict(cfg.physical_interfaces) if cfg else {},
-        ovs_netns=args.ovs_netns or os.environ.get("FLOATNET_OVS_NETNS") or None,
+        ovs_netns=ovs_netns,
     )
 
 

@@ -34,7 +34,7 @@ from floatnet.cli.security_group import SECURITY_GROUP, SECURITY_GROUP_RULE
 from floatnet.cli.subnet_pool import ADDRESS_SCOPE, SUBNETPOOL
 from floatnet.client import ApiError
 
-PLUGINS = ("lab", "demo", "diagnose")
+PLUGINS = ("lab", "demo", "diagnose", "cleanup")
 GLOBAL_DESTS = ("os_url", "os_cloud", "debug")
 
 

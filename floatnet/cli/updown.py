@@ -171,8 +171,11 @@ def _last_words(log: Path) -> str:
 
 
 def down(ctx: Invocation) -> int:
-    """Stop what ``up --detach`` started from this state dir (agent first); stale PID files are removed."""
+    """Stop what ``up --detach`` started from this state dir (agent first); stale PID files are removed.
+    With ``--purge``, then remove the dataplane the agent left (``floatnet cleanup``)."""
     state_dir = ctx.args.state_dir
+    if ctx.args.purge and os.geteuid() != 0:
+        raise CliError("floatnet down --purge needs root (it removes namespaces, OVS ports and nft tables)")
     running = _running(state_dir)
     for role in reversed(ROLES):
         if role in running:
@@ -181,6 +184,13 @@ def down(ctx: Invocation) -> int:
         _pid_path(state_dir, role).unlink(missing_ok=True)
     if not running:
         print(f"floatnet is not running from {state_dir}", file=ctx.out)
+    if ctx.args.purge:  # ``floatnet cleanup`` in a child: node code stays out of this HTTP-only module
+        config = ["--config", ctx.args.config] if ctx.args.config else []
+        argv = supervise.floatnet_argv("cleanup", "--state-dir", state_dir, *config)
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        ctx.out.write(done.stdout)
+        sys.stderr.write(done.stderr)
+        return done.returncode
     return 0
 
 
@@ -195,4 +205,6 @@ def register(subparsers: Any) -> None:
     start.set_defaults(handler=up)
     stop = subparsers.add_parser("down", help="Stop what floatnet up --detach started.")
     stop.add_argument("--state-dir", default=DEFAULT_STATE_DIR, help=f"default {DEFAULT_STATE_DIR}")
+    stop.add_argument("--purge", action="store_true", help="then remove the dataplane too (floatnet cleanup)")
+    stop.add_argument("--config", metavar="FILE", help="with --purge: the ini file (its [ovs] ovsdb_connection)")
     stop.set_defaults(handler=down)
