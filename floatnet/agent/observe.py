@@ -148,7 +148,7 @@ def observe_security(dp: Dataplane) -> Security:
     """The node's security-group tables (in the OVS namespace): filters, group fingerprints, members."""
     found = port_filter.observe(dp.ovs_netns)
     return Security(
-        ports={i: FilteredPort(p.zone, p.tap, p.stateful, p.fingerprint) for i, p in found.ports.items()},
+        ports={i: FilteredPort(p.zone, p.tap, p.stateful, p.fingerprint, p.parts) for i, p in found.ports.items()},
         groups=dict(found.groups),
         members={g: frozenset(m) for g, m in found.members.items()},
     )

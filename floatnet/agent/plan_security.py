@@ -46,9 +46,14 @@ def filtered(desired: DesiredState, observed: Observed, port: Port) -> bool:
     if have is None:
         return False
     try:
-        return have.fingerprint == filter_for(desired, port, have.zone).fingerprint()
+        return current(have, filter_for(desired, port, have.zone))
     except KernelError:
         return False
+
+
+def current(have: FilteredPort, want: r.PortFilter) -> bool:
+    """The installed filter is ``want``: same chains (fingerprint) and every element in place."""
+    return have.fingerprint == want.fingerprint() and have.parts == r.port_parts(want)
 
 
 def blocked(desired: DesiredState, port: Port, found: OvsPort | None) -> str | None:
@@ -91,7 +96,7 @@ def plan_port(
         want = filter_for(desired, port, have.zone if have else zone or 0)
     except KernelError as exc:
         return [], f"port {port.id} cannot be filtered: {exc}"
-    if have is not None and have.fingerprint == want.fingerprint():
+    if have is not None and current(have, want):
         return [], None
     return [S.ReplacePortFilter(group=group, refs=refs, port=want)], None
 
@@ -196,7 +201,7 @@ def project_security(security: Security, actions: Sequence[A.Action]) -> Securit
             members[a.group_id] = (members.get(a.group_id, frozenset()) - a.remove) | a.add
         elif isinstance(a, S.ReplacePortFilter):
             p = a.port
-            ports[p.port_id] = FilteredPort(p.zone, p.tap, p.stateful, p.fingerprint())
+            ports[p.port_id] = FilteredPort(p.zone, p.tap, p.stateful, p.fingerprint(), r.port_parts(p))
         elif isinstance(a, S.DeletePortFilter):
             ports.pop(a.port_id, None)
     return Security(ports=ports, groups=groups, members=members, applied=applied)

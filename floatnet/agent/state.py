@@ -104,13 +104,14 @@ class OvsPort:
 @dataclass(frozen=True)
 class FilteredPort:
     """An instance port's security-group filter as installed: its conntrack zone (allocated by the agent,
-    read back from the kernel, so stable across restarts), its tap, stateful or not, and the fingerprint of
-    everything rendered into it (``None``: the fingerprint rule is missing — drift)."""
+    read back from the kernel, so stable across restarts), its tap, stateful or not, the fingerprint of its
+    chains (``None``: missing or changed by hand — drift) and its elements in the shared maps and sets."""
 
     zone: int
     tap: str
     stateful: bool
     fingerprint: str | None
+    parts: frozenset[str] = frozenset()  # its map and set elements (sg_render.port_parts spelling)
 
 
 @dataclass(frozen=True)

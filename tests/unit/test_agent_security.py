@@ -5,6 +5,7 @@ security off removes the filter and cuts the zone, drift of the tables is repair
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from floatnet.agent import actions as A
@@ -188,7 +189,7 @@ def test_tables_changed_by_hand_are_repaired_by_the_loop() -> None:
     ports, groups = dict(kernel.security.ports), dict(kernel.security.groups)
     del ports[VM]
     groups[SG] = "tampered"
-    kernel.security = kernel.security.__class__(ports=ports, groups=groups, members=kernel.security.members)
+    kernel.security = replace(kernel.security, ports=ports, groups=groups)
     kernel.dirty = {SECURITY}
     loop.step()
     assert kinds(kernel.applied[before:]) == ["ReplaceGroup", "ReplacePortFilter"]
@@ -222,3 +223,17 @@ def test_port_deleted_by_the_feed_removes_its_filter_then_its_unused_group() -> 
     loop.reconcile(loop.on_changes([{"kind": "port", "id": VM, "op": "delete", "network_id": NET}]))
     assert kinds(kernel.applied[before:]) == ["SetTag", "DeletePortFilter", "DeleteGroup"]
     assert kernel.security.groups == {} and loop.configurations()["errors"] == []
+
+
+def test_an_element_deleted_by_hand_is_put_back() -> None:
+    server, kernel = world(secured())
+    loop = agent(server, kernel)
+    loop.reconcile(Dirty(everything=True))
+    before = len(kernel.applied)
+    port = kernel.security.ports[VM]
+    dropped = replace(port, parts=frozenset(p for p in port.parts if not p.startswith("port_src4")))
+    kernel.security = replace(kernel.security, ports={VM: dropped})
+    kernel.dirty = {SECURITY}
+    loop.step()
+    assert kinds(kernel.applied[before:]) == ["ReplacePortFilter"]
+    assert kernel.security.ports[VM] == port
