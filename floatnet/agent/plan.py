@@ -5,10 +5,12 @@ states give no action at all (an agent restart touches nothing), one floating IP
 sync, one map-element add and one gratuitous ARP. A router's NAT table is rebuilt only when it is missing
 or its rules (gateway, SNAT) differ; otherwise the planner diffs its elements (internal networks, floating
 IPs) against the view and edits just those — :mod:`floatnet.linux.nat` keeps no memory and does no diff.
+Instance ports get their security-group filter before their tag (:mod:`floatnet.agent.plan_security`).
 
 Deletion is guarded: routers and networks the server named ``absent`` are removed, but a sweep of everything
 else floatnet owns and the server no longer lists happens only when ``desired.complete`` (a full snapshot).
-With a partial or unknown desired state nothing outside the listed resources is touched."""
+With a partial or unknown desired state nothing outside the listed resources is touched (but for security groups
+no port needs: every scoped state carries the whole state's ``groups_in_use``)."""
 
 from __future__ import annotations
 
