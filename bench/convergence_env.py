@@ -183,8 +183,11 @@ class Env:
         return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
 
     def make_vm(self, name: str, wired: bool = True) -> dict[str, Any]:
-        """A port bound to this host and its "instance": a namespace plugged into OVS as a hypervisor does."""
-        port = self.api.create("port", network_id=self.priv["id"], name=name, **{"binding:host_id": self.host})
+        """A port bound to this host and its "instance": a namespace plugged into OVS as a hypervisor does —
+        straight, without the hybrid plug, so without port security (the agent would isolate a port it cannot
+        filter; security groups are measured by bench/security_groups.py)."""
+        attrs = {"binding:host_id": self.host, "port_security_enabled": False}
+        port = self.api.create("port", network_id=self.priv["id"], name=name, **attrs)
         ns, dev = self.ns(f"{self.prefix}-{name}"), f"{self.prefix}{name}"
         links.ensure_veth(dev, "eth0", ns, mac=port["mac_address"], peer_name="eth0", netns=self.ovs_ns)
         links.tx_offload_off(dev, self.ovs_ns)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
+from typing import ClassVar
 
 from floatnet.agent.desired import DhcpHost, Subnet
 from floatnet.agent.state import NatTable
@@ -18,14 +19,17 @@ Ref = tuple[str, str]  # (kind, id): ("router", id), ("floatingip", id), ("port"
 
 @dataclass(frozen=True, kw_only=True)
 class Action:
-    """Base of every action: where it belongs and what it is for."""
+    """Base of every action: where it belongs and what it is for. ``gates``: when such an action fails, the
+    rest of its group is skipped (a namespace that could not be created, a port filter not installed)."""
 
+    gates: ClassVar[bool] = False
     group: str
     refs: tuple[Ref, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
 class CreateNamespace(Action):
+    gates: ClassVar[bool] = True
     ns: str
     forwarding: bool
 

@@ -1,8 +1,9 @@
 """Execute a plan through :mod:`floatnet.linux`, isolating failures per resource.
 
 An action that fails marks its resources (``refs``) ``ERROR`` with the reason and the loop goes on with the
-next action: one broken router never stops the others. Only a namespace that could not be created makes the
-rest of its group pointless; those actions are skipped (their resources get the same reason).
+next action: one broken router never stops the others. Only a gating action (a namespace that could not be
+created, a port filter not installed) makes the rest of its group pointless; those actions are skipped
+(their resources get the same reason).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def run_actions(actions: Iterable[A.Action], handlers: Mapping[type, Handler]) -
             level = logging.WARNING if _expected(exc) else logging.ERROR
             log.log(level, "%s failed: %s", describe(action), reason, exc_info=not _expected(exc))
             _record(result, action, reason)
-            if isinstance(action, A.CreateNamespace):
+            if action.gates:
                 broken[action.group] = reason
         else:
             result.done += 1

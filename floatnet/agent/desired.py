@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from floatnet.agent.desired_security import SecurityGroup, allowed_pairs, parse_security
+
 DEAD_VLAN = 4095  # Neutron's tag for a port that must not reach any network (admin down, unbound)
 
 
@@ -94,6 +96,9 @@ class Port:
     device_owner: str
     wiring: Wiring
     fixed_ips: tuple[FixedIp, ...] = ()
+    port_security: bool = False  # True: filtered by its security groups, anti-spoofed (hybrid plug needed)
+    security_groups: tuple[str, ...] = ()
+    allowed_pairs: tuple[tuple[str, str | None], ...] = ()  # (ip or cidr, mac or None: the port's own)
 
     @property
     def tag(self) -> int | None:
@@ -150,6 +155,9 @@ class DesiredState:
     absent_routers: frozenset[str] = frozenset()
     absent_networks: frozenset[str] = frozenset()
     absent_ports: frozenset[str] = frozenset()
+    groups: Mapping[str, SecurityGroup] = field(default_factory=dict)  # the groups of the listed ports
+    members: Mapping[str, frozenset[str]] = field(default_factory=dict)  # remote group -> member addresses
+    groups_in_use: frozenset[str] | None = None  # a scoped state: the groups the whole state's ports need
 
 
 def _get(obj: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
@@ -251,6 +259,9 @@ def parse_port(obj: Mapping[str, Any]) -> Port:
         device_owner=obj.get("device_owner") or "",
         wiring=_wiring(obj, where),
         fixed_ips=_fixed_ips(obj.get("fixed_ips") or (), where),
+        port_security=obj.get("port_security_enabled") is True,
+        security_groups=tuple(sorted(str(g) for g in obj.get("security_groups") or ())),
+        allowed_pairs=allowed_pairs(obj.get("allowed_address_pairs") or ()),
     )
 
 
@@ -303,6 +314,7 @@ def parse_state(doc: Any, complete: bool, absent_ports: Iterable[str] = ()) -> D
         raise DesiredStateError("state document is not an object")
     try:
         absent = doc.get("absent") or {}
+        groups, members = parse_security(doc.get("security"))
         return DesiredState(
             seq=_get(doc, "seq", int, "state"),
             complete=complete,
@@ -312,6 +324,8 @@ def parse_state(doc: Any, complete: bool, absent_ports: Iterable[str] = ()) -> D
             absent_routers=frozenset(absent.get("routers") or ()),
             absent_networks=frozenset(absent.get("networks") or ()),
             absent_ports=frozenset(absent_ports),
+            groups=groups,
+            members=members,
         )
-    except (AttributeError, TypeError) as exc:
+    except (AttributeError, TypeError, KeyError) as exc:
         raise DesiredStateError(f"malformed state document: {exc}") from exc

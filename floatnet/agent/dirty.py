@@ -9,6 +9,8 @@ of one tick are coalesced (:meth:`Dirty.add`) and one step observes, plans, appl
   O(changed) fast path), plus instance ports deleted;
 - a kernel event and a failure retry mark a namespace ``stale``: it is re-read from the kernel, then planned;
 - an OVS change (a hypervisor plug) sets ``ovs``: every router/network/port is planned against the view;
+- a change of the security-group tables under the agent sets ``security``: they are re-read, and every
+  instance port is planned;
 - the periodic full observe, a 410 from the feed and a failure backoff set ``everything``: relist the server,
   observe every owned object, plan all of it and sweep what the server no longer lists (the full resync).
 """
@@ -19,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from floatnet.agent.desired import DesiredState, FloatingIp
+from floatnet.agent.plan_security import groups_kept
 from floatnet.linux import names
 
 
@@ -31,6 +34,7 @@ class Dirty:
     stale: set[str] = field(default_factory=set)  # re-observed from the kernel first, then planned whole
     fips: dict[str, dict[str, FloatingIp | None]] = field(default_factory=dict)  # router -> {id: as cached before}
     ovs: bool = False
+    security: bool = False  # the security-group tables changed under the agent: re-read, plan every port
     absent_routers: set[str] = field(default_factory=set)
     absent_networks: set[str] = field(default_factory=set)
     gone_ports: set[str] = field(default_factory=set)
@@ -39,7 +43,8 @@ class Dirty:
 
     def __bool__(self) -> bool:
         return bool(
-            self.everything or self.namespaces or self.stale or self.fips or self.ovs or self.absent_routers
+            self.everything or self.namespaces or self.stale or self.fips or self.ovs or self.security
+            or self.absent_routers
             or self.absent_networks or self.gone_ports or self.gone_fips
         )  # fmt: skip
 
@@ -48,6 +53,7 @@ class Dirty:
         (the kernel still holds what the first change saw)."""
         self.everything |= other.everything
         self.ovs |= other.ovs
+        self.security |= other.security
         for mine, theirs in (
             (self.namespaces, other.namespaces), (self.stale, other.stale), (self.feed, other.feed),
             (self.absent_routers, other.absent_routers), (self.absent_networks, other.absent_networks),
@@ -68,7 +74,7 @@ class Dirty:
 def scope(desired: DesiredState, dirty: Dirty) -> DesiredState:
     """The part of ``desired`` a (non-full) step plans whole: the routers/networks of the dirty namespaces,
     the instance ports of the dirty networks, and what the feed said is gone — or, with ``ovs``, every router,
-    network and port. Partial: nothing outside it is ever deleted."""
+    network and port (with ``security``, every port). Partial: nothing outside it is ever deleted."""
     wanted = dirty.whole()
     every = dirty.ovs
     return replace(
@@ -76,10 +82,13 @@ def scope(desired: DesiredState, dirty: Dirty) -> DesiredState:
         complete=False,
         routers={i: r for i, r in desired.routers.items() if every or names.router_ns(i) in wanted},
         networks={i: n for i, n in desired.networks.items() if every or names.dhcp_ns(i) in wanted},
-        ports={i: p for i, p in desired.ports.items() if every or names.dhcp_ns(p.network_id) in wanted},
+        ports={
+            i: p for i, p in desired.ports.items() if every or dirty.security or names.dhcp_ns(p.network_id) in wanted
+        },  # fmt: skip
         absent_routers=frozenset(dirty.absent_routers - set(desired.routers)),
         absent_networks=frozenset(dirty.absent_networks - set(desired.networks)),
         absent_ports=frozenset(dirty.gone_ports - set(desired.ports)),
+        groups_in_use=groups_kept(desired),
     )
 
 

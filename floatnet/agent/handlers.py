@@ -17,6 +17,7 @@ from typing import Any
 
 from floatnet.agent import actions as A
 from floatnet.agent.observe import Dataplane
+from floatnet.agent.sg_handlers import SG_HANDLERS
 from floatnet.linux import arp, conntrack, dnsmasq, links, nat, netns
 from floatnet.linux.errors import KernelError
 
@@ -177,6 +178,7 @@ _TABLE: dict[type, Callable[[Dataplane, Any], None]] = {
     A.Garp: _garp,
     A.EnsureDhcp: _ensure_dhcp,
     A.StopDhcp: _stop_dhcp,
+    **SG_HANDLERS,
 }
 
 

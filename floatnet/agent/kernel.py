@@ -19,7 +19,7 @@ from floatnet.agent.actions import Action
 from floatnet.agent.apply import ApplyResult, run_actions
 from floatnet.agent.handlers import handlers
 from floatnet.agent.kernel_watch import KernelWatch
-from floatnet.agent.state import Namespace, Observed, OvsPort
+from floatnet.agent.state import Namespace, Observed, OvsPort, Security
 from floatnet.linux.ovs_daemon import DAEMONS, OvsDaemons
 
 
@@ -37,6 +37,9 @@ class Kernel(Protocol):
 
     def observe_dhcp(self) -> dict[str, str]:
         """Networks with a running dnsmasq -> the fingerprint of its configuration."""
+
+    def observe_security(self) -> Security:
+        """The security-group tables: port filters, group fingerprints, remote-group members."""
 
     def apply(self, actions: Sequence[Action]) -> ApplyResult:
         """Run the actions in order; a failing one marks its resources and the rest go on."""
@@ -56,6 +59,8 @@ class LinuxKernel:
             dp.dnsmasq.running,
             daemon_pids=lambda: _daemon_pids(daemons),
             restart_daemons=daemons.start if daemons is not None else lambda: None,
+            watch_security=True,
+            security_ns=dp.ovs_netns,
         )
 
     def observe(self, wanted: Iterable[str]) -> Observed:
@@ -75,6 +80,9 @@ class LinuxKernel:
 
     def observe_dhcp(self) -> dict[str, str]:
         return O.observe_dhcp(self.dp)
+
+    def observe_security(self) -> Security:
+        return O.observe_security(self.dp)
 
     def apply(self, actions: Sequence[Action]) -> ApplyResult:
         result = run_actions(actions, self.handlers)

@@ -1,13 +1,13 @@
 """Which owned namespaces changed under the agent: the kernel as a trigger of the reconcile loop.
 
-One :class:`~floatnet.linux.events.NsMonitor` per owned namespace (netlink link/address/route and nftables
-events), one ``pidfd`` per dnsmasq and per OVS daemon floatnet started, and the ``/run/netns`` generation for
-deleted namespaces. :meth:`KernelWatch.changed` is a non-blocking ``epoll`` of all of them: no thread, no
-CPU while nothing happens, whatever their number. The agent's own changes also send events:
-:meth:`KernelWatch.applied` drops them right after each apply (the kernel queues them synchronously, during
-the agent's own system calls), so what :meth:`changed` reports afterwards is someone else's doing — drift.
-What this misses (a change racing the agent's own apply, a process it does not watch) the periodic full
-observe catches.
+One :class:`~floatnet.linux.events.NsMonitor` per owned namespace (netlink link/address/route and nftables events),
+one for the security-group tables (nftables events of the OVS namespace), one ``pidfd`` per dnsmasq and per OVS
+daemon floatnet started, and the ``/run/netns`` generation for deleted namespaces. :meth:`KernelWatch.changed` is a
+non-blocking ``epoll`` of all of them: no thread, no CPU while nothing happens, whatever their number. The agent's
+own changes also send events: :meth:`KernelWatch.applied` drops them right after each apply (the kernel queues them
+synchronously, during the agent's own system calls), so what :meth:`changed` reports afterwards is someone else's
+doing — drift. What this misses (a change racing the agent's own apply, a process it does not watch) the periodic
+full observe catches.
 """
 
 from __future__ import annotations
@@ -23,15 +23,19 @@ from floatnet.linux.errors import KernelError
 log = logging.getLogger(__name__)
 
 EVERYTHING = "*"  # changed(): an OVS daemon was restarted, every namespace must be re-planned
+SECURITY = "floatnet_sg"  # changed(): the security-group tables (in the OVS namespace) changed under the agent
 
 
 class KernelWatch:
     """See the module docstring. ``dhcp_pids()`` lists the running dnsmasq processes by network;
-    ``daemon_pids()`` the OVS daemons floatnet runs itself; ``restart_daemons()`` brings them back."""
+    ``daemon_pids()`` the OVS daemons floatnet runs itself; ``restart_daemons()`` brings them back;
+    with ``watch_security``, the nftables events of ``security_ns`` (where the security-group tables live: the
+    OVS namespace; None: the agent's own) are reported as :data:`SECURITY`."""
 
     def __init__(
         self, dhcp_pids: Callable[[], Mapping[str, int]], daemon_pids: Callable[[], Iterable[int]] = lambda: (),
-        restart_daemons: Callable[[], None] = lambda: None,
+        restart_daemons: Callable[[], None] = lambda: None, watch_security: bool = False,
+        security_ns: str | None = None,
     ) -> None:  # fmt: skip
         self.dhcp_pids = dhcp_pids
         self.daemon_pids = daemon_pids
@@ -43,6 +47,7 @@ class KernelWatch:
         self.readiness = events.Readiness()
         self.generation = events.netns_generation()
         self._watch_daemons()
+        self.security = self._watch_security(security_ns) if watch_security else None
 
     def track(self, namespaces: Iterable[str]) -> None:
         """Watch exactly these namespaces (the ones the agent owns now), and the dnsmasq processes."""
@@ -57,6 +62,8 @@ class KernelWatch:
         """After the agent's own apply: drop the events it caused, follow created/deleted namespaces and
         (re)started dnsmasq processes."""
         groups = set(groups)
+        if self.security is not None:
+            self.security.drain()
         for name, monitor in list(self.monitors.items()):
             if self._same(name):
                 monitor.drain()
@@ -85,8 +92,21 @@ class KernelWatch:
                     self._daemon_died()
             elif name in self.monitors:
                 self.monitors[name].drain()
+            elif name == SECURITY and self.security is not None:
+                self.security.drain()
             dirty.add(name)
         return dirty
+
+    def _watch_security(self, netns_name: str | None) -> events.NsMonitor | None:
+        try:
+            monitor = events.NsMonitor(netns_name, nftables_only=True)
+        except KernelError as exc:
+            log.warning("cannot watch the security-group tables (the periodic observe covers them): %s", exc)
+            return None
+        for fd in monitor.fileno_list():
+            self.by_fd[fd] = SECURITY
+            self.readiness.add(fd)
+        return monitor
 
     def _daemon_died(self) -> None:
         log.warning("an Open vSwitch daemon floatnet runs exited: restarting it")

@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from floatnet.agent import drift, plan_fips
+from floatnet.agent import drift, plan_fips, sg_view
 from floatnet.agent import status as S
 from floatnet.agent.actions import Action, Ref
 from floatnet.agent.apply import ApplyResult
@@ -37,10 +37,11 @@ from floatnet.agent.client import Client, ServerError
 from floatnet.agent.desired import DesiredState, DesiredStateError, FloatingIp, parse_state
 from floatnet.agent.dirty import Dirty, changed_fips, scope
 from floatnet.agent.kernel import Kernel
-from floatnet.agent.kernel_watch import EVERYTHING
-from floatnet.agent.merge import Touched, complete_routers, gone_fips, merge, touched
+from floatnet.agent.kernel_watch import EVERYTHING, SECURITY
+from floatnet.agent.merge import Touched, complete_routers, gone_fips, merge, networks_naming, touched
 from floatnet.agent.plan import plan
 from floatnet.agent.plan_common import PlanContext
+from floatnet.agent.plan_security import remember_applied
 from floatnet.agent.projection import project
 from floatnet.agent.state import Observed, OvsPort
 from floatnet.agent.watch import RELIST, Heartbeat, Watcher
@@ -166,6 +167,8 @@ class Agent:
         state and mark their namespaces dirty — or, for floating-IP-only changes on built routers that did not
         change otherwise, just those floating IPs (the fast path: O(changed) work per change)."""
         batch = touched(changes)
+        if self.desired is not None:  # members of these groups moved: the ports whose rules name them
+            batch.networks |= networks_naming(self.desired, batch.security_groups)
         if not (batch.routers or batch.networks or batch.gone_ports):
             return Dirty()
         partial, answer, asked = self._fetch(batch)
@@ -197,7 +200,9 @@ class Agent:
             assert self.desired is not None
             due |= set(self.observed.namespaces) | set(project(self.desired, self.ctx, {}).namespaces)
             due.discard(EVERYTHING)
-        return Dirty(stale=due, ovs=self.kernel.observe_ovs() != self.ovs_planned)
+        security = SECURITY in due
+        due.discard(SECURITY)
+        return Dirty(stale=due, ovs=self.kernel.observe_ovs() != self.ovs_planned, security=security)
 
     def _fetch(self, batch: Touched) -> tuple[DesiredState, DesiredState, set[str] | None]:
         """The filtered desired state for a batch, the server's answer as sent (for the statuses it holds), and
@@ -249,7 +254,7 @@ class Agent:
             current, gone, started = self._relist()
         else:
             assert self.desired is not None
-            found = self._reobserve(dirty.stale, refresh_ovs=bool(dirty.whole() or dirty.ovs))
+            found = self._reobserve(dirty.stale, bool(dirty.whole() or dirty.ovs), dirty.security)
             current, gone = scope(self.desired, dirty), dirty.gone_fips
         fast = self._fast(dirty, current)
         actions, fast_actions, result = self._plan_apply(current, fast)
@@ -278,16 +283,17 @@ class Agent:
         self.client.register(self.configurations(), start_flag=self.syncs == 0)
         desired = parse_state(self.client.state(), complete=True)
         listed = time.monotonic()
-        self.observed = self.kernel.observe(project(desired, self.ctx, {}).namespaces)
+        observed = self.kernel.observe(project(desired, self.ctx, {}).namespaces)
+        self.observed = replace(observed, security=remember_applied(observed.security, self.observed.security))
         with self.lock:
             gone = gone_fips(self.desired, desired, set(desired.routers))
             self.desired = desired
         self.reported.update(S.known(desired))
         return desired, gone, listed
 
-    def _reobserve(self, stale: set[str], refresh_ovs: bool) -> list[str]:
-        """Read the ``stale`` namespaces (their dnsmasq too) and, if asked, the OVS ports into the view; returns
-        what differed from the view (drift)."""
+    def _reobserve(self, stale: set[str], refresh_ovs: bool, security: bool = False) -> list[str]:
+        """Read the ``stale`` namespaces (their dnsmasq too) and, if asked, the OVS ports and the security-group
+        tables into the view; returns what differed from the view (drift)."""
         namespaces, found = dict(self.observed.namespaces), []
         for ns in sorted(stale):
             now = self.kernel.observe_namespace(ns)
@@ -302,7 +308,9 @@ class Agent:
             dhcp = self.kernel.observe_dhcp()
             found += [f"dnsmasq of network {n} not running" for n in sorted(set(self.observed.dhcp) - set(dhcp))]
         ovs_ports = self.kernel.observe_ovs() if refresh_ovs or stale else self.observed.ovs_ports
-        self.observed = Observed(namespaces=namespaces, ovs_ports=ovs_ports, dhcp=dhcp)
+        sg = sg_view.reobserve(self.kernel, self.observed.security) if security else self.observed.security
+        found += ["security-group tables changed"] if sg != self.observed.security else []
+        self.observed = Observed(namespaces=namespaces, ovs_ports=ovs_ports, dhcp=dhcp, security=sg)
         return found
 
     def _fast(self, dirty: Dirty, current: DesiredState) -> Fast:
@@ -406,7 +414,7 @@ class Agent:
         needed actions, not a retry) is logged as a warning once, with what changed, and recorded."""
         kinds = ", ".join(sorted({type(a).__name__ for a in actions}))
         drifted = dirty.stale - retried
-        repairs = [a for a in actions if a.group in drifted]
+        repairs = [a for a in actions if a.group in drifted or dirty.security and isinstance(a, sg_view.SG_ACTIONS)]
         if found or repairs:
             what = "; ".join(found) or "changed under the agent"
             self._record_repair(repairs, what)
@@ -453,7 +461,8 @@ class Agent:
             dhcp = self.kernel.observe_dhcp()
         dhcp.update((n, fp) for n, fp in projected.dhcp.items() if f"qdhcp-{n}" not in result.failed_groups)
         ovs_ports = self.kernel.observe_ovs() if actions else before.ovs_ports
-        return Observed(namespaces=namespaces, ovs_ports=ovs_ports, dhcp=dhcp)
+        security = sg_view.after_apply(self.kernel, before.security, actions, result)
+        return Observed(namespaces=namespaces, ovs_ports=ovs_ports, dhcp=dhcp, security=security)
 
     def _update_errors(self, partial: DesiredState, result: ApplyResult) -> None:
         """Clear the errors of the resources just (re)applied, then record the new ones."""

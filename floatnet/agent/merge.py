@@ -20,12 +20,15 @@ class Touched:
 
     ``fips`` holds, per router touched *only* by floating-IP changes, the ids of those floating IPs: such a
     router is refetched narrowed to them (``floatingip_id=``), one element instead of the whole router.
+    ``security_groups`` are groups whose members moved (a ``security_group`` row without a network): the
+    networks of the ports whose rules name one of them as ``remote_group_id`` are refetched.
     """
 
     routers: set[str] = field(default_factory=set)
     networks: set[str] = field(default_factory=set)
     gone_ports: set[str] = field(default_factory=set)
     fips: dict[str, set[str]] = field(default_factory=dict)
+    security_groups: set[str] = field(default_factory=set)
 
     @property
     def fips_only(self) -> bool:
@@ -56,6 +59,8 @@ def touched(changes: Iterable[Mapping[str, Any]]) -> Touched:
             out.networks.add(ident)
         elif kind == "port" and op == "delete":
             out.gone_ports.add(ident)
+        elif kind in ("security_group", "security_group_rule") and not change.get("network_id"):
+            out.security_groups.add(ident)
     out.fips = {r: ids for r, ids in out.fips.items() if r not in whole}
     return out
 
@@ -81,7 +86,8 @@ def complete_routers(partial: DesiredState, full: DesiredState, asked: set[str])
 
 
 def merge(full: DesiredState, partial: DesiredState, routers: set[str], networks: set[str]) -> DesiredState:
-    """``full`` with the refetched routers, networks and ports of ``partial`` swapped in.
+    """``full`` with the refetched routers, networks and ports of ``partial`` swapped in (and the security
+    groups and remote-group members it lists: the answer has them whole).
 
     A requested router or network missing from the answer is gone (the server also lists it as absent); the
     ports of a refetched network are replaced by the answer's, and deleted ports dropped.
@@ -98,6 +104,8 @@ def merge(full: DesiredState, partial: DesiredState, routers: set[str], networks
         routers=new_routers,
         networks=new_networks,
         ports=ports,
+        groups={**full.groups, **partial.groups},
+        members={**full.members, **partial.members},
         absent_routers=frozenset(),
         absent_networks=frozenset(),
         absent_ports=frozenset(),
@@ -116,3 +124,13 @@ def gone_fips(
         known = old.routers[router_id].floatingips if router_id in old.routers else {}
         before.update(known if only is None else (i for i in only if i in known))
     return {i for i in before if not any(i in r.floatingips for r in new.routers.values())}
+
+
+def networks_naming(desired: DesiredState, groups: set[str]) -> set[str]:
+    """The networks of the ports whose groups' rules name one of ``groups`` as ``remote_group_id`` (or that
+    are in one of them): what to refetch when those groups' members move."""
+    naming = {
+        g.id for g in desired.groups.values()
+        if g.id in groups or (g.rules is not None and g.rules.remote_groups() & groups)
+    }  # fmt: skip
+    return {p.network_id for p in desired.ports.values() if naming & set(p.security_groups)}

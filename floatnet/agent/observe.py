@@ -2,7 +2,8 @@
 
 Owned means: the ``qrouter-``/``qdhcp-`` namespaces this agent created (recorded in its state directory) or
 adopted (the server wants them here and they exist), devices inside them named ``qr-``/``qg-``/``tap``, routes
-floatnet added (protocol static), the ``floatnet`` nftables table, OVS ports (all of them: the planner decides
+floatnet added (protocol static), the ``floatnet`` nftables table, the security-group tables
+(``floatnet_sg``, in the OVS namespace), OVS ports (all of them: the planner decides
 which are ours by name and iface-id), and the dnsmasq processes of this state directory (with the fingerprint
 of the configuration they were given).
 """
@@ -17,16 +18,18 @@ from pathlib import Path
 
 from floatnet.agent.state import (
     DEFAULT_ROUTE,
+    FilteredPort,
     Link,
     Namespace,
     NatTable,
     Observed,
     OvsPort,
     Routes,
+    Security,
     collapse_cidrs,
     norm_cidr,
 )
-from floatnet.linux import links, names, nat, netns
+from floatnet.linux import links, names, nat, netns, port_filter
 from floatnet.linux.dnsmasq import Dnsmasq
 from floatnet.linux.ovs import Ovs
 
@@ -141,9 +144,19 @@ def observe_dhcp(dp: Dataplane) -> dict[str, str]:
     return out
 
 
+def observe_security(dp: Dataplane) -> Security:
+    """The node's security-group tables (in the OVS namespace): filters, group fingerprints, members."""
+    found = port_filter.observe(dp.ovs_netns)
+    return Security(
+        ports={i: FilteredPort(p.zone, p.tap, p.stateful, p.fingerprint, p.parts) for i, p in found.ports.items()},
+        groups=dict(found.groups),
+        members={g: frozenset(m) for g, m in found.members.items()},
+    )
+
+
 def observe(dp: Dataplane, wanted: Iterable[str] = ()) -> Observed:
     """The observed state: the namespaces this agent owns plus the ``wanted`` ones (adopted when present),
-    all OVS ports and the dnsmasq processes."""
+    all OVS ports, the dnsmasq processes and the security-group tables."""
     present = set(netns.list_names(names.OWNED_NS_PREFIXES))
     dp.own(present & set(wanted))
     dp.own(dp.owned - present, owned=False)
@@ -152,4 +165,5 @@ def observe(dp: Dataplane, wanted: Iterable[str] = ()) -> Observed:
         ns = observe_namespace(name)
         if ns is not None:
             found[name] = ns
-    return Observed(namespaces=found, ovs_ports=observe_ovs(dp), dhcp=observe_dhcp(dp))
+    security = observe_security(dp)
+    return Observed(namespaces=found, ovs_ports=observe_ovs(dp), dhcp=observe_dhcp(dp), security=security)

@@ -5,10 +5,12 @@ states give no action at all (an agent restart touches nothing), one floating IP
 sync, one map-element add and one gratuitous ARP. A router's NAT table is rebuilt only when it is missing
 or its rules (gateway, SNAT) differ; otherwise the planner diffs its elements (internal networks, floating
 IPs) against the view and edits just those — :mod:`floatnet.linux.nat` keeps no memory and does no diff.
+Instance ports get their security-group filter before their tag (:mod:`floatnet.agent.plan_security`).
 
 Deletion is guarded: routers and networks the server named ``absent`` are removed, but a sweep of everything
 else floatnet owns and the server no longer lists happens only when ``desired.complete`` (a full snapshot).
-With a partial or unknown desired state nothing outside the listed resources is touched."""
+With a partial or unknown desired state nothing outside the listed resources is touched (but for security groups
+no port needs: every scoped state carries the whole state's ``groups_in_use``)."""
 
 from __future__ import annotations
 
@@ -32,6 +34,15 @@ from floatnet.agent.plan_common import (
     unplug_stale,
 )
 from floatnet.agent.plan_fips import FipDiff
+from floatnet.agent.plan_security import (
+    allocate_zones,
+    plan_groups,
+    plan_port,
+    record,
+    remove_filters,
+    sweep_filters,
+    sweep_groups,
+)
 from floatnet.agent.state import NatTable, Observed, Routes, collapse_cidrs, norm_cidr, norm_iface
 from floatnet.linux import names
 
@@ -57,10 +68,10 @@ def plan(
         out += isolated(poisoned, network_refs(network), partial(plan_network, network, observed, ctx), [])
     for network_id in sorted(desired.absent_networks - set(desired.networks)):
         out += remove_dhcp(network_id, observed)
-    out += plan_instance_ports(desired, observed)
+    out += plan_instance_ports(desired, observed, poisoned)
     if desired.complete:
         out += sweep(desired, observed, out)
-    return out
+    return out + sweep_groups(desired, observed)  # last: no filter may jump to a group deleted
 
 
 def router_devices(router: Router) -> list[tuple[DeviceSpec, tuple[A.Ref, ...]]]:
@@ -136,20 +147,30 @@ def plan_nat(
     return diff.unmap(ns), internal + diff.map(ns), diff
 
 
-def plan_instance_ports(desired: DesiredState, observed: Observed) -> list[A.Action]:
-    """Set the access tag of hypervisor-plugged ports; isolate (dead VLAN) ports the server says are gone."""
+def plan_instance_ports(desired: DesiredState, observed: Observed, poisoned: Poisoned | None = None) -> list[A.Action]:
+    """Security groups' chains and members first (:mod:`floatnet.agent.plan_security`); then per port its
+    filter before its access tag (a port that cannot be filtered is isolated on the dead VLAN, its reason
+    recorded in ``poisoned``); ports the server says are gone are isolated and their filters removed. Groups no
+    port needs any more are deleted by :func:`plan` once every filter was planned."""
     by_iface = observed.ports_by_iface_id()
-    out: list[A.Action] = []
+    out = plan_groups(desired, observed, by_iface)
+    zones = allocate_zones(desired, observed)
     for port in sorted(desired.ports.values(), key=lambda p: p.id):
         found = by_iface.get(port.id)
-        if found is not None and found.bridge == port.wiring.bridge and found.tag != port.tag:
-            out.append(A.SetTag(group=f"port:{port.id}", refs=(("port", port.id),), port=found.name, tag=port.tag))
+        actions, reason = plan_port(desired, observed, port, found, zones.get(port.id))
+        out += actions
+        if reason is not None:
+            record(poisoned, port.id, reason)
+        tag = port.tag if reason is None else DEAD_VLAN
+        if found is not None and found.bridge == port.wiring.bridge and found.tag != tag:
+            out.append(A.SetTag(group=f"port:{port.id}", refs=(("port", port.id),), port=found.name, tag=tag))
     own = own_device_names(desired, observed)
-    for port_id in sorted(desired.absent_ports - set(desired.ports)):
+    gone = sorted(desired.absent_ports - set(desired.ports))
+    for port_id in gone:
         found = by_iface.get(port_id)
         if found is not None and found.name not in own and found.tag != DEAD_VLAN:
             out.append(A.SetTag(group=f"port:{port_id}", port=found.name, tag=DEAD_VLAN))
-    return out
+    return out + remove_filters(observed, gone)
 
 
 def own_device_names(desired: DesiredState, observed: Observed) -> set[str]:
@@ -172,7 +193,7 @@ def sweep(desired: DesiredState, observed: Observed, planned: list[A.Action]) ->
     dhcp_seen = {names.network_id_of(ns) for ns in observed.namespaces} | set(observed.dhcp)
     for network_id in sorted(n for n in dhcp_seen if n and n not in dhcp):
         out += remove_dhcp(network_id, observed)
-    return out + _sweep_ovs(desired, observed, planned + out)
+    return out + _sweep_ovs(desired, observed, planned + out) + sweep_filters(desired, observed)
 
 
 def _sweep_ovs(desired: DesiredState, observed: Observed, planned: list[A.Action]) -> list[A.Action]:

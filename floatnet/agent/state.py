@@ -1,7 +1,8 @@
 """The observed state: what the kernel holds of floatnet's own objects, as plain immutable values.
 
 :mod:`floatnet.agent.observe` fills these from the kernel (through :mod:`floatnet.linux`); the planner
-compares them with the desired state. They are deliberately independent of ``linux``'s own types so
+compares them with the desired state. They are deliberately independent of ``linux``'s own types (but for
+the pure rule values of :mod:`floatnet.linux.sg_render`) so
 :func:`plan` stays pure and unit-testable without root, and so :func:`floatnet.agent.projection.project` can
 compute "what the kernel will hold once these actions succeeded" for the agent's in-memory cache."""
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+
+from floatnet.linux.sg_render import GroupRules
 
 DEFAULT_ROUTE = "0.0.0.0/0"
 
@@ -99,16 +102,43 @@ class OvsPort:
 
 
 @dataclass(frozen=True)
+class FilteredPort:
+    """An instance port's security-group filter as installed: its conntrack zone (allocated by the agent,
+    read back from the kernel, so stable across restarts), its tap, stateful or not, the fingerprint of its
+    chains (``None``: missing or changed by hand — drift) and its elements in the shared maps and sets."""
+
+    zone: int
+    tap: str
+    stateful: bool
+    fingerprint: str | None
+    parts: frozenset[str] = frozenset()  # its map and set elements (sg_render.port_parts spelling)
+
+
+@dataclass(frozen=True)
+class Security:
+    """The node's security-group tables: filtered ports by id, groups (id -> fingerprint of their chains),
+    remote-group members (id -> addresses). ``applied`` is the agent's memory, not the kernel's: the rules it
+    last installed per group, kept while the group's fingerprint still matches them, so that a removed rule's
+    established flows can be cut (the kernel holds rendered text, not rules)."""
+
+    ports: Mapping[str, FilteredPort] = field(default_factory=dict)
+    groups: Mapping[str, str | None] = field(default_factory=dict)
+    members: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    applied: Mapping[str, GroupRules] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Observed:
     """What the kernel holds. ``namespaces`` covers what was observed (all owned ones on a full observe).
 
     ``dhcp`` maps network ids with a running dnsmasq to the fingerprint of the configuration it was given
-    (empty string when it runs with an unknown configuration).
+    (empty string when it runs with an unknown configuration); ``security`` is the node's port filters.
     """
 
     namespaces: Mapping[str, Namespace] = field(default_factory=dict)
     ovs_ports: Mapping[str, OvsPort] = field(default_factory=dict)
     dhcp: Mapping[str, str] = field(default_factory=dict)
+    security: Security = Security()
 
     def ports_by_iface_id(self) -> dict[str, OvsPort]:
         """OVS ports by the Neutron port id a hypervisor (or we) set; an attached one wins over a ghost."""

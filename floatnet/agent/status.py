@@ -4,7 +4,8 @@
 - floating IPs: ``ACTIVE`` when their /32 and NAT elements are in place, ``DOWN`` once disassociated (removed
   from the router), ``ERROR`` when applying failed;
 - ports: router and DHCP ports ``ACTIVE`` once wired; instance ports ``ACTIVE`` when a device with their
-  iface-id sits on the right bridge with the right tag, ``DOWN`` when unplugged (or administratively down).
+  iface-id sits on the right bridge with the right tag and — with port security — their filter is installed
+  and current, ``DOWN`` when unplugged (or administratively down), ``ERROR`` when they cannot be filtered.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Iterable, Mapping
 
 from floatnet.agent.actions import Ref
 from floatnet.agent.desired import DesiredState
+from floatnet.agent.plan_security import filtered
 from floatnet.agent.state import Observed
 
 ACTIVE, DOWN, ERROR = "ACTIVE", "DOWN", "ERROR"
@@ -46,6 +48,7 @@ def compute(
     for port in desired.ports.values():
         found = wired.get(port.id)
         ok = found is not None and found.attached and found.bridge == port.wiring.bridge and found.tag == port.tag
+        ok = ok and (not port.port_security or filtered(desired, observed, port))
         _put(out, errors, "port", port.id, ACTIVE if ok and port.admin_state_up else DOWN)
     for fip_id in gone_fips:
         out["floatingips"].setdefault(fip_id, DOWN)

@@ -43,6 +43,9 @@ for _alias, _name, _description in (
     ("subnet-external-network", "Subnet External Network", "Subnets show their network's router:external."),
     ("port-security", "Port Security", "Provides port security"),
     ("extra_dhcp_opt", "Neutron Extra DHCP options", "Extra options configuration for DHCP."),
+    ("security-group", "security-group", "The security groups extension."),
+    ("allowed-address-pairs", "Allowed Address Pairs", "Provides allowed address pairs"),
+    ("stateful-security-group", "Stateful security group", "Indicates if the security group is stateful or not"),
     ("pagination", "Pagination support", "Extension that indicates that pagination is enabled."),
     ("sorting", "Sorting support", "Extension that indicates that sorting is enabled."),
 ):

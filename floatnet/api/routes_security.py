@@ -1,8 +1,8 @@
 """Routes of security groups and their rules (``/v2.0/security-groups``, ``/v2.0/security-group-rules``).
 
 The extension aliases (``security-group``, ``port-security``, ``allowed-address-pairs``,
-``stateful-security-group``) are not advertised yet: clients read them as "enforced", and enforcement is the
-dataplane's part of issue 13.
+``stateful-security-group``) are advertised (floatnet/api/extensions.py): clients read them as "enforced",
+and the agent enforces them (docs/security-groups.md, "The agent's part").
 """
 
 from __future__ import annotations

@@ -2,6 +2,10 @@
 
 An instance's tap device is added to the bridge with ``external_ids`` ``iface-id`` (the Neutron port id),
 ``attached-mac`` and ``iface-status=active``: this is all the agent gets to see, exactly as with a real VM.
+When the binding says ``ovs_hybrid_plug`` (Neutron's agent with security groups), the tap goes into a
+per-port Linux bridge and the ``qvo`` end of its veth pair is what OVS gets (os-vif's ``VIFBridge``):
+:func:`plug_hybrid`. Ports are added on the dead VLAN (os-vif's ``isolate_vif``): nothing flows until the
+agent, having installed the port's filter, sets the network's tag.
 Every port the lab adds also carries ``external_ids:floatnet-lab=<prefix>`` so its owner can be told at a
 glance.
 """
@@ -9,8 +13,10 @@ glance.
 from __future__ import annotations
 
 from floatnet.lab.procs import run
+from floatnet.linux import port_filter
 
 LAB_KEY = "floatnet-lab"
+DEAD_VLAN = "4095"
 
 
 def _vsctl(db: str | None, *args: str) -> str:
@@ -44,9 +50,10 @@ def plug_physical(db: str | None, bridge: str, device: str, prefix: str) -> None
 
 
 def plug_vif(db: str | None, bridge: str, device: str, port_id: str, mac: str, prefix: str) -> None:
-    """Add an instance's tap to ``bridge`` with the external_ids a hypervisor sets for Neutron's agent."""
+    """Add an instance's device to ``bridge`` (on the dead VLAN) with the external_ids a hypervisor sets for
+    Neutron's agent."""
     _vsctl(
-        db, "--may-exist", "add-port", bridge, device,
+        db, "--may-exist", "add-port", bridge, device, f"tag={DEAD_VLAN}",
         "--", "set", "Interface", device,
         f"external_ids:iface-id={port_id}",
         f'external_ids:attached-mac="{mac}"',
@@ -58,3 +65,14 @@ def plug_vif(db: str | None, bridge: str, device: str, port_id: str, mac: str, p
 def unplug(db: str | None, device: str) -> None:
     """Remove ``device``'s port from whatever bridge holds it (nothing if none does)."""
     _vsctl(db, "--if-exists", "del-port", device)
+
+
+def plug_hybrid(netns: str | None, tap: str, port_id: str) -> str:
+    """The hybrid plug (``tap`` -- ``qbr<id>`` -- ``qvb<id>``/``qvo<id>``) in the OVS namespace ``netns``;
+    returns the device to add to OVS (``qvo<id>``)."""
+    return port_filter.ensure_plug(netns, port_id, tap)
+
+
+def unplug_hybrid(netns: str | None, port_id: str) -> None:
+    """Remove a port's ``qbr`` bridge and ``qvb``/``qvo`` pair (nothing if it has none)."""
+    port_filter.delete_plug(netns, port_id)

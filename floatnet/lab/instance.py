@@ -1,10 +1,11 @@
 """Instances: a namespace standing in for a VM, plugged into OVS like a hypervisor plugs one.
 
-``create``: a compute port bound to the host (through the API), a namespace with ``eth0`` carrying the port's
-MAC, its veth peer ``tap<port_id[:11]>`` in the bridge from the port's ``binding:vif_details`` (else the
-physnet's bridge from ``bridge_mappings``) with the hypervisor's external_ids, a DHCP client, and echo/whoami
-servers (TCP 7 and 80) so floating-IP tests have something to reach. Every step is recorded before it is
-taken, so ``delete`` (and ``lab down``) can remove a half-built instance.
+``create``: a compute port bound to the host (through the API), a namespace with ``eth0`` carrying the port's MAC,
+its veth peer ``tap<port_id[:11]>`` in the bridge from the port's ``binding:vif_details`` (else the physnet's bridge
+from ``bridge_mappings``) with the hypervisor's external_ids — behind the hybrid plug (``qbr``/``qvb``/``qvo``, the
+``qvo`` in OVS) when the details say ``ovs_hybrid_plug``, as os-vif does —, a DHCP client, and echo/whoami servers
+(TCP 7 and 80) so floating-IP tests have something to reach. Every step is recorded before it is taken, so
+``delete`` (and ``lab down``) can remove a half-built instance.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from floatnet.lab.state import Instance, LabState
 from floatnet.lab.upstream import tx_offload_off
 from floatnet.linux import links, netns
 from floatnet.linux.names import tap_dev
+from floatnet.linux.sg_render import qvb_dev, qvo_dev
 
 
 class LabError(RuntimeError):
@@ -59,12 +61,18 @@ def _start_processes(ctx: LabContext, inst: Instance) -> None:
     )
 
 
-def _wire(ctx: LabContext, inst: Instance, mtu: int | None) -> None:
+def _wire(ctx: LabContext, inst: Instance, mtu: int | None, hybrid: bool) -> None:
+    """The instance's veth (``eth0`` inside, the tap outside), through the hybrid plug when the binding asks for
+    it (as os-vif does), into OVS."""
     netns.ensure(inst.ns)
     links.ensure_veth(inst.tap, "eth0", inst.ns, mac=inst.mac, mtu=mtu, peer_name="eth0", netns=ctx.ovs_netns)
     tx_offload_off(inst.tap, ctx.ovs_netns)
     tx_offload_off("eth0", inst.ns)
-    hypervisor.plug_vif(ctx.ovsdb, inst.bridge, inst.tap, inst.port_id, inst.mac, ctx.names.prefix)
+    if hybrid:
+        inst.vif = hypervisor.plug_hybrid(ctx.ovs_netns, inst.tap, inst.port_id)
+        for dev in (inst.vif, qvb_dev(inst.port_id)):
+            tx_offload_off(dev, ctx.ovs_netns)
+    hypervisor.plug_vif(ctx.ovsdb, inst.bridge, inst.vif or inst.tap, inst.port_id, inst.mac, ctx.names.prefix)
 
 
 def create(ctx: LabContext, api: LabClient, name: str, network: str, host: str | None = None,
@@ -80,10 +88,12 @@ def create(ctx: LabContext, api: LabClient, name: str, network: str, host: str |
         name=name, ns=ctx.names.instance_ns(name), port_id=port["id"], network_id=net["id"],
         mac=port["mac_address"], tap=tap_dev(port["id"]), bridge=_bridge_of(ctx, port, net), host=host,
     )  # fmt: skip
+    hybrid = bool((port.get("binding:vif_details") or {}).get("ovs_hybrid_plug"))
+    inst.vif = qvo_dev(port["id"]) if hybrid else ""  # recorded before it exists: remove() cleans a half plug
     state.instances[name] = inst
     lab_state.save(ctx.state_dir, state)
     ctx.lease_file(name).unlink(missing_ok=True)
-    _wire(ctx, inst, net.get("mtu") or None)
+    _wire(ctx, inst, net.get("mtu") or None, hybrid)
     _start_processes(ctx, inst)
     lab_state.save(ctx.state_dir, state)
     if wait > 0:
@@ -120,10 +130,11 @@ def remove(ctx: LabContext, state: LabState, inst: Instance, api: LabClient | No
     errors: list[str] = []
     for key in list(inst.procs):
         procs.best_effort(errors, f"stop {key} of {inst.name}", procs.stop, inst.procs.pop(key))
-    procs.best_effort(errors, f"unplug {inst.tap}", hypervisor.unplug, state.ovsdb or ctx.ovsdb, inst.tap)
-    procs.best_effort(
-        errors, f"delete {inst.tap}", links.delete_link, inst.tap, state.ovs_netns or ctx.ovs_netns
-    )
+    ovs_netns = state.ovs_netns or ctx.ovs_netns
+    procs.best_effort(errors, f"unplug {inst.tap}", hypervisor.unplug, state.ovsdb or ctx.ovsdb, inst.vif or inst.tap)
+    if inst.vif:
+        procs.best_effort(errors, f"unplug {inst.vif}", hypervisor.unplug_hybrid, ovs_netns, inst.port_id)
+    procs.best_effort(errors, f"delete {inst.tap}", links.delete_link, inst.tap, ovs_netns)
     procs.best_effort(errors, f"delete namespace {inst.ns}", netns.delete, inst.ns)
     procs.best_effort(errors, f"remove /etc/netns/{inst.ns}", _remove_etc, ctx, inst.ns)
     ctx.lease_file(inst.name).unlink(missing_ok=True)

@@ -35,7 +35,8 @@ class Link:
 
 @dataclass
 class Instance:
-    """An instance namespace plugged into a bridge through ``tap`` for ``port_id``."""
+    """An instance namespace plugged into a bridge through ``tap`` for ``port_id`` (behind a per-port Linux
+    bridge when the port's binding asks for the hybrid plug: then ``vif`` is ``qvo<id>``)."""
 
     name: str
     ns: str
@@ -46,6 +47,7 @@ class Instance:
     bridge: str
     host: str
     procs: dict[str, Proc] = field(default_factory=dict)
+    vif: str = ""  # the device in OVS: qvo<id> of the hybrid plug (tap -- qbr -- qvb/qvo), else the tap itself
 
 
 @dataclass

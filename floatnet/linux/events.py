@@ -3,7 +3,8 @@
 - :class:`NsMonitor`: two netlink sockets opened *inside* one namespace (a netlink socket stays bound to the
   namespace it was created in): rtnetlink subscribed to link, IPv4/IPv6 address and IPv4 route events, and
   nfnetlink subscribed to nftables events (any table/chain/rule/set/element change, ``nft flush table``,
-  ``nft delete table``). Messages are not parsed: any message means "this namespace changed".
+  ``nft delete table``) — or, ``nftables_only``, the latter alone (None: the current namespace). Messages are
+  not parsed: any message means "this namespace changed".
 - :func:`pidfd`: a descriptor that becomes readable when a process exits (``pidfd_open``), for processes that
   are not our children (dnsmasq daemonizes, OVS daemons outlive an agent restart).
 - :class:`Readiness`: which of many such descriptors have something to read (epoll, never blocks).
@@ -45,12 +46,12 @@ def _open(proto: int, groups: int) -> socket.socket:
 class NsMonitor:
     """Change notifications of one namespace (see the module docstring); ``close()`` when done."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str | None, nftables_only: bool = False) -> None:
         self.name = name
         try:
-            self.sockets = _netns.run_in(name, _open_pair)
+            self.sockets = _netns.run_in(name, _open_nft if nftables_only else _open_pair)
         except (OSError, KernelError) as exc:
-            raise KernelError("monitor namespace", name, exc) from exc
+            raise KernelError("monitor namespace", name or "current", exc) from exc
 
     def fileno_list(self) -> list[int]:
         return [s.fileno() for s in self.sockets]
@@ -72,6 +73,11 @@ class NsMonitor:
     def close(self) -> None:
         for sock in self.sockets:
             sock.close()
+
+
+def _open_nft() -> list[socket.socket]:
+    """nftables events only (the OVS namespace's security tables: its links are the hypervisor's business)."""
+    return [_open(NETLINK_NETFILTER, 1 << (NFNLGRP_NFTABLES - 1))]
 
 
 def _open_pair() -> list[socket.socket]:

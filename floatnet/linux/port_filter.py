@@ -176,6 +176,7 @@ class InstalledPort:
     tap: str
     stateful: bool
     fingerprint: str | None
+    parts: frozenset[str] = frozenset()  # its map/set elements, canonical (sg_render.port_parts when intact)
 
 
 @dataclass
@@ -198,15 +199,56 @@ def _list(netns: str | None, family: str) -> list[dict[str, Any]]:
 
 
 def _fingerprints(items: list[dict[str, Any]]) -> dict[str, str | None]:
-    prints: dict[str, str | None] = {}
+    """Chain name -> the fingerprint its final rule's comment carries (``fp:<hash>/<rules>``); None when that
+    rule is missing or the chain no longer holds that many rules (one was added or deleted by hand)."""
+    stamps: dict[str, str | None] = {}
+    counts: dict[str, int] = {}
     for item in items:
         chain = item.get("chain") or {}
         if chain:
-            prints.setdefault(chain["name"], None)
+            stamps.setdefault(chain["name"], None)
         rule = item.get("rule") or {}
+        if rule:
+            counts[rule["chain"]] = counts.get(rule["chain"], 0) + 1
         if str(rule.get("comment", "")).startswith("fp:"):
-            prints[rule["chain"]] = rule["comment"][3:]
+            stamps[rule["chain"]] = rule["comment"][3:]
+    prints: dict[str, str | None] = {}
+    for name, stamp in stamps.items():
+        fingerprint, _, rules = (stamp or "").partition("/")
+        prints[name] = fingerprint if stamp and rules == str(counts.get(name, 0)) else None
     return prints
+
+
+def _both(prints: dict[str, str | None], inbound: str, outbound: str) -> str | None:
+    """The fingerprint of a pair of chains: None unless both carry the same one."""
+    found = prints.get(inbound)
+    return found if found == prints.get(outbound) else None
+
+
+def _port_parts(bridge: list[dict[str, Any]], inet: list[dict[str, Any]]) -> dict[int, set[str]]:
+    """Conntrack zone -> the canonical elements (:func:`sg_render.port_parts`) found for the port using it."""
+    zones = {int(k): int(v) for k, v in _pairs(_elems(inet, "map", "zone"))}
+    tap_of = {int(v): str(k) for k, v in _pairs(_elems(bridge, "map", "port_mark")) if int(v) & r.MARK_EGRESS}
+    spoof: dict[str, set[str]] = {}
+    for name in ("port_macs", "port_src4", "port_src6"):
+        for text in map(_elem_text, _elems(bridge, "set", name)):
+            tap, _, value = text.partition(" . ")
+            spoof.setdefault(tap.strip('"'), set()).add(f"{name} {r.canonical(value)}")
+    for tap in _elems(bridge, "set", "filtered"):
+        spoof.setdefault(str(tap), set()).add("filtered")
+    parts: dict[int, set[str]] = {}
+    for mark, zone in zones.items():
+        parts.setdefault(zone, set()).add(f"zone {mark:#x} {zone}")
+    for name, mark in _pairs(_elems(bridge, "map", "port_mark")):
+        parts.setdefault(int(mark) & r.ZONE_MAX, set()).add(f"mark {name} {int(mark):#x}")
+    for mark, verdict in _pairs(_elems(inet, "map", "dispatch")):
+        target = (verdict.get("jump") or {}).get("target")
+        parts.setdefault(int(mark) & r.ZONE_MAX, set()).add(f"dispatch {int(mark):#x} {target}")
+    for mark in _elems(inet, "set", "stateless"):
+        parts.setdefault(int(mark) & r.ZONE_MAX, set()).add(f"stateless {int(mark):#x}")
+    for mark, tap in tap_of.items():
+        parts.setdefault(mark & r.ZONE_MAX, set()).update(spoof.get(tap, ()))
+    return parts
 
 
 def _elems(items: list[dict[str, Any]], kind: str, name: str) -> list[Any]:
@@ -218,9 +260,10 @@ def _elems(items: list[dict[str, Any]], kind: str, name: str) -> list[Any]:
 
 
 def observe(netns: str | None) -> Installed:
-    """Read the installed ports, groups and members back (fingerprints from the chains' comment rules)."""
+    """Read the installed ports, groups and members back (fingerprints from the chains' comment rules, each
+    port's map and set elements as :func:`sg_render.port_parts` spells them)."""
     inet, bridge = _list(netns, "inet"), _list(netns, "bridge")
-    prints = _fingerprints(inet)
+    prints, parts = _fingerprints(inet), _port_parts(bridge, inet)
     zones = {int(k): int(v) for k, v in _pairs(_elems(inet, "map", "zone"))}
     notrack = {int(m) for m in _elems(inet, "set", "stateless")}
     taps = {int(v): str(k) for k, v in _pairs(_elems(bridge, "map", "port_mark"))}
@@ -230,10 +273,13 @@ def observe(netns: str | None) -> Installed:
         name = chains.get(mark, "")
         if mark & r.MARK_EGRESS and name.startswith("port-") and name.endswith("-out"):
             pid = name[len("port-") : -len("-out")]
-            found.ports[pid] = InstalledPort(zone, taps.get(mark, ""), mark not in notrack, prints.get(name))
-    for name, fp in prints.items():
+            fp = _both(prints, r.port_chain(pid, "ingress"), name)
+            stateful = mark not in notrack
+            found.ports[pid] = InstalledPort(zone, taps.get(mark, ""), stateful, fp, frozenset(parts.get(zone, ())))
+    for name in prints:
         if name.startswith("sg-") and name.endswith("-in"):
-            found.groups[name[3:-3]] = fp
+            group_id = name[3:-3]
+            found.groups[group_id] = _both(prints, name, r.group_chain(group_id, "egress"))
     for item in inet:
         s = item.get("set") or {}
         if s.get("name", "").startswith(("rg4-", "rg6-")):

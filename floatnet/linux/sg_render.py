@@ -25,8 +25,9 @@ table inet floatnet_sg                    stateful: br_netfilter hands bridged I
 
 The inet hooks see the bridge itself as both input and output device, hence the mark set in the bridge
 table: it names the port and the direction. Every port chain ends in a ``drop`` whose comment carries a
-fingerprint of the :class:`PortFilter` (``fp:<hash>``), and every group chain one of its :class:`GroupRules`;
-:func:`floatnet.linux.port_filter.observe` reads them back for drift repair without parsing rules.
+fingerprint of the :class:`PortFilter` and the chain's rule count (``fp:<hash>/<rules>``), and every group
+chain one of its :class:`GroupRules`; :func:`floatnet.linux.port_filter.observe` reads them back for drift
+repair without parsing rules, with each port's map and set elements (:func:`port_parts`).
 Per-port state is set elements, never anonymous sets: nft fetches every set, anonymous ones included, before
 each command, so 8,000 anonymous sets made adding one member cost 250 ms with 1,000 ports.
 """
@@ -332,6 +333,36 @@ def skeleton() -> list[str]:
     ]
 
 
+def stamp(fingerprint: str, rules: int) -> str:
+    """The comment on a chain's final rule: ``fp:<fingerprint>/<number of rules in the chain>`` — a rule added
+    or deleted by hand changes the count, so :func:`floatnet.linux.port_filter.observe` reports it as drift."""
+    return f"fp:{fingerprint}/{rules}"
+
+
+def port_parts(port: PortFilter) -> frozenset[str]:
+    """The port's elements in the shared maps and sets, canonical (see :func:`canonical`): what
+    :func:`floatnet.linux.port_filter.observe` reads back for it when nothing was changed by hand."""
+    out_mark, in_mark = marks(port.zone)
+    parts = {
+        f"mark {port.tap} {out_mark:#x}", f"mark {qvb_dev(port.port_id)} {in_mark:#x}",
+        f"zone {out_mark:#x} {port.zone}", f"zone {in_mark:#x} {port.zone}",
+        f"dispatch {out_mark:#x} {port_chain(port.port_id, 'egress')}",
+        f"dispatch {in_mark:#x} {port_chain(port.port_id, 'ingress')}",
+    }  # fmt: skip
+    parts |= set() if port.stateful else {f"stateless {out_mark:#x}", f"stateless {in_mark:#x}"}
+    for name, elements in spoof_elements(port).items():
+        parts |= {f"{name} {canonical(e.split(' . ', 1)[1])}" if " . " in e else name for e in elements}
+    return frozenset(parts)
+
+
+def canonical(value: str) -> str:
+    """An element value in one spelling: addresses and networks as ``ipaddress`` prints them, MACs lower."""
+    try:
+        return str(ipaddress.ip_network(value, strict=False))
+    except ValueError:
+        return value.lower()
+
+
 def _chain(family: str, name: str, rules: list[str]) -> list[str]:
     full = f"{family} {TABLE} {name}"
     return [f"add chain {full}", f"flush chain {full}", *(f"add rule {full} {r}" for r in rules)]
@@ -345,8 +376,9 @@ def port_lines(port: PortFilter) -> list[str]:
     for direction in ("ingress", "egress"):
         state = ["ct state established,related accept", "ct state invalid drop"] if port.stateful else []
         jumps = [f"jump {group_chain(g, direction)}" for g in port.groups]
-        ends = [f'drop comment "fp:{port.fingerprint()}"']
-        lines += _chain("inet", port_chain(port.port_id, direction), [*state, *_BASE[direction], *jumps, *ends])
+        body = [*state, *_BASE[direction], *jumps]
+        ends = [f'drop comment "{stamp(port.fingerprint(), len(body) + 1)}"']
+        lines += _chain("inet", port_chain(port.port_id, direction), [*body, *ends])
     lines += [
         f'add element bridge {TABLE} port_mark {{ "{port.tap}" : {out_mark:#x}, "{qvb}" : {in_mark:#x} }}',
         f"add element inet {TABLE} zone {{ {out_mark:#x} : {port.zone}, {in_mark:#x} : {port.zone} }}",
@@ -385,7 +417,7 @@ def group_lines(group: GroupRules) -> list[str]:
     lines = [line for g in sorted({group.group_id} | group.remote_groups()) for line in group_sets(g)]
     for direction in ("ingress", "egress"):
         rules = [rule_text(r) for r in group.rules if r.direction == direction]
-        rules.append(f'return comment "fp:{group.fingerprint()}"')
+        rules.append(f'return comment "{stamp(group.fingerprint(), len(rules) + 1)}"')
         lines += _chain("inet", group_chain(group.group_id, direction), rules)
     return lines
 

@@ -28,7 +28,7 @@ def test_binding_uses_bridge_mappings(app_client: Any) -> None:
     bound = port(app_client, net["id"], **{"binding:host_id": "node1"})
     assert bound["binding:vif_type"] == "ovs"
     details = bound["binding:vif_details"]
-    assert details["bridge_name"] == "br-eth1" and details["port_filter"] is False
+    assert details["bridge_name"] == "br-eth1" and details["port_filter"] is True and details["ovs_hybrid_plug"] is True
     assert details["datapath_type"] in ("system", "netdev")
     flat = network(app_client, **{"provider:network_type": "flat", "provider:physical_network": "physnet_flat"})
     unmapped = port(app_client, flat["id"], **{"binding:host_id": "node1"})

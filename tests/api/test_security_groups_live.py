@@ -114,3 +114,12 @@ def test_quota_as_admin_then_member(api: httpx.Client) -> None:
     response = api.post("/v2.0/security-groups", json={SG: {"name": "one-too-many"}}, headers=quota)
     assert_error(response, 409, "OverQuota")
     assert api.get("/v2.0/quotas/live-quota", headers=ADMIN).json()["quota"]["security_group_rule"] == 100
+
+
+def test_security_extensions_advertised(api: httpx.Client) -> None:
+    """Advertised once the agent enforces them: clients (Tempest, openstacksdk) read the aliases that way."""
+    aliases = {e["alias"] for e in api.get("/v2.0/extensions").json()["extensions"]}
+    assert {"security-group", "port-security", "allowed-address-pairs", "stateful-security-group"} <= aliases
+    assert "security-groups-remote-address-group" not in aliases, "address groups are not implemented"
+    shown = api.get("/v2.0/extensions/security-group").json()["extension"]
+    assert shown["alias"] == "security-group"

@@ -209,8 +209,11 @@ def test_vlan_network_with_dhcp_gets_namespace_and_dnsmasq(world: World) -> None
 
 
 def test_hand_plugged_port_gets_its_tag_and_goes_active(world: World) -> None:
+    """Plugged straight into OVS (no hybrid plug): fine without port security; with it the port cannot be
+    filtered, so it stays isolated on the dead VLAN and ERROR (fail closed, never forwarded unfiltered)."""
     api = world.api
-    port = api.create("port", network_id=world.ids["net"], name="vm1", **{"binding:host_id": world.agent.host})
+    bound = {"binding:host_id": world.agent.host}
+    port = api.create("port", network_id=world.ids["net"], name="vm1", port_security_enabled=False, **bound)
     world.ids.update(port=port["id"], fixed=port["fixed_ips"][0]["ip_address"])
     vm = f"{world.prefix}-vm1"
     fl_netns.ensure(vm)
@@ -225,6 +228,16 @@ def test_hand_plugged_port_gets_its_tag_and_goes_active(world: World) -> None:
     world.ovs.vsctl(*plug)
     wait_for(lambda: ovs_tag(world.ovs, dev) == 101, 10, f"tag 101 on {dev} again", world.agent)
     wait_for(lambda: api.show("port", port["id"])["status"] == "ACTIVE", 10, "port ACTIVE again", world.agent)
+    secured = api.create("port", network_id=world.ids["net"], name="vm-secured", **bound)
+    dev2 = f"{world.prefix}v9"
+    links.ensure_veth(dev2, "eth0", vm, mac=secured["mac_address"], peer_name="eth1", netns=world.ovs.netns)
+    world.ovs.vsctl("add-port", "br-eth1", dev2, "--", "set", "Interface", dev2,
+                    f"external_ids:iface-id={secured['id']}")  # fmt: skip
+    wait_for(lambda: ovs_tag(world.ovs, dev2) == 4095, 10, f"dead VLAN on {dev2}", world.agent)
+    wait_for(lambda: api.show("port", secured["id"])["status"] == "ERROR", 10, "secured port ERROR", world.agent)
+    world.ovs.vsctl("del-port", dev2)
+    links.delete_link(dev2, world.ovs.netns)
+    api.delete_port(secured["id"])
 
 
 def test_router_with_gateway_interface_and_floating_ip(world: World) -> None:

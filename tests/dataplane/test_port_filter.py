@@ -247,7 +247,25 @@ def test_replace_is_idempotent_and_observed(clean: World) -> None:
     port = clean.filter(EGRESS, OPEN_80)
     clean.filter(EGRESS, OPEN_80)
     seen = port_filter.observe(clean.ovs.netns)
-    assert seen.ports[clean.pid] == port_filter.InstalledPort(10, dev_name("ta"), True, port.fingerprint())
+    expected = port_filter.InstalledPort(10, dev_name("ta"), True, port.fingerprint(), r.port_parts(port))
+    assert seen.ports[clean.pid] == expected
     assert seen.groups["sga"] == r.GroupRules("sga", (EGRESS, OPEN_80)).fingerprint()
     assert port_filter.delete_port(clean.ovs.netns, clean.pid) is True
     assert port_filter.delete_port(clean.ovs.netns, clean.pid) is False
+
+
+def test_hand_edits_show_in_observe(clean: World) -> None:
+    """Drift the agent must see: a rule added to a group chain, an element of the port deleted, a port chain
+    emptied — each changes what observe reports (then the agent replaces what differs)."""
+    port = clean.filter(EGRESS, OPEN_80)
+    ns, table = clean.ovs.netns, r.TABLE
+    sh(["nft", "insert", "rule", "inet", table, r.group_chain("sga", "ingress"), "accept"], netns=ns)
+    assert port_filter.observe(ns).groups["sga"] is None
+    element = f'{{ "{port.tap}" . {A_IP} }}'
+    sh(["nft", "delete", "element", "bridge", table, "port_src4", element], netns=ns)
+    seen = port_filter.observe(ns).ports[clean.pid]
+    assert seen.fingerprint == port.fingerprint() and seen.parts != r.port_parts(port)
+    sh(["nft", "flush", "chain", "inet", table, r.port_chain(clean.pid, "ingress")], netns=ns)
+    assert port_filter.observe(ns).ports[clean.pid].fingerprint is None
+    clean.filter(EGRESS, OPEN_80)
+    assert port_filter.observe(ns).ports[clean.pid].parts == r.port_parts(port)

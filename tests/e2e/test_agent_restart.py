@@ -14,6 +14,7 @@ import subprocess
 import time
 from typing import Any
 
+from floatnet.linux.sg_render import qvo_dev
 from tests.e2e.fabric import wait_until
 from tests.e2e.topology import Seed, in_ns, probe, probe_argv, wait_fip_status, whoami
 
@@ -89,7 +90,7 @@ def test_killed_agent_converges_and_removes_only_its_own(seed: Seed) -> None:
     f.cli("floatingip-associate", new["id"], seed.vms["vm2"].port_id, "-f", "table")
     f.cli("floatingip-delete", old["id"], "-f", "table")
     foreign = _add_foreign_objects(seed)
-    taps_before = {f"tap{vm.port_id[:11]}" for vm in seed.vms.values()}
+    taps_before = {qvo_dev(vm.port_id) for vm in seed.vms.values()}  # the hybrid plug's OVS ends
     f.start_agent()
     new_ip, old_ip = new["floating_ip_address"], old["floating_ip_address"]
 

@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from floatnet.linux.names import dhcp_ns, qg_dev, qr_dev, tap_dev
+from floatnet.linux.names import dhcp_ns, qg_dev, qr_dev
+from floatnet.linux.sg_render import qvo_dev
 from tests.e2e.fabric import PHYSNET_EXT, PHYSNET_VLAN, Fabric, run, wait_until
 from tests.e2e.topology import Seed, in_ns, wait_fip_status
 
@@ -208,7 +209,7 @@ def test_external_uplink_down(healthy_seed: Seed) -> None:
 
 def test_instance_port_unplugged(healthy_seed: Seed) -> None:
     seed, fip, vm1 = healthy_seed, fip_address(healthy_seed), healthy_seed.vms["vm1"]
-    tap, bridge = tap_dev(vm1.port_id), seed.fabric.bridges[PHYSNET_VLAN]
+    tap, bridge = qvo_dev(vm1.port_id), seed.fabric.bridges[PHYSNET_VLAN]  # the hybrid plug's OVS end
     external_ids = seed.fabric.ovs_vsctl("get", "Interface", tap, "external_ids").strip()
     tag = seed.fabric.ovs_vsctl("get", "Port", tap, "tag").strip()
     seed.fabric.ovs_vsctl("del-port", bridge, tap)
@@ -227,7 +228,7 @@ def test_instance_port_wrong_vlan_tag(healthy_seed: Seed) -> None:
     is wrong: a frozen agent still counts as alive for ``agent_down_time``, longer than one diagnosis takes.
     """
     seed, fip, vm1 = healthy_seed, fip_address(healthy_seed), healthy_seed.vms["vm1"]
-    tap = tap_dev(vm1.port_id)
+    tap = qvo_dev(vm1.port_id)
     thaw = freeze(seed)
     seed.fabric.ovs_vsctl("set", "Port", tap, "tag=101")
     with broken(seed, lambda: seed.fabric.ovs_vsctl("set", "Port", tap, "tag=100"), thaw):

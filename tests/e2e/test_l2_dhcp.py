@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from floatnet.linux.sg_render import qvo_dev
 from tests.e2e.fabric import Fabric, wait_until
 from tests.e2e.topology import Seed, Vm, add_vm, build_seed, create_network, in_ns, ping
 
@@ -48,7 +49,7 @@ def test_ports_active_and_tagged(l2: Seed) -> None:
         port = f.sdk().network.get_port(vm.port_id)
         assert port.status == "ACTIVE", (name, port.status)
         assert port.binding_host_id == f.host
-        dev = f"tap{vm.port_id[:11]}"
+        dev = qvo_dev(vm.port_id)  # the hybrid plug's OVS end
         ovs_tag = f.ovs_vsctl("get", "Port", dev, "tag").strip()
         assert ovs_tag == str(tag), (name, ovs_tag)
 

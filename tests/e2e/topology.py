@@ -63,8 +63,14 @@ def create_network(
     return dict(f.cli("net-create", *args, name))
 
 
-def build_seed(f: Fabric, instances: tuple[str, ...] = ("vm1", "vm2")) -> Seed:
-    """Steps 1–7 of the seed, then instances and a floating IP associated to the first instance."""
+def build_seed(f: Fabric, instances: tuple[str, ...] = ("vm1", "vm2"), open_default: bool = True) -> Seed:
+    """Steps 1–7 of the seed, then instances and a floating IP associated to the first instance.
+
+    With ``open_default`` the project's ``default`` security group admits all IPv4 ingress first (the operator's
+    step after "associate a floating IP"): the floating-IP, DHCP and diagnose tests are about NAT and wiring,
+    not filtering; tests/e2e/test_security_groups.py builds the seed without it."""
+    if open_default:
+        f.cli("security-group-rule-create", "--direction", "ingress", "--remote-ip-prefix", "0.0.0.0/0", "default")
     private = create_network(f, "vlan_100", vlan=100)
     private_subnet = f.cli(
         "subnet-create", "--enable-dhcp", "--ip-version", "4", "--name", "vlan_100_subnet01", private["id"],

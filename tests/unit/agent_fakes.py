@@ -1,9 +1,10 @@
 """In-memory stand-ins for the agent's two doors: the kernel (:class:`floatnet.agent.kernel.Kernel`) and the
 server (the client's interface). They let the real reconcile loop run in unit tests, without root.
 
-:class:`FakeKernel` applies each action to an in-memory :class:`~floatnet.agent.state.Observed` the way the
-real handlers change the kernel; ``fail`` makes the actions of a group raise (a temporary kernel failure) and
-``tamper`` edits the state behind the agent's back (drift). :class:`FakeServer` answers ``state`` (with the
+:class:`FakeKernel` applies each action to an in-memory :class:`~floatnet.agent.state.Observed` the way the real
+handlers change the kernel (the security-group tables as :class:`~floatnet.agent.state.Security` without the agent's
+``applied`` memory, which no kernel holds); ``fail`` makes the actions of a group raise (a temporary kernel failure)
+and ``tamper`` edits the state behind the agent's back (drift). :class:`FakeServer` answers ``state`` (with the
 router/network/floating-IP filters of the real server) from documents the test sets.
 """
 
@@ -15,8 +16,10 @@ from dataclasses import replace
 from typing import Any
 
 from floatnet.agent import actions as A
+from floatnet.agent import sg_actions as S
 from floatnet.agent.apply import ApplyResult, run_actions
-from floatnet.agent.state import DEFAULT_ROUTE, Link, Namespace, Observed, OvsPort, Routes
+from floatnet.agent.plan_security import project_security
+from floatnet.agent.state import DEFAULT_ROUTE, Link, Namespace, Observed, OvsPort, Routes, Security
 from floatnet.linux.errors import KernelError
 
 
@@ -27,12 +30,21 @@ class FakeKernel:
         self.namespaces: dict[str, Namespace] = {}
         self.ovs: dict[str, OvsPort] = {}
         self.dhcp: dict[str, str] = {}
+        self.security = Security()
+        self.cuts: list[A.Action] = []  # conntrack cuts asked for (CutRules, DeletePortFilter)
+        self.jumps: dict[str, tuple[str, ...]] = {}  # port id -> the groups its filter jumps to
         self.applied: list[A.Action] = []
         self.fail: dict[str, str] = {}  # group -> reason: its actions raise KernelError
         self.dirty: set[str] = set()  # what changed() reports next (drift a test injected)
 
     def observe(self, wanted: Iterable[str]) -> Observed:
-        return Observed(namespaces=dict(self.namespaces), ovs_ports=dict(self.ovs), dhcp=dict(self.dhcp))
+        return Observed(
+            namespaces=dict(self.namespaces), ovs_ports=dict(self.ovs), dhcp=dict(self.dhcp),
+            security=self.observe_security(),
+        )  # fmt: skip
+
+    def observe_security(self) -> Security:
+        return replace(self.security, applied={})
 
     def observe_namespace(self, name: str) -> Namespace | None:
         return self.namespaces.get(name)
@@ -130,6 +142,20 @@ def _routes(k: FakeKernel, a: A.EditRoutes) -> None:
     k.ns(a.ns, routes=Routes(gw, frozenset(table.items())))
 
 
+def _security(k: FakeKernel, a: A.Action) -> None:
+    """The security tables change as the action's projection says; like nft, a group's chains cannot be
+    deleted while a port's chain jumps to them. Conntrack cuts are recorded."""
+    if isinstance(a, S.DeleteGroup) and any(a.group_id in g for g in k.jumps.values()):
+        raise KernelError("sg delete group", a.group_id, "Device or resource busy")
+    if isinstance(a, S.ReplacePortFilter):
+        k.jumps[a.port.port_id] = a.port.groups
+    if isinstance(a, S.DeletePortFilter):
+        k.jumps.pop(a.port_id, None)
+    if isinstance(a, S.CutRules | S.DeletePortFilter):
+        k.cuts.append(a)
+    k.security = project_security(k.security, [a])
+
+
 def _delete_ns(k: FakeKernel, a: A.DeleteNamespace) -> None:
     k.namespaces.pop(a.ns, None)
     for port in a.ovs_ports:
@@ -155,6 +181,8 @@ _HANDLERS: dict[type, Any] = {
     A.Garp: lambda k, a: None,
     A.EnsureDhcp: lambda k, a: k.dhcp.__setitem__(a.config.network_id, a.config.fingerprint()),
     A.StopDhcp: lambda k, a: k.dhcp.pop(a.network_id, None),
+    **{kind: _security for kind in (S.ReplaceGroup, S.DeleteGroup, S.EditMembers, S.CutRules, S.ReplacePortFilter,
+                                    S.DeletePortFilter)},  # fmt: skip
 }
 
 
@@ -165,6 +193,8 @@ class FakeServer:
         self.routers = {r["id"]: r for r in routers}
         self.networks = {n["id"]: n for n in networks}
         self.ports: dict[str, dict[str, Any]] = {}
+        self.groups: dict[str, dict[str, Any]] = {}  # security groups: id -> {"id", "stateful", "rules"}
+        self.elsewhere: dict[str, list[str]] = {}  # remote-group members on other hosts: group -> addresses
         self.seq = 1
         self.statuses: dict[str, dict[str, str]] = {"ports": {}, "floatingips": {}, "routers": {}}
         self.registered: list[Mapping[str, Any]] = []
@@ -181,9 +211,24 @@ class FakeServer:
         doc["routers"] = [self._router(r, fips) for i, r in self.routers.items() if whole or i in routers]
         doc["networks"] = [copy.deepcopy(n) for i, n in self.networks.items() if whole or i in networks]
         doc["ports"] = [copy.deepcopy(p) for p in self.ports.values() if whole or p["network_id"] in networks]
+        doc["security"] = self._security(doc["ports"])
         doc["absent"]["routers"] = sorted(routers - set(self.routers))
         doc["absent"]["networks"] = sorted(networks - set(self.networks))
         return doc
+
+    def _security(self, ports: list[dict[str, Any]]) -> dict[str, Any]:
+        """The groups of the listed ports and the members of every group their rules name (any host)."""
+        used = sorted({g for p in ports for g in p.get("security_groups", ())})
+        groups = [copy.deepcopy(self.groups[g]) for g in used if g in self.groups]
+        remote = {r["remote_group_id"] for g in groups for r in g["rules"] if r.get("remote_group_id")}
+        members = {
+            rg: sorted(
+                [ip["ip_address"] for p in self.ports.values() if rg in p.get("security_groups", ())
+                 for ip in p["fixed_ips"]] + self.elsewhere.get(rg, [])
+            )
+            for rg in remote
+        }  # fmt: skip
+        return {"groups": groups, "remote_groups": members}
 
     @staticmethod
     def _router(router: dict[str, Any], fips: set[str]) -> dict[str, Any]:

@@ -113,7 +113,17 @@ def test_group_lines_touch_one_group_and_create_remote_sets() -> None:
     text = "\n".join(r.group_lines(group))
     assert "add set inet floatnet_sg rg4-g2 { type ipv4_addr; }" in text
     assert "flush chain inet floatnet_sg sg-g1-in" in text and "port-" not in text
-    assert f'return comment "fp:{group.fingerprint()}"' in text
+    assert f'sg-g1-in return comment "fp:{group.fingerprint()}/2"' in text, "fingerprint and the chain's rule count"
+    assert f'sg-g1-out return comment "fp:{group.fingerprint()}/2"' in text
+
+
+def test_port_parts_name_every_element_of_the_port() -> None:
+    parts = r.port_parts(port())
+    out_mark, in_mark = r.marks(7)
+    assert {f"mark tapp1 {out_mark:#x}", f"mark qvbp1 {in_mark:#x}", f"zone {in_mark:#x} 7", "filtered"} <= parts
+    assert f"dispatch {in_mark:#x} port-p1-in" in parts
+    assert any(p.startswith("port_src4 ") and p.endswith("/32") for p in parts)
+    assert f"stateless {out_mark:#x}" in r.port_parts(port(stateful=False))
 
 
 def test_member_lines_are_one_element_per_address() -> None:

@@ -3,6 +3,11 @@
 A port with ``binding:host_id`` on a flat/VLAN network binds to the OVS bridge that ``[ovs] bridge_mappings``
 maps its physical network to; tunnelled and local networks bind to the integration bridge. An unmapped physnet
 cannot bind (``binding_failed``); an unbound port is ``unbound`` with empty details.
+
+The details are those of Neutron's OVS agent with its hybrid firewall: ``port_filter: true`` (the agent
+enforces security groups) and ``ovs_hybrid_plug: true`` (the hypervisor puts a per-port Linux bridge between the
+tap and OVS, where the filter lives — docs/security-groups.md). A port with port security whose device is
+plugged straight into OVS anyway is isolated by the agent, never forwarded unfiltered.
 """
 
 from __future__ import annotations
@@ -46,8 +51,8 @@ def vif(session: Session, config: Config, network: Any, host: str) -> tuple[str,
         return "binding_failed", {}
     return "ovs", {
         "bridge_name": bridge,
-        "port_filter": False,
+        "port_filter": True,
         "datapath_type": datapath_type(session, config, host),
-        "ovs_hybrid_plug": False,
+        "ovs_hybrid_plug": True,
         "connectivity": "l2",
     }
