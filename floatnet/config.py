@@ -47,6 +47,7 @@ ovsdb_connection =                       ; empty: the system's, else floatnet st
 host = <hostname>
 upstream_dns = 198.51.100.53          ; resolvers dnsmasq forwards to
 report_interval = 5
+availability_zone = nova              ; the zone this node's L3 and DHCP agents report (Neutron's default)
 ```
 
 Parsing is strict: a wrong value raises :class:`ConfigError` naming the section, the option and the value, so a
@@ -110,6 +111,7 @@ class Config:
     host: str = field(default_factory=socket.gethostname)
     upstream_dns: tuple[str, ...] = ()
     report_interval: float = 5.0
+    availability_zone: str = "nova"
     keystone_authtoken: dict[str, str] = field(default_factory=dict)
     policy_file: str = ""
 
@@ -234,6 +236,14 @@ def _tenant_types(parser: configparser.ConfigParser, drivers: tuple[str, ...]) -
     return types
 
 
+def _zone(value: str) -> str:
+    """``[agent] availability_zone``: a name of 1 to 255 characters (Neutron's ``[AGENT] availability_zone``)."""
+    name = value.strip()
+    if not name or len(name) > 255:
+        raise _error("agent", "availability_zone", value, "must be 1 to 255 characters")
+    return name
+
+
 def _float(section: str, option: str, value: str) -> float:
     try:
         number = float(value)
@@ -333,6 +343,7 @@ def from_parser(parser: configparser.ConfigParser, state_dir: Path | None = None
         host=get("agent", "host", fallback="") or socket.gethostname(),
         upstream_dns=_parse_dns(get("agent", "upstream_dns", fallback="")),
         report_interval=_float("agent", "report_interval", get("agent", "report_interval", fallback="5")),
+        availability_zone=_zone(get("agent", "availability_zone", fallback="nova")),
         keystone_authtoken=dict(parser.items("keystone_authtoken")) if parser.has_section("keystone_authtoken") else {},
         policy_file=get("oslo_policy", "policy_file", fallback=""),
     )

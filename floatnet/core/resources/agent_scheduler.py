@@ -43,7 +43,7 @@ from floatnet.core.scheduler_errors import (
 )
 from floatnet.core.service import Core
 from floatnet.core.validation import Attr, nullable, string, to_int, validate
-from floatnet.db.models import Agent, Network, Router, Subnet
+from floatnet.db.models import Agent, Network, Router
 
 
 @dataclass(frozen=True)
@@ -85,9 +85,7 @@ def _scheduled(session: Session, kind: Kind) -> list[str]:
     subnet or an operator's binding."""
     if kind is ROUTERS:
         return list(session.scalars(select(Router.id)))
-    with_dhcp = set(session.scalars(select(Subnet.network_id).where(Subnet.enable_dhcp.is_(True)).distinct()))
-    model, column = scheduling.BINDINGS[kind.name]
-    return sorted(with_dhcp | set(session.scalars(select(column))))
+    return sorted(scheduling.dhcp_networks(session))
 
 
 def _agent_of_host(session: Session, kind: Kind, host: str | None) -> Agent | None:
