@@ -52,8 +52,9 @@ def upgrade() -> None:
     op.create_index(
         "ix_rbac_policies_object_type_target_project", "rbac_policies", ["object_type", "target_project"], unique=False
     )
-    with op.batch_alter_table("networks") as batch:
-        batch.add_column(sa.Column("availability_zone_hints", sa.JSON(), nullable=False, server_default="[]"))
+    # a plain ALTER TABLE ADD COLUMN on every backend: SQLite's batch mode would copy the table, and dropping the
+    # old one would cascade to the subnets and ports that refer to it
+    op.add_column("networks", sa.Column("availability_zone_hints", sa.JSON(), nullable=False, server_default="[]"))
     _binding_table("router_l3_agent_bindings", "router_id", "routers")
     _binding_table("network_dhcp_agent_bindings", "network_id", "networks")
     bind = op.get_bind()
