@@ -47,7 +47,7 @@ ovsdb_connection =                       ; empty: the system's, else floatnet st
 host = <hostname>
 upstream_dns = 198.51.100.53          ; resolvers dnsmasq forwards to
 report_interval = 5
-availability_zone = nova              ; the zone of this node (Neutron's [AGENT] availability_zone)
+availability_zone = nova              ; the zone this node's L3 and DHCP agents report (Neutron's default)
 ```
 
 Parsing is strict: a wrong value raises :class:`ConfigError` naming the section, the option and the value, so a
@@ -236,6 +236,14 @@ def _tenant_types(parser: configparser.ConfigParser, drivers: tuple[str, ...]) -
     return types
 
 
+def _zone(value: str) -> str:
+    """``[agent] availability_zone``: a name of 1 to 255 characters (Neutron's ``[AGENT] availability_zone``)."""
+    name = value.strip()
+    if not name or len(name) > 255:
+        raise _error("agent", "availability_zone", value, "must be 1 to 255 characters")
+    return name
+
+
 def _float(section: str, option: str, value: str) -> float:
     try:
         number = float(value)
@@ -251,13 +259,6 @@ def _bool(section: str, option: str, value: str) -> bool:
     if lowered not in configparser.ConfigParser.BOOLEAN_STATES:
         raise _error(section, option, value, "expected true or false")
     return configparser.ConfigParser.BOOLEAN_STATES[lowered]
-
-
-def _zone(value: str) -> str:
-    """An availability zone name: what Neutron's ``availability_zone_hints`` accept (1-255 characters)."""
-    if not value.strip() or len(value) > 255:
-        raise _error("agent", "availability_zone", value, "expected a name of 1 to 255 characters")
-    return value.strip()
 
 
 def _limit(parser: configparser.ConfigParser, option: str, default: int) -> int:

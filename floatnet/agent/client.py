@@ -19,6 +19,7 @@ from floatnet.client import ApiError, TokenSource, keystone_tokens
 __all__ = ["AGENT_TYPES", "BINARY", "ChangesExpired", "Client", "ServerError", "TokenSource", "keystone_tokens"]
 
 AGENT_TYPES = ("Open vSwitch agent", "L3 agent", "DHCP agent")
+ZONED_TYPES = ("L3 agent", "DHCP agent")  # the agents that report an availability zone, as in Neutron
 BINARY = "floatnet-agent"
 
 
@@ -40,12 +41,20 @@ class ChangesExpired(ServerError):
 
 
 class Client:
-    """The agent's view of one floatnet server for one host (``tokens``: Keystone tokens, None for noauth)."""
+    """The agent's view of one floatnet server for one host (``tokens``: Keystone tokens, None for noauth) in
+    availability zone ``zone``."""
 
     def __init__(
-        self, base_url: str, host: str, timeout: float = 10.0, retries: int = 3, tokens: TokenSource | None = None
+        self,
+        base_url: str,
+        host: str,
+        timeout: float = 10.0,
+        retries: int = 3,
+        tokens: TokenSource | None = None,
+        zone: str = "nova",
     ) -> None:
         self.host = host
+        self.zone = zone
         self.retries = retries
         self.tokens = tokens
         self.api = api_client.Client(base_url, tokens=tokens, timeout=timeout, retries=retries)
@@ -111,4 +120,6 @@ class Client:
         for agent_type in AGENT_TYPES:
             agent = {"host": self.host, "agent_type": agent_type, "binary": BINARY,
                      "configurations": dict(configurations), "start_flag": start_flag}  # fmt: skip
+            if agent_type in ZONED_TYPES:
+                agent["availability_zone"] = self.zone
             self._call("POST", "/floatnet/agents", body={"agent": agent})

@@ -144,7 +144,7 @@ def main(argv: list[str]) -> int:
         )
         return 2
     agent = Agent(
-        make_client=lambda: Client(server, host, tokens=tokens),
+        make_client=lambda: Client(server, host, tokens=tokens, zone=cfg.availability_zone),
         kernel=LinuxKernel(dp, daemons),
         ctx=PlanContext(upstream_dns=cfg.upstream_dns),
         report_interval=cfg.report_interval,

@@ -142,6 +142,7 @@ FILTERABLE: dict[str, frozenset[str]] = {
         ["id", "project_id", "tenant_id", "object_type", "object_id", "action", "target_tenant", "target_project"]
     ),
     "service_provider": frozenset(["service_type", "name", "default"]),
+    "availability_zone": frozenset(["name", "resource", "state"]),
     "agent": frozenset(_AGENT),
     "floatingip_pool": frozenset(["subnet_id", "subnet_name", "cidr", "network_id", "project_id", "tenant_id"]),
     "network_ip_availability": frozenset(

@@ -85,6 +85,7 @@ class Network(StandardAttrs, Base):
     network_type: Mapped[str] = mapped_column(String(32), default="")
     physical_network: Mapped[str | None] = mapped_column(String(64), nullable=True)
     segmentation_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    availability_zone_hints: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
 
 class SegmentAllocation(Base):

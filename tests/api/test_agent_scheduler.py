@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from tests.api.helpers import assert_error, create, network, subnet
+from tests.api.openstack_clients import noauth_sdk
+from tests.api.openstack_clients import openstack_cli as cli
 
 MEMBER = {"X-Project-Id": "alice", "X-Roles": "member"}
 MISSING = "0f0f0f0f-0000-4000-8000-000000000000"
@@ -104,6 +106,10 @@ def test_scheduler_refusals(app_client: Any) -> None:
     assert_error(app_client.post(f"/v2.0/agents/{l3}/l3-routers", json={"router_id": 5}), 400, "HTTPBadRequest",
                  "router_id")  # fmt: skip
     assert_error(app_client.post(f"/v2.0/agents/{l3}/l3-routers", json={}), 400, "HTTPBadRequest", "router_id")
+    hinted = {"router_id": router["id"], "ha_chassis_priority": 2}  # Neutron takes (and, without OVN, ignores) it
+    assert app_client.post(f"/v2.0/agents/{l3}/l3-routers", json=hinted).status_code == 201
+    assert_error(app_client.post(f"/v2.0/agents/{l3}/l3-routers", json={**hinted, "ha_chassis_priority": "x"}), 400,
+                 "HTTPBadRequest", "ha_chassis_priority")  # fmt: skip
     assert_error(app_client.post(f"/v2.0/agents/{l3}/l3-routers", json={"router_id": router["id"], "x": 1}), 400,
                  "HTTPBadRequest", "x")  # fmt: skip
     assert_error(app_client.post(f"/v2.0/agents/{l3}/l3-routers", json=[1]), 400, "HTTPBadRequest", "router_id")
@@ -124,3 +130,41 @@ def test_scheduler_refusals(app_client: Any) -> None:
     assert_error(app_client.post(f"/v2.0/agents/{l3}/l3-routers", json=body), 404, "InvalidL3Agent")
     aliases = {e["alias"] for e in app_client.get("/v2.0/extensions").json()["extensions"]}
     assert {"l3_agent_scheduler", "dhcp_agent_scheduler"} <= aliases
+
+
+def test_scheduler_with_the_clients_live(api: Any, live_server: str) -> None:
+    """Hostile requests through a real server, then openstacksdk and the ``openstack`` CLI move a router and a
+    network's DHCP between two registered agents."""
+    nodes = dict(zip(("live-a", "live-b"), (register_node(api, "live-a"), register_node(api, "live-b")), strict=True))
+    l3 = nodes["live-a"]["L3 agent"]
+    assert_error(api.post(f"/v2.0/agents/{l3}/l3-routers", json={"router_id": ["x"]}), 400, "HTTPBadRequest",
+                 "router_id")  # fmt: skip
+    assert_error(api.post(f"/v2.0/agents/{l3}/l3-routers", content=b"{", headers={"Content-Type": "application/json"}),
+                 400, "MalformedRequestBody")  # fmt: skip
+    assert_error(api.post(f"/v2.0/agents/{l3}/l3-routers", json={"router_id": "nope"}), 404, "RouterNotFound")
+    assert_error(api.get(f"/v2.0/agents/{l3}/dhcp-networks"), 404, "InvalidDHCPAgent")
+    assert_error(api.get(f"/v2.0/agents/{l3}/l3-routers", headers=MEMBER), 403, "PolicyNotAuthorized")
+    with noauth_sdk(live_server) as sdk:
+        router = sdk.network.create_router(name="sched-r")
+        current = list(sdk.network.routers_hosting_l3_agents(router))
+        assert len(current) == 1
+        other = nodes["live-b" if current[0].host == "live-a" else "live-a"]["L3 agent"]
+        sdk.network.remove_router_from_agent(sdk.network.get_agent(current[0].id), router)
+        sdk.network.add_router_to_agent(sdk.network.get_agent(other), router)
+        assert [a.id for a in sdk.network.routers_hosting_l3_agents(router)] == [other]
+        assert [r.id for r in sdk.network.agent_hosted_routers(other)] == [router.id]
+        sdk.network.add_router_to_agent(sdk.network.get_agent(current[0].id), router)  # 409 (the SDK does not raise)
+        assert [a.id for a in sdk.network.routers_hosting_l3_agents(router)] == [other]
+    cli(live_server, "network", "create", "sched-net")
+    cli(live_server, "subnet", "create", "--network", "sched-net", "--subnet-range", "10.61.0.0/24", "sched-sub")
+    hosting = cli(live_server, "network", "agent", "list", "--network", "sched-net", "-f", "json")
+    assert len(hosting) == 1
+    other = nodes["live-b" if hosting[0]["Host"] == "live-a" else "live-a"]["DHCP agent"]
+    cli(live_server, "network", "agent", "remove", "network", "--dhcp", hosting[0]["ID"], "sched-net")
+    cli(live_server, "network", "agent", "add", "network", "--dhcp", other, "sched-net")
+    assert [a["ID"] for a in cli(live_server, "network", "agent", "list", "--network", "sched-net", "-f", "json")] == [
+        other
+    ]
+    l3_host = cli(live_server, "network", "agent", "list", "--router", "sched-r", "-f", "json")[0]["Host"]
+    cli(live_server, "network", "agent", "remove", "router", "--l3", nodes[l3_host]["L3 agent"], "sched-r")
+    assert cli(live_server, "network", "agent", "list", "--router", "sched-r", "-f", "json") == []

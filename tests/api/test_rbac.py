@@ -287,13 +287,19 @@ def test_migration_keeps_shared_and_external_objects_visible(tmp_path: Any) -> N
         conn.execute(
             text(f"INSERT INTO address_scopes (id, ip_version, shared, {columns}) VALUES ('s', 4, 1, {values})")
         )
+        conn.execute(text(
+            "INSERT INTO subnets (id, network_id, ip_version, cidr, enable_dhcp, allocation_pools, dns_nameservers, "
+            f"host_routes, {columns}) VALUES ('sub', 'n-own', 4, '10.0.0.0/24', 0, '[]', '[]', '[]', {values})"
+        ))  # fmt: skip
     upgrade(db.engine)
     with db.engine.connect() as conn:
         rows = conn.execute(
             text("SELECT object_type, object_id, action, target_project, project_id FROM rbac_policies")
         )
         found = sorted(tuple(row) for row in rows)
+        kept = conn.execute(text("SELECT id FROM subnets")).scalars().all()
     db.dispose()
+    assert kept == ["sub"]  # the networks table was altered in place, its subnets kept
     assert found == [
         ("address_scope", "s", "access_as_shared", "*", "p"),
         ("network", "n-ext", "access_as_external", "*", "p"),

@@ -96,6 +96,7 @@ _PATHS = {
     "address_scope": ("/address-scopes", "/address-scopes/{id}"),
     "rbac_policy": ("/rbac-policies", "/rbac-policies/{id}"),
     "service_provider": ("/service-providers", "/service-providers"),
+    "availability_zone": ("/availability_zones", "/availability_zones"),
 }
 _VERBS = {"create": ("POST", 0), "get": ("GET", 1), "update": ("PUT", 1), "delete": ("DELETE", 1)}
 
@@ -356,7 +357,10 @@ RBAC_RULES = [
     _rule("get_rbac_policy", ADMIN_OR_PROJECT_READER, "Show an RBAC policy."),
     _rule("delete_rbac_policy", ADMIN_OR_PROJECT_MEMBER, "Delete an RBAC policy."),
 ]
-SERVICE_PROVIDER_RULES = [_rule("get_service_provider", "rule:regular_user", "List service providers.")]
+SERVICE_PROVIDER_RULES = [
+    _rule("get_service_provider", "rule:regular_user", "List service providers."),
+    _rule("get_availability_zone", "rule:regular_user", "List availability zones."),
+]
 
 
 _TAG_VERBS = {

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from floatnet.db.models import Agent, NetworkDhcpAgentBinding, RouterL3AgentBinding, utcnow
+from floatnet.db.models import Agent, NetworkDhcpAgentBinding, RouterL3AgentBinding, Subnet, utcnow
 
 L3_AGENT = "L3 agent"
 DHCP_AGENT = "DHCP agent"
@@ -67,6 +67,13 @@ class Candidates:
         if (kind, resource_id) in self.bound:
             return self.bound[kind, resource_id]
         return choose(resource_id, self.routers if kind == ROUTER else self.dhcp)
+
+
+def dhcp_networks(session: Session) -> set[str]:
+    """The networks a DHCP agent hosts (Neutron schedules a network when it has a DHCP-enabled subnet): those,
+    and those an operator bound (to an agent or to none)."""
+    with_dhcp = select(Subnet.network_id).where(Subnet.enable_dhcp.is_(True)).distinct()
+    return set(session.scalars(with_dhcp)) | set(session.scalars(select(NetworkDhcpAgentBinding.network_id)))
 
 
 def bindings(session: Session) -> dict[tuple[str, str], str | None]:

@@ -42,8 +42,8 @@ from floatnet.core.scheduler_errors import (
     RouterNotHostedByL3Agent,
 )
 from floatnet.core.service import Core
-from floatnet.core.validation import Attr, string, validate
-from floatnet.db.models import Agent, Network, Router, Subnet
+from floatnet.core.validation import Attr, nullable, string, to_int, validate
+from floatnet.db.models import Agent, Network, Router
 
 
 @dataclass(frozen=True)
@@ -56,18 +56,22 @@ class Kind:
     model: Any
     missing: type[NotFound]
     missing_key: str
+    spec: dict[str, Attr]  # the POST body
     invalid_agent: type[AgentNotFound]
     hosted: type[Exception]
     not_hosted: type[Exception]
     rule: str  # <verb>_<rule>: create_l3-router, get_l3-routers, …
 
 
+# Neutron takes an OVN-only ``ha_chassis_priority`` with a router; other L3 schedulers ignore it, as floatnet does
+ROUTER_BODY = {"router_id": Attr(string(36), required=True), "ha_chassis_priority": Attr(nullable(to_int()))}
 ROUTERS = Kind(
-    scheduling.ROUTER, scheduling.L3_AGENT, "router_id", Router, RouterNotFound, "router_id",
+    scheduling.ROUTER, scheduling.L3_AGENT, "router_id", Router, RouterNotFound, "router_id", ROUTER_BODY,
     InvalidL3Agent, RouterHostedByL3Agent, RouterNotHostedByL3Agent, "l3-router",
 )  # fmt: skip
 NETWORKS = Kind(
     scheduling.DHCP, scheduling.DHCP_AGENT, "network_id", Network, NetworkNotFound, "net_id",
+    {"network_id": Attr(string(36), required=True)},
     InvalidDHCPAgent, NetworkHostedByDHCPAgent, NetworkNotHostedByDhcpAgent, "dhcp-network",
 )  # fmt: skip
 
@@ -81,9 +85,7 @@ def _scheduled(session: Session, kind: Kind) -> list[str]:
     subnet or an operator's binding."""
     if kind is ROUTERS:
         return list(session.scalars(select(Router.id)))
-    with_dhcp = set(session.scalars(select(Subnet.network_id).where(Subnet.enable_dhcp.is_(True)).distinct()))
-    model, column = scheduling.BINDINGS[kind.name]
-    return sorted(with_dhcp | set(session.scalars(select(column))))
+    return sorted(scheduling.dhcp_networks(session))
 
 
 def _agent_of_host(session: Session, kind: Kind, host: str | None) -> Agent | None:
@@ -137,7 +139,7 @@ class AgentSchedulerService:
         """Bind the resource the body names to the agent (see the module docstring)."""
         if not isinstance(body, dict):
             raise HTTPBadRequest(msg=f"Resource body required: {kind.key}")
-        resource_id = validate(kind.key, {kind.key: Attr(string(36), required=True)}, body, creating=True)[kind.key]
+        resource_id = validate(kind.key, kind.spec, body, creating=True)[kind.key]
         self.core.db.run(lambda s: self._add(s, ctx, kind, agent_id, resource_id))
 
     def _add(self, session: Session, ctx: RequestContext, kind: Kind, agent_id: str, resource_id: str) -> None:

@@ -13,7 +13,7 @@ from floatnet.core.agent_protocol import changes
 from floatnet.core.context import RequestContext
 from floatnet.core.errors import Conflict, ExternalNetworkInUse, InvalidInput, InvalidSharedSetting, NetworkInUse
 from floatnet.core.listing import ListQuery, Page, apply, sql_filters
-from floatnet.core.resources import address_scopes, rbac_rows, segments, tags
+from floatnet.core.resources import address_scopes, availability_zones, rbac_rows, segments, tags
 from floatnet.core.resources.scoped_rows import get_network, network_visible_clause, require_owner
 from floatnet.core.service import Core, check_revision, load_tags, owner_project, standard_attrs
 from floatnet.core.validation import (
@@ -74,8 +74,8 @@ def render(row: Any, subnet_ids: list[str], tag_list: list[str]) -> dict[str, An
             "provider:network_type": row.network_type,
             "provider:physical_network": row.physical_network,
             "provider:segmentation_id": row.segmentation_id,
-            "availability_zone_hints": [],
-            "availability_zones": [],
+            "availability_zone_hints": list(row.availability_zone_hints or []),
+            "availability_zones": [],  # filled by availability_zones.fill_network_zones
             "ipv4_address_scope": None,
             "ipv6_address_scope": None,
             "is_default": False,
@@ -174,15 +174,18 @@ class NetworkService:
     def __init__(self, core: Core) -> None:
         self.core = core
 
+    def _zoned(self, session: Session, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return availability_zones.fill_network_zones(session, self.core, bodies)
+
     def list(self, ctx: RequestContext, query: ListQuery) -> Page:
-        return apply(self.core.db.run(lambda s: render_many(s, ctx, query), write=False), query)
+        return apply(self.core.db.run(lambda s: self._zoned(s, render_many(s, ctx, query)), write=False), query)
 
     def show(self, ctx: RequestContext, resource_id: str) -> dict[str, Any]:
         return self.core.db.run(lambda s: self._show(s, ctx, resource_id), write=False)
 
     def _show(self, session: Session, ctx: RequestContext, network_id: str) -> dict[str, Any]:
         body = render_one(session, get_network(session, ctx, network_id))
-        return sharing.mark_shared(session, ctx, "network", [body])[0]
+        return self._zoned(session, sharing.mark_shared(session, ctx, "network", [body]))[0]
 
     def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         attrs = validate("network", SPEC, body, creating=True)
@@ -208,7 +211,9 @@ class NetworkService:
             shared=False,
             external=False,
             port_security_enabled=attrs["port_security_enabled"],
+            availability_zone_hints=attrs.get("availability_zone_hints") or [],
         )
+        availability_zones.check_hints(session, "network", network.availability_zone_hints)
         session.add(network)
         session.flush()  # the segment row refers to the network
         network_id = network.id
@@ -231,7 +236,7 @@ class NetworkService:
         session.flush()
         tags.set_requested(session, "network", network_id, attrs)
         changes.created(session, "network", network_id, network_id=network_id)
-        return render_one(session, network)
+        return self._zoned(session, [render_one(session, network)])[0]
 
     def update(
         self, ctx: RequestContext, resource_id: str, body: dict[str, Any], revision: int | None
@@ -260,7 +265,7 @@ class NetworkService:
             setattr(network, RENAMED.get(key, key), value)
         changes.updated(session, "network", network, network_id=network_id)
         session.flush()
-        return render_one(session, network)
+        return self._zoned(session, [render_one(session, network)])[0]
 
     def delete(self, ctx: RequestContext, resource_id: str) -> None:
         self.core.db.run(lambda s: self._delete(s, ctx, resource_id))

@@ -1,7 +1,8 @@
 """RBAC policies and agent bindings (issue 21): the ``rbac_policies`` table, and the wildcard rows Neutron keeps
 for what is already shared or external — a shared network, address scope or subnet pool gets ``*``
 ``access_as_shared``, an external network ``*`` ``access_as_external`` (visibility reads these rows from now on);
-the ``router_l3_agent_bindings`` and ``network_dhcp_agent_bindings`` tables of manual (re)scheduling.
+the ``router_l3_agent_bindings`` and ``network_dhcp_agent_bindings`` tables of manual (re)scheduling; a
+network's ``availability_zone_hints``.
 
 Revision ID: 0004
 Revises: 0003
@@ -51,6 +52,9 @@ def upgrade() -> None:
     op.create_index(
         "ix_rbac_policies_object_type_target_project", "rbac_policies", ["object_type", "target_project"], unique=False
     )
+    # a plain ALTER TABLE ADD COLUMN on every backend: SQLite's batch mode would copy the table, and dropping the
+    # old one would cascade to the subnets and ports that refer to it
+    op.add_column("networks", sa.Column("availability_zone_hints", sa.JSON(), nullable=False, server_default="[]"))
     _binding_table("router_l3_agent_bindings", "router_id", "routers")
     _binding_table("network_dhcp_agent_bindings", "network_id", "networks")
     bind = op.get_bind()
@@ -80,6 +84,8 @@ def _binding_table(name: str, key: str, parent: str) -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("networks") as batch:
+        batch.drop_column("availability_zone_hints")
     for name in ("network_dhcp_agent_bindings", "router_l3_agent_bindings"):
         op.drop_index(op.f(f"ix_{name}_agent_id"), table_name=name)
         op.drop_table(name)

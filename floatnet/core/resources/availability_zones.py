@@ -1,0 +1,91 @@
+"""Availability zones (``availability_zone``, ``network_availability_zone``; ``GET /v2.0/availability_zones``).
+
+As Neutron's agent-based zones (``neutron/db/agents_db.py``): a zone exists for a resource type when an agent
+reports it — a DHCP agent's zone is a ``network`` zone, an L3 agent's a ``router`` zone (each floatnet agent
+reports ``[agent] availability_zone``, ``nova`` by default). A zone is ``available`` when one of its agents is
+administratively up. A network's ``availability_zone_hints`` must name ``network`` zones
+(``AvailabilityZoneNotFound``, 404) and fit Neutron's 255 characters once joined; its
+``availability_zones`` are the zones of the DHCP agent hosting it (see
+:mod:`floatnet.core.resources.agent_scheduler`). Visible to every caller (``get_availability_zone``:
+``rule:regular_user``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from floatnet.core.access import policy
+from floatnet.core.agent_protocol import scheduling
+from floatnet.core.agent_protocol.agents import down_time
+from floatnet.core.context import RequestContext
+from floatnet.core.errors import InvalidInput, NotFound
+from floatnet.core.listing import ListQuery, Page, apply
+from floatnet.core.service import Core
+from floatnet.db.models import Agent
+
+RESOURCES = {scheduling.DHCP_AGENT: "network", scheduling.L3_AGENT: "router"}
+HINTS_MAX = 255  # neutron-lib's AZ_HINTS_DB_LEN: the hints joined by commas
+
+
+class AvailabilityZoneNotFound(NotFound):
+    message_template = "AvailabilityZone %(availability_zone)s could not be found."
+
+
+def zones(session: Session) -> dict[tuple[str, str], bool]:
+    """``(zone, resource)`` → whether an agent of it is administratively up."""
+    found: dict[tuple[str, str], bool] = {}
+    rows = session.execute(select(Agent.availability_zone, Agent.agent_type, Agent.admin_state_up))
+    for zone, agent_type, up in rows:
+        if zone and agent_type in RESOURCES:
+            key = (zone, RESOURCES[agent_type])
+            found[key] = found.get(key, False) or bool(up)
+    return found
+
+
+def check_hints(session: Session, resource: str, hints: list[str]) -> None:
+    """400 when the joined hints are too long, 404 ``AvailabilityZoneNotFound`` for a zone no agent of
+    ``resource`` reports."""
+    if len(",".join(hints)) > HINTS_MAX:
+        raise InvalidInput(error_message="Too many availability_zone_hints specified")
+    known = {zone for zone, kind in zones(session) if kind == resource}
+    for hint in hints:
+        if hint not in known:
+            raise AvailabilityZoneNotFound(availability_zone=hint)
+
+
+def fill_network_zones(session: Session, core: Core, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Set ``availability_zones`` of rendered networks: the zone of the DHCP agent hosting each (none for a
+    network without DHCP): a few small queries, none per network."""
+    if not bodies:
+        return bodies
+    placement = scheduling.candidates(session, down_time(core), "")
+    dhcp_agents = select(Agent.host, Agent.availability_zone).where(Agent.agent_type == scheduling.DHCP_AGENT)
+    zone_of = {host: zone for host, zone in session.execute(dhcp_agents)}
+    hosted = scheduling.dhcp_networks(session)
+    for body in bodies:
+        host = placement.host_for(scheduling.DHCP, body["id"]) if body["id"] in hosted else None
+        zone = zone_of.get(host) if host is not None else None
+        body["availability_zones"] = [zone] if zone else []
+    return bodies
+
+
+class AvailabilityZoneService:
+    """The ``availability_zones`` collection (list only)."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    def list(self, ctx: RequestContext, query: ListQuery) -> Page:
+        """The zones, filtered and paged; none for a caller an operator's policy refuses
+        ``get_availability_zone``."""
+        if not policy.allowed(ctx, "get_availability_zone", {}):
+            return Page([])
+        found = self.core.db.run(zones, write=False)
+        items = [
+            {"name": zone, "resource": resource, "state": "available" if up else "unavailable"}
+            for (zone, resource), up in sorted(found.items())
+        ]
+        return apply(items, query)
