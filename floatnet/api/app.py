@@ -13,7 +13,16 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from floatnet.api import errors, routes_agent, routes_core, routes_l3, routes_pools, routes_quotas, routes_security
+from floatnet.api import (
+    errors,
+    routes_agent,
+    routes_core,
+    routes_l3,
+    routes_pf,
+    routes_pools,
+    routes_quotas,
+    routes_security,
+)
 from floatnet.api.guard import RequestGuard
 from floatnet.config import Config
 from floatnet.core.access import policy
@@ -40,6 +49,7 @@ def all_routes() -> list[BaseRoute]:
     return [
         *routes_core.routes(),
         *routes_l3.routes(),
+        *routes_pf.routes(),
         *routes_security.routes(),
         *routes_pools.routes(),
         *routes_quotas.routes(),
