@@ -3,6 +3,7 @@ unchanged ``openstack floating ip port forwarding create/list/show/set/delete``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -107,3 +108,21 @@ def test_openstack_cli_port_forwarding_verbs(world: World, live_server: str) -> 
     assert shown["external_port"] == 2223
     openstack_cli(live_server, *VERB, "delete", fip["id"], created["id"])
     assert ok(world.client.get(PF.format(fip["id"])))["port_forwardings"] == []
+
+
+def test_floatnet_cli_port_forwarding_verbs(world: World, cli: Any) -> None:
+    fip, vm = world.fip(), world.port()
+    address = vm["fixed_ips"][0]["ip_address"]
+    created = json.loads(cli(f"floatingip-port-forwarding-create {fip['floating_ip_address']} --port {vm['id']} "
+                             f"--internal-ip-address {address} --internal-protocol-port 8000:8009 "
+                             "--external-protocol-port 9000:9009 --protocol udp -f json"))  # fmt: skip
+    assert created["external_port_range"] == "9000:9009" and created["internal_port"] is None
+    listed = json.loads(cli(f"floatingip-port-forwarding-list {fip['id']} -f json"))
+    assert [row["id"] for row in listed] == [created["id"]]
+    cli(f"floatingip-port-forwarding-update {fip['id']} {created['id']} --description games")
+    shown = json.loads(cli(f"floatingip-port-forwarding-show {fip['id']} {created['id']} -f json"))
+    assert shown["description"] == "games"
+    clash = cli(f"floatingip-port-forwarding-create {fip['id']} --port {vm['id']} --internal-ip-address {address} "
+                "--internal-protocol-port 22 --external-protocol-port 9005 --protocol udp", expect=1)  # fmt: skip
+    assert "port collision" in clash
+    assert "Deleted port forwarding" in cli(f"floatingip-port-forwarding-delete {fip['id']} {created['id']}")
