@@ -8,7 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
+from floatnet.core.agent_protocol import router_slice
 from tests.api import l3_world
 from tests.api.helpers import assert_error, project
 from tests.api.l3_world import World, ok
@@ -147,3 +149,31 @@ def test_deleting_the_floating_ip_or_the_port_deletes_its_forwardings(world: Wor
     vm2 = world.port()
     ok(_pf(world, fip["id"], vm2, external_port=22, internal_port=22), 201)
     assert world.client.delete(f"/v2.0/floatingips/{fip['id']}").status_code == 204
+
+
+def test_router_slice_carries_forwardings_through_indexes(world: World, app_client: Any) -> None:
+    """The agent's router slice lists a floating IP with forwardings (no fixed IP) and its forwardings as
+    ranges, reading them through indexes only."""
+    fip, vm = world.fip(), world.port()
+    ok(_pf(world, fip["id"], vm, external_port_range="8000:8009", internal_port=80, protocol="udp"), 201)
+    router_id = ok(world.client.get(f"/v2.0/floatingips/{fip['id']}"))["floatingip"]["router_id"]
+    core = app_client.app.state.core
+    captured: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        captured.append((statement, parameters))
+
+    event.listen(core.db.engine, "before_cursor_execute", capture)
+    try:
+        [router] = core.db.run(lambda s: router_slice.load(s, core.config, [router_id]), write=False)
+    finally:
+        event.remove(core.db.engine, "before_cursor_execute", capture)
+    [entry] = router["floatingips"]
+    [pf] = entry["port_forwardings"]
+    assert entry["fixed_ip_address"] is None and pf["protocol"] == "udp"
+    assert (pf["external_port_range"], pf["internal_port_range"]) == ("8000:8009", "80:80")
+    assert pf["internal_ip_address"] == vm["fixed_ips"][0]["ip_address"]
+    with core.db.engine.connect() as conn:
+        for sql, params in captured:
+            plan = [row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params).all()]
+            assert not [step for step in plan if step.startswith("SCAN") and "USING" not in step], (sql, plan)
