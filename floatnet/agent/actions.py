@@ -13,6 +13,7 @@ from typing import ClassVar
 
 from floatnet.agent.desired import DhcpHost, Subnet
 from floatnet.agent.state import NatTable
+from floatnet.linux.nat_pf import PfElement
 
 Ref = tuple[str, str]  # (kind, id): ("router", id), ("floatingip", id), ("port", id), ("network", id)
 
@@ -138,6 +139,22 @@ class DelFipMapping(Action):
     ns: str
     fip: str
     fixed: str  # the fixed IP it maps to now, as the planner's view holds it (the kernel checks the pair)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddForwarding(Action):
+    """Add port forwardings' NAT map elements (rules untouched)."""
+
+    ns: str
+    elements: frozenset[PfElement]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DelForwarding(Action):
+    """Delete port forwardings' NAT map elements and flush exactly their sessions from conntrack."""
+
+    ns: str
+    elements: frozenset[PfElement]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from floatnet.agent.desired_security import SecurityGroup, allowed_pairs, parse_security
+from floatnet.linux import nat_pf
+from floatnet.linux.nat_pf import PfElement
 
 DEAD_VLAN = 4095  # Neutron's tag for a port that must not reach any network (admin down, unbound)
 
@@ -123,11 +125,15 @@ class RouterPort:
 
 @dataclass(frozen=True)
 class FloatingIp:
+    """A floating IP the router translates: associated (``fixed_ip_address``), or shared by port forwardings
+    (``fixed_ip_address`` empty, ``forwardings`` their NAT map elements)."""
+
     id: str
     floating_ip_address: str
     fixed_ip_address: str
     port_id: str | None
     status: str
+    forwardings: frozenset[PfElement] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -280,13 +286,31 @@ def _router_port(obj: Mapping[str, Any], where: str) -> RouterPort:
 
 
 def _floatingip(obj: Mapping[str, Any], where: str) -> FloatingIp:
+    address = _get(obj, "floating_ip_address", str, where)
     return FloatingIp(
         id=_get(obj, "id", str, where),
-        floating_ip_address=_get(obj, "floating_ip_address", str, where),
-        fixed_ip_address=_get(obj, "fixed_ip_address", str, where),
+        floating_ip_address=address,
+        fixed_ip_address=_opt(obj, "fixed_ip_address", str, where) or "",
         port_id=_opt(obj, "port_id", str, where),
         status=obj.get("status") or "DOWN",
+        forwardings=frozenset(e for pf in obj.get("port_forwardings") or () for e in _forwarding(address, pf, where)),
     )
+
+
+def _forwarding(address: str, obj: Mapping[str, Any], where: str) -> list[PfElement]:
+    """The NAT map elements of one port forwarding of floating IP ``address``."""
+    external = _port_range(_get(obj, "external_port_range", str, where), where)
+    internal = _port_range(_get(obj, "internal_port_range", str, where), where)
+    protocol = _get(obj, "protocol", str, where)
+    return nat_pf.elements(address, protocol, external, _get(obj, "internal_ip_address", str, where), internal)
+
+
+def _port_range(text: str, where: str) -> tuple[int, int]:
+    try:
+        low, high = (int(part) for part in text.split(":"))
+    except ValueError:
+        raise DesiredStateError(f"{where}: port range {text!r} is not N:M") from None
+    return low, high
 
 
 def parse_router(obj: Mapping[str, Any]) -> Router:
@@ -302,7 +326,8 @@ def parse_router(obj: Mapping[str, Any]) -> Router:
         interfaces=tuple(_router_port(i, where) for i in obj.get("interfaces") or ()),
         floatingips={
             fip.id: fip
-            for fip in (_floatingip(f, where) for f in obj.get("floatingips") or () if f.get("fixed_ip_address"))
+            for fip in (_floatingip(f, where) for f in obj.get("floatingips") or ()
+                        if f.get("fixed_ip_address") or f.get("port_forwardings"))
         },
         floatingips_partial=obj.get("floatingips_partial") is True,
     )

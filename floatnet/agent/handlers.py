@@ -90,6 +90,7 @@ def router_nat(table: Any) -> nat.RouterNat:
         enable_snat=table.enable_snat,
         internal_cidrs=tuple(sorted(table.internal_cidrs)),
         fips=dict(table.fips),
+        forwardings=table.forwardings,
     )
 
 
@@ -107,6 +108,17 @@ def _add_fip(dp: Dataplane, a: A.AddFipMapping) -> None:
 
 def _del_fip(dp: Dataplane, a: A.DelFipMapping) -> None:
     nat.del_fip(a.ns, a.fip, a.fixed)
+
+
+def _add_forwarding(dp: Dataplane, a: A.AddForwarding) -> None:
+    nat.add_forwarding(a.ns, a.elements)
+
+
+def _del_forwarding(dp: Dataplane, a: A.DelForwarding) -> None:
+    """Remove the elements, then end only their sessions (the floating IP's other forwardings keep theirs)."""
+    nat.del_forwarding(a.ns, a.elements)
+    for e in a.elements:
+        conntrack.flush_socket(a.ns, e.fip, e.protocol, e.ext_lo, e.ext_hi)
 
 
 def _flush_conntrack(dp: Dataplane, a: A.FlushConntrack) -> None:
@@ -175,6 +187,8 @@ _TABLE: dict[type, Callable[[Dataplane, Any], None]] = {
     A.AddFipMapping: _add_fip,
     A.DelFipMapping: _del_fip,
     A.FlushConntrack: _flush_conntrack,
+    A.AddForwarding: _add_forwarding,
+    A.DelForwarding: _del_forwarding,
     A.Garp: _garp,
     A.EnsureDhcp: _ensure_dhcp,
     A.StopDhcp: _stop_dhcp,

@@ -99,6 +99,7 @@ def _nat_of(ns: str) -> NatTable | None:
         enable_snat=table.enable_snat,
         internal_cidrs=collapse_cidrs(table.internal_cidrs),
         fips=dict(table.fips),
+        forwardings=table.forwardings,
     )
 
 

@@ -33,7 +33,7 @@ from floatnet.agent.plan_common import (
     sync_routes,
     unplug_stale,
 )
-from floatnet.agent.plan_fips import FipDiff
+from floatnet.agent.plan_fips import FipDiff, fip_map, pf_elements
 from floatnet.agent.plan_security import (
     allocate_zones,
     plan_groups,
@@ -111,7 +111,8 @@ def desired_nat(router: Router) -> NatTable:
         gateway_dev=names.qg_dev(gw.port_id) if gw else None,
         enable_snat=router.enable_snat and gw is not None,
         internal_cidrs=collapse_cidrs(i.cidr for i in router.interfaces),
-        fips={f.floating_ip_address: f.fixed_ip_address for f in router.floatingips.values()} if gw else {},
+        fips=fip_map(router.floatingips) if gw else {},
+        forwardings=pf_elements(router.floatingips) if gw else frozenset(),
     )
 
 
@@ -139,7 +140,8 @@ def plan_nat(
     first: a fixed IP must be free before another floating IP takes it), then either the whole table
     (missing, or its rules differ) or the internal networks' set elements and the pairs to map; and the
     floating-IP diff (for refs and announcements). ``ids``: floating IP address -> id."""
-    diff = FipDiff.between(have.fips if have else {}, want.fips, ids)
+    diff = FipDiff.between(have.fips if have else {}, want.fips, ids, have.forwardings if have else frozenset(),
+                           want.forwardings)  # fmt: skip
     if have is None or have.rules() != want.rules():
         return [], [A.ReplaceNat(group=ns, refs=refs + diff.refs(tuple(want.fips)), ns=ns, table=want)], diff
     add, remove = want.internal_cidrs - have.internal_cidrs, have.internal_cidrs - want.internal_cidrs

@@ -5,7 +5,9 @@ A batch of floating-IP changes on a router whose structure did not change is pla
 :func:`plan_fip_delta` from the changed floating IPs alone — before (the agent's cache) and after (the server's
 narrowed answer) — and the cached kernel view is updated by :func:`project_fip_delta`: no Python work
 proportional to the router's other floating IPs. Both paths build their actions with :class:`FipDiff`, so they
-produce the same actions for the same change (unit-tested). Pure: no I/O.
+produce the same actions for the same change (unit-tested). A floating IP shared by port forwardings has no
+fixed IP: it contributes its forwardings' map elements (``pf_added``/``pf_removed``) and its /32, not a
+floating-IP pair. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from floatnet.agent import actions as A
 from floatnet.agent.desired import FloatingIp, Router
 from floatnet.agent.state import Namespace
 from floatnet.linux import names
+from floatnet.linux.nat_pf import PfElement
 
 
 @dataclass(frozen=True)
@@ -29,9 +32,21 @@ class FipDiff:
     added: tuple[str, ...]
     moved: tuple[str, ...]
     removed: tuple[str, ...]
+    pf_added: frozenset[PfElement] = frozenset()
+    pf_removed: frozenset[PfElement] = frozenset()
+
+    addr_added: frozenset[str] = frozenset()  # /32s the gateway device gains and loses (the fast path's)
+    addr_removed: frozenset[str] = frozenset()
 
     @classmethod
-    def between(cls, old: Mapping[str, str], new: Mapping[str, str], ids: Mapping[str, str]) -> FipDiff:
+    def between(
+        cls,
+        old: Mapping[str, str],
+        new: Mapping[str, str],
+        ids: Mapping[str, str],
+        pf_old: frozenset[PfElement] = frozenset(),
+        pf_new: frozenset[PfElement] = frozenset(),
+    ) -> FipDiff:
         return cls(
             old=old,
             new=new,
@@ -39,6 +54,8 @@ class FipDiff:
             added=tuple(sorted(ip for ip in new if ip not in old)),
             moved=tuple(sorted(ip for ip in new if ip in old and old[ip] != new[ip])),
             removed=tuple(sorted(ip for ip in old if ip not in new)),
+            pf_added=pf_new - pf_old,
+            pf_removed=pf_old - pf_new,
         )
 
     def refs(self, ips: tuple[str, ...]) -> tuple[A.Ref, ...]:
@@ -50,17 +67,27 @@ class FipDiff:
         """Addresses that get a (new) mapping: added or moved."""
         return self.added + self.moved
 
+    def _pf_refs(self, elements: frozenset[PfElement]) -> tuple[A.Ref, ...]:
+        return self.refs(tuple(sorted({e.fip for e in elements})))
+
     def unmap(self, ns: str) -> list[A.Action]:
-        """Remove the pairs of removed and moved addresses (first: a moved fixed IP must be free)."""
-        return [
+        """Remove the pairs of removed and moved addresses (first: a moved fixed IP must be free), and the
+        forwardings' elements that go (first: a changed forwarding's new element may overlap its old one)."""
+        out: list[A.Action] = [
             A.DelFipMapping(group=ns, refs=self.refs((ip,)), ns=ns, fip=ip, fixed=self.old[ip])
             for ip in self.removed + self.moved
         ]
+        if self.pf_removed:
+            out.append(A.DelForwarding(group=ns, refs=self._pf_refs(self.pf_removed), ns=ns, elements=self.pf_removed))
+        return out
 
     def map(self, ns: str) -> list[A.Action]:
-        return [
+        out: list[A.Action] = [
             A.AddFipMapping(group=ns, refs=self.refs((ip,)), ns=ns, fip=ip, fixed=self.new[ip]) for ip in self.arriving
         ]
+        if self.pf_added:
+            out.append(A.AddForwarding(group=ns, refs=self._pf_refs(self.pf_added), ns=ns, elements=self.pf_added))
+        return out
 
     def announce(self, ns: str, gateway_dev: str | None) -> list[A.Action]:
         """Gratuitous ARP for arriving addresses (never blocks), then the conntrack flush of departed or moved
@@ -74,8 +101,18 @@ class FipDiff:
 
 
 def fip_map(fips: Mapping[str, FloatingIp]) -> dict[str, str]:
-    """``{floating IP address: fixed IP}`` of some floating IPs."""
-    return {f.floating_ip_address: f.fixed_ip_address for f in fips.values()}
+    """``{floating IP address: fixed IP}`` of some floating IPs (those with a fixed IP)."""
+    return {f.floating_ip_address: f.fixed_ip_address for f in fips.values() if f.fixed_ip_address}
+
+
+def pf_elements(fips: Mapping[str, FloatingIp]) -> frozenset[PfElement]:
+    """The port forwardings' map elements of some floating IPs."""
+    return frozenset().union(*(f.forwardings for f in fips.values()))
+
+
+def held(fips: Mapping[str, FloatingIp]) -> frozenset[str]:
+    """The addresses the router holds as /32s on its gateway device: every floating IP it translates."""
+    return frozenset(f.floating_ip_address for f in fips.values())
 
 
 def same_structure(known: Router, answered: Router) -> bool:
@@ -98,7 +135,9 @@ def delta(router: Router, before: Mapping[str, FloatingIp], after: Mapping[str, 
     if router.gateway is None:  # no gateway: no floating IP is mapped either way
         return FipDiff.between({}, {}, {})
     ids = {f.floating_ip_address: f.id for f in after.values()}
-    return FipDiff.between(fip_map(before), fip_map(after), ids)
+    diff = FipDiff.between(fip_map(before), fip_map(after), ids, pf_elements(before), pf_elements(after))
+    was, now = held(before), held(after)
+    return replace(diff, addr_added=_slash32(tuple(now - was)), addr_removed=_slash32(tuple(was - now)))
 
 
 def plan_fip_delta(router: Router, diff: FipDiff) -> list[A.Action]:
@@ -109,7 +148,7 @@ def plan_fip_delta(router: Router, diff: FipDiff) -> list[A.Action]:
         return []
     ns, dev = names.router_ns(router.id), names.qg_dev(gw.port_id)
     out = diff.unmap(ns)
-    add, remove = _slash32(diff.added), _slash32(diff.removed)
+    add, remove = diff.addr_added, diff.addr_removed
     if add or remove:
         refs = (("router", router.id), ("port", gw.port_id), *diff.refs(diff.arriving))
         out.append(A.EditAddresses(group=ns, refs=refs, ns=ns, dev=dev, add=add, remove=remove))
@@ -125,12 +164,13 @@ def project_fip_delta(nsobs: Namespace, router: Router, diff: FipDiff) -> Namesp
     for ip in diff.removed:
         fips.pop(ip, None)
     fips.update((ip, diff.new[ip]) for ip in diff.arriving)
+    forwardings = (nsobs.nat.forwardings - diff.pf_removed) | diff.pf_added
     dev = names.qg_dev(gw.port_id)
     links = dict(nsobs.links)
     link = links.get(dev)
     if link is not None:
-        links[dev] = replace(link, addresses=(link.addresses - _slash32(diff.removed)) | _slash32(diff.added))
-    return replace(nsobs, links=links, nat=replace(nsobs.nat, fips=fips))
+        links[dev] = replace(link, addresses=(link.addresses - diff.addr_removed) | diff.addr_added)
+    return replace(nsobs, links=links, nat=replace(nsobs.nat, fips=fips, forwardings=forwardings))
 
 
 def _slash32(ips: tuple[str, ...]) -> frozenset[str]:

@@ -12,6 +12,7 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from floatnet.linux.nat_pf import PfElement
 from floatnet.linux.sg_render import GroupRules
 
 DEFAULT_ROUTE = "0.0.0.0/0"
@@ -48,13 +49,15 @@ class Link:
 
 @dataclass(frozen=True)
 class NatTable:
-    """A router's nftables table: its structure (gateway, SNAT, internal CIDRs) and the floating-IP maps."""
+    """A router's nftables table: its structure (gateway, SNAT, internal CIDRs), the floating-IP maps and the
+    port forwardings' map elements."""
 
     gateway_ip: str | None
     gateway_dev: str | None
     enable_snat: bool
     internal_cidrs: frozenset[str]
     fips: Mapping[str, str] = field(default_factory=dict)  # floating IP -> fixed IP
+    forwardings: frozenset[PfElement] = frozenset()
 
     def structure(self) -> tuple[str | None, str | None, bool, frozenset[str]]:
         """All but the map elements (the floating-IP fast path needs them unchanged)."""

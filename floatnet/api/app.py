@@ -19,6 +19,7 @@ from floatnet.api import (
     routes_agent,
     routes_core,
     routes_l3,
+    routes_pf,
     routes_pools,
     routes_quotas,
     routes_scheduler,
@@ -50,6 +51,7 @@ def all_routes() -> list[BaseRoute]:
     return [
         *routes_core.routes(),
         *routes_l3.routes(),
+        *routes_pf.routes(),
         *routes_security.routes(),
         *routes_pools.routes(),
         *routes_access.routes(),

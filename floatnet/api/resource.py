@@ -48,14 +48,15 @@ class ResourceSpec:
     path: str = ""
 
 
-def _render(ctx: RequestContext, resource: str, item: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+def render_item(ctx: RequestContext, resource: str, item: dict[str, Any], fields: list[str]) -> dict[str, Any]:
     """One item as the caller may see it, cut to ``fields``."""
     return http.select_fields(policy.filter_fields(ctx, resource, item), fields)
 
 
+
 def render(ctx: RequestContext, spec: ResourceSpec, item: dict[str, Any], fields: list[str]) -> dict[str, Any]:
     """One item of ``spec``'s resource as the caller may see it, cut to ``fields``."""
-    return _render(ctx, spec.resource, item, fields)
+    return render_item(ctx, spec.resource, item, fields)
 
 
 def _link(request: Request, rel: str, marker: str | None, reverse: bool) -> dict[str, str]:
@@ -92,7 +93,7 @@ async def list_response(
     query = listing.list_query(request, ctx, resource)
     query.key = key
     page = await http.run_sync(lister, ctx, query)
-    result: dict[str, Any] = {collection: [_render(ctx, resource, item, query.fields) for item in page.items]}
+    result: dict[str, Any] = {collection: [render_item(ctx, resource, item, query.fields) for item in page.items]}
     links = page_links(request, page, query)
     if links:
         result[f"{collection}_links"] = links
@@ -116,7 +117,7 @@ def show_route(path: str, resource: str, shower: Callable[[Core], Callable[[Requ
     async def endpoint(request: Request) -> Response:
         ctx = http.context_of(request)
         item = await http.run_sync(shower(http.core_of(request)), ctx, request.path_params["id"])
-        return http.respond({resource: _render(ctx, resource, item, http.fields_param(request))})
+        return http.respond({resource: render_item(ctx, resource, item, http.fields_param(request))})
 
     return Route(f"{PREFIX}/{path}/{{id}}", endpoint, methods=["GET"])
 

@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from floatnet.cli import crud, floatingip, nat, router, updown
+from floatnet.cli import crud, floatingip, nat, port_forwarding, router, updown
 from floatnet.cli.args import normalize_bool_flags
 from floatnet.cli.client import CliError
 from floatnet.cli.floatingip import FLOATINGIP
@@ -82,6 +82,7 @@ def build_parser(plugins: Sequence[str] = PLUGINS) -> argparse.ArgumentParser:
         crud.register(subparsers, verbs, parents)
     router.register(subparsers, parents)
     floatingip.register(subparsers, parents)
+    port_forwarding.register(subparsers, parents)
     nat.register(subparsers, parents)
     updown.register(subparsers)
     for name in plugins:

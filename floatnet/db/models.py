@@ -206,6 +206,27 @@ class FloatingIP(StandardAttrs, Base):
     __table_args__ = (UniqueConstraint("fixed_port_id", "fixed_ip_address"),)
 
 
+class PortForwarding(Base):
+    """One port forwarding of a floating IP (Neutron's ``floating-ip-port-forwarding``): ``protocol`` traffic to
+    the floating IP's external ports ``external_port_start..end`` goes to ``internal_ip_address`` (a fixed IP of
+    ``internal_port_id``) on ``internal_port_start..end`` (one port, or a range as long as the external one).
+    Deleting the floating IP or the internal port deletes its forwardings, as in Neutron."""
+
+    __tablename__ = "portforwardings"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    floatingip_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("floatingips.id", ondelete="CASCADE"), index=True
+    )
+    internal_port_id: Mapped[str] = mapped_column(String(36), ForeignKey("ports.id", ondelete="CASCADE"), index=True)
+    internal_ip_address: Mapped[str] = mapped_column(String(64))
+    protocol: Mapped[str] = mapped_column(String(40))
+    external_port_start: Mapped[int] = mapped_column(Integer)
+    external_port_end: Mapped[int] = mapped_column(Integer)
+    internal_port_start: Mapped[int] = mapped_column(Integer)
+    internal_port_end: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(String(255), default="")
+
+
 class SecurityGroup(StandardAttrs, Base):
     """A security group: a named set of rules that ports reference (``security_groups`` on a port)."""
 

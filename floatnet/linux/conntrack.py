@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import socket
 from typing import Any
 
 from pyroute2.conntrack import Conntrack, ConntrackEntry
@@ -71,6 +72,35 @@ def _in_namespace(netns: str, op: str, fn: Any, addr: str) -> int:
 def flush_address(netns: str, ip: str) -> int:
     """Delete entries whose original destination or reply destination is ``ip``; returns how many went."""
     return _in_namespace(netns, "conntrack delete", _delete_all, _address(ip))
+
+
+PROTOCOL_NUMBERS = {"tcp": socket.IPPROTO_TCP, "udp": socket.IPPROTO_UDP}
+
+
+def _socket_matches(entry: ConntrackEntry, addr: str, proto: int, ports: range) -> bool:
+    orig = entry.tuple_orig
+    return bool(orig.daddr == addr and orig.proto == proto and orig.dport in ports)
+
+
+def _delete_socket(addr: str, proto: int, ports: range) -> int:
+    deleted = 0
+    with Conntrack() as ct:
+        for entry in [e for e in ct.dump_entries() if _socket_matches(e, addr, proto, ports)]:
+            try:
+                ct.delete(entry)
+            except NetlinkError as exc:
+                if exc.code != errno.ENOENT:
+                    raise
+            else:
+                deleted += 1
+    return deleted
+
+
+def flush_socket(netns: str, ip: str, protocol: str, lo: int, hi: int) -> int:
+    """Delete the entries of one port forwarding: original destination ``ip``, ``protocol`` (tcp | udp) and a
+    destination port in ``lo..hi`` — the floating IP's other forwardings keep their sessions. How many went."""
+    proto, ports = PROTOCOL_NUMBERS[protocol], range(lo, hi + 1)
+    return _in_namespace(netns, "conntrack delete", lambda addr: _delete_socket(addr, proto, ports), _address(ip))
 
 
 def count_address(netns: str, ip: str) -> int:

@@ -2,8 +2,9 @@
 
 Observe, add, delete, replace — nothing else: no diff and no memory of what the kernel holds (the agent's
 planner diffs its view against the desired table and picks the operations). :func:`replace` builds the whole
-table in one atomic transaction; one floating IP is two map elements (:func:`add_fip`, :func:`del_fip`) and
-an internal network one set element (:func:`edit_internal`), no rule touched. Element operations never look
+table in one atomic transaction; one floating IP is two map elements (:func:`add_fip`, :func:`del_fip`), a
+port forwarding one element (:func:`add_forwarding`, :func:`del_forwarding`) and an internal network one set
+element (:func:`edit_internal`), no rule touched. Element operations never look
 anything up (libnftables' ``get element`` loads the whole map first, ~100 ms at 10,000 elements): the caller
 names both ends of a pair, and the kernel checks them — a wrong pair fails the transaction as a whole and
 changes nothing.
@@ -17,8 +18,8 @@ import subprocess
 from collections.abc import Iterable
 from typing import Any
 
+from floatnet.linux import nat_pf, nft
 from floatnet.linux import netns as _netns
-from floatnet.linux import nft
 from floatnet.linux.errors import KernelError
 from floatnet.linux.nat_render import (
     CHAINS,
@@ -31,12 +32,14 @@ from floatnet.linux.nat_render import (
     RouterNat,
     _elements,
     _ip,
+    _obj,
     _prefix,
     render,
 )
 
 __all__ = [
-    "RouterNat", "render", "observe", "replace", "add_fip", "del_fip", "edit_internal", "remove", "listing", "TABLE",
+    "RouterNat", "render", "observe", "replace", "add_fip", "del_fip", "add_forwarding", "del_forwarding",
+    "edit_internal", "remove", "listing", "TABLE",
 ]  # fmt: skip
 
 
@@ -70,8 +73,12 @@ def _parse(objs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, list[d
     internal: list[str] = []
     chains: dict[str, tuple[Any, ...]] = {}
     rules: dict[str, list[dict[str, Any]]] = {}
+    pf_elems: dict[str, list[Any]] = {}
     for obj in objs:
-        if "map" in obj:
+        if "map" in obj and obj["map"]["name"] in nat_pf.MAPS:
+            maps[obj["map"]["name"]] = {}
+            pf_elems[obj["map"]["name"]] = obj["map"].get("elem", [])
+        elif "map" in obj:
             maps[obj["map"]["name"]] = {k: v for k, v in obj["map"].get("elem", [])}
         elif "set" in obj and obj["set"]["name"] == INTERNAL_SET:
             internal = [c for e in obj["set"].get("elem", []) for c in _elem_value(e).split(",")]
@@ -80,7 +87,8 @@ def _parse(objs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, list[d
             chains[c["name"]] = (c.get("type"), c.get("hook"), c.get("prio"))
         elif "rule" in obj:
             rules.setdefault(obj["rule"]["chain"], []).append(obj["rule"])
-    return {"maps": maps, "internal": internal, "chains": chains}, rules
+    forwardings = nat_pf.parse(pf_elems.get(nat_pf.ADDR_MAP, []), pf_elems.get(nat_pf.PORT_MAP, []))
+    return {"maps": maps, "internal": internal, "chains": chains, "forwardings": forwardings}, rules
 
 
 def _gateway(rules: dict[str, list[dict[str, Any]]]) -> tuple[str | None, str | None, bool]:
@@ -104,11 +112,14 @@ def observe(netns: str) -> RouterNat | None:
     objs = _list(netns)
     if objs is None:
         return None
-    parts, rules = _parse(objs)
+    try:
+        parts, rules = _parse(objs)
+    except (ValueError, TypeError, KeyError):  # an element floatnet did not write
+        return None
     gw_ip, gw_dev, snat = _gateway(rules)
     dnat = parts["maps"].get(DNAT_MAP, {})
     try:
-        nat = RouterNat(gw_ip, gw_dev, snat, parts["internal"], dnat)
+        nat = RouterNat(gw_ip, gw_dev, snat, parts["internal"], dnat, parts["forwardings"])
     except KernelError:
         return None
     snat_map = parts["maps"].get(SNAT_MAP, {})
@@ -117,6 +128,7 @@ def observe(netns: str) -> RouterNat | None:
     consistent = snat_map == {x: f for f, x in nat.fips.items()} and set(parts["maps"]) == {
         DNAT_MAP,
         SNAT_MAP,
+        *nat_pf.MAPS,
     }
     if parts["chains"] != want_chains or have_roles != nat.roles() or not consistent:
         return None
@@ -155,6 +167,22 @@ def del_fip(netns: str, fip: str, fixed: str) -> None:
         {"delete": {"element": _elements(SNAT_MAP, [fixed])}},
     ]
     nft.run_json(netns, cmds, f"delete floating IP {fip}")
+
+
+def add_forwarding(netns: str, elements: Iterable[nat_pf.PfElement]) -> None:
+    """Add a port forwarding's elements (both maps) in one transaction, no rule touched; the kernel refuses
+    (``KernelError``, nothing changed) an element whose key overlaps one already there."""
+    cmds = nat_pf.element_cmds("add", _obj, elements)
+    if cmds:
+        nft.run_json(netns, cmds, "add port forwarding")
+
+
+def del_forwarding(netns: str, elements: Iterable[nat_pf.PfElement]) -> None:
+    """Delete a port forwarding's map elements in one transaction (``KernelError``, nothing changed, when one
+    is not there). Its conntrack entries: :func:`floatnet.linux.conntrack.flush_socket`."""
+    cmds = nat_pf.element_cmds("delete", _obj, elements)
+    if cmds:
+        nft.run_json(netns, cmds, "delete port forwarding")
 
 
 def edit_internal(netns: str, add: Iterable[str] = (), remove: Iterable[str] = ()) -> None:

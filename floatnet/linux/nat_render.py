@@ -6,9 +6,10 @@ One nftables table per router namespace, floating IPs in maps (see docs/linux-ap
 table ip floatnet {
   map fip_dnat { type ipv4_addr : ipv4_addr }      floating IP -> fixed IP
   map fip_snat { type ipv4_addr : ipv4_addr }      fixed IP -> floating IP
+  map pf_addr, pf_port  { ipv4_addr . inet_proto . inet_service : address / port }   port forwardings
   set internal { type ipv4_addr; flags interval }  the router's internal subnets
-  chain prerouting  (nat, dstnat)  dnat to ip daddr map @fip_dnat
-  chain output      (nat, -100)    dnat to ip daddr map @fip_dnat          (the router's own probes)
+  chain prerouting  (nat, dstnat)  port forwardings (:mod:`.nat_pf`), then dnat to ip daddr map @fip_dnat
+  chain output      (nat, -100)    the same two rules                      (the router's own probes)
   chain postrouting (nat, srcnat)
     oifname QG snat to ip saddr map @fip_snat                                      instance with a FIP, out
     ct status & dnat == dnat ip saddr @internal ip daddr @internal snat … @fip_snat  hairpin, source has a FIP
@@ -32,7 +33,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from floatnet.linux import nat_pf
 from floatnet.linux.errors import KernelError
+from floatnet.linux.nat_pf import PfElement
 
 FAMILY = "ip"
 TABLE = "floatnet"
@@ -72,7 +75,8 @@ class RouterNat:
     """What one router's NAT table must hold. Normalised on creation, so equal inputs compare equal.
 
     Without a gateway (``gateway_ip`` or ``gateway_dev`` None) there is no outbound NAT: both are None and
-    ``enable_snat`` is False. ``fips`` maps floating IP -> fixed IP.
+    ``enable_snat`` is False. ``fips`` maps floating IP -> fixed IP; ``forwardings`` are the port forwardings'
+    map elements (:func:`floatnet.linux.nat_pf.elements`).
     """
 
     gateway_ip: str | None
@@ -80,6 +84,7 @@ class RouterNat:
     enable_snat: bool = True
     internal_cidrs: tuple[str, ...] = ()
     fips: Mapping[str, str] = field(default_factory=dict)
+    forwardings: frozenset[PfElement] = frozenset()
 
     def __post_init__(self) -> None:
         has_gw = bool(self.gateway_ip and self.gateway_dev)
@@ -93,6 +98,7 @@ class RouterNat:
         if len(set(fixed)) != len(fixed):
             raise KernelError("nat", "fips", "a fixed IP may have only one floating IP")
         set_(self, "fips", dict(sorted(fips.items())))
+        set_(self, "forwardings", frozenset(self.forwardings))
 
     def roles(self) -> dict[str, list[str]]:
         """The rule comments each chain must hold, in order: the table's structure for this configuration."""
@@ -102,7 +108,8 @@ class RouterNat:
         post += [f"{ROLE}hairpin-fip", f"{ROLE}hairpin"]
         if self.enable_snat:
             post.append(f"{ROLE}snat")
-        return {"prerouting": [f"{ROLE}dnat"], "output": [f"{ROLE}dnat"], "postrouting": post}
+        dnat = [nat_pf.PF_ROLE, f"{ROLE}dnat"]
+        return {"prerouting": dnat, "output": list(dnat), "postrouting": post}
 
 
 def _obj(**kw: Any) -> dict[str, Any]:
@@ -163,11 +170,13 @@ def render(nat: RouterNat) -> list[dict[str, Any]]:
         {"add": {"map": _obj(name=DNAT_MAP, type="ipv4_addr", map="ipv4_addr")}},
         {"add": {"map": _obj(name=SNAT_MAP, type="ipv4_addr", map="ipv4_addr")}},
         {"add": {"set": _obj(name=INTERNAL_SET, type="ipv4_addr", flags=["interval"])}},
+        *nat_pf.map_decls(_obj),
     ]
     for chain, (hook, prio) in CHAINS.items():
         cmds.append({"add": {"chain": _obj(name=chain, type="nat", hook=hook, prio=prio, policy="accept")}})
     dnat = {"dnat": {"addr": _by_map("daddr", DNAT_MAP)}}
-    cmds += [_rule("prerouting", f"{ROLE}dnat", dnat), _rule("output", f"{ROLE}dnat", dnat)]
+    for chain in ("prerouting", "output"):
+        cmds += [nat_pf.dnat_rule(_obj, chain), _rule(chain, f"{ROLE}dnat", dnat)]
     cmds += _postrouting_rules(nat)
     if nat.internal_cidrs:
         prefixes = [_prefix(c) for c in nat.internal_cidrs]
@@ -175,7 +184,7 @@ def render(nat: RouterNat) -> list[dict[str, Any]]:
     if nat.fips:
         cmds.append({"add": {"element": _elements(DNAT_MAP, [[f, x] for f, x in nat.fips.items()])}})
         cmds.append({"add": {"element": _elements(SNAT_MAP, [[x, f] for f, x in nat.fips.items()])}})
-    return cmds
+    return cmds + nat_pf.element_cmds("add", _obj, nat.forwardings)
 
 
 def _prefix(cidr: str) -> Any:

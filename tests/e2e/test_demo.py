@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ class DemoRun:
     state: Path
     port: int
     prefix: str
+    foreign_namespaces: list[str] = field(default_factory=list)  # the agent serves foreign routers too
 
     @property
     def url(self) -> str:
@@ -77,7 +78,7 @@ def demo_run() -> Iterator[DemoRun]:
     run_.demo("--down")
     run([sys.executable, "-m", "floatnet", "down", "--state-dir", str(state)], check=False)
     own_daemons(state / "ovs").stop()
-    for ns in fl_netns.list_names([run_.prefix]):
+    for ns in fl_netns.list_names([run_.prefix]) + [ns for ns in run_.foreign_namespaces if fl_netns.exists(ns)]:
         kill_ns_pids(ns)
         fl_netns.delete(ns)
     shutil.rmtree(state, ignore_errors=True)
@@ -121,6 +122,7 @@ def test_demo_touches_only_what_it_created(demo_run: DemoRun) -> None:
     assert f"floatnet demo --down --state-dir {demo_run.state}" in first.stdout
     ours = demo_run.ids()
     foreign = _foreign_topology(demo_run.url)
+    demo_run.foreign_namespaces.append(f"qrouter-{foreign['router1']}")
 
     down = demo_run.demo("--down")
     assert down.returncode == 0 and "everything the demo built is gone" in down.stdout, down.stdout + down.stderr

@@ -59,6 +59,8 @@ NET_OWNER_MEMBER = "role:member and project_id:%(network:project_id)s"
 NET_OWNER_READER = "role:reader and project_id:%(network:project_id)s"
 ADMIN_OR_NET_OWNER_MEMBER = f"({ADMIN}) or ({NET_OWNER_MEMBER})"
 ADMIN_OR_NET_OWNER_READER = f"({ADMIN}) or ({NET_OWNER_READER})"
+ADMIN_OR_PARENT_OWNER_MEMBER = f"({ADMIN}) or (role:member and rule:ext_parent_owner)"
+ADMIN_OR_PARENT_OWNER_READER = f"({ADMIN}) or (role:reader and rule:ext_parent_owner)"
 SCOPE = ["project"]
 
 BASE_RULES = [
@@ -72,6 +74,9 @@ BASE_RULES = [
         "admin_or_network_owner",
         "rule:context_is_admin or rule:network_owner",
         "Administrators or network owner.",
+    ),
+    policy.RuleDefault(
+        "ext_parent_owner", "tenant_id:%(ext_parent:tenant_id)s", "The owner of the parent resource (a sub-resource's)."
     ),
     policy.RuleDefault("regular_user", "", "Anybody with a valid token."),
     policy.RuleDefault("shared", "field:networks:shared=True", "The network (or parent network) is shared."),
@@ -246,6 +251,18 @@ FLOATINGIP_RULES = [
     _rule("delete_floatingip", ADMIN_OR_PROJECT_MEMBER, "Delete a floating IP."),
 ]
 
+_PF = "/floatingips/{floatingip_id}/port_forwardings"
+PORT_FORWARDING_RULES = [
+    _rule("create_floatingip_port_forwarding", ADMIN_OR_PARENT_OWNER_MEMBER, "Create a floating IP port forwarding.",
+          [policy.Operation(method="POST", path=_PF)]),
+    _rule("get_floatingip_port_forwarding", ADMIN_OR_PARENT_OWNER_READER, "Show floating IP port forwardings.",
+          [policy.Operation(method="GET", path=_PF), policy.Operation(method="GET", path=_PF + "/{id}")]),
+    _rule("update_floatingip_port_forwarding", ADMIN_OR_PARENT_OWNER_MEMBER, "Update a floating IP port forwarding.",
+          [policy.Operation(method="PUT", path=_PF + "/{id}")]),
+    _rule("delete_floatingip_port_forwarding", ADMIN_OR_PARENT_OWNER_MEMBER, "Delete a floating IP port forwarding.",
+          [policy.Operation(method="DELETE", path=_PF + "/{id}")]),
+]  # fmt: skip
+
 AGENT_RULES = [
     _rule("get_agent", ADMIN, "Show agents."),
     _rule("update_agent", ADMIN, "Update an agent."),
@@ -407,6 +424,7 @@ def list_rules() -> list[policy.RuleDefault]:
         *PORT_RULES,
         *ROUTER_RULES,
         *FLOATINGIP_RULES,
+        *PORT_FORWARDING_RULES,
         *AGENT_RULES,
         *SCHEDULER_RULES,
         *QUOTA_RULES,

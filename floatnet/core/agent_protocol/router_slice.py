@@ -2,8 +2,9 @@
 
 :func:`load` answers any number of routers with four indexed queries (routers by primary key; their ports
 joined to addresses, subnets and networks through ``router_ports.router_id``; extra routes by
-``router_routes.router_id``; floating IPs by ``floatingips.router_id``) — never a scan of all floating IPs, so
-the cost follows the routers asked for, not the size of the cloud.
+``router_routes.router_id``; floating IPs by ``floatingips.router_id``, and the port forwardings of those
+without a port by ``portforwardings.floatingip_id``) — never a scan of all floating IPs, so the cost follows the
+routers asked for, not the size of the cloud.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from floatnet.config import Config
@@ -21,6 +22,7 @@ from floatnet.db.models import (
     IPAllocation,
     Network,
     Port,
+    PortForwarding,
     Router,
     RouterPort,
     RouterRoute,
@@ -73,10 +75,32 @@ def _router_port(config: Config, row: Any) -> dict[str, Any]:
     }
 
 
+def _forwardings(session: Session, fip_ids: Any) -> dict[str, list[dict[str, Any]]]:
+    """The port forwardings of the floating IPs ``fip_ids`` selects, by floating IP (ranges as "N:M")."""
+    result: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    rows = session.scalars(
+        select(PortForwarding).where(PortForwarding.floatingip_id.in_(fip_ids)).order_by(PortForwarding.id)
+    )
+    for pf in rows:
+        result[pf.floatingip_id].append(
+            {
+                "id": pf.id,
+                "protocol": pf.protocol,
+                "external_port_range": f"{pf.external_port_start}:{pf.external_port_end}",
+                "internal_ip_address": pf.internal_ip_address,
+                "internal_port_range": f"{pf.internal_port_start}:{pf.internal_port_end}",
+            }
+        )
+    return result
+
+
 def _floatingips(
     session: Session, router_ids: list[str], only: list[str] | None = None
 ) -> dict[str, list[dict[str, Any]]]:
+    """Each router's floating IPs that it translates: associated ones, and those with port forwardings
+    (``fixed_ip_address`` null, ``port_forwardings`` listed)."""
     result: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    forwarded = select(PortForwarding.floatingip_id)
     stmt = select(
         FloatingIP.router_id,
         FloatingIP.id,
@@ -84,20 +108,24 @@ def _floatingips(
         FloatingIP.fixed_ip_address,
         FloatingIP.fixed_port_id,
         FloatingIP.status,
-    ).where(FloatingIP.router_id.in_(router_ids), FloatingIP.fixed_port_id.is_not(None))
+    ).where(
+        FloatingIP.router_id.in_(router_ids),
+        or_(FloatingIP.fixed_port_id.is_not(None), FloatingIP.id.in_(forwarded)),
+    )
     if only is not None:
         stmt = stmt.where(FloatingIP.id.in_(only))
-    rows = session.execute(stmt.order_by(FloatingIP.router_id, FloatingIP.floating_ip_address))
+    rows = session.execute(stmt.order_by(FloatingIP.router_id, FloatingIP.floating_ip_address)).all()
+    forwarded_ids = [row.id for row in rows if row.fixed_port_id is None]
+    pfs = _forwardings(session, forwarded_ids) if forwarded_ids else {}
     for row in rows:
-        result[row.router_id].append(
-            {
-                "id": row.id,
-                "floating_ip_address": row.floating_ip_address,
-                "fixed_ip_address": row.fixed_ip_address,
-                "port_id": row.fixed_port_id,
-                "status": row.status,
-            }
-        )
+        fip = {
+            "id": row.id,
+            "floating_ip_address": row.floating_ip_address,
+            "fixed_ip_address": row.fixed_ip_address,
+            "port_id": row.fixed_port_id,
+            "status": row.status,
+        }
+        result[row.router_id].append({**fip, "port_forwardings": pfs[row.id]} if row.id in pfs else fip)
     return result
 
 

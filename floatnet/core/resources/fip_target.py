@@ -2,8 +2,9 @@
 the floating IPs pointing at it.
 
 :func:`release_port` is called by :func:`floatnet.core.resources.ports.delete_port_in` directly (this module
-imports no resource module, so ports can): deleting a port first disassociates the floating IPs mapped to it,
-in the same transaction, as Neutron does — whatever else was imported.
+imports no resource module but :mod:`.pf_guard`, which imports none that imports ports, so ports can):
+deleting a port first disassociates the floating IPs mapped to it and deletes the port forwardings to it, in
+the same transaction, as Neutron does — whatever else was imported.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from floatnet.core.agent_protocol import changes
+from floatnet.core.resources import pf_guard
 from floatnet.db.models import FloatingIP, Port
 
 
@@ -41,7 +43,9 @@ def pointing(target: Target) -> dict[str, Any]:
 
 
 def release_port(session: Session, port: Port) -> None:
-    """Disassociate every floating IP mapped to ``port`` (it is being deleted)."""
+    """Disassociate every floating IP mapped to ``port`` (it is being deleted), and delete the port
+    forwardings to it."""
+    pf_guard.release_port(session, port.id)
     rows = session.execute(select(FloatingIP.id, FloatingIP.router_id).where(FloatingIP.fixed_port_id == port.id)).all()
     for fip_id, router_id in rows:
         changes.updated_where(session, "floatingip", FloatingIP, fip_id, pointing(NOWHERE), router_id=router_id)

@@ -23,7 +23,7 @@ from floatnet.core.context import RequestContext
 from floatnet.core.errors import BadRequest, IpAddressGenerationFailure, NetworkNotFound
 from floatnet.core.l3_errors import FloatingIPNotFound
 from floatnet.core.listing import ListQuery, Page, apply, sql_filters
-from floatnet.core.resources import fip_association, tags
+from floatnet.core.resources import fip_association, pf_guard, tags
 from floatnet.core.resources.fip_target import NOWHERE, pointing
 from floatnet.core.resources.router_owned_ports import FLOATINGIP
 from floatnet.core.resources.router_owned_ports import create as create_port
@@ -93,10 +93,10 @@ LIST = select(*(FIPS.c[name] for name in FIELDS), *(PORTS.c[key] for key in DETA
 )
 
 
-def render(row: Sequence[Any], tag_list: list[str]) -> dict[str, Any]:
+def render(row: Sequence[Any], tag_list: list[str], forwardings: list[dict[str, Any]]) -> dict[str, Any]:
     """A floating IP as Neutron shows it from a :data:`LIST` row: :data:`FIELDS` then the port's
-    :data:`DETAIL_KEYS` (fip-port-details; all None when not associated). Positional on purpose: this renders
-    thousands of rows per list."""
+    :data:`DETAIL_KEYS` (fip-port-details; all None when not associated), and its port forwardings
+    (expose-port-forwarding-in-fip). Positional on purpose: this renders thousands of rows per list."""
     (
         fip_id,
         project,
@@ -128,14 +128,17 @@ def render(row: Sequence[Any], tag_list: list[str]) -> dict[str, Any]:
         "updated_at": fmt_time(updated),
         "revision_number": revision,
         "port_details": dict(zip(DETAIL_KEYS, details, strict=True)) if port and details[1] else None,
+        "port_forwardings": forwardings,
     }
 
 
 def render_where(session: Session, *conditions: Any) -> list[dict[str, Any]]:
     """Rendered floating IPs matching ``conditions`` (two queries in all: rows with port details, tags)."""
     rows = session.connection().execute(LIST.where(*conditions)).all()
-    tag_map = load_tags(session, "floatingip", select(FIPS.c.id).where(*conditions)) if rows else {}
-    return [render(row, tag_map.get(row[0], [])) for row in rows]
+    ids = select(FIPS.c.id).where(*conditions)
+    tag_map = load_tags(session, "floatingip", ids) if rows else {}
+    pf_map = pf_guard.summaries(session, ids) if rows else {}
+    return [render(row, tag_map.get(row[0], []), pf_map.get(row[0], [])) for row in rows]
 
 
 def render_fip(session: Session, fip: Any, tag_list: list[str]) -> dict[str, Any]:
@@ -143,7 +146,8 @@ def render_fip(session: Session, fip: Any, tag_list: list[str]) -> dict[str, Any
     loaded by the association check, so no query)."""
     port = session.get(Port, fip.fixed_port_id) if fip.fixed_port_id else None
     details = [getattr(port, key) if port is not None else None for key in DETAIL_KEYS]
-    return render([getattr(fip, name) for name in FIELDS] + details, tag_list)
+    forwardings = pf_guard.summaries(session, select(FIPS.c.id).where(FIPS.c.id == fip.id)).get(fip.id, [])
+    return render([getattr(fip, name) for name in FIELDS] + details, tag_list, forwardings)
 
 
 def own_tags(session: Session, fip_id: str) -> list[str]:
@@ -254,6 +258,7 @@ class FloatingIPService:
         if "port_id" in attrs:
             target = NOWHERE
             if attrs["port_id"] is not None:
+                pf_guard.check_free_fip(session, fip.id)
                 target = fip_association.resolve(session, ctx, fip, attrs["port_id"], attrs.get("fixed_ip_address"))
             if (target.port_id, target.fixed_ip_address) != (fip.fixed_port_id, fip.fixed_ip_address):
                 changed.update(pointing(target))
