@@ -8,6 +8,7 @@ import subprocess
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from openstack import exceptions
 
@@ -17,6 +18,9 @@ from tests.api.openstack_clients import openstack_cli as cli
 
 @pytest.fixture
 def sdk(live_server: str) -> Iterator[Any]:
+    """openstacksdk on a server where an L3 agent in zone ``nova`` reported (a router's zones are its agent's)."""
+    agent = {"host": "node-az", "agent_type": "L3 agent", "availability_zone": "nova"}
+    assert httpx.post(f"{live_server}/v2.0/floatnet/agents", json={"agent": agent}).status_code in (200, 201)
     with noauth_sdk(live_server) as conn:
         yield conn
 

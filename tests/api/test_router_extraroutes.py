@@ -111,10 +111,18 @@ def test_hostile_extraroute_requests_live(live_world: World) -> None:
     hostile_requests(live_world)
 
 
+def l3_agent(world: World, zone: str = "nova") -> None:
+    """Register an L3 agent in ``zone``: a router's zones are its hosting agent's (none without one)."""
+    agent = {"host": "node-az", "agent_type": "L3 agent", "availability_zone": zone}
+    assert world.client.post("/v2.0/floatnet/agents", json={"agent": agent}).status_code in (200, 201)
+
+
 def test_extension_attributes_have_neutrons_defaults(world: World) -> None:
     router = ok(world.client.post("/v2.0/routers", json={"router": {"name": "r"}}), 201)["router"]
     assert router["ha"] is False and router["distributed"] is False and router["flavor_id"] is None
-    assert router["availability_zone_hints"] == [] and router["availability_zones"] == ["nova"]
+    assert router["availability_zone_hints"] == [] and router["availability_zones"] == []  # no L3 agent yet
+    l3_agent(world)
+    assert ok(world.client.get(f"/v2.0/routers/{router['id']}"))["router"]["availability_zones"] == ["nova"]
     member = ok(world.client.post("/v2.0/routers", json={"router": {}}, headers=project("demo")), 201)["router"]
     assert "ha" not in member and "distributed" not in member
     assert member["availability_zones"] == ["nova"] and member["flavor_id"] is None
@@ -139,6 +147,8 @@ def extension_refusals(world: World) -> None:
     assert_error(world.client.post(routers, json={"router": {"flavor_id": "x"}}), 400, "HTTPBadRequest", "flavor_id")
     change = {"router": {"availability_zone_hints": ["nova"]}}
     assert_error(world.client.put(f"{routers}/{router['id']}", json=change), 400, "HTTPBadRequest", "read-only")
+    assert_error(world.client.post(routers, json=change), 404, "AvailabilityZoneNotFound", "nova")  # no agent in it
+    l3_agent(world)
     for hints, status, kind in (
         (["zone9"], 404, "AvailabilityZoneNotFound"),
         (["nova", "nova"], 400, "HTTPBadRequest"),
@@ -162,14 +172,12 @@ def test_extension_refusals_live(live_world: World) -> None:
     extension_refusals(live_world)
 
 
-def test_zone_comes_from_the_config(make_app_client: Any) -> None:
-    from tests.conftest import DEFAULT_INI
-
-    client = make_app_client(DEFAULT_INI + "\n[agent]\navailability_zone = zone-a\n")
+def test_zone_comes_from_the_hosting_l3_agent(world: World) -> None:
+    l3_agent(world, "zone-a")
     body = {"router": {"availability_zone_hints": ["zone-a"]}}
-    router = ok(client.post("/v2.0/routers", json=body), 201)["router"]
+    router = ok(world.client.post("/v2.0/routers", json=body), 201)["router"]
     assert router["availability_zones"] == ["zone-a"]
-    assert_error(client.post("/v2.0/routers", json={"router": {"availability_zone_hints": ["nova"]}}), 404,
+    assert_error(world.client.post("/v2.0/routers", json={"router": {"availability_zone_hints": ["nova"]}}), 404,
                  "AvailabilityZoneNotFound")  # fmt: skip
 
 

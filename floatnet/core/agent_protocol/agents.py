@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from floatnet.config import Config
 from floatnet.core.access import policy
 from floatnet.core.agent_protocol.scheduling import is_alive
 from floatnet.core.context import RequestContext
@@ -43,9 +44,9 @@ UPDATE_SPEC: dict[str, Attr] = {
 }
 
 
-def down_time(core: Core) -> float:
+def down_time(config: Config) -> float:
     """Seconds without a heartbeat after which an agent is dead (Neutron's ``agent_down_time``)."""
-    return 3 * core.config.report_interval
+    return 3 * config.report_interval
 
 
 def render(row: Any, dead_after: float) -> dict[str, Any]:
@@ -107,13 +108,13 @@ class AgentService:
         if not attrs["host"] or not attrs["agent_type"]:
             raise BadRequest(resource="agent", msg="host and agent_type must not be empty")
         row = self.core.db.run(lambda s: _refresh(s, attrs))
-        return render(row, down_time(self.core))
+        return render(row, down_time(self.core.config))
 
     def list(self, ctx: RequestContext, query: ListQuery) -> Page:
         if not policy.allowed(ctx, "get_agent", {}):
             return Page([])
         rows = self.core.db.run(lambda s: s.execute(select(Agent.__table__)).all(), write=False)
-        return apply([render(row, down_time(self.core)) for row in rows], query)
+        return apply([render(row, down_time(self.core.config)) for row in rows], query)
 
     def _get(self, session: Session, ctx: RequestContext, agent_id: str, action: str = "get_agent") -> Agent:
         """The agent if ``ctx`` may see it (404 otherwise) and may do ``action`` on it (403 otherwise)."""
@@ -125,7 +126,7 @@ class AgentService:
 
     def show(self, ctx: RequestContext, resource_id: str) -> dict[str, Any]:
         row = self.core.db.run(lambda s: self._get(s, ctx, resource_id), write=False)
-        return render(row, down_time(self.core))
+        return render(row, down_time(self.core.config))
 
     def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         raise HTTPMethodNotAllowed()
@@ -142,7 +143,7 @@ class AgentService:
             session.flush()
             return row
 
-        return render(self.core.db.run(work), down_time(self.core))
+        return render(self.core.db.run(work), down_time(self.core.config))
 
     def delete(self, ctx: RequestContext, resource_id: str) -> None:
         def work(session: Session) -> None:

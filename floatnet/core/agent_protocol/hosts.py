@@ -32,8 +32,10 @@ class HostService:
     def state(self, ctx: RequestContext, host: str, filters: host_state.Filters) -> dict[str, Any]:
         """The host's desired state, narrowed by ``filters`` (one consistent snapshot)."""
         self.authorize(ctx, "get_host_state")
-        core = self.core
-        return core.db.run(lambda s: host_state.snapshot(s, core.config, host, filters, down_time(core)), write=False)
+        config = self.core.config
+        return self.core.db.run(
+            lambda s: host_state.snapshot(s, config, host, filters, down_time(config)), write=False
+        )
 
     def latest_seq(self) -> int:
         """The newest sequence number in the change log (0 when empty)."""

@@ -77,7 +77,7 @@ NETWORKS = Kind(
 
 
 def _placement(session: Session, core: Core) -> scheduling.Candidates:
-    return scheduling.candidates(session, down_time(core), "")
+    return scheduling.candidates(session, down_time(core.config), "")
 
 
 def _scheduled(session: Session, kind: Kind) -> list[str]:
@@ -131,7 +131,7 @@ class AgentSchedulerService:
             if resource_id not in _scheduled(session, kind):
                 return []
             agent = _agent_of_host(session, kind, _placement(session, self.core).host_for(kind.name, resource_id))
-            return [] if agent is None else [render(agent, down_time(self.core))]
+            return [] if agent is None else [render(agent, down_time(self.core.config))]
 
         return self.core.db.run(work, write=False)
 

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from floatnet.config import Config
 from floatnet.core.access import policy
 from floatnet.core.agent_protocol import scheduling
 from floatnet.core.agent_protocol.agents import down_time
@@ -34,6 +35,20 @@ class AvailabilityZoneNotFound(NotFound):
     message_template = "AvailabilityZone %(availability_zone)s could not be found."
 
 
+def hint_list(value: Any) -> list[str]:
+    """neutron-lib's ``type:availability_zone_hint_list`` for networks and routers: unique strings whose
+    comma-joined text fits 255 characters (else ``InvalidInput``, as Neutron); whether the zones exist is
+    :func:`check_hints`' question (it needs the database)."""
+    hints = [] if value is None else value
+    if not isinstance(hints, list) or not all(isinstance(hint, str) for hint in hints):
+        raise ValueError(f"'{value}' is not a list of strings")
+    if len(set(hints)) != len(hints):
+        raise ValueError(f"Duplicate items in the list: '{', '.join(hints)}'")
+    if len(",".join(hints)) > HINTS_MAX:
+        raise InvalidInput(error_message="Too many availability_zone_hints specified")
+    return hints
+
+
 def zones(session: Session) -> dict[tuple[str, str], bool]:
     """``(zone, resource)`` → whether an agent of it is administratively up."""
     found: dict[tuple[str, str], bool] = {}
@@ -46,27 +61,26 @@ def zones(session: Session) -> dict[tuple[str, str], bool]:
 
 
 def check_hints(session: Session, resource: str, hints: list[str]) -> None:
-    """400 when the joined hints are too long, 404 ``AvailabilityZoneNotFound`` for a zone no agent of
-    ``resource`` reports."""
-    if len(",".join(hints)) > HINTS_MAX:
-        raise InvalidInput(error_message="Too many availability_zone_hints specified")
+    """404 ``AvailabilityZoneNotFound`` for a zone no agent of ``resource`` reports."""
     known = {zone for zone, kind in zones(session) if kind == resource}
     for hint in hints:
         if hint not in known:
             raise AvailabilityZoneNotFound(availability_zone=hint)
 
 
-def fill_network_zones(session: Session, core: Core, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Set ``availability_zones`` of rendered networks: the zone of the DHCP agent hosting each (none for a
-    network without DHCP): a few small queries, none per network."""
+def fill_zones(session: Session, config: Config, kind: str, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Set ``availability_zones`` of rendered networks (``kind`` :data:`scheduling.DHCP`: the zone of the DHCP
+    agent hosting each; none for a network without DHCP) or routers (:data:`scheduling.ROUTER`: the zone of
+    the L3 agent hosting each): a few small queries, none per resource."""
     if not bodies:
         return bodies
-    placement = scheduling.candidates(session, down_time(core), "")
-    dhcp_agents = select(Agent.host, Agent.availability_zone).where(Agent.agent_type == scheduling.DHCP_AGENT)
-    zone_of = {host: zone for host, zone in session.execute(dhcp_agents)}
-    hosted = scheduling.dhcp_networks(session)
+    placement = scheduling.candidates(session, down_time(config), "")
+    agent_type = scheduling.DHCP_AGENT if kind == scheduling.DHCP else scheduling.L3_AGENT
+    agents = select(Agent.host, Agent.availability_zone).where(Agent.agent_type == agent_type)
+    zone_of = {host: zone for host, zone in session.execute(agents)}
+    hosted = scheduling.dhcp_networks(session) if kind == scheduling.DHCP else {body["id"] for body in bodies}
     for body in bodies:
-        host = placement.host_for(scheduling.DHCP, body["id"]) if body["id"] in hosted else None
+        host = placement.host_for(kind, body["id"]) if body["id"] in hosted else None
         zone = zone_of.get(host) if host is not None else None
         body["availability_zones"] = [zone] if zone else []
     return bodies

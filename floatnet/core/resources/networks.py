@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from floatnet.core.access import policy, quotas, sharing
-from floatnet.core.agent_protocol import changes
+from floatnet.core.agent_protocol import changes, scheduling
 from floatnet.core.context import RequestContext
 from floatnet.core.errors import Conflict, ExternalNetworkInUse, InvalidInput, InvalidSharedSetting, NetworkInUse
 from floatnet.core.listing import ListQuery, Page, apply, sql_filters
@@ -45,7 +45,7 @@ SPEC: dict[str, Attr] = {
     "project_id": Attr(project_id, put=False),
     "tenant_id": Attr(project_id, put=False),
     "tags": Attr(list_of(string(60)), put=False),
-    "availability_zone_hints": Attr(list_of(string(255)), put=False),
+    "availability_zone_hints": Attr(availability_zones.hint_list, put=False),
     "is_default": Attr(to_bool),
     "dns_domain": Attr(dns_domain),
 }
@@ -75,7 +75,7 @@ def render(row: Any, subnet_ids: list[str], tag_list: list[str]) -> dict[str, An
             "provider:physical_network": row.physical_network,
             "provider:segmentation_id": row.segmentation_id,
             "availability_zone_hints": list(row.availability_zone_hints or []),
-            "availability_zones": [],  # filled by availability_zones.fill_network_zones
+            "availability_zones": [],  # filled by availability_zones.fill_zones
             "ipv4_address_scope": None,
             "ipv6_address_scope": None,
             "is_default": False,
@@ -175,7 +175,7 @@ class NetworkService:
         self.core = core
 
     def _zoned(self, session: Session, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return availability_zones.fill_network_zones(session, self.core, bodies)
+        return availability_zones.fill_zones(session, self.core.config, scheduling.DHCP, bodies)
 
     def list(self, ctx: RequestContext, query: ListQuery) -> Page:
         return apply(self.core.db.run(lambda s: self._zoned(s, render_many(s, ctx, query)), write=False), query)

@@ -18,12 +18,12 @@ from sqlalchemy.orm import Session
 
 from floatnet.config import Config
 from floatnet.core.access import policy, quotas
-from floatnet.core.agent_protocol import changes
+from floatnet.core.agent_protocol import changes, scheduling
 from floatnet.core.context import RequestContext
 from floatnet.core.l3_errors import RouterInUse, RouterNotFound
 from floatnet.core.listing import ListQuery, Page, apply, sql_filters
+from floatnet.core.resources import availability_zones, router_attributes, router_gateway, tags
 from floatnet.core.resources import extra_routes as router_routes
-from floatnet.core.resources import router_attributes, router_gateway, tags
 from floatnet.core.resources.router_owned_ports import ROUTER_INTERFACE, addresses
 from floatnet.core.resources.scoped_rows import require_owner
 from floatnet.core.service import Core, check_revision, load_tags, owner_project, standard_attrs
@@ -53,12 +53,12 @@ def get_router(session: Session, ctx: RequestContext, router_id: str) -> Router:
 
 
 def render(
-    config: Config, row: Any, gateway: dict[str, Any] | None, routes: list[dict[str, str]], tag_list: list[str]
+    row: Any, gateway: dict[str, Any] | None, routes: list[dict[str, str]], tag_list: list[str]
 ) -> dict[str, Any]:
     """A router as Neutron shows it."""
     body = standard_attrs(row, tag_list)
     body.update({"admin_state_up": row.admin_state_up, "external_gateway_info": gateway, "routes": routes})
-    body.update(router_attributes.render(config, row))
+    body.update(router_attributes.render(row))
     return body
 
 
@@ -99,7 +99,8 @@ def render_rows(session: Session, config: Config, rows: Sequence[Any]) -> list[d
         _routes(session, ids),
         load_tags(session, "router", ids),
     )
-    return [render(config, row, gateways.get(row.id), routes.get(row.id, []), tag_map.get(row.id, [])) for row in rows]
+    bodies = [render(row, gateways.get(row.id), routes.get(row.id, []), tag_map.get(row.id, [])) for row in rows]
+    return availability_zones.fill_zones(session, config, scheduling.ROUTER, bodies)
 
 
 def render_one(session: Session, config: Config, router: Router) -> dict[str, Any]:
@@ -131,11 +132,13 @@ class RouterService:
         target = {"project_id": project}
         policy.check(ctx, "create_router", target)
         policy.check_attributes(ctx, "create", "router", [key for key in attrs if key in body], target, attrs)
-        router_attributes.check(self.core.config, attrs)
+        router_attributes.check(attrs)
         return self.core.db.run(lambda s: self._create(s, ctx, project, attrs))
 
     def _create(self, session: Session, ctx: RequestContext, project: str, attrs: dict[str, Any]) -> dict[str, Any]:
         quotas.check(session, self.core.config, ctx, "router", project_id=project)
+        if attrs["availability_zone_hints"]:
+            availability_zones.check_hints(session, "router", attrs["availability_zone_hints"])
         now = utcnow()
         router = Router(
             id=new_id(),
@@ -162,7 +165,7 @@ class RouterService:
     ) -> dict[str, Any]:
         attrs = validate("router", SPEC, body, creating=False)
         policy.check_attributes(ctx, "update", "router", list(attrs), {"project_id": ctx.project_id}, attrs)
-        router_attributes.check(self.core.config, attrs)
+        router_attributes.check(attrs)
         return self.core.db.run(lambda s: self._update(s, ctx, resource_id, attrs, revision))
 
     def _update(
