@@ -75,18 +75,20 @@ def _elem_text(elem: Any) -> str:
     return " . ".join(out)
 
 
-def _spoof_delete_lines(netns: str | None, tap: str) -> list[str]:
-    """Delete lines for every anti-spoofing element the kernel holds for ``tap`` (read back, not assumed)."""
+def _bridge_delete_lines(netns: str | None, tap: str, marks: tuple[str, ...] = ()) -> list[str]:
+    """Delete lines for the bridge-table elements the kernel holds for this port (read back, not assumed):
+    its anti-spoofing elements and the ``port_mark`` keys among ``marks``. Replacing the marks in the same
+    transaction keeps a port whose zone was lost with the inet table (and is allocated anew) from clashing
+    with its old marks."""
+    bridge = _list(netns, "bridge")
     lines = []
     for name in ("filtered", "port_macs", "port_src4", "port_src6"):
-        try:
-            out = _nft(netns, f"list set bridge {r.TABLE} {name}", "sg observe")
-        except nft.NftError:
-            continue
-        for item in json.loads(out or '{"nftables": []}')["nftables"]:
-            mine = [t for t in map(_elem_text, (item.get("set") or {}).get("elem", [])) if t.startswith(f'"{tap}"')]
-            if mine:
-                lines.append(f"delete element bridge {r.TABLE} {name} {{ {', '.join(mine)} }}")
+        mine = [t for t in map(_elem_text, _elems(bridge, "set", name)) if t.startswith(f'"{tap}"')]
+        if mine:
+            lines.append(f"delete element bridge {r.TABLE} {name} {{ {', '.join(mine)} }}")
+    marked = [f'"{key}"' for key, _ in _pairs(_elems(bridge, "map", "port_mark")) if key in marks]
+    if marked:
+        lines.append(f"delete element bridge {r.TABLE} port_mark {{ {', '.join(marked)} }}")
     return lines
 
 
@@ -95,7 +97,8 @@ def replace_port(netns: str | None, port: r.PortFilter) -> None:
 
     A port whose zone changed is deleted first (map elements cannot change value in place)."""
     try:
-        lines = [*r.skeleton(), *_spoof_delete_lines(netns, port.tap), *r.port_lines(port)]
+        lines = [*r.skeleton(), *_bridge_delete_lines(netns, port.tap, (port.tap, r.qvb_dev(port.port_id))),
+                 *r.port_lines(port)]
         _run(netns, lines, f"sg port {port.port_id}")
     except nft.NftError:
         old = observe(netns).ports.get(port.port_id)
@@ -110,7 +113,7 @@ def delete_port(netns: str | None, port_id: str) -> bool:
     old = observe(netns).ports.get(port_id)
     if old is None:
         return False
-    lines = [*_spoof_delete_lines(netns, old.tap), *r.port_delete_lines(port_id, old.zone, old.tap, old.stateful)]
+    lines = [*_bridge_delete_lines(netns, old.tap), *r.port_delete_lines(port_id, old.zone, old.tap, old.stateful)]
     _run(netns, lines, f"sg delete port {port_id}")
     return True
 

@@ -87,7 +87,8 @@ class World:
     def port(self, **kw: object) -> r.PortFilter:
         args: dict[str, object] = {"fixed_ips": (A_IP,), "groups": ("sga",), "tap": dev_name("ta")}
         args.update(kw)
-        return r.PortFilter(self.pid, 10, A_MAC, **args)  # type: ignore[arg-type]
+        zone = args.pop("zone", 10)
+        return r.PortFilter(self.pid, zone, A_MAC, **args)  # type: ignore[arg-type]
 
     def filter(self, *rules: r.Rule, **kw: object) -> r.PortFilter:
         port_filter.replace_group(self.ovs.netns, r.GroupRules("sga", rules))
@@ -269,3 +270,17 @@ def test_hand_edits_show_in_observe(clean: World) -> None:
     assert port_filter.observe(ns).ports[clean.pid].fingerprint is None
     clean.filter(EGRESS, OPEN_80)
     assert port_filter.observe(ns).ports[clean.pid].parts == r.port_parts(port)
+
+
+def test_inet_table_lost_port_takes_a_new_zone(clean: World) -> None:
+    """The inet table deleted by hand takes the zones with it: the agent allocates the port a new zone, and the
+    bridge table still marks its devices with the old one — the replace must swap those marks, not fail."""
+    clean.filter(EGRESS, OPEN_80)
+    ns = clean.ovs.netns
+    sh(["nft", "delete", "table", "inet", r.TABLE], netns=ns)
+    port_filter.replace_group(ns, r.GroupRules("sga", (EGRESS, OPEN_80)))
+    moved = clean.port(zone=11)
+    port_filter.replace_port(ns, moved)
+    assert port_filter.observe(ns).ports[clean.pid].parts == r.port_parts(moved)
+    assert tcp(clean.b, A_IP, 80) == "open"
+    assert tcp(clean.b, A_IP, 81) == "closed"
