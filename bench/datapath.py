@@ -1,4 +1,5 @@
-"""Data path: new TCP connections/s through a floating IP with 1 and N floating IPs (prints JSON).
+"""Data path: new TCP connections/s through a floating IP with 1 and N floating IPs, and through a port
+forwarding with 1 and N forwardings (prints JSON).
 
 Compares floatnet's layout (nftables maps, floatnet.linux.nat) with a linear rule list like Neutron's
 iptables layout (one DNAT rule per floating IP in prerouting, one SNAT rule per fixed IP in postrouting),
@@ -9,7 +10,9 @@ generated here only as the baseline. Direct veths, no OVS (the netdev datapath w
 The client opens and RST-closes connections (SO_LINGER 0) for ``--seconds`` per measurement; the server
 accepts and closes. The router namespace's conntrack entries are flushed after every measurement, so the
 (global) conntrack table never fills. Everything lives in namespaces ``bdp<hex>-*``, removed at the end.
-Target: floatnet at N >= 0.95 x floatnet at 1.
+The ``forwarding`` layout holds no floating-IP pair but N port forwardings (the measured one, FIP:5201 ->
+10.0.0.5:5201, among N-1 others of other floating IPs). Targets: floatnet at N >= 0.95 x floatnet at 1, and
+forwarding at N >= 0.95 x forwarding at 1.
 
 Run as root: ``.venv/bin/python bench/datapath.py [--fips 10000] [--seconds 3] [--rounds 2]``.
 """
@@ -28,6 +31,7 @@ import time
 from typing import Any
 
 from floatnet.linux import conntrack, links, nat, netns, nft
+from floatnet.linux.nat_pf import elements
 
 GW, FIP, FIXED, PORT = "203.0.113.100", "203.0.113.101", "10.0.0.5", 5201
 QG, QR = "qg-bench000000", "qr-bench000000"
@@ -118,6 +122,10 @@ class Bench:
                                 {"delete": {"table": {"family": "ip", "name": "linear"}}}])  # fmt: skip
         if kind == "floatnet":
             nat.replace(self.rtr, nat.RouterNat(GW, QG, True, ("10.0.0.1/24",), fips))
+        elif kind == "forwarding":
+            forwardings = frozenset(e for fip, fixed in fips.items() for e in elements(fip, "tcp", (PORT, PORT), fixed,
+                                                                                        (PORT, PORT)))  # fmt: skip
+            nat.replace(self.rtr, nat.RouterNat(GW, QG, True, ("10.0.0.1/24",), {}, forwardings))
         else:
             nft.run_json(self.rtr, linear_table(fips))
 
@@ -145,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args(argv)
     bench = Bench()
-    configs = [(k, n) for k in ("floatnet", "linear") for n in (1, args.fips)]
+    configs = [(k, n) for k in ("floatnet", "forwarding", "linear") for n in (1, args.fips)]
     rates: dict[str, list[float]] = {f"{k}@{n}": [] for k, n in configs}
     try:
         bench.build()
@@ -162,9 +170,10 @@ def main(argv: list[str] | None = None) -> int:
         "conn_per_s": med,
         "samples": {k: [round(x, 1) for x in v] for k, v in rates.items()},
         "floatnet_ratio_N_over_1": round(med[f"floatnet@{big}"] / med["floatnet@1"], 3),
+        "forwarding_ratio_N_over_1": round(med[f"forwarding@{big}"] / med["forwarding@1"], 3),
         "linear_ratio_N_over_1": round(med[f"linear@{big}"] / med["linear@1"], 3),
         "fips": big, "seconds": args.seconds, "rounds": args.rounds, "loadavg": os.getloadavg()[0],
-        "target": "floatnet_ratio_N_over_1 >= 0.95",
+        "target": "floatnet_ratio_N_over_1 >= 0.95 and forwarding_ratio_N_over_1 >= 0.95",
     }  # fmt: skip
     json.dump(result, sys.stdout, indent=2)
     print()

@@ -1,4 +1,4 @@
-"""NAT scale: agent work on a router's nftables table holding N floating IPs (prints JSON).
+"""NAT scale: agent work on a router's nftables table holding N floating IPs or N port forwardings (JSON).
 
 Measures, in a throwaway namespace (``bnat-<hex>``, removed at the end), the way the agent does it: the
 planner (:func:`floatnet.agent.plan.plan_nat` for a whole router, the fast path's
@@ -10,9 +10,14 @@ namespace). Each time covers planning, dispatch and the kernel:
 - ``noop_replace_s``: observing the table and planning again with nothing changed (no action, no write);
 - ``add_fip_ms`` / ``del_fip_ms``: adding/removing one floating IP to/from the table holding N (target
   <= 1 ms), p50/p99/mean over ``--rounds``; the table's handles are checked unchanged (no rebuild);
-- ``move_fip_ms``: re-associating one existing floating IP to another fixed IP (old pair out, new pair in).
+- ``move_fip_ms``: re-associating one existing floating IP to another fixed IP (old pair out, new pair in);
+- ``forwardings``: the same for a table holding ``--forwardings`` port forwardings (one shared floating IP,
+  one element each): ``cold_sync_s``, ``add_forwarding_ms`` (target <= 1 ms) and ``del_forwarding_ms`` (the
+  elements out plus the conntrack flush of exactly that socket, as the agent's action does). New
+  connections/s through a forwarding at N = 10,000 against N = 1: ``bench/datapath.py`` (its ``forwarding``
+  layout, target >= 0.95).
 
-Run as root: ``.venv/bin/python bench/nat_scale.py [--fips 10000] [--rounds 200]``.
+Run as root: ``.venv/bin/python bench/nat_scale.py [--fips 10000] [--forwardings 10000] [--rounds 200]``.
 The floating IPs are map entries only (10.128.0.0/17 -> 10.0.0.0/17), never put on an interface.
 """
 
@@ -34,6 +39,7 @@ from floatnet.agent.plan import plan_nat
 from floatnet.agent.plan_fips import FipDiff
 from floatnet.agent.state import NatTable
 from floatnet.linux import nat, netns, nft
+from floatnet.linux.nat_pf import PfElement, elements
 
 RUN = handlers(None)  # type: ignore[arg-type]  # the NAT handlers never use the dataplane
 
@@ -71,7 +77,8 @@ def view(ns: str) -> NatTable | None:
     held = nat.observe(ns)
     if held is None:
         return None
-    return NatTable(held.gateway_ip, held.gateway_dev, held.enable_snat, frozenset(held.internal_cidrs), held.fips)
+    cidrs = frozenset(held.internal_cidrs)
+    return NatTable(held.gateway_ip, held.gateway_dev, held.enable_snat, cidrs, held.fips, held.forwardings)
 
 
 def whole(ns: str, have: NatTable | None, want: NatTable) -> list[A.Action]:
@@ -86,6 +93,41 @@ def one(ns: str, before: dict[str, str], after: dict[str, str]) -> float:
     diff = FipDiff.between(before, after, {ip: ip for ip in after})
     apply(diff.unmap(ns) + diff.map(ns))
     return (time.perf_counter() - t0) * 1000
+
+
+SHARED_FIP = "203.0.113.200"
+
+
+def forwardings(n: int) -> frozenset[PfElement]:
+    """N forwardings of one floating IP: tcp 10000+i -> 10.0.(i // 250).(i % 250 + 2):22."""
+    return frozenset(e for i in range(n) for e in elements(
+        SHARED_FIP, "tcp", (10000 + i, 10000 + i), f"10.0.{i // 250}.{i % 250 + 2}", (22, 22)))  # fmt: skip
+
+
+def one_pf(ns: str, before: frozenset[PfElement], after: frozenset[PfElement]) -> float:
+    """The fast path for one forwarding: diff, delete (with its socket's conntrack flush) / add; ms."""
+    t0 = time.perf_counter()
+    diff = FipDiff.between({}, {}, {}, before, after)
+    apply(diff.unmap(ns) + diff.map(ns))
+    return (time.perf_counter() - t0) * 1000
+
+
+def measure_forwardings(ns: str, n: int, rounds: int) -> dict[str, object]:
+    table = NatTable("203.0.113.100", "qg-bench000000", True, frozenset({"10.0.0.0/17"}), {}, forwardings(n))
+    nat.remove(ns)
+    started = time.perf_counter()
+    apply(whole(ns, None, table))
+    cold = time.perf_counter() - started
+    before = handles(ns)
+    adds, dels = [], []
+    for i in range(rounds):
+        new = frozenset(elements(SHARED_FIP, "udp", (20000 + i, 20000 + i), "10.0.100.2", (53, 53)))
+        adds.append(one_pf(ns, frozenset(), new))
+        dels.append(one_pf(ns, new, frozenset()))
+    assert handles(ns) == before, "table was rebuilt"
+    assert view(ns) == table
+    return {"forwardings": n, "cold_sync_s": round(cold, 3), "add_forwarding_ms": percentiles(adds),
+            "del_forwarding_ms": percentiles(dels), "targets": {"add_forwarding_ms": 1.0}}  # fmt: skip
 
 
 def measure(ns: str, n: int, rounds: int) -> dict[str, object]:
@@ -127,12 +169,14 @@ def measure(ns: str, n: int, rounds: int) -> dict[str, object]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fips", type=int, default=10000)
+    parser.add_argument("--forwardings", type=int, default=10000)
     parser.add_argument("--rounds", type=int, default=200)
     args = parser.parse_args(argv)
     ns = f"bnat-{secrets.token_hex(3)}"
     netns.ensure(ns)
     try:
         result = measure(ns, args.fips, args.rounds)
+        result["forwardings"] = measure_forwardings(ns, args.forwardings, args.rounds)
     finally:
         netns.delete(ns)
     json.dump(result, sys.stdout, indent=2)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from floatnet.linux import conntrack, links, nat
+from floatnet.linux.errors import KernelError
 from floatnet.linux.nat_pf import elements
 from tests.dataplane.test_linux_nat import FIP1, FIP2, QG, VMS, Topology, echo, open_session
 
@@ -46,10 +47,11 @@ def test_observe_reads_forwardings_back(topo: Topology) -> None:
     assert seen.forwardings == frozenset(SSH_VM1 + SSH_VM2 + ECHO_VM1 + ECHO_VM2)
 
 
-def test_ranges_one_element_for_n_to_1_and_per_port_for_n_to_n(topo: Topology) -> None:
+def test_ranges_n_to_1_and_n_to_n_one_element_per_port(topo: Topology) -> None:
     many_to_one = elements(FIP2, "tcp", (3000, 3009), VMS["vm2"], (8080, 8080))
     many_to_many = elements(FIP2, "tcp", (4080, 4081), VMS["vm1"], (8080, 8081))
-    assert len(many_to_one) == 1 and len(many_to_many) == 2
+    assert len(many_to_one) == 10 and {e.internal_port for e in many_to_one} == {8080}
+    assert [(e.ext_lo, e.internal_port) for e in sorted(many_to_many)] == [(4080, 8080), (4081, 8081)]
     nat.add_forwarding(topo.rtr, many_to_one + many_to_many)
     try:
         assert topo.ask(topo.up, FIP2, 3005) == "vm2"
@@ -81,8 +83,8 @@ def test_deleting_one_forwarding_flushes_only_its_sessions(topo: Topology) -> No
     assert topo.ask(topo.up, FIP2, 2222) == "vm1"
 
 
-def test_overlapping_element_is_refused_atomically(topo: Topology) -> None:
-    clash = elements(FIP2, "tcp", (2220, 2223), VMS["vm2"], (8080, 8080))
-    with pytest.raises(Exception):  # noqa: B017 - the kernel's refusal (KernelError subclass)
+def test_a_clashing_element_is_refused_atomically(topo: Topology) -> None:
+    clash = elements(FIP2, "tcp", (2220, 2223), VMS["vm2"], (8080, 8080))  # 2222 maps to vm1 already
+    with pytest.raises(KernelError):
         nat.add_forwarding(topo.rtr, clash)
-    assert topo.ask(topo.up, FIP2, 2222) == "vm1"
+    assert topo.ask(topo.up, FIP2, 2222) == "vm1" and topo.ask(topo.up, FIP2, 2220) == ""
