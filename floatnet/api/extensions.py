@@ -43,6 +43,7 @@ for _alias, _name, _description in (
     ("subnet-external-network", "Subnet External Network", "Subnets show their network's router:external."),
     ("port-security", "Port Security", "Provides port security"),
     ("extra_dhcp_opt", "Neutron Extra DHCP options", "Extra options configuration for DHCP."),
+    ("dns-integration", "DNS Integration", "Provides integration with DNS."),
     ("pagination", "Pagination support", "Extension that indicates that pagination is enabled."),
     ("sorting", "Sorting support", "Extension that indicates that sorting is enabled."),
 ):

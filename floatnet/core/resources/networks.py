@@ -83,6 +83,7 @@ def render(row: Any, subnet_ids: list[str], tag_list: list[str]) -> dict[str, An
             "l2_adjacency": True,
             "vlan_transparent": None,  # Neutron's value when not requested (floatnet's backend offers neither)
             "qinq": None,
+            "dns_domain": row.dns_domain or "",
         }
     )
     return body
@@ -198,6 +199,7 @@ class NetworkService:
             shared=attrs["shared"],
             external=attrs["router:external"],
             port_security_enabled=attrs["port_security_enabled"],
+            dns_domain=attrs.get("dns_domain", ""),
         )
         session.add(network)
         session.flush()  # the segment row refers to the network
@@ -247,7 +249,7 @@ class NetworkService:
         if "mtu" in attrs:
             _check_mtu_fits_subnets(session, network.id, attrs["mtu"])
         for key, value in attrs.items():
-            if key in PROVIDER or key in ("is_default", "dns_domain"):
+            if key in PROVIDER or key == "is_default":
                 continue
             setattr(network, RENAMED.get(key, key), value)
         changes.updated(session, "network", network, network_id=network_id)
