@@ -1,9 +1,7 @@
-"""Routers' availability zone hints, ports' extra DHCP options, DNS names and domains (issue 21).
+"""Routers' availability zone hints and ports' extra DHCP options (issue 21).
 
 ``routers.availability_zone_hints`` (router_availability_zone; existing routers get Neutron's default, no
-hints), the ``extradhcpopts`` table (extra_dhcp_opt: one option per port, name and IP version) and
-dns-integration's ``networks.dns_domain``, ``floatingips.dns_name`` and ``floatingips.dns_domain`` (empty
-for existing rows).
+hints) and the ``extradhcpopts`` table (extra_dhcp_opt: one option per port, name and IP version).
 
 Revision ID: 0004
 Revises: 0003
@@ -23,11 +21,6 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("routers") as batch:
         batch.add_column(sa.Column("availability_zone_hints", sa.JSON(), nullable=False, server_default="[]"))
-    with op.batch_alter_table("networks") as batch:
-        batch.add_column(sa.Column("dns_domain", sa.String(length=255), nullable=False, server_default=""))
-    with op.batch_alter_table("floatingips") as batch:
-        batch.add_column(sa.Column("dns_name", sa.String(length=255), nullable=False, server_default=""))
-        batch.add_column(sa.Column("dns_domain", sa.String(length=255), nullable=False, server_default=""))
     op.create_table(
         "extradhcpopts",
         sa.Column("port_id", sa.String(length=36), nullable=False),
@@ -45,10 +38,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f("ix_extradhcpopts_port_id"), table_name="extradhcpopts")
     op.drop_table("extradhcpopts")
-    with op.batch_alter_table("floatingips") as batch:
-        batch.drop_column("dns_domain")
-        batch.drop_column("dns_name")
-    with op.batch_alter_table("networks") as batch:
-        batch.drop_column("dns_domain")
     with op.batch_alter_table("routers") as batch:
         batch.drop_column("availability_zone_hints")
