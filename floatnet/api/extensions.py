@@ -46,6 +46,7 @@ for _alias, _name, _description in (
     ("security-group", "security-group", "The security groups extension."),
     ("allowed-address-pairs", "Allowed Address Pairs", "Provides allowed address pairs"),
     ("stateful-security-group", "Stateful security group", "Indicates if the security group is stateful or not"),
+    ("dns-integration", "DNS Integration", "Provides integration with DNS."),
     ("pagination", "Pagination support", "Extension that indicates that pagination is enabled."),
     ("sorting", "Sorting support", "Extension that indicates that sorting is enabled."),
 ):

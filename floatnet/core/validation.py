@@ -271,6 +271,25 @@ def dns_name(value: Any) -> str:
     return name
 
 
+def fip_dns_name(value: Any) -> str:
+    """A floating IP's ``dns_name`` (``type:fip_dns_host_name``): empty, or a relative name (no trailing dot)
+    that still fits an FQDN once a domain is added; lower-cased."""
+    name = _lower_string(value)
+    if not name:
+        return name
+    if name.endswith("."):
+        raise ValueError(f"'{name}' is a FQDN. It should be a relative domain name")
+    problem = _dns_format_problem(name)
+    if problem:
+        raise ValueError(f"'{name}' not a valid PQDN or FQDN. Reason: {problem}")
+    if len(name) > FQDN_MAX - 3:
+        raise ValueError(
+            f"'{name}' contains {len(name)} characters. Adding a domain name will cause it to exceed the maximum "
+            f"length of a FQDN of '{FQDN_MAX}'"
+        )
+    return name
+
+
 def dns_domain(value: Any) -> str:
     """A network's ``dns_domain`` (``type:dns_domain_name``): empty, or an FQDN ending in a dot; lower-cased."""
     name = _lower_string(value)

@@ -86,6 +86,7 @@ class Network(StandardAttrs, Base):
     physical_network: Mapped[str | None] = mapped_column(String(64), nullable=True)
     segmentation_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     availability_zone_hints: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    dns_domain: Mapped[str] = mapped_column(String(255), default="")
 
 
 class SegmentAllocation(Base):
@@ -203,6 +204,8 @@ class FloatingIP(StandardAttrs, Base):
     fixed_port_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("ports.id"), nullable=True, index=True)
     fixed_ip_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
     router_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    dns_name: Mapped[str] = mapped_column(String(255), default="")
+    dns_domain: Mapped[str] = mapped_column(String(255), default="")
     __table_args__ = (UniqueConstraint("fixed_port_id", "fixed_ip_address"),)
 
 

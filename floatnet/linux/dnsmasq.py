@@ -169,6 +169,14 @@ def render_files(spec: DhcpSpec) -> dict[str, str]:
     }
 
 
+def _has_port_tags(hosts_file: Path) -> bool:
+    """Whether a hosts file (as written by :func:`render_files`) sets per-port tags."""
+    try:
+        return ",set:port-" in hosts_file.read_text()
+    except FileNotFoundError:
+        return False
+
+
 def write_atomically(path: Path, content: str) -> bool:
     """Write ``content`` via temp file + rename (no reader sees half a file); False if it was already so."""
     try:
@@ -250,19 +258,24 @@ class Dnsmasq:
         """Make the network's dnsmasq serve ``spec``; returns started | restarted | reloaded | unchanged.
 
         Files are rewritten atomically; a running dnsmasq with the same command line gets SIGHUP if a file
-        changed, one with another command line is restarted.
+        changed, one with another command line is restarted. While host entries carry per-port tags (extra
+        DHCP options), a change restarts it instead: dnsmasq 2.90 segfaults re-reading a hosts file with
+        ``set:`` tags on SIGHUP once it has leased to such a host.
         """
         d = self._dir(spec.network_id)
         d.mkdir(parents=True, exist_ok=True)
         os.chmod(d, 0o755)
+        tagged = _has_port_tags(d / "host")
         changed = [write_atomically(d / name, text) for name, text in render_files(spec).items()]
+        tagged = tagged or _has_port_tags(d / "host")
         argv = self.argv(spec)
         pid = self.pid(spec.network_id)
         if pid is not None and self.cmdline(pid) == argv:
-            if any(changed):
+            if not any(changed):
+                return "unchanged"
+            if not tagged:
                 os.kill(pid, signal.SIGHUP)
                 return "reloaded"
-            return "unchanged"
         if pid is not None:
             self._terminate(pid, spec.network_id)
         self._start(spec, argv)

@@ -11,7 +11,7 @@ from tests.api.l3_world import POOL_START, World, build, error, ok
 NEUTRON_FIELDS = {
     "id", "tenant_id", "project_id", "floating_ip_address", "floating_network_id", "router_id", "port_id",
     "fixed_ip_address", "status", "description", "tags", "created_at", "updated_at", "revision_number",
-    "port_details", "port_forwardings",
+    "port_details", "port_forwardings", "dns_name", "dns_domain",
 }  # fmt: skip
 MISSING = "6a1f0c8e-8a42-4f3e-9d0e-3cbd8e9b5f00"
 

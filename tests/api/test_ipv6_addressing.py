@@ -135,3 +135,15 @@ def live(live_server: str) -> Iterator[httpx.Client]:
 
 def test_mode_refusals_live(live: httpx.Client) -> None:
     mode_refusals(live)
+
+
+def test_a_new_mac_moves_the_automatic_addresses(app_client: Any) -> None:
+    net_id = network(app_client, name="mac")["id"]
+    v4 = create(app_client, "subnet", network_id=net_id, cidr="10.12.0.0/24", ip_version=4)
+    slaac = v6(app_client, net_id, "2001:db8:c::/64", "slaac")
+    vm = port(app_client, net_id, mac_address=MAC)
+    moved = app_client.put(f"/v2.0/ports/{vm['id']}", json={"port": {"mac_address": "fa:16:3e:00:00:42"}})
+    got = addresses(moved.json()["port"])
+    assert got == {v4["id"]: addresses(vm)[v4["id"]], slaac["id"]: "2001:db8:c:0:f816:3eff:fe00:42"}
+    regenerated = app_client.put(f"/v2.0/ports/{vm['id']}", json={"port": {"mac_address": None}}).json()["port"]
+    assert addresses(regenerated)[slaac["id"]] == eui64("2001:db8:c::/64", regenerated["mac_address"])

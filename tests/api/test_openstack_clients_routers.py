@@ -129,3 +129,25 @@ def test_openstack_cli_port_extra_dhcp_options(live_server: str, sdk: Any) -> No
         sdk.network.update_port(port, extra_dhcp_opts=[{"opt_name": "bootfile-name", "opt_value": "a\nb"}])
     aliases = {ext.alias for ext in sdk.network.extensions()}
     assert {"extra_dhcp_opt", "extraroute-atomic", "router_availability_zone"} <= aliases
+
+
+def test_openstack_cli_dns_integration(live_server: str, sdk: Any) -> None:
+    def run(*args: str) -> Any:
+        return cli(live_server, *args)
+
+    net = run("network", "create", "--dns-domain", "lab.example.", "cli-dns", "-f", "json")
+    assert net["dns_domain"] == "lab.example."
+    run("subnet", "create", "--network", "cli-dns", "--subnet-range", "10.34.0.0/24", "cli-dns-v4")
+    created = run("port", "create", "--network", "cli-dns", "--dns-name", "web1", "cli-dns-port", "-f", "json")
+    [assignment] = created["dns_assignment"]
+    assert assignment["hostname"] == "web1" and assignment["fqdn"] == "web1.openstacklocal."
+    run("port", "set", "--dns-name", "web2", "cli-dns-port")
+    assert sdk.network.get_port(created["id"]).dns_assignment[0]["hostname"] == "web2"
+    ext = sdk.network.create_network(
+        name="cli-dns-ext", is_router_external=True, provider_network_type="vlan",
+        provider_physical_network="public_eth2", provider_segmentation_id=345,
+    )  # fmt: skip
+    sdk.network.create_subnet(network_id=ext.id, cidr="198.51.34.0/24", ip_version=4, is_dhcp_enabled=False)
+    fip = run("floating", "ip", "create", "--dns-name", "www", "--dns-domain", "example.org.", ext.id, "-f", "json")
+    assert fip["dns_name"] == "www" and fip["dns_domain"] == "example.org."
+    assert sdk.network.get_ip(fip["id"]).dns_domain == "example.org."

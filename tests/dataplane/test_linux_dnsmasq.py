@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -182,3 +183,22 @@ def test_port_options_reach_only_that_port(dhcp_env):
     assert lease is not None and lease["ip"] == "10.0.0.5" and lease["ntp"] == "192.0.2.123"
     other = udhcpc(client, tmp, mac=UNKNOWN_MAC)
     assert other is not None and other["ip"] == "10.0.0.6" and other["ntp"] == ""
+
+
+def test_changes_with_port_tags_restart_instead_of_crashing(dhcp_env):
+    """dnsmasq 2.90 segfaults on SIGHUP re-reading a hosts file with set: tags once it leased to a tagged
+    host; with per-port options a change therefore restarts it, and it keeps serving."""
+    client, qdhcp, dm, tmp = dhcp_env
+    options = (("ntp-server", "192.0.2.123", 4),)
+    tagged = DhcpHost(MAC, "10.0.0.5", "vm1", "port-a", options)
+    assert dm.ensure(spec(qdhcp, hosts=(tagged, DhcpHost(UNKNOWN_MAC, "10.0.0.6", "vm2", "port-b")))) == "started"
+    assert udhcpc(client, tmp) is not None and udhcpc(client, tmp, mac=UNKNOWN_MAC) is not None
+    renamed = (tagged, DhcpHost(UNKNOWN_MAC, "10.0.0.6", "web-two", "port-b"))
+    assert dm.ensure(spec(qdhcp, hosts=renamed)) == "restarted"
+    time.sleep(0.5)
+    assert dm.pid("net1") is not None
+    lease = udhcpc(client, tmp, mac=MAC)
+    assert lease is not None and lease["ntp"] == "192.0.2.123"
+    untagged = (DhcpHost(MAC, "10.0.0.5", "vm1", "port-a"), renamed[1])
+    assert dm.ensure(spec(qdhcp, hosts=untagged)) == "restarted", "the old file still had tags"
+    assert dm.ensure(spec(qdhcp, hosts=(untagged[0], DhcpHost(UNKNOWN_MAC, "10.0.0.6", "db", "port-b")))) == "reloaded"

@@ -175,3 +175,18 @@ def test_port_extra_dhcp_option_reaches_the_instance(l2: Seed, tmp_path: Path) -
     assert _probe_lease(vm1, tmp_path)["ip"] == vm1.ip
     other = _probe_lease(vm2, tmp_path)
     assert other["ip"] == vm2.ip and other["ntp"] == ""
+
+
+def test_port_dns_name_is_answered_by_the_network_dnsmasq(l2: Seed) -> None:
+    """dns-integration: a port's dns_name set through the API is what the network's dnsmasq answers, under
+    the FQDN its dns_assignment shows."""
+    f, vm1, vm2 = l2.fabric, l2.vms["vm1"], l2.vms["vm2"]
+    port = f.api("PUT", f"/ports/{vm2.port_id}", json={"port": {"dns_name": "web-two"}})["port"]
+    [assignment] = port["dns_assignment"]
+    assert assignment["fqdn"] == "web-two.openstacklocal."
+
+    def answered() -> bool:
+        out = f.lab("exec", vm1.name, "--", "getent", "ahostsv4", "web-two.openstacklocal", check=False).stdout
+        return bool(out) and out.split()[0] == vm2.ip
+
+    wait_until(answered, 20, "web-two.openstacklocal resolved by the network's dnsmasq")

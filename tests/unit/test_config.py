@@ -90,3 +90,13 @@ def test_quotas_section_and_max_fixed_ips_per_port(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load(tmp_path / "absent.ini")
+
+
+def test_availability_zone_of_the_node(tmp_path: Path) -> None:
+    assert load().availability_zone == "nova"
+    ini = tmp_path / "az.ini"
+    ini.write_text("[agent]\navailability_zone = zone-a\n")
+    assert load(ini).availability_zone == "zone-a"
+    ini.write_text("[agent]\navailability_zone = " + "z" * 256 + "\n")
+    with pytest.raises(ConfigError, match="availability_zone"):
+        load(ini)

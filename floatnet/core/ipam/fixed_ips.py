@@ -240,6 +240,21 @@ def replace(
     return kept + allocate(session, hints, port_id, network_id, new, owner, present)
 
 
+def follow_mac(session: Session, port_id: str, network_id: str, mac: str, owner: str) -> None:
+    """After a MAC change, the port's automatic addresses become the new MAC's EUI-64 ones (as Neutron
+    re-allocates them); router interfaces hold none."""
+    if owner in ipv6.ROUTER_INTERFACE_OWNERS:
+        return
+    auto = {s.id: s for s in network_subnets(session, network_id) if ipv6.is_auto(s)}
+    for ip in current(session, port_id):
+        subnet = auto.get(ip["subnet_id"])
+        if subnet is not None:
+            session.execute(
+                delete(IPAllocation).where(IPAllocation.port_id == port_id, IPAllocation.ip_address == ip["ip_address"])
+            )
+            add_address(session, port_id, subnet, ipv6.eui64(subnet.cidr, mac))
+
+
 def auto_subnet_ids(session: Session, network_id: str) -> set[str]:
     """The network's auto-address (SLAAC / DHCPv6-stateless) subnets."""
     return {s.id for s in network_subnets(session, network_id) if ipv6.is_auto(s)}

@@ -32,6 +32,8 @@ from floatnet.core.resources.scoped_rows import network_visible, require_owner
 from floatnet.core.service import Core, check_revision, fmt_time, load_tags, owner_project
 from floatnet.core.validation import (
     Attr,
+    dns_domain,
+    fip_dns_name,
     ip_address,
     list_of,
     nullable,
@@ -49,6 +51,8 @@ SPEC: dict[str, Attr] = {
     "port_id": Attr(nullable(to_uuid)),
     "fixed_ip_address": Attr(nullable(ip_address)),
     "description": Attr(string(255), default=""),
+    "dns_name": Attr(fip_dns_name, put=False, default=""),
+    "dns_domain": Attr(dns_domain, put=False, default=""),
     "project_id": Attr(project_id, put=False),
     "tenant_id": Attr(project_id, put=False),
     "tags": Attr(list_of(string(60)), put=False),
@@ -86,7 +90,8 @@ UPDATE_FIP = update(FIPS).where(FIPS.c.id == bindparam("fip_id"))
 
 FIELDS = (
     "id", "project_id", "floating_ip_address", "floating_network_id", "router_id", "fixed_port_id",
-    "fixed_ip_address", "status", "description", "created_at", "updated_at", "revision_number",
+    "fixed_ip_address", "status", "description", "created_at", "updated_at", "revision_number", "dns_name",
+    "dns_domain",
 )  # fmt: skip
 LIST = select(*(FIPS.c[name] for name in FIELDS), *(PORTS.c[key] for key in DETAIL_KEYS)).select_from(
     FIPS.outerjoin(PORTS, PORTS.c.id == FIPS.c.fixed_port_id)
@@ -110,8 +115,10 @@ def render(row: Sequence[Any], tag_list: list[str], forwardings: list[dict[str, 
         created,
         updated,
         revision,
-    ) = row[:12]
-    details = row[12:]
+        dns_name,
+        domain,
+    ) = row[:14]
+    details = row[14:]
     return {
         "id": fip_id,
         "tenant_id": project,
@@ -127,6 +134,8 @@ def render(row: Sequence[Any], tag_list: list[str], forwardings: list[dict[str, 
         "created_at": fmt_time(created),
         "updated_at": fmt_time(updated),
         "revision_number": revision,
+        "dns_name": dns_name,
+        "dns_domain": domain,
         "port_details": dict(zip(DETAIL_KEYS, details, strict=True)) if port and details[1] else None,
         "port_forwardings": forwardings,
     }
@@ -220,6 +229,7 @@ class FloatingIPService:
             "floating_ip_address": ips[0]["ip_address"], "floating_network_id": network.id,
             "floating_port_id": port_id, "fixed_port_id": None, "fixed_ip_address": None, "router_id": None,
             "created_at": now, "updated_at": now, "revision_number": 0,
+            "dns_name": attrs["dns_name"], "dns_domain": attrs["dns_domain"],
         }  # fmt: skip
         fip = SimpleNamespace(**values)
         if attrs.get("port_id"):

@@ -82,6 +82,7 @@ def render(row: Any, subnet_ids: list[str], tag_list: list[str]) -> dict[str, An
             "l2_adjacency": True,
             "vlan_transparent": None,  # Neutron's value when not requested (floatnet's backend offers neither)
             "qinq": None,
+            "dns_domain": row.dns_domain or "",
         }
     )
     return body
@@ -212,6 +213,7 @@ class NetworkService:
             external=False,
             port_security_enabled=attrs["port_security_enabled"],
             availability_zone_hints=attrs.get("availability_zone_hints") or [],
+            dns_domain=attrs.get("dns_domain", ""),
         )
         availability_zones.check_hints(session, "network", network.availability_zone_hints)
         session.add(network)
@@ -260,7 +262,7 @@ class NetworkService:
         if "mtu" in attrs:
             _check_mtu_fits_subnets(session, network.id, attrs["mtu"])
         for key, value in attrs.items():
-            if key in PROVIDER or key in ("is_default", "dns_domain", "shared", "router:external"):
+            if key in PROVIDER or key in ("is_default", "shared", "router:external"):
                 continue
             setattr(network, RENAMED.get(key, key), value)
         changes.updated(session, "network", network, network_id=network_id)

@@ -50,6 +50,19 @@ COLUMNS = (
     PORTS.c.dns_name,
 )
 NAMES = tuple(column.name for column in COLUMNS)
+DNS_DOMAIN = "openstacklocal."  # Neutron's default [DEFAULT] dns_domain, the domain the networks' dnsmasq serve
+
+
+def dns_assignment(dns_name: str, ips: list[dict[str, str]]) -> list[dict[str, str]]:
+    """dns-integration's ``dns_assignment``: per fixed IP the host name the network's DHCP/DNS server gives it
+    (the port's ``dns_name``, else ``host-<address with dashes>``) and its FQDN in :data:`DNS_DOMAIN`."""
+    result = []
+    for ip in ips:
+        address = ip["ip_address"]
+        hostname = dns_name or "host-" + address.replace(".", "-").replace(":", "-")
+        fqdn = hostname if hostname.endswith(".") else f"{hostname}.{DNS_DOMAIN}"
+        result.append({"ip_address": address, "hostname": hostname, "fqdn": fqdn})
+    return result
 
 
 def json_value(value: Any) -> Any:
@@ -102,6 +115,7 @@ def render(
         "binding:vnic_type": vnic,
         "binding:profile": json_value(profile),
         "dns_name": dns,
+        "dns_assignment": dns_assignment(dns, ips),
         "allowed_address_pairs": pairs or [],
         "extra_dhcp_opts": opts or [],
         "security_groups": groups or [],

@@ -312,6 +312,7 @@ class PortService:
         _check_update(session, ctx, port, attrs, network)
         if "mac_address" in attrs and attrs["mac_address"] != port.mac_address:
             port.mac_address = _mac(session, port.network_id, attrs["mac_address"])
+            fixed_ips.follow_mac(session, port.id, port.network_id, port.mac_address, port.device_owner)
         if "fixed_ips" in attrs:
             owner = attrs.get("device_owner", port.device_owner)
             check_fixed_ips_count(self.core.config, attrs["fixed_ips"], owner)
