@@ -39,19 +39,25 @@ def _entries(ct: Conntrack, addr: str) -> list[ConntrackEntry]:
     return [entry for entry in ct.dump_entries() if _matches(entry, addr)]
 
 
-def _delete_all(addr: str) -> int:
-    """Inside the namespace: delete the matching entries; an entry that vanished meanwhile is not counted."""
+def delete_entries(ct: Conntrack, entries: list[ConntrackEntry]) -> int:
+    """Delete ``entries`` (dumped from ``ct``) by original tuple *and zone* — pyroute2's ``delete(entry)``
+    omits the zone and so finds nothing outside zone 0; an entry that vanished meanwhile is not counted."""
     deleted = 0
-    with Conntrack() as ct:
-        for entry in _entries(ct, addr):
-            try:
-                ct.delete(entry)
-            except NetlinkError as exc:
-                if exc.code != errno.ENOENT:
-                    raise
-            else:
-                deleted += 1
+    for entry in entries:
+        try:
+            ct.entry("del", tuple_orig=entry.tuple_orig, zone=entry.zone)
+        except NetlinkError as exc:
+            if exc.code != errno.ENOENT:
+                raise
+        else:
+            deleted += 1
     return deleted
+
+
+def _delete_all(addr: str) -> int:
+    """Inside the namespace: delete the entries to or from ``addr``."""
+    with Conntrack() as ct:
+        return delete_entries(ct, _entries(ct, addr))
 
 
 def _count(addr: str) -> int:
@@ -83,17 +89,8 @@ def _socket_matches(entry: ConntrackEntry, addr: str, proto: int, ports: range) 
 
 
 def _delete_socket(addr: str, proto: int, ports: range) -> int:
-    deleted = 0
     with Conntrack() as ct:
-        for entry in [e for e in ct.dump_entries() if _socket_matches(e, addr, proto, ports)]:
-            try:
-                ct.delete(entry)
-            except NetlinkError as exc:
-                if exc.code != errno.ENOENT:
-                    raise
-            else:
-                deleted += 1
-    return deleted
+        return delete_entries(ct, [e for e in ct.dump_entries() if _socket_matches(e, addr, proto, ports)])
 
 
 def flush_socket(netns: str, ip: str, protocol: str, lo: int, hi: int) -> int:

@@ -16,7 +16,6 @@ Rendering is pure and lives in :mod:`floatnet.linux.sg_render`; docs/security-gr
 
 from __future__ import annotations
 
-import errno
 import ipaddress
 import json
 import socket
@@ -32,6 +31,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 from floatnet.linux import links, nft
 from floatnet.linux import netns as _netns
 from floatnet.linux import sg_render as r
+from floatnet.linux.conntrack import delete_entries
 from floatnet.linux.errors import KernelError
 
 BR_NF_SYSCTLS = ("net/bridge/bridge-nf-call-iptables", "net/bridge/bridge-nf-call-ip6tables")
@@ -349,20 +349,6 @@ def _zone_entries(ct: Conntrack, zones: set[int]) -> list[ConntrackEntry]:
     return [e for e in ct.dump_entries() if e.zone in zones]
 
 
-def _delete(ct: Conntrack, entries: list[ConntrackEntry]) -> int:
-    deleted = 0
-    for entry in entries:
-        try:
-            # the zone must be named: a delete without it looks in zone 0 only
-            ct.entry("del", tuple_orig=entry.tuple_orig, zone=entry.zone)
-        except NetlinkError as exc:
-            if exc.code != errno.ENOENT:
-                raise
-        else:
-            deleted += 1
-    return deleted
-
-
 def _ct(netns: str | None, op: str, fn: Any) -> int:
     def body() -> int:
         total = 0
@@ -379,7 +365,7 @@ def _ct(netns: str | None, op: str, fn: Any) -> int:
 
 def cut_zone(netns: str | None, zone: int) -> int:
     """Delete every conntrack entry of a port's zone (port deleted, or port security turned off)."""
-    return _ct(netns, "conntrack cut zone", lambda ct: _delete(ct, _zone_entries(ct, {zone})))
+    return _ct(netns, "conntrack cut zone", lambda ct: delete_entries(ct, _zone_entries(ct, {zone})))
 
 
 def _rule_admits(entry: ConntrackEntry, rule: r.Rule, local: list[Any]) -> bool:
@@ -411,7 +397,7 @@ def cut_rule(netns: str | None, rule: r.Rule, ports: Iterable[r.PortFilter]) -> 
 
     def cut(ct: Conntrack) -> int:
         hits = [e for e in _zone_entries(ct, set(by_zone)) if _rule_admits(e, rule, by_zone[e.zone])]
-        return _delete(ct, hits)
+        return delete_entries(ct, hits)
 
     return _ct(netns, "conntrack cut rule", cut)
 
