@@ -7,6 +7,7 @@ with keep-alive clients and prints one JSON document. Run: ``.venv/bin/python be
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -17,7 +18,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -139,46 +140,54 @@ def repeat_get(url: str, path: str, times: int) -> dict[str, Any]:
     return {"count": times, **timings(samples)}
 
 
-def run(sequential: int, per_client: int, list_size: int) -> dict[str, Any]:
-    """The whole benchmark against a fresh server."""
+@contextlib.contextmanager
+def server() -> Iterator[tuple[str, int]]:
+    """A fresh ``floatnet server`` (SQLite, temp state dir) for the ``with`` block: its URL and PID; stopped
+    (SIGTERM) when the block ends, whatever happened in it."""
     with tempfile.TemporaryDirectory(prefix="floatnet-bench-") as tmp:
         proc, url = start_server(Path(tmp))
         try:
-            client = Client(url, timeout=60)
-            unlimited = {"quota": {"network": -1, "subnet": -1, "port": -1}}
-            client.call("PUT", "/quotas/admin", unlimited)  # the bench's project is noauth's default "admin"
-            net = client.create("network", name="bench")
-            client.create("subnet", network_id=net["id"], cidr="10.128.0.0/16", ip_version=4, enable_dhcp=False)
-            for i in range(20):
-                client.create("network", name=f"other-{i}")
-            cpu = server_cpu(proc.pid)
-            seq = create_ports(url, net["id"], sequential)
-            cpu_ms = (server_cpu(proc.pid) - cpu) * 1000 / sequential
-            result: dict[str, Any] = {
-                "port_create_sequential": {
-                    "count": sequential,
-                    "per_second": round(sequential / sum(seq), 1),
-                    **timings(seq),
-                    "server_cpu_ms_per_call": round(cpu_ms, 2),
-                },
-                "port_create_8_concurrent": concurrent_creates(url, net["id"], 8, per_client),
-            }
-            have = len(client.call("GET", "/ports?fields=id")["ports"])
-            if have < list_size:
-                create_ports(url, net["id"], list_size - have)
-            list_net = client.create("network", name="list")
-            client.create("subnet", network_id=list_net["id"], cidr="10.129.0.0/16", ip_version=4, enable_dhcp=False)
-            create_ports(url, list_net["id"], list_size)
-            any_port = client.call("GET", f"/ports?network_id={list_net['id']}&limit=1")["ports"][0]["id"]
-            result["network_list_22"] = repeat_get(url, "/networks", 200)
-            result[f"port_list_{list_size}"] = repeat_get(url, f"/ports?network_id={list_net['id']}", 50)
-            result["port_list_all"] = {"ports": have + list_size, **repeat_get(url, "/ports", 20)}
-            result["port_show"] = repeat_get(url, f"/ports/{any_port}", 500)
-            client.close()
-            return result
+            yield url, proc.pid
         finally:
             os.kill(proc.pid, signal.SIGTERM)
             proc.wait(10)
+
+
+def run(sequential: int, per_client: int, list_size: int) -> dict[str, Any]:
+    """The whole benchmark against a fresh server."""
+    with server() as (url, pid):
+        client = Client(url, timeout=60)
+        unlimited = {"quota": {"network": -1, "subnet": -1, "port": -1}}
+        client.call("PUT", "/quotas/admin", unlimited)  # the bench's project is noauth's default "admin"
+        net = client.create("network", name="bench")
+        client.create("subnet", network_id=net["id"], cidr="10.128.0.0/16", ip_version=4, enable_dhcp=False)
+        for i in range(20):
+            client.create("network", name=f"other-{i}")
+        cpu = server_cpu(pid)
+        seq = create_ports(url, net["id"], sequential)
+        cpu_ms = (server_cpu(pid) - cpu) * 1000 / sequential
+        result: dict[str, Any] = {
+            "port_create_sequential": {
+                "count": sequential,
+                "per_second": round(sequential / sum(seq), 1),
+                **timings(seq),
+                "server_cpu_ms_per_call": round(cpu_ms, 2),
+            },
+            "port_create_8_concurrent": concurrent_creates(url, net["id"], 8, per_client),
+        }
+        have = len(client.call("GET", "/ports?fields=id")["ports"])
+        if have < list_size:
+            create_ports(url, net["id"], list_size - have)
+        list_net = client.create("network", name="list")
+        client.create("subnet", network_id=list_net["id"], cidr="10.129.0.0/16", ip_version=4, enable_dhcp=False)
+        create_ports(url, list_net["id"], list_size)
+        any_port = client.call("GET", f"/ports?network_id={list_net['id']}&limit=1")["ports"][0]["id"]
+        result["network_list_22"] = repeat_get(url, "/networks", 200)
+        result[f"port_list_{list_size}"] = repeat_get(url, f"/ports?network_id={list_net['id']}", 50)
+        result["port_list_all"] = {"ports": have + list_size, **repeat_get(url, "/ports", 20)}
+        result["port_show"] = repeat_get(url, f"/ports/{any_port}", 500)
+        client.close()
+        return result
 
 
 def main() -> None:

@@ -11,17 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
-import tempfile
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
+from api import server, threaded, timings  # bench/api.py (the script's directory is on sys.path)
 from api import server_cpu as process_cpu
-from api import start_server, threaded, timings  # bench/api.py (the script's directory is on sys.path)
 
 from floatnet.client import Client
 
@@ -143,15 +139,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=1000, help="floating IPs created, associated and listed")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="floatnet-bench-l3-") as tmp:
-        proc, url = start_server(Path(tmp))
+    with server() as (url, pid):
         global SERVER_PID
-        SERVER_PID = proc.pid
-        try:
-            print(json.dumps(measure(url, args.count), indent=2))
-        finally:
-            os.kill(proc.pid, signal.SIGTERM)
-            proc.wait(10)
+        SERVER_PID = pid
+        print(json.dumps(measure(url, args.count), indent=2))
 
 
 if __name__ == "__main__":

@@ -11,13 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-from api import repeat_get, start_server, timings  # bench/api.py (the script's directory is on sys.path)
+from api import repeat_get, server, timings  # bench/api.py (the script's directory is on sys.path)
 
 from floatnet.client import Client
 
@@ -43,23 +40,18 @@ def subnets_from_pool(client: Client, count: int) -> dict[str, Any]:
 
 def run(pools: int, subnets: int) -> dict[str, Any]:
     """The whole benchmark against a fresh server."""
-    with tempfile.TemporaryDirectory(prefix="floatnet-bench-") as tmp:
-        proc, url = start_server(Path(tmp))
-        try:
-            client = Client(url, timeout=60)
-            unlimited = {"quota": {"network": -1, "subnet": -1, "port": -1}}
-            client.call("PUT", "/quotas/admin", unlimited)
-            create_pools(client, pools)
-            result: dict[str, Any] = {
-                f"subnetpool_list_{pools}": repeat_get(url, "/subnetpools", 50),
-                "subnetpool_list_page_100": repeat_get(url, "/subnetpools?limit=100", 100),
-                "subnet_create_from_pool": subnets_from_pool(client, subnets),
-            }
-            client.close()
-            return result
-        finally:
-            os.kill(proc.pid, signal.SIGTERM)
-            proc.wait(10)
+    with server() as (url, _pid):
+        client = Client(url, timeout=60)
+        unlimited = {"quota": {"network": -1, "subnet": -1, "port": -1}}
+        client.call("PUT", "/quotas/admin", unlimited)
+        create_pools(client, pools)
+        result: dict[str, Any] = {
+            f"subnetpool_list_{pools}": repeat_get(url, "/subnetpools", 50),
+            "subnetpool_list_page_100": repeat_get(url, "/subnetpools?limit=100", 100),
+            "subnet_create_from_pool": subnets_from_pool(client, subnets),
+        }
+        client.close()
+        return result
 
 
 def main() -> None:

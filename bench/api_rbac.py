@@ -10,36 +10,28 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import tempfile
 import uuid
-from pathlib import Path
 from typing import Any
 
-from api import repeat_get, start_server  # bench/api.py (the script's directory is on sys.path)
+from api import repeat_get, server  # bench/api.py (the script's directory is on sys.path)
 
 from floatnet.client import Client
 
 
 def run(policies: int) -> dict[str, Any]:
     """The whole benchmark against a fresh server."""
-    with tempfile.TemporaryDirectory(prefix="floatnet-bench-") as tmp:
-        proc, url = start_server(Path(tmp))
-        try:
-            client = Client(url, timeout=60)
-            network_id = client.create("network", name="bench-rbac")["id"]
-            share = {"object_type": "network", "object_id": network_id, "action": "access_as_shared"}
-            for _ in range(policies):
-                client.call("POST", "/rbac-policies", {"rbac_policy": {**share, "target_tenant": uuid.uuid4().hex}})
-            result = {
-                f"rbac_policy_list_{policies}": repeat_get(url, "/rbac-policies", 50),
-                "rbac_policy_list_page_100": repeat_get(url, "/rbac-policies?limit=100", 100),
-            }
-            client.close()
-            return result
-        finally:
-            os.kill(proc.pid, signal.SIGTERM)
-            proc.wait(10)
+    with server() as (url, _pid):
+        client = Client(url, timeout=60)
+        network_id = client.create("network", name="bench-rbac")["id"]
+        share = {"object_type": "network", "object_id": network_id, "action": "access_as_shared"}
+        for _ in range(policies):
+            client.call("POST", "/rbac-policies", {"rbac_policy": {**share, "target_tenant": uuid.uuid4().hex}})
+        result = {
+            f"rbac_policy_list_{policies}": repeat_get(url, "/rbac-policies", 50),
+            "rbac_policy_list_page_100": repeat_get(url, "/rbac-policies?limit=100", 100),
+        }
+        client.close()
+        return result
 
 
 def main() -> None:
