@@ -11,6 +11,8 @@ state_dir = /var/lib/floatnet
 max_subnet_host_routes = 20     ; Neutron's subnet limits
 max_dns_nameservers = 5
 max_fixed_ips_per_port = 5
+allow_automatic_l3agent_failover = false   ; routers of a dead agent move to a live one (Neutron's default: no)
+allow_automatic_dhcp_failover = true       ; DHCP servers of a dead agent move (Neutron's default: yes)
 
 [quotas]                        ; Neutron's default per-project limits (-1: unlimited)
 quota_network = 100
@@ -97,6 +99,8 @@ class Config:
     max_subnet_host_routes: int = 20
     max_dns_nameservers: int = 5
     max_fixed_ips_per_port: int = 5
+    allow_automatic_l3agent_failover: bool = False
+    allow_automatic_dhcp_failover: bool = True
     quota_overrides: dict[str, int] = field(default_factory=dict)  # [quotas] quota_<resource>, as set
     database_connection: str = ""
     type_drivers: tuple[str, ...] = ("flat", "vlan", "vxlan")
@@ -305,6 +309,11 @@ def check_noauth_exposure(config: Config) -> None:
     )
 
 
+def _default_bool(parser: configparser.ConfigParser, option: str, fallback: str) -> bool:
+    """A ``[DEFAULT]`` boolean option."""
+    return _bool("DEFAULT", option, parser.get("DEFAULT", option, fallback=fallback))
+
+
 def from_parser(parser: configparser.ConfigParser, state_dir: Path | None = None) -> Config:
     """Build a validated :class:`Config` from a parsed ini file; ``state_dir`` overrides the file's."""
     get = parser.get
@@ -317,14 +326,12 @@ def from_parser(parser: configparser.ConfigParser, state_dir: Path | None = None
         ),
         bind_host=bind_host,
         bind_port=bind_port,
-        allow_insecure_noauth_on_network=_bool(
-            "DEFAULT",
-            "allow_insecure_noauth_on_network",
-            get("DEFAULT", "allow_insecure_noauth_on_network", fallback="false"),
-        ),
+        allow_insecure_noauth_on_network=_default_bool(parser, "allow_insecure_noauth_on_network", "false"),
         max_subnet_host_routes=_limit(parser, "max_subnet_host_routes", 20),
         max_dns_nameservers=_limit(parser, "max_dns_nameservers", 5),
         max_fixed_ips_per_port=_limit(parser, "max_fixed_ips_per_port", 5),
+        allow_automatic_l3agent_failover=_default_bool(parser, "allow_automatic_l3agent_failover", "false"),
+        allow_automatic_dhcp_failover=_default_bool(parser, "allow_automatic_dhcp_failover", "true"),
         quota_overrides=_quota_overrides(parser),
         database_connection=get("database", "connection", fallback=""),
         type_drivers=drivers,

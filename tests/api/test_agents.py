@@ -9,8 +9,10 @@ from sqlalchemy import update
 
 from floatnet.db.models import Agent, utcnow
 from tests.api.l3_world import build, error, ok
+from tests.conftest import DEFAULT_INI
 
 MEMBER = {"X-Project-Id": "alice", "X-Roles": "member"}
+L3_FAILOVER_INI = DEFAULT_INI.replace("[DEFAULT]\n", "[DEFAULT]\nallow_automatic_l3agent_failover = true\n")
 
 
 def register(client: Any, host: str, agent_type: str = "L3 agent", **extra: Any) -> dict[str, Any]:
@@ -68,21 +70,54 @@ def test_alive_follows_the_heartbeat(app_client: Any) -> None:
     assert register(app_client, "node1")["alive"] is True
 
 
-def test_one_host_gets_each_router_and_dhcp(app_client: Any) -> None:
+def _placed(client: Any, hosts: tuple[str, ...]) -> dict[str, set[str]]:
+    return {host: {r["id"] for r in state(client, host)["routers"]} for host in hosts}
+
+
+def _dhcp_hosts(client: Any, hosts: tuple[str, ...]) -> list[str]:
+    return [h for h in hosts if any(n["dhcp"] for n in state(client, h)["networks"])]
+
+
+def _agents(client: Any, *hosts: str) -> None:
+    for host in hosts:
+        register(client, host)
+        register(client, host, "DHCP agent")
+
+
+def test_placement_is_stable_and_fails_over_as_configured(app_client: Any) -> None:
+    """Each router and DHCP server on one host; a joining agent takes nothing placed; a dead agent keeps its
+    routers (allow_automatic_l3agent_failover is off by default, as Neutron) but its DHCP servers move
+    (allow_automatic_dhcp_failover is on)."""
     world = build(app_client)
-    routers = [world.router(f"r{i}", gateway=False, interface=False) for i in range(8)]
-    for host in ("node1", "node2"):
-        register(app_client, host)
-        register(app_client, host, "DHCP agent")
-    placed = {host: {r["id"] for r in state(app_client, host)["routers"]} for host in ("node1", "node2")}
-    assert placed["node1"] | placed["node2"] == set(routers) and not placed["node1"] & placed["node2"]
-    dhcp = [h for h in ("node1", "node2") if any(n["dhcp"] for n in state(app_client, h)["networks"])]
-    assert len(dhcp) == 1
+    ok(app_client.put("/v2.0/quotas/admin", json={"quota": {"router": -1}}))
+    routers = {world.router(f"r{i}", gateway=False, interface=False) for i in range(8)}
+    hosts = ("node1", "node2")
+    _agents(app_client, *hosts)
+    placed = _placed(app_client, hosts)
+    assert placed == {"node1": routers, "node2": set()}  # bound when node1 reported; node2 joined later
+    assert _dhcp_hosts(app_client, hosts) == ["node1"]
+    newer = {world.router(f"n{i}", gateway=False, interface=False) for i in range(16)}
+    _agents(app_client, "node2")  # binds the new routers where the computation over both agents put them
+    after = _placed(app_client, hosts)
+    assert after["node1"] >= routers and after["node1"] | after["node2"] == routers | newer
+    assert after["node2"] and not after["node1"] & after["node2"]  # new routers spread over both
     age_heartbeats(app_client, 60)
-    register(app_client, "node2")
-    register(app_client, "node2", "DHCP agent")
-    assert {r["id"] for r in state(app_client, "node2")["routers"]} == set(routers)
-    assert state(app_client, "node1")["routers"] == []
+    _agents(app_client, "node2")
+    assert _placed(app_client, hosts) == after  # node1 is dead: its routers wait for it
+    assert _dhcp_hosts(app_client, hosts) == ["node2"]
+
+
+def test_l3_failover_moves_a_dead_agents_routers(make_app_client: Any) -> None:
+    client = make_app_client(L3_FAILOVER_INI)
+    world = build(client)
+    routers = {world.router(f"r{i}", gateway=False, interface=False) for i in range(4)}
+    _agents(client, "node1", "node2")
+    seq = int(ok(client.get("/v2.0/floatnet/hosts/node2/changes", params={"timeout": 0}))["seq"])
+    age_heartbeats(client, 60)
+    _agents(client, "node2")
+    assert _placed(client, ("node1", "node2")) == {"node1": set(), "node2": routers}
+    moved = ok(client.get("/v2.0/floatnet/hosts/node2/changes", params={"timeout": 0, "after": seq}))["changes"]
+    assert routers <= {c["router_id"] for c in moved if c["kind"] == "router"}  # the agents are told
 
 
 def test_state_of_a_router_host(app_client: Any) -> None:
@@ -147,13 +182,15 @@ def test_port_status_report(app_client: Any) -> None:
     error(app_client.put(url, json={"servers": {}}), 400, "HTTPBadRequest")
 
 
-def test_network_used_only_by_a_hosted_router_is_not_absent(app_client: Any) -> None:
+def test_network_used_only_by_a_hosted_router_is_not_absent(make_app_client: Any) -> None:
+    app_client = make_app_client(L3_FAILOVER_INI)
     world = build(app_client)
     register(app_client, "node1")
     world.router()
+    register(app_client, "node1")  # binds the router to node1
     doc = state(app_client, "node1", network_id=world.ext_net)
     assert [n["id"] for n in doc["networks"]] == [world.ext_net] and doc["absent"]["networks"] == []
     register(app_client, "node2")
     age_heartbeats(app_client, 60)
-    register(app_client, "node2")
+    register(app_client, "node2")  # node1 dead, failover on: the router moves to node2
     assert state(app_client, "node1", network_id=world.ext_net)["absent"]["networks"] == [world.ext_net]

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from floatnet.config import Config
 from floatnet.core.access import policy
+from floatnet.core.agent_protocol import placement
 from floatnet.core.agent_protocol.scheduling import is_alive
 from floatnet.core.context import RequestContext
 from floatnet.core.errors import AgentNotFound, BadRequest, HTTPMethodNotAllowed, PolicyNotAuthorized
@@ -107,8 +108,14 @@ class AgentService:
         attrs = validate("agent", REPORT_SPEC, body, creating=True)
         if not attrs["host"] or not attrs["agent_type"]:
             raise BadRequest(resource="agent", msg="host and agent_type must not be empty")
-        row = self.core.db.run(lambda s: _refresh(s, attrs))
-        return render(row, down_time(self.core.config))
+        config = self.core.config
+
+        def work(session: Session) -> Agent:
+            row = _refresh(session, attrs)
+            placement.settle(session, config, down_time(config))
+            return row
+
+        return render(self.core.db.run(work), down_time(config))
 
     def list(self, ctx: RequestContext, query: ListQuery) -> Page:
         if not policy.allowed(ctx, "get_agent", {}):

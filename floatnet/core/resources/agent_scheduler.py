@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from floatnet.core.access import policy
-from floatnet.core.agent_protocol import changes, scheduling
+from floatnet.core.agent_protocol import placement, scheduling
 from floatnet.core.agent_protocol.agents import down_time, render
 from floatnet.core.context import RequestContext
 from floatnet.core.errors import AgentNotFound, HTTPBadRequest, NetworkNotFound, NotFound
@@ -171,8 +171,7 @@ class AgentSchedulerService:
         self._bind(session, kind, resource, None)
 
     def _bind(self, session: Session, kind: Kind, resource: Any, agent_id: str | None) -> None:
-        """Store the binding and log the resource's change, so every agent refetches it: the old host's finds
-        it absent and tears it down, the new host's builds it."""
+        """Store the binding and log the move (:func:`placement.log_move`)."""
         model, column = scheduling.BINDINGS[kind.name]
         row = session.get(model, resource.id)
         if row is None:
@@ -180,7 +179,4 @@ class AgentSchedulerService:
         else:
             row.agent_id = agent_id
         session.flush()
-        if kind is ROUTERS:
-            changes.updated(session, "router", resource, router_id=resource.id)
-        else:
-            changes.updated(session, "network", resource, network_id=resource.id)
+        placement.log_move(session, kind.name, resource.id)

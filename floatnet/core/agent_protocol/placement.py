@@ -1,0 +1,106 @@
+"""Stable placement: each router and DHCP network is bound to an agent once and moves only when it must.
+
+Neutron stores where every router and DHCP server lives. floatnet used to compute it on every read
+(:func:`scheduling.choose` over the alive agents), so one agent joining, dying or reporting late moved most
+routers of the cloud at once — every floating IP with them. Now the computed choice is written down:
+
+* **Binding.** Each agent report settles placement in its own transaction (:func:`settle`): whatever has no
+  binding row yet (a new router, a network that just got a DHCP subnet) is bound to the agent
+  :func:`scheduling.choose` picks among the alive, enabled agents of the kind's type — the same host the
+  computation already showed, so binding moves nothing. New resources spread over every alive agent, a
+  joining agent included; what is placed stays.
+* **Failover.** A binding to a dead agent (no heartbeat for ``3 × report_interval``) moves only when
+  automatic failover is on for its kind — ``[DEFAULT] allow_automatic_l3agent_failover`` (default false) and
+  ``allow_automatic_dhcp_failover`` (default true), Neutron's options and defaults. A moved resource's change
+  is logged, so the old host tears it down (when it returns) and the new host builds it. Without failover a
+  dead agent keeps its resources: when it comes back it finds them where it left them (no storm of moves).
+* **The operator's bindings** (the agent scheduler API, :mod:`floatnet.core.resources.agent_scheduler`) are
+  rows like any other: kept, failed over under the same rule; a resource the operator removed from its agent
+  (``agent_id`` NULL) stays on none.
+
+Reads never write: until the next report, an unbound resource is placed by the computation
+(:meth:`scheduling.Candidates.host_for`), which is exactly what the next report stores.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from floatnet.config import Config
+from floatnet.core.agent_protocol import changes
+from floatnet.core.agent_protocol.scheduling import BINDINGS, DHCP, DHCP_AGENT, L3_AGENT, ROUTER, choose
+from floatnet.db.models import Agent, Network, Router, Subnet, utcnow
+
+AGENT_TYPE = {ROUTER: L3_AGENT, DHCP: DHCP_AGENT}
+
+
+def failover_on(config: Config, kind: str) -> bool:
+    """Whether bindings of ``kind`` to dead agents move (Neutron's two options)."""
+    return config.allow_automatic_l3agent_failover if kind == ROUTER else config.allow_automatic_dhcp_failover
+
+
+def settle(session: Session, config: Config, dead_after: float) -> int:
+    """Bind what is unbound and fail over what must move (see the module docstring); how many rows changed."""
+    cutoff = utcnow() - timedelta(seconds=dead_after)
+    changed = 0
+    for kind, agent_type in AGENT_TYPE.items():
+        agents = session.execute(
+            select(Agent.id, Agent.host, Agent.heartbeat_timestamp, Agent.admin_state_up).where(
+                Agent.agent_type == agent_type
+            )
+        ).all()
+        live = {a.id for a in agents if a.heartbeat_timestamp is not None and a.heartbeat_timestamp > cutoff}
+        alive = {a.host: a.id for a in agents if a.id in live and a.admin_state_up}
+        if not alive:
+            continue  # nothing to bind to: the computation's fallback keeps a restarting node whole
+        changed += _bind_unbound(session, kind, alive)
+        if failover_on(config, kind):
+            changed += _fail_over(session, kind, alive, {a.id for a in agents} - live)
+    return changed
+
+
+def _bind_unbound(session: Session, kind: str, alive: dict[str, str]) -> int:
+    """Bind each placed resource of ``kind`` without a row to the computed choice among ``alive`` hosts."""
+    model, column = BINDINGS[kind]
+    resource = Router.id if kind == ROUTER else Subnet.network_id
+    unbound = select(resource).where(~exists().where(column == resource))
+    if kind == DHCP:
+        unbound = unbound.where(Subnet.enable_dhcp.is_(True)).distinct()
+    new = sorted(session.scalars(unbound))
+    hosts = sorted(alive)
+    for resource_id in new:
+        session.add(model(**{column.key: resource_id, "agent_id": alive[str(choose(resource_id, hosts))]}))
+    session.flush()
+    return len(new)
+
+
+def _fail_over(session: Session, kind: str, alive: dict[str, str], dead: set[str]) -> int:
+    """Move the bindings of ``kind`` held by ``dead`` agents to the computed choice among ``alive`` hosts and
+    log each moved resource's change."""
+    if not dead:
+        return 0
+    model, column = BINDINGS[kind]
+    rows = list(session.scalars(select(model).where(model.agent_id.in_(dead))))
+    hosts = sorted(alive)
+    for row in rows:
+        resource_id = getattr(row, column.key)
+        row.agent_id = alive[str(choose(resource_id, hosts))]
+        log_move(session, kind, resource_id)
+    session.flush()
+    return len(rows)
+
+
+def log_move(session: Session, kind: str, resource_id: str) -> None:
+    """Log the change of a router (``kind`` ROUTER) or a network's DHCP server that moved between hosts, so
+    every agent refetches it: the old host's finds it absent and tears it down, the new host's builds it."""
+    resource: Any = session.get(Router if kind == ROUTER else Network, resource_id)
+    if resource is None:
+        return
+    if kind == ROUTER:
+        changes.updated(session, "router", resource, router_id=resource_id)
+    else:
+        changes.updated(session, "network", resource, network_id=resource_id)
