@@ -22,6 +22,7 @@ quota_router = 10
 quota_floatingip = 50
 quota_security_group = 10
 quota_security_group_rule = 100
+quota_rbac_policy = 10
 
 [database]
 connection = sqlite:////var/lib/floatnet/floatnet.db   ; or postgresql://user:pw@host/db
@@ -270,7 +271,9 @@ def _limit(parser: configparser.ConfigParser, option: str, default: int) -> int:
     return _int_in("DEFAULT", option, value, value, 0, 65535)
 
 
-QUOTA_RESOURCES = ("network", "subnet", "port", "router", "floatingip", "security_group", "security_group_rule")
+QUOTA_RESOURCES = (
+    "network", "subnet", "port", "router", "floatingip", "security_group", "security_group_rule", "rbac_policy",
+)  # fmt: skip
 
 
 def _quota_overrides(parser: configparser.ConfigParser) -> dict[str, int]:

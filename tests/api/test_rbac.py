@@ -322,3 +322,15 @@ def test_service_providers_and_extensions(app_client: Any) -> None:
     assert_error(app_client.get("/v2.0/service-providers?driver=x"), 400, "HTTPBadRequest", "driver")
     aliases = {e["alias"] for e in app_client.get("/v2.0/extensions").json()["extensions"]}
     assert {"rbac-policies", "rbac-address-scope", "rbac-subnetpool", "service-type"} <= aliases
+
+
+def test_rbac_policy_quota(make_app_client: Any) -> None:
+    """``[quotas] quota_rbac_policy`` (Neutron's default 10) limits the policies a project creates."""
+    from tests.conftest import DEFAULT_INI
+
+    client = make_app_client(DEFAULT_INI + "\n[quotas]\nquota_rbac_policy = 2\n")
+    net = network(client, OWNER)
+    for target in (TARGET_ID, OTHER_ID):
+        share(client, OWNER, object_id=net["id"], target_tenant=target)
+    assert_error(rbac_post(client, OWNER, object_id=net["id"], target_tenant="d" * 32), 409, "OverQuota")
+    assert client.get(f"/v2.0/quotas/{OWNER_ID}", headers=OWNER).json()["quota"]["rbac_policy"] == 2

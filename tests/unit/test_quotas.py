@@ -36,6 +36,7 @@ def test_defaults_are_neutrons(db: Database) -> None:
             "floatingip": 50,
             "security_group": 10,
             "security_group_rule": 100,
+            "rbac_policy": 10,
         }
 
 
@@ -83,6 +84,7 @@ def test_check_counts_the_owner_projects_rows(db: Database) -> None:
             "floatingip": 0,
             "security_group": 0,
             "security_group_rule": 0,
+            "rbac_policy": 0,
         }
 
 

@@ -18,11 +18,13 @@ from floatnet.config import Config
 from floatnet.core.context import RequestContext
 from floatnet.core.errors import Conflict, HTTPBadRequest, OverQuota
 from floatnet.core.numbers import DB_INTEGER_MAX, bounded_int
-from floatnet.db.models import RESOURCE_MODELS, Quota, table_of
+from floatnet.db.models import RESOURCE_MODELS, Quota, RbacPolicy, table_of
 
 DEFAULTS: dict[str, int] = {"network": 100, "subnet": 100, "port": 500, "router": 10, "floatingip": 50}
-DEFAULTS |= {"security_group": 10, "security_group_rule": 100}
-MODELS = {resource: RESOURCE_MODELS[resource] for resource in DEFAULTS}
+DEFAULTS |= {"security_group": 10, "security_group_rule": 100, "rbac_policy": 10}
+# RBAC policies are counted per project like resources, though they are none (no standard attributes, no tags)
+COUNTED = RESOURCE_MODELS | {"rbac_policy": RbacPolicy}
+MODELS = {resource: COUNTED[resource] for resource in DEFAULTS}
 UNLIMITED = -1
 QUOTAS = table_of(Quota)
 # Prebuilt Core statements: a create checks its quota on every request, so no ORM statement is built per call.

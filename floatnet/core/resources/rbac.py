@@ -14,6 +14,8 @@ Neutron's rules (``neutron/db/rbac_db_mixin.py`` and its callbacks):
 * Removing access (delete, or an update moving the target) while the losing project still uses the object
   through it is ``RbacPolicyInUse`` (409): see :func:`floatnet.core.resources.rbac_rows.in_use`.
 * Each change bumps the object's revision and logs its change (Neutron: ``revises_on_change``).
+* A project may create ``[quotas] quota_rbac_policy`` policies (Neutron's 10); the ``*`` rows written for
+  ``shared``/``router:external`` count but are not refused, as in Neutron.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from floatnet.core.access import policy, sharing
+from floatnet.core.access import policy, quotas, sharing
 from floatnet.core.agent_protocol import changes
 from floatnet.core.context import RequestContext
 from floatnet.core.errors import HTTPBadRequest, InvalidInput, NetworkNotFound, NotFound
@@ -176,6 +178,7 @@ class RbacPolicyService:
 
         def work(session: Session) -> dict[str, Any]:
             obj = _owned_object(session, ctx, kind, attrs["object_id"])
+            quotas.check(session, self.core.config, ctx, KIND, project_id=project)
             row = rbac_rows.add(session, kind, obj, action, str(target_project), project)
             _touch(session, kind, obj)
             return render(row)
