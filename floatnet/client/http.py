@@ -90,7 +90,7 @@ class Client:
 
     def list(self, kind: str, **filters: Any) -> list[dict[str, Any]]:
         """Every ``kind`` matching ``filters`` (a list value means any of them), following pagination links."""
-        plural = f"{kind}s"
+        plural = _plural(kind)
         path = _collection(kind)
         params: Any = [(key, item) for key, value in filters.items() for item in _as_list(value)]
         rows: list[dict[str, Any]] = []
@@ -141,9 +141,14 @@ class Client:
         return str(self.find(kind, name_or_id)["id"])
 
 
+def _plural(kind: str) -> str:
+    """A kind's collection key as Neutron spells it (``rbac_policy`` → ``rbac_policies``, ``port`` → ``ports``)."""
+    return f"{kind[:-1]}ies" if kind.endswith("y") else f"{kind}s"
+
+
 def _collection(kind: str) -> str:
     """A kind's collection URL (``security_group`` → ``/security-groups``; its JSON key keeps the ``_``)."""
-    return f"/{kind.replace('_', '-')}s"
+    return "/" + _plural(kind).replace("_", "-")
 
 
 def _as_list(value: Any) -> list[Any]:

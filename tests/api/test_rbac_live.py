@@ -129,3 +129,15 @@ def test_service_providers_with_the_clients(api: httpx.Client, sdk: Any, live_se
     ]
     listed = cli(live_server, "network", "service", "provider", "list", "-f", "json")
     assert [(p["Service Type"], p["Name"], p["Default"]) for p in listed] == [("L3_ROUTER_NAT", "single_node", False)]
+
+
+def test_floatnet_client_speaks_rbac_policies(live_server: str) -> None:
+    """floatnet's own HTTP client spells the collection as Neutron does (``/rbac-policies``, ``rbac_policies``)."""
+    from floatnet.client import Client
+
+    with Client(live_server) as client:
+        net = client.create("network", name="client-rbac")
+        made = client.create("rbac_policy", object_type="network", object_id=net["id"],
+                             action="access_as_shared", target_tenant=TARGET_ID)  # fmt: skip
+        assert [p["id"] for p in client.list("rbac_policy", object_id=net["id"])] == [made["id"]]
+        assert client.show("rbac_policy", made["id"])["target_tenant"] == TARGET_ID
