@@ -84,8 +84,10 @@ TEARDOWN = [
     (("router1",), (), ["router-delete", "{router1}"]),
     (("vlan_100", "vlan_100_subnet01"), (), ["net-delete", "{vlan_100}"]),
     (("public_net", "public_eth0_subnet01"), (), ["net-delete", "{public_net}"]),
+    *demo_security.TEARDOWN,
 ]  # fmt: skip
 COLLECTIONS = {key: collection for key, collection, _ in SEED} | {"floatingip": "floatingips"}
+COLLECTIONS |= demo_security.COLLECTIONS
 
 
 class DemoError(RuntimeError):

@@ -5,8 +5,8 @@ so from the upstream a ping and TCP 80 to the floating IP are dropped (proved fr
 ``floatnet diagnose … --protocol tcp --port 80`` names the group as the broken hop). The demo then adds the
 rules an operator would, with the CLI verbs, proves them within the convergence the agent promises, and proves
 that a listener vm1 really runs on TCP 8080 stays closed from the upstream (no rule opens it). On a second
-run against a deployment that already has these rules, the "dropped" proofs are skipped (said so): the demo
-never deletes what may be someone's rules.
+run against a deployment that already has these rules, the "dropped" proofs are skipped (said so). The rules
+the demo creates are recorded with its other ids and deleted by its teardown; rules it did not create stay.
 """
 
 from __future__ import annotations
@@ -22,13 +22,17 @@ if TYPE_CHECKING:
 GROUP = "default"
 CLOSED_PORT = 8080
 CONVERGENCE = 5.0  # seconds a new rule may take to be proven (the target is 100 ms; proofs retry)
-RULES: tuple[tuple[dict[str, Any], list[str]], ...] = (
-    ({"protocol": "icmp", "port_range_min": None},
+# (the key the demo records the rule's id under, what identifies it among the port's rules, the CLI arguments)
+RULES: tuple[tuple[str, dict[str, Any], list[str]], ...] = (
+    ("sg_rule_icmp", {"protocol": "icmp", "port_range_min": None},
      ["--direction", "ingress", "--protocol", "icmp", GROUP]),
-    ({"protocol": "tcp", "port_range_min": 80},
+    ("sg_rule_http", {"protocol": "tcp", "port_range_min": 80},
      ["--direction", "ingress", "--protocol", "tcp", "--port-range-min", "80", "--port-range-max", "80",
       "--remote-ip-prefix", "0.0.0.0/0", GROUP]),
 )  # fmt: skip
+# what cli/demo.py's teardown removes of this step: the rules it created, by recorded id
+TEARDOWN = [((key,), (), ["security-group-rule-delete", "{" + key + "}"]) for key, _, _ in RULES]
+COLLECTIONS = {key: "security-group-rules" for key, _, _ in RULES}
 
 
 def _present(demo: Demo, port_id: str) -> list[bool]:
@@ -39,7 +43,7 @@ def _present(demo: Demo, port_id: str) -> list[bool]:
         for rule in demo.api("/security-group-rules", security_group_id=group)["security_group_rules"]
         if rule["direction"] == "ingress" and rule["ethertype"] == "IPv4"
     ]  # fmt: skip
-    return [any(all(r.get(k) == v for k, v in want.items()) for r in rules) for want, _ in RULES]
+    return [any(all(r.get(k) == v for k, v in want.items()) for r in rules) for _, want, _ in RULES]
 
 
 def _diagnose(demo: Demo, address: str, port: int) -> None:
@@ -69,9 +73,10 @@ def run(demo: Demo, ctx: LabContext, fip: dict[str, Any]) -> None:
         demo.check(proofs.tcp_dropped(up, address, 80, f"upstream -> {address}:80 TCP is dropped"))
         _diagnose(demo, address, 80)
     demo.step("the operator opens ICMP and TCP 80 in the default group (the neutron verbs)")
-    for exists, (_, argv) in zip(present, RULES, strict=True):
-        if not exists:
-            demo.floatnet("security-group-rule-create", *argv, "-f", "value", "-c", "id")
+    for exists, (key, _, argv) in zip(present, RULES, strict=True):
+        if not exists:  # recorded at once, so the demo's teardown deletes exactly these rules (issue 17)
+            made = demo.floatnet("security-group-rule-create", *argv, "-f", "value", "-c", "id")
+            demo.owned.add(key, made.stdout.strip())
     print(demo.floatnet("security-group-rule-list", show=True).stdout.rstrip())
     demo.check(proofs.eventually(lambda: proofs.ping(up, address, f"upstream -> {address} ping"), CONVERGENCE))
     demo.check(proofs.eventually(

@@ -53,13 +53,16 @@ class DemoRun:
         return dict(json.loads((self.state / "demo.json").read_text())["ids"])
 
     def with_server(self) -> dict[str, set[str]]:
-        """The ids of networks, routers and floating IPs in the demo's database (its server run briefly)."""
+        """The ids of networks, routers, floating IPs and security group rules in the demo's database (its server
+        run briefly)."""
         up = [sys.executable, "-m", "floatnet", "up", "--detach", "--no-agent", "--state-dir", str(self.state),
               "--config", str(self.state / "floatnet.ini"), "--bind", f"127.0.0.1:{self.port}"]  # fmt: skip
         run(up)
         try:
-            return {kind: {item["id"] for item in api(self.url, "GET", f"/{kind}")[kind]}
-                    for kind in ("networks", "routers", "floatingips")}  # fmt: skip
+            found = {kind: {item["id"] for item in api(self.url, "GET", f"/{kind}")[kind]}
+                     for kind in ("networks", "routers", "floatingips")}  # fmt: skip
+            rules = api(self.url, "GET", "/security-group-rules")["security_group_rules"]
+            return found | {"security_group_rules": {rule["id"] for rule in rules}}
         finally:
             run([sys.executable, "-m", "floatnet", "down", "--state-dir", str(self.state)])
 
@@ -133,6 +136,7 @@ def test_demo_touches_only_what_it_created(demo_run: DemoRun) -> None:
     assert {foreign["vlan_100"], foreign["public_net"]} <= left["networks"]
     assert left["routers"] == {foreign["router1"]} and left["floatingips"] == {foreign["floatingip"]}
     assert not {ours["vlan_100"], ours["public_net"]} & left["networks"]
+    assert not {ours["sg_rule_icmp"], ours["sg_rule_http"]} & left["security_group_rules"]  # its rules too
 
     again = demo_run.demo("--cleanup")  # next to the foreign namesakes, from the same database
     assert again.returncode == 0 and "all proofs hold" in again.stdout, again.stdout + again.stderr
