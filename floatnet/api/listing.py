@@ -14,8 +14,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 
 from floatnet.api import filters, http
@@ -91,11 +89,7 @@ def guard_hidden(ctx: RequestContext, resource: str, query: ListQuery) -> None:
     if not guarded & {*query.filters, *sort_keys}:
         return
     query.guarded = guarded
-
-    def view(item: dict[str, Any]) -> dict[str, Any]:
-        return policy.filter_fields(ctx, resource, item)
-
-    query.view = view
+    query.view = policy.field_filter(ctx, resource)
 
 
 def list_query(request: Request, ctx: RequestContext, resource: str) -> ListQuery:

@@ -93,7 +93,8 @@ async def list_response(
     query = listing.list_query(request, ctx, resource)
     query.key = key
     page = await http.run_sync(lister, ctx, query)
-    result: dict[str, Any] = {collection: [render_item(ctx, resource, item, query.fields) for item in page.items]}
+    keep = policy.field_filter(ctx, resource)
+    result: dict[str, Any] = {collection: [http.select_fields(keep(item), query.fields) for item in page.items]}
     links = page_links(request, page, query)
     if links:
         result[f"{collection}_links"] = links

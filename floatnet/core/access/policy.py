@@ -21,7 +21,7 @@ services' queries, as Neutron's plugin does.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from floatnet.core.access.policy_engine import PolicyEngine
@@ -98,5 +98,9 @@ def check_attributes(
 
 def filter_fields(ctx: RequestContext, resource: str, body: dict[str, Any]) -> dict[str, Any]:
     """``body`` without the attributes ``ctx`` may not see (the same dict when nothing is hidden)."""
-    seen = engine_of(ctx).filter_fields(ctx, resource, body)
-    return body if len(seen) == len(body) else seen
+    return engine_of(ctx).filter_fields(ctx, resource, body)
+
+
+def field_filter(ctx: RequestContext, resource: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """:func:`filter_fields` for many bodies of one request (a list): decided once, applied per item."""
+    return engine_of(ctx).field_filter(ctx, resource)
