@@ -25,6 +25,7 @@ from floatnet.linux.errors import KernelError
 def _create_namespace(dp: Dataplane, a: A.CreateNamespace) -> None:
     dp.own([a.ns])
     netns.ensure(a.ns)
+    links.static_ipv6(a.ns)
     if a.forwarding:
         links.set_forwarding(a.ns, True)
 

@@ -16,6 +16,7 @@ from floatnet.linux.nat_pf import PfElement
 from floatnet.linux.sg_render import GroupRules
 
 DEFAULT_ROUTE = "0.0.0.0/0"
+DEFAULT_ROUTE6 = "::/0"  # among a namespace's extra routes: one route per destination, whatever the family
 
 
 def norm_cidr(cidr: str) -> str:
