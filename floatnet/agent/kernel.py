@@ -69,7 +69,7 @@ class LinuxKernel:
         return observed
 
     def observe_namespace(self, name: str) -> Namespace | None:
-        return O.observe_namespace(name)
+        return O.observe_namespace(name, self.dp.radvd)
 
     def observe_ovs(self) -> dict[str, OvsPort]:
         """The OVS ports; the same (cached) answer while the IDL's generation has not moved."""

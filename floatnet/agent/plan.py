@@ -34,6 +34,7 @@ from floatnet.agent.plan_common import (
     unplug_stale,
 )
 from floatnet.agent.plan_fips import FipDiff, fip_map, pf_elements
+from floatnet.agent.plan_ipv6 import plan_radvd
 from floatnet.agent.plan_security import (
     allocate_zones,
     plan_groups,
@@ -152,7 +153,7 @@ def plan_router(router: Router, observed: Observed) -> list[A.Action]:
         out += plan_device(ns, spec, observed, refs + diff.refs(diff.arriving))
     out += unplug_stale(ns, nsobs, ROUTER_DEV_PREFIXES, {spec.dev for spec, _ in devices})
     out += sync_routes(ns, nsobs, router_routes(router), rref)
-    return out + nat + diff.announce(ns, want.gateway_dev)
+    return out + nat + diff.announce(ns, want.gateway_dev) + plan_radvd(router, nsobs)
 
 
 def plan_nat(

@@ -80,13 +80,15 @@ class Routes:
 
 @dataclass(frozen=True)
 class Namespace:
-    """A ``qrouter-``/``qdhcp-`` namespace: its owned devices, routes, forwarding and (routers) NAT table."""
+    """A ``qrouter-``/``qdhcp-`` namespace: its owned devices, routes, forwarding and (routers) NAT table and the
+    configuration of the radvd advertising there (None: none runs)."""
 
     name: str
     links: Mapping[str, Link] = field(default_factory=dict)
     routes: Routes = Routes()
     forwarding: bool = False
     nat: NatTable | None = None
+    radvd: str | None = None
 
 
 @dataclass(frozen=True)

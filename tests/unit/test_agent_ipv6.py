@@ -9,7 +9,7 @@ from floatnet.agent import actions as A
 from floatnet.agent.plan import plan
 from floatnet.agent.projection import project
 from floatnet.agent.state import Observed
-from tests.unit.test_agent_plan import router_doc, state
+from tests.unit.test_agent_plan import R2, router_doc, state
 
 
 def dual_stack_router(**doc: Any) -> dict[str, Any]:
@@ -65,3 +65,41 @@ def test_ipv6_gateway_removed_deletes_only_its_address_and_route() -> None:
     assert edit.remove == {"2001:db8:ff::10/64"} and not edit.add
     [routes] = [a for a in actions if isinstance(a, A.EditRoutes)]
     assert routes.remove == {("::/0", "2001:db8:ff::1")} and not routes.add
+
+
+def test_router_advertisements_follow_the_ra_modes() -> None:
+    router = dual_stack_router()
+    router["interfaces"] += [
+        {**router["interfaces"][1], "ip_address": "2001:db8:2::1", "subnet_id": "sub7", "cidr": "2001:db8:2::/64",
+         "ipv6_ra_mode": "dhcpv6-stateful", "ipv6_address_mode": "dhcpv6-stateful"},
+        {**router["interfaces"][1], "port_id": "if8", "mac_address": "fa:16:3e:00:00:08", "ip_address": "2001:db8:3::1",
+         "subnet_id": "sub8", "cidr": "2001:db8:3::/64", "ipv6_ra_mode": None, "ipv6_address_mode": "slaac"},
+    ]  # fmt: skip
+    [radvd] = [a for a in plan(state([router]), Observed()) if isinstance(a, A.EnsureRadvd)]
+    config = radvd.config
+    assert "interface qr-if6\n" in config and "qr-if8" not in config  # no ra_mode: an external router advertises
+    assert "AdvManagedFlag on;" in config and "AdvOtherConfigFlag" not in config and "AdvLinkMTU 1500;" in config
+    assert "prefix 2001:db8:1::/64\n    {\n        AdvOnLink on;\n        AdvAutonomous on;" in config
+    assert "prefix 2001:db8:2::/64\n    {\n        AdvOnLink on;\n        AdvAutonomous off;" in config
+
+
+def test_radvd_reloaded_on_change_and_stopped_when_no_subnet_advertises() -> None:
+    before = state([dual_stack_router()])
+    stateless = dual_stack_router()
+    stateless["interfaces"][1] = {**stateless["interfaces"][1], "ipv6_ra_mode": "dhcpv6-stateless"}
+    [changed] = plan(state([stateless]), project(before))
+    assert isinstance(changed, A.EnsureRadvd) and "AdvOtherConfigFlag on;" in changed.config
+    v4_only = router_doc()
+    assert [type(a).__name__ for a in plan(state([v4_only]), project(before))] == [
+        "EditAddresses", "UnplugDevice", "EditRoutes", "StopRadvd",
+    ]  # fmt: skip
+
+
+def test_unknown_ra_mode_poisons_only_that_router() -> None:
+    bad = dual_stack_router()
+    bad["interfaces"][1] = {**bad["interfaces"][1], "ipv6_ra_mode": "bogus"}
+    poisoned: dict[A.Ref, str] = {}
+    good = router_doc(R2)
+    actions = plan(state([bad, good]), Observed(), poisoned=poisoned)
+    assert poisoned[("router", bad["id"])].startswith("cannot plan: ValueError: unknown ipv6_ra_mode")
+    assert {a.group for a in actions} == {f"qrouter-{R2}"}
