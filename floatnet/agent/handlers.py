@@ -151,7 +151,7 @@ def dhcp_spec(config: A.DhcpConfig) -> dnsmasq.DhcpSpec:
     subnets = tuple(
         dnsmasq.DhcpSubnet(
             id=s.id, cidr=s.cidr, gateway_ip=s.gateway_ip, dns_nameservers=s.dns_nameservers,
-            host_routes=s.host_routes,
+            host_routes=s.host_routes, ipv6_ra_mode=s.ipv6_ra_mode, ipv6_address_mode=s.ipv6_address_mode,
         )
         for s in config.subnets
     )  # fmt: skip
