@@ -1,0 +1,79 @@
+"""Issue 19 end to end: the seed made dual-stack — an external IPv6 subnet on the router's gateway, a SLAAC subnet
+on vlan_100 behind the router — judged by traffic from the lab's namespaces.
+
+vm1 forms its EUI-64 address from the router's advertisements (checked with ``ip -j addr`` inside its
+namespace), reaches the upstream's 2001:db8:100::80 over IPv6 with that address as source (the upstream's
+whoami says whom it saw: routed, no NAT), and is reachable from the upstream only once its security group admits
+ICMPv6; IPv4 and its floating IP keep working next to it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from floatnet.core.ipam.ipv6 import eui64
+from floatnet.lab.names import UPSTREAM_GATEWAY6, WEB_SERVER6
+from tests.e2e.fabric import wait_until
+from tests.e2e.topology import UPSTREAM, Seed, in_ns, ping, whoami
+
+SLAAC_CIDR = "2001:db8:1::/64"
+EXT6_CIDR = "2001:db8:ff::/64"
+
+
+def _subnet(seed: Seed, network_id: str, cidr: str, **extra: Any) -> dict[str, Any]:
+    body = {"network_id": network_id, "ip_version": 6, "cidr": cidr, **extra}
+    return dict(seed.fabric.api("POST", "/subnets", json={"subnet": body})["subnet"])
+
+
+@pytest.fixture(scope="module")
+def dual(seed: Seed) -> dict[str, str]:
+    """The seed plus IPv6: external subnet on the gateway, SLAAC subnet on the router; the upstream's route back."""
+    f = seed.fabric
+    ext6 = _subnet(seed, seed.public["id"], EXT6_CIDR, gateway_ip=UPSTREAM_GATEWAY6, enable_dhcp=False)
+    slaac = _subnet(seed, seed.private["id"], SLAAC_CIDR, ipv6_ra_mode="slaac", ipv6_address_mode="slaac")
+    router_id = seed.router["id"]
+    f.api("PUT", f"/routers/{router_id}/add_router_interface", json={"subnet_id": slaac["id"]})
+    fixed = [{"subnet_id": seed.public_subnet["id"], "ip_address": seed.gateway_ip()}, {"subnet_id": ext6["id"]}]
+    info = {"network_id": seed.public["id"], "external_fixed_ips": fixed}
+    router = f.api("PUT", f"/routers/{router_id}", json={"router": {"external_gateway_info": info}})["router"]
+    addresses = [ip["ip_address"] for ip in router["external_gateway_info"]["external_fixed_ips"]]
+    [gw6] = [address for address in addresses if ":" in address]
+    f.lab("exec", "upstream", "--", "ip", "-6", "route", "replace", SLAAC_CIDR, "via", gw6)
+    return {"gw6": gw6, "vm1_ip6": eui64(SLAAC_CIDR, seed.vms["vm1"].mac)}
+
+
+def _global_addresses(ns: str) -> set[str]:
+    info = json.loads(in_ns(ns, "ip", "-j", "-6", "addr", "show", "dev", "eth0", check=True).stdout)
+    return {a["local"] for i in info for a in i.get("addr_info", []) if a.get("scope") == "global"}
+
+
+def test_vm1_forms_its_eui64_address_from_router_advertisements(seed: Seed, dual: dict[str, str]) -> None:
+    vm1 = seed.vms["vm1"]
+    port = seed.fabric.api("GET", f"/ports/{vm1.port_id}")["port"]
+    assert dual["vm1_ip6"] in {ip["ip_address"] for ip in port["fixed_ips"]}  # the server's record of it
+    wait_until(lambda: dual["vm1_ip6"] in _global_addresses(vm1.ns), 30, "vm1's SLAAC address")
+    routes = json.loads(in_ns(vm1.ns, "ip", "-j", "-6", "route", "show", "default", check=True).stdout)
+    assert routes and routes[0]["gateway"].startswith("fe80::")  # the router's qr- link-local address
+
+
+def test_vm1_reaches_the_upstream_over_ipv6_with_its_own_address(seed: Seed, dual: dict[str, str]) -> None:
+    vm1 = seed.vms["vm1"]
+    wait_until(lambda: dual["vm1_ip6"] in _global_addresses(vm1.ns), 30, "vm1's SLAAC address")
+    seen = wait_until(lambda: whoami(vm1.ns, WEB_SERVER6), 20, "vm1 reaching the upstream over IPv6")
+    assert seen["peer"] == dual["vm1_ip6"], "routed, not NATed: the upstream sees vm1's own address"
+    ipv4 = whoami(vm1.ns, UPSTREAM)
+    assert ipv4 is not None and ipv4["peer"] == seed.fips["fip1"]["floating_ip_address"]  # IPv4 NAT unchanged
+
+
+def test_upstream_reaches_vm1_over_ipv6_as_its_security_group_allows(seed: Seed, dual: dict[str, str]) -> None:
+    f, upstream = seed.fabric, f"{seed.fabric.prefix}upstream"
+    wait_until(lambda: dual["vm1_ip6"] in _global_addresses(seed.vms["vm1"].ns), 30, "vm1's SLAAC address")
+    assert ping(upstream, dual["gw6"])  # the router's gateway answers
+    assert not ping(upstream, dual["vm1_ip6"]), "the default group admits no IPv6 ingress from outside"
+    [group] = f.api("GET", "/security-groups", params={"name": "default"})["security_groups"]
+    rule = {"security_group_id": group["id"], "direction": "ingress", "ethertype": "IPv6", "protocol": "ipv6-icmp"}
+    f.api("POST", "/security-group-rules", json={"security_group_rule": rule})
+    wait_until(lambda: ping(upstream, dual["vm1_ip6"], count=1), 20, "the upstream reaching vm1 over IPv6")
