@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 
 from floatnet.core.ipam.ipv6 import eui64
+from floatnet.lab import dhcp6
 from floatnet.lab.names import UPSTREAM_GATEWAY6, WEB_SERVER6
 from tests.e2e.fabric import wait_until
-from tests.e2e.topology import UPSTREAM, Seed, in_ns, ping, whoami
+from tests.e2e.topology import UPSTREAM, Seed, add_vm, in_ns, ping, whoami
 
 SLAAC_CIDR = "2001:db8:1::/64"
 EXT6_CIDR = "2001:db8:ff::/64"
@@ -77,3 +78,23 @@ def test_upstream_reaches_vm1_over_ipv6_as_its_security_group_allows(seed: Seed,
     rule = {"security_group_id": group["id"], "direction": "ingress", "ethertype": "IPv6", "protocol": "ipv6-icmp"}
     f.api("POST", "/security-group-rules", json={"security_group_rule": rule})
     wait_until(lambda: ping(upstream, dual["vm1_ip6"], count=1), 20, "the upstream reaching vm1 over IPv6")
+
+
+def test_dhcpv6_stateful_and_stateless_answer_vm3(seed: Seed, dual: dict[str, str]) -> None:
+    """DHCPv6 from the network's dnsmasq, asked from a new instance as a client would (lab's DHCPv6 probe): the
+    stateful subnet offers the port's own address, the stateless one answers with options only."""
+    private = seed.private["id"]
+    stateful = _subnet(seed, private, "2001:db8:2::/64", ipv6_ra_mode="dhcpv6-stateful",
+                       ipv6_address_mode="dhcpv6-stateful")  # fmt: skip
+    stateless = _subnet(seed, private, "2001:db8:3::/64", ipv6_ra_mode="dhcpv6-stateless",
+                        ipv6_address_mode="dhcpv6-stateless")  # fmt: skip
+    for subnet in (stateful, stateless):
+        seed.fabric.api("PUT", f"/routers/{seed.router['id']}/add_router_interface", json={"subnet_id": subnet["id"]})
+    vm3 = add_vm(seed, "vm3", private)
+    port = seed.fabric.api("GET", f"/ports/{vm3.port_id}")["port"]
+    [address] = [ip["ip_address"] for ip in port["fixed_ips"] if ip["subnet_id"] == stateful["id"]]
+    wait_until(lambda: eui64("2001:db8:3::/64", vm3.mac) in _global_addresses(vm3.ns), 30, "vm3's stateless SLAAC")
+    offer = wait_until(lambda: dhcp6.ask(vm3.ns, "eth0", vm3.mac, stateful=True), 20, "a DHCPv6 offer")
+    assert offer.addresses == (address,) and offer.domains == ("openstacklocal",) and offer.dns_servers
+    info = dhcp6.ask(vm3.ns, "eth0", vm3.mac, stateful=False)
+    assert info is not None and not info.addresses and info.domains == ("openstacklocal",) and info.dns_servers
