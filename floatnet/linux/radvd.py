@@ -94,6 +94,13 @@ class Radvd:
             return None
         return pid if pid_alive(pid, str(pidfile)) else None
 
+    def running(self) -> dict[str, int]:
+        """``{router_id: pid}`` of the radvd processes this agent started that still run."""
+        if not self.state_dir.is_dir():
+            return {}
+        found = ((entry.name, self.pid(entry.name)) for entry in sorted(self.state_dir.iterdir()) if entry.is_dir())
+        return {router_id: pid for router_id, pid in found if pid is not None}
+
     def running_config(self, router_id: str) -> str | None:
         """The configuration the router's running radvd was given; None when none runs."""
         if self.pid(router_id) is None:

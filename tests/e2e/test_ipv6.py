@@ -10,6 +10,10 @@ ICMPv6; IPv4 and its floating IP keep working next to it.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -98,3 +102,25 @@ def test_dhcpv6_stateful_and_stateless_answer_vm3(seed: Seed, dual: dict[str, st
     assert offer.addresses == (address,) and offer.domains == ("openstacklocal",) and offer.dns_servers
     info = dhcp6.ask(vm3.ns, "eth0", vm3.mac, stateful=False)
     assert info is not None and not info.addresses and info.domains == ("openstacklocal",) and info.dns_servers
+
+
+def _radvd(seed: Seed) -> tuple[int, str] | None:
+    """The router's radvd as its pidfile names it (radvd forks a privilege-separation helper too) and the
+    configuration it was started with; None when none runs in the router's namespace."""
+    ns = seed.router_ns
+    out = in_ns(ns, "sh", "-c", "for p in $(ip netns pids " + ns + "); do echo $p $(cat /proc/$p/comm); done")
+    for pid in [int(line.split()[0]) for line in out.stdout.splitlines() if line.endswith("radvd")]:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+        if int(Path(argv[argv.index("-p") + 1]).read_text()) == pid:
+            return pid, Path(argv[argv.index("-C") + 1]).read_text()
+    return None
+
+
+def test_radvd_killed_is_restarted_with_its_configuration(seed: Seed, dual: dict[str, str]) -> None:
+    """A router's radvd is watched like a dnsmasq (pidfd): killed, it is back well before the periodic resync."""
+    old, _ = wait_until(lambda: _radvd(seed), 10, "the router's radvd")
+    os.kill(old, signal.SIGKILL)
+    started = time.monotonic()
+    new, text = wait_until(lambda: (found := _radvd(seed)) and found[0] != old and found, 10, "radvd restarted")
+    assert time.monotonic() - started < 5
+    assert f"prefix {SLAAC_CIDR}" in text and "AdvManagedFlag on;" in text  # stateful subnet added above
