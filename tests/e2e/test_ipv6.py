@@ -22,6 +22,7 @@ from floatnet.core.ipam.ipv6 import eui64
 from floatnet.lab import dhcp6
 from floatnet.lab.names import UPSTREAM_GATEWAY6, WEB_SERVER6
 from tests.e2e.fabric import wait_until
+from tests.e2e.test_diagnose import broken_hop, diagnose, freeze
 from tests.e2e.topology import UPSTREAM, Seed, add_vm, in_ns, ping, whoami
 
 SLAAC_CIDR = "2001:db8:1::/64"
@@ -124,3 +125,21 @@ def test_radvd_killed_is_restarted_with_its_configuration(seed: Seed, dual: dict
     new, text = wait_until(lambda: (found := _radvd(seed)) and found[0] != old and found, 10, "radvd restarted")
     assert time.monotonic() - started < 5
     assert f"prefix {SLAAC_CIDR}" in text and "AdvManagedFlag on;" in text  # stateful subnet added above
+
+
+def test_diagnose_understands_an_ipv6_instance_address(seed: Seed, dual: dict[str, str]) -> None:
+    """``floatnet diagnose <vm1's IPv6 address>``: the routed path (no floating IP) all ok; with the router's
+    ``::/0`` route removed while the agent is frozen, that hop is the first failure."""
+    f, address = seed.fabric, dual["vm1_ip6"]
+    wait_until(lambda: diagnose(f, address)[0] == 0, 20, "diagnose of vm1's IPv6 address all ok")
+    code, doc = diagnose(f, address)
+    checks = {c["name"]: c for c in doc["checks"]}
+    assert "not NATed" in checks["api.routed"]["reason"] and "router.advertisements" in checks
+    assert checks["router.default_route_ipv6"]["reason"] == f"::/0 via {UPSTREAM_GATEWAY6}"
+    thaw = freeze(seed)
+    try:
+        in_ns(seed.router_ns, "ip", "-6", "route", "del", "default", check=True)
+        assert broken_hop(f, address)["name"] == "router.default_route_ipv6"
+    finally:
+        thaw()
+    wait_until(lambda: diagnose(f, address)[0] == 0, 20, "the agent repairing ::/0")
