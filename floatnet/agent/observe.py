@@ -129,7 +129,7 @@ def observe_namespace(name: str, radvd: Radvd | None = None) -> Namespace | None
         routes=Routes(default_gw, frozenset((norm_cidr(d), v) for d, v in gatewayed.items())),
         forwarding=links.get_forwarding(name),
         nat=_nat_of(name) if is_router else None,
-        radvd=radvd.running_config(router_id) if router_id is not None and radvd is not None else None,
+        radvd=radvd.running_config(router_id, name) if router_id is not None and radvd is not None else None,
     )
 
 

@@ -74,6 +74,14 @@ def render(interfaces: tuple[RaInterface, ...]) -> str:
     return "".join(f"{b}\n" for b in blocks)
 
 
+def _in_netns(pid: int, netns: str) -> bool:
+    """Whether process ``pid`` runs in the namespace now named ``netns`` (compared by inode)."""
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino == _netns.inode(netns)
+    except (OSError, KernelError):
+        return False
+
+
 class Radvd:
     """The radvd processes of one agent; each router's files live in ``state_dir/<router_id>/``."""
 
@@ -101,9 +109,11 @@ class Radvd:
         found = ((entry.name, self.pid(entry.name)) for entry in sorted(self.state_dir.iterdir()) if entry.is_dir())
         return {router_id: pid for router_id, pid in found if pid is not None}
 
-    def running_config(self, router_id: str) -> str | None:
-        """The configuration the router's running radvd was given; None when none runs."""
-        if self.pid(router_id) is None:
+    def running_config(self, router_id: str, netns: str) -> str | None:
+        """The configuration the router's radvd advertises in ``netns``; None when none runs there (one left in
+        a deleted namespace of the same name advertises on nothing)."""
+        pid = self.pid(router_id)
+        if pid is None or not _in_netns(pid, netns):
             return None
         try:
             return (self._dir(router_id) / "radvd.conf").read_text()
@@ -116,11 +126,13 @@ class Radvd:
         d.mkdir(parents=True, exist_ok=True)
         changed = write_atomically(d / "radvd.conf", config)
         pid = self.pid(router_id)
-        if pid is not None:
+        if pid is not None and _in_netns(pid, netns):
             if not changed:
                 return "unchanged"
             os.kill(pid, signal.SIGHUP)
             return "reloaded"
+        if pid is not None:  # left behind in a deleted namespace of the same name
+            self._terminate(router_id, pid)
         self._start(router_id, netns)
         return "started"
 
@@ -146,18 +158,21 @@ class Radvd:
             time.sleep(0.02)
         raise KernelError("start radvd", router_id, "no live process behind the pidfile")
 
-    def stop(self, router_id: str, timeout: float = 5.0) -> bool:
+    def _terminate(self, router_id: str, pid: int, timeout: float = 5.0) -> None:
+        needle = str(self._dir(router_id) / "pid")
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while pid_alive(pid, needle) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if pid_alive(pid, needle):
+            os.kill(pid, signal.SIGKILL)
+
+    def stop(self, router_id: str) -> bool:
         """Stop the router's radvd (by its checked PID) and remove its files; True if one was running."""
         d = self._dir(router_id)
         pid = self.pid(router_id)
         if pid is not None:
-            needle = str(d / "pid")
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while pid_alive(pid, needle) and time.monotonic() < deadline:
-                time.sleep(0.02)
-            if pid_alive(pid, needle):
-                os.kill(pid, signal.SIGKILL)
+            self._terminate(router_id, pid)
         if d.is_dir():
             for f in d.iterdir():
                 f.unlink(missing_ok=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from floatnet.linux import links, radvd
+from floatnet.linux import links, netns, radvd
 from floatnet.linux.ovs_daemon import pid_alive
 from tests.dataplane.conftest import sh
 
@@ -50,7 +50,7 @@ def test_radvd_advertises_slaac_prefix_mtu_and_gateway(make_ns, tmp_path: Path):
     config = radvd.render((radvd.RaInterface("qr-ra", 1450, (radvd.RaPrefix("2001:db8:1::/64", "slaac"),)),))
     assert daemons.ensure("r1", router_ns, config) == "started"
     try:
-        assert daemons.running_config("r1") == config
+        assert daemons.running_config("r1", router_ns) == config
         assert daemons.ensure("r1", router_ns, config) == "unchanged"
         addresses, routes, mtu = _wait(lambda: (s := host_state(host_ns))[0] and s[1] and s)
         assert addresses == {HOST_EUI64}
@@ -61,9 +61,32 @@ def test_radvd_advertises_slaac_prefix_mtu_and_gateway(make_ns, tmp_path: Path):
             (radvd.RaInterface("qr-ra", 1450, (radvd.RaPrefix("2001:db8:1::/64", "dhcpv6-stateful"),)),)
         )
         assert daemons.ensure("r1", router_ns, stateful) == "reloaded"
-        assert daemons.running_config("r1") == stateful
+        assert daemons.running_config("r1", router_ns) == stateful
     finally:
         pid = daemons.pid("r1")
         assert daemons.stop("r1")
-    assert pid is not None and not pid_alive(pid, str(tmp_path)) and daemons.running_config("r1") is None
+    assert pid is not None and not pid_alive(pid, str(tmp_path)) and daemons.running_config("r1", router_ns) is None
     assert not (tmp_path / "r1").exists()
+
+
+def test_radvd_left_in_a_deleted_namespace_is_replaced(make_ns, tmp_path: Path):
+    """The router's namespace deleted and re-created under the same name: the old radvd advertises on nothing,
+    so it does not count as running there, and ensure replaces it."""
+    router_ns = make_ns("rad")
+    sh(["ip", "link", "add", "qr-rd", "type", "veth", "peer", "name", "qr-rdp"], netns=router_ns)
+    sh(["ip", "link", "set", "qr-rd", "up"], netns=router_ns)
+    daemons = radvd.Radvd(tmp_path)
+    config = radvd.render((radvd.RaInterface("qr-rd", None, (radvd.RaPrefix("2001:db8:9::/64", "slaac"),)),))
+    daemons.ensure("r2", router_ns, config)
+    old = daemons.pid("r2")
+    try:
+        netns.delete(router_ns)
+        netns.ensure(router_ns)
+        sh(["ip", "link", "add", "qr-rd", "type", "veth", "peer", "name", "qr-rdp"], netns=router_ns)
+        sh(["ip", "link", "set", "qr-rd", "up"], netns=router_ns)
+        assert old is not None and daemons.pid("r2") == old and daemons.running_config("r2", router_ns) is None
+        assert daemons.ensure("r2", router_ns, config) == "started"
+        assert daemons.pid("r2") != old and not pid_alive(old, str(tmp_path))
+        assert daemons.running_config("r2", router_ns) == config
+    finally:
+        daemons.stop("r2")
