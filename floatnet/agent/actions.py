@@ -170,6 +170,21 @@ class Garp(Action):
     ips: tuple[str, ...]
 
 
+@dataclass(frozen=True, kw_only=True)
+class EnsureRadvd(Action):
+    """Make the router's radvd advertise ``config`` (radvd's configuration text)."""
+
+    router_id: str
+    ns: str
+    config: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class StopRadvd(Action):
+    router_id: str
+    ns: str
+
+
 @dataclass(frozen=True)
 class DhcpConfig:
     """Everything one network's dnsmasq is given; its fingerprint tells a running dnsmasq is up to date."""

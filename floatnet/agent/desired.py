@@ -54,6 +54,8 @@ class Subnet:
     dns_nameservers: tuple[str, ...] = ()
     host_routes: tuple[tuple[str, str], ...] = ()
     enable_dhcp: bool = True
+    ipv6_ra_mode: str | None = None  # IPv6: who advertises and with which flags (None: an external router)
+    ipv6_address_mode: str | None = None  # IPv6: slaac, dhcpv6-stateless, dhcpv6-stateful or None (stateful)
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,8 @@ class Port:
 
 @dataclass(frozen=True)
 class RouterPort:
-    """A router's interface (``qr-``) or gateway (``qg-``) port; ``gateway_ip`` is set on gateways only."""
+    """A router's interface (``qr-``) or gateway (``qg-``) port, one entry per address; ``gateway_ip`` is set on
+    gateways only, the IPv6 modes of the address's subnet on IPv6 interfaces (they drive router advertisements)."""
 
     port_id: str
     mac_address: str
@@ -121,6 +124,8 @@ class RouterPort:
     wiring: Wiring
     mtu: int | None
     gateway_ip: str | None = None
+    ipv6_ra_mode: str | None = None
+    ipv6_address_mode: str | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +143,9 @@ class FloatingIp:
 
 @dataclass(frozen=True)
 class Router:
+    """A router: ``gateway`` is its IPv4 gateway address (NAT follows it), ``gateway6`` the IPv6 one on the same
+    port (routed, never NATed); either may be None."""
+
     id: str
     name: str
     admin_state_up: bool
@@ -147,6 +155,7 @@ class Router:
     interfaces: tuple[RouterPort, ...]
     floatingips: Mapping[str, FloatingIp]  # by id: a change replaces entries without scanning the others
     floatingips_partial: bool = False  # the answer listed only the floating IPs asked for
+    gateway6: RouterPort | None = None
 
 
 @dataclass(frozen=True)
@@ -209,6 +218,8 @@ def _subnet(obj: Mapping[str, Any]) -> Subnet:
         dns_nameservers=tuple(obj.get("dns_nameservers") or ()),
         host_routes=_pairs(obj.get("host_routes") or (), "destination", "nexthop", where),
         enable_dhcp=bool(obj.get("enable_dhcp", True)),
+        ipv6_ra_mode=_opt(obj, "ipv6_ra_mode", str, where),
+        ipv6_address_mode=_opt(obj, "ipv6_address_mode", str, where),
     )
 
 
@@ -282,6 +293,8 @@ def _router_port(obj: Mapping[str, Any], where: str) -> RouterPort:
         wiring=_wiring(obj, where),
         mtu=_opt(obj, "mtu", int, where),
         gateway_ip=_opt(obj, "gateway_ip", str, where),
+        ipv6_ra_mode=_opt(obj, "ipv6_ra_mode", str, where),
+        ipv6_address_mode=_opt(obj, "ipv6_address_mode", str, where),
     )
 
 
@@ -315,7 +328,7 @@ def _port_range(text: str, where: str) -> tuple[int, int]:
 
 def parse_router(obj: Mapping[str, Any]) -> Router:
     where = f"router {obj.get('id')}"
-    gateway = obj.get("gateway")
+    gateway, gateway6 = obj.get("gateway"), obj.get("gateway_ipv6")
     return Router(
         id=_get(obj, "id", str, where),
         name=obj.get("name") or "",
@@ -330,6 +343,7 @@ def parse_router(obj: Mapping[str, Any]) -> Router:
                         if f.get("fixed_ip_address") or f.get("port_forwardings"))
         },
         floatingips_partial=obj.get("floatingips_partial") is True,
+        gateway6=_router_port(gateway6, where) if gateway6 else None,
     )
 
 

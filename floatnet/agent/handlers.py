@@ -18,13 +18,14 @@ from typing import Any
 from floatnet.agent import actions as A
 from floatnet.agent.observe import Dataplane
 from floatnet.agent.sg_handlers import SG_HANDLERS
-from floatnet.linux import arp, conntrack, dnsmasq, links, nat, netns
+from floatnet.linux import arp, conntrack, dnsmasq, links, names, nat, netns
 from floatnet.linux.errors import KernelError
 
 
 def _create_namespace(dp: Dataplane, a: A.CreateNamespace) -> None:
     dp.own([a.ns])
     netns.ensure(a.ns)
+    links.static_ipv6(a.ns)
     if a.forwarding:
         links.set_forwarding(a.ns, True)
 
@@ -34,6 +35,9 @@ def _set_forwarding(dp: Dataplane, a: A.SetForwarding) -> None:
 
 
 def _delete_namespace(dp: Dataplane, a: A.DeleteNamespace) -> None:
+    router_id = names.router_id_of(a.ns)
+    if router_id:  # its radvd would outlive the namespace
+        dp.radvd.stop(router_id)
     for port in a.ovs_ports:
         dp.ovs.delete_port(None, port)
     netns.delete(a.ns)
@@ -147,7 +151,7 @@ def dhcp_spec(config: A.DhcpConfig) -> dnsmasq.DhcpSpec:
     subnets = tuple(
         dnsmasq.DhcpSubnet(
             id=s.id, cidr=s.cidr, gateway_ip=s.gateway_ip, dns_nameservers=s.dns_nameservers,
-            host_routes=s.host_routes,
+            host_routes=s.host_routes, ipv6_ra_mode=s.ipv6_ra_mode, ipv6_address_mode=s.ipv6_address_mode,
         )
         for s in config.subnets
     )  # fmt: skip
@@ -159,6 +163,14 @@ def dhcp_spec(config: A.DhcpConfig) -> dnsmasq.DhcpSpec:
         hosts=hosts, dns_servers=config.dns_servers, upstream_dns=config.upstream_dns, domain=config.domain,
         mtu=config.mtu,
     )  # fmt: skip
+
+
+def _ensure_radvd(dp: Dataplane, a: A.EnsureRadvd) -> None:
+    dp.radvd.ensure(a.router_id, a.ns, a.config)
+
+
+def _stop_radvd(dp: Dataplane, a: A.StopRadvd) -> None:
+    dp.radvd.stop(a.router_id)
 
 
 def _ensure_dhcp(dp: Dataplane, a: A.EnsureDhcp) -> None:
@@ -190,6 +202,8 @@ _TABLE: dict[type, Callable[[Dataplane, Any], None]] = {
     A.AddForwarding: _add_forwarding,
     A.DelForwarding: _del_forwarding,
     A.Garp: _garp,
+    A.EnsureRadvd: _ensure_radvd,
+    A.StopRadvd: _stop_radvd,
     A.EnsureDhcp: _ensure_dhcp,
     A.StopDhcp: _stop_dhcp,
     **SG_HANDLERS,

@@ -20,6 +20,7 @@ from floatnet.agent.apply import ApplyResult, run_actions
 from floatnet.agent.handlers import handlers
 from floatnet.agent.kernel_watch import KernelWatch
 from floatnet.agent.state import Namespace, Observed, OvsPort, Security
+from floatnet.linux import names
 from floatnet.linux.ovs_daemon import DAEMONS, OvsDaemons
 
 
@@ -56,7 +57,7 @@ class LinuxKernel:
         self.handlers = handlers(dp)
         self._ovs_cache: tuple[int, dict[str, OvsPort]] | None = None
         self.watch = KernelWatch(
-            dp.dnsmasq.running,
+            lambda: _service_pids(dp),
             daemon_pids=lambda: _daemon_pids(daemons),
             restart_daemons=daemons.start if daemons is not None else lambda: None,
             watch_security=True,
@@ -69,7 +70,7 @@ class LinuxKernel:
         return observed
 
     def observe_namespace(self, name: str) -> Namespace | None:
-        return O.observe_namespace(name)
+        return O.observe_namespace(name, self.dp.radvd)
 
     def observe_ovs(self) -> dict[str, OvsPort]:
         """The OVS ports; the same (cached) answer while the IDL's generation has not moved."""
@@ -92,6 +93,12 @@ class LinuxKernel:
 
     def changed(self) -> set[str]:
         return self.watch.changed()
+
+
+def _service_pids(dp: O.Dataplane) -> dict[str, int]:
+    """The running dnsmasq and radvd processes by the namespace they serve."""
+    dhcp = {names.dhcp_ns(network_id): pid for network_id, pid in dp.dnsmasq.running().items()}
+    return dhcp | {names.router_ns(router_id): pid for router_id, pid in dp.radvd.running().items()}
 
 
 def _daemon_pids(daemons: OvsDaemons | None) -> list[int]:

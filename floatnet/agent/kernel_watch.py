@@ -1,8 +1,9 @@
 """Which owned namespaces changed under the agent: the kernel as a trigger of the reconcile loop.
 
-One :class:`~floatnet.linux.events.NsMonitor` per owned namespace (netlink link/address/route and nftables events),
-one for the security-group tables (nftables events of the OVS namespace), one ``pidfd`` per dnsmasq and per OVS
-daemon floatnet started, and the ``/run/netns`` generation for deleted namespaces. :meth:`KernelWatch.changed` is a
+One :class:`~floatnet.linux.events.NsMonitor` per owned namespace (netlink link/address/route and nftables
+events), one for the security-group tables (nftables events of the OVS namespace), one ``pidfd`` per service
+process (a network's dnsmasq, a router's radvd) and per OVS daemon floatnet started, and the ``/run/netns``
+generation for deleted namespaces. :meth:`KernelWatch.changed` is a
 non-blocking ``epoll`` of all of them: no thread, no CPU while nothing happens, whatever their number. The agent's
 own changes also send events: :meth:`KernelWatch.applied` drops them right after each apply (the kernel queues them
 synchronously, during the agent's own system calls), so what :meth:`changed` reports afterwards is someone else's
@@ -27,17 +28,18 @@ SECURITY = "floatnet_sg"  # changed(): the security-group tables (in the OVS nam
 
 
 class KernelWatch:
-    """See the module docstring. ``dhcp_pids()`` lists the running dnsmasq processes by network;
+    """See the module docstring. ``service_pids()`` lists the running service processes (dnsmasq, radvd) by the
+    namespace they serve;
     ``daemon_pids()`` the OVS daemons floatnet runs itself; ``restart_daemons()`` brings them back;
     with ``watch_security``, the nftables events of ``security_ns`` (where the security-group tables live: the
     OVS namespace; None: the agent's own) are reported as :data:`SECURITY`."""
 
     def __init__(
-        self, dhcp_pids: Callable[[], Mapping[str, int]], daemon_pids: Callable[[], Iterable[int]] = lambda: (),
+        self, service_pids: Callable[[], Mapping[str, int]], daemon_pids: Callable[[], Iterable[int]] = lambda: (),
         restart_daemons: Callable[[], None] = lambda: None, watch_security: bool = False,
         security_ns: str | None = None,
     ) -> None:  # fmt: skip
-        self.dhcp_pids = dhcp_pids
+        self.service_pids = service_pids
         self.daemon_pids = daemon_pids
         self.restart_daemons = restart_daemons
         self.monitors: dict[str, events.NsMonitor] = {}
@@ -50,17 +52,17 @@ class KernelWatch:
         self.security = self._watch_security(security_ns) if watch_security else None
 
     def track(self, namespaces: Iterable[str]) -> None:
-        """Watch exactly these namespaces (the ones the agent owns now), and the dnsmasq processes."""
+        """Watch exactly these namespaces (the ones the agent owns now), and the service processes."""
         wanted = {n for n in namespaces if n.startswith(names.OWNED_NS_PREFIXES)}
         for name in set(self.monitors) - wanted:
             self._forget(name)
         for name in sorted(wanted - set(self.monitors)):
             self._monitor(name)
-        self._watch_dhcp()
+        self._watch_services()
 
     def applied(self, groups: Iterable[str]) -> None:
         """After the agent's own apply: drop the events it caused, follow created/deleted namespaces and
-        (re)started dnsmasq processes."""
+        (re)started service processes."""
         groups = set(groups)
         if self.security is not None:
             self.security.drain()
@@ -71,8 +73,8 @@ class KernelWatch:
                 self._forget(name)
         for name in sorted(g for g in groups if g not in self.monitors and netns.exists(g)):
             self._monitor(name)
-        if any(g.startswith(names.DHCP_NS_PREFIX) for g in groups):
-            self._watch_dhcp()
+        if any(g.startswith(names.OWNED_NS_PREFIXES) for g in groups):
+            self._watch_services()
         self.generation = events.netns_generation()
 
     def changed(self) -> set[str]:
@@ -159,11 +161,11 @@ class KernelWatch:
         with contextlib.suppress(OSError):
             os.close(fd)
 
-    def _watch_dhcp(self) -> None:
+    def _watch_services(self) -> None:
         for fd in [fd for fd, n in self.pidfds.items() if n != EVERYTHING]:
             self._close_pidfd(fd)
-        for network_id, pid in self.dhcp_pids().items():
-            self._watch_pid(pid, names.dhcp_ns(network_id))
+        for ns, pid in self.service_pids().items():
+            self._watch_pid(pid, ns)
 
     def _watch_daemons(self) -> None:
         for pid in self.daemon_pids():

@@ -32,6 +32,7 @@ from floatnet.agent.state import (
 from floatnet.linux import links, names, nat, netns, port_filter
 from floatnet.linux.dnsmasq import Dnsmasq
 from floatnet.linux.ovs import Ovs
+from floatnet.linux.radvd import Radvd
 
 
 @dataclass
@@ -50,6 +51,11 @@ class Dataplane:
     ovs_netns: str | None = None
     datapath_type: str = "netdev"
     _owned: set[str] | None = None
+
+    @property
+    def radvd(self) -> Radvd:
+        """The routers' radvd processes; their files live beside the agent's records (``<state>/radvd``)."""
+        return Radvd(self.record_dir.parent / "radvd")
 
     def record_path(self, network_id: str) -> Path:
         return self.record_dir / "dhcp" / network_id
@@ -103,8 +109,9 @@ def _nat_of(ns: str) -> NatTable | None:
     )
 
 
-def observe_namespace(name: str) -> Namespace | None:
-    """One owned namespace as it is (None if it does not exist)."""
+def observe_namespace(name: str, radvd: Radvd | None = None) -> Namespace | None:
+    """One owned namespace as it is (None if it does not exist); with ``radvd``, a router namespace's running
+    radvd configuration too."""
     if not netns.exists(name):
         return None
     found = {}
@@ -114,13 +121,15 @@ def observe_namespace(name: str) -> Namespace | None:
             found[link.name] = Link(link.name, mac, frozenset(links.get_addresses(name, link.name)), link.up)
     gatewayed = links.get_routes(name)
     default_gw = gatewayed.pop(DEFAULT_ROUTE, None)
-    is_router = name.startswith(names.ROUTER_NS_PREFIX)
+    router_id = names.router_id_of(name)
+    is_router = router_id is not None
     return Namespace(
         name=name,
         links=found,
         routes=Routes(default_gw, frozenset((norm_cidr(d), v) for d, v in gatewayed.items())),
         forwarding=links.get_forwarding(name),
         nat=_nat_of(name) if is_router else None,
+        radvd=radvd.running_config(router_id, name) if router_id is not None and radvd is not None else None,
     )
 
 
@@ -163,7 +172,7 @@ def observe(dp: Dataplane, wanted: Iterable[str] = ()) -> Observed:
     dp.own(dp.owned - present, owned=False)
     found = {}
     for name in sorted(dp.owned):
-        ns = observe_namespace(name)
+        ns = observe_namespace(name, dp.radvd)
         if ns is not None:
             found[name] = ns
     security = observe_security(dp)

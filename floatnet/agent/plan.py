@@ -34,6 +34,7 @@ from floatnet.agent.plan_common import (
     unplug_stale,
 )
 from floatnet.agent.plan_fips import FipDiff, fip_map, pf_elements
+from floatnet.agent.plan_ipv6 import plan_radvd
 from floatnet.agent.plan_security import (
     allocate_zones,
     plan_groups,
@@ -43,7 +44,15 @@ from floatnet.agent.plan_security import (
     sweep_filters,
     sweep_groups,
 )
-from floatnet.agent.state import NatTable, Observed, Routes, collapse_cidrs, norm_cidr, norm_iface
+from floatnet.agent.state import (
+    DEFAULT_ROUTE6,
+    NatTable,
+    Observed,
+    Routes,
+    collapse_cidrs,
+    norm_cidr,
+    norm_iface,
+)
 from floatnet.linux import names
 
 ROUTER_DEV_PREFIXES = (names.QR_PREFIX, names.QG_PREFIX)
@@ -88,19 +97,33 @@ def router_devices(router: Router) -> list[tuple[DeviceSpec, tuple[A.Ref, ...]]]
     out: list[tuple[DeviceSpec, tuple[A.Ref, ...]]] = [
         (spec, (rref, ("port", spec.iface_id))) for spec in specs.values()
     ]
-    gw = router.gateway
-    if gw is not None:
-        fips = {f"{f.floating_ip_address}/32" for f in router.floatingips.values()}
-        qg_addresses = frozenset({norm_iface(f"{gw.ip_address}/{gw.prefixlen}")} | fips)
-        spec = DeviceSpec(names.qg_dev(gw.port_id), gw.port_id, gw.mac_address, gw.mtu, gw.wiring, qg_addresses)
-        out.append((spec, (rref, ("port", gw.port_id))))
+    qg = _gateway_spec(router)
+    if qg is not None:
+        out.append((qg, (rref, ("port", qg.iface_id))))
     return out
 
 
+def _gateway_spec(router: Router) -> DeviceSpec | None:
+    """The ``qg-`` device: the IPv4 gateway address with the floating IPs' /32s, and the IPv6 gateway address
+    (one port; either family may be missing)."""
+    ports = [p for p in (router.gateway, router.gateway6) if p is not None]
+    if not ports:
+        return None
+    addresses = {norm_iface(f"{p.ip_address}/{p.prefixlen}") for p in ports}
+    if router.gateway is not None:
+        addresses |= {f"{f.floating_ip_address}/32" for f in router.floatingips.values()}
+    gw = ports[0]
+    return DeviceSpec(names.qg_dev(gw.port_id), gw.port_id, gw.mac_address, gw.mtu, gw.wiring, frozenset(addresses))
+
+
 def router_routes(router: Router) -> Routes:
-    """The router namespace's gatewayed routes: default via the external subnet's gateway, plus extras."""
-    gw = router.gateway
-    return Routes(gw.gateway_ip if gw else None, frozenset((norm_cidr(d), v) for d, v in router.routes))
+    """The router namespace's gatewayed routes: default via the external subnet's gateway (IPv4 in
+    ``default_gw``, IPv6 as ``::/0`` among the extras — routed, no NAT), plus the extra routes."""
+    gw, gw6 = router.gateway, router.gateway6
+    extra = {(norm_cidr(d), v) for d, v in router.routes}
+    if gw6 is not None and gw6.gateway_ip:
+        extra.add((DEFAULT_ROUTE6, gw6.gateway_ip))
+    return Routes(gw.gateway_ip if gw else None, frozenset(extra))
 
 
 def desired_nat(router: Router) -> NatTable:
@@ -130,7 +153,7 @@ def plan_router(router: Router, observed: Observed) -> list[A.Action]:
         out += plan_device(ns, spec, observed, refs + diff.refs(diff.arriving))
     out += unplug_stale(ns, nsobs, ROUTER_DEV_PREFIXES, {spec.dev for spec, _ in devices})
     out += sync_routes(ns, nsobs, router_routes(router), rref)
-    return out + nat + diff.announce(ns, want.gateway_dev)
+    return out + nat + diff.announce(ns, want.gateway_dev) + plan_radvd(router, nsobs)
 
 
 def plan_nat(

@@ -121,7 +121,8 @@ def remove_namespace(ns: str, observed: Observed, refs: tuple[A.Ref, ...]) -> li
 
 def router_refs(router: Router) -> tuple[A.Ref, ...]:
     """Every resource a router's plan is for: the router, its ports and its floating IPs."""
-    ports = [i.port_id for i in router.interfaces] + ([router.gateway.port_id] if router.gateway else [])
+    gateways = [g.port_id for g in (router.gateway, router.gateway6) if g is not None]
+    ports = dict.fromkeys([i.port_id for i in router.interfaces] + gateways)
     return (("router", router.id), *(("port", p) for p in ports), *(("floatingip", f) for f in router.floatingips))
 
 

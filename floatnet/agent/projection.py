@@ -16,6 +16,7 @@ from floatnet.agent.desired import DesiredState, Network, Router
 from floatnet.agent.dhcp_plan import dhcp_addresses, dhcp_config, dhcp_routes
 from floatnet.agent.plan import desired_nat, router_devices, router_routes
 from floatnet.agent.plan_common import PlanContext, Poisoned, isolated, network_refs, router_refs
+from floatnet.agent.plan_ipv6 import radvd_config
 from floatnet.agent.state import Link, Namespace, Observed, OvsPort
 from floatnet.linux import names
 
@@ -29,6 +30,7 @@ def project_router(router: Router) -> tuple[Namespace, list[OvsPort]]:
         routes=router_routes(router),
         forwarding=True,
         nat=desired_nat(router),
+        radvd=radvd_config(router),
     )
     return ns, [OvsPort(s.dev, s.wiring.bridge, s.wiring.tag, s.iface_id) for s in devices]
 

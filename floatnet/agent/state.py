@@ -16,6 +16,7 @@ from floatnet.linux.nat_pf import PfElement
 from floatnet.linux.sg_render import GroupRules
 
 DEFAULT_ROUTE = "0.0.0.0/0"
+DEFAULT_ROUTE6 = "::/0"  # among a namespace's extra routes: one route per destination, whatever the family
 
 
 def norm_cidr(cidr: str) -> str:
@@ -79,13 +80,15 @@ class Routes:
 
 @dataclass(frozen=True)
 class Namespace:
-    """A ``qrouter-``/``qdhcp-`` namespace: its owned devices, routes, forwarding and (routers) NAT table."""
+    """A ``qrouter-``/``qdhcp-`` namespace: its owned devices, routes, forwarding and (routers) NAT table and the
+    configuration of the radvd advertising there (None: none runs)."""
 
     name: str
     links: Mapping[str, Link] = field(default_factory=dict)
     routes: Routes = Routes()
     forwarding: bool = False
     nat: NatTable | None = None
+    radvd: str | None = None
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from floatnet import config as fn_config
-from floatnet.cli import demo_security
+from floatnet.cli import demo_ipv6, demo_security
 from floatnet.cli.demo_owned import NotOurs, Owned, check_ours
 from floatnet.client import ApiError
 from floatnet.lab import instance, ops, proofs
@@ -79,11 +79,13 @@ SEED = [
 TEARDOWN = [
     (("floatingip",), (), ["floatingip-delete", "{floatingip}"]),
     (("router1:gateway",), ("router1",), ["router-gateway-clear", "{router1}"]),
+    (("router1:interface6",), ("router1", "vlan_100_subnet6"), ["router-interface-delete", "{router1}",
+                                                                "{vlan_100_subnet6}"]),
     (("router1:interface",), ("router1", "vlan_100_subnet01"), ["router-interface-delete", "{router1}",
                                                                 "{vlan_100_subnet01}"]),
     (("router1",), (), ["router-delete", "{router1}"]),
-    (("vlan_100", "vlan_100_subnet01"), (), ["net-delete", "{vlan_100}"]),
-    (("public_net", "public_eth0_subnet01"), (), ["net-delete", "{public_net}"]),
+    (("vlan_100", "vlan_100_subnet01", "vlan_100_subnet6"), (), ["net-delete", "{vlan_100}"]),
+    (("public_net", "public_eth0_subnet01", "public_eth0_subnet6"), (), ["net-delete", "{public_net}"]),
     *demo_security.TEARDOWN,
 ]  # fmt: skip
 COLLECTIONS = {key: collection for key, collection, _ in SEED} | {"floatingip": "floatingips"}
@@ -100,6 +102,8 @@ def register(subparsers: Any) -> None:
     demo.add_argument("--config", help="ini file (default: <state-dir>/floatnet.ini, written by the demo)")
     demo.add_argument("--bind", metavar="HOST:PORT", help=f"the demo server's address (default {DEFAULT_BIND})")
     demo.add_argument("--prefix", default=PREFIX, help=f"name prefix of the lab's namespaces (default {PREFIX})")
+    demo.add_argument("--ipv6", action="store_true",
+                      help="then make it dual-stack: a SLAAC subnet routed (not NATed) to the upstream, proven")
     how = demo.add_mutually_exclusive_group()
     how.add_argument("--cleanup", action="store_true", help="tear everything down after the proofs")
     how.add_argument("--down", action="store_true", help="tear down a demo left running (without running it)")
@@ -356,6 +360,8 @@ def run(args: argparse.Namespace) -> int:
         fip = demo.build(ctx)
         demo_security.run(demo, ctx, fip)
         demo.prove(ctx, fip)
+        if args.ipv6:
+            demo_ipv6.run(demo, ctx)
         demo.show(ctx)
         total = time.monotonic() - demo.started
         verdict = "all proofs hold" if demo.failures == 0 else f"{demo.failures} proof(s) FAILED"

@@ -17,6 +17,7 @@ from floatnet.diagnose import checks_l2 as l2
 from floatnet.diagnose import checks_router as rt
 from floatnet.diagnose import checks_security as sec
 from floatnet.diagnose.facts import Facts, Local, Query
+from floatnet.diagnose.ipv6 import diagnose_address, is_ipv6_address
 from floatnet.diagnose.reader import NeutronReader
 from floatnet.diagnose.result import Check, Result, run_checks
 
@@ -62,5 +63,9 @@ CHECKS: tuple[C, ...] = (
 
 def diagnose(reader: NeutronReader, ref: str, local: Local | None = None, query: Query | None = None) -> list[Result]:
     """Every check for floating IP ``ref`` (address or id) in path order; the first FAIL is the broken hop.
-    With ``query`` the security-group hops judge that one kind of traffic (``--protocol``/``--port``)."""
+    With ``query`` the security-group hops judge that one kind of traffic (``--protocol``/``--port``). An IPv6
+    address is an instance's own (floating IPs are IPv4): its routed path is judged instead
+    (:mod:`floatnet.diagnose.ipv6`)."""
+    if is_ipv6_address(ref):
+        return diagnose_address(reader, ref, local)
     return run_checks(CHECKS, Facts(reader, ref, local, query))

@@ -17,6 +17,11 @@ UPSTREAM_GATEWAY_CIDR = "203.0.113.1/24"
 INTERNET_CIDRS = ("198.51.100.1/24", "198.51.100.53/32", "198.51.100.80/32")
 DNS_SERVER = "198.51.100.53"
 WEB_SERVER = "198.51.100.80"
+# IPv6 (2001:db8::/32, documentation): the upstream router on the external link, the "internet" behind it
+UPSTREAM_GATEWAY6 = "2001:db8:ff::1"
+UPSTREAM_GATEWAY6_CIDR = "2001:db8:ff::1/64"
+WEB_SERVER6 = "2001:db8:100::80"
+INTERNET6_CIDRS = ("2001:db8:100::80/128",)
 TEST_ZONE = "example.test"
 ZONE_RECORDS = {"www.example.test": WEB_SERVER, "dns.example.test": DNS_SERVER}
 ECHO_PORT = 7

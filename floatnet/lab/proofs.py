@@ -52,10 +52,11 @@ def tcp_reaches(ns: str, ip: str, server: str, claim: str) -> Proof:
     return Proof(claim, ok, f"answered by {seen['server']}" if seen else "no answer")
 
 
-def seen_as(ns: str, source: str, claim: str) -> Proof:
-    seen = whoami(ns, WEB_SERVER)
+def seen_as(ns: str, source: str, claim: str, server: str = WEB_SERVER) -> Proof:
+    """Holds when the upstream's whoami on ``server`` saw ``source`` as the connection's source address."""
+    seen = whoami(ns, server)
     ok = seen is not None and seen.get("peer") == source
-    return Proof(claim, ok, f"{WEB_SERVER} saw {seen['peer']}" if seen else f"{WEB_SERVER} unreachable")
+    return Proof(claim, ok, f"{server} saw {seen['peer']}" if seen else f"{server} unreachable")
 
 
 def resolves(ns: str, name: str, expected: str, claim: str) -> Proof:

@@ -1,8 +1,11 @@
 """The outside world: one "upstream" namespace wired into every physnet bridge.
 
-Inside it: the upstream router's 203.0.113.1/24 on the external (flat) physnet's link; 198.51.100.1/24 plus
-198.51.100.53 (dnsmasq serving the test zone ``example.test``) and 198.51.100.80 (TCP echo on 7, whoami on 80)
-on its loopback, so a packet from a router's gateway reaches them through 203.0.113.1 like through an ISP. The
+Inside it: the upstream router's 203.0.113.1/24 and 2001:db8:ff::1/64 on the external (flat) physnet's link;
+198.51.100.1/24 plus 198.51.100.53 (dnsmasq serving the test zone ``example.test``) and 198.51.100.80 and
+2001:db8:100::80 (TCP echo on 7, whoami on 80) on its loopback, so a packet from a router's gateway reaches them
+through 203.0.113.1 / 2001:db8:ff::1 like through an ISP. IPv6 is routed, not NATed: the way back to a tenant
+subnet is a route via the router's gateway address, added as an ISP's routing would
+(``floatnet lab exec upstream ip -6 route replace <subnet> via <gateway address>``). The
 other physnets' links carry no address: they are trunks to capture tagged frames on (this kernel has no
 8021q).
 """
@@ -15,10 +18,13 @@ from floatnet.lab.context import LabContext, datapath_for
 from floatnet.lab.names import (
     DNS_SERVER,
     ECHO_PORT,
+    INTERNET6_CIDRS,
     INTERNET_CIDRS,
     TEST_ZONE,
+    UPSTREAM_GATEWAY6_CIDR,
     UPSTREAM_GATEWAY_CIDR,
     WEB_SERVER,
+    WEB_SERVER6,
     WHOAMI_PORT,
     ZONE_RECORDS,
 )
@@ -44,6 +50,7 @@ def _build_link(ctx: LabContext, state: LabState, index: int, physnet: str, brid
     tx_offload_off(peer, ns)
     if address:
         links.add_address(ns, peer, address)
+        links.add_address(ns, peer, UPSTREAM_GATEWAY6_CIDR)
     hypervisor.plug_physical(ctx.ovsdb, bridge, root, ctx.names.prefix)
 
 
@@ -64,6 +71,7 @@ def _start_servers(ctx: LabContext, state: LabState) -> None:
     argv = [
         ctx.python, "-m", "floatnet.lab.probe", "serve",
         "--echo", f"{WEB_SERVER}:{ECHO_PORT}", "--whoami", f"{WEB_SERVER}:{WHOAMI_PORT}",
+        "--echo", f"{WEB_SERVER6}:{ECHO_PORT}", "--whoami", f"{WEB_SERVER6}:{WHOAMI_PORT}",
         "--label", ctx.names.upstream_ns,
     ]  # fmt: skip
     state.procs["servers"] = procs.spawn(
@@ -79,7 +87,7 @@ def up(ctx: LabContext) -> LabState:
     state.upstream_ns, state.ovsdb, state.ovs_netns = ns, ctx.ovsdb, ctx.ovs_netns
     lab_state.save(ctx.state_dir, state)
     netns.ensure(ns)
-    for cidr in INTERNET_CIDRS:
+    for cidr in INTERNET_CIDRS + INTERNET6_CIDRS:
         links.add_address(ns, "lo", cidr)
     built = {link.physnet for link in state.links}
     for index, (physnet, bridge) in enumerate(ctx.config.bridge_mappings.items()):

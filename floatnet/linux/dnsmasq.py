@@ -1,9 +1,12 @@
 """One dnsmasq per network, in its ``qdhcp-<network_id>`` namespace, bound to the network's DHCP device.
 
 Static leases only (``static`` ranges): a MAC without a host entry gets no lease. IPv4 subnets get DHCPv4
-with options router, DNS, classless routes and MTU; IPv6 subnets get stateful DHCPv6 (``static`` range with
-the prefix length, as Neutron's dnsmasq driver does) and only the DNS option (``option6:dns-server``): IPv6
-has no DHCP router or route options (router advertisements carry them). A port's own options (Neutron's
+with options router, DNS, classless routes and MTU; IPv6 subnets follow their ``ipv6_address_mode`` as
+Neutron's dnsmasq driver does: ``dhcpv6-stateful`` (or no mode) a ``static`` range with the prefix length and
+host entries with addresses, ``dhcpv6-stateless`` the same range but host entries without addresses (dnsmasq
+answers only for options), ``slaac`` no range at all; DHCPv6 carries the DNS servers and the domain
+(``option6:dns-server``, ``option6:domain-search``) — IPv6 has no DHCP router or route options (router
+advertisements carry them). Every address, however formed, resolves by name. A port's own options (Neutron's
 ``extra_dhcp_opts``) reach only that port: its host entries set the tag ``port-<id>`` and the options file
 carries each option for that tag, formatted as Neutron's dnsmasq driver does. Everything that changes
 often lives in files dnsmasq re-reads on SIGHUP (hosts, options, instance names, upstream servers); the
@@ -28,19 +31,37 @@ from floatnet.linux.errors import KernelError
 from floatnet.linux.ovs_daemon import pid_alive
 
 LEASE_TIME = 86400
+STATEFUL_OR_STATELESS = ("dhcpv6-stateful", "dhcpv6-stateless")
 CLIENT_ID = ("client-id", "61")  # neutron-lib's DHCP_OPT_CLIENT_ID and its option number
 _LABEL_BAD = re.compile(r"[^a-z0-9-]+")
 
 
 @dataclass(frozen=True)
 class DhcpSubnet:
-    """One DHCP-enabled subnet: options router (3), DNS servers (6), classless routes (121) come from it."""
+    """One DHCP-enabled subnet: options router (3), DNS servers (6), classless routes (121) come from it; an
+    IPv6 one's modes say whether dnsmasq serves it at all (:meth:`serves_dhcpv6`) and which addresses."""
 
     id: str
     cidr: str
     gateway_ip: str | None = None
     dns_nameservers: tuple[str, ...] = ()
     host_routes: tuple[tuple[str, str], ...] = ()
+    ipv6_ra_mode: str | None = None
+    ipv6_address_mode: str | None = None
+
+    @property
+    def version(self) -> int:
+        return ipaddress.ip_network(self.cidr, strict=False).version
+
+    def serves_dhcpv6(self) -> bool:
+        """Neutron's rule: DHCPv6 for ``dhcpv6-stateful``/``dhcpv6-stateless`` address modes, and for an IPv6
+        subnet without modes (stateful, the behaviour before modes existed); a SLAAC subnet gets none."""
+        return self.ipv6_address_mode in STATEFUL_OR_STATELESS or not (self.ipv6_address_mode or self.ipv6_ra_mode)
+
+    def leases_addresses(self) -> bool:
+        """Whether dnsmasq hands out this subnet's addresses (IPv4, stateful DHCPv6) rather than hosts forming
+        them (SLAAC, and stateless DHCPv6 where dnsmasq only answers for options)."""
+        return self.version == 4 or (self.serves_dhcpv6() and self.ipv6_address_mode != "dhcpv6-stateless")
 
 
 @dataclass(frozen=True)
@@ -98,9 +119,14 @@ def _subnet_dns(spec: DhcpSpec, subnet: DhcpSubnet) -> list[str]:
 
 def _subnet_options(spec: DhcpSpec, subnet: DhcpSubnet) -> list[str]:
     tag = f"tag:{_tag(subnet)}"
-    if ipaddress.ip_network(subnet.cidr, strict=False).version == 6:
-        dns6 = _subnet_dns(spec, subnet)
-        return [f"{tag},option6:dns-server,{','.join(f'[{d}]' for d in dns6)}"] if dns6 else []
+    if subnet.version == 6:
+        if not subnet.serves_dhcpv6():
+            return []
+        dns6 = ",".join(f"[{d}]" for d in _subnet_dns(spec, subnet))
+        if subnet.ipv6_address_mode == "dhcpv6-stateless":  # untagged: see _stateless_domain
+            return [f"option6:dns-server,{dns6}"] if dns6 and subnet.dns_nameservers else []
+        servers = [f"{tag},option6:dns-server,{dns6}"] if dns6 else []
+        return [*servers, f"{tag},option6:domain-search,{spec.domain}"]  # hostnames resolve over IPv6 too
     lines = [f"{tag},option:router,{subnet.gateway_ip}" if subnet.gateway_ip else f"{tag},option:router"]
     dns = _subnet_dns(spec, subnet)
     if dns:
@@ -150,16 +176,41 @@ def _port_options(spec: DhcpSpec) -> list[str]:
     ]
 
 
+def _host_line(spec: DhcpSpec, h: DhcpHost, label: str) -> str | None:
+    """A host's ``dhcp-hostsfile`` line: MAC, address and name where dnsmasq leases the address; where hosts
+    form it (SLAAC, stateless DHCPv6) no address — only the port's tag when it has options to receive by
+    stateless DHCPv6 — as Neutron's driver writes it."""
+    tag = f",set:port-{h.port_id}" if h.options else ""
+    ip = ipaddress.ip_address(h.ip)
+    subnet = next((s for s in spec.subnets if ip in ipaddress.ip_network(s.cidr, strict=False)), None)
+    if subnet is None or subnet.leases_addresses():
+        address = f"[{h.ip}]" if ip.version == 6 else h.ip  # dnsmasq's syntax for an IPv6 host address
+        return f"{h.mac.lower()},{address},{label}{tag}"
+    if tag and subnet.ipv6_address_mode == "dhcpv6-stateless":
+        return f"{h.mac.lower()}{tag}"
+    return None
+
+
+def _stateless_domain(spec: DhcpSpec) -> list[str]:
+    """Options for stateless DHCPv6 go untagged: dnsmasq sets no range's tag on an Information-Request (no
+    address is chosen, so no subnet is), and a tagged option would never reach it. The domain is the network's
+    (one for all subnets); DNS servers only where the subnet names its own (otherwise dnsmasq offers itself,
+    which is what the DHCP port's address as server means)."""
+    stateless = any(s.version == 6 and s.ipv6_address_mode == "dhcpv6-stateless" for s in spec.subnets)
+    return [f"option6:domain-search,{spec.domain}"] if stateless else []
+
+
 def render_files(spec: DhcpSpec) -> dict[str, str]:
     """The files dnsmasq re-reads on SIGHUP, by name: ``host``, ``opts``, ``addn_hosts``, ``servers``."""
     hosts, names = [], []
     for h in sorted(spec.hosts, key=lambda h: (h.ip, h.mac)):
         label = hostname_label(h.hostname, h.ip)
-        address = f"[{h.ip}]" if ":" in h.ip else h.ip  # dnsmasq's syntax for an IPv6 host address
-        tag = f",set:port-{h.port_id}" if h.options else ""
-        hosts.append(f"{h.mac.lower()},{address},{label}{tag}")
-        names.append(f"{h.ip}\t{label}.{spec.domain} {label}")
-    opts = [line for s in spec.subnets for line in _subnet_options(spec, s)] + _port_options(spec)
+        names.append(f"{h.ip}\t{label}.{spec.domain} {label}")  # every address resolves, however it was formed
+        line = _host_line(spec, h, label)
+        if line is not None:
+            hosts.append(line)
+    opts = [line for s in spec.subnets for line in _subnet_options(spec, s)] + _stateless_domain(spec)
+    opts += _port_options(spec)
     servers = [f"server={ip}" for ip in spec.upstream_dns]
     return {
         "host": "".join(f"{x}\n" for x in hosts),
@@ -221,6 +272,8 @@ class Dnsmasq:
             f"--domain={spec.domain}", f"--local=/{spec.domain}/", "--dhcp-authoritative",
         ]  # fmt: skip
         for s in sorted(spec.subnets, key=lambda s: s.id):
+            if s.version == 6 and not s.serves_dhcpv6():
+                continue  # SLAAC: the router's advertisements are all a host needs
             net = ipaddress.ip_network(s.cidr, strict=False)
             mask = net.prefixlen if net.version == 6 else net.netmask  # IPv6 ranges take a prefix length
             argv.append(f"--dhcp-range=set:{_tag(s)},{net.network_address},static,{mask},{spec.lease_time}s")

@@ -23,6 +23,7 @@ from floatnet.linux.errors import KernelError
 from floatnet.linux.names import IFNAME_MAX
 
 T = TypeVar("T")
+IFA_F_NODAD = 0x02  # an address usable at once: floatnet's addresses are the server's, unique by allocation
 RTPROT_STATIC = 4  # routes floatnet adds; sync_routes only ever removes these (the agent observes only these)
 
 
@@ -246,7 +247,7 @@ def sync_addresses(netns: str | None, ifname: str, wanted: Iterable[str]) -> Cha
     have = get_addresses(netns, ifname)
     add, remove = sorted(want - have), sorted(have - want)
     if len(add) + len(remove) > BATCH_AT:
-        lines = [f"addr del {c} dev {ifname}" for c in remove] + [f"addr add {c} dev {ifname}" for c in add]
+        lines = [f"addr del {c} dev {ifname}" for c in remove] + [f"addr add {c} dev {ifname}{_nodad(c)}" for c in add]
         _ip_batch(netns, lines, f"sync addresses {ifname}")
         return Changed(frozenset(add), frozenset(remove))
 
@@ -325,8 +326,9 @@ def _ip_batch(netns: str, commands: list[str], what: str) -> None:
 def _addr_in(ipr: IPRoute, idx: int, cidr: str, op: str) -> bool:
     """Add/delete one address with an open IPRoute; False when already there / already gone."""
     iface = ipaddress.ip_interface(cidr)
+    flags = {"flags": IFA_F_NODAD} if op == "add" and iface.version == 6 else {}
     try:
-        ipr.addr(op, index=idx, address=str(iface.ip), prefixlen=iface.network.prefixlen)
+        ipr.addr(op, index=idx, address=str(iface.ip), prefixlen=iface.network.prefixlen, **flags)
     except NetlinkError as exc:
         if (op == "add" and exc.code == 17) or (op == "del" and exc.code in (99, 19)):
             return False
@@ -334,12 +336,18 @@ def _addr_in(ipr: IPRoute, idx: int, cidr: str, op: str) -> bool:
     return True
 
 
+def _nodad(cidr: str) -> str:
+    """``ip addr add``'s flag for an IPv6 address: no duplicate address detection (see ``IFA_F_NODAD``)."""
+    return " nodad" if ipaddress.ip_interface(cidr).version == 6 else ""
+
+
 def _route_key(dst: str) -> str:
     return str(ipaddress.ip_network(dst, strict=False))
 
 
 def get_routes(netns: str, proto: int | None = RTPROT_STATIC) -> dict[str, str]:
-    """IPv4 main-table routes with a gateway, ``{dst_cidr: via}`` (``0.0.0.0/0`` is the default route).
+    """Main-table routes with a gateway, IPv4 and IPv6, ``{dst_cidr: via}`` (``0.0.0.0/0`` and ``::/0`` are the
+    default routes).
 
     Only routes of protocol ``proto`` (default: the ones floatnet adds) unless ``proto`` is None.
     """
@@ -386,7 +394,7 @@ def _write_sysctl(key: str, value: str) -> None:
             f.write(value.encode())
 
 
-FORWARDING_SYSCTLS = ("net.ipv4.ip_forward",)
+FORWARDING_SYSCTLS = ("net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding")
 # A router forwards hairpin traffic out of the interface it came in: an ICMP redirect would then tell the
 # instance to send floating-IP traffic straight to the other instance, which drops it. Neutron turns them off
 # too.
@@ -394,7 +402,8 @@ NO_REDIRECTS = ("net.ipv4.conf.all.send_redirects", "net.ipv4.conf.default.send_
 
 
 def set_forwarding(netns: str, on: bool) -> None:
-    """Turn IPv4 forwarding on (and ICMP redirects off) or off inside a namespace; never the root one."""
+    """Turn IPv4 and IPv6 forwarding on (and ICMP redirects off) or off inside a namespace; never the root one.
+    (A forwarding IPv6 device ignores router advertisements: a router's routes are the ones floatnet sets.)"""
     if not netns:
         raise KernelError("set forwarding", "root namespace", "refusing to touch the root namespace's sysctls")
     if not _netns.exists(netns):
@@ -413,12 +422,38 @@ def set_forwarding(netns: str, on: bool) -> None:
         raise KernelError("set forwarding", netns, exc) from exc
 
 
+# A floatnet namespace's IPv6 addresses and routes are exactly the ones the agent sets: its devices ignore
+# router advertisements (a DHCP port must not pick up the router's prefix or default route behind the agent's
+# back — the drift check would remove it again and again).
+STATIC_IPV6_SYSCTLS = (
+    "net.ipv6.conf.all.accept_ra", "net.ipv6.conf.default.accept_ra", "net.ipv6.conf.default.autoconf",
+)  # fmt: skip
+
+
+def static_ipv6(netns: str) -> None:
+    """Make devices created in ``netns`` from now on ignore router advertisements (never the root one)."""
+    if not netns:
+        raise KernelError("static ipv6", "root namespace", "refusing to touch the root namespace's sysctls")
+
+    def body() -> None:
+        for key in STATIC_IPV6_SYSCTLS:
+            _write_sysctl(key, "0")
+
+    try:
+        _netns.run_in(netns, body)
+    except OSError as exc:
+        raise KernelError("static ipv6", netns, exc) from exc
+
+
 def get_forwarding(netns: str) -> bool:
-    """Whether IPv4 forwarding is on inside a namespace."""
+    """Whether IPv4 and IPv6 forwarding are both on inside a namespace (one off: not forwarding)."""
 
     def body() -> bool:
-        with open("/proc/sys/net/ipv4/ip_forward", "rb") as f:
-            return f.read().strip() == b"1"
+        on = []
+        for key in FORWARDING_SYSCTLS:
+            with open(f"/proc/sys/{key.replace('.', '/')}", "rb") as f:
+                on.append(f.read().strip() == b"1")
+        return all(on)
 
     return _netns.run_in(netns, body)
 

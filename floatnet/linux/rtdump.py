@@ -90,17 +90,20 @@ def interface_addresses(index: int) -> set[str]:
 
 
 def gateway_routes(table: int, proto: int | None) -> dict[str, str]:
-    """IPv4 routes of ``table`` that have a gateway, ``{dst/len: via}``, only protocol ``proto`` unless None."""
+    """Routes of ``table`` that have a gateway, IPv4 and IPv6, ``{dst/len: via}`` (the default routes are
+    ``0.0.0.0/0`` and ``::/0``), only protocol ``proto`` unless None."""
     out = {}
-    header = _RTMSG.pack(socket.AF_INET, 0, 0, 0, 0, 0, 0, 0, 0)
-    for msg in _messages(RTM_GETROUTE, header, RTM_NEWROUTE):
-        family, dst_len, _src, _tos, short_table, protocol = _RTMSG.unpack_from(msg, 0)[:6]
-        if family != socket.AF_INET or (proto is not None and protocol != proto):
-            continue
-        found = _attrs(msg, _RTMSG.size, (RTA_DST, RTA_GATEWAY, RTA_TABLE))
-        in_table = struct.unpack("=I", found[RTA_TABLE])[0] if RTA_TABLE in found else short_table
-        if in_table != table or RTA_GATEWAY not in found:
-            continue
-        dst = socket.inet_ntoa(found[RTA_DST]) if RTA_DST in found else "0.0.0.0"
-        out[f"{dst}/{dst_len}"] = socket.inet_ntoa(found[RTA_GATEWAY])
+    for family in (socket.AF_INET, socket.AF_INET6):
+        header = _RTMSG.pack(family, 0, 0, 0, 0, 0, 0, 0, 0)
+        for msg in _messages(RTM_GETROUTE, header, RTM_NEWROUTE):
+            found_family, dst_len, _src, _tos, short_table, protocol = _RTMSG.unpack_from(msg, 0)[:6]
+            if found_family != family or (proto is not None and protocol != proto):
+                continue
+            found = _attrs(msg, _RTMSG.size, (RTA_DST, RTA_GATEWAY, RTA_TABLE))
+            in_table = struct.unpack("=I", found[RTA_TABLE])[0] if RTA_TABLE in found else short_table
+            if in_table != table or RTA_GATEWAY not in found:
+                continue
+            blank = b"\0" * len(found[RTA_GATEWAY])
+            dst = ipaddress.ip_address(found.get(RTA_DST, blank))
+            out[f"{dst}/{dst_len}"] = str(ipaddress.ip_address(found[RTA_GATEWAY]))
     return out

@@ -144,3 +144,16 @@ def test_demo_touches_only_what_it_created(demo_run: DemoRun) -> None:
     left = demo_run.with_server()
     assert left["routers"] == {foreign["router1"]} and left["floatingips"] == {foreign["floatingip"]}
     assert left["networks"] == {foreign["vlan_100"], foreign["public_net"]}
+
+
+def test_demo_ipv6_proves_dual_stack_and_cleans_up(demo_run: DemoRun) -> None:
+    """``floatnet demo --ipv6`` (issue 19): vm1's SLAAC address, its own address seen upstream (routed, not
+    NATed), reachable from the upstream once ICMPv6 is admitted; ``--cleanup`` leaves nothing behind."""
+    done = demo_run.demo("--ipv6", "--cleanup")
+    out = done.stdout
+    assert done.returncode == 0 and "all proofs hold" in out, out + done.stderr
+    for claim in ("formed its EUI-64 address 2001:db8:1:0:", "own address: 2001:db8:100::80 saw 2001:db8:1:",
+                  "ping dropped (no IPv6 ingress rule)", "--ethertype IPv6 --protocol ipv6-icmp default"):
+        assert claim in out, claim
+    assert "everything the demo built is gone" in out
+    assert not fl_netns.list_names([demo_run.prefix])

@@ -179,6 +179,8 @@ _HANDLERS: dict[type, Any] = {
     A.DelFipMapping: _unmap,
     A.FlushConntrack: lambda k, a: None,
     A.Garp: lambda k, a: None,
+    A.EnsureRadvd: lambda k, a: k.ns(a.ns, radvd=a.config),
+    A.StopRadvd: lambda k, a: k.ns(a.ns, radvd=None),
     A.EnsureDhcp: lambda k, a: k.dhcp.__setitem__(a.config.network_id, a.config.fingerprint()),
     A.StopDhcp: lambda k, a: k.dhcp.pop(a.network_id, None),
     **{kind: _security for kind in (S.ReplaceGroup, S.DeleteGroup, S.EditMembers, S.CutRules, S.ReplacePortFilter,

@@ -139,6 +139,8 @@ def _dhcp_section(session: Session, network_id: str, subnets: list[Any]) -> dict
                 "dns_nameservers": list(s.dns_nameservers or []),
                 "host_routes": list(s.host_routes or []),
                 "enable_dhcp": s.enable_dhcp,
+                "ipv6_ra_mode": s.ipv6_ra_mode,
+                "ipv6_address_mode": s.ipv6_address_mode,
             }
             for s in subnets
         ],

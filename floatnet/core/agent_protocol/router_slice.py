@@ -44,6 +44,8 @@ def _port_rows(session: Session, router_ids: list[str]) -> Sequence[Any]:
             IPAllocation.subnet_id,
             Subnet.cidr,
             Subnet.gateway_ip,
+            Subnet.ipv6_ra_mode,
+            Subnet.ipv6_address_mode,
             Network.id.label("network_id"),
             Network.network_type,
             Network.physical_network,
@@ -72,6 +74,8 @@ def _router_port(config: Config, row: Any) -> dict[str, Any]:
         "network_type": row.network_type,
         "segmentation_id": row.segmentation_id,
         "mtu": row.mtu,
+        **({"ipv6_ra_mode": row.ipv6_ra_mode, "ipv6_address_mode": row.ipv6_address_mode} if ":" in row.ip_address
+           else {}),
     }
 
 
@@ -157,12 +161,12 @@ def load(
         .where(Router.id.in_(router_ids))
         .order_by(Router.id)
     ).all()
-    gateways: dict[str, dict[str, Any]] = {}
+    gateways: dict[str, dict[str, dict[str, Any]]] = {"gateway": {}, "gateway_ipv6": {}}
     interfaces: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in _port_rows(session, router_ids):
-        if row.port_type == GATEWAY:
-            if ":" not in row.ip_address and row.router_id not in gateways:
-                gateways[row.router_id] = {**_router_port(config, row), "gateway_ip": row.gateway_ip}
+        if row.port_type == GATEWAY:  # the first address of each family: IPv4 is NATed, IPv6 routed
+            family = gateways["gateway_ipv6" if ":" in row.ip_address else "gateway"]
+            family.setdefault(row.router_id, {**_router_port(config, row), "gateway_ip": row.gateway_ip})
         else:
             interfaces[row.router_id].append(_router_port(config, row))
     fips = _floatingips(session, router_ids, floatingip_ids)
@@ -174,7 +178,8 @@ def load(
             "admin_state_up": r.admin_state_up,
             "enable_snat": r.enable_snat,
             "routes": routes.get(r.id, []),
-            "gateway": gateways.get(r.id),
+            "gateway": gateways["gateway"].get(r.id),
+            "gateway_ipv6": gateways["gateway_ipv6"].get(r.id),
             "interfaces": interfaces.get(r.id, []),
             "floatingips": fips.get(r.id, []),
             **({"floatingips_partial": True} if floatingip_ids is not None else {}),

@@ -1,0 +1,145 @@
+"""Issue 19 end to end: the seed made dual-stack — an external IPv6 subnet on the router's gateway, a SLAAC subnet
+on vlan_100 behind the router — judged by traffic from the lab's namespaces.
+
+vm1 forms its EUI-64 address from the router's advertisements (checked with ``ip -j addr`` inside its
+namespace), reaches the upstream's 2001:db8:100::80 over IPv6 with that address as source (the upstream's
+whoami says whom it saw: routed, no NAT), and is reachable from the upstream only once its security group admits
+ICMPv6; IPv4 and its floating IP keep working next to it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from floatnet.core.ipam.ipv6 import eui64
+from floatnet.lab import dhcp6
+from floatnet.lab.names import UPSTREAM_GATEWAY6, WEB_SERVER6
+from tests.e2e.fabric import wait_until
+from tests.e2e.test_diagnose import broken_hop, diagnose, freeze
+from tests.e2e.topology import UPSTREAM, Seed, add_vm, in_ns, ping, whoami
+
+SLAAC_CIDR = "2001:db8:1::/64"
+EXT6_CIDR = "2001:db8:ff::/64"
+
+
+def _subnet(seed: Seed, network_id: str, cidr: str, **extra: Any) -> dict[str, Any]:
+    body = {"network_id": network_id, "ip_version": 6, "cidr": cidr, **extra}
+    return dict(seed.fabric.api("POST", "/subnets", json={"subnet": body})["subnet"])
+
+
+@pytest.fixture(scope="module")
+def dual(seed: Seed) -> dict[str, str]:
+    """The seed plus IPv6: external subnet on the gateway, SLAAC subnet on the router; the upstream's route back."""
+    f = seed.fabric
+    ext6 = _subnet(seed, seed.public["id"], EXT6_CIDR, gateway_ip=UPSTREAM_GATEWAY6, enable_dhcp=False)
+    slaac = _subnet(seed, seed.private["id"], SLAAC_CIDR, ipv6_ra_mode="slaac", ipv6_address_mode="slaac")
+    router_id = seed.router["id"]
+    f.api("PUT", f"/routers/{router_id}/add_router_interface", json={"subnet_id": slaac["id"]})
+    fixed = [{"subnet_id": seed.public_subnet["id"], "ip_address": seed.gateway_ip()}, {"subnet_id": ext6["id"]}]
+    info = {"network_id": seed.public["id"], "external_fixed_ips": fixed}
+    router = f.api("PUT", f"/routers/{router_id}", json={"router": {"external_gateway_info": info}})["router"]
+    addresses = [ip["ip_address"] for ip in router["external_gateway_info"]["external_fixed_ips"]]
+    [gw6] = [address for address in addresses if ":" in address]
+    f.lab("exec", "upstream", "--", "ip", "-6", "route", "replace", SLAAC_CIDR, "via", gw6)
+    return {"gw6": gw6, "vm1_ip6": eui64(SLAAC_CIDR, seed.vms["vm1"].mac)}
+
+
+def _global_addresses(ns: str) -> set[str]:
+    info = json.loads(in_ns(ns, "ip", "-j", "-6", "addr", "show", "dev", "eth0", check=True).stdout)
+    return {a["local"] for i in info for a in i.get("addr_info", []) if a.get("scope") == "global"}
+
+
+def test_vm1_forms_its_eui64_address_from_router_advertisements(seed: Seed, dual: dict[str, str]) -> None:
+    vm1 = seed.vms["vm1"]
+    port = seed.fabric.api("GET", f"/ports/{vm1.port_id}")["port"]
+    assert dual["vm1_ip6"] in {ip["ip_address"] for ip in port["fixed_ips"]}  # the server's record of it
+    wait_until(lambda: dual["vm1_ip6"] in _global_addresses(vm1.ns), 30, "vm1's SLAAC address")
+    routes = json.loads(in_ns(vm1.ns, "ip", "-j", "-6", "route", "show", "default", check=True).stdout)
+    assert routes and routes[0]["gateway"].startswith("fe80::")  # the router's qr- link-local address
+
+
+def test_vm1_reaches_the_upstream_over_ipv6_with_its_own_address(seed: Seed, dual: dict[str, str]) -> None:
+    vm1 = seed.vms["vm1"]
+    wait_until(lambda: dual["vm1_ip6"] in _global_addresses(vm1.ns), 30, "vm1's SLAAC address")
+    seen = wait_until(lambda: whoami(vm1.ns, WEB_SERVER6), 20, "vm1 reaching the upstream over IPv6")
+    assert seen["peer"] == dual["vm1_ip6"], "routed, not NATed: the upstream sees vm1's own address"
+    ipv4 = whoami(vm1.ns, UPSTREAM)
+    assert ipv4 is not None and ipv4["peer"] == seed.fips["fip1"]["floating_ip_address"]  # IPv4 NAT unchanged
+
+
+def test_upstream_reaches_vm1_over_ipv6_as_its_security_group_allows(seed: Seed, dual: dict[str, str]) -> None:
+    f, upstream = seed.fabric, f"{seed.fabric.prefix}upstream"
+    wait_until(lambda: dual["vm1_ip6"] in _global_addresses(seed.vms["vm1"].ns), 30, "vm1's SLAAC address")
+    assert ping(upstream, dual["gw6"])  # the router's gateway answers
+    assert not ping(upstream, dual["vm1_ip6"]), "the default group admits no IPv6 ingress from outside"
+    [group] = f.api("GET", "/security-groups", params={"name": "default"})["security_groups"]
+    rule = {"security_group_id": group["id"], "direction": "ingress", "ethertype": "IPv6", "protocol": "ipv6-icmp"}
+    f.api("POST", "/security-group-rules", json={"security_group_rule": rule})
+    wait_until(lambda: ping(upstream, dual["vm1_ip6"], count=1), 20, "the upstream reaching vm1 over IPv6")
+
+
+def test_dhcpv6_stateful_and_stateless_answer_vm3(seed: Seed, dual: dict[str, str]) -> None:
+    """DHCPv6 from the network's dnsmasq, asked from a new instance as a client would (lab's DHCPv6 probe): the
+    stateful subnet offers the port's own address, the stateless one answers with options only."""
+    private = seed.private["id"]
+    stateful = _subnet(seed, private, "2001:db8:2::/64", ipv6_ra_mode="dhcpv6-stateful",
+                       ipv6_address_mode="dhcpv6-stateful")  # fmt: skip
+    stateless = _subnet(seed, private, "2001:db8:3::/64", ipv6_ra_mode="dhcpv6-stateless",
+                        ipv6_address_mode="dhcpv6-stateless")  # fmt: skip
+    for subnet in (stateful, stateless):
+        seed.fabric.api("PUT", f"/routers/{seed.router['id']}/add_router_interface", json={"subnet_id": subnet["id"]})
+    vm3 = add_vm(seed, "vm3", private)
+    port = seed.fabric.api("GET", f"/ports/{vm3.port_id}")["port"]
+    [address] = [ip["ip_address"] for ip in port["fixed_ips"] if ip["subnet_id"] == stateful["id"]]
+    wait_until(lambda: eui64("2001:db8:3::/64", vm3.mac) in _global_addresses(vm3.ns), 30, "vm3's stateless SLAAC")
+    offer = wait_until(lambda: dhcp6.ask(vm3.ns, "eth0", vm3.mac, stateful=True), 20, "a DHCPv6 offer")
+    assert offer.addresses == (address,) and offer.domains == ("openstacklocal",) and offer.dns_servers
+    info = dhcp6.ask(vm3.ns, "eth0", vm3.mac, stateful=False)
+    assert info is not None and not info.addresses and info.domains == ("openstacklocal",) and info.dns_servers
+
+
+def _radvd(seed: Seed) -> tuple[int, str] | None:
+    """The router's radvd as its pidfile names it (radvd forks a privilege-separation helper too) and the
+    configuration it was started with; None when none runs in the router's namespace."""
+    ns = seed.router_ns
+    out = in_ns(ns, "sh", "-c", "for p in $(ip netns pids " + ns + "); do echo $p $(cat /proc/$p/comm); done")
+    for pid in [int(line.split()[0]) for line in out.stdout.splitlines() if line.endswith("radvd")]:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+        if int(Path(argv[argv.index("-p") + 1]).read_text()) == pid:
+            return pid, Path(argv[argv.index("-C") + 1]).read_text()
+    return None
+
+
+def test_radvd_killed_is_restarted_with_its_configuration(seed: Seed, dual: dict[str, str]) -> None:
+    """A router's radvd is watched like a dnsmasq (pidfd): killed, it is back well before the periodic resync."""
+    old, _ = wait_until(lambda: _radvd(seed), 10, "the router's radvd")
+    os.kill(old, signal.SIGKILL)
+    started = time.monotonic()
+    new, text = wait_until(lambda: (found := _radvd(seed)) and found[0] != old and found, 10, "radvd restarted")
+    assert time.monotonic() - started < 5
+    assert f"prefix {SLAAC_CIDR}" in text and "AdvManagedFlag on;" in text  # stateful subnet added above
+
+
+def test_diagnose_understands_an_ipv6_instance_address(seed: Seed, dual: dict[str, str]) -> None:
+    """``floatnet diagnose <vm1's IPv6 address>``: the routed path (no floating IP) all ok; with the router's
+    ``::/0`` route removed while the agent is frozen, that hop is the first failure."""
+    f, address = seed.fabric, dual["vm1_ip6"]
+    wait_until(lambda: diagnose(f, address)[0] == 0, 20, "diagnose of vm1's IPv6 address all ok")
+    code, doc = diagnose(f, address)
+    checks = {c["name"]: c for c in doc["checks"]}
+    assert "not NATed" in checks["api.routed"]["reason"] and "router.advertisements" in checks
+    assert checks["router.default_route_ipv6"]["reason"] == f"::/0 via {UPSTREAM_GATEWAY6}"
+    thaw = freeze(seed)
+    try:
+        in_ns(seed.router_ns, "ip", "-6", "route", "del", "default", check=True)
+        assert broken_hop(f, address)["name"] == "router.default_route_ipv6"
+    finally:
+        thaw()
+    wait_until(lambda: diagnose(f, address)[0] == 0, 20, "the agent repairing ::/0")
