@@ -29,8 +29,11 @@ def floatingip(f: Facts) -> Result:
 
 
 def associated(f: Facts) -> Result:
-    """The floating IP is associated to a port and a fixed address."""
+    """The floating IP is associated to a port and a fixed address — or, for ``--protocol tcp|udp --port N``
+    on a floating IP shared by port forwarding, one of its forwardings takes that traffic."""
     assert f.fip is not None
+    if f.fip.get("port_forwardings") and not f.fip.get("port_id"):
+        return _forwarded(f)
     if not f.fip.get("port_id") or not f.fip.get("fixed_ip_address"):
         return failed(
             f"{f.fip_address} is not associated to any port",
@@ -44,12 +47,31 @@ def associated(f: Facts) -> Result:
     )
 
 
-def port(f: Facts) -> Result:
-    """The associated port exists, is up, and holds the fixed address."""
+def _forwarded(f: Facts) -> Result:
+    """The forwarding that takes the checked traffic (see :func:`associated`)."""
     assert f.fip is not None
-    shown = f"floatnet port-show {f.fip['port_id']}"
+    shown = f"floatnet floatingip-port-forwarding-list {f.fip_address}"
+    pf, q = f.forwarding, f.query
+    if pf is not None:
+        return passed(f"port forwarding {pf.id}: {pf.protocol} {f.fip_address}:{pf.external_port} -> "
+                      f"{pf.internal_ip}:{pf.internal_port} (port {pf.port_id})", shown)  # fmt: skip
+    if q is None or q.port is None or q.protocol not in ("tcp", "udp"):
+        return failed(f"{f.fip_address} is shared by port forwarding: say which traffic to follow",
+                      f"`floatnet diagnose {f.fip_address} --protocol tcp --port EXTERNAL_PORT`", shown)  # fmt: skip
+    return failed(
+        f"no port forwarding of {f.fip_address} takes {q.protocol}/{q.port}",
+        f"`floatnet floatingip-port-forwarding-create {f.fip_address} --port PORT --internal-ip-address IP "
+        f"--protocol {q.protocol} --internal-protocol-port PORT --external-protocol-port {q.port}`",
+        shown,
+    )
+
+
+def port(f: Facts) -> Result:
+    """The associated (or forwarded-to) port exists, is up, and holds the fixed address."""
+    assert f.fip is not None
+    shown = f"floatnet port-show {f.port_id}"
     if f.port is None:
-        return failed(f"port {f.fip['port_id']} no longer exists", "associate the floating IP to a live port", shown)
+        return failed(f"port {f.port_id} no longer exists", "associate the floating IP to a live port", shown)
     ips = [fixed.get("ip_address") for fixed in f.port.get("fixed_ips", [])]
     if f.fixed_ip not in ips:
         return failed(

@@ -156,12 +156,21 @@ def _map_entry(f: Facts, name: str, key: str, want: str) -> Result:
 
 
 def dnat(f: Facts) -> Result:
-    """``fip_dnat`` maps the floating IP to the fixed IP (inbound)."""
-    return _map_entry(f, "fip_dnat", f.fip_address, f.fixed_ip)
+    """``fip_dnat`` maps the floating IP to the fixed IP (inbound); for a forwarding, ``pf_addr``/``pf_port``
+    map the floating IP's protocol and port to the instance's address and port."""
+    pf = f.forwarding
+    if pf is None:
+        return _map_entry(f, "fip_dnat", f.fip_address, f.fixed_ip)
+    key = f"{f.fip_address} . {pf.protocol} . {pf.external_port}"
+    address = _map_entry(f, "pf_addr", key, pf.internal_ip)
+    return address if not address.ok else _map_entry(f, "pf_port", key, str(pf.internal_port))
 
 
 def snat(f: Facts) -> Result:
-    """``fip_snat`` maps the fixed IP to the floating IP (outbound)."""
+    """``fip_snat`` maps the fixed IP to the floating IP (outbound); a forwarding's replies need none (its
+    connection's own DNAT is undone by conntrack)."""
+    if f.forwarding is not None:
+        return passed("forwarded traffic: replies are translated back by its conntrack entry, no fip_snat needed")
     return _map_entry(f, "fip_snat", f.fixed_ip, f.fip_address)
 
 

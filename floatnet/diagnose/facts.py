@@ -49,6 +49,40 @@ class Query:
     source: str | None = None
 
 
+@dataclass(frozen=True)
+class Forwarding:
+    """One port forwarding as the checked traffic meets it: ``protocol`` ``external_port`` of the floating IP
+    to ``internal_ip``:``internal_port`` of port ``port_id`` (N-N ranges keep the offset)."""
+
+    id: str
+    protocol: str
+    external_port: int
+    internal_ip: str
+    internal_port: int
+    port_id: str
+
+    @staticmethod
+    def matching(pf: dict[str, Any], protocol: str, port: int) -> Forwarding | None:
+        """``pf`` (Neutron's body) as met by ``protocol``/``port`` traffic, or None if it does not take it."""
+        ext = _span(pf, "external")
+        if pf.get("protocol") != protocol or not ext[0] <= port <= ext[1]:
+            return None
+        internal = _span(pf, "internal")
+        offset = port - ext[0] if internal[1] - internal[0] == ext[1] - ext[0] else 0
+        return Forwarding(str(pf["id"]), protocol, port, str(pf["internal_ip_address"]), internal[0] + offset,
+                          str(pf["internal_port_id"]))  # fmt: skip
+
+
+def _span(pf: dict[str, Any], side: str) -> tuple[int, int]:
+    """A forwarding's ``external``/``internal`` ports as (first, last), from ``<side>_port`` or
+    ``<side>_port_range`` (``N:M``)."""
+    single = pf.get(f"{side}_port")
+    if single is not None:
+        return int(single), int(single)
+    first, _, last = str(pf[f"{side}_port_range"]).partition(":")
+    return int(first), int(last or first)
+
+
 def ip_in(ip: str, cidr: str) -> bool:
     return ipaddress.ip_address(ip) in ipaddress.ip_network(cidr, strict=False)
 
@@ -77,15 +111,36 @@ class Facts:
         assert self.fip is not None
         return str(self.fip["floating_ip_address"])
 
+    @cached_property
+    def forwarding(self) -> Forwarding | None:
+        """The port forwarding the checked traffic takes (``--protocol tcp|udp --port N`` inside one of the
+        floating IP's external ports or ranges), or None: an associated floating IP, other traffic, no match."""
+        q = self.query
+        if self.fip is None or self.fip.get("port_id") or q is None or q.port is None or not self.fip.get(
+            "port_forwardings"
+        ):
+            return None
+        for pf in self.api.port_forwardings(str(self.fip["id"])):
+            found = Forwarding.matching(pf, q.protocol, q.port)
+            if found is not None:
+                return found
+        return None
+
     @property
     def fixed_ip(self) -> str:
+        """The instance address the traffic reaches: the association's, or the forwarding's."""
         assert self.fip is not None
-        return str(self.fip["fixed_ip_address"])
+        return self.forwarding.internal_ip if self.forwarding else str(self.fip["fixed_ip_address"])
+
+    @property
+    def port_id(self) -> str:
+        """The instance port the traffic reaches: the association's, or the forwarding's."""
+        assert self.fip is not None
+        return self.forwarding.port_id if self.forwarding else str(self.fip["port_id"])
 
     @cached_property
     def port(self) -> dict[str, Any] | None:
-        assert self.fip is not None
-        return self.api.show("port", self.fip["port_id"])
+        return self.api.show("port", self.port_id)
 
     @cached_property
     def subnet(self) -> dict[str, Any] | None:
@@ -173,7 +228,10 @@ class Facts:
     def traffic(self) -> Traffic | None:
         """The flow to judge (None: no ``--protocol`` given; a summary is judged instead)."""
         q = self.query
-        return None if q is None else make_traffic(self.source, q.protocol, q.port, q.icmp_type, q.icmp_code)
+        if q is None:
+            return None
+        port = self.forwarding.internal_port if self.forwarding else q.port  # the groups see it after DNAT
+        return make_traffic(self.source, q.protocol, port, q.icmp_type, q.icmp_code)
 
     @cached_property
     def security_groups(self) -> list[dict[str, Any]]:

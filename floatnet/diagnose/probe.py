@@ -180,6 +180,8 @@ def _nft_scalar(value: Any) -> str:
     """
     if isinstance(value, dict) and "elem" in value:
         return _nft_scalar(value["elem"].get("val"))
+    if isinstance(value, dict) and "concat" in value:  # a concatenated key (port forwardings): "a . tcp . 22"
+        return " . ".join(_nft_scalar(part) for part in value["concat"])
     return str(value)
 
 

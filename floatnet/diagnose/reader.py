@@ -96,6 +96,10 @@ class NeutronReader:
         exact = [fip for fip in found if fip.get("floating_ip_address") == ref]
         return exact[0] if exact else None
 
+    def port_forwardings(self, fip_id: str) -> list[dict[str, Any]]:
+        """The floating IP's port forwardings, whole (the floating IP's own summary lacks the internal port)."""
+        return self.query("port_forwarding", f"floatingips/{fip_id}/port_forwardings")
+
     def router_ports(self, router_id: str, device_owner: str) -> list[dict[str, Any]]:
         """The router's ports of one kind (``network:router_interface`` / ``network:router_gateway``)."""
         ports = self.query("port", device_id=router_id, device_owner=device_owner)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.e2e.fabric import Fabric, wait_until
+from tests.e2e.test_security_show import check_of, diagnose
 from tests.e2e.topology import Seed, add_vm, probe
 
 
@@ -41,3 +42,22 @@ def test_two_instances_share_one_floating_ip(fabric: Fabric, seed: Seed) -> None
     f.api("DELETE", f"/floatingips/{fip['id']}")
     wait_until(lambda: _who(upstream, address, 8003) is None, 20, f"{address}:8003 closed with its floating IP")
     assert _who(upstream, seed.fips["fip1"]["floating_ip_address"], 80) == "vm1"  # the plain FIP is untouched
+
+
+def test_diagnose_follows_a_forwarding(fabric: Fabric, seed: Seed) -> None:
+    """``floatnet diagnose FIP --protocol tcp --port N`` follows the forwarding that takes port N to its
+    instance (API, the router's pf maps, the port's groups and filter) and names a port nobody forwards."""
+    f, upstream = fabric, f"{fabric.prefix}upstream"
+    fip = f.api("POST", "/floatingips", json={"floatingip": {"floating_network_id": seed.public["id"]}})["floatingip"]
+    address = fip["floating_ip_address"]
+    pf = _forward(f, fip["id"], seed.vms["vm2"], 8012)
+    wait_until(lambda: _who(upstream, address, 8012) == "vm2", 20, f"{address}:8012 reaches vm2")
+    doc = diagnose(f, address, "--protocol", "tcp", "--port", "8012")
+    failing = [c for c in doc["checks"] if c["status"] == "FAIL"]
+    assert not failing, failing
+    assert pf["id"] in check_of(doc, "api.associated")["reason"]
+    assert "pf_port" in check_of(doc, "nat.dnat")["reason"] and ":80" in check_of(doc, "api.associated")["reason"]
+    other = diagnose(f, address, "--protocol", "tcp", "--port", "8019")
+    verdict = check_of(other, "api.associated")
+    assert verdict["status"] == "FAIL" and "no port forwarding" in verdict["reason"]
+    f.api("DELETE", f"/floatingips/{fip['id']}")
