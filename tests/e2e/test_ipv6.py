@@ -143,3 +143,17 @@ def test_diagnose_understands_an_ipv6_instance_address(seed: Seed, dual: dict[st
     finally:
         thaw()
     wait_until(lambda: diagnose(f, address)[0] == 0, 20, "the agent repairing ::/0")
+
+
+def test_instance_names_resolve_to_their_ipv6_addresses(seed: Seed, dual: dict[str, str]) -> None:
+    """The network's dnsmasq answers an instance's name with its IPv6 address too (AAAA), however the address
+    was formed (SLAAC here: the server records the EUI-64 address)."""
+    f, vm1, vm2 = seed.fabric, seed.vms["vm1"], seed.vms["vm2"]
+    f.api("PUT", f"/ports/{vm2.port_id}", json={"port": {"dns_name": "web6"}})
+    vm2_ip6 = eui64(SLAAC_CIDR, vm2.mac)
+
+    def answered() -> bool:
+        out = in_ns(vm1.ns, "getent", "ahostsv6", "web6.openstacklocal").stdout
+        return vm2_ip6 in out.split()
+
+    wait_until(answered, 20, "web6.openstacklocal resolved to vm2's IPv6 address")
