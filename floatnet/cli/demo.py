@@ -87,9 +87,10 @@ TEARDOWN = [
     (("vlan_100", "vlan_100_subnet01", "vlan_100_subnet6"), (), ["net-delete", "{vlan_100}"]),
     (("public_net", "public_eth0_subnet01", "public_eth0_subnet6"), (), ["net-delete", "{public_net}"]),
     *demo_security.TEARDOWN,
+    *demo_ipv6.TEARDOWN,
 ]  # fmt: skip
 COLLECTIONS = {key: collection for key, collection, _ in SEED} | {"floatingip": "floatingips"}
-COLLECTIONS |= demo_security.COLLECTIONS
+COLLECTIONS |= demo_security.COLLECTIONS | demo_ipv6.COLLECTIONS
 
 
 class DemoError(RuntimeError):

@@ -36,6 +36,10 @@ STEPS = [
 ]  # fmt: skip
 RULE = ["security-group-rule-create", "--direction", "ingress", "--ethertype", "IPv6", "--protocol", "ipv6-icmp",
         "default"]  # fmt: skip
+RULE_KEY = "sg_rule_icmpv6"  # the rule's id as the demo records it, so its teardown deletes exactly that rule
+# what cli/demo.py's teardown removes of this step besides the seed's (subnets go with their networks)
+TEARDOWN = [((RULE_KEY,), (), ["security-group-rule-delete", "{" + RULE_KEY + "}"])]
+COLLECTIONS = {RULE_KEY: "security-group-rules", **{key: collection for key, collection, _ in STEPS if collection}}
 
 
 def _addresses(ns: str) -> set[str]:
@@ -87,7 +91,8 @@ def run(demo: Demo, ctx: LabContext) -> None:
         vm1, address, f"vm1 -> outside ({WEB_SERVER6}) seen as its own address", WEB_SERVER6), CONVERGENCE))
     if not _rule_present(demo):
         demo.check(proofs.ping_dropped(up, address, f"upstream -> {address} ping dropped (no IPv6 ingress rule)"))
-        demo.floatnet(*RULE)
+        made = demo.floatnet(*RULE, "-f", "value", "-c", "id")
+        demo.owned.add(RULE_KEY, made.stdout.strip())
     demo.check(proofs.eventually(lambda: proofs.ping(up, address, f"upstream -> {address} ping"), CONVERGENCE))
 
 

@@ -157,3 +157,5 @@ def test_demo_ipv6_proves_dual_stack_and_cleans_up(demo_run: DemoRun) -> None:
         assert claim in out, claim
     assert "everything the demo built is gone" in out
     assert not fl_netns.list_names([demo_run.prefix])
+    left = demo_run.with_server()["security_group_rules"]
+    assert len(left) == 4, left  # the default group's own four rules: the demo's ICMPv6 rule went with it
