@@ -137,16 +137,22 @@ def load_tags(session: Session, resource_type: str, ids: Iterable[str] | Select[
     return result
 
 
+_OPTS = ExtraDhcpOpt.__table__
+_DHCP_OPTS = select(_OPTS.c.port_id, _OPTS.c.opt_name, _OPTS.c.opt_value, _OPTS.c.ip_version).order_by(
+    _OPTS.c.port_id, _OPTS.c.ip_version, _OPTS.c.opt_name
+)
+_DHCP_OPTS_OF = _DHCP_OPTS.where(_OPTS.c.port_id.in_(bindparam("ids", expanding=True)))  # built once
+
+
 def load_dhcp_opts(session: Session, port_ids: Iterable[str] | Select[Any]) -> dict[str, list[dict[str, Any]]]:
     """The extra DHCP options of many ports in one query (``port_ids``: a list or a SELECT of ids), in a
     stable order: the ports API renders them, the agents' host state hands them to dnsmasq."""
     result: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    ids = port_ids if isinstance(port_ids, Select) else list(port_ids)
-    rows = session.execute(
-        select(ExtraDhcpOpt.port_id, ExtraDhcpOpt.opt_name, ExtraDhcpOpt.opt_value, ExtraDhcpOpt.ip_version)
-        .where(ExtraDhcpOpt.port_id.in_(ids))
-        .order_by(ExtraDhcpOpt.port_id, ExtraDhcpOpt.ip_version, ExtraDhcpOpt.opt_name)
-    )
+    conn = session.connection()
+    if isinstance(port_ids, Select):
+        rows = conn.execute(_DHCP_OPTS.where(_OPTS.c.port_id.in_(port_ids)))
+    else:
+        rows = conn.execute(_DHCP_OPTS_OF, {"ids": list(port_ids)})
     for port_id, name, value, version in rows:
         result[port_id].append({"opt_name": name, "opt_value": value, "ip_version": version})
     return result

@@ -19,7 +19,7 @@ import ipaddress
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Select, delete, insert, select
+from sqlalchemy import Select, bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from floatnet.core.agent_protocol import changes
@@ -195,15 +195,25 @@ def leave_groups(session: Session, port: Any) -> None:
     _log_membership(session, current_groups(session, port.id))
 
 
+_BOUND = select(BINDINGS.c.port_id, BINDINGS.c.security_group_id).order_by(BINDINGS.c.security_group_id)
+_PAIRS = select(PAIRS.c.port_id, PAIRS.c.ip_address, PAIRS.c.mac_address)
+# built once (a port show renders through these on every request)
+_BOUND_OF = _BOUND.where(BINDINGS.c.port_id.in_(bindparam("ids", expanding=True)))
+_PAIRS_OF = _PAIRS.where(PAIRS.c.port_id.in_(bindparam("ids", expanding=True)))
+
+
 def attachments(session: Session, ids: list[str] | Select[Any]) -> tuple[dict[str, list[str]], dict[str, list[Any]]]:
     """Groups and address pairs of many ports (two queries; ``ids``: a list or a SELECT of port ids)."""
     groups: dict[str, list[str]] = defaultdict(list)
     pairs: dict[str, list[dict[str, str]]] = defaultdict(list)
     conn = session.connection()
-    bound = select(BINDINGS.c.port_id, BINDINGS.c.security_group_id).where(BINDINGS.c.port_id.in_(ids))
-    for port_id, group_id in conn.execute(bound.order_by(BINDINGS.c.security_group_id)):
+    if isinstance(ids, Select):
+        bound = conn.execute(_BOUND.where(BINDINGS.c.port_id.in_(ids)))
+        stored = conn.execute(_PAIRS.where(PAIRS.c.port_id.in_(ids)))
+    else:
+        bound, stored = conn.execute(_BOUND_OF, {"ids": ids}), conn.execute(_PAIRS_OF, {"ids": ids})
+    for port_id, group_id in bound:
         groups[port_id].append(group_id)
-    stored = select(PAIRS.c.port_id, PAIRS.c.ip_address, PAIRS.c.mac_address).where(PAIRS.c.port_id.in_(ids))
-    for port_id, ip_address, mac in conn.execute(stored):
+    for port_id, ip_address, mac in stored:
         pairs[port_id].append({"ip_address": ip_address, "mac_address": mac})
     return groups, pairs
