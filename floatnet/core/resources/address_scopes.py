@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from floatnet.core.access import policy, sharing
@@ -22,10 +22,10 @@ from floatnet.core.context import RequestContext
 from floatnet.core.errors import NotFound
 from floatnet.core.listing import ListQuery, Page, apply, sql_filters
 from floatnet.core.pool_errors import AddressScopeInUse, AddressScopeNotFound, AddressScopeUpdateError
-from floatnet.core.resources import rbac_rows, tags
-from floatnet.core.service import Core, check_revision, load_tags, owner_project, standard_attrs
+from floatnet.core.resources import rbac_rows, shareable
+from floatnet.core.service import Core, check_revision, load_tags, standard_attrs
 from floatnet.core.validation import Attr, list_of, project_id, string, to_bool, to_int, validate
-from floatnet.db.models import AddressScope, Subnet, SubnetPool, Tag, new_id
+from floatnet.db.models import AddressScope, Subnet, SubnetPool, new_id
 
 KIND = "address_scope"
 SPEC: dict[str, Attr] = {
@@ -130,11 +130,7 @@ class AddressScopeService:
         return self.core.db.run(lambda s: render_many(s, ctx, [get_scope(s, ctx, resource_id)])[0], write=False)
 
     def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
-        attrs = validate(KIND, SPEC, body, creating=True)
-        project = owner_project(ctx, attrs)
-        target = {"project_id": project}
-        policy.check(ctx, "create_address_scope", target)
-        policy.check_attributes(ctx, "create", KIND, [k for k in attrs if k in body], target, attrs)
+        attrs, project = shareable.create_request(ctx, KIND, "create_address_scope", SPEC, body)
 
         def work(session: Session) -> dict[str, Any]:
             scope = AddressScope(
@@ -147,11 +143,7 @@ class AddressScopeService:
                 status="ACTIVE",
                 revision_number=0,
             )
-            session.add(scope)
-            session.flush()
-            rbac_rows.set_wildcard(session, KIND, scope, sharing.SHARED, attrs["shared"])
-            tags.set_requested(session, KIND, scope.id, attrs)
-            changes.created(session, KIND, scope.id)
+            shareable.add(session, KIND, scope, attrs)
             return render_many(session, ctx, [scope])[0]
 
         return self.core.db.run(work)
@@ -190,8 +182,4 @@ class AddressScopeService:
         used = session.scalar(select(SubnetPool.id).where(SubnetPool.address_scope_id == scope.id).limit(1))
         if used is not None:
             raise AddressScopeInUse(address_scope_id=scope.id)
-        session.execute(delete(Tag).where(Tag.resource_type == KIND, Tag.resource_id == scope.id))
-        rbac_rows.forget(session, KIND, scope.id)
-        session.delete(scope)
-        session.flush()
-        changes.deleted(session, KIND, scope.id)
+        shareable.remove(session, KIND, scope)

@@ -13,7 +13,7 @@ import ipaddress
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from floatnet.core.access import policy, sharing
@@ -36,9 +36,9 @@ from floatnet.core.pool_errors import (
     SubnetPoolNotFound,
     UnsupportedMinSubnetPoolPrefix,
 )
-from floatnet.core.resources import rbac_rows, tags
+from floatnet.core.resources import shareable
 from floatnet.core.resources.address_scopes import get_scope, get_visible, may_use, page_in_sql
-from floatnet.core.service import Core, check_revision, load_tags, owner_project, standard_attrs
+from floatnet.core.service import Core, check_revision, load_tags, standard_attrs
 from floatnet.core.validation import (
     Attr,
     cidr,
@@ -51,7 +51,7 @@ from floatnet.core.validation import (
     to_uuid,
     validate,
 )
-from floatnet.db.models import AddressScope, Subnet, SubnetPool, Tag, new_id
+from floatnet.db.models import AddressScope, Subnet, SubnetPool, new_id
 from floatnet.db.session import serialize
 
 KIND = "subnetpool"
@@ -202,20 +202,12 @@ class SubnetPoolService:
         return self.core.db.run(lambda s: render_many(s, ctx, [get_pool(s, ctx, resource_id)])[0], write=False)
 
     def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
-        attrs = validate(KIND, SPEC, body, creating=True)
-        project = owner_project(ctx, attrs)
-        target = {"project_id": project}
-        policy.check(ctx, "create_subnetpool", target)
-        policy.check_attributes(ctx, "create", KIND, [k for k in attrs if k in body], target, attrs)
+        attrs, project = shareable.create_request(ctx, KIND, "create_subnetpool", SPEC, body)
 
         def work(session: Session) -> dict[str, Any]:
             pool = SubnetPool(id=new_id(), project_id=project, status="ACTIVE", revision_number=0, is_default=False)
             _apply(session, ctx, pool, attrs)
-            session.add(pool)
-            session.flush()
-            rbac_rows.set_wildcard(session, KIND, pool, sharing.SHARED, attrs["shared"])
-            tags.set_requested(session, KIND, pool.id, attrs)
-            changes.created(session, KIND, pool.id)
+            shareable.add(session, KIND, pool, attrs)
             return render_many(session, ctx, [pool])[0]
 
         return self.core.db.run(work)
@@ -258,11 +250,7 @@ class SubnetPoolService:
         policy.check(ctx, "delete_subnetpool", {"project_id": pool.project_id, "shared": pool.shared})
         if session.scalar(select(Subnet.id).where(Subnet.subnetpool_id == pool.id).limit(1)) is not None:
             raise SubnetPoolDeleteError(reason="Subnet pool has existing allocations")
-        session.execute(delete(Tag).where(Tag.resource_type == KIND, Tag.resource_id == pool.id))
-        rbac_rows.forget(session, KIND, pool.id)
-        session.delete(pool)
-        session.flush()
-        changes.deleted(session, KIND, pool.id)
+        shareable.remove(session, KIND, pool)
 
     def change_prefixes(self, ctx: RequestContext, pool_id: str, body: Any, adding: bool) -> dict[str, Any]:
         """``PUT /v2.0/subnetpools/{id}/add_prefixes`` or ``remove_prefixes`` with ``{"prefixes": [...]}``:
