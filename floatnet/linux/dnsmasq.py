@@ -21,12 +21,10 @@ import ipaddress
 import os
 import re
 import signal
-import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from floatnet.linux import netns as _netns
+from floatnet.linux import daemons
 from floatnet.linux.errors import KernelError
 from floatnet.linux.ovs_daemon import pid_alive
 
@@ -334,47 +332,18 @@ class Dnsmasq:
         self._start(spec, argv)
         return "restarted" if pid is not None else "started"
 
-    def _start(self, spec: DhcpSpec, argv: list[str], timeout: float = 5.0) -> int:
+    def _start(self, spec: DhcpSpec, argv: list[str]) -> int:
         """Run dnsmasq in the namespace; it daemonizes (outliving an agent restart) once its sockets bound."""
-        if not _netns.exists(spec.netns):
-            raise KernelError("start dnsmasq", spec.network_id, f"namespace {spec.netns} does not exist")
         self._pidfile(spec.network_id).unlink(missing_ok=True)
-        try:
-            proc = subprocess.run(
-                _netns.exec_argv(spec.netns, argv), stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                timeout=timeout, check=False,
-            )  # fmt: skip
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise KernelError("start dnsmasq", spec.network_id, exc) from exc
-        if proc.returncode != 0:
-            raise KernelError("start dnsmasq", spec.network_id, proc.stderr.strip() or f"exit {proc.returncode}")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            pid = self.pid(spec.network_id)
-            if pid is not None:
-                return pid
-            time.sleep(0.02)
-        raise KernelError("start dnsmasq", spec.network_id, "no live process behind the pidfile")
+        return daemons.start(spec.netns, argv, "start dnsmasq", spec.network_id, lambda: self.pid(spec.network_id))
 
-    def _terminate(self, pid: int, network_id: str, timeout: float = 5.0) -> None:
-        needle = f"--pid-file={self._pidfile(network_id)}"
-        if not pid_alive(pid, needle):
-            return
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while pid_alive(pid, needle) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        if pid_alive(pid, needle):
-            os.kill(pid, signal.SIGKILL)
+    def _terminate(self, pid: int, network_id: str) -> None:
+        daemons.terminate(pid, f"--pid-file={self._pidfile(network_id)}")
 
     def stop(self, network_id: str) -> bool:
         """Stop the network's dnsmasq (by its checked PID) and remove its files; True if one was running."""
         pid = self.pid(network_id)
         if pid is not None:
             self._terminate(pid, network_id)
-        d = self._dir(network_id)
-        if d.is_dir():
-            for f in d.iterdir():
-                f.unlink(missing_ok=True)
-            d.rmdir()
+        daemons.remove_files(self._dir(network_id))
         return pid is not None

@@ -17,11 +17,10 @@ from __future__ import annotations
 import os
 import re
 import signal
-import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from floatnet.linux import daemons
 from floatnet.linux import netns as _netns
 from floatnet.linux.dnsmasq import write_atomically
 from floatnet.linux.errors import KernelError
@@ -136,36 +135,15 @@ class Radvd:
         self._start(router_id, netns)
         return "started"
 
-    def _start(self, router_id: str, netns: str, timeout: float = 5.0) -> int:
+    def _start(self, router_id: str, netns: str) -> int:
         """Run radvd in the namespace; it daemonizes once its configuration was read."""
-        if not _netns.exists(netns):
-            raise KernelError("start radvd", router_id, f"namespace {netns} does not exist")
         d = self._dir(router_id)
         (d / "pid").unlink(missing_ok=True)
         argv = ["radvd", "-C", str(d / "radvd.conf"), "-p", str(d / "pid"), "-m", "logfile", "-l", str(d / "log")]
-        try:
-            proc = subprocess.run(_netns.exec_argv(netns, argv), stdin=subprocess.DEVNULL, capture_output=True,
-                                  text=True, timeout=timeout, check=False)  # fmt: skip
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise KernelError("start radvd", router_id, exc) from exc
-        if proc.returncode != 0:
-            raise KernelError("start radvd", router_id, proc.stderr.strip() or f"exit {proc.returncode}")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            pid = self.pid(router_id)
-            if pid is not None:
-                return pid
-            time.sleep(0.02)
-        raise KernelError("start radvd", router_id, "no live process behind the pidfile")
+        return daemons.start(netns, argv, "start radvd", router_id, lambda: self.pid(router_id))
 
-    def _terminate(self, router_id: str, pid: int, timeout: float = 5.0) -> None:
-        needle = str(self._dir(router_id) / "pid")
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while pid_alive(pid, needle) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        if pid_alive(pid, needle):
-            os.kill(pid, signal.SIGKILL)
+    def _terminate(self, router_id: str, pid: int) -> None:
+        daemons.terminate(pid, str(self._dir(router_id) / "pid"))
 
     def stop(self, router_id: str) -> bool:
         """Stop the router's radvd (by its checked PID) and remove its files; True if one was running."""
@@ -173,8 +151,5 @@ class Radvd:
         pid = self.pid(router_id)
         if pid is not None:
             self._terminate(router_id, pid)
-        if d.is_dir():
-            for f in d.iterdir():
-                f.unlink(missing_ok=True)
-            d.rmdir()
+        daemons.remove_files(d)
         return pid is not None
