@@ -142,11 +142,18 @@ class AgentSchedulerService:
         resource_id = validate(kind.key, kind.spec, body, creating=True)[kind.key]
         self.core.db.run(lambda s: self._add(s, ctx, kind, agent_id, resource_id))
 
-    def _add(self, session: Session, ctx: RequestContext, kind: Kind, agent_id: str, resource_id: str) -> None:
-        agent = self._agent(session, ctx, kind, agent_id, "create")
+    def _agent_and_resource(
+        self, session: Session, ctx: RequestContext, kind: Kind, agent_id: str, verb: str, resource_id: str
+    ) -> tuple[Agent, Any]:
+        """The agent (checked for ``verb``) and the router/network a scheduling request names (404s)."""
+        agent = self._agent(session, ctx, kind, agent_id, verb)
         resource = session.get(kind.model, resource_id)
         if resource is None:
             raise kind.missing(**{kind.missing_key: resource_id})
+        return agent, resource
+
+    def _add(self, session: Session, ctx: RequestContext, kind: Kind, agent_id: str, resource_id: str) -> None:
+        agent, resource = self._agent_and_resource(session, ctx, kind, agent_id, "create", resource_id)
         current = _agent_of_host(
             session, kind, _placement(session, self.core).host_for(kind.name, resource_id)
         ) if resource_id in _scheduled(session, kind) else None  # fmt: skip
@@ -161,10 +168,7 @@ class AgentSchedulerService:
         self.core.db.run(lambda s: self._remove(s, ctx, kind, agent_id, resource_id))
 
     def _remove(self, session: Session, ctx: RequestContext, kind: Kind, agent_id: str, resource_id: str) -> None:
-        agent = self._agent(session, ctx, kind, agent_id, "delete")
-        resource = session.get(kind.model, resource_id)
-        if resource is None:
-            raise kind.missing(**{kind.missing_key: resource_id})
+        agent, resource = self._agent_and_resource(session, ctx, kind, agent_id, "delete", resource_id)
         host = _placement(session, self.core).host_for(kind.name, resource_id)
         if resource_id not in _scheduled(session, kind) or host != agent.host:
             raise kind.not_hosted(**{kind.key: resource_id, "agent_id": agent_id})
