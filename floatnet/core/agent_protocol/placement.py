@@ -24,7 +24,7 @@ Reads never write: until the next report, an unbound resource is placed by the c
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import exists, select
@@ -44,54 +44,59 @@ def failover_on(config: Config, kind: str) -> bool:
 
 
 def settle(session: Session, config: Config, dead_after: float) -> int:
-    """Bind what is unbound and fail over what must move (see the module docstring); how many rows changed."""
+    """Bind what is unbound and fail over what must move (see the module docstring); how many rows changed.
+
+    Runs on every heartbeat, so the common case — everything bound, no binding on a dead agent — costs two
+    small queries per kind that find nothing; the agents are read only when something must be placed."""
     cutoff = utcnow() - timedelta(seconds=dead_after)
     changed = 0
     for kind, agent_type in AGENT_TYPE.items():
-        agents = session.execute(
-            select(Agent.id, Agent.host, Agent.heartbeat_timestamp, Agent.admin_state_up).where(
-                Agent.agent_type == agent_type
-            )
-        ).all()
-        live = {a.id for a in agents if a.heartbeat_timestamp is not None and a.heartbeat_timestamp > cutoff}
-        alive = {a.host: a.id for a in agents if a.id in live and a.admin_state_up}
+        unbound = _unbound(session, kind)
+        stranded = _stranded(session, kind, agent_type, cutoff) if failover_on(config, kind) else []
+        if not unbound and not stranded:
+            continue
+        alive = _alive(session, agent_type, cutoff)
         if not alive:
             continue  # nothing to bind to: the computation's fallback keeps a restarting node whole
-        changed += _bind_unbound(session, kind, alive)
-        if failover_on(config, kind):
-            changed += _fail_over(session, kind, alive, {a.id for a in agents} - live)
+        model, column = BINDINGS[kind]
+        hosts = sorted(alive)
+        for resource_id in unbound:
+            session.add(model(**{column.key: resource_id, "agent_id": alive[str(choose(resource_id, hosts))]}))
+        for row in stranded:
+            resource_id = getattr(row, column.key)
+            row.agent_id = alive[str(choose(resource_id, hosts))]
+            log_move(session, kind, resource_id)
+        session.flush()
+        changed += len(unbound) + len(stranded)
     return changed
 
 
-def _bind_unbound(session: Session, kind: str, alive: dict[str, str]) -> int:
-    """Bind each placed resource of ``kind`` without a row to the computed choice among ``alive`` hosts."""
-    model, column = BINDINGS[kind]
+def _unbound(session: Session, kind: str) -> list[str]:
+    """The placed resources of ``kind`` without a binding row: every router; networks with a DHCP subnet."""
+    _model, column = BINDINGS[kind]
     resource = Router.id if kind == ROUTER else Subnet.network_id
     unbound = select(resource).where(~exists().where(column == resource))
     if kind == DHCP:
         unbound = unbound.where(Subnet.enable_dhcp.is_(True)).distinct()
-    new = sorted(session.scalars(unbound))
-    hosts = sorted(alive)
-    for resource_id in new:
-        session.add(model(**{column.key: resource_id, "agent_id": alive[str(choose(resource_id, hosts))]}))
-    session.flush()
-    return len(new)
+    return sorted(session.scalars(unbound))
 
 
-def _fail_over(session: Session, kind: str, alive: dict[str, str], dead: set[str]) -> int:
-    """Move the bindings of ``kind`` held by ``dead`` agents to the computed choice among ``alive`` hosts and
-    log each moved resource's change."""
-    if not dead:
-        return 0
-    model, column = BINDINGS[kind]
-    rows = list(session.scalars(select(model).where(model.agent_id.in_(dead))))
-    hosts = sorted(alive)
-    for row in rows:
-        resource_id = getattr(row, column.key)
-        row.agent_id = alive[str(choose(resource_id, hosts))]
-        log_move(session, kind, resource_id)
-    session.flush()
-    return len(rows)
+def _stranded(session: Session, kind: str, agent_type: str, cutoff: datetime) -> list[Any]:
+    """The binding rows of ``kind`` held by agents of ``agent_type`` with no heartbeat since ``cutoff``."""
+    model, _column = BINDINGS[kind]
+    dead = (Agent.heartbeat_timestamp.is_(None)) | (Agent.heartbeat_timestamp <= cutoff)
+    stmt = select(model).join(Agent, Agent.id == model.agent_id).where(Agent.agent_type == agent_type, dead)
+    return list(session.scalars(stmt))
+
+
+def _alive(session: Session, agent_type: str, cutoff: datetime) -> dict[str, str]:
+    """Host -> agent id of the enabled agents of ``agent_type`` that reported since ``cutoff``."""
+    rows = session.execute(
+        select(Agent.host, Agent.id).where(
+            Agent.agent_type == agent_type, Agent.admin_state_up.is_(True), Agent.heartbeat_timestamp > cutoff
+        )
+    )
+    return {host: agent_id for host, agent_id in rows}
 
 
 def log_move(session: Session, kind: str, resource_id: str) -> None:
