@@ -225,7 +225,8 @@ SPOOF_RULES = (
     "udp sport 68 udp dport 67 ip saddr 0.0.0.0 ip daddr 255.255.255.255 return",
     "ether type ip iifname . ip saddr != @port_src4 drop",
     "udp sport 67 drop",
-    "ip6 saddr :: return",
+    "ip6 saddr :: ip6 daddr ff02::/16 icmpv6 type { mld-listener-report, nd-neighbor-solicit, mld2-listener-report } "
+    "return",
     "ether type ip6 iifname . ip6 saddr != @port_src6 drop",
     "udp sport 547 drop",
     "icmpv6 type { nd-router-advert, nd-redirect } drop",
