@@ -13,7 +13,7 @@ APT_PACKAGES=(
   python3 python3-venv python3-pip
   openvswitch-switch openvswitch-common
   nftables libnftables1 dnsmasq-base radvd conntrack
-  iproute2 iputils-ping arping ethtool tcpdump udhcpc busybox socat dnsutils procps
+  iproute2 iputils-ping arping ethtool tcpdump udhcpc isc-dhcp-client busybox socat dnsutils procps
   postgresql
 )
 

@@ -14,6 +14,7 @@ import os
 import select
 import socket
 import struct
+import time
 from dataclasses import dataclass
 
 from floatnet.linux import netns
@@ -22,6 +23,7 @@ SOLICIT, ADVERTISE, REPLY, INFORMATION_REQUEST = 1, 2, 7, 11
 OPT_CLIENTID, OPT_IA_NA, OPT_IAADDR, OPT_ORO, OPT_ELAPSED = 1, 3, 5, 6, 8
 OPT_DNS_SERVERS, OPT_DOMAIN_LIST = 23, 24
 SERVERS = "ff02::1:2"  # All_DHCP_Relay_Agents_and_Servers
+ETH_P_IPV6 = 0x86DD
 
 
 @dataclass(frozen=True)
@@ -91,18 +93,32 @@ def parse(message: bytes) -> Dhcp6Answer:
     return Dhcp6Answer(tuple(addresses), tuple(servers), tuple(domains))
 
 
+def _udp_payload(frame: bytes) -> bytes | None:
+    """The UDP payload of an Ethernet frame carrying IPv6 (no extension headers) to the client port 546."""
+    if len(frame) < 62 or frame[12:14] != b"\x86\xdd" or frame[20] != socket.IPPROTO_UDP:
+        return None
+    return frame[62:] if struct.unpack_from("!H", frame, 56)[0] == 546 else None
+
+
 def _ask(dev: str, mac: str, stateful: bool, timeout: float) -> Dhcp6Answer | None:
+    """Send from port 546 and read the answer off the wire (a packet socket on ``dev``): an instance's own
+    DHCPv6 client bound to port 546 may be the socket the kernel hands the reply to."""
     index = socket.if_nametoindex(dev)
     xid = os.urandom(3)
     wanted = ADVERTISE if stateful else REPLY
-    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
+    with (
+        socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IPV6)) as wire,
+        socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock,
+    ):
+        wire.bind((dev, ETH_P_IPV6))
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, dev.encode())
         sock.bind(("::", 546, 0, index))
         sock.sendto(request(mac, stateful, xid), (SERVERS, 547, 0, index))
-        while select.select([sock], [], [], timeout)[0]:
-            data = sock.recv(4096)
-            if len(data) >= 4 and data[0] == wanted and data[1:4] == xid:
+        deadline = time.monotonic() + timeout
+        while select.select([wire], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            data = _udp_payload(wire.recv(65535))
+            if data is not None and len(data) >= 4 and data[0] == wanted and data[1:4] == xid:
                 return parse(data)
     return None
 

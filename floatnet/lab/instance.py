@@ -3,8 +3,9 @@
 ``create``: a compute port bound to the host (through the API), a namespace with ``eth0`` carrying the port's MAC,
 its veth peer ``tap<port_id[:11]>`` in the bridge from the port's ``binding:vif_details`` (else the physnet's bridge
 from ``bridge_mappings``) with the hypervisor's external_ids — behind the hybrid plug (``qbr``/``qvb``/``qvo``, the
-``qvo`` in OVS) when the details say ``ovs_hybrid_plug``, as os-vif does —, a DHCP client, and echo/whoami servers
-(TCP 7 and 80) so floating-IP tests have something to reach. Every step is recorded before it is taken, so
+``qvo`` in OVS) when the details say ``ovs_hybrid_plug``, as os-vif does —, a DHCP client (and a DHCPv6 client
+when the port has an address on a ``dhcpv6-stateful`` subnet), and echo/whoami servers (TCP 7 and 80) so
+floating-IP tests have something to reach. Every step is recorded before it is taken, so
 ``delete`` (and ``lab down``) can remove a half-built instance.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from floatnet.lab import dhcp_client, hypervisor, procs
+from floatnet.lab import dhcp6_client, dhcp_client, hypervisor, procs
 from floatnet.lab import state as lab_state
 from floatnet.lab.client import LabClient
 from floatnet.lab.context import LabContext
@@ -61,6 +62,26 @@ def _start_processes(ctx: LabContext, inst: Instance) -> None:
     )
 
 
+def _stateful6(api: LabClient, port: dict[str, Any]) -> bool:
+    """Whether the port has an address on a ``dhcpv6-stateful`` subnet (one only DHCPv6 hands out)."""
+    subnets = {fixed["subnet_id"] for fixed in port.get("fixed_ips", []) if ":" in fixed.get("ip_address", "")}
+    return any(api.show("subnet", s).get("ipv6_address_mode") == "dhcpv6-stateful" for s in sorted(subnets))
+
+
+def _start_dhcp6(ctx: LabContext, inst: Instance) -> None:
+    """dhclient -6 in the instance (see :mod:`floatnet.lab.dhcp6_client`), its files under the lab's."""
+    dhcp6_client.write_files(ctx.files)
+    _remove_dhcp6_files(ctx, inst.name)
+    _, pidfile, _ = dhcp6_client.state_files(ctx.files, inst.name)
+    command = dhcp6_client.argv(ctx.files, inst.name, "eth0")
+    inst.procs["dhcp6"] = procs.spawn(procs.in_ns(inst.ns, command), ctx.log_file(f"{inst.name}-dhcp6"), str(pidfile))
+
+
+def _remove_dhcp6_files(ctx: LabContext, name: str) -> None:
+    for path in dhcp6_client.state_files(ctx.files, name):
+        path.unlink(missing_ok=True)
+
+
 def _wire(ctx: LabContext, inst: Instance, mtu: int | None, hybrid: bool) -> None:
     """The instance's veth (``eth0`` inside, the tap outside), through the hybrid plug when the binding asks for
     it (as os-vif does), into OVS."""
@@ -95,6 +116,8 @@ def create(ctx: LabContext, api: LabClient, name: str, network: str, host: str |
     ctx.lease_file(name).unlink(missing_ok=True)
     _wire(ctx, inst, net.get("mtu") or None, hybrid)
     _start_processes(ctx, inst)
+    if _stateful6(api, port):
+        _start_dhcp6(ctx, inst)
     lab_state.save(ctx.state_dir, state)
     if wait > 0:
         wait_for_lease(ctx, name, wait)
@@ -138,6 +161,7 @@ def remove(ctx: LabContext, state: LabState, inst: Instance, api: LabClient | No
     procs.best_effort(errors, f"delete namespace {inst.ns}", netns.delete, inst.ns)
     procs.best_effort(errors, f"remove /etc/netns/{inst.ns}", _remove_etc, ctx, inst.ns)
     ctx.lease_file(inst.name).unlink(missing_ok=True)
+    _remove_dhcp6_files(ctx, inst.name)
     if api is not None:
         procs.best_effort(errors, f"delete port {inst.port_id}", api.delete_port, inst.port_id)
     state.instances.pop(inst.name, None)
@@ -169,5 +193,10 @@ def listing(ctx: LabContext) -> list[dict[str, str]]:
 
 
 def dhcp_lease(ctx: LabContext, name: str) -> dict[str, str] | None:
-    """The instance's current DHCP lease as recorded by its client's script, or None."""
-    return dhcp_client.read_lease(ctx.lease_file(name))
+    """The instance's current DHCP lease as recorded by its client's script, or None; with a DHCPv6 lease
+    too, its address, DNS servers and search domains as ``ip6``, ``dns6``, ``domain6``."""
+    lease = dhcp_client.read_lease(ctx.lease_file(name))
+    lease6 = dhcp_client.read_lease(dhcp6_client.state_files(ctx.files, name)[2])
+    if lease is None or lease6 is None:
+        return lease
+    return {**lease, "ip6": lease6.get("ip", ""), "dns6": lease6.get("dns", ""), "domain6": lease6.get("domain", "")}

@@ -28,8 +28,8 @@ from tests.e2e.fabric import Fabric
 from tests.e2e.topology import Seed, build_seed
 from tests.privileged import kill_ns_pids, skip_items_under, skip_reason
 
-TOOLS = ("ip", "nft", "ovs-vsctl", "ovsdb-server", "ovs-vswitchd", "dnsmasq", "radvd", "udhcpc", "tcpdump", "dig",
-         "conntrack", "ethtool")  # fmt: skip
+TOOLS = ("ip", "nft", "ovs-vsctl", "ovsdb-server", "ovs-vswitchd", "dnsmasq", "radvd", "udhcpc", "dhclient", "tcpdump",
+         "dig", "conntrack", "ethtool")  # fmt: skip
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

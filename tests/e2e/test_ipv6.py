@@ -9,6 +9,7 @@ ICMPv6; IPv4 and its floating IP keep working next to it.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import signal
@@ -19,14 +20,15 @@ from typing import Any
 import pytest
 
 from floatnet.core.ipam.ipv6 import eui64
-from floatnet.lab import dhcp6
+from floatnet.lab import dhcp6 as dhcp6_probe
 from floatnet.lab.names import UPSTREAM_GATEWAY6, WEB_SERVER6
 from tests.e2e.fabric import wait_until
 from tests.e2e.test_diagnose import broken_hop, diagnose, freeze
-from tests.e2e.topology import UPSTREAM, Seed, add_vm, in_ns, ping, whoami
+from tests.e2e.topology import UPSTREAM, Seed, Vm, add_vm, in_ns, ping, whoami
 
 SLAAC_CIDR = "2001:db8:1::/64"
 EXT6_CIDR = "2001:db8:ff::/64"
+STATEFUL_CIDR = "2001:db8:2::/64"
 
 
 def _subnet(seed: Seed, network_id: str, cidr: str, **extra: Any) -> dict[str, Any]:
@@ -85,24 +87,73 @@ def test_upstream_reaches_vm1_over_ipv6_as_its_security_group_allows(seed: Seed,
     wait_until(lambda: ping(upstream, dual["vm1_ip6"], count=1), 20, "the upstream reaching vm1 over IPv6")
 
 
-def test_dhcpv6_stateful_and_stateless_answer_vm3(seed: Seed, dual: dict[str, str]) -> None:
-    """DHCPv6 from the network's dnsmasq, asked from a new instance as a client would (lab's DHCPv6 probe): the
-    stateful subnet offers the port's own address, the stateless one answers with options only."""
+@pytest.fixture(scope="module")
+def dhcp6(seed: Seed, dual: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """A dhcpv6-stateful and a dhcpv6-stateless subnet on vlan_100, both on the router (the upstream routes
+    the stateful prefix back through the router's gateway address)."""
     private = seed.private["id"]
-    stateful = _subnet(seed, private, "2001:db8:2::/64", ipv6_ra_mode="dhcpv6-stateful",
-                       ipv6_address_mode="dhcpv6-stateful")  # fmt: skip
-    stateless = _subnet(seed, private, "2001:db8:3::/64", ipv6_ra_mode="dhcpv6-stateless",
-                        ipv6_address_mode="dhcpv6-stateless")  # fmt: skip
-    for subnet in (stateful, stateless):
+    subnets = {
+        "stateful": _subnet(seed, private, STATEFUL_CIDR, ipv6_ra_mode="dhcpv6-stateful",
+                            ipv6_address_mode="dhcpv6-stateful"),
+        "stateless": _subnet(seed, private, "2001:db8:3::/64", ipv6_ra_mode="dhcpv6-stateless",
+                             ipv6_address_mode="dhcpv6-stateless"),
+    }  # fmt: skip
+    for subnet in subnets.values():
         seed.fabric.api("PUT", f"/routers/{seed.router['id']}/add_router_interface", json={"subnet_id": subnet["id"]})
-    vm3 = add_vm(seed, "vm3", private)
-    port = seed.fabric.api("GET", f"/ports/{vm3.port_id}")["port"]
-    [address] = [ip["ip_address"] for ip in port["fixed_ips"] if ip["subnet_id"] == stateful["id"]]
+    seed.fabric.lab("exec", "upstream", "--", "ip", "-6", "route", "replace", STATEFUL_CIDR, "via", dual["gw6"])
+    return subnets
+
+
+@pytest.fixture(scope="module")
+def vm3(seed: Seed, dhcp6: dict[str, dict[str, Any]]) -> Vm:
+    """An instance created after the DHCPv6 subnets: its port has an address in each."""
+    return add_vm(seed, "vm3", seed.private["id"])
+
+
+def _stateful_address(seed: Seed, vm: Vm, dhcp6: dict[str, dict[str, Any]]) -> str:
+    port = seed.fabric.api("GET", f"/ports/{vm.port_id}")["port"]
+    [address] = [ip["ip_address"] for ip in port["fixed_ips"] if ip["subnet_id"] == dhcp6["stateful"]["id"]]
+    return str(address)
+
+
+def test_dhcpv6_stateless_answers_vm3_with_options_only(seed: Seed, vm3: Vm) -> None:
+    """The stateless subnet: vm3 forms its EUI-64 address from the router's advertisement (O flag: options by
+    DHCPv6), and the network's dnsmasq answers an Information-Request (the lab's DHCPv6 probe, as a client
+    would ask) with DNS servers and the search domain, no address. (The stateful subnet's address is taken by
+    vm3's own DHCPv6 client: the next test.)"""
     wait_until(lambda: eui64("2001:db8:3::/64", vm3.mac) in _global_addresses(vm3.ns), 30, "vm3's stateless SLAAC")
-    offer = wait_until(lambda: dhcp6.ask(vm3.ns, "eth0", vm3.mac, stateful=True), 20, "a DHCPv6 offer")
-    assert offer.addresses == (address,) and offer.domains == ("openstacklocal",) and offer.dns_servers
-    info = dhcp6.ask(vm3.ns, "eth0", vm3.mac, stateful=False)
-    assert info is not None and not info.addresses and info.domains == ("openstacklocal",) and info.dns_servers
+    info = wait_until(lambda: dhcp6_probe.ask(vm3.ns, "eth0", vm3.mac, stateful=False), 20, "a DHCPv6 reply")
+    assert not info.addresses and info.domains == ("openstacklocal",) and info.dns_servers
+
+
+def _admit_icmpv6(seed: Seed) -> None:
+    """The default group admits ICMPv6 from anywhere (created unless an earlier test did)."""
+    [group] = seed.fabric.api("GET", "/security-groups", params={"name": "default"})["security_groups"]
+    rule = {"security_group_id": group["id"], "direction": "ingress", "ethertype": "IPv6", "protocol": "ipv6-icmp"}
+    have = [{k: r.get(k) for k in rule} | {"remote": r.get("remote_ip_prefix") or r.get("remote_group_id")}
+            for r in group["security_group_rules"]]  # fmt: skip
+    if {**rule, "remote": None} not in have:
+        seed.fabric.api("POST", "/security-group-rules", json={"security_group_rule": rule})
+
+
+def test_vm3_configures_its_stateful_address_by_dhcpv6(seed: Seed, dhcp6: dict[str, dict[str, Any]], vm3: Vm) -> None:
+    """The lab runs ``dhclient -6`` in vm3 (its port has a dhcpv6-stateful address) and vm3 configures itself:
+    ``ip -j addr`` inside vm3 shows the port's fixed IP of the stateful subnet, and no other address of that
+    prefix (the router's advertisement leaves autoconfiguration off there); the lab's lease says the same;
+    vm3 reaches the upstream with that address as source, and the upstream reaches it."""
+    f, address = seed.fabric, _stateful_address(seed, vm3, dhcp6)
+    wait_until(lambda: address in _global_addresses(vm3.ns), 30, "vm3's DHCPv6 address on eth0")
+    prefix = ipaddress.ip_network(STATEFUL_CIDR)
+    assert {a for a in _global_addresses(vm3.ns) if ipaddress.ip_address(a) in prefix} == {address}
+    lease = json.loads(f.lab("lease", "vm3").stdout)
+    assert lease["ip6"] == address and lease["domain6"].split() == ["openstacklocal."] and lease["dns6"]
+    wait_until(lambda: _ping_from(vm3.ns, address, WEB_SERVER6), 20, "vm3 reaching the upstream from its address")
+    _admit_icmpv6(seed)
+    wait_until(lambda: ping(f"{f.prefix}upstream", address, count=1), 20, "the upstream reaching vm3's address")
+
+
+def _ping_from(ns: str, source: str, target: str) -> bool:
+    return in_ns(ns, "ping", "-c", "1", "-W", "1", "-I", source, target).returncode == 0
 
 
 def _radvd(seed: Seed) -> tuple[int, str] | None:
@@ -117,7 +168,7 @@ def _radvd(seed: Seed) -> tuple[int, str] | None:
     return None
 
 
-def test_radvd_killed_is_restarted_with_its_configuration(seed: Seed, dual: dict[str, str]) -> None:
+def test_radvd_killed_is_restarted_with_its_configuration(seed: Seed, dhcp6: dict[str, dict[str, Any]]) -> None:
     """A router's radvd is watched like a dnsmasq (pidfd): killed, it is back well before the periodic resync."""
     old, _ = wait_until(lambda: _radvd(seed), 10, "the router's radvd")
     os.kill(old, signal.SIGKILL)
