@@ -8,7 +8,10 @@ settings the API does not carry come from the ini file (``--config``/``FLOATNET_
 
 ``--protocol tcp --port 22`` (``--from ADDR``, default the upstream router) asks whether the instance's security
 groups, and the filter installed for them, admit that traffic: the answer names the admitting rule, or the
-group and the ``security-group-rule-create`` that would admit it.
+group and the ``security-group-rule-create`` that would admit it; without it, what they admit from there.
+
+An instance's IPv6 address instead of a floating IP walks its routed path (IPv6 is not NATed), with the same
+security-group checks (``--from`` then an IPv6 address; default the external IPv6 subnet's gateway).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from floatnet import config as fn_config
 from floatnet.cli.client import CliError, connect
 from floatnet.diagnose import diagnose
 from floatnet.diagnose.facts import Local, Query
+from floatnet.diagnose.ipv6 import is_ipv6_address
 from floatnet.diagnose.reader import NeutronReader, http_getter
 from floatnet.diagnose.result import exit_status, render_text, to_json
 from floatnet.diagnose.sg_match import QueryError, make_traffic
@@ -96,16 +100,21 @@ def _local(args: argparse.Namespace, cfg: fn_config.Config | None) -> Local:
 
 
 def _query(args: argparse.Namespace) -> Query | None:
-    """The traffic asked about (None: no ``--protocol``/``--port``); CliError naming what cannot exist."""
+    """The traffic asked about (None: no ``--protocol``/``--port``); CliError naming what cannot exist —
+    a ``--from`` of the other address family than the target's included (floating IPs are IPv4)."""
     protocol = args.protocol or ("tcp" if args.port is not None else None)
     if protocol is None:
         if args.icmp_type is not None or args.icmp_code is not None or args.source:
             raise CliError("--icmp-type, --icmp-code and --from need --protocol")
         return None
-    try:  # validated now with the source's address family (IPv4 when defaulted: floating IPs are IPv4)
-        make_traffic(args.source or "0.0.0.0", protocol, args.port, args.icmp_type, args.icmp_code)
+    unspecified = "::" if is_ipv6_address(args.floatingip) else "0.0.0.0"
+    try:  # validated now, with the target's address family when the source is defaulted
+        traffic = make_traffic(args.source or unspecified, protocol, args.port, args.icmp_type, args.icmp_code)
     except QueryError as error:
         raise CliError(str(error)) from None
+    if (":" in traffic.source) != (":" in unspecified):
+        wanted = "an IPv6 address for an IPv6 instance address" if ":" in unspecified else "an IPv4 address"
+        raise CliError(f"--from {args.source}: give {wanted} (floating IPs are IPv4)")
     return Query(protocol, args.port, args.icmp_type, args.icmp_code, args.source)
 
 

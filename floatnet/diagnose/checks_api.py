@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from floatnet.diagnose.facts import L3_AGENT, OVS_AGENT, Facts, ip_in
+from floatnet.diagnose.facts import L3_AGENT, OVS_AGENT, Facts, PortFacts, ip_in
 from floatnet.diagnose.result import CheckFailed, Result, failed, passed
 
 
@@ -92,7 +92,7 @@ def port(f: Facts) -> Result:
     )
 
 
-def port_active(f: Facts) -> Result:
+def port_active(f: PortFacts) -> Result:
     """The agent reports the port wired (``ACTIVE``)."""
     assert f.port is not None
     status = f.port.get("status")

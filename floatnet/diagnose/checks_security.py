@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from floatnet.diagnose import nft_eval
-from floatnet.diagnose.facts import Facts
+from floatnet.diagnose.facts import PortFacts
 from floatnet.diagnose.result import Result, failed, passed
 from floatnet.diagnose.sg_match import (
     PORT_PROTOCOLS,
@@ -37,7 +37,7 @@ def _named(groups: list[dict[str, Any]]) -> str:
     return ", ".join(f"{g.get('name') or '-'} (id {g['id']})" for g in groups)
 
 
-def _ref(f: Facts, group: dict[str, Any]) -> str:
+def _ref(f: PortFacts, group: dict[str, Any]) -> str:
     """The group as a CLI argument: its name when that is unambiguous for the caller, else its id."""
     name = group.get("name")
     if name and len(f.api.query("security_group", "security-groups", name=name)) == 1:
@@ -45,12 +45,12 @@ def _ref(f: Facts, group: dict[str, Any]) -> str:
     return str(group["id"])
 
 
-def _ingress(f: Facts) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+def _ingress(f: PortFacts) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     return [(g, r) for g in f.security_groups for r in g.get("security_group_rules") or []
             if r.get("direction") == "ingress"]  # fmt: skip
 
 
-def _summary(f: Facts) -> Result:
+def _summary(f: PortFacts) -> Result:
     """Without a query: which ingress rules could admit anything from the source."""
     assert f.port is not None
     source = f.source
@@ -77,7 +77,7 @@ def _any_from(source: str, rule: dict[str, Any]) -> Traffic:
     return Traffic(source, 6 if proto is None else proto, port, icmp_type, icmp_code)
 
 
-def groups(f: Facts) -> Result:
+def groups(f: PortFacts) -> Result:
     """The port's security groups admit the traffic from the source (Neutron's rule semantics)."""
     assert f.port is not None
     port_id, shown = f.port["id"], f"floatnet port-show {f.port['id']}"
@@ -116,7 +116,7 @@ def groups(f: Facts) -> Result:
     )
 
 
-def _stateless_reply(f: Facts, traffic: Traffic) -> Result | None:
+def _stateless_reply(f: PortFacts, traffic: Traffic) -> Result | None:
     """For stateless groups (``stateful`` false: no connection tracking) the answer needs an egress rule too;
     a failure naming the fix when none admits it, else None."""
     if all(g.get("stateful", True) for g in f.security_groups):
@@ -135,11 +135,11 @@ def _stateless_reply(f: Facts, traffic: Traffic) -> Result | None:
     )
 
 
-def _where(f: Facts) -> str:
+def _where(f: PortFacts) -> str:
     return f"ip netns exec {f.local.ovs_netns} " if f.local.ovs_netns else ""
 
 
-def kernel_filter(f: Facts) -> Result:
+def kernel_filter(f: PortFacts) -> Result:
     """The port's filter is installed for its groups and, with a query, admits the traffic as the API's
     rules do (the packet is walked through the installed chains)."""
     assert f.port is not None
@@ -163,7 +163,7 @@ def kernel_filter(f: Facts) -> Result:
     return _walk(f, rules, chain, mark)
 
 
-def _port_chain(f: Facts, rules: nft_eval.Ruleset) -> tuple[str, int] | Result:
+def _port_chain(f: PortFacts, rules: nft_eval.Ruleset) -> tuple[str, int] | Result:
     """The port's ingress chain, reached from its ``qvb`` device's mark and jumping to each of its groups."""
     assert f.port is not None
     port_id, where = f.port["id"], _where(f)
@@ -188,7 +188,7 @@ def _port_chain(f: Facts, rules: nft_eval.Ruleset) -> tuple[str, int] | Result:
     return chain, mark
 
 
-def _walk(f: Facts, rules: nft_eval.Ruleset, chain: str, mark: int) -> Result:
+def _walk(f: PortFacts, rules: nft_eval.Ruleset, chain: str, mark: int) -> Result:
     """Walk the port's chain with the queried flow's first packet."""
     traffic = f.traffic
     assert traffic is not None and f.port is not None

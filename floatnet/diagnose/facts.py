@@ -91,7 +91,63 @@ def prefixlen(cidr: str) -> int:
     return ipaddress.ip_network(cidr, strict=False).prefixlen
 
 
-class Facts:
+class PortFacts:
+    """What the security-group checks (:mod:`floatnet.diagnose.checks_security`) read of an instance port, for
+    both paths: a floating IP's (:class:`Facts`) and an IPv6 address's (:class:`floatnet.diagnose.ipv6.Facts6`).
+
+    A path supplies ``api``, ``local``, the ``port``, the instance address the traffic reaches (``fixed_ip``),
+    where it comes from (``source``) and the queried flow (``traffic``, None without ``--protocol``); the
+    port's groups, their remote groups' members and the installed filter are looked up here, once.
+    """
+
+    api: NeutronReader
+    local: Local
+
+    @property
+    def port(self) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    @property
+    def fixed_ip(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def source(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def traffic(self) -> Traffic | None:
+        raise NotImplementedError
+
+    @cached_property
+    def security_groups(self) -> list[dict[str, Any]]:
+        """The port's groups with their rules, in the port's order (a group that cannot be read is left out)."""
+        assert self.port is not None
+        shown = (self.api.show("security_group", g, "security-groups") for g in self.port.get("security_groups") or [])
+        return [group for group in shown if group is not None]
+
+    @cached_property
+    def group_members(self) -> dict[str, list[str]]:
+        """Each remote group named by an ingress rule of the port's groups → its members' addresses: the fixed
+        IPs and allowed-address-pair IPs/CIDRs of the ports in it (what a remote-group rule admits)."""
+        wanted = {r["remote_group_id"] for g in self.security_groups for r in g.get("security_group_rules") or []
+                  if r.get("remote_group_id") and r.get("direction") == "ingress"}  # fmt: skip
+        members: dict[str, list[str]] = {}
+        for group_id in sorted(wanted):
+            ports = self.api.query("port", security_groups=group_id)
+            members[group_id] = [f["ip_address"] for p in ports for f in p.get("fixed_ips", [])] + [
+                a["ip_address"] for p in ports for a in p.get("allowed_address_pairs") or []
+            ]
+        return members
+
+    @cached_property
+    def sg_ruleset(self) -> nft_eval.Ruleset | None:
+        """The installed security-group tables where the instances' taps live (None: none installed)."""
+        tables = probe.sg_tables(self.local.ovs_netns)
+        return nft_eval.parse(*tables) if tables is not None else None
+
+
+class Facts(PortFacts):
     """The diagnosis context for floating IP ``ref`` (address or id)."""
 
     def __init__(self, reader: NeutronReader, ref: str, local: Local | None = None, query: Query | None = None) -> None:
@@ -233,27 +289,6 @@ class Facts:
         port = self.forwarding.internal_port if self.forwarding else q.port  # the groups see it after DNAT
         return make_traffic(self.source, q.protocol, port, q.icmp_type, q.icmp_code)
 
-    @cached_property
-    def security_groups(self) -> list[dict[str, Any]]:
-        """The port's groups with their rules, in the port's order (a group that cannot be read is left out)."""
-        assert self.port is not None
-        shown = (self.api.show("security_group", g, "security-groups") for g in self.port.get("security_groups") or [])
-        return [group for group in shown if group is not None]
-
-    @cached_property
-    def group_members(self) -> dict[str, list[str]]:
-        """Each remote group named by an ingress rule of the port's groups → its members' addresses: the fixed
-        IPs and allowed-address-pair IPs/CIDRs of the ports in it (what a remote-group rule admits)."""
-        wanted = {r["remote_group_id"] for g in self.security_groups for r in g.get("security_group_rules") or []
-                  if r.get("remote_group_id") and r.get("direction") == "ingress"}  # fmt: skip
-        members: dict[str, list[str]] = {}
-        for group_id in sorted(wanted):
-            ports = self.api.query("port", security_groups=group_id)
-            members[group_id] = [f["ip_address"] for p in ports for f in p.get("fixed_ips", [])] + [
-                a["ip_address"] for p in ports for a in p.get("allowed_address_pairs") or []
-            ]
-        return members
-
     # ---- names and local settings ----
 
     @property
@@ -315,12 +350,6 @@ class Facts:
     @cached_property
     def nat(self) -> probe.NatTable | None:
         return probe.nat_table(self.router_ns)
-
-    @cached_property
-    def sg_ruleset(self) -> nft_eval.Ruleset | None:
-        """The installed security-group tables where the instances' taps live (None: none installed)."""
-        tables = probe.sg_tables(self.local.ovs_netns)
-        return nft_eval.parse(*tables) if tables is not None else None
 
     @cached_property
     def router_links(self) -> dict[str, dict[str, Any]]:

@@ -5,8 +5,12 @@ not a floating IP's but the address's own: the port holding it and its subnet (w
 the router with an interface on that subnet and an IPv6 address on its gateway, then on this node the router's
 namespace with IPv6 forwarding, the subnet's gateway address on ``qr-``, the gateway's IPv6 address on ``qg-``,
 the ``::/0`` route via the external IPv6 subnet's gateway, and — for a subnet whose ``ipv6_ra_mode`` is set —
-the router's radvd advertising its prefix (how instances learn their address and default route). Same runner,
-same renderings as the floating-IP diagnosis (:mod:`floatnet.diagnose.result`).
+the router's radvd advertising its prefix (how instances learn their address and default route). The port's
+security groups are judged as for a floating IP (:mod:`floatnet.diagnose.checks_security`), with the traffic
+coming from the upstream router (the external IPv6 subnet's gateway) unless ``--from`` says otherwise: without
+``--protocol`` what they admit from there, with it whether they — and the filter installed for them — admit
+that flow; then the port's ``ACTIVE`` status. Same runner, same renderings as the floating-IP diagnosis
+(:mod:`floatnet.diagnose.result`).
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from floatnet.diagnose import probe
-from floatnet.diagnose.facts import INTERFACE_OWNERS, Local, prefixlen
+from floatnet.diagnose import checks_api, checks_security, probe
+from floatnet.diagnose.facts import INTERFACE_OWNERS, Local, PortFacts, Query, prefixlen
 from floatnet.diagnose.reader import NeutronReader
 from floatnet.diagnose.result import Check, CheckFailed, Result, failed, passed, run_checks
+from floatnet.diagnose.sg_match import Traffic, make_traffic
 
 RESYNC = "restart `floatnet agent` (a full resync re-applies the router)"
 
@@ -33,13 +38,16 @@ def is_ipv6_address(ref: str) -> bool:
         return False
 
 
-class Facts6:
-    """What a diagnosis of IPv6 address ``address`` knows, looked up once, on demand (see :class:`Facts`)."""
+class Facts6(PortFacts):
+    """What a diagnosis of IPv6 address ``address`` knows, looked up once, on demand (see :class:`Facts`);
+    ``query`` is the traffic to judge the port's security groups for (None: summarise them)."""
 
-    def __init__(self, reader: NeutronReader, address: str, local: Local | None = None) -> None:
+    def __init__(self, reader: NeutronReader, address: str, local: Local | None = None,
+                 query: Query | None = None) -> None:  # fmt: skip
         self.api = reader
         self.address = str(ipaddress.ip_address(address))
         self.local = local or Local()
+        self.query = query
 
     @cached_property
     def port(self) -> dict[str, Any] | None:
@@ -87,6 +95,24 @@ class Facts6:
                 if subnet is not None:
                     return str(fixed["ip_address"]), subnet
         return None
+
+    @property
+    def fixed_ip(self) -> str:
+        return self.address
+
+    @property
+    def source(self) -> str:
+        """Where the checked traffic comes from: ``--from``, else the upstream router (the external IPv6
+        subnet's gateway)."""
+        if self.query is not None and self.query.source:
+            return self.query.source
+        assert self.gateway6 is not None
+        return str(self.gateway6[1]["gateway_ip"])
+
+    @cached_property
+    def traffic(self) -> Traffic | None:
+        q = self.query
+        return make_traffic(self.source, q.protocol, q.port, q.icmp_type, q.icmp_code) if q is not None else None
 
     @property
     def router_ns(self) -> str:
@@ -215,6 +241,7 @@ CHECKS: tuple[C, ...] = (
     C("api.subnet", subnet, ("api.address",)),
     C("api.routed", routed, ("api.subnet",)),
     C("api.gateway_ipv6", gateway, ("api.routed",)),
+    C("security.groups", checks_security.groups, ("api.address", "api.gateway_ipv6")),
     C("node.root", privileges),
     C("router.namespace", namespace, ("api.routed", "node.root")),
     C("router.forwarding_ipv6", forwarding, ("router.namespace",)),
@@ -222,9 +249,13 @@ CHECKS: tuple[C, ...] = (
     C("router.qg_ipv6", gateway_device, ("router.namespace", "api.gateway_ipv6")),
     C("router.default_route_ipv6", default_route, ("router.qg_ipv6",)),
     C("router.advertisements", advertisements, ("router.qr_ipv6",)),
+    C("security.filter", checks_security.kernel_filter, ("security.groups", "node.root")),
+    C("api.port_active", checks_api.port_active, ("api.address",)),
 )
 
 
-def diagnose_address(reader: NeutronReader, address: str, local: Local | None = None) -> list[Result]:
-    """Every check of IPv6 address ``address``'s routed path, in path order; the first FAIL is the broken hop."""
-    return run_checks(CHECKS, Facts6(reader, address, local))
+def diagnose_address(reader: NeutronReader, address: str, local: Local | None = None,
+                     query: Query | None = None) -> list[Result]:  # fmt: skip
+    """Every check of IPv6 address ``address``'s routed path, in path order; the first FAIL is the broken hop.
+    With ``query`` the security-group hops judge that one kind of traffic."""
+    return run_checks(CHECKS, Facts6(reader, address, local, query))

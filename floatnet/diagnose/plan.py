@@ -64,8 +64,8 @@ CHECKS: tuple[C, ...] = (
 def diagnose(reader: NeutronReader, ref: str, local: Local | None = None, query: Query | None = None) -> list[Result]:
     """Every check for floating IP ``ref`` (address or id) in path order; the first FAIL is the broken hop.
     With ``query`` the security-group hops judge that one kind of traffic (``--protocol``/``--port``). An IPv6
-    address is an instance's own (floating IPs are IPv4): its routed path is judged instead
-    (:mod:`floatnet.diagnose.ipv6`)."""
+    address is an instance's own (floating IPs are IPv4): its routed path is judged instead, with the same
+    security-group hops (:mod:`floatnet.diagnose.ipv6`)."""
     if is_ipv6_address(ref):
-        return diagnose_address(reader, ref, local)
+        return diagnose_address(reader, ref, local, query)
     return run_checks(CHECKS, Facts(reader, ref, local, query))

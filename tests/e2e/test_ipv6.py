@@ -4,7 +4,10 @@ on vlan_100 behind the router — judged by traffic from the lab's namespaces.
 vm1 forms its EUI-64 address from the router's advertisements (checked with ``ip -j addr`` inside its
 namespace), reaches the upstream's 2001:db8:100::80 over IPv6 with that address as source (the upstream's
 whoami says whom it saw: routed, no NAT), and is reachable from the upstream only once its security group admits
-ICMPv6; IPv4 and its floating IP keep working next to it.
+ICMPv6; IPv4 and its floating IP keep working next to it. vm3, created once a dhcpv6-stateful and a
+dhcpv6-stateless subnet exist, configures its stateful address with its own DHCPv6 client (the lab's
+``dhclient -6``) and is routed with it both ways, and gets options only from the stateless one. ``diagnose`` of
+an IPv6 address walks the routed path and judges the port's security groups as for a floating IP.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from floatnet.lab import dhcp6 as dhcp6_probe
 from floatnet.lab.names import UPSTREAM_GATEWAY6, WEB_SERVER6
 from tests.e2e.fabric import wait_until
 from tests.e2e.test_diagnose import broken_hop, diagnose, freeze
+from tests.e2e.test_security_show import check_of
+from tests.e2e.test_security_show import diagnose as diagnose_query
 from tests.e2e.topology import UPSTREAM, Seed, Vm, add_vm, in_ns, ping, whoami
 
 SLAAC_CIDR = "2001:db8:1::/64"
@@ -194,6 +199,25 @@ def test_diagnose_understands_an_ipv6_instance_address(seed: Seed, dual: dict[st
     finally:
         thaw()
     wait_until(lambda: diagnose(f, address)[0] == 0, 20, "the agent repairing ::/0")
+
+
+def test_diagnose_judges_an_ipv6_address_security_groups(seed: Seed, dual: dict[str, str]) -> None:
+    """As for a floating IP: without ``--protocol`` the port's groups summarised (from the upstream's IPv6
+    address), its installed filter found and the port ACTIVE; ``--protocol tcp --port 80``, which no IPv6 rule
+    admits, is the first broken hop with the IPv6 rule that would; ``--protocol icmp`` (ICMPv6) once admitted:
+    the rule and the installed filter, walked with an ICMPv6 echo, both pass."""
+    f, address = seed.fabric, dual["vm1_ip6"]
+    wait_until(lambda: diagnose(f, address)[0] == 0, 20, "diagnose of vm1's IPv6 address all ok")
+    doc = diagnose(f, address)[1]
+    assert f"from {UPSTREAM_GATEWAY6} they admit" in check_of(doc, "security.groups")["reason"]
+    assert all(check_of(doc, name)["status"] == "ok" for name in ("security.filter", "api.port_active"))
+    web = diagnose_query(f, address, "--protocol", "tcp", "--port", "80")
+    assert web["first_failure"] == "security.groups"
+    assert "--ethertype IPv6 --protocol tcp --port-range-min 80" in check_of(web, "security.groups")["fix"]
+    _admit_icmpv6(seed)
+    ping = wait_until(lambda: (d := diagnose_query(f, address, "--protocol", "icmp"))["ok"] and d, 20, "ICMPv6 ok")
+    assert "ipv6-icmp" in check_of(ping, "security.groups")["reason"]
+    assert "admits ipv6-icmp type 128" in check_of(ping, "security.filter")["reason"]
 
 
 def test_instance_names_resolve_to_their_ipv6_addresses(seed: Seed, dual: dict[str, str]) -> None:

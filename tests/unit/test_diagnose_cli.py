@@ -53,3 +53,21 @@ def test_traffic_that_cannot_exist_is_a_usage_error(
     assert main(["diagnose", "203.0.113.101", "--os-url", url, *args]) != 0
     captured = capsys.readouterr()
     assert message in captured.err and captured.out == ""
+
+
+@pytest.mark.parametrize(
+    ("ref", "source", "message"),
+    [
+        ("2001:db8:1::5", "203.0.113.1", "give an IPv6 address for an IPv6 instance address"),
+        ("203.0.113.101", "2001:db8:ff::1", "give an IPv4 address"),
+    ],
+)
+def test_source_of_the_other_family_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], ref: str, source: str, message: str
+) -> None:
+    """An IPv6 instance address is reached from an IPv6 source, a floating IP from an IPv4 one."""
+    url = f"http://127.0.0.1:{free_port()}"
+    assert main(["diagnose", ref, "--os-url", url, "--protocol", "tcp", "--from", source]) != 0
+    captured = capsys.readouterr()
+    assert message in captured.err and captured.out == ""
+
