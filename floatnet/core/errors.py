@@ -101,6 +101,10 @@ class Conflict(NeutronError):
     message_template = "A conflict occurred."
 
 
+class NetworkMTUSubnetConflict(Conflict):
+    message_template = "MTU of %(net_id)s is not valid, subnet requires a minimum of %(mtu)s"
+
+
 class InUse(Conflict):
     message_template = "The resource is in use."
 
