@@ -101,6 +101,18 @@ class Conflict(NeutronError):
     message_template = "A conflict occurred."
 
 
+class NetworkMTUSubnetConflict(Conflict):
+    message_template = "MTU of %(net_id)s is not valid, subnet requires a minimum of %(mtu)s"
+
+
+class NeutronDbObjectDuplicateEntry(Conflict):
+    """neutron-lib's answer when a request writes a row that a unique constraint already holds."""
+
+    message_template = (
+        "Failed to create a duplicate %(object_type)s: for attribute(s) %(attributes)s with value(s) %(values)s"
+    )
+
+
 class InUse(Conflict):
     message_template = "The resource is in use."
 

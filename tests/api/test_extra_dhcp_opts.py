@@ -130,3 +130,34 @@ def test_options_reach_the_dhcp_hosts_of_the_host_state(app_client: Any) -> None
 def test_extension_listed(app_client: Any) -> None:
     aliases = {e["alias"] for e in app_client.get("/v2.0/extensions").json()["extensions"]}
     assert "extra_dhcp_opt" in aliases
+
+
+def duplicates(client: Any, net_id: str) -> None:
+    """One request naming an option twice, as Neutron answers it (see the module docstring of
+    floatnet.core.resources.extra_dhcp_opts)."""
+    twice = [PXE, {"opt_value": "pxelinux.0", "ip_version": 4, "opt_name": "bootfile-name"}]
+    body = {"port": {"network_id": net_id, "extra_dhcp_opts": twice}}
+    assert_error(client.post("/v2.0/ports", json=body), 400, "HTTPBadRequest", "Duplicate items in the list")
+    other = {**PXE, "opt_value": "grub.efi"}
+    body = {"port": {"network_id": net_id, "name": "dup", "extra_dhcp_opts": [PXE, other]}}
+    error = assert_error(client.post("/v2.0/ports", json=body), 409, "NeutronDbObjectDuplicateEntry")
+    assert "ExtraDhcpOpt" in error["message"] and "opt_name" in error["message"], error
+    assert client.get("/v2.0/ports?name=dup").json()["ports"] == [], "the port create was undone"
+    v6 = {**other, "ip_version": 6}
+    assert opts_of(port(client, net_id, extra_dhcp_opts=[PXE, v6])) == [PXE, v6], "another version, another key"
+    router = {"opt_name": "router", "opt_value": "10.0.0.1", "ip_version": 4}
+    ignored = {**router, "opt_value": None}  # nothing to store, so never inserted: the later value is the option
+    assert opts_of(port(client, net_id, extra_dhcp_opts=[ignored, router])) == [router]
+    pid = port(client, net_id, extra_dhcp_opts=[NTP])["id"]
+    assert_error(update(client, pid, [PXE, other]), 409, "NeutronDbObjectDuplicateEntry")
+    assert opts_of(client.get(f"/v2.0/ports/{pid}").json()["port"]) == [NTP], "the update was undone"
+    later = {**NTP, "opt_value": "192.0.2.124"}
+    assert opts_of(update(client, pid, [{**NTP, "opt_value": "192.0.2.1"}, later]).json()["port"]) == [later]
+
+
+def test_duplicate_options(app_client: Any, net: str) -> None:
+    duplicates(app_client, net)
+
+
+def test_duplicate_options_live(live_net: tuple[httpx.Client, str]) -> None:
+    duplicates(*live_net)

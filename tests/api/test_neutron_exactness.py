@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.api.helpers import project
+from tests.api.helpers import assert_error, project
 from tests.api.l3_world import build, error, ok
 from tests.conftest import DEFAULT_INI
 
@@ -124,19 +124,37 @@ def test_floatingip_update_without_port_id_disassociates(client: Any) -> None:
     assert shown["port_id"] is None
 
 
+def _mtu_conflict(response: Any, network_id: str, minimum: int) -> None:
+    """Neutron's ``NetworkMTUSubnetConflict`` (409), naming the network and the minimum its subnets need."""
+    body = assert_error(response, 409, "NetworkMTUSubnetConflict")
+    assert body["message"] == f"MTU of {network_id} is not valid, subnet requires a minimum of {minimum}", body
+
+
 def test_mtu_rules(client: Any) -> None:
     tiny = _network(client, name="tiny", mtu=60)
     assert tiny["mtu"] == 60
-    error(_subnet_post(client, tiny["id"], "10.5.0.0/24"), 409, "Conflict")
+    _mtu_conflict(_subnet_post(client, tiny["id"], "10.5.0.0/24"), tiny["id"], 68)
+    _mtu_conflict(_subnet_post(client, tiny["id"], "fd00:5::/64"), tiny["id"], 68)  # below 68: 68, any version
     small = _network(client, name="small", mtu=1000)
     _subnet(client, small["id"], "10.6.0.0/24")
-    error(_subnet_post(client, small["id"], "fd00:6::/64"), 409, "Conflict")
-    error(client.put(f"/v2.0/networks/{small['id']}", json={"network": {"mtu": 67}}), 409, "Conflict")
+    _mtu_conflict(_subnet_post(client, small["id"], "fd00:6::/64"), small["id"], 1280)
+    _mtu_conflict(client.put(f"/v2.0/networks/{small['id']}", json={"network": {"mtu": 67}}), small["id"], 68)
+    _mtu_conflict(client.put(f"/v2.0/networks/{small['id']}", json={"network": {"mtu": 0}}), small["id"], 68)
     assert ok(client.put(f"/v2.0/networks/{small['id']}", json={"network": {"mtu": 68}}))["network"]["mtu"] == 68
     v6 = _network(client, name="v6")
     _subnet(client, v6["id"], "fd00:7::/64")
-    error(client.put(f"/v2.0/networks/{v6['id']}", json={"network": {"mtu": 1279}}), 409, "Conflict")
+    _mtu_conflict(client.put(f"/v2.0/networks/{v6['id']}", json={"network": {"mtu": 1279}}), v6["id"], 1280)
+    _mtu_conflict(client.put(f"/v2.0/networks/{v6['id']}", json={"network": {"mtu": 60}}), v6["id"], 68)
     error(client.post("/v2.0/networks", json={"network": {"mtu": -1}}), 400, "HTTPBadRequest")
+
+
+def test_mtu_zero_asks_for_the_networks_maximum(client: Any) -> None:
+    """ML2 keeps ``net_mtu or max_mtu``: 0 (create, or update of a network without subnets) is the maximum."""
+    made = _network(client, name="zero", mtu=0)
+    assert made["mtu"] == 1500
+    lowered = ok(client.put(f"/v2.0/networks/{made['id']}", json={"network": {"mtu": 1400}}))["network"]
+    assert lowered["mtu"] == 1400
+    assert ok(client.put(f"/v2.0/networks/{made['id']}", json={"network": {"mtu": 0}}))["network"]["mtu"] == 1500
 
 
 def test_gateway_outside_the_cidr_is_accepted(client: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,32 @@ def test_conflicts_are_retried_then_reported(db: Database) -> None:
     with pytest.raises(RetryLimitExceeded):
         db.run(always)
     assert _count(db) == 1
+
+
+def _write_lock_free(db: Database) -> bool:
+    """Whether another connection can take SQLite's write lock right now (without waiting)."""
+    other = sqlite3.connect(str(db.engine.url.database), timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        other.close()
+
+
+def test_writers_hold_the_write_lock_from_their_first_statement_and_readers_never(db: Database) -> None:
+    """``BEGIN IMMEDIATE`` for writes, a deferred ``BEGIN`` for reads and for any other ``engine.begin()`` user
+    (migrations stay atomic) — without connection events, which would make every statement pay SQLAlchemy's
+    event dispatch."""
+    assert db.run(lambda s: (s.execute(select(1)), _write_lock_free(db))[1]) is False
+    assert db.run(lambda s: (s.execute(select(1)), _write_lock_free(db))[1], write=False) is True
+    nested_read = db.run(lambda s: db.run(lambda inner: (inner.execute(select(1)), _write_lock_free(db))[1], False))
+    assert nested_read is False  # a read inside a write joins the writer's transaction
+    assert _write_lock_free(db)
+    with db.engine.begin() as conn:
+        conn.execute(select(1))
+        assert conn.connection.dbapi_connection is not None
+        assert conn.connection.dbapi_connection.in_transaction and _write_lock_free(db)
+    assert not db.engine._has_events  # noqa: SLF001 - the per-statement dispatch switch is the point

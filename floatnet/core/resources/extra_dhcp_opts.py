@@ -9,6 +9,12 @@ Writing follows Neutron's port update semantics on create and update alike: each
 with a stored one by name and version — ``null`` deletes it, another value replaces it — or is added;
 options not named are kept, and ``[]``/``null`` changes nothing. A value that is empty for a name that
 cannot be blank is ignored, as Neutron ignores it.
+
+One request naming an option twice is answered as Neutron answers it: the same item sent twice is a 400
+(neutron-lib's list validation); two storable values for a name and version the port does not have yet are
+a 409 ``NeutronDbObjectDuplicateEntry`` (Neutron inserts new options one by one, and the second hits the
+unique key), the whole request undone; for an option the port already has, the later value wins (Neutron
+updates the stored row once per entry).
 """
 
 from __future__ import annotations
@@ -18,11 +24,13 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from floatnet.core.errors import NeutronDbObjectDuplicateEntry
 from floatnet.db.models import ExtraDhcpOpt
 
 BLANK_ALLOWED = ("router", "classless-static-route")  # neutron-lib's VALID_BLANK_EXTRA_DHCP_OPTS
 NAME_MAX, VALUE_MAX = 64, 255
 KEYS = {"opt_name", "opt_value", "ip_version"}
+UNIQUE = ["port_id", "opt_name", "ip_version"]  # the columns of an option's unique key, as Neutron names them
 
 
 def _oneline(value: Any, max_len: int) -> bool:
@@ -58,12 +66,29 @@ def _entry(item: Any) -> dict[str, Any]:
     return {"opt_name": name, "opt_value": value, "ip_version": version}
 
 
+def _repeated(items: list[Any]) -> list[Any]:
+    """The items given more than once, each once, in the order they repeat (neutron-lib's
+    ``_collect_duplicates``, which compares the items as sent, before any conversion). Linear: keyed by text."""
+    seen: set[str] = set()
+    repeated: dict[str, Any] = {}
+    for item in items:
+        key = repr(sorted(item.items())) if isinstance(item, dict) else repr(item)
+        if key in seen:
+            repeated.setdefault(key, item)
+        seen.add(key)
+    return list(repeated.values())
+
+
 def convert(value: Any) -> list[dict[str, Any]]:
-    """The ``extra_dhcp_opts`` attribute (``type:list_of_any_key_specs_or_none``); None is an empty list."""
+    """The ``extra_dhcp_opts`` attribute (``type:list_of_any_key_specs_or_none``); None is an empty list. An
+    option sent twice, identically, is refused first, as neutron-lib's list validation does."""
     if value is None:
         return []
     if not isinstance(value, list):
         raise ValueError(f"'{value}' is not a list")
+    repeated = _repeated(value)
+    if repeated:
+        raise ValueError(f"Duplicate items in the list: '{', '.join(map(str, repeated))}'")
     return [_entry(item) for item in value]
 
 
@@ -72,10 +97,18 @@ def _storable(name: str, value: str | None) -> bool:
     return value is not None if name in BLANK_ALLOWED else bool(value)
 
 
-def _write_one(session: Session, port_id: str, stored: dict[tuple[str, int], str], opt: dict[str, Any]) -> None:
+def _write_one(
+    session: Session, port_id: str, stored: dict[tuple[str, int], str], added: set[tuple[str, int]], opt: dict[str, Any]
+) -> None:
+    """Apply one option; ``stored`` tracks the port's options, ``added`` those this request inserted."""
     key = (opt["opt_name"], opt["ip_version"])
     where = (ExtraDhcpOpt.port_id == port_id, ExtraDhcpOpt.opt_name == key[0], ExtraDhcpOpt.ip_version == key[1])
     value = opt["opt_value"]
+    if key in added:  # Neutron inserts a new option's rows one by one: a second one hits the unique key
+        if _storable(key[0], value):
+            values = f"{port_id}-{key[0]}-{key[1]}"
+            raise NeutronDbObjectDuplicateEntry(object_type="ExtraDhcpOpt", attributes=UNIQUE, values=values)
+        return
     if key in stored and value is None:
         session.execute(delete(ExtraDhcpOpt).where(*where))
         del stored[key]
@@ -89,6 +122,7 @@ def _write_one(session: Session, port_id: str, stored: dict[tuple[str, int], str
             insert(ExtraDhcpOpt).values(port_id=port_id, opt_name=key[0], ip_version=key[1], opt_value=value)
         )
         stored[key] = value
+        added.add(key)
 
 
 def write(session: Session, port_id: str, opts: list[dict[str, Any]]) -> None:
@@ -101,8 +135,9 @@ def write(session: Session, port_id: str, opts: list[dict[str, Any]]) -> None:
         )
     )
     stored = {(name, version): value for name, version, value in rows}
+    added: set[tuple[str, int]] = set()
     for opt in opts:
-        _write_one(session, port_id, stored, opt)
+        _write_one(session, port_id, stored, added, opt)
 
 
 def remove(session: Session, port_id: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select
@@ -11,7 +12,13 @@ from sqlalchemy.orm import Session
 from floatnet.core.access import policy, quotas, sharing
 from floatnet.core.agent_protocol import changes, scheduling
 from floatnet.core.context import RequestContext
-from floatnet.core.errors import Conflict, ExternalNetworkInUse, InvalidInput, InvalidSharedSetting, NetworkInUse
+from floatnet.core.errors import (
+    ExternalNetworkInUse,
+    InvalidInput,
+    InvalidSharedSetting,
+    NetworkInUse,
+    NetworkMTUSubnetConflict,
+)
 from floatnet.core.listing import ListQuery, Page, apply, sql_filters
 from floatnet.core.resources import address_scopes, availability_zones, rbac_rows, segments, tags
 from floatnet.core.resources.scoped_rows import get_network, network_visible_clause, require_owner
@@ -155,18 +162,22 @@ def _apply_access(session: Session, network: Network, attrs: dict[str, Any]) -> 
 MIN_MTU = {4: 68, 6: 1280}  # the smallest MTU each IP version works on (RFC 791, RFC 8200)
 
 
-def check_mtu(mtu: int, ip_version: int) -> None:
-    """A subnet of ``ip_version`` needs its network's MTU to be at least the version's minimum (409)."""
-    if mtu < MIN_MTU[ip_version]:
-        raise Conflict(
-            f"The network's MTU {mtu} is below the minimum of {MIN_MTU[ip_version]} an IPv{ip_version} subnet requires"
-        )
+def check_mtu(network_id: str, mtu: int, versions: Iterable[int]) -> None:
+    """Neutron's MTU rule for a network with subnets of ``versions`` (``_validate_change_network_mtu``,
+    ``_validate_subnet_network_mtu``): below 68 any subnet conflicts, whatever its version; below 1280 an
+    IPv6 one. 409 ``NetworkMTUSubnetConflict`` naming the minimum the subnets need."""
+    wanted = set(versions)
+    if not wanted:
+        return
+    if mtu < MIN_MTU[4]:
+        raise NetworkMTUSubnetConflict(net_id=network_id, mtu=MIN_MTU[4])
+    if 6 in wanted and mtu < MIN_MTU[6]:
+        raise NetworkMTUSubnetConflict(net_id=network_id, mtu=MIN_MTU[6])
 
 
 def _check_mtu_fits_subnets(session: Session, network_id: str, mtu: int) -> None:
     versions = session.scalars(select(Subnet.ip_version).where(Subnet.network_id == network_id).distinct())
-    for version in versions:
-        check_mtu(mtu, version)
+    check_mtu(network_id, mtu, versions)
 
 
 class NetworkService:
@@ -231,7 +242,7 @@ class NetworkService:
         default_mtu = segments.MTU.get(segment.network_type, 1500)
         if attrs.get("mtu", default_mtu) > default_mtu:
             raise InvalidInput(error_message=f"Requested MTU is too big, maximum is {default_mtu}")
-        network.mtu = attrs.get("mtu", default_mtu)
+        network.mtu = attrs.get("mtu") or default_mtu  # 0 asks for the maximum, as ML2's ``net_mtu or max_mtu``
         network.network_type = segment.network_type
         network.physical_network = segment.physical_network
         network.segmentation_id = segment.segmentation_id
@@ -261,6 +272,7 @@ class NetworkService:
             raise InvalidInput(error_message="Requested MTU is too big")
         if "mtu" in attrs:
             _check_mtu_fits_subnets(session, network.id, attrs["mtu"])
+            attrs["mtu"] = attrs["mtu"] or segments.MTU.get(network.network_type, 1500)
         for key, value in attrs.items():
             if key in PROVIDER or key in ("is_default", "shared", "router:external"):
                 continue

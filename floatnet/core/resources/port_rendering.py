@@ -16,7 +16,7 @@ from sqlalchemy import Select, String, bindparam, select, type_coerce
 from sqlalchemy.orm import Session
 
 from floatnet.core.resources import port_security
-from floatnet.core.service import fmt_time, load_dhcp_opts, load_tags
+from floatnet.core.service import fmt_time, load_dhcp_opts, load_tags, of_ids
 from floatnet.db.models import IPAllocation, Port, table_of
 
 PORTS = table_of(Port)
@@ -134,7 +134,7 @@ def _ips(session: Session, ids: Any) -> dict[str, list[dict[str, str]]]:
     result: dict[str, list[dict[str, str]]] = defaultdict(list)
     conn = session.connection()
     rows = (
-        conn.execute(IPS.where(ALLOCS.c.port_id.in_(ids)))
+        conn.execute(of_ids(IPS, ALLOCS.c.port_id, ids))
         if isinstance(ids, Select)
         else conn.execute(IPS_OF, {"ids": ids})
     )

@@ -26,6 +26,7 @@ from floatnet.core.agent_protocol import changes
 from floatnet.core.context import RequestContext
 from floatnet.core.errors import HTTPBadRequest
 from floatnet.core.resources import security_groups
+from floatnet.core.service import of_ids
 from floatnet.core.sg_errors import (
     AddressPairAndPortSecurityRequired,
     AllowedAddressPairExhausted,
@@ -42,6 +43,7 @@ from floatnet.db.models import AllowedAddressPair, SecurityGroupPortBinding, tab
 MAX_PAIRS = 10  # neutron's max_allowed_address_pair
 BINDINGS = table_of(SecurityGroupPortBinding)
 PAIRS = table_of(AllowedAddressPair)
+INSERT_PAIRS = insert(PAIRS)
 _uuids = unique_list_of(to_uuid)
 
 
@@ -109,10 +111,12 @@ def _check_groups(session: Session, ctx: RequestContext, project: str, wanted: l
 
 
 def _bind(session: Session, port_id: str, wanted: list[str], replace: bool = True) -> None:
+    """Bind the port to ``wanted`` (instead of its groups, with ``replace``): one INSERT for all the rows."""
     if replace:
         session.execute(delete(SecurityGroupPortBinding).where(SecurityGroupPortBinding.port_id == port_id))
     if wanted:
-        session.execute(insert(BINDINGS), [{"port_id": port_id, "security_group_id": gid} for gid in wanted])
+        rows = [{"port_id": port_id, "security_group_id": gid} for gid in wanted]
+        session.connection().execute(security_groups.INSERT_BINDING, rows)
 
 
 def _store_pairs(
@@ -123,7 +127,7 @@ def _store_pairs(
         session.execute(delete(AllowedAddressPair).where(AllowedAddressPair.port_id == port_id))
     rows = [{"port_id": port_id, "ip_address": p["ip_address"], "mac_address": p["mac_address"] or mac} for p in pairs]
     if rows:
-        session.execute(insert(PAIRS), rows)
+        session.connection().execute(INSERT_PAIRS, rows)
     return [{"ip_address": row["ip_address"], "mac_address": row["mac_address"]} for row in rows]
 
 
@@ -140,13 +144,13 @@ def on_create(
     if not secured and wanted:
         raise PortSecurityAndIPRequiredForSecurityGroups()
     if trusted(port["device_owner"]):
-        wanted = []
-    elif secured and wanted is None:
-        wanted = [security_groups.ensure_default(session, port["project_id"])]
-    groups = sorted(wanted or [])
-    if attrs.get("security_groups"):  # the project's own default group needs no check
+        groups = []
+    elif secured and wanted is None:  # the project's own default group: no check, bound by one statement
+        groups = [security_groups.bind_default(session, port["id"], port["project_id"])]
+    else:
+        groups = sorted(wanted or [])
         _check_groups(session, ctx, port["project_id"], groups)
-    _bind(session, port["id"], groups, replace=False)
+        _bind(session, port["id"], groups, replace=False)
     _log_membership(session, groups)
     return groups, _store_pairs(session, port["id"], port["mac_address"], pairs, replace=False)
 
@@ -208,10 +212,10 @@ def attachments(session: Session, ids: list[str] | Select[Any]) -> tuple[dict[st
     pairs: dict[str, list[dict[str, str]]] = defaultdict(list)
     conn = session.connection()
     if isinstance(ids, Select):
-        bound = conn.execute(_BOUND.where(BINDINGS.c.port_id.in_(ids)))
-        stored = conn.execute(_PAIRS.where(PAIRS.c.port_id.in_(ids)))
+        bound = conn.execute(of_ids(_BOUND, BINDINGS.c.port_id, ids)).all()
+        stored = conn.execute(of_ids(_PAIRS, PAIRS.c.port_id, ids)).all()
     else:
-        bound, stored = conn.execute(_BOUND_OF, {"ids": ids}), conn.execute(_PAIRS_OF, {"ids": ids})
+        bound, stored = conn.execute(_BOUND_OF, {"ids": ids}).all(), conn.execute(_PAIRS_OF, {"ids": ids}).all()
     for port_id, group_id in bound:
         groups[port_id].append(group_id)
     for port_id, ip_address, mac in stored:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import String, bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from floatnet.core.access import policy, quotas
@@ -46,6 +46,15 @@ from floatnet.db.models import (
 
 DEFAULTS = table_of(DefaultSecurityGroup)
 DEFAULT_OF = select(DEFAULTS.c.security_group_id).where(DEFAULTS.c.project_id == bindparam("project"))
+BINDINGS = table_of(SecurityGroupPortBinding)
+INSERT_BINDING = insert(BINDINGS)
+# a new port bound to its project's default group, naming the group, in one statement (built once: every
+# port create without ``security_groups`` runs it)
+BIND_DEFAULT = (
+    insert(BINDINGS)
+    .from_select(["security_group_id", "port_id"], DEFAULT_OF.add_columns(bindparam("port", type_=String)))
+    .returning(BINDINGS.c.security_group_id)
+)
 DEFAULT_NAME = "default"
 DEFAULT_DESCRIPTION = "Default security group"
 EGRESS_RULES = ({"direction": "egress", "ethertype": "IPv4"}, {"direction": "egress", "ethertype": "IPv6"})
@@ -131,6 +140,21 @@ def ensure_default(session: Session, project: str) -> str:
     by :meth:`floatnet.db.session.Database.run` and then finds the other's group."""
     found = default_group_id(session, project)
     return found if found is not None else _new_group(session, project, {}, default=True).id
+
+
+def bind_default(session: Session, port_id: str, project: str) -> str:
+    """Bind the new port ``port_id`` to ``project``'s default group (created first, as :func:`ensure_default`
+    does, when the project has none) and return the group's id.
+
+    When the group exists (every port create but a project's first) this is one ``INSERT … SELECT … RETURNING``
+    instead of a lookup and an insert: the default binding is on the hot path of port creation."""
+    conn = session.connection()
+    found = conn.execute(BIND_DEFAULT, {"port": port_id, "project": project}).scalar()
+    if found is not None:
+        return str(found)
+    group_id = _new_group(session, project, {}, default=True).id
+    conn.execute(INSERT_BINDING, {"port_id": port_id, "security_group_id": group_id})
+    return group_id
 
 
 def ensure_default_for(core: Core, ctx: RequestContext) -> None:

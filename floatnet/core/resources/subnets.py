@@ -267,7 +267,8 @@ class SubnetService:
         subnet_allocation.resolve(session, ctx, project, network.id, attrs)
         net = _shape(attrs) if net is None else net
         ipv6.check_modes(attrs, str(net))
-        networks.check_mtu(network.mtu, attrs["ip_version"])
+        if network.mtu:  # Neutron checks only a set MTU
+            networks.check_mtu(network.id, network.mtu, [attrs["ip_version"]])
         _check_overlap(session, network.id, net)
         subnet = Subnet(
             id=new_id(),
