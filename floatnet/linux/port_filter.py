@@ -16,6 +16,7 @@ Rendering is pure and lives in :mod:`floatnet.linux.sg_render`; docs/security-gr
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import json
 import socket
@@ -28,7 +29,7 @@ from pyroute2 import IPRoute
 from pyroute2.conntrack import Conntrack, ConntrackEntry
 from pyroute2.netlink.exceptions import NetlinkError
 
-from floatnet.linux import links, nft
+from floatnet.linux import links, nft, nft_elements
 from floatnet.linux import netns as _netns
 from floatnet.linux import sg_render as r
 from floatnet.linux.conntrack import delete_entries
@@ -134,29 +135,29 @@ def delete_group(netns: str | None, group_id: str) -> bool:
 
 
 def add_members(netns: str | None, group_id: str, addresses: Iterable[str]) -> None:
-    """Add member addresses to a group's set (one element each; present ones are no-ops)."""
-    lines = r.member_lines("add", group_id, list(addresses))
-    if not lines:
-        return
+    """Add member addresses to a group's set (one element each; present ones are no-ops), over nf_tables
+    netlink (:mod:`floatnet.linux.nft_elements`: no ruleset listing, whatever the node's size)."""
+    keys = r.member_keys(group_id, addresses)
     try:
-        _run(netns, lines, f"sg members {group_id}")
-    except nft.NftError:  # the group's sets do not exist yet: create them (and the tables) with the members
-        _run(netns, [*r.skeleton(), *r.group_sets(group_id), *lines], f"sg members {group_id}")
+        nft_elements.edit(netns, "add", r.TABLE, keys)
+    except nft_elements.ElementError as exc:
+        if exc.code != errno.ENOENT:
+            raise
+        _run(netns, [*r.skeleton(), *r.group_sets(group_id)], f"sg members {group_id}")  # its sets: not yet
+        nft_elements.edit(netns, "add", r.TABLE, keys)
 
 
 def remove_members(netns: str | None, group_id: str, addresses: Iterable[str]) -> None:
-    """Remove member addresses from a group's set; absent ones are ignored (one round trip if all exist)."""
+    """Remove member addresses from a group's set; absent ones are ignored (one batch if all exist)."""
     wanted = list(addresses)
-    lines = r.member_lines("delete", group_id, wanted)
-    if not lines:
-        return
     try:
-        _run(netns, lines, f"sg members {group_id}")
-    except nft.NftError:
+        nft_elements.edit(netns, "delete", r.TABLE, r.member_keys(group_id, wanted))
+    except nft_elements.ElementError as exc:
+        if exc.code != errno.ENOENT:
+            raise
         present = _set_members(netns, group_id)
-        lines = r.member_lines("delete", group_id, [a for a in wanted if r._host(a) in present])
-        if lines:
-            _run(netns, lines, f"sg members {group_id}")
+        nft_elements.edit(netns, "delete", r.TABLE, r.member_keys(group_id, [a for a in wanted
+                                                                             if r._host(a) in present]))  # fmt: skip
 
 
 def _set_members(netns: str | None, group_id: str) -> set[str]:
