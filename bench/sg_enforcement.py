@@ -311,7 +311,7 @@ class Hybrid:
     def close_port(self, port: int) -> None:
         rule = r.Rule("ingress", protocol="tcp", port_range_min=port, port_range_max=port)
         port_filter.replace_group(self.lab.ovsns, r.GroupRules("benchsg", (r.Rule("egress"),)))
-        port_filter.cut_rule(self.lab.ovsns, rule, [self.port])
+        port_filter.cut_rules(self.lab.ovsns, [rule], [self.port])
 
     def spoof_dropped(self) -> bool:
         vm = self.lab.vm

@@ -9,7 +9,7 @@ the instances' taps live: None in production, the test OVS's namespace in tests)
 - :func:`replace_group` / :func:`delete_group`: one group's rules (every port of the group jumps to them).
 - :func:`add_members` / :func:`remove_members`: remote-group membership, one set element per address.
 - :func:`observe`: what is installed (fingerprints, zones, members) for drift repair.
-- :func:`cut_zone` / :func:`cut_rule`: delete the conntrack entries a removed port or rule admitted.
+- :func:`cut_zone` / :func:`cut_rules`: delete the conntrack entries a removed port or rules admitted.
 
 Rendering is pure and lives in :mod:`floatnet.linux.sg_render`; docs/security-groups.md has the design.
 """
@@ -32,7 +32,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 from floatnet.linux import links, nft, nft_elements
 from floatnet.linux import netns as _netns
 from floatnet.linux import sg_render as r
-from floatnet.linux.conntrack import delete_entries
+from floatnet.linux.conntrack import delete_entries, zone_entries
 from floatnet.linux.errors import KernelError
 
 BR_NF_SYSCTLS = ("net/bridge/bridge-nf-call-iptables", "net/bridge/bridge-nf-call-ip6tables")
@@ -346,10 +346,6 @@ def delete_plug(netns: str | None, port_id: str) -> None:
         links.delete_link(dev, netns)
 
 
-def _zone_entries(ct: Conntrack, zones: set[int]) -> list[ConntrackEntry]:
-    return [e for e in ct.dump_entries() if e.zone in zones]
-
-
 def _ct(netns: str | None, op: str, fn: Any) -> int:
     def body() -> int:
         total = 0
@@ -366,7 +362,7 @@ def _ct(netns: str | None, op: str, fn: Any) -> int:
 
 def cut_zone(netns: str | None, zone: int) -> int:
     """Delete every conntrack entry of a port's zone (port deleted, or port security turned off)."""
-    return _ct(netns, "conntrack cut zone", lambda ct: delete_entries(ct, _zone_entries(ct, {zone})))
+    return _ct(netns, "conntrack cut zone", lambda ct: delete_entries(ct, zone_entries(ct, {zone})))
 
 
 def _rule_admits(entry: ConntrackEntry, rule: r.Rule, local: list[Any]) -> bool:
@@ -390,19 +386,21 @@ def _rule_admits(entry: ConntrackEntry, rule: r.Rule, local: list[Any]) -> bool:
     return True
 
 
-def cut_rule(netns: str | None, rule: r.Rule, ports: Iterable[r.PortFilter]) -> int:
-    """Delete the conntrack entries ``rule`` may have admitted on ``ports`` (the ports of its group on this
-    node), as Neutron does when a rule goes: matched by zone, direction, addresses, protocol and port range.
-    A remote-group rule cuts every matching flow of the port (members may have changed since)."""
+def cut_rules(netns: str | None, rules: Iterable[r.Rule], ports: Iterable[r.PortFilter]) -> int:
+    """Delete the conntrack entries one of ``rules`` may have admitted on ``ports`` (the ports of their group
+    on this node), as Neutron does when a rule goes: matched by zone, direction, addresses, protocol and port
+    range. A remote-group rule cuts every matching flow of the port (members may have changed since). Only
+    those ports' zones are dumped (:func:`floatnet.linux.conntrack.zone_entries`), once for all the rules."""
     by_zone = {p.zone: [ipaddress.ip_network(n) for n in (*p.sources(4), *p.sources(6))] for p in ports}
+    cut = tuple(rules)
 
-    def cut(ct: Conntrack) -> int:
-        hits = [e for e in _zone_entries(ct, set(by_zone)) if _rule_admits(e, rule, by_zone[e.zone])]
-        return delete_entries(ct, hits)
+    def body(ct: Conntrack) -> int:
+        entries = zone_entries(ct, by_zone)
+        return delete_entries(ct, [e for e in entries if any(_rule_admits(e, x, by_zone[e.zone]) for x in cut)])
 
-    return _ct(netns, "conntrack cut rule", cut)
+    return _ct(netns, "conntrack cut rule", body)
 
 
 def count_zone(netns: str | None, zone: int) -> int:
     """How many conntrack entries a port's zone holds (tests, diagnose)."""
-    return _ct(netns, "conntrack list", lambda ct: len(_zone_entries(ct, {zone})))
+    return _ct(netns, "conntrack list", lambda ct: len(zone_entries(ct, {zone})))
