@@ -120,8 +120,14 @@ def delete_port(netns: str | None, port_id: str) -> bool:
 
 
 def replace_group(netns: str | None, group: r.GroupRules) -> None:
-    """Install or replace one group's rules: touches that group's two chains only."""
-    _run(netns, [*r.skeleton(), *r.group_lines(group)], f"sg group {group.group_id}")
+    """Install or replace one group's rules: touches that group's two chains only. The tables' skeleton (base
+    chains flushed and re-added) is sent only when the group's transaction fails without it (the tables do not
+    exist yet): a rule change costs its group's lines, not the base chains'."""
+    what = f"sg group {group.group_id}"
+    try:
+        _run(netns, r.group_lines(group), what)
+    except nft.NftError:
+        _run(netns, [*r.skeleton(), *r.group_lines(group)], what)
 
 
 def delete_group(netns: str | None, group_id: str) -> bool:
