@@ -475,7 +475,8 @@ class Agent:
         if result.failed_groups or any(ns.startswith("qdhcp-") for ns in groups):
             dhcp = self.kernel.observe_dhcp()
         dhcp.update((n, fp) for n, fp in projected.dhcp.items() if f"qdhcp-{n}" not in result.failed_groups)
-        ovs_ports = self.kernel.observe_ovs() if actions else before.ovs_ports
+        touched_ovs = any(not isinstance(a, sg_view.SG_ACTIONS) for a in actions)  # nft/conntrack only: OVS as it was
+        ovs_ports = self.kernel.observe_ovs() if touched_ovs else before.ovs_ports
         security = sg_view.after_apply(self.kernel, before.security, actions, result)
         return Observed(namespaces=namespaces, ovs_ports=ovs_ports, dhcp=dhcp, security=security)
 
