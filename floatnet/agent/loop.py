@@ -165,7 +165,8 @@ class Agent:
     def on_changes(self, changes: list[dict[str, Any]]) -> Dirty:
         """The feed as a trigger: refetch the routers/networks the changes touch, merge them into the desired
         state and mark their namespaces dirty — or, for floating-IP-only changes on built routers that did not
-        change otherwise, just those floating IPs (the fast path: O(changed) work per change)."""
+        change otherwise, just those floating IPs (the fast path: O(changed) work per change). Security-group
+        rows refetch and mark only the groups they name (:meth:`_on_security`)."""
         batch = touched(changes)
         secured = self._on_security(batch)
         if not (batch.routers or batch.networks or batch.gone_ports):

@@ -150,6 +150,7 @@ def plan_changed_groups(desired: DesiredState, observed: Observed, group_ids: It
 
 
 def _plan_groups(desired: DesiredState, observed: Observed, group_ids: set[str]) -> list[A.Action]:
+    """The renderable ones of ``group_ids`` (:func:`_replace_group`), then the member sets their rules name."""
     out: list[A.Action] = []
     remote: set[str] = set()
     for group_id in sorted(group_ids):
