@@ -4,8 +4,9 @@ libnftables (and the ``nft`` tool) list the table's sets and their elements into
 ``add element`` (to learn the set's key type and check for overlaps): with 1,000 ports' filters installed that
 listing is most of the 2–3 ms a one-element change cost. The kernel needs only the table, the set's name and
 the key's bytes, so the remote-group member sets (plain ``ipv4_addr`` / ``ipv6_addr`` sets, no intervals) are
-edited with one ``NFT_MSG_NEWSETELEM`` / ``NFT_MSG_DELSETELEM`` message per set in one nfnetlink batch (atomic:
-all of it or nothing), on a socket opened once per namespace — tens of microseconds, whatever the ruleset.
+edited with ``NFT_MSG_NEWSETELEM`` / ``NFT_MSG_DELSETELEM`` messages (one per set and 2,000 elements) in one
+nfnetlink batch (atomic: all of it or nothing), on a socket opened once per namespace — tens of
+microseconds, whatever the ruleset.
 
 Sockets are cached per namespace (keyed by its inode, so a re-created namespace of the same name gets a fresh
 one) and dropped when floatnet deletes the namespace, as libnftables contexts are (:mod:`floatnet.linux.nft`).
@@ -32,7 +33,10 @@ NFPROTO_INET = 1
 NLA_F_NESTED = 0x8000
 NFTA_SET_ELEM_LIST_TABLE, NFTA_SET_ELEM_LIST_SET, NFTA_SET_ELEM_LIST_ELEMENTS = 1, 2, 3
 NFTA_LIST_ELEM = NFTA_SET_ELEM_KEY = NFTA_DATA_VALUE = 1
+SOL_NETLINK, NETLINK_CAP_ACK = 270, 10
+SO_SNDBUFFORCE = 32
 TIMEOUT = 5.0
+CHUNK = 2000  # elements per message: an attribute's length is 16 bits (2,000 IPv6 keys = 56 kB)
 OPS = {"add": (NFT_MSG_NEWSETELEM, NLM_F_CREATE), "delete": (NFT_MSG_DELSETELEM, 0)}
 
 
@@ -71,6 +75,7 @@ class _Socket:
         self.seq = 0
         self.sock = _netns.run_in(name, socket.socket, socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)
         self.sock.settimeout(TIMEOUT)
+        self.sock.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1)  # an error's ack without the (large) message
         self.sock.bind((0, 0))
 
     def batch(self, messages: list[tuple[int, int, bytes]], family: int) -> int:
@@ -84,22 +89,37 @@ class _Socket:
                 for i, (kind, flags, payload) in enumerate(messages)
             ]
             parts.append(_message(NFNL_MSG_BATCH_END, NLM_F_REQUEST, base + len(messages) + 1, 0, NFNL_SUBSYS_NFTABLES))
-            self.sock.send(b"".join(parts))
-            return self._acks(set(range(base + 1, base + 1 + len(messages))))
+            data = b"".join(parts)
+            self._fit(len(data))
+            self.sock.send(data)
+            return self._acks(base, set(range(base + 1, base + 1 + len(messages))))
 
-    def _acks(self, waiting: set[int]) -> int:
-        """Read the acks of ``waiting`` (sequence numbers); the first error code, or 0."""
-        first = 0
+    def _fit(self, size: int) -> None:
+        """Grow the send buffer to hold a batch (one send; a 10,000-member set is ~240 kB), as libnftables does."""
+        if self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) >= size + 4096:
+            return
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, SO_SNDBUFFORCE, size + 4096)
+        except PermissionError:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size + 4096)
+
+    def _acks(self, base: int, waiting: set[int]) -> int:
+        """Read the acks of ``waiting`` (the batch's message sequence numbers, after ``base``, its begin); the
+        first error code, or 0. A refused batch begin or end is answered alone: its error ends the wait."""
+        first, batch = 0, range(base, base + len(waiting) + 2)
         while waiting:
             data = self.sock.recv(65536)
             offset = 0
             while offset + 16 <= len(data):
                 length, kind, _, seq, _ = struct.unpack_from("=IHHII", data, offset)
-                if kind == NLMSG_ERROR:
-                    (code,) = struct.unpack_from("=i", data, offset + 16)
-                    first = first or -code
-                    waiting.discard(seq)
+                code = struct.unpack_from("=i", data, offset + 16)[0] if kind == NLMSG_ERROR else 0
                 offset += max(16, (length + 3) & ~3)
+                if kind != NLMSG_ERROR or seq not in batch:
+                    continue
+                first = first or -code
+                if code and seq not in waiting:
+                    return first
+                waiting.discard(seq)
         return first
 
     def close(self) -> None:
@@ -144,9 +164,9 @@ def edit(netns: str | None, op: str, table: str, sets: dict[str, list[bytes]], f
     kind, flags = OPS[op]
     head = _attr(NFTA_SET_ELEM_LIST_TABLE, table.encode() + b"\0")
     messages = [
-        (kind, flags, head + _attr(NFTA_SET_ELEM_LIST_SET, name.encode() + b"\0") + _elements(keys))
+        (kind, flags, head + _attr(NFTA_SET_ELEM_LIST_SET, name.encode() + b"\0") + _elements(keys[i : i + CHUNK]))
         for name, keys in sorted(sets.items())
-        if keys
+        for i in range(0, len(keys), CHUNK)
     ]
     if not messages:
         return

@@ -61,3 +61,14 @@ def test_the_socket_follows_a_recreated_namespace(make_ns: Callable[[str], str])
     netns.ensure(ns)
     port_filter.add_members(ns, "g1", ["10.9.0.6"])
     assert members(ns, "g1") == {"10.9.0.6"}
+
+
+def test_a_batch_larger_than_the_default_socket_buffer(make_ns: Callable[[str], str]) -> None:
+    """20,000 members in one atomic batch (~480 kB: past the 208 kB default send buffer), then an error on a
+    large batch still answered (acks without the echoed message)."""
+    ns = make_ns("el")
+    many = [f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}" for i in range(1, 20001)]
+    port_filter.add_members(ns, "g1", many)
+    assert len(members(ns, "g1")) == 20000
+    with pytest.raises(nft_elements.ElementError):
+        nft_elements.edit(ns, "add", r.TABLE, {**r.member_keys("g1", many), "rg4-nope": [bytes(4)]})
