@@ -40,23 +40,20 @@ def _rule(rule: Any) -> dict[str, Any]:
 
 
 def _members(session: Session, group_ids: set[str]) -> dict[str, list[str]]:
-    """Addresses of the members of ``group_ids``: fixed IPs and allowed-address-pair IPs/CIDRs, sorted."""
+    """Addresses of the members of ``group_ids``: fixed IPs and allowed-address-pair IPs/CIDRs, sorted. Two
+    joins on the group bindings (a 1,000-member group as 1,000 bound ids in an ``IN`` list cost ~50 ms of
+    statement compilation per answer)."""
     result: dict[str, set[str]] = defaultdict(set)
     if not group_ids:
         return {}
-    bound = select(SecurityGroupPortBinding.port_id, SecurityGroupPortBinding.security_group_id).where(
-        SecurityGroupPortBinding.security_group_id.in_(group_ids)
-    )
-    groups_of: dict[str, list[str]] = defaultdict(list)
-    for port_id, group_id in session.execute(bound):
-        groups_of[port_id].append(group_id)
-    ports = list(groups_of)
-    fixed = select(IPAllocation.port_id, IPAllocation.ip_address).where(IPAllocation.port_id.in_(ports))
-    pairs = select(AllowedAddressPair.port_id, AllowedAddressPair.ip_address).where(
-        AllowedAddressPair.port_id.in_(ports)
-    )
-    for port_id, address in [*session.execute(fixed), *session.execute(pairs)]:
-        for group_id in groups_of[port_id]:
+    binding = SecurityGroupPortBinding
+    for model in (IPAllocation, AllowedAddressPair):
+        stmt = (
+            select(binding.security_group_id, model.ip_address)
+            .join(model, model.port_id == binding.port_id)
+            .where(binding.security_group_id.in_(group_ids))
+        )
+        for group_id, address in session.execute(stmt):
             result[group_id].add(address)
     return {group_id: sorted(result.get(group_id, set())) for group_id in sorted(group_ids)}
 
