@@ -266,17 +266,21 @@ class Hybrid:
             rule = r.Rule("ingress", protocol="tcp", port_range_min=22, port_range_max=22, remote_group_id=f"g{g}")
             port_filter.replace_group(ns, r.GroupRules(f"g{g}", (r.Rule("egress"), rule)))
         lines: list[str] = []
+        members: dict[str, list[str]] = {}
         for i in range(ports):
             ip = f"10.200.{i // 250}.{i % 250 + 1}"
             p = r.PortFilter(
                 f"other{i:06d}", 100 + i, f"02:00:00:00:{i // 256:02x}:{i % 256:02x}", (ip,), groups=(f"g{i % 100}",)
             )
-            lines += r.port_lines(p) + r.member_lines("add", f"g{i % 100}", [ip])
+            lines += r.port_lines(p)
+            members.setdefault(f"g{i % 100}", []).append(ip)
             if len(lines) > 5000:
                 port_filter._run(ns, lines, "bench ports")
                 lines = []
         if lines:
             port_filter._run(ns, lines, "bench ports")
+        for group_id, addresses in members.items():
+            port_filter.add_members(ns, group_id, addresses)
 
     def rule_times(self) -> dict[str, Any]:
         ns = self.lab.ovsns
@@ -307,7 +311,7 @@ class Hybrid:
     def close_port(self, port: int) -> None:
         rule = r.Rule("ingress", protocol="tcp", port_range_min=port, port_range_max=port)
         port_filter.replace_group(self.lab.ovsns, r.GroupRules("benchsg", (r.Rule("egress"),)))
-        port_filter.cut_rule(self.lab.ovsns, rule, [self.port])
+        port_filter.cut_rules(self.lab.ovsns, [rule], [self.port])
 
     def spoof_dropped(self) -> bool:
         vm = self.lab.vm

@@ -65,8 +65,8 @@ class KernelWorld:
             port = r.PortFilter(_port(i), i + 1, f"02:00:00:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}",
                                 (_address(i),), groups=(DEFAULT, self._group_of(i)))  # fmt: skip
             lines += r.port_lines(port)
-        lines += r.member_lines("add", DEFAULT, [_address(i) for i in range(ports)])
         self._apply(lines, "install floatnet")
+        port_filter.add_members(ns, DEFAULT, [_address(i) for i in range(ports)])
         base = [f"add table inet {BASE}", *self._base_sets()]
         for i in range(ports):
             base += self._base_chain(i, self.rules[self._group_of(i)])

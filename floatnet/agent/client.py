@@ -90,12 +90,16 @@ class Client:
         return self._call(method, f"/floatnet/hosts/{self.host}{path}", **kwargs)
 
     def state(
-        self, routers: Iterable[str] = (), networks: Iterable[str] = (), floatingips: Iterable[str] = ()
-    ) -> dict[str, Any]:
+        self, routers: Iterable[str] = (), networks: Iterable[str] = (), floatingips: Iterable[str] = (),
+        groups: Iterable[str] = (), rules: Iterable[str] = (),
+    ) -> dict[str, Any]:  # fmt: skip
         """The host's desired state: everything, or only the given routers/networks (filtered snapshot), the
-        routers' floating IPs narrowed to ``floatingips`` when given."""
+        routers' floating IPs narrowed to ``floatingips`` when given; ``groups``/``rules``: the security section
+        of those security groups (and of the groups of those rules)."""
         params = [("router_id", r) for r in sorted(set(routers))] + [("network_id", n) for n in sorted(set(networks))]
         params += [("floatingip_id", f) for f in sorted(set(floatingips))]
+        params += [("security_group_id", g) for g in sorted(set(groups))]
+        params += [("security_group_rule_id", r) for r in sorted(set(rules))]
         result = self._request("GET", "/state", params=params)
         if not isinstance(result, dict):
             raise ServerError("state: the answer is not an object")

@@ -28,6 +28,7 @@ class SecurityGroup:
     stateful: bool
     rules: r.GroupRules | None
     error: str = ""
+    rule_ids: frozenset[str] = frozenset()  # the server's ids of its rules: a deleted rule's change names one
 
 
 def _rule(obj: Mapping[str, Any]) -> r.Rule:
@@ -42,11 +43,13 @@ def parse_group(obj: Mapping[str, Any]) -> SecurityGroup:
     """A group of the ``security.groups`` list; unrenderable rules give ``rules=None`` with the reason."""
     group_id = str(obj["id"])
     stateful = obj.get("stateful", True) is not False
+    ids = frozenset(str(rule["id"]) for rule in obj.get("rules") or () if rule.get("id"))
     try:
         rules = r.GroupRules(group_id, tuple(_rule(rule) for rule in obj.get("rules") or ()))
     except (KernelError, TypeError, ValueError) as exc:
-        return SecurityGroup(group_id, stateful, None, f"security group {group_id} cannot be enforced: {exc}")
-    return SecurityGroup(group_id, stateful, rules)
+        why = f"security group {group_id} cannot be enforced: {exc}"
+        return SecurityGroup(group_id, stateful, None, why, rule_ids=ids)
+    return SecurityGroup(group_id, stateful, rules, rule_ids=ids)
 
 
 def host_members(addresses: Iterable[str]) -> frozenset[str]:

@@ -9,6 +9,8 @@ of one tick are coalesced (:meth:`Dirty.add`) and one step observes, plans, appl
   O(changed) fast path), plus instance ports deleted;
 - a kernel event and a failure retry mark a namespace ``stale``: it is re-read from the kernel, then planned;
 - an OVS change (a hypervisor plug) sets ``ovs``: every router/network/port is planned against the view;
+- a security-group change row marks the groups it names (``groups``, after refetching them): their chains,
+  the cuts of their removed rules and the member sets their rules name are re-planned, not their ports;
 - a change of the security-group tables under the agent sets ``security``: they are re-read, and every
   instance port is planned;
 - the periodic full observe, a 410 from the feed and a failure backoff set ``everything``: relist the server,
@@ -35,6 +37,7 @@ class Dirty:
     fips: dict[str, dict[str, FloatingIp | None]] = field(default_factory=dict)  # router -> {id: as cached before}
     ovs: bool = False
     security: bool = False  # the security-group tables changed under the agent: re-read, plan every port
+    groups: set[str] = field(default_factory=set)  # security groups re-planned without their ports
     absent_routers: set[str] = field(default_factory=set)
     absent_networks: set[str] = field(default_factory=set)
     gone_ports: set[str] = field(default_factory=set)
@@ -44,7 +47,7 @@ class Dirty:
     def __bool__(self) -> bool:
         return bool(
             self.everything or self.namespaces or self.stale or self.fips or self.ovs or self.security
-            or self.absent_routers
+            or self.groups or self.absent_routers
             or self.absent_networks or self.gone_ports or self.gone_fips
         )  # fmt: skip
 
@@ -56,6 +59,7 @@ class Dirty:
         self.security |= other.security
         for mine, theirs in (
             (self.namespaces, other.namespaces), (self.stale, other.stale), (self.feed, other.feed),
+            (self.groups, other.groups),
             (self.absent_routers, other.absent_routers), (self.absent_networks, other.absent_networks),
             (self.gone_ports, other.gone_ports), (self.gone_fips, other.gone_fips),
         ):  # fmt: skip

@@ -5,7 +5,8 @@ Each tick (:meth:`Agent.step`) coalesces what is due into one :class:`~floatnet.
 
 - the change feed (:meth:`Agent.on_changes`): the touched routers/networks are refetched (``state?router_id=…``)
   and merged into the desired state; their namespaces are dirty — or, for floating-IP-only changes on built
-  routers, just those floating IPs (the fast path, :mod:`floatnet.agent.plan_fips`: O(changed) work);
+  routers, just those floating IPs (the fast path, :mod:`floatnet.agent.plan_fips`: O(changed) work); security
+  group rows refetch and re-plan only the groups they name (:mod:`floatnet.agent.sg_changes`);
 - the kernel (:meth:`Agent.on_kernel`): owned namespaces changed under the agent
   (:mod:`floatnet.agent.kernel_watch`) and namespaces due for a retry after a failure (1 s … 30 s) are stale
   (re-read from the kernel); OVS ports changed by a hypervisor mark every resource for planning;
@@ -29,7 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from floatnet.agent import drift, plan_fips, sg_view
+from floatnet.agent import drift, plan_fips, sg_changes, sg_view
 from floatnet.agent import status as S
 from floatnet.agent.actions import Action, Ref
 from floatnet.agent.apply import ApplyResult
@@ -38,10 +39,10 @@ from floatnet.agent.desired import DesiredState, DesiredStateError, FloatingIp, 
 from floatnet.agent.dirty import Dirty, changed_fips, scope
 from floatnet.agent.kernel import Kernel
 from floatnet.agent.kernel_watch import EVERYTHING, SECURITY
-from floatnet.agent.merge import Touched, complete_routers, gone_fips, merge, networks_naming, touched
+from floatnet.agent.merge import Touched, complete_routers, gone_fips, merge, only_networks, touched
 from floatnet.agent.plan import plan
 from floatnet.agent.plan_common import PlanContext
-from floatnet.agent.plan_security import remember_applied
+from floatnet.agent.plan_security import plan_changed_groups, remember_applied, used_groups
 from floatnet.agent.projection import project
 from floatnet.agent.state import Observed, OvsPort
 from floatnet.agent.watch import RELIST, Heartbeat, Watcher
@@ -50,7 +51,6 @@ from floatnet.linux import names
 log = logging.getLogger(__name__)
 
 TICK = 0.05
-Fast = Mapping[str, tuple[dict[str, FloatingIp], plan_fips.FipDiff]]  # router -> (marked fips now, their diff)
 MAX_BACKOFF = 30.0
 
 
@@ -165,12 +165,12 @@ class Agent:
     def on_changes(self, changes: list[dict[str, Any]]) -> Dirty:
         """The feed as a trigger: refetch the routers/networks the changes touch, merge them into the desired
         state and mark their namespaces dirty — or, for floating-IP-only changes on built routers that did not
-        change otherwise, just those floating IPs (the fast path: O(changed) work per change)."""
+        change otherwise, just those floating IPs (the fast path: O(changed) work per change). Security-group
+        rows refetch and mark only the groups they name (:meth:`_on_security`)."""
         batch = touched(changes)
-        if self.desired is not None:  # members of these groups moved: the ports whose rules name them
-            batch.networks |= networks_naming(self.desired, batch.security_groups)
+        secured = self._on_security(batch)
         if not (batch.routers or batch.networks or batch.gone_ports):
-            return Dirty()
+            return secured
         partial, answer, asked = self._fetch(batch)
         fast = asked is not None and self._narrowable(answer)
         with self.lock:
@@ -189,7 +189,19 @@ class Agent:
                 dirty.fips[router_id] = {i: known.get(i) for i in asked}
         else:
             dirty.namespaces = {names.router_ns(r) for r in batch.routers} | {names.dhcp_ns(n) for n in batch.networks}
+        dirty.add(secured)
         return dirty
+
+    def _on_security(self, batch: Touched) -> Dirty:
+        """Security-group rows: refetch the groups they name (``state?security_group_id=…``), merge them and
+        mark them for re-planning; the networks of ports whose group flipped renderability join ``batch``."""
+        found = sg_changes.refresh(self.client, self.desired, batch.security) if self.desired is not None else None
+        if found is None:
+            return Dirty()
+        with self.lock:
+            self.desired, groups, networks = found
+        batch.networks |= networks
+        return Dirty(groups=groups, feed={f"sg:{g}" for g in groups})
 
     def on_kernel(self) -> Dirty:
         """The local triggers: owned namespaces the kernel reports changed under the agent and failed ones due
@@ -217,12 +229,12 @@ class Agent:
         if batch.fips_only and self.desired is not None:
             asked = set().union(*batch.fips.values())
             doc = self.client.state(batch.routers, (), asked)
-            answer = parse_state(_only_networks(doc, set()), complete=False, absent_ports=batch.gone_ports)
+            answer = parse_state(only_networks(doc, set()), complete=False, absent_ports=batch.gone_ports)
             completed = complete_routers(answer, self.desired, asked)
             if completed is not None:
                 return completed, answer, asked
         doc = self.client.state(batch.routers, batch.networks)
-        answer = parse_state(_only_networks(doc, batch.networks), complete=False, absent_ports=batch.gone_ports)
+        answer = parse_state(only_networks(doc, batch.networks), complete=False, absent_ports=batch.gone_ports)
         return answer, answer, None
 
     def _narrowable(self, answer: DesiredState) -> bool:
@@ -257,10 +269,10 @@ class Agent:
             found = self._reobserve(dirty.stale, bool(dirty.whole() or dirty.ovs), dirty.security)
             current, gone = scope(self.desired, dirty), dirty.gone_fips
         fast = self._fast(dirty, current)
-        actions, fast_actions, result = self._plan_apply(current, fast)
+        actions, fast_actions, result = self._plan_apply(current, fast, dirty.groups)
         if dirty.ovs or dirty.everything:
             self.ovs_planned = self.observed.ovs_ports
-        reported = _narrowed(current, self.desired, fast)
+        reported = plan_fips.narrowed(current, self.desired, fast)
         with self.lock:
             if dirty.everything:
                 self.errors = {}
@@ -313,7 +325,7 @@ class Agent:
         self.observed = Observed(namespaces=namespaces, ovs_ports=ovs_ports, dhcp=dhcp, security=sg)
         return found
 
-    def _fast(self, dirty: Dirty, current: DesiredState) -> Fast:
+    def _fast(self, dirty: Dirty, current: DesiredState) -> plan_fips.Fast:
         """The fast path's diffs: per marked router not planned whole, from the cached value of each marked
         floating IP (what the kernel holds) to the desired one — O(marked) however big the router."""
         assert self.desired is not None
@@ -327,13 +339,17 @@ class Agent:
             out[router_id] = (after, plan_fips.delta(router, was, after))
         return out
 
-    def _plan_apply(self, current: DesiredState, fast: Fast) -> tuple[list[Action], list[Action], ApplyResult]:
-        """Plan ``current`` whole and the fast path's floating IPs against the view, apply both in one go,
-        update the view (projections; re-observation where something failed). Returns both plans and the
-        result, with the resources the planner could not handle as (permanent) errors."""
+    def _plan_apply(
+        self, current: DesiredState, fast: plan_fips.Fast, groups: set[str]
+    ) -> tuple[list[Action], list[Action], ApplyResult]:
+        """Plan ``current`` whole, the changed security ``groups`` its ports do not cover (without their ports)
+        and the fast path's floating IPs against the view, apply them in one go, update the view (projections;
+        re-observation where something failed). Returns both plans and the result, with the resources the
+        planner could not handle as (permanent) errors."""
         assert self.desired is not None
         poisoned: dict[Ref, str] = {}
-        actions = plan(current, self.observed, self.ctx, poisoned)
+        alone = plan_changed_groups(self.desired, self.observed, groups - set(used_groups(current)))
+        actions = alone + plan(current, self.observed, self.ctx, poisoned)
         routers = self.desired.routers
         fast_actions = [a for r, (_, diff) in fast.items() for a in plan_fips.plan_fip_delta(routers[r], diff)]
         result = self.kernel.apply(actions + fast_actions)
@@ -342,7 +358,7 @@ class Agent:
         _add_permanent(result, poisoned)
         return actions, fast_actions, result
 
-    def _project_fast(self, fast: Fast, result: ApplyResult) -> None:
+    def _project_fast(self, fast: plan_fips.Fast, result: ApplyResult) -> None:
         """The view of the fast path's routers once their floating-IP actions ran: projected (C-level copies,
         no work per other floating IP), or re-observed where something failed."""
         assert self.desired is not None
@@ -460,7 +476,8 @@ class Agent:
         if result.failed_groups or any(ns.startswith("qdhcp-") for ns in groups):
             dhcp = self.kernel.observe_dhcp()
         dhcp.update((n, fp) for n, fp in projected.dhcp.items() if f"qdhcp-{n}" not in result.failed_groups)
-        ovs_ports = self.kernel.observe_ovs() if actions else before.ovs_ports
+        touched_ovs = any(not isinstance(a, sg_view.SG_ACTIONS) for a in actions)  # nft/conntrack only: OVS as it was
+        ovs_ports = self.kernel.observe_ovs() if touched_ovs else before.ovs_ports
         security = sg_view.after_apply(self.kernel, before.security, actions, result)
         return Observed(namespaces=namespaces, ovs_ports=ovs_ports, dhcp=dhcp, security=security)
 
@@ -478,19 +495,3 @@ def _add_permanent(result: ApplyResult, poisoned: Mapping[Ref, str]) -> None:
     for ref, reason in poisoned.items():
         result.errors.setdefault(ref, reason)
 
-
-def _narrowed(current: DesiredState, desired: DesiredState | None, fast: Fast) -> DesiredState:
-    """What a step reports on: ``current`` plus the fast path's routers narrowed to their marked floating IPs
-    (the statuses of the changed ones only, not all 10,000)."""
-    if not fast or desired is None:
-        return current
-    routers = dict(current.routers)
-    routers.update((r, replace(desired.routers[r], floatingips=after)) for r, (after, _) in fast.items())
-    return replace(current, routers=routers)
-
-
-def _only_networks(doc: dict[str, Any], asked: set[str]) -> dict[str, Any]:
-    """The answer without the networks not asked for: the server adds the ones its routers use, which did not
-    change (else they would have been asked for) and so need no re-planning."""
-    doc["networks"] = [n for n in doc.get("networks") or () if isinstance(n, dict) and n.get("id") in asked]
-    return doc

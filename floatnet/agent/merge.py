@@ -13,6 +13,8 @@ from typing import Any
 
 from floatnet.agent.desired import DesiredState
 
+SECURITY_KINDS = ("security_group", "security_group_rule")
+
 
 @dataclass
 class Touched:
@@ -20,15 +22,15 @@ class Touched:
 
     ``fips`` holds, per router touched *only* by floating-IP changes, the ids of those floating IPs: such a
     router is refetched narrowed to them (``floatingip_id=``), one element instead of the whole router.
-    ``security_groups`` are groups whose members moved (a ``security_group`` row without a network): the
-    networks of the ports whose rules name one of them as ``remote_group_id`` are refetched.
+    ``security`` holds the security-group rows as ``(kind, id, network_id)``: they are not refetched as
+    networks but as the groups they name (:mod:`floatnet.agent.sg_changes`).
     """
 
     routers: set[str] = field(default_factory=set)
     networks: set[str] = field(default_factory=set)
     gone_ports: set[str] = field(default_factory=set)
     fips: dict[str, set[str]] = field(default_factory=dict)
-    security_groups: set[str] = field(default_factory=set)
+    security: list[tuple[str, str, str | None]] = field(default_factory=list)
 
     @property
     def fips_only(self) -> bool:
@@ -42,6 +44,10 @@ def touched(changes: Iterable[Mapping[str, Any]]) -> Touched:
     whole: set[str] = set()
     for change in changes:
         kind, ident, op, router = change.get("kind"), change.get("id"), change.get("op"), change.get("router_id")
+        if kind in SECURITY_KINDS:
+            if isinstance(ident, str):
+                out.security.append((str(kind), ident, str(change["network_id"]) if change.get("network_id") else None))
+            continue
         if router:
             out.routers.add(str(router))
             if kind == "floatingip" and isinstance(ident, str):
@@ -59,8 +65,6 @@ def touched(changes: Iterable[Mapping[str, Any]]) -> Touched:
             out.networks.add(ident)
         elif kind == "port" and op == "delete":
             out.gone_ports.add(ident)
-        elif kind in ("security_group", "security_group_rule") and not change.get("network_id"):
-            out.security_groups.add(ident)
     out.fips = {r: ids for r, ids in out.fips.items() if r not in whole}
     return out
 
@@ -126,11 +130,8 @@ def gone_fips(
     return {i for i in before if not any(i in r.floatingips for r in new.routers.values())}
 
 
-def networks_naming(desired: DesiredState, groups: set[str]) -> set[str]:
-    """The networks of the ports whose groups' rules name one of ``groups`` as ``remote_group_id`` (or that
-    are in one of them): what to refetch when those groups' members move."""
-    naming = {
-        g.id for g in desired.groups.values()
-        if g.id in groups or (g.rules is not None and g.rules.remote_groups() & groups)
-    }  # fmt: skip
-    return {p.network_id for p in desired.ports.values() if naming & set(p.security_groups)}
+def only_networks(doc: dict[str, Any], asked: set[str]) -> dict[str, Any]:
+    """The answer without the networks not asked for: the server adds the ones its routers use, which did not
+    change (else they would have been asked for) and so need no re-planning."""
+    doc["networks"] = [n for n in doc.get("networks") or () if isinstance(n, dict) and n.get("id") in asked]
+    return doc

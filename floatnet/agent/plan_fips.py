@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from floatnet.agent import actions as A
-from floatnet.agent.desired import FloatingIp, Router
+from floatnet.agent.desired import DesiredState, FloatingIp, Router
 from floatnet.agent.state import Namespace
 from floatnet.linux import names
 from floatnet.linux.nat_pf import PfElement
@@ -100,6 +100,9 @@ class FipDiff:
         return out
 
 
+Fast = Mapping[str, tuple[dict[str, FloatingIp], FipDiff]]  # router -> (marked fips now, their diff)
+
+
 def fip_map(fips: Mapping[str, FloatingIp]) -> dict[str, str]:
     """``{floating IP address: fixed IP}`` of some floating IPs (those with a fixed IP)."""
     return {f.floating_ip_address: f.fixed_ip_address for f in fips.values() if f.fixed_ip_address}
@@ -175,3 +178,14 @@ def project_fip_delta(nsobs: Namespace, router: Router, diff: FipDiff) -> Namesp
 
 def _slash32(ips: tuple[str, ...]) -> frozenset[str]:
     return frozenset(f"{ip}/32" for ip in ips)
+
+
+def narrowed(current: DesiredState, desired: DesiredState | None, fast: Fast) -> DesiredState:
+    """What a step reports on (the loop's status report): ``current`` plus the fast path's routers narrowed
+    to their marked floating IPs (the statuses of the changed ones only, not all 10,000)."""
+    if not fast or desired is None:
+        return current
+    routers = dict(current.routers)
+    routers.update((r, replace(desired.routers[r], floatingips=after)) for r, (after, _) in fast.items())
+    return replace(current, routers=routers)
+

@@ -10,7 +10,8 @@ when nothing changed (an agent restart on an up-to-date node plans zero actions)
   straight into OVS (no hybrid plug ``qbr``/``qvo``), or one of its groups cannot be rendered.
 - A group whose rules changed has its two chains replaced (its ports untouched); the rules it no longer has
   have their established flows cut on the group's ports (the previously applied rules are the agent's
-  memory, :attr:`~floatnet.agent.state.Security.applied`).
+  memory, :attr:`~floatnet.agent.state.Security.applied`). A security-group change alone re-plans just the
+  groups it names (:func:`plan_changed_groups`), never their ports.
 - A remote group's members are set elements: one added or removed per address that moved.
 - Port security switched off: the filter is removed and the port's zone cut; the tag is set.
 """
@@ -136,30 +137,50 @@ def plan_groups(desired: DesiredState, observed: Observed, by_iface: Mapping[str
     """Chains of the groups of the ports that can be filtered whose fingerprint differs (and cuts for their
     removed rules), then the members of every remote group their rules name. ``by_iface``: OVS ports by
     port id."""
+    filterable = [p for p in desired.ports.values() if blocked(desired, p, by_iface.get(p.id)) is None]
+    return _plan_groups(desired, observed, {g for p in filterable if p.port_security for g in p.security_groups})
+
+
+def plan_changed_groups(desired: DesiredState, observed: Observed, group_ids: Iterable[str]) -> list[A.Action]:
+    """A security-group change alone: the chains (and cuts) of those of ``group_ids`` the node holds — a group
+    is installed once a filterable port here uses it — and the members of the remote groups their rules
+    name; their ports are not planned (a group that flips renderability has its ports' networks planned
+    whole instead, :mod:`floatnet.agent.sg_changes`). ``desired``: the agent's whole state."""
+    return _plan_groups(desired, observed, {g for g in group_ids if g in observed.security.groups})
+
+
+def _plan_groups(desired: DesiredState, observed: Observed, group_ids: set[str]) -> list[A.Action]:
+    """The renderable ones of ``group_ids`` (:func:`_replace_group`), then the member sets their rules name."""
     out: list[A.Action] = []
     remote: set[str] = set()
-    filterable = [p for p in desired.ports.values() if blocked(desired, p, by_iface.get(p.id)) is None]
-    for group_id in sorted({g for p in filterable if p.port_security for g in p.security_groups}):
+    for group_id in sorted(group_ids):
         group = desired.groups.get(group_id)
         if group is None or group.rules is None:
             continue
         remote |= group.rules.remote_groups()
-        if observed.security.groups.get(group_id, _MISSING) == group.rules.fingerprint():
-            continue
-        ports = _ports_of(desired, group_id)
-        refs = tuple(("port", p.id) for p in ports)
-        out.append(S.ReplaceGroup(group=S.sg_group(group_id), refs=refs, rules=group.rules))
-        old = observed.security.applied.get(group_id)
-        removed = tuple(sorted(set(old.rules) - set(group.rules.rules), key=repr)) if old else ()
-        installed = _installed(desired, observed, ports)
-        if removed and installed:
-            out.append(S.CutRules(group=S.sg_group(group_id), refs=refs, rules=removed, ports=installed))
+        out += _replace_group(desired, observed, group.rules)
     for group_id in sorted(remote):
         want = desired.members.get(group_id, frozenset())
         have = observed.security.members.get(group_id, frozenset())
         if want != have:
             out.append(S.EditMembers(group=S.sg_group(group_id), group_id=group_id, add=want - have,
                                      remove=have - want))  # fmt: skip
+    return out
+
+
+def _replace_group(desired: DesiredState, observed: Observed, rules: r.GroupRules) -> list[A.Action]:
+    """A group's chains when their fingerprint differs, and the cut of the rules it no longer has."""
+    group_id = rules.group_id
+    if observed.security.groups.get(group_id, _MISSING) == rules.fingerprint():
+        return []
+    ports = _ports_of(desired, group_id)
+    refs = tuple(("port", p.id) for p in ports)
+    out: list[A.Action] = [S.ReplaceGroup(group=S.sg_group(group_id), refs=refs, rules=rules)]
+    old = observed.security.applied.get(group_id)
+    removed = tuple(sorted(set(old.rules) - set(rules.rules), key=repr)) if old else ()
+    installed = _installed(desired, observed, ports)
+    if removed and installed:
+        out.append(S.CutRules(group=S.sg_group(group_id), refs=refs, rules=removed, ports=installed))
     return out
 
 

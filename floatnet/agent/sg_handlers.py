@@ -25,8 +25,7 @@ def _edit_members(dp: Dataplane, a: S.EditMembers) -> None:
 
 
 def _cut_rules(dp: Dataplane, a: S.CutRules) -> None:
-    for rule in a.rules:
-        port_filter.cut_rule(dp.ovs_netns, rule, a.ports)
+    port_filter.cut_rules(dp.ovs_netns, a.rules, a.ports)
 
 
 def _replace_port(dp: Dataplane, a: S.ReplacePortFilter) -> None:

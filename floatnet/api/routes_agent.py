@@ -67,6 +67,8 @@ async def state(request: Request) -> Response:
         network_ids=params.getlist("network_id"),
         port_ids=params.getlist("port_id"),
         floatingip_ids=params.getlist("floatingip_id"),
+        security_group_ids=params.getlist("security_group_id"),
+        security_group_rule_ids=params.getlist("security_group_rule_id"),
     )
     service = HostService(http.core_of(request))
     return http.respond(await http.run_sync(service.state, ctx, request.path_params["host"], filters))

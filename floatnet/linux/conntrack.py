@@ -5,7 +5,8 @@ Entries must go in both directions: original destination = the address (inbound 
 reply destination = the address (outbound flows SNATed to it, whose replies come back to it).
 
 Through ctnetlink (pyroute2's ``Conntrack``) on a socket opened inside the namespace: one dump, filtered here on
-both tuples, then one delete per matching entry — a few milliseconds, where two ``conntrack`` processes under
+both tuples (or, for a port's conntrack zone, by the kernel: :func:`zone_entries`), then one delete per matching
+entry — a few milliseconds, where two ``conntrack`` processes under
 ``ip netns exec`` cost 50–200 ms. The dump is not filtered by the kernel: its reply-tuple filter is broken on
 older kernels, and one pass over both directions needs a single dump anyway.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import errno
 import ipaddress
 import socket
+from collections.abc import Iterable
 from typing import Any
 
 from pyroute2.conntrack import Conntrack, ConntrackEntry
@@ -52,6 +54,21 @@ def delete_entries(ct: Conntrack, entries: list[ConntrackEntry]) -> int:
         else:
             deleted += 1
     return deleted
+
+
+def zone_entries(ct: Conntrack, zones: Iterable[int]) -> list[ConntrackEntry]:
+    """The entries of ``zones`` (a port's own conntrack zones), one dump per zone filtered by the kernel
+    (``CTA_ZONE``): cutting a port's or a rule's flows costs that port's entries, not the node's whole table.
+    A kernel that ignores the dump's zone (before Linux 6.7) answers every entry: that one dump, filtered
+    here, then serves all the zones."""
+    wanted = set(zones)
+    found: list[ConntrackEntry] = []
+    for zone in sorted(wanted):
+        dumped = list(ct.dump_entries(zone=zone))
+        if any(entry.zone != zone for entry in dumped):
+            return [entry for entry in dumped if entry.zone in wanted]
+        found += dumped
+    return found
 
 
 def _delete_all(addr: str) -> int:

@@ -9,13 +9,14 @@ the instances' taps live: None in production, the test OVS's namespace in tests)
 - :func:`replace_group` / :func:`delete_group`: one group's rules (every port of the group jumps to them).
 - :func:`add_members` / :func:`remove_members`: remote-group membership, one set element per address.
 - :func:`observe`: what is installed (fingerprints, zones, members) for drift repair.
-- :func:`cut_zone` / :func:`cut_rule`: delete the conntrack entries a removed port or rule admitted.
+- :func:`cut_zone` / :func:`cut_rules`: delete the conntrack entries a removed port or rules admitted.
 
 Rendering is pure and lives in :mod:`floatnet.linux.sg_render`; docs/security-groups.md has the design.
 """
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import json
 import socket
@@ -28,10 +29,10 @@ from pyroute2 import IPRoute
 from pyroute2.conntrack import Conntrack, ConntrackEntry
 from pyroute2.netlink.exceptions import NetlinkError
 
-from floatnet.linux import links, nft
+from floatnet.linux import links, nft, nft_elements
 from floatnet.linux import netns as _netns
 from floatnet.linux import sg_render as r
-from floatnet.linux.conntrack import delete_entries
+from floatnet.linux.conntrack import delete_entries, zone_entries
 from floatnet.linux.errors import KernelError
 
 BR_NF_SYSCTLS = ("net/bridge/bridge-nf-call-iptables", "net/bridge/bridge-nf-call-ip6tables")
@@ -119,8 +120,14 @@ def delete_port(netns: str | None, port_id: str) -> bool:
 
 
 def replace_group(netns: str | None, group: r.GroupRules) -> None:
-    """Install or replace one group's rules: touches that group's two chains only."""
-    _run(netns, [*r.skeleton(), *r.group_lines(group)], f"sg group {group.group_id}")
+    """Install or replace one group's rules: touches that group's two chains only. The tables' skeleton (base
+    chains flushed and re-added) is sent only when the group's transaction fails without it (the tables do not
+    exist yet): a rule change costs its group's lines, not the base chains'."""
+    what = f"sg group {group.group_id}"
+    try:
+        _run(netns, r.group_lines(group), what)
+    except nft.NftError:
+        _run(netns, [*r.skeleton(), *r.group_lines(group)], what)
 
 
 def delete_group(netns: str | None, group_id: str) -> bool:
@@ -134,29 +141,29 @@ def delete_group(netns: str | None, group_id: str) -> bool:
 
 
 def add_members(netns: str | None, group_id: str, addresses: Iterable[str]) -> None:
-    """Add member addresses to a group's set (one element each; present ones are no-ops)."""
-    lines = r.member_lines("add", group_id, list(addresses))
-    if not lines:
-        return
+    """Add member addresses to a group's set (one element each; present ones are no-ops), over nf_tables
+    netlink (:mod:`floatnet.linux.nft_elements`: no ruleset listing, whatever the node's size)."""
+    keys = r.member_keys(group_id, addresses)
     try:
-        _run(netns, lines, f"sg members {group_id}")
-    except nft.NftError:  # the group's sets do not exist yet: create them (and the tables) with the members
-        _run(netns, [*r.skeleton(), *r.group_sets(group_id), *lines], f"sg members {group_id}")
+        nft_elements.edit(netns, "add", r.TABLE, keys)
+    except nft_elements.ElementError as exc:
+        if exc.code != errno.ENOENT:
+            raise
+        _run(netns, [*r.skeleton(), *r.group_sets(group_id)], f"sg members {group_id}")  # its sets: not yet
+        nft_elements.edit(netns, "add", r.TABLE, keys)
 
 
 def remove_members(netns: str | None, group_id: str, addresses: Iterable[str]) -> None:
-    """Remove member addresses from a group's set; absent ones are ignored (one round trip if all exist)."""
+    """Remove member addresses from a group's set; absent ones are ignored (one batch if all exist)."""
     wanted = list(addresses)
-    lines = r.member_lines("delete", group_id, wanted)
-    if not lines:
-        return
     try:
-        _run(netns, lines, f"sg members {group_id}")
-    except nft.NftError:
+        nft_elements.edit(netns, "delete", r.TABLE, r.member_keys(group_id, wanted))
+    except nft_elements.ElementError as exc:
+        if exc.code != errno.ENOENT:
+            raise
         present = _set_members(netns, group_id)
-        lines = r.member_lines("delete", group_id, [a for a in wanted if r._host(a) in present])
-        if lines:
-            _run(netns, lines, f"sg members {group_id}")
+        nft_elements.edit(netns, "delete", r.TABLE, r.member_keys(group_id, [a for a in wanted
+                                                                             if r._host(a) in present]))  # fmt: skip
 
 
 def _set_members(netns: str | None, group_id: str) -> set[str]:
@@ -345,10 +352,6 @@ def delete_plug(netns: str | None, port_id: str) -> None:
         links.delete_link(dev, netns)
 
 
-def _zone_entries(ct: Conntrack, zones: set[int]) -> list[ConntrackEntry]:
-    return [e for e in ct.dump_entries() if e.zone in zones]
-
-
 def _ct(netns: str | None, op: str, fn: Any) -> int:
     def body() -> int:
         total = 0
@@ -365,7 +368,7 @@ def _ct(netns: str | None, op: str, fn: Any) -> int:
 
 def cut_zone(netns: str | None, zone: int) -> int:
     """Delete every conntrack entry of a port's zone (port deleted, or port security turned off)."""
-    return _ct(netns, "conntrack cut zone", lambda ct: delete_entries(ct, _zone_entries(ct, {zone})))
+    return _ct(netns, "conntrack cut zone", lambda ct: delete_entries(ct, zone_entries(ct, {zone})))
 
 
 def _rule_admits(entry: ConntrackEntry, rule: r.Rule, local: list[Any]) -> bool:
@@ -389,19 +392,21 @@ def _rule_admits(entry: ConntrackEntry, rule: r.Rule, local: list[Any]) -> bool:
     return True
 
 
-def cut_rule(netns: str | None, rule: r.Rule, ports: Iterable[r.PortFilter]) -> int:
-    """Delete the conntrack entries ``rule`` may have admitted on ``ports`` (the ports of its group on this
-    node), as Neutron does when a rule goes: matched by zone, direction, addresses, protocol and port range.
-    A remote-group rule cuts every matching flow of the port (members may have changed since)."""
+def cut_rules(netns: str | None, rules: Iterable[r.Rule], ports: Iterable[r.PortFilter]) -> int:
+    """Delete the conntrack entries one of ``rules`` may have admitted on ``ports`` (the ports of their group
+    on this node), as Neutron does when a rule goes: matched by zone, direction, addresses, protocol and port
+    range. A remote-group rule cuts every matching flow of the port (members may have changed since). Only
+    those ports' zones are dumped (:func:`floatnet.linux.conntrack.zone_entries`), once for all the rules."""
     by_zone = {p.zone: [ipaddress.ip_network(n) for n in (*p.sources(4), *p.sources(6))] for p in ports}
+    cut = tuple(rules)
 
-    def cut(ct: Conntrack) -> int:
-        hits = [e for e in _zone_entries(ct, set(by_zone)) if _rule_admits(e, rule, by_zone[e.zone])]
-        return delete_entries(ct, hits)
+    def body(ct: Conntrack) -> int:
+        entries = zone_entries(ct, by_zone)
+        return delete_entries(ct, [e for e in entries if any(_rule_admits(e, x, by_zone[e.zone]) for x in cut)])
 
-    return _ct(netns, "conntrack cut rule", cut)
+    return _ct(netns, "conntrack cut rule", body)
 
 
 def count_zone(netns: str | None, zone: int) -> int:
     """How many conntrack entries a port's zone holds (tests, diagnose)."""
-    return _ct(netns, "conntrack list", lambda ct: len(_zone_entries(ct, {zone})))
+    return _ct(netns, "conntrack list", lambda ct: len(zone_entries(ct, {zone})))

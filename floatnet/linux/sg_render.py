@@ -38,6 +38,7 @@ import functools
 import hashlib
 import ipaddress
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from floatnet.linux.errors import KernelError
@@ -436,12 +437,10 @@ def group_lines(group: GroupRules) -> list[str]:
     return lines
 
 
-def member_lines(op: str, group_id: str, addresses: list[str]) -> list[str]:
-    """``add`` or ``delete`` member addresses of a group: one set element each."""
-    hosts = sorted({_host(a) for a in addresses})
-    lines = []
-    for version in (4, 6):
-        mine = [h for h in hosts if ipaddress.ip_address(h).version == version]
-        if mine:
-            lines.append(f"{op} element inet {TABLE} {group_set(group_id, version)} {_set(mine)}")
-    return lines
+def member_keys(group_id: str, addresses: Iterable[str]) -> dict[str, list[bytes]]:
+    """A group's member addresses as set elements: set name (``rg4-``/``rg6-``) -> the packed addresses,
+    one element each (:func:`floatnet.linux.nft_elements.edit` writes them without any nft text)."""
+    out: dict[str, list[bytes]] = {}
+    for host in sorted({ipaddress.ip_address(_host(a)) for a in addresses}, key=lambda h: (h.version, h)):
+        out.setdefault(group_set(group_id, host.version), []).append(host.packed)
+    return out

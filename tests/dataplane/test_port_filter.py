@@ -186,7 +186,7 @@ def test_rule_removal_cuts_established_session(clean: World) -> None:
     assert session.stdout is not None and session.stdin is not None
     assert session.stdout.readline().strip() == "up"
     port_filter.replace_group(clean.ovs.netns, r.GroupRules("sga", (EGRESS,)))
-    assert port_filter.cut_rule(clean.ovs.netns, OPEN_80, [port]) >= 1
+    assert port_filter.cut_rules(clean.ovs.netns, [OPEN_80], [port]) >= 1
     session.stdin.write("\n")
     session.stdin.flush()
     assert session.communicate(timeout=10)[0].strip() == "cut"

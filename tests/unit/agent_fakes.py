@@ -197,6 +197,7 @@ class FakeServer:
         self.ports: dict[str, dict[str, Any]] = {}
         self.groups: dict[str, dict[str, Any]] = {}  # security groups: id -> {"id", "stateful", "rules"}
         self.elsewhere: dict[str, list[str]] = {}  # remote-group members on other hosts: group -> addresses
+        self.asked: list[dict[str, set[str]]] = []  # the filters of every state call
         self.seq = 1
         self.statuses: dict[str, dict[str, str]] = {"ports": {}, "floatingips": {}, "routers": {}}
         self.registered: list[Mapping[str, Any]] = []
@@ -205,22 +206,28 @@ class FakeServer:
         self.registered.append(copy.deepcopy(dict(configurations)))
 
     def state(
-        self, routers: Iterable[str] = (), networks: Iterable[str] = (), floatingips: Iterable[str] = ()
-    ) -> dict[str, Any]:
-        routers, networks, fips = set(routers), set(networks), set(floatingips)
-        whole = not (routers or networks)
+        self, routers: Iterable[str] = (), networks: Iterable[str] = (), floatingips: Iterable[str] = (),
+        groups: Iterable[str] = (), rules: Iterable[str] = (),
+    ) -> dict[str, Any]:  # fmt: skip
+        routers, networks, fips, groups = set(routers), set(networks), set(floatingips), set(groups)
+        self.asked.append({"routers": routers, "networks": networks, "groups": groups, "rules": set(rules)})
+        whole = not (routers or networks or groups or rules)
         doc: dict[str, Any] = {"seq": self.seq, "absent": {"routers": [], "networks": []}}
         doc["routers"] = [self._router(r, fips) for i, r in self.routers.items() if whole or i in routers]
         doc["networks"] = [copy.deepcopy(n) for i, n in self.networks.items() if whole or i in networks]
         doc["ports"] = [copy.deepcopy(p) for p in self.ports.values() if whole or p["network_id"] in networks]
-        doc["security"] = self._security(doc["ports"])
+        owners = {g["id"] for g in self.groups.values() for rule in g["rules"] if rule.get("id") in set(rules)}
+        doc["security"] = self._security(doc["ports"], groups | owners)
         doc["absent"]["routers"] = sorted(routers - set(self.routers))
         doc["absent"]["networks"] = sorted(networks - set(self.networks))
+        if groups or rules:
+            doc["absent"]["security_groups"] = sorted(groups - set(self.groups))
         return doc
 
-    def _security(self, ports: list[dict[str, Any]]) -> dict[str, Any]:
-        """The groups of the listed ports and the members of every group their rules name (any host)."""
-        used = sorted({g for p in ports for g in p.get("security_groups", ())})
+    def _security(self, ports: list[dict[str, Any]], asked: set[str]) -> dict[str, Any]:
+        """The groups of the listed ports and the asked ones, and the members of every group their rules name
+        (any host)."""
+        used = sorted({g for p in ports for g in p.get("security_groups", ())} | asked)
         groups = [copy.deepcopy(self.groups[g]) for g in used if g in self.groups]
         remote = {r["remote_group_id"] for g in groups for r in g["rules"] if r.get("remote_group_id")}
         members = {

@@ -22,10 +22,10 @@ from tests.unit.test_agent_plan import NET, network_doc, port_doc
 
 VM, VM2 = "vm-port", "vm-port2"
 SG, SG_B = "sg-web", "sg-peers"
-SSH = {"direction": "ingress", "ethertype": "IPv4", "protocol": "tcp", "port_range_min": 22, "port_range_max": 22,
-       "remote_ip_prefix": "0.0.0.0/0", "remote_group_id": None}  # fmt: skip
-HTTP = dict(SSH, port_range_min=80, port_range_max=80)
-EGRESS = {"direction": "egress", "ethertype": "IPv4"}
+SSH = {"id": "rule-ssh", "direction": "ingress", "ethertype": "IPv4", "protocol": "tcp", "port_range_min": 22,
+       "port_range_max": 22, "remote_ip_prefix": "0.0.0.0/0", "remote_group_id": None}  # fmt: skip
+HTTP = dict(SSH, id="rule-http", port_range_min=80, port_range_max=80)
+EGRESS = {"id": "rule-egress", "direction": "egress", "ethertype": "IPv4"}
 
 
 def secured(pid: str = VM, groups: tuple[str, ...] = (SG,), ip: str = "10.0.0.5", **extra: Any) -> dict[str, Any]:

@@ -126,10 +126,10 @@ def test_port_parts_name_every_element_of_the_port() -> None:
     assert f"stateless {out_mark:#x}" in r.port_parts(port(stateful=False))
 
 
-def test_member_lines_are_one_element_per_address() -> None:
-    assert r.member_lines("add", "g1", ["10.0.0.5/32", "2001:db8::1", "10.0.0.5"]) == [
-        "add element inet floatnet_sg rg4-g1 { 10.0.0.5 }",
-        "add element inet floatnet_sg rg6-g1 { 2001:db8::1 }",
-    ]
+def test_member_keys_are_one_element_per_address() -> None:
+    assert r.member_keys("g1", ["10.0.0.5/32", "2001:db8::1", "10.0.0.5"]) == {
+        "rg4-g1": [bytes([10, 0, 0, 5])],
+        "rg6-g1": [bytes.fromhex("20010db8000000000000000000000001")],
+    }
     with pytest.raises(KernelError):
-        r.member_lines("add", "g1", ["10.0.0.0/24"])
+        r.member_keys("g1", ["10.0.0.0/24"])

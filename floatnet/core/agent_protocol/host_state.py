@@ -3,8 +3,11 @@
 One read transaction: the change-feed ``seq`` is read first, so anything committed later is newer than the
 snapshot and reaches the agent through the feed. Placement comes from :mod:`floatnet.core.agent_protocol.scheduling`.
 Filters (``router_ids``/``network_ids``/``port_ids``) restrict the answer to those resources; a filtered id
-that is gone or not placed on this host is listed under ``absent`` so the agent removes it. Without any
-filter everything the host runs is listed (``complete``).
+that is gone or not placed on this host is listed under ``absent`` so the agent removes it. The security
+filters (``security_group_ids``/``security_group_rule_ids``) add those groups to the ``security`` section
+(alone, they answer nothing else: a rule change costs its group's rules, not its networks' ports); an asked
+group that is gone is listed under ``absent.security_groups``. Without any filter everything the host runs
+is listed (``complete``).
 
 Routers come from :mod:`floatnet.core.agent_protocol.router_slice` (a few indexed queries for any number of routers).
 """
@@ -37,10 +40,15 @@ class Filters:
     network_ids: list[str] = field(default_factory=list)
     port_ids: list[str] = field(default_factory=list)
     floatingip_ids: list[str] = field(default_factory=list)  # narrows the routers' floating IPs
+    security_group_ids: list[str] = field(default_factory=list)  # these groups' rules (and remote members)
+    security_group_rule_ids: list[str] = field(default_factory=list)  # the groups of these rules
 
     @property
     def complete(self) -> bool:
-        return not (self.router_ids or self.network_ids or self.port_ids or self.floatingip_ids)
+        return not (
+            self.router_ids or self.network_ids or self.port_ids or self.floatingip_ids
+            or self.security_group_ids or self.security_group_rule_ids
+        )  # fmt: skip
 
 
 def _hostname(port: Any, ip_address: str) -> str:
@@ -228,12 +236,17 @@ def snapshot(session: Session, config: Config, host: str, filters: Filters, down
         if router["gateway"]:
             needed.add(router["gateway"]["network_id"])
     networks, absent_networks = _networks(session, config, placement, host, filters, needed)
-    security = security_slice.attach(session, ports)
+    asked = security_slice.asked_groups(session, filters.security_group_ids, filters.security_group_rule_ids)
+    security = security_slice.attach(session, ports, asked)
+    absent: dict[str, list[str]] = {"routers": absent_routers, "networks": absent_networks, "ports": absent_ports}
+    if filters.security_group_ids or filters.security_group_rule_ids:
+        listed = {group["id"] for group in security["groups"]}
+        absent["security_groups"] = sorted({g for g in filters.security_group_ids if g not in listed})
     return {
         "seq": seq,
         "host": host,
         "complete": filters.complete,
-        "absent": {"routers": absent_routers, "networks": absent_networks, "ports": absent_ports},
+        "absent": absent,
         "networks": networks,
         "ports": ports,
         "routers": routers,

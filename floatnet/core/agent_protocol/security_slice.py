@@ -1,14 +1,17 @@
 """The security-group part of a host's state: for the ports listed, their groups' rules and the member
 addresses that ``remote_group_id`` rules need (a few indexed queries, whatever the number of ports).
 
-``groups`` holds every group a listed port is in, with its rules; ``remote_groups`` holds, for every group
-named by one of those rules as ``remote_group_id``, the fixed IPs and allowed-address-pair IPs of its
-members (on any host: a remote group spans the cloud), so the dataplane keeps them as one set per group.
+``groups`` holds every group a listed port is in, with its rules, and the groups a ``security_group_id`` /
+``security_group_rule_id`` filter asks for (:func:`asked_groups`: a rule change is refetched as its group's
+rules alone, not as every port of the networks it concerns); ``remote_groups`` holds, for every group named by
+one of those rules as ``remote_group_id``, the fixed IPs and allowed-address-pair IPs of its members (on any
+host: a remote group spans the cloud), so the dataplane keeps them as one set per group.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
@@ -37,30 +40,40 @@ def _rule(rule: Any) -> dict[str, Any]:
 
 
 def _members(session: Session, group_ids: set[str]) -> dict[str, list[str]]:
-    """Addresses of the members of ``group_ids``: fixed IPs and allowed-address-pair IPs/CIDRs, sorted."""
+    """Addresses of the members of ``group_ids``: fixed IPs and allowed-address-pair IPs/CIDRs, sorted. Two
+    joins on the group bindings (a 1,000-member group as 1,000 bound ids in an ``IN`` list cost ~50 ms of
+    statement compilation per answer)."""
     result: dict[str, set[str]] = defaultdict(set)
     if not group_ids:
         return {}
-    bound = select(SecurityGroupPortBinding.port_id, SecurityGroupPortBinding.security_group_id).where(
-        SecurityGroupPortBinding.security_group_id.in_(group_ids)
-    )
-    groups_of: dict[str, list[str]] = defaultdict(list)
-    for port_id, group_id in session.execute(bound):
-        groups_of[port_id].append(group_id)
-    ports = list(groups_of)
-    fixed = select(IPAllocation.port_id, IPAllocation.ip_address).where(IPAllocation.port_id.in_(ports))
-    pairs = select(AllowedAddressPair.port_id, AllowedAddressPair.ip_address).where(
-        AllowedAddressPair.port_id.in_(ports)
-    )
-    for port_id, address in [*session.execute(fixed), *session.execute(pairs)]:
-        for group_id in groups_of[port_id]:
+    binding = SecurityGroupPortBinding
+    for model in (IPAllocation, AllowedAddressPair):
+        stmt = (
+            select(binding.security_group_id, model.ip_address)
+            .join(model, model.port_id == binding.port_id)
+            .where(binding.security_group_id.in_(group_ids))
+        )
+        for group_id, address in session.execute(stmt):
             result[group_id].add(address)
     return {group_id: sorted(result.get(group_id, set())) for group_id in sorted(group_ids)}
 
 
-def attach(session: Session, ports: list[dict[str, Any]]) -> dict[str, Any]:
+def asked_groups(session: Session, group_ids: Iterable[str], rule_ids: Iterable[str]) -> set[str]:
+    """The groups a security filter names: ``group_ids`` and the groups of the rules ``rule_ids`` that still
+    exist (a rule's change row carries the rule's id; a deleted rule's group is known to the agent that
+    enforced it, which asks for that group by id)."""
+    wanted = set(group_ids)
+    rules = list(rule_ids)
+    if rules:
+        stmt = select(SecurityGroupRule.security_group_id).where(SecurityGroupRule.id.in_(rules))
+        wanted.update(session.scalars(stmt))
+    return wanted
+
+
+def attach(session: Session, ports: list[dict[str, Any]], asked: Iterable[str] = ()) -> dict[str, Any]:
     """Add ``security_groups``, ``port_security_enabled`` (already there) and ``allowed_address_pairs`` to each
-    port dict in place; return the ``security`` section (see the module docstring and docs/agent-protocol.md)."""
+    port dict in place; return the ``security`` section for their groups and the ``asked`` ones that exist
+    (see the module docstring and docs/agent-protocol.md)."""
     ids = [port["id"] for port in ports]
     groups_of: dict[str, list[str]] = defaultdict(list)
     pairs_of: dict[str, list[dict[str, str]]] = defaultdict(list)
@@ -76,7 +89,7 @@ def attach(session: Session, ports: list[dict[str, Any]]) -> dict[str, Any]:
         port["allowed_address_pairs"] = sorted(
             pairs_of.get(port["id"], []), key=lambda p: (p["ip_address"], p["mac_address"])
         )
-    used = {group_id for groups in groups_of.values() for group_id in groups}
+    used = {group_id for groups in groups_of.values() for group_id in groups} | set(asked)
     rows = session.scalars(select(SecurityGroup).where(SecurityGroup.id.in_(used))).all() if used else []
     rules: dict[str, list[dict[str, Any]]] = defaultdict(list)
     if used:
