@@ -33,6 +33,7 @@ class Tally:
     fetches: int = 0  # filtered state GETs caused by answers
     heartbeats: int = 0
     errors: list[str] = field(default_factory=list)
+    api: list[float] = field(default_factory=list)  # seconds of each driving API write
     arrivals: dict[tuple[str, str], float] = field(default_factory=dict)  # (change id, host) -> first answer
     counting: bool = False
 
@@ -52,13 +53,25 @@ class SimAgent:
         self.client, self.host, self.interval, self.tally = client, host, interval, tally
         self.seq = 0
 
+    async def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One request, retried on transport errors as the real client does (a pooled keep-alive connection
+        the server closed meanwhile is not a failure)."""
+        for attempt in range(3):
+            try:
+                return await self.client.request(method, path, **kwargs)
+            except httpx.TransportError:
+                if attempt == 2:
+                    raise
+                await asyncio.sleep(0.1 * 2**attempt)
+        raise AssertionError("unreachable")
+
     async def register(self) -> None:
         for agent_type in AGENT_TYPES:
             agent: dict[str, Any] = {"host": self.host, "agent_type": agent_type, "binary": "feed-scale-sim",
                                      "configurations": {"routers": 0, "networks": 0}}  # fmt: skip
             if agent_type in ZONED_TYPES:
                 agent["availability_zone"] = "nova"
-            response = await self.client.post(f"{BASE}/agents", json={"agent": agent})
+            response = await self.call("POST", f"{BASE}/agents", json={"agent": agent})
             response.raise_for_status()
 
     async def heartbeat(self) -> None:
@@ -73,7 +86,7 @@ class SimAgent:
             await asyncio.sleep(self.interval)
 
     async def list_state(self) -> None:
-        response = await self.client.get(f"{BASE}/hosts/{self.host}/state")
+        response = await self.call("GET", f"{BASE}/hosts/{self.host}/state")
         response.raise_for_status()
         self.seq = int(response.json()["seq"])
 
@@ -82,8 +95,8 @@ class SimAgent:
         while True:
             params = {"after": self.seq, "timeout": POLL_TIMEOUT}
             try:
-                response = await self.client.get(f"{BASE}/hosts/{self.host}/changes", params=params,
-                                                 timeout=POLL_TIMEOUT + 30)  # fmt: skip
+                response = await self.call("GET", f"{BASE}/hosts/{self.host}/changes", params=params,
+                                           timeout=POLL_TIMEOUT + 30)  # fmt: skip
                 response.raise_for_status()
             except httpx.HTTPError as exc:
                 self.tally.errors.append(f"{self.host} poll: {exc!r}")
@@ -108,7 +121,7 @@ class SimAgent:
             params += [("floatingip_id", f) for ids in batch.fips.values() for f in sorted(ids)]
         if self.tally.counting:
             self.tally.fetches += 1
-        response = await self.client.get(f"{BASE}/hosts/{self.host}/state", params=params)
+        response = await self.call("GET", f"{BASE}/hosts/{self.host}/state", params=params)
         if response.status_code != 200:
             self.tally.errors.append(f"{self.host} state: {response.status_code}")
             return
@@ -119,4 +132,4 @@ class SimAgent:
         ports = {p["id"]: "ACTIVE" for p in state["ports"] if p["status"] != "ACTIVE"}
         body = {kind: values for kind, values in (("floatingips", fips), ("ports", ports)) if values}
         if body:
-            await self.client.put(f"{BASE}/hosts/{self.host}/status", json=body)
+            await self.call("PUT", f"{BASE}/hosts/{self.host}/status", json=body)

@@ -31,7 +31,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -126,9 +125,10 @@ def make_port(admin: Client, topo: dict[str, Any], index: int, host: str) -> dic
     return admin.create("port", network_id=net, security_groups=[topo["group"]], **{"binding:host_id": host})
 
 
-async def drive(admin: Client, topo: dict[str, Any], hosts: list[str], where: dict[str, str], args: Any,
-                tally: Tally) -> list[tuple[str, float, set[str]]]:  # fmt: skip
-    """Make the changes at ``args.rate``/s (each in a thread: the sync client); returns (id, commit, hosts)."""
+async def drive(client: httpx.AsyncClient, admin: Client, topo: dict[str, Any], hosts: list[str],
+                where: dict[str, str], args: Any, tally: Tally) -> list[tuple[str, float, set[str]]]:  # fmt: skip
+    """Make the changes at ``args.rate``/s on the simulator's own event loop (no threads to compete with the
+    agents' answers for the GIL); returns (change id, when the API answered, the hosts it concerns)."""
     count = int(args.rate * args.duration)
     ports = await asyncio.to_thread(
         lambda: [make_port(admin, topo, i, random.choice(hosts)) for i in range((count + 1) // 2)]
@@ -137,27 +137,30 @@ async def drive(admin: Client, topo: dict[str, Any], hosts: list[str], where: di
     tally.counting = True
     start = time.monotonic()
 
-    local = threading.local()  # one client per driving thread
+    async def create(path: str, kind: str, body: dict[str, Any]) -> str:
+        began = time.monotonic()
+        response = await client.post(f"/v2.0/{path}", json={kind: body})
+        response.raise_for_status()
+        tally.api.append(time.monotonic() - began)
+        return str(response.json()[kind]["id"])
 
-    def change(index: int) -> None:
-        api = getattr(local, "client", None) or Client(admin.endpoint, timeout=120)
-        local.client = api
+    async def change(index: int) -> None:
         net, _router = topo["pairs"][index % len(topo["pairs"])]
         if index % 2 == 0:
             port = ports[index // 2]
-            fip = api.create("floatingip", floating_network_id=topo["ext"], port_id=port["id"])
-            port_net = port["network_id"]
-            expected = {where[r] for n, r in topo["pairs"] if n == port_net and r in where}
-            made.append((fip["id"], time.monotonic(), expected))
+            fip = await create("floatingips", "floatingip", {"floating_network_id": topo["ext"], "port_id": port["id"]})
+            routers = {where[r] for n, r in topo["pairs"] if n == port["network_id"] and r in where}
+            made.append((fip, time.monotonic(), routers))
         else:
             host = random.choice(hosts)
-            port = api.create("port", network_id=net, security_groups=[topo["group"]], **{"binding:host_id": host})
-            made.append((port["id"], time.monotonic(), {host} | ({where[net]} if net in where else set())))
+            body = {"network_id": net, "security_groups": [topo["group"]], "binding:host_id": host}
+            port_id = await create("ports", "port", body)
+            made.append((port_id, time.monotonic(), {host} | ({where[net]} if net in where else set())))
 
     tasks = []
     for index in range(count):
         await asyncio.sleep(max(0.0, start + index / args.rate - time.monotonic()))
-        tasks.append(asyncio.create_task(asyncio.to_thread(change, index)))
+        tasks.append(asyncio.create_task(change(index)))
     await asyncio.gather(*tasks)
     return made
 
@@ -165,9 +168,11 @@ async def drive(admin: Client, topo: dict[str, Any], hosts: list[str], where: di
 async def simulate(url: str, pid: int, agents: int, args: Any) -> dict[str, Any]:
     """One N: agents up, topology, idle phase, drive phase; the figures."""
     tally = Tally()
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120) as client:
-        sims = [SimAgent(client, f"sim{i:05d}", args.interval, tally) for i in range(agents)]
+    # one client (connection pool) per agent, as each real agent holds its own: a shared pool of a thousand
+    # connections costs the simulator O(connections) per request and would make it the bottleneck
+    async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+        sims = [SimAgent(httpx.AsyncClient(base_url=url, timeout=120), f"sim{i:05d}", args.interval, tally)
+                for i in range(agents)]  # fmt: skip
         await gather_limited([sim.register() for sim in sims])
         admin = Client(url, timeout=120)
         topo = await asyncio.to_thread(build_topology, admin, max(10, agents // 10))
@@ -183,12 +188,15 @@ async def simulate(url: str, pid: int, agents: int, args: Any) -> dict[str, Any]
         await asyncio.sleep(3)
         idle = {**await measure_idle(pid, tally, args.idle), "heartbeat_cpu": beat_cpu}
         cpu0, wall0 = server_cpu(pid), time.monotonic()
-        made = await drive(admin, topo, [sim.host for sim in sims], where, args, tally)
+        made = await drive(client, admin, topo, [sim.host for sim in sims], where, args, tally)
         await asyncio.sleep(3)
         drive_cpu, drive_wall = server_cpu(pid) - cpu0, time.monotonic() - wall0
         tally.counting = False
         for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for sim in sims:
+            await sim.client.aclose()
         admin.close()
     return report(agents, tally, made, idle, drive_cpu, drive_wall, full_sync, rss_mb(pid))
 
@@ -225,6 +233,7 @@ def report(agents: int, tally: Tally, made: list[tuple[str, float, set[str]]], i
         "state_fetches_per_change": round(tally.fetches / changes, 2),
         "woken": {**timings(woken), "count": len(woken)} if woken else {},
         "missed_wakeups": concerned - len(woken),
+        "api_write": timings(tally.api) if tally.api else {},
         "server_cpu_ms_per_change": round((drive_cpu - idle["cpu_per_s"] * drive_wall) / changes * 1000, 2),
         "server_cpu_idle_per_s": round(idle["cpu_per_s"], 3),
         "heartbeat_cpu_ms_per_agent_report": round(idle["heartbeat_cpu"] * 1000, 2),

@@ -73,12 +73,10 @@ async def state(request: Request) -> Response:
     return http.respond(await http.run_sync(service.state, ctx, request.path_params["host"], filters))
 
 
-def _cursor(request: Request, service: HostService) -> int:
-    """``after`` from the query (a sequence number); omitted: the newest, i.e. wait for what comes next."""
+def _given_cursor(request: Request) -> int | None:
+    """``after`` from the query (a sequence number); None when omitted (the caller waits from the newest)."""
     raw = request.query_params.get("after")
-    if raw is None:
-        return service.latest_seq()
-    return bounded_int("after", raw, 0, BIGINT_MAX)
+    return None if raw is None else bounded_int("after", raw, 0, BIGINT_MAX)
 
 
 def _known_params(request: Request, known: tuple[str, ...]) -> None:
@@ -94,7 +92,9 @@ async def changes(request: Request) -> Response:
     _known_params(request, ("after", "timeout"))
     timeout = _number(request, "timeout", DEFAULT_TIMEOUT, 0, MAX_TIMEOUT)
     service, host = HostService(http.core_of(request)), request.path_params["host"]
-    after = await http.run_sync(_cursor, request, service)
+    after = _given_cursor(request)
+    if after is None:
+        after = await http.run_sync(service.latest_seq)
     if timeout <= 0:
         return _batch(await http.run_sync(service.read_changes, host, after))
     follower: Follower = request.app.state.follower
