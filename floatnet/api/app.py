@@ -29,6 +29,8 @@ from floatnet.api.guard import RequestGuard
 from floatnet.config import Config
 from floatnet.core.access import policy
 from floatnet.core.agent_protocol import feed
+from floatnet.core.agent_protocol.agents import down_time
+from floatnet.core.agent_protocol.follow import Follower
 from floatnet.core.service import Core
 from floatnet.db.migrate import upgrade
 from floatnet.db.session import Database
@@ -82,7 +84,8 @@ def create_app(config: Config, database: Database | None = None, migrate: bool =
         middleware.append(Middleware(KeystoneMiddleware, auth=KeystoneAuth(config.keystone_authtoken, engine.is_admin)))
     app = Starlette(routes=all_routes(), middleware=[*middleware, Middleware(JsonSuffix)])
     core = Core(db=db, config=config)
-    feed.attach(core.db, core.notifier)
+    settings = feed.attach(core.db, core.notifier, down_time(config))
+    app.state.follower = Follower(core.db, core.notifier, settings)
     app.state.core = core
     app.state.config = config
     app.state.policy = engine

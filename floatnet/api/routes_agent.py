@@ -2,9 +2,9 @@
 
 * ``POST /v2.0/floatnet/agents`` — registration / heartbeat;
 * ``GET /v2.0/floatnet/hosts/{host}/state`` — the host's desired state with its feed ``seq``;
-* ``GET /v2.0/floatnet/hosts/{host}/changes?after=&timeout=`` — long poll on the change feed: answers at once
-  when there are changes, else waits for the in-process notifier (woken right after a commit) while re-reading
-  the database every second (changes made through another server process);
+* ``GET /v2.0/floatnet/hosts/{host}/changes?after=&timeout=`` — long poll on the host's change feed: answers
+  at once when there are changes concerning the host, else waits on the notifier for that host (woken right
+  after a commit here, or by the follower for another server process's commits);
 * ``PUT /v2.0/floatnet/hosts/{host}/status`` — statuses back from the dataplane.
 
 All of them are admin-only (the agent runs with the operator's credentials; noauth callers are admins).
@@ -23,6 +23,7 @@ from floatnet.api import extensions, http
 from floatnet.api.resource import PREFIX, ResourceSpec, resource_routes
 from floatnet.core.agent_protocol import feed, host_state
 from floatnet.core.agent_protocol.agents import AgentService
+from floatnet.core.agent_protocol.follow import Follower
 from floatnet.core.agent_protocol.hosts import HostService
 from floatnet.core.context import RequestContext
 from floatnet.core.errors import HTTPBadRequest
@@ -74,12 +75,10 @@ async def state(request: Request) -> Response:
     return http.respond(await http.run_sync(service.state, ctx, request.path_params["host"], filters))
 
 
-def _cursor(request: Request, service: HostService) -> int:
-    """``after`` from the query (a sequence number); omitted: the newest, i.e. wait for what comes next."""
+def _given_cursor(request: Request) -> int | None:
+    """``after`` from the query (a sequence number); None when omitted (the caller waits from the newest)."""
     raw = request.query_params.get("after")
-    if raw is None:
-        return service.latest_seq()
-    return bounded_int("after", raw, 0, BIGINT_MAX)
+    return None if raw is None else bounded_int("after", raw, 0, BIGINT_MAX)
 
 
 def _known_params(request: Request, known: tuple[str, ...]) -> None:
@@ -94,17 +93,38 @@ async def changes(request: Request) -> Response:
     _admin(request, "get_host_changes")
     _known_params(request, ("after", "timeout"))
     timeout = _number(request, "timeout", DEFAULT_TIMEOUT, 0, MAX_TIMEOUT)
-    core = http.core_of(request)
-    service = HostService(core)
-    after = await http.run_sync(_cursor, request, service)
+    service, host = HostService(http.core_of(request)), request.path_params["host"]
+    after = _given_cursor(request)
+    if after is None:
+        after = await http.run_sync(service.latest_seq)
+    if timeout <= 0:
+        return _batch(await http.run_sync(service.read_changes, host, after))
+    follower: Follower = request.app.state.follower
+    if not follower.try_acquire():
+        await http.run_sync(follower.acquire)
+    try:
+        return await _long_poll(service, host, after, timeout)
+    finally:
+        follower.release()
+
+
+async def _long_poll(service: HostService, host: str, after: int, timeout: float) -> Response:
+    """Read the host's changes; while there are none, wait on its stamp (no thread, no connection held)
+    until a change concerning it commits — here, or in another server process (the follower) — or the
+    timeout passes."""
+    notifier = service.core.notifier
     deadline = time.monotonic() + timeout
     while True:
-        version = core.notifier.version
-        batch = await http.run_sync(service.read_changes, after)
+        stamp = notifier.stamp(host)
+        batch = await http.run_sync(service.read_changes, host, after)
         remaining = deadline - time.monotonic()
         if batch.changes or remaining <= 0:
-            return http.respond({"seq": batch.seq, "changes": batch.changes})
-        await core.notifier.wait(version, min(remaining, feed.RECHECK))
+            return _batch(batch)
+        await notifier.wait(stamp, remaining, host)
+
+
+def _batch(batch: feed.Batch) -> Response:
+    return http.respond({"seq": batch.seq, "changes": batch.changes})
 
 
 async def report_status(request: Request) -> Response:

@@ -346,6 +346,17 @@ class Change(Base):
     __table_args__ = {"sqlite_autoincrement": True}
 
 
+class ChangeHost(Base):
+    """A host a change concerns (``host`` ``"*"``: every host), written with the change in its transaction, so a
+    host's long poll reads only its own rows through the primary key (host, seq)."""
+
+    __tablename__ = "change_hosts"
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    seq: Mapped[int] = mapped_column(
+        Integer, ForeignKey("changes.seq", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
 class Agent(Base):
     """A registered agent (one per host and agent type) with its last heartbeat."""
 

@@ -174,19 +174,25 @@ def test_host_state_carries_groups_rules_members_and_pairs(app_client: Any) -> N
     assert members == sorted([here["fixed_ips"][0]["ip_address"], "10.0.0.200", peer["fixed_ips"][0]["ip_address"]])
 
 
+def _feed(client: Any, host: str, after: int | None = None) -> Any:
+    cursor = "" if after is None else f"&after={after}"
+    return client.get(f"/v2.0/floatnet/hosts/{host}/changes?timeout=0{cursor}").json()
+
+
 def test_rule_changes_wake_the_networks_of_member_ports(app_client: Any) -> None:
     net = _net(app_client, ALICE)
     web = _group(app_client, ALICE, "web")
-    port(app_client, net, ALICE, security_groups=[web["id"]])
-    after = app_client.get("/v2.0/floatnet/hosts/node1/changes?timeout=0").json()["seq"]
+    port(app_client, net, project("alice", admin=True), security_groups=[web["id"]], **{"binding:host_id": "node1"})
+    after = _feed(app_client, "node1")["seq"]
     rule = {"security_group_id": web["id"], "direction": "ingress", "protocol": "icmp"}
     created = app_client.post("/v2.0/security-group-rules", json={"security_group_rule": rule}, headers=ALICE)
     app_client.delete(f"/v2.0/security-group-rules/{created.json()['security_group_rule']['id']}", headers=ALICE)
-    feed = app_client.get(f"/v2.0/floatnet/hosts/node1/changes?after={after}&timeout=0").json()["changes"]
+    feed = _feed(app_client, "node1", after)["changes"]
     assert [(c["kind"], c["op"], c["network_id"]) for c in feed] == [
         ("security_group_rule", "create", net),
         ("security_group_rule", "delete", net),
     ]
+    assert _feed(app_client, "node2", after)["changes"] == []  # no port of node2 is in the group (issue 16)
 
 
 def test_port_joining_or_leaving_a_group_logs_its_member_change(app_client: Any) -> None:
@@ -194,13 +200,17 @@ def test_port_joining_or_leaving_a_group_logs_its_member_change(app_client: Any)
     net, other = _net(app_client, admin), network(app_client, admin, name="other")["id"]
     subnet(app_client, other, "10.1.0.0/24", admin)
     web = _group(app_client, admin, "web")
-    port(app_client, other, admin, security_groups=[web["id"]])  # a member of web on another network
-    after = app_client.get("/v2.0/floatnet/hosts/node1/changes?timeout=0").json()["seq"]
-    joined = port(app_client, net, admin, security_groups=[web["id"]])
+    rule = {"security_group_id": web["id"], "direction": "ingress", "remote_group_id": web["id"]}
+    app_client.post("/v2.0/security-group-rules", json={"security_group_rule": rule}, headers=admin)
+    # a member of web on another network, on node1: its rules admit web's members
+    port(app_client, other, admin, security_groups=[web["id"]], **{"binding:host_id": "node1"})
+    after = _feed(app_client, "node1")["seq"]
+    joined = port(app_client, net, admin, security_groups=[web["id"]], **{"binding:host_id": "node2"})
     app_client.delete(f"/v2.0/ports/{joined['id']}", headers=admin)
-    feed = app_client.get(f"/v2.0/floatnet/hosts/node1/changes?after={after}&timeout=0").json()["changes"]
+    feed = _feed(app_client, "node2", after)["changes"]
     woken = {(c["op"], c["network_id"]) for c in feed if c["id"] == joined["id"]}
-    assert woken == {("create", net), ("delete", net)}
+    assert woken == {("create", net), ("delete", net)}  # its host, told of its delete too
+    feed = _feed(app_client, "node1", after)["changes"]
     members_moved = [(c["kind"], c["op"], c["network_id"]) for c in feed if c["id"] == web["id"]]
     assert members_moved == [("security_group", "update", None)] * 2  # joined, then left
 

@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
-from floatnet.core.agent_protocol.feed import mark_written
+from floatnet.core.agent_protocol.audience import Target
+from floatnet.core.agent_protocol.feed import logged
 from floatnet.db.models import Change, table_of, utcnow
 from floatnet.db.session import serialize
 
@@ -30,11 +31,14 @@ def record(
     op: str,
     router_id: str | None = None,
     network_id: str | None = None,
+    hosts: Iterable[str | None] = (),
 ) -> None:
     """Append a change of ``kind``/``resource_id`` (``op``: create, update, delete, status) to the log.
 
     ``router_id``/``network_id`` name the router or network whose desired state the change touches, so an
     agent refetches only those. Runs in the caller's transaction: the row exists iff the change commits.
+    The hosts it concerns are decided when the transaction commits (:mod:`audience`); ``hosts`` adds the
+    ones the database will no longer show then (where a port was bound, where a router ran).
     """
     serialize(session, "changes")  # PostgreSQL: seq order = commit order, so a follower never skips a row
     values = {
@@ -45,8 +49,10 @@ def record(
         "network_id": network_id,
         "created_at": utcnow(),
     }
-    session.connection().execute(INSERT_CHANGE, values)
-    mark_written(session)
+    inserted = session.connection().execute(INSERT_CHANGE, values).inserted_primary_key
+    seq = inserted[0] if inserted else 0
+    extra = tuple(sorted({host for host in hosts if host}))
+    logged(session, Target(int(seq), kind, resource_id, op, router_id, network_id, extra))
 
 
 def created(
@@ -57,10 +63,15 @@ def created(
 
 
 def deleted(
-    session: Session, kind: str, resource_id: str, router_id: str | None = None, network_id: str | None = None
+    session: Session,
+    kind: str,
+    resource_id: str,
+    router_id: str | None = None,
+    network_id: str | None = None,
+    hosts: Iterable[str | None] = (),
 ) -> None:
-    """Log the deletion of ``kind``/``resource_id``."""
-    record(session, kind, resource_id, "delete", router_id, network_id)
+    """Log the deletion of ``kind``/``resource_id`` (``hosts``: see :func:`record`)."""
+    record(session, kind, resource_id, "delete", router_id, network_id, hosts)
 
 
 def updated(
@@ -70,17 +81,19 @@ def updated(
     router_id: str | None = None,
     network_id: str | None = None,
     moved_from: str | None = None,
+    hosts: Iterable[str | None] = (),
 ) -> None:
     """Bump ``row`` (revision + 1, a fresh ``updated_at``) and log its update.
 
     ``row`` is an ORM object (flushed with the session) or any holder of the columns whose new values the
     caller writes itself (the floating-IP fast path). ``moved_from`` is the router a resource left: the
-    update is logged once for it and once for ``router_id``, so both routers' agents refetch.
+    update is logged once for it and once for ``router_id``, so both routers' agents refetch. ``hosts``:
+    where the resource was (see :func:`record`).
     """
     bump(row)
     routers: list[str | None] = [router for router in dict.fromkeys((moved_from, router_id)) if router is not None]
     for router in routers or [None]:
-        record(session, kind, row.id, "update", router, network_id)
+        record(session, kind, row.id, "update", router, network_id, hosts)
 
 
 def bump(row: Any) -> None:

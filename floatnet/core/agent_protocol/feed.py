@@ -1,56 +1,123 @@
-"""The change feed agents follow: read the log after a cursor, wake waiting pollers, prune old rows.
+"""The change feed agents follow: who each change concerns, waking those hosts' pollers, reading, pruning.
 
 Rows are written by :mod:`floatnet.core.agent_protocol.changes` in the changing transaction. This module adds:
 
-* :func:`attach` — the in-process wake-up. A listener on the server's database notices transactions that
-  wrote a ``changes`` row and, *after* their commit, bumps the server's
-  :class:`~floatnet.core.notify.ChangeNotifier` and wakes every waiter, so a long poll answers within
-  milliseconds of the API call that changed something. Waiters also wake up on their own every ``RECHECK``
-  seconds and re-read the database: that covers changes committed by another server process.
-* :func:`read_changes` — the rows after a cursor; a cursor older than what is retained (or newer than the
-  newest row, e.g. after the database was replaced) raises 410 ``ChangesExpired`` and the agent relists.
+* :func:`attach` — per transaction of the server's database: :func:`logged` collects the changes it writes
+  (a delete's hosts are resolved at once, while its rows still show where it ran); just before the commit
+  :mod:`audience` names the hosts each change concerns and they are stored in ``change_hosts`` (and, on
+  PostgreSQL, sent with ``NOTIFY``); *after* the commit the server's
+  :class:`~floatnet.core.notify.ChangeNotifier` wakes the long polls of those hosts only, within
+  milliseconds of the API call. Other server processes' commits reach this one's waiters through its
+  :class:`~floatnet.core.agent_protocol.follow.Follower`.
+* :func:`read_changes` — a host's rows after a cursor; a cursor older than what is retained (or newer than
+  the newest row, e.g. after the database was replaced) raises 410 ``ChangesExpired`` and the agent relists.
 * :func:`prune` — retention: the newest ``KEEP_ROWS`` rows, and nothing older than ``MAX_AGE`` except the
   newest row (it marks where the log stands, so an emptied log never looks like a fresh one).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from floatnet.core.agent_protocol import audience
+from floatnet.core.agent_protocol.audience import Target
 from floatnet.core.l3_errors import ChangesExpired
-from floatnet.core.notify import ChangeNotifier
-from floatnet.db.models import Change, utcnow
+from floatnet.core.notify import EVERY, ChangeNotifier
+from floatnet.db.models import Change, ChangeHost, table_of, utcnow
 from floatnet.db.session import Database
 
 KEEP_ROWS = 10_000
 MAX_AGE = timedelta(hours=1)
-RECHECK = 1.0
 MAX_BATCH = 1000
-_DIRTY = "floatnet_changes_written"
+CHANNEL = "floatnet_changes"
+NOTIFY_LIMIT = 7900  # PostgreSQL's payload limit is 8000 bytes: beyond it, "*" (wake every poll)
+LOCAL_LIMIT = 100_000
+INSERT_HOST = insert(table_of(ChangeHost))
+_SETTINGS = "floatnet_feed"
+_PENDING = "floatnet_changes_pending"
+_WOKEN = "floatnet_changes_woken"
 
 
-def mark_written(session: Session) -> None:
-    """Note that ``session`` logged a change, so its commit wakes the long polls at once."""
-    session.info[_DIRTY] = True
+@dataclass
+class Settings:
+    """What the feed of one server needs in every transaction: agents' down time (placement) and the token
+    that marks this process's ``NOTIFY`` so its own follower skips them."""
+
+    down_time: float
+    sender: str = field(default_factory=lambda: uuid.uuid4().hex)
+    local: set[int] = field(default_factory=set)  # seqs committed here whose hosts were woken already
 
 
-def attach(db: Database, notifier: ChangeNotifier) -> None:
-    """Wake ``notifier``'s waiters after every commit on ``db`` that logged a change (see :func:`mark_written`).
+def logged(session: Session, target: Target) -> None:
+    """Note a change ``session`` logged; its hosts are stored just before the commit (see :func:`attach`).
+
+    A delete is resolved now too: by the commit its router's binding or its network's DHCP binding is gone.
+    On a database no server attached to, the change concerns every host.
+    """
+    settings: Settings | None = session.info.get(_SETTINGS)
+    if settings is None:
+        session.connection().execute(INSERT_HOST, [{"host": EVERY, "seq": target.seq}])
+        return
+    if target.op == "delete":
+        before = audience.resolve(session, [target], settings.down_time)[target.seq]
+        target = replace(target, extra=tuple(sorted(before | set(target.extra))))
+    session.info.setdefault(_PENDING, []).append(target)
+
+
+def payload(sender: str, seq: int, hosts: set[str]) -> str:
+    """The ``NOTIFY`` text: the sender, the newest seq, then the hosts (``*`` when they do not fit)."""
+    text = "\n".join([sender, str(seq), *sorted(hosts)])
+    return text if len(text) <= NOTIFY_LIMIT else f"{sender}\n{seq}\n{EVERY}"
+
+
+def _store_hosts(session: Session, settings: Settings) -> None:
+    """Before the commit: store the hosts of every change the transaction logged (and NOTIFY them)."""
+    pending: list[Target] | None = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    session.flush()
+    by_seq = audience.resolve(session, pending, settings.down_time)
+    rows = [{"host": host, "seq": seq} for seq, hosts in by_seq.items() for host in sorted(hosts)]
+    if rows:
+        session.connection().execute(INSERT_HOST, rows)
+    woken = set().union(*by_seq.values())
+    session.info[_WOKEN] = ([seq for seq, hosts in by_seq.items() if hosts], woken)
+    if woken and session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_notify(CHANNEL, payload(settings.sender, max(by_seq), woken))))
+
+
+def attach(db: Database, notifier: ChangeNotifier, down_time: float) -> Settings:
+    """Wire the feed to ``db``'s transactions (see the module docstring); returns its :class:`Settings`.
 
     Listens on this database's sessions only, so two servers in one process (two apps, two databases) have
-    separate feeds. A session lives for one transaction, so its mark needs no clearing.
+    separate feeds. A session lives for one transaction, so its marks need no clearing.
     """
+    settings = Settings(down_time)
 
-    def notify_after_commit(session: Session) -> None:
-        if session.info.get(_DIRTY):
-            notifier.notify()
+    def begin(session: Session, _transaction: Any, _connection: Any) -> None:
+        session.info[_SETTINGS] = settings
 
-    db.listen("after_commit", notify_after_commit)
+    def before_commit(session: Session) -> None:
+        _store_hosts(session, settings)
+
+    def after_commit(session: Session) -> None:
+        woken = session.info.pop(_WOKEN, None)
+        if woken is not None:
+            if len(settings.local) > LOCAL_LIMIT:  # no follower is running to consume them
+                settings.local.clear()
+            settings.local.update(woken[0])
+            notifier.notify(woken[1])
+
+    db.listen("after_begin", begin)
+    db.listen("before_commit", before_commit)
+    db.listen("after_commit", after_commit)
+    return settings
 
 
 @dataclass(frozen=True)
@@ -77,22 +144,29 @@ def _render(row: Any) -> dict[str, Any]:
     }
 
 
-def read_changes(session: Session, after: int, limit: int = MAX_BATCH) -> Batch:
-    """Up to ``limit`` changes with ``seq > after``, oldest first; 410 when ``after`` is out of the log."""
+def read_changes(session: Session, host: str, after: int, limit: int = MAX_BATCH) -> Batch:
+    """Up to ``limit`` changes concerning ``host`` with ``seq > after``, oldest first; 410 when ``after`` is out
+    of the log. The answer's ``seq`` is the newest row of the whole log when the host's rows are exhausted, so
+    an idle host's cursor keeps up with retention (and never relists for others' changes)."""
     oldest, newest = session.execute(select(func.min(Change.seq), func.max(Change.seq))).one()
     newest = newest or 0
     if after > newest or (oldest is not None and after < oldest - 1):
         raise ChangesExpired(after=after, oldest=(oldest or 1) - 1)
-    rows = session.execute(select(Change.__table__).where(Change.seq > after).order_by(Change.seq).limit(limit)).all()
-    return Batch(rows[-1].seq if rows else after, [_render(row) for row in rows])
+    mine = select(ChangeHost.seq).where(ChangeHost.host.in_((host, EVERY)), ChangeHost.seq > after)
+    mine = mine.where(ChangeHost.seq <= newest).order_by(ChangeHost.seq).limit(limit)
+    rows = session.execute(select(Change.__table__).where(Change.seq.in_(mine)).order_by(Change.seq)).all()
+    seq = rows[-1].seq if len(rows) == limit else newest
+    return Batch(seq, [_render(row) for row in rows])
 
 
 def prune(session: Session, keep_rows: int = KEEP_ROWS, max_age: timedelta = MAX_AGE) -> int:
-    """Delete rows beyond the retention (see the module docstring); returns how many went."""
+    """Delete rows beyond the retention (see the module docstring), with their hosts; returns how many went."""
     newest = latest_seq(session)
     if not newest:
         return 0
     by_count = Change.seq <= newest - keep_rows
     by_age = Change.created_at < utcnow() - max_age
+    expired = select(Change.seq).where(by_count | by_age, Change.seq < newest)
+    session.execute(delete(ChangeHost).where(ChangeHost.seq.in_(expired)))
     result = session.execute(delete(Change).where(by_count | by_age, Change.seq < newest))
     return int(getattr(result, "rowcount", 0) or 0)

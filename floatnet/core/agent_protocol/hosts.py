@@ -41,11 +41,12 @@ class HostService:
         """The newest sequence number in the change log (0 when empty)."""
         return int(self.core.db.run(feed.latest_seq, write=False))
 
-    def read_changes(self, after: int) -> feed.Batch:
-        """The changes after ``after`` (410 when out of the log), pruning the log first when it is due."""
+    def read_changes(self, host: str, after: int) -> feed.Batch:
+        """The changes concerning ``host`` after ``after`` (410 when out of the log), pruning the log first
+        when it is due."""
         if self.core.pruner.due():
             self.core.db.run(feed.prune)
-        return self.core.db.run(lambda s: feed.read_changes(s, after), write=False)
+        return self.core.db.run(lambda s: feed.read_changes(s, host, after), write=False)
 
     def report_status(self, ctx: RequestContext, body: Callable[[], Any]) -> dict[str, int]:
         """Apply the statuses an agent reports; ``body()`` (the request's JSON) is read after the check."""

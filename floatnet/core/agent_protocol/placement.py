@@ -62,10 +62,12 @@ def settle(session: Session, config: Config, dead_after: float) -> int:
         hosts = sorted(alive)
         for resource_id in unbound:
             session.add(model(**{column.key: resource_id, "agent_id": alive[str(choose(resource_id, hosts))]}))
+        dead_hosts = _hosts_of(session, [row.agent_id for row in stranded])
         for row in stranded:
             resource_id = getattr(row, column.key)
+            was_on = dead_hosts.get(row.agent_id)
             row.agent_id = alive[str(choose(resource_id, hosts))]
-            log_move(session, kind, resource_id)
+            log_move(session, kind, resource_id, was_on)
         session.flush()
         changed += len(unbound) + len(stranded)
     return changed
@@ -99,13 +101,22 @@ def _alive(session: Session, agent_type: str, cutoff: datetime) -> dict[str, str
     return {host: agent_id for host, agent_id in rows}
 
 
-def log_move(session: Session, kind: str, resource_id: str) -> None:
-    """Log the change of a router (``kind`` ROUTER) or a network's DHCP server that moved between hosts, so
-    every agent refetches it: the old host's finds it absent and tears it down, the new host's builds it."""
+def _hosts_of(session: Session, agent_ids: list[str | None]) -> dict[str | None, str]:
+    """Agent id -> its host, for the agents in ``agent_ids``."""
+    wanted = sorted({agent_id for agent_id in agent_ids if agent_id})
+    if not wanted:
+        return {}
+    rows = session.execute(select(Agent.id, Agent.host).where(Agent.id.in_(wanted)))
+    return {agent_id: host for agent_id, host in rows}
+
+
+def log_move(session: Session, kind: str, resource_id: str, was_on: str | None) -> None:
+    """Log the change of a router (``kind`` ROUTER) or a network's DHCP server that moved from host
+    ``was_on``: that host's agent is told too, finds it absent and tears it down; the new host's builds it."""
     resource: Any = session.get(Router if kind == ROUTER else Network, resource_id)
     if resource is None:
         return
     if kind == ROUTER:
-        changes.updated(session, "router", resource, router_id=resource_id)
+        changes.updated(session, "router", resource, router_id=resource_id, hosts=[was_on])
     else:
-        changes.updated(session, "network", resource, network_id=resource_id)
+        changes.updated(session, "network", resource, network_id=resource_id, hosts=[was_on])

@@ -87,8 +87,9 @@ def bindings(session: Session) -> dict[tuple[str, str], str | None]:
     return found
 
 
-def candidates(session: Session, down_time: float, asking_host: str) -> Candidates:
-    """The candidate hosts for routers and DHCP from the ``agents`` table (see the module docstring)."""
+def candidates(session: Session, down_time: float, asking_host: str, with_bindings: bool = True) -> Candidates:
+    """The candidate hosts for routers and DHCP from the ``agents`` table (see the module docstring); without
+    ``with_bindings`` the stored bindings are not read (a caller that looked up its few resources' rows)."""
     rows = session.execute(select(Agent.host, Agent.agent_type, Agent.heartbeat_timestamp, Agent.admin_state_up))
     agents = rows.all()
     now = utcnow()
@@ -103,4 +104,5 @@ def candidates(session: Session, down_time: float, asking_host: str) -> Candidat
                 return hosts
         return every
 
-    return Candidates(routers=alive_of(ROUTER), dhcp=alive_of(DHCP), bound=bindings(session))
+    bound = bindings(session) if with_bindings else {}
+    return Candidates(routers=alive_of(ROUTER), dhcp=alive_of(DHCP), bound=bound)

@@ -74,6 +74,7 @@ def apply(session: Session, reported: dict[str, dict[str, str]]) -> dict[str, in
         for row in changed:
             new = statuses[row.id]
             session.execute(update(model).where(model.id == row.id).values(status=new))
-            changes.record(session, kind, row.id, "status", **_scope(kind, row))
+            scope = _scope(kind, row)
+            changes.record(session, kind, row.id, "status", scope.get("router_id"), scope.get("network_id"))
         counts[key] = len(changed)
     return counts

@@ -177,10 +177,11 @@ class AgentSchedulerService:
     def _bind(self, session: Session, kind: Kind, resource: Any, agent_id: str | None) -> None:
         """Store the binding and log the move (:func:`placement.log_move`)."""
         model, column = scheduling.BINDINGS[kind.name]
+        was_on = _placement(session, self.core).host_for(kind.name, resource.id)  # told to tear it down
         row = session.get(model, resource.id)
         if row is None:
             session.add(model(**{column.key: resource.id, "agent_id": agent_id}))
         else:
             row.agent_id = agent_id
         session.flush()
-        placement.log_move(session, kind.name, resource.id)
+        placement.log_move(session, kind.name, resource.id, was_on)

@@ -233,7 +233,7 @@ def delete_port_in(session: Session, port: Port) -> None:
     session.execute(delete(IPAllocation).where(IPAllocation.port_id == port.id))
     session.delete(port)
     session.flush()
-    changes.deleted(session, "port", port.id, router_id=router_id, network_id=port.network_id)
+    changes.deleted(session, "port", port.id, router_id, port.network_id, hosts=[port.binding_host_id])
 
 
 def _written(attrs: dict[str, Any]) -> list[str]:
@@ -306,6 +306,7 @@ class PortService:
         self, session: Session, ctx: RequestContext, port_id: str, attrs: dict[str, Any], revision: int | None
     ) -> dict[str, Any]:
         port = get_port(session, ctx, port_id)
+        was_on = port.binding_host_id  # a re-bound port's old host is told to remove it
         network = session.get(Network, port.network_id)
         assert network is not None
         check_revision(port.revision_number, revision)
@@ -326,7 +327,8 @@ class PortService:
         )
         port_security.on_update(session, ctx, port, attrs)
         extra_dhcp_opts.write(session, port.id, attrs.get("extra_dhcp_opts") or [])
-        changes.updated(session, "port", port, router_id=router_of(session, port.id), network_id=port.network_id)
+        router_id = router_of(session, port.id)
+        changes.updated(session, "port", port, router_id=router_id, network_id=port.network_id, hosts=[was_on])
         session.flush()
         return render_ports(session, [port])[0]
 
