@@ -42,6 +42,8 @@ from floatnet.agent.merge import Touched, complete_routers, gone_fips, merge, ne
 from floatnet.agent.plan import plan
 from floatnet.agent.plan_common import PlanContext
 from floatnet.agent.plan_security import remember_applied
+from floatnet.agent.plan_tunnels import TUNNEL_ACTIONS as TUNNELS
+from floatnet.agent.plan_tunnels import local_tags, localize
 from floatnet.agent.projection import project
 from floatnet.agent.state import Observed, OvsPort
 from floatnet.agent.watch import RELIST, Heartbeat, Watcher
@@ -256,6 +258,7 @@ class Agent:
             assert self.desired is not None
             found = self._reobserve(dirty.stale, bool(dirty.whole() or dirty.ovs), dirty.security)
             current, gone = scope(self.desired, dirty), dirty.gone_fips
+        current = localize(current, local_tags(current, self.observed))  # vxlan networks' tags on br-int
         fast = self._fast(dirty, current)
         actions, fast_actions, result = self._plan_apply(current, fast)
         if dirty.ovs or dirty.everything:
@@ -310,7 +313,8 @@ class Agent:
         ovs_ports = self.kernel.observe_ovs() if refresh_ovs or stale else self.observed.ovs_ports
         sg = sg_view.reobserve(self.kernel, self.observed.security) if security else self.observed.security
         found += ["security-group tables changed"] if sg != self.observed.security else []
-        self.observed = Observed(namespaces=namespaces, ovs_ports=ovs_ports, dhcp=dhcp, security=sg)
+        tunnels = self.kernel.observe_tunnels() if refresh_ovs or stale else self.observed.tunnels  # vxlan devices
+        self.observed = Observed(namespaces=namespaces, ovs_ports=ovs_ports, dhcp=dhcp, security=sg, tunnels=tunnels)
         return found
 
     def _fast(self, dirty: Dirty, current: DesiredState) -> Fast:
@@ -462,7 +466,8 @@ class Agent:
         dhcp.update((n, fp) for n, fp in projected.dhcp.items() if f"qdhcp-{n}" not in result.failed_groups)
         ovs_ports = self.kernel.observe_ovs() if actions else before.ovs_ports
         security = sg_view.after_apply(self.kernel, before.security, actions, result)
-        return Observed(namespaces=namespaces, ovs_ports=ovs_ports, dhcp=dhcp, security=security)
+        tunnels = self.kernel.observe_tunnels() if any(isinstance(a, TUNNELS) for a in actions) else before.tunnels
+        return Observed(namespaces=namespaces, ovs_ports=ovs_ports, dhcp=dhcp, security=security, tunnels=tunnels)
 
     def _update_errors(self, partial: DesiredState, result: ApplyResult) -> None:
         """Clear the errors of the resources just (re)applied, then record the new ones."""
@@ -480,8 +485,7 @@ def _add_permanent(result: ApplyResult, poisoned: Mapping[Ref, str]) -> None:
 
 
 def _narrowed(current: DesiredState, desired: DesiredState | None, fast: Fast) -> DesiredState:
-    """What a step reports on: ``current`` plus the fast path's routers narrowed to their marked floating IPs
-    (the statuses of the changed ones only, not all 10,000)."""
+    """What a step reports on: ``current`` plus the fast path's routers narrowed to their marked floating IPs."""
     if not fast or desired is None:
         return current
     routers = dict(current.routers)
@@ -490,7 +494,6 @@ def _narrowed(current: DesiredState, desired: DesiredState | None, fast: Fast) -
 
 
 def _only_networks(doc: dict[str, Any], asked: set[str]) -> dict[str, Any]:
-    """The answer without the networks not asked for: the server adds the ones its routers use, which did not
-    change (else they would have been asked for) and so need no re-planning."""
+    """The answer without the networks not asked for (the server adds its routers' unchanged ones)."""
     doc["networks"] = [n for n in doc.get("networks") or () if isinstance(n, dict) and n.get("id") in asked]
     return doc

@@ -3,9 +3,9 @@
 Owned means: the ``qrouter-``/``qdhcp-`` namespaces this agent created (recorded in its state directory) or
 adopted (the server wants them here and they exist), devices inside them named ``qr-``/``qg-``/``tap``, routes
 floatnet added (protocol static), the ``floatnet`` nftables table, the security-group tables
-(``floatnet_sg``, in the OVS namespace), OVS ports (all of them: the planner decides
-which are ours by name and iface-id), and the dnsmasq processes of this state directory (with the fingerprint
-of the configuration they were given).
+(``floatnet_sg``, in the OVS namespace), the ``vxlan-`` devices (in the OVS namespace), OVS ports (all of
+them: the planner decides which are ours by name and iface-id), and the dnsmasq processes of this state
+directory (with the fingerprint of the configuration they were given).
 """
 
 from __future__ import annotations
@@ -26,10 +26,11 @@ from floatnet.agent.state import (
     OvsPort,
     Routes,
     Security,
+    Tunnel,
     collapse_cidrs,
     norm_cidr,
 )
-from floatnet.linux import links, names, nat, netns, port_filter
+from floatnet.linux import links, names, nat, netns, port_filter, vxlan
 from floatnet.linux.dnsmasq import Dnsmasq
 from floatnet.linux.ovs import Ovs
 from floatnet.linux.radvd import Radvd
@@ -143,6 +144,14 @@ def observe_ovs(dp: Dataplane) -> dict[str, OvsPort]:
     }
 
 
+def observe_tunnels(dp: Dataplane) -> dict[str, Tunnel]:
+    """floatnet's vxlan devices in the OVS namespace, by name."""
+    return {
+        name: Tunnel(d.name, d.vni, d.local, d.port, d.learning, d.mtu, d.up, d.peers)
+        for name, d in vxlan.observe(dp.ovs_netns).items()
+    }
+
+
 def observe_dhcp(dp: Dataplane) -> dict[str, str]:
     """Networks with a running dnsmasq → the recorded fingerprint of its configuration ("" if unknown)."""
     out = {}
@@ -176,4 +185,5 @@ def observe(dp: Dataplane, wanted: Iterable[str] = ()) -> Observed:
         if ns is not None:
             found[name] = ns
     security = observe_security(dp)
-    return Observed(namespaces=found, ovs_ports=observe_ovs(dp), dhcp=observe_dhcp(dp), security=security)
+    return Observed(namespaces=found, ovs_ports=observe_ovs(dp), dhcp=observe_dhcp(dp), security=security,
+                    tunnels=observe_tunnels(dp))  # fmt: skip
