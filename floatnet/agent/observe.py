@@ -135,10 +135,11 @@ def observe_namespace(name: str, radvd: Radvd | None = None) -> Namespace | None
 
 
 def observe_ovs(dp: Dataplane) -> dict[str, OvsPort]:
-    """Every OVS port by name, with its bridge, tag, iface-id and ofport (an in-memory read of the IDL)."""
+    """Every OVS port by name, with its bridge, tag, iface-id, ofport and link state (an in-memory read of the
+    IDL; the link state makes a device deleted under a port, such as a vxlan device, a change of OVS)."""
     ids = {port.name: iface_id for iface_id, port in dp.ovs.ports_by_iface_id().items()}
     return {
-        p.name: OvsPort(p.name, p.bridge or "", p.tag, ids.get(p.name), p.ofport)
+        p.name: OvsPort(p.name, p.bridge or "", p.tag, ids.get(p.name), p.ofport, p.link_state)
         for p in dp.ovs.ports().values()
         if p.bridge != p.name
     }

@@ -100,6 +100,7 @@ class OvsPort:
     tag: int | None
     iface_id: str | None
     ofport: int | None = None
+    link_state: str | None = None  # "down": the device behind it went away or down (a vxlan device deleted)
 
     @property
     def attached(self) -> bool:
