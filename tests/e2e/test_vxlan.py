@@ -6,7 +6,8 @@ the VXLAN packets between their ``[ovs] local_ip`` endpoints. Instances are name
 hypervisor plugs a VM (:mod:`floatnet.lab.instance`). Proven here: instances of one vxlan network on
 different nodes get DHCP (with the MTU lowered to 1450) and reach each other; an instance of a second vxlan
 network with the same addresses is not reachable from the first; a deleted vxlan device is put back by the
-agent. Everything carries the module's prefix and is removed afterwards.
+agent; a router's interface on a vxlan network answers instances of both nodes. Everything carries the
+module's prefix and is removed afterwards.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from floatnet.lab.client import LabClient
 from floatnet.lab.context import LabContext, make_context
 from floatnet.lab.state import Instance
 from floatnet.linux import netns as fl_netns
-from floatnet.linux.names import dhcp_ns
+from floatnet.linux.names import dhcp_ns, router_ns
 from floatnet.linux.ovs_daemon import OvsDaemons
 from tests.conftest import free_port
 from tests.e2e.fabric import Fatal, run, wait_until
@@ -171,18 +172,20 @@ def _stop(proc: subprocess.Popen[bytes] | None) -> None:
 
 
 def _teardown(two: TwoNodes) -> None:
-    """Agents, instances, the server's DHCP namespaces (their dnsmasq by PID), server, OVS, namespaces."""
+    """Agents, instances, the server's DHCP and router namespaces (their processes by PID), server, OVS and
+    the prefix's namespaces."""
     for node in two.nodes.values():
         _stop(node.agent)
-    networks: list[str] = []
+    owned: list[str] = []  # the qdhcp-/qrouter- namespaces of this server's networks and routers
     if two.server is not None and two.server.poll() is None:
-        networks = [n["id"] for n in two.api("GET", "/networks")["networks"]]
+        owned = [dhcp_ns(n["id"]) for n in two.api("GET", "/networks")["networks"]]
+        owned += [router_ns(r["id"]) for r in two.api("GET", "/routers")["routers"]]
     for node, inst in two.instances:
         assert node.lab is not None
         state = instance.lab_state.load(node.lab.state_dir, node.lab.names.prefix)
         instance.remove(node.lab, state, inst, None)
     _stop(two.server)
-    for ns in [dhcp_ns(n) for n in networks] + fl_netns.list_names([two.prefix]):
+    for ns in owned + fl_netns.list_names([two.prefix]):
         if fl_netns.exists(ns):
             kill_ns_pids(ns)
             fl_netns.delete(ns)
@@ -237,6 +240,13 @@ def _vxlan_dev(node: Node, vni: int) -> str:
     return run(["ip", "-n", node.ovs_ns, "-d", "link", "show", f"vxlan-{vni}"], check=False).stdout
 
 
+def _router_on(two: TwoNodes, network: dict[str, Any]) -> None:
+    """A router (no gateway) with an interface on ``network``'s subnet: 10.77.0.1."""
+    router = two.api("POST", "/routers", json={"router": {"name": f"{two.prefix}-r"}})["router"]
+    [subnet] = two.api("GET", "/subnets", params={"network_id": network["id"]})["subnets"]
+    two.api("PUT", f"/routers/{router['id']}/add_router_interface", json={"subnet_id": subnet["id"]})
+
+
 def _flood_peers(node: Node, vni: int) -> set[str] | None:
     """The destinations of the device's all-zero FDB entries (None: no such device on the node)."""
     if not _vxlan_dev(node, vni):
@@ -255,6 +265,9 @@ def test_instances_on_two_nodes_reach_each_other_and_not_another_network(two: Tw
     assert vm1["mtu"] == vm2["mtu"] == vm3["mtu"] == "1450"  # DHCP option 26 (one node's lease crossed the tunnel)
     wait_until(lambda: _ping(a, "vm1", vm2["ip"]), 30, "vm1 -> vm2 over VXLAN")
     assert _ping(b, "vm2", vm1["ip"])
+    _router_on(two, net1)  # its qr- device on one node's br-int: the other node's instance crosses the tunnel
+    for node, name in ((a, "vm1"), (b, "vm2")):
+        wait_until(lambda n=node, v=name: _ping(n, v, "10.77.0.1"), 30, f"{name} -> its router")  # type: ignore[misc]
     vni1, vni2 = net1["provider:segmentation_id"], net2["provider:segmentation_id"]
     for node in (a, b):
         shown = _vxlan_dev(node, vni1)
@@ -264,7 +277,7 @@ def test_instances_on_two_nodes_reach_each_other_and_not_another_network(two: Tw
     assert not _ping(b, "vm3", vm2["ip"], count=2), "vm3 reached vm2 of another network on its own node"
     for net, vni, instances_on in ((net1, vni1, {a.host, b.host}), (net2, vni2, {b.host})):
         dhcp = two.api("GET", f"/networks/{net['id']}/dhcp-agents")["agents"]
-        carrying = instances_on | {agent["host"] for agent in dhcp}
+        carrying = instances_on | {agent["host"] for agent in dhcp}  # (net1's router is on a or b anyway)
         for node in (a, b):  # floods go to the nodes carrying the network, and only to them
             others = {n.local_ip for n in (a, b) if n is not node and n.host in carrying}
             assert _flood_peers(node, vni) == (others if node.host in carrying else None), (node.host, vni)
