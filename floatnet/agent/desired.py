@@ -38,11 +38,14 @@ class Wiring:
 
     @property
     def tag(self) -> int | None:
-        """The OVS access tag: the segmentation id on VLAN networks, the local tag on vxlan ones (the dead VLAN
-        until one is chosen: never untagged on the shared bridge), untagged otherwise."""
-        if self.network_type == "vxlan":
-            return self.local_tag if self.local_tag is not None else DEAD_VLAN
-        return self.segmentation_id if self.network_type == "vlan" else None
+        """The OVS access tag: the segmentation id on VLAN networks, untagged on flat ones, the local tag on vxlan
+        ones (the dead VLAN until one is chosen: never untagged on the shared integration bridge). A ``local``
+        network is not carried by floatnet's dataplane: its devices stay on the dead VLAN (fail closed)."""
+        if self.network_type == "vlan":
+            return self.segmentation_id
+        if self.network_type == "flat":
+            return None
+        return self.local_tag if self.network_type == "vxlan" and self.local_tag is not None else DEAD_VLAN
 
 
 @dataclass(frozen=True)

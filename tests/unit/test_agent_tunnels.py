@@ -43,6 +43,7 @@ def test_wiring_tag_is_the_local_tag_or_the_dead_vlan() -> None:
     assert Wiring("br-int", "vxlan", 5001).tag == DEAD_VLAN  # unknown yet: never untagged on the shared bridge
     assert Wiring("br-int", "vxlan", 5001, local_tag=3).tag == 3
     assert Wiring("br-eth1", "vlan", 100).tag == 100 and Wiring("br-ex", "flat", None).tag is None
+    assert Wiring("br-int", "local", None).tag == DEAD_VLAN  # not carried by floatnet: isolated, never untagged
 
 
 def test_local_tags_are_read_back_and_new_ones_never_shared() -> None:

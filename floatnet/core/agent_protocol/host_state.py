@@ -191,6 +191,8 @@ def _networks(
 def _add_tunnel_peers(session: Session, placement: Candidates, host: str, networks: list[dict[str, Any]]) -> None:
     """Each vxlan network's ``tunnel_peers``: the other hosts' tunnel endpoints (:mod:`.tunnel_peers`)."""
     vxlan = [n for n in networks if n["network_type"] == "vxlan"]
+    if not vxlan:
+        return
     found = tunnel_peers.peers(session, placement, host, [n["id"] for n in vxlan])
     for network in vxlan:
         network["tunnel_peers"] = found.get(network["id"], [])
