@@ -43,7 +43,7 @@ class Kernel(Protocol):
         """The security-group tables: port filters, group fingerprints, remote-group members."""
 
     def observe_tunnels(self) -> dict[str, Tunnel]:
-        """The vxlan devices in the OVS namespace, by name."""
+        """The vxlan devices behind OVS's ``vxlan-`` ports, by name."""
 
     def apply(self, actions: Sequence[Action]) -> ApplyResult:
         """Run the actions in order; a failing one marks its resources and the rest go on."""
@@ -89,7 +89,7 @@ class LinuxKernel:
         return O.observe_security(self.dp)
 
     def observe_tunnels(self) -> dict[str, Tunnel]:
-        return O.observe_tunnels(self.dp)
+        return O.observe_tunnels(self.dp, self.observe_ovs())
 
     def apply(self, actions: Sequence[Action]) -> ApplyResult:
         result = run_actions(actions, self.handlers)

@@ -145,11 +145,14 @@ def observe_ovs(dp: Dataplane) -> dict[str, OvsPort]:
     }
 
 
-def observe_tunnels(dp: Dataplane) -> dict[str, Tunnel]:
-    """floatnet's vxlan devices in the OVS namespace, by name."""
+def observe_tunnels(dp: Dataplane, ovs_ports: Iterable[str]) -> dict[str, Tunnel]:
+    """floatnet's vxlan devices in the OVS namespace, by name: the devices behind the ``vxlan-`` ports of OVS
+    (each device is made with its port; one left without a port by a crash in between is recreated, not
+    swept, when its network comes back)."""
+    wanted = [name for name in ovs_ports if name.startswith(vxlan.PREFIX)]
     return {
         name: Tunnel(d.name, d.vni, d.local, d.port, d.learning, d.mtu, d.up, d.peers)
-        for name, d in vxlan.observe(dp.ovs_netns).items()
+        for name, d in vxlan.observe(dp.ovs_netns, wanted).items()
     }
 
 
@@ -185,6 +188,6 @@ def observe(dp: Dataplane, wanted: Iterable[str] = ()) -> Observed:
         ns = observe_namespace(name, dp.radvd)
         if ns is not None:
             found[name] = ns
-    security = observe_security(dp)
-    return Observed(namespaces=found, ovs_ports=observe_ovs(dp), dhcp=observe_dhcp(dp), security=security,
-                    tunnels=observe_tunnels(dp))  # fmt: skip
+    security, ovs_ports = observe_security(dp), observe_ovs(dp)
+    return Observed(namespaces=found, ovs_ports=ovs_ports, dhcp=observe_dhcp(dp), security=security,
+                    tunnels=observe_tunnels(dp, ovs_ports))  # fmt: skip

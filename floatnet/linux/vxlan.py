@@ -28,6 +28,7 @@ from typing import Any
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
+from floatnet.linux import rtdump
 from floatnet.linux.links import _index, _ipr_call
 
 INTEGRATION_BRIDGE = "br-int"  # where vxlan networks plug (Neutron's name; the server's port binding says the same)
@@ -61,13 +62,9 @@ def _data(msg: Any) -> dict[str, Any]:
     return {name: value for name, value in (data.get("attrs") if data else ())}
 
 
-def _device(ipr: IPRoute, msg: Any) -> VxlanDevice:
+def _device(msg: Any) -> VxlanDevice:
+    """A device from its link message (called inside its namespace: the flood entries are dumped there)."""
     data = _data(msg)
-    peers = frozenset(
-        str(entry.get("NDA_DST"))
-        for entry in ipr.fdb("dump", ifindex=msg["index"])
-        if entry.get("NDA_LLADDR") == ZERO_MAC and entry.get("NDA_DST")
-    )
     return VxlanDevice(
         name=msg.get("IFLA_IFNAME"),
         vni=int(data.get("IFLA_VXLAN_ID", 0)),
@@ -76,23 +73,30 @@ def _device(ipr: IPRoute, msg: Any) -> VxlanDevice:
         learning=bool(data.get("IFLA_VXLAN_LEARNING", 1)),
         mtu=int(msg.get("IFLA_MTU")),
         up=bool(msg["flags"] & 1),
-        peers=peers,
+        peers=frozenset(rtdump.flood_destinations(msg["index"])),
     )
 
 
-def observe(netns: str | None) -> dict[str, VxlanDevice]:
-    """floatnet's vxlan devices (named ``vxlan-…``) of ``netns`` by name, with their flood entries."""
+def observe(netns: str | None, names: Iterable[str]) -> dict[str, VxlanDevice]:
+    """The vxlan devices among ``names`` in ``netns`` (missing ones and other kinds left out), with their flood
+    entries. Looked up by name, never by dumping the namespace: the OVS namespace holds every instance's
+    devices (thousands of links take seconds to decode)."""
 
     def body(ipr: IPRoute) -> dict[str, VxlanDevice]:
         found = {}
-        for msg in ipr.get_links():
-            name = msg.get("IFLA_IFNAME") or ""
+        for name in sorted(set(names)):
+            try:
+                [msg] = ipr.link("get", ifname=name)
+            except NetlinkError as exc:
+                if exc.code != 19:  # ENODEV: not there
+                    raise
+                continue
             info = msg.get("IFLA_LINKINFO")
-            if name.startswith(PREFIX) and info is not None and info.get("IFLA_INFO_KIND") == "vxlan":
-                found[name] = _device(ipr, msg)
+            if info is not None and info.get("IFLA_INFO_KIND") == "vxlan":
+                found[name] = _device(msg)
         return found
 
-    return _ipr_call(netns, "list vxlan devices", "*", body)
+    return _ipr_call(netns, "observe vxlan devices", ",".join(sorted(set(names))) or "-", body)
 
 
 def create(netns: str | None, vni: int, local: str, mtu: int | None) -> None:
