@@ -42,8 +42,8 @@ class Kernel(Protocol):
     def observe_security(self) -> Security:
         """The security-group tables: port filters, group fingerprints, remote-group members."""
 
-    def observe_tunnels(self) -> dict[str, Tunnel]:
-        """The vxlan devices behind OVS's ``vxlan-`` ports, by name."""
+    def observe_tunnels(self, names: Iterable[str] | None = None) -> dict[str, Tunnel]:
+        """The vxlan devices among ``names`` (None: behind OVS's ``vxlan-`` ports), by name."""
 
     def apply(self, actions: Sequence[Action]) -> ApplyResult:
         """Run the actions in order; a failing one marks its resources and the rest go on."""
@@ -88,8 +88,8 @@ class LinuxKernel:
     def observe_security(self) -> Security:
         return O.observe_security(self.dp)
 
-    def observe_tunnels(self) -> dict[str, Tunnel]:
-        return O.observe_tunnels(self.dp, self.observe_ovs())
+    def observe_tunnels(self, names: Iterable[str] | None = None) -> dict[str, Tunnel]:
+        return O.observe_tunnels(self.dp, self.observe_ovs() if names is None else names)
 
     def apply(self, actions: Sequence[Action]) -> ApplyResult:
         result = run_actions(actions, self.handlers)

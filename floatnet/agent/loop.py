@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from floatnet.agent import drift, plan_fips, sg_view
+from floatnet.agent import drift, plan_fips, sg_view, tunnel_view
 from floatnet.agent import status as S
 from floatnet.agent.actions import Action, Ref
 from floatnet.agent.apply import ApplyResult
@@ -42,7 +42,6 @@ from floatnet.agent.merge import Touched, complete_routers, gone_fips, merge, ne
 from floatnet.agent.plan import plan
 from floatnet.agent.plan_common import PlanContext
 from floatnet.agent.plan_security import remember_applied
-from floatnet.agent.plan_tunnels import TUNNEL_ACTIONS as TUNNELS
 from floatnet.agent.plan_tunnels import local_tags, localize
 from floatnet.agent.projection import project
 from floatnet.agent.state import Observed, OvsPort
@@ -256,7 +255,7 @@ class Agent:
             current, gone, started = self._relist()
         else:
             assert self.desired is not None
-            found = self._reobserve(dirty.stale, bool(dirty.whole() or dirty.ovs), dirty.security)
+            found = self._reobserve(dirty.stale, bool(dirty.whole() or dirty.ovs), dirty.security, dirty.ovs)
             current, gone = scope(self.desired, dirty), dirty.gone_fips
         current = localize(current, local_tags(current, self.observed))  # vxlan networks' tags on br-int
         fast = self._fast(dirty, current)
@@ -294,9 +293,9 @@ class Agent:
         self.reported.update(S.known(desired))
         return desired, gone, listed
 
-    def _reobserve(self, stale: set[str], refresh_ovs: bool, security: bool = False) -> list[str]:
-        """Read the ``stale`` namespaces (their dnsmasq too) and, if asked, the OVS ports and the security-group
-        tables into the view; returns what differed from the view (drift)."""
+    def _reobserve(self, stale: set[str], refresh_ovs: bool, security: bool = False, vxlan: bool = False) -> list[str]:
+        """Read the ``stale`` namespaces (their dnsmasq too) and, if asked, the OVS ports, the security-group
+        tables and the vxlan devices into the view; returns what differed from the view (drift)."""
         namespaces, found = dict(self.observed.namespaces), []
         for ns in sorted(stale):
             now = self.kernel.observe_namespace(ns)
@@ -313,7 +312,7 @@ class Agent:
         ovs_ports = self.kernel.observe_ovs() if refresh_ovs or stale else self.observed.ovs_ports
         sg = sg_view.reobserve(self.kernel, self.observed.security) if security else self.observed.security
         found += ["security-group tables changed"] if sg != self.observed.security else []
-        tunnels = self.kernel.observe_tunnels() if refresh_ovs or stale else self.observed.tunnels  # vxlan devices
+        tunnels = tunnel_view.reobserve(self.kernel, self.observed.tunnels, vxlan)
         self.observed = Observed(namespaces=namespaces, ovs_ports=ovs_ports, dhcp=dhcp, security=sg, tunnels=tunnels)
         return found
 
@@ -466,7 +465,7 @@ class Agent:
         dhcp.update((n, fp) for n, fp in projected.dhcp.items() if f"qdhcp-{n}" not in result.failed_groups)
         ovs_ports = self.kernel.observe_ovs() if actions else before.ovs_ports
         security = sg_view.after_apply(self.kernel, before.security, actions, result)
-        tunnels = self.kernel.observe_tunnels() if any(isinstance(a, TUNNELS) for a in actions) else before.tunnels
+        tunnels = tunnel_view.after_apply(self.kernel, before.tunnels, actions)
         return Observed(namespaces=namespaces, ovs_ports=ovs_ports, dhcp=dhcp, security=security, tunnels=tunnels)
 
     def _update_errors(self, partial: DesiredState, result: ApplyResult) -> None:

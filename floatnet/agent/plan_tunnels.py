@@ -32,7 +32,6 @@ from floatnet.agent.state import Observed
 from floatnet.linux import vxlan
 
 VXLAN = "vxlan"
-TUNNEL_ACTIONS = (A.CreateVxlan, A.EditVxlanPeers, A.DeleteVxlan)  # after these the loop re-reads the devices
 FIRST_TAG, LAST_TAG = 1, 4094
 
 

@@ -45,8 +45,8 @@ class FakeKernel:
             security=self.observe_security(), tunnels=dict(self.tunnels),
         )  # fmt: skip
 
-    def observe_tunnels(self) -> dict[str, Tunnel]:
-        return dict(self.tunnels)
+    def observe_tunnels(self, names: Iterable[str] | None = None) -> dict[str, Tunnel]:
+        return {n: t for n, t in self.tunnels.items() if names is None or n in set(names)}
 
     def observe_security(self) -> Security:
         return replace(self.security, applied={})
