@@ -42,19 +42,40 @@ def _wirings(desired: DesiredState) -> Iterator[Wiring]:
         yield from (p.wiring for p in (router.gateway, router.gateway6, *router.interfaces) if p is not None)
 
 
+def _devices_tags(desired: DesiredState, observed: Observed) -> dict[int, set[int]]:
+    """VNI -> the tags the OVS ports of that network's devices (DHCP, router and instance ports, by iface-id)
+    carry now."""
+    wired: list[tuple[str, Wiring]] = [(p.id, p.wiring) for p in desired.ports.values()]
+    wired += [(n.dhcp.port_id, n.wiring) for n in desired.networks.values() if n.dhcp is not None]
+    for router in desired.routers.values():
+        wired += [(i.port_id, i.wiring) for i in (router.gateway, router.gateway6, *router.interfaces) if i]
+    vni_of = {i: w.segmentation_id for i, w in wired if w.network_type == VXLAN and w.segmentation_id is not None}
+    found: dict[int, set[int]] = {}
+    for port in observed.ovs_ports.values():
+        vni = vni_of.get(port.iface_id or "")
+        if vni is not None and port.tag is not None and FIRST_TAG <= port.tag <= LAST_TAG:
+            found.setdefault(vni, set()).add(port.tag)
+    return found
+
+
 def local_tags(desired: DesiredState, observed: Observed) -> dict[int, int]:
-    """VNI -> local tag for every vxlan network ``desired`` names: the tag its device's port holds, else the
-    lowest one free on its bridge. Raises nothing: a bridge with every tag taken leaves the VNI out (dead VLAN)."""
+    """VNI -> local tag for every vxlan network ``desired`` names: the tag its device's port holds; else (no
+    device yet, or its creation keeps failing) one its other devices already carry, so that the tag does not
+    move between steps; else the lowest one free on its bridge. Never one another VNI holds. A bridge with every
+    tag taken leaves the VNI out (dead VLAN)."""
     bridges = {w.segmentation_id: w.bridge for w in _wirings(desired) if w.network_type == VXLAN}
+    vnis = sorted(v for v in bridges if v is not None)
     tags: dict[int, int] = {}
-    for vni in sorted(v for v in bridges if v is not None):
+    for vni in vnis:
         port = observed.ovs_ports.get(vxlan.dev_name(vni))
         tag = port.tag if port is not None else None
         if tag is not None and FIRST_TAG <= tag <= LAST_TAG and tag not in tags.values():
             tags[vni] = tag
-    for vni in sorted(v for v in bridges if v is not None and v not in tags):
+    carried = _devices_tags(desired, observed)
+    for vni in (v for v in vnis if v not in tags):
         used = {p.tag for p in observed.ovs_ports.values() if p.bridge == bridges[vni]} | set(tags.values())
-        free = next((t for t in range(FIRST_TAG, LAST_TAG + 1) if t not in used), None)
+        own = sorted(carried.get(vni, set()) - set(tags.values()))
+        free = own[0] if own else next((t for t in range(FIRST_TAG, LAST_TAG + 1) if t not in used), None)
         if free is not None:
             tags[vni] = free
     return tags

@@ -57,6 +57,31 @@ def test_local_tags_are_read_back_and_new_ones_never_shared() -> None:
     assert local_tags(desired, clash) == {5001: 1, 5002: 2}  # two devices claiming one tag: one moves
 
 
+def test_without_its_device_a_network_keeps_the_tag_its_devices_carry() -> None:
+    desired = state(networks=[vx_network(VX1, 5001)], ports=[vx_port(VX1, 5001)])
+    observed = Observed(ovs_ports={
+        "tapdhcp": OvsPort("tapdhcp", "br-int", 3, f"dhcp-{VX1}", 4),  # plugged, but the vxlan device is missing
+        "qvovm": OvsPort("qvovm", "br-int", 3, "vm-port", 5),
+        "qvovlan": OvsPort("qvovlan", "br-eth1", 1, "other", 6),
+    })  # fmt: skip
+    assert local_tags(desired, observed) == {5001: 3}  # not the free 1: a failing create must not move it
+
+
+def test_a_node_without_local_ip_does_not_flap_tags() -> None:
+    server, kernel = FakeServer([], [vx_network()]), FakeKernel()
+    server.ports["vm-port"] = vx_port()
+    loop = Agent(lambda: server, kernel, PlanContext(), 60.0, {})  # type: ignore[arg-type,return-value]
+    loop.reconcile(Dirty(everything=True))
+    kernel.ovs["qvovm"] = OvsPort("qvovm", "br-int", DEAD_VLAN, "vm-port", 5)
+    for _ in range(3):
+        loop.step()
+    tags = {p.tag for p in kernel.ovs.values()}
+    before = len(kernel.applied)
+    loop.reconcile(Dirty(ovs=True))
+    assert len(kernel.applied) == before and len(tags) == 1 and "vxlan-5001" not in kernel.tunnels
+    assert "local_ip" in loop.errors[("network", VX1)]
+
+
 def test_localize_tags_every_device_of_the_network() -> None:
     router = router_doc()
     router["interfaces"][0].update(network_id=VX1, segmentation_id=5001, **WIRING)
