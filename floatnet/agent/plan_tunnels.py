@@ -7,8 +7,9 @@ bridge, with one flood entry per peer the server lists (``tunnel_peers``: only t
 **Local tags.** All vxlan networks share ``br-int``; on it each network is an access VLAN chosen by this node,
 as Neutron's OVS agent allocates its local VLANs. The server never knows them. The kernel remembers them: a
 network's tag is the tag of its vxlan device's OVS port, read back from the view, so a restarted agent keeps
-every tag and changes nothing. A network without one gets the lowest tag that no port of its bridge carries
-(:func:`local_tags`), so a fresh tag is never shared with anything already plugged. :func:`localize` writes
+every tag and changes nothing. A network without one keeps the tag its other devices carry (a device not made
+yet, or failing, must not move the network's tag every step), else gets the lowest tag that no port of its bridge
+carries (:func:`local_tags`), so a fresh tag is never shared with anything already plugged. :func:`localize` writes
 the tags into the desired state's wirings before planning, and every device of the network (router and DHCP
 ports, instance ports) is tagged with it by the usual planners. Until a tag is known a vxlan wiring means the
 dead VLAN (:attr:`floatnet.agent.desired.Wiring.tag`): never untagged on the shared bridge.
