@@ -45,6 +45,7 @@ bridge_mappings = public_eth0:br-ex,public_eth1:br-eth1
 physical_interfaces = public_eth1:eth1   ; optional: add this interface to the physnet's bridge
 datapath_type = auto                     ; auto | system | netdev
 ovsdb_connection =                       ; empty: the system's, else floatnet starts its own
+local_ip = 10.0.0.11                     ; this node's VXLAN endpoint (empty: no vxlan networks here)
 
 [agent]
 host = <hostname>
@@ -113,6 +114,7 @@ class Config:
     physical_interfaces: dict[str, str] = field(default_factory=dict)
     datapath_type: str = "auto"
     ovsdb_connection: str = ""
+    local_ip: str = ""  # [ovs] local_ip: the VXLAN tunnel endpoint (Neutron's OVS agent option); "" = none
     host: str = field(default_factory=socket.gethostname)
     upstream_dns: tuple[str, ...] = ()
     report_interval: float = 5.0
@@ -223,6 +225,16 @@ def _parse_dns(value: str) -> tuple[str, ...]:
         except ValueError:
             raise _error("agent", "upstream_dns", value, f"{server!r} is not an IP address") from None
     return servers
+
+
+def _parse_local_ip(value: str) -> str:
+    """``[ovs] local_ip``: empty, or an IPv4 address (the VXLAN endpoint; floatnet tunnels over IPv4)."""
+    if not value.strip():
+        return ""
+    try:
+        return str(ipaddress.IPv4Address(value.strip()))
+    except ValueError:
+        raise _error("ovs", "local_ip", value, "is not an IPv4 address") from None
 
 
 def _choice(section: str, option: str, value: str, choices: tuple[str, ...]) -> str:
@@ -350,6 +362,7 @@ def from_parser(parser: configparser.ConfigParser, state_dir: Path | None = None
             "ovs", "datapath_type", get("ovs", "datapath_type", fallback="auto"), ("auto", "system", "netdev")
         ),
         ovsdb_connection=get("ovs", "ovsdb_connection", fallback=""),
+        local_ip=_parse_local_ip(get("ovs", "local_ip", fallback="")),
         host=get("agent", "host", fallback="") or socket.gethostname(),
         upstream_dns=_parse_dns(get("agent", "upstream_dns", fallback="")),
         report_interval=_float("agent", "report_interval", get("agent", "report_interval", fallback="5")),

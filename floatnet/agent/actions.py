@@ -213,3 +213,32 @@ class EnsureDhcp(Action):
 @dataclass(frozen=True, kw_only=True)
 class StopDhcp(Action):
     network_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateVxlan(Action):
+    """(Re)create the vxlan device of ``vni`` in the OVS namespace with its flood entries (``peers``) and make it
+    an access port of ``bridge`` with the network's local ``tag`` (re-added: OVS re-opens a new device)."""
+
+    vni: int
+    local: str
+    mtu: int | None
+    bridge: str
+    tag: int
+    peers: frozenset[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class EditVxlanPeers(Action):
+    """Add and remove flood entries of the vxlan device of ``vni``."""
+
+    vni: int
+    add: frozenset[str] = frozenset()
+    remove: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeleteVxlan(Action):
+    """Remove a vxlan device no network here needs, and its OVS port."""
+
+    dev: str

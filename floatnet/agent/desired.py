@@ -27,16 +27,25 @@ class DesiredStateError(ValueError):
 
 @dataclass(frozen=True)
 class Wiring:
-    """Where a device plugs in: the OVS bridge and the access VLAN (None for flat = untagged)."""
+    """Where a device plugs in: the OVS bridge and the access VLAN (None for flat = untagged). A vxlan network's
+    devices share the integration bridge, told apart by the network's ``local_tag`` on this node
+    (:mod:`floatnet.agent.plan_tunnels` chooses it; the server does not know it)."""
 
     bridge: str
     network_type: str
     segmentation_id: int | None
+    local_tag: int | None = None
 
     @property
     def tag(self) -> int | None:
-        """The OVS access tag: the segmentation id on VLAN networks, untagged otherwise."""
-        return self.segmentation_id if self.network_type == "vlan" else None
+        """The OVS access tag: the segmentation id on VLAN networks, untagged on flat ones, the local tag on vxlan
+        ones (the dead VLAN until one is chosen: never untagged on the shared integration bridge). A ``local``
+        network is not carried by floatnet's dataplane: its devices stay on the dead VLAN (fail closed)."""
+        if self.network_type == "vlan":
+            return self.segmentation_id
+        if self.network_type == "flat":
+            return None
+        return self.local_tag if self.network_type == "vxlan" and self.local_tag is not None else DEAD_VLAN
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,7 @@ class Network:
     mtu: int | None
     wiring: Wiring
     dhcp: Dhcp | None
+    tunnel_peers: frozenset[str] = frozenset()  # vxlan: the other nodes' tunnel endpoints carrying it
 
 
 @dataclass(frozen=True)
@@ -205,6 +215,13 @@ def _fixed_ips(items: Iterable[Any], where: str) -> tuple[FixedIp, ...]:
     )
 
 
+def _strings(items: Iterable[Any], key: str, where: str) -> frozenset[str]:
+    values = list(items)
+    if not all(isinstance(v, str) for v in values):
+        raise DesiredStateError(f"{where}: {key!r} is not a list of strings")
+    return frozenset(values)
+
+
 def _pairs(items: Iterable[Any], first: str, second: str, where: str) -> tuple[tuple[str, str], ...]:
     return tuple((_get(item, first, str, where), _get(item, second, str, where)) for item in items)
 
@@ -262,6 +279,7 @@ def parse_network(obj: Mapping[str, Any]) -> Network:
         mtu=_opt(obj, "mtu", int, where),
         wiring=_wiring(obj, where),
         dhcp=_dhcp(obj.get("dhcp"), where),
+        tunnel_peers=_strings(obj.get("tunnel_peers") or (), "tunnel_peers", where),
     )
 
 

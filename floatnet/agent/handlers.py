@@ -18,7 +18,7 @@ from typing import Any
 from floatnet.agent import actions as A
 from floatnet.agent.observe import Dataplane
 from floatnet.agent.sg_handlers import SG_HANDLERS
-from floatnet.linux import arp, conntrack, dnsmasq, links, names, nat, netns
+from floatnet.linux import arp, conntrack, dnsmasq, links, names, nat, netns, vxlan
 from floatnet.linux.errors import KernelError
 
 
@@ -72,6 +72,25 @@ def _set_tag(dp: Dataplane, a: A.SetTag) -> None:
 
 def _delete_ovs_port(dp: Dataplane, a: A.DeleteOvsPort) -> None:
     dp.ovs.delete_port(None, a.port)
+
+
+def _create_vxlan(dp: Dataplane, a: A.CreateVxlan) -> None:
+    """A fresh device (whatever was there had other settings or is gone), its flood entries, and its OVS port
+    re-added so that the netdev datapath opens the new device."""
+    vxlan.create(dp.ovs_netns, a.vni, a.local, a.mtu)
+    vxlan.edit_peers(dp.ovs_netns, a.vni, add=a.peers)
+    dev = vxlan.dev_name(a.vni)
+    dp.ovs.delete_port(None, dev)
+    dp.ovs.ensure_port(a.bridge, dev, tag=a.tag)
+
+
+def _edit_vxlan_peers(dp: Dataplane, a: A.EditVxlanPeers) -> None:
+    vxlan.edit_peers(dp.ovs_netns, a.vni, add=a.add, remove=a.remove)
+
+
+def _delete_vxlan(dp: Dataplane, a: A.DeleteVxlan) -> None:
+    dp.ovs.delete_port(None, a.dev)
+    vxlan.delete(dp.ovs_netns, a.dev)
 
 
 def _sync_addresses(dp: Dataplane, a: A.SyncAddresses) -> None:
@@ -206,6 +225,9 @@ _TABLE: dict[type, Callable[[Dataplane, Any], None]] = {
     A.StopRadvd: _stop_radvd,
     A.EnsureDhcp: _ensure_dhcp,
     A.StopDhcp: _stop_dhcp,
+    A.CreateVxlan: _create_vxlan,
+    A.EditVxlanPeers: _edit_vxlan_peers,
+    A.DeleteVxlan: _delete_vxlan,
     **SG_HANDLERS,
 }
 

@@ -19,7 +19,7 @@ from floatnet.agent.actions import Action
 from floatnet.agent.apply import ApplyResult, run_actions
 from floatnet.agent.handlers import handlers
 from floatnet.agent.kernel_watch import KernelWatch
-from floatnet.agent.state import Namespace, Observed, OvsPort, Security
+from floatnet.agent.state import Namespace, Observed, OvsPort, Security, Tunnel
 from floatnet.linux import names
 from floatnet.linux.ovs_daemon import DAEMONS, OvsDaemons
 
@@ -41,6 +41,9 @@ class Kernel(Protocol):
 
     def observe_security(self) -> Security:
         """The security-group tables: port filters, group fingerprints, remote-group members."""
+
+    def observe_tunnels(self, names: Iterable[str] | None = None) -> dict[str, Tunnel]:
+        """The vxlan devices among ``names`` (None: behind OVS's ``vxlan-`` ports), by name."""
 
     def apply(self, actions: Sequence[Action]) -> ApplyResult:
         """Run the actions in order; a failing one marks its resources and the rest go on."""
@@ -84,6 +87,9 @@ class LinuxKernel:
 
     def observe_security(self) -> Security:
         return O.observe_security(self.dp)
+
+    def observe_tunnels(self, names: Iterable[str] | None = None) -> dict[str, Tunnel]:
+        return O.observe_tunnels(self.dp, self.observe_ovs() if names is None else names)
 
     def apply(self, actions: Sequence[Action]) -> ApplyResult:
         result = run_actions(actions, self.handlers)

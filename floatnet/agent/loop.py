@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from floatnet.agent import drift, plan_fips, sg_changes, sg_view
+from floatnet.agent import drift, plan_fips, sg_changes, sg_view, tunnel_view
 from floatnet.agent import status as S
 from floatnet.agent.actions import Action, Ref
 from floatnet.agent.apply import ApplyResult
@@ -43,6 +43,7 @@ from floatnet.agent.merge import Touched, complete_routers, gone_fips, merge, on
 from floatnet.agent.plan import plan
 from floatnet.agent.plan_common import PlanContext
 from floatnet.agent.plan_security import plan_changed_groups, remember_applied, used_groups
+from floatnet.agent.plan_tunnels import local_tags, localize
 from floatnet.agent.projection import project
 from floatnet.agent.state import Observed, OvsPort
 from floatnet.agent.watch import RELIST, Heartbeat, Watcher
@@ -266,8 +267,9 @@ class Agent:
             current, gone, started = self._relist()
         else:
             assert self.desired is not None
-            found = self._reobserve(dirty.stale, bool(dirty.whole() or dirty.ovs), dirty.security)
+            found = self._reobserve(dirty.stale, bool(dirty.whole() or dirty.ovs), dirty.security, dirty.ovs)
             current, gone = scope(self.desired, dirty), dirty.gone_fips
+        current = localize(current, local_tags(current, self.observed))  # vxlan networks' tags on br-int
         fast = self._fast(dirty, current)
         actions, fast_actions, result = self._plan_apply(current, fast, dirty.groups)
         if dirty.ovs or dirty.everything:
@@ -303,9 +305,9 @@ class Agent:
         self.reported.update(S.known(desired))
         return desired, gone, listed
 
-    def _reobserve(self, stale: set[str], refresh_ovs: bool, security: bool = False) -> list[str]:
-        """Read the ``stale`` namespaces (their dnsmasq too) and, if asked, the OVS ports and the security-group
-        tables into the view; returns what differed from the view (drift)."""
+    def _reobserve(self, stale: set[str], refresh_ovs: bool, security: bool = False, vxlan: bool = False) -> list[str]:
+        """Read the ``stale`` namespaces (their dnsmasq too) and, if asked, the OVS ports, the security-group
+        tables and the vxlan devices into the view; returns what differed from the view (drift)."""
         namespaces, found = dict(self.observed.namespaces), []
         for ns in sorted(stale):
             now = self.kernel.observe_namespace(ns)
@@ -322,7 +324,8 @@ class Agent:
         ovs_ports = self.kernel.observe_ovs() if refresh_ovs or stale else self.observed.ovs_ports
         sg = sg_view.reobserve(self.kernel, self.observed.security) if security else self.observed.security
         found += ["security-group tables changed"] if sg != self.observed.security else []
-        self.observed = Observed(namespaces=namespaces, ovs_ports=ovs_ports, dhcp=dhcp, security=sg)
+        tunnels = tunnel_view.reobserve(self.kernel, self.observed.tunnels, vxlan)
+        self.observed = Observed(namespaces=namespaces, ovs_ports=ovs_ports, dhcp=dhcp, security=sg, tunnels=tunnels)
         return found
 
     def _fast(self, dirty: Dirty, current: DesiredState) -> plan_fips.Fast:
@@ -479,7 +482,8 @@ class Agent:
         touched_ovs = any(not isinstance(a, sg_view.SG_ACTIONS) for a in actions)  # nft/conntrack only: OVS as it was
         ovs_ports = self.kernel.observe_ovs() if touched_ovs else before.ovs_ports
         security = sg_view.after_apply(self.kernel, before.security, actions, result)
-        return Observed(namespaces=namespaces, ovs_ports=ovs_ports, dhcp=dhcp, security=security)
+        tunnels = tunnel_view.after_apply(self.kernel, before.tunnels, actions)
+        return Observed(namespaces=namespaces, ovs_ports=ovs_ports, dhcp=dhcp, security=security, tunnels=tunnels)
 
     def _update_errors(self, partial: DesiredState, result: ApplyResult) -> None:
         """Clear the errors of the resources just (re)applied, then record the new ones."""
@@ -494,4 +498,3 @@ def _add_permanent(result: ApplyResult, poisoned: Mapping[Ref, str]) -> None:
     reason), without marking a group failed: retrying the same input would fail the same way."""
     for ref, reason in poisoned.items():
         result.errors.setdefault(ref, reason)
-

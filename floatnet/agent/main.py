@@ -3,9 +3,10 @@
 ``floatnet agent --config FILE --server URL --host NAME [--state-dir DIR]``, as root. It connects to the
 system's Open vSwitch, or starts floatnet's own ovsdb-server/ovs-vswitchd (datapath ``netdev`` where the
 kernel has no openvswitch module), creates the bridges of ``[ovs] bridge_mappings`` (adding ``[ovs]
-physical_interfaces``), then runs the reconcile loop. SIGTERM/SIGINT stop it cleanly and leave the whole
-dataplane in place (namespaces, NAT, dnsmasq, and the OVS daemons, whose netdev datapath forwards the
-packets): a restarted agent finds everything as it was and changes nothing.
+physical_interfaces``) and, with ``[ovs] local_ip``, the integration bridge ``br-int`` of vxlan networks,
+then runs the reconcile loop. SIGTERM/SIGINT stop it cleanly and leave the whole dataplane in place
+(namespaces, NAT, dnsmasq, and the OVS daemons, whose netdev datapath forwards the packets): a restarted agent
+finds everything as it was and changes nothing.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from floatnet.linux.dnsmasq import Dnsmasq
 from floatnet.linux.errors import KernelError
 from floatnet.linux.ovs import Ovs
 from floatnet.linux.ovs_daemon import OvsDaemons, kernel_datapath_available, own_daemons, system_ovs_connection
+from floatnet.linux.vxlan import INTEGRATION_BRIDGE
 
 log = logging.getLogger("floatnet.agent")
 
@@ -83,6 +85,8 @@ def setup_dataplane(cfg: fconfig.Config, state_dir: Path, ovs_netns: str | None)
     ovs = Ovs(connection)
     for bridge in cfg.bridge_mappings.values():
         ovs.ensure_bridge(bridge, datapath)
+    if cfg.local_ip:  # vxlan networks' devices and tunnels plug into the integration bridge
+        ovs.ensure_bridge(INTEGRATION_BRIDGE, datapath)
     for physnet, device in cfg.physical_interfaces.items():
         if physnet not in cfg.bridge_mappings:
             raise fconfig.ConfigError(f"[ovs] physical_interfaces: physnet {physnet!r} has no bridge mapping")
@@ -111,6 +115,8 @@ def base_configurations(cfg: fconfig.Config, dp: Dataplane) -> dict[str, Any]:
         "physical_interfaces": dict(cfg.physical_interfaces),
         "datapath_type": dp.datapath_type,
         "upstream_dns": list(cfg.upstream_dns),
+        "tunnel_types": ["vxlan"] if cfg.local_ip else [],  # as Neutron's OVS agent reports its tunnelling
+        "tunneling_ip": cfg.local_ip or None,
     }
 
 
@@ -146,7 +152,7 @@ def main(argv: list[str]) -> int:
     agent = Agent(
         make_client=lambda: Client(server, host, tokens=tokens, zone=cfg.availability_zone),
         kernel=LinuxKernel(dp, daemons),
-        ctx=PlanContext(upstream_dns=cfg.upstream_dns),
+        ctx=PlanContext(upstream_dns=cfg.upstream_dns, local_ip=cfg.local_ip),
         report_interval=cfg.report_interval,
         base_config=base_configurations(cfg, dp),
         full_interval=args.full_interval,

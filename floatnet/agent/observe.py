@@ -3,9 +3,9 @@
 Owned means: the ``qrouter-``/``qdhcp-`` namespaces this agent created (recorded in its state directory) or
 adopted (the server wants them here and they exist), devices inside them named ``qr-``/``qg-``/``tap``, routes
 floatnet added (protocol static), the ``floatnet`` nftables table, the security-group tables
-(``floatnet_sg``, in the OVS namespace), OVS ports (all of them: the planner decides
-which are ours by name and iface-id), and the dnsmasq processes of this state directory (with the fingerprint
-of the configuration they were given).
+(``floatnet_sg``, in the OVS namespace), the ``vxlan-`` devices (in the OVS namespace), OVS ports (all of
+them: the planner decides which are ours by name and iface-id), and the dnsmasq processes of this state
+directory (with the fingerprint of the configuration they were given).
 """
 
 from __future__ import annotations
@@ -26,10 +26,11 @@ from floatnet.agent.state import (
     OvsPort,
     Routes,
     Security,
+    Tunnel,
     collapse_cidrs,
     norm_cidr,
 )
-from floatnet.linux import links, names, nat, netns, port_filter
+from floatnet.linux import links, names, nat, netns, port_filter, vxlan
 from floatnet.linux.dnsmasq import Dnsmasq
 from floatnet.linux.ovs import Ovs
 from floatnet.linux.radvd import Radvd
@@ -134,12 +135,24 @@ def observe_namespace(name: str, radvd: Radvd | None = None) -> Namespace | None
 
 
 def observe_ovs(dp: Dataplane) -> dict[str, OvsPort]:
-    """Every OVS port by name, with its bridge, tag, iface-id and ofport (an in-memory read of the IDL)."""
+    """Every OVS port by name, with its bridge, tag, iface-id, ofport and link state (an in-memory read of the
+    IDL; the link state makes a device deleted under a port, such as a vxlan device, a change of OVS)."""
     ids = {port.name: iface_id for iface_id, port in dp.ovs.ports_by_iface_id().items()}
     return {
-        p.name: OvsPort(p.name, p.bridge or "", p.tag, ids.get(p.name), p.ofport)
+        p.name: OvsPort(p.name, p.bridge or "", p.tag, ids.get(p.name), p.ofport, p.link_state)
         for p in dp.ovs.ports().values()
         if p.bridge != p.name
+    }
+
+
+def observe_tunnels(dp: Dataplane, ovs_ports: Iterable[str]) -> dict[str, Tunnel]:
+    """floatnet's vxlan devices in the OVS namespace, by name: the devices behind the ``vxlan-`` ports of OVS
+    (each device is made with its port; one left without a port by a crash in between is recreated, not
+    swept, when its network comes back)."""
+    wanted = [name for name in ovs_ports if name.startswith(vxlan.PREFIX)]
+    return {
+        name: Tunnel(d.name, d.vni, d.local, d.port, d.learning, d.mtu, d.up, d.peers)
+        for name, d in vxlan.observe(dp.ovs_netns, wanted).items()
     }
 
 
@@ -175,5 +188,6 @@ def observe(dp: Dataplane, wanted: Iterable[str] = ()) -> Observed:
         ns = observe_namespace(name, dp.radvd)
         if ns is not None:
             found[name] = ns
-    security = observe_security(dp)
-    return Observed(namespaces=found, ovs_ports=observe_ovs(dp), dhcp=observe_dhcp(dp), security=security)
+    security, ovs_ports = observe_security(dp), observe_ovs(dp)
+    return Observed(namespaces=found, ovs_ports=ovs_ports, dhcp=observe_dhcp(dp), security=security,
+                    tunnels=observe_tunnels(dp, ovs_ports))  # fmt: skip

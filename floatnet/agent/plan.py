@@ -44,6 +44,7 @@ from floatnet.agent.plan_security import (
     sweep_filters,
     sweep_groups,
 )
+from floatnet.agent.plan_tunnels import plan_tunnels
 from floatnet.agent.state import (
     DEFAULT_ROUTE6,
     NatTable,
@@ -77,6 +78,7 @@ def plan(
         out += isolated(poisoned, network_refs(network), partial(plan_network, network, observed, ctx), [])
     for network_id in sorted(desired.absent_networks - set(desired.networks)):
         out += remove_dhcp(network_id, observed)
+    out += plan_tunnels(desired, observed, ctx.local_ip, poisoned)
     out += plan_instance_ports(desired, observed, poisoned)
     if desired.complete:
         out += sweep(desired, observed, out)

@@ -26,6 +26,7 @@ class PlanContext:
 
     upstream_dns: tuple[str, ...] = ()
     domain: str = "openstacklocal"
+    local_ip: str = ""  # [ovs] local_ip: this node's VXLAN endpoint ("" = it carries no vxlan network)
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,7 @@ class OvsPort:
     tag: int | None
     iface_id: str | None
     ofport: int | None = None
+    link_state: str | None = None  # "down": the device behind it went away or down (a vxlan device deleted)
 
     @property
     def attached(self) -> bool:
@@ -134,17 +135,34 @@ class Security:
 
 
 @dataclass(frozen=True)
+class Tunnel:
+    """A vxlan device floatnet made in the OVS namespace (``vxlan-<vni>``): its settings and the remote IPs of its
+    flood (all-zero) FDB entries."""
+
+    name: str
+    vni: int
+    local: str | None
+    port: int
+    learning: bool
+    mtu: int
+    up: bool
+    peers: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class Observed:
     """What the kernel holds. ``namespaces`` covers what was observed (all owned ones on a full observe).
 
     ``dhcp`` maps network ids with a running dnsmasq to the fingerprint of the configuration it was given
-    (empty string when it runs with an unknown configuration); ``security`` is the node's port filters.
+    (empty string when it runs with an unknown configuration); ``security`` is the node's port filters;
+    ``tunnels`` the vxlan devices by name.
     """
 
     namespaces: Mapping[str, Namespace] = field(default_factory=dict)
     ovs_ports: Mapping[str, OvsPort] = field(default_factory=dict)
     dhcp: Mapping[str, str] = field(default_factory=dict)
     security: Security = Security()
+    tunnels: Mapping[str, Tunnel] = field(default_factory=dict)
 
     def ports_by_iface_id(self) -> dict[str, OvsPort]:
         """OVS ports by the Neutron port id a hypervisor (or we) set; an attached one wins over a ghost."""

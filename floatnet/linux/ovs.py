@@ -42,6 +42,7 @@ class OvsPort:
     bridge: str | None
     tag: int | None
     ofport: int | None
+    link_state: str | None = None  # the first interface's "up"/"down" as vswitchd last saw its device
 
 
 def connect(connection: str) -> Any:
@@ -173,12 +174,13 @@ class Ovs:
         return {row.name: _one(row.tag) for row in self._rows("Port")}
 
     def ports(self) -> dict[str, OvsPort]:
-        """Every port by name, with bridge, tag and the first interface's ofport."""
+        """Every port by name, with bridge, tag and the first interface's ofport and link state."""
         owner = {p.name: br.name for br in self._rows("Bridge") for p in br.ports}
         out = {}
         for row in self._rows("Port"):
             ofport = _one(row.interfaces[0].ofport) if row.interfaces else None
-            out[row.name] = OvsPort(row.name, owner.get(row.name), _one(row.tag), ofport)
+            link = _one(row.interfaces[0].link_state) if row.interfaces else None
+            out[row.name] = OvsPort(row.name, owner.get(row.name), _one(row.tag), ofport, link)
         return out
 
     def generation(self) -> int:

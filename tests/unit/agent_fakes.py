@@ -19,7 +19,8 @@ from floatnet.agent import actions as A
 from floatnet.agent import sg_actions as S
 from floatnet.agent.apply import ApplyResult, run_actions
 from floatnet.agent.plan_security import project_security
-from floatnet.agent.state import DEFAULT_ROUTE, Link, Namespace, Observed, OvsPort, Routes, Security
+from floatnet.agent.state import DEFAULT_ROUTE, Link, Namespace, Observed, OvsPort, Routes, Security, Tunnel
+from floatnet.linux import vxlan
 from floatnet.linux.errors import KernelError
 
 
@@ -31,6 +32,7 @@ class FakeKernel:
         self.ovs: dict[str, OvsPort] = {}
         self.dhcp: dict[str, str] = {}
         self.security = Security()
+        self.tunnels: dict[str, Tunnel] = {}
         self.cuts: list[A.Action] = []  # conntrack cuts asked for (CutRules, DeletePortFilter)
         self.jumps: dict[str, tuple[str, ...]] = {}  # port id -> the groups its filter jumps to
         self.applied: list[A.Action] = []
@@ -40,8 +42,11 @@ class FakeKernel:
     def observe(self, wanted: Iterable[str]) -> Observed:
         return Observed(
             namespaces=dict(self.namespaces), ovs_ports=dict(self.ovs), dhcp=dict(self.dhcp),
-            security=self.observe_security(),
+            security=self.observe_security(), tunnels=dict(self.tunnels),
         )  # fmt: skip
+
+    def observe_tunnels(self, names: Iterable[str] | None = None) -> dict[str, Tunnel]:
+        return {n: t for n, t in self.tunnels.items() if names is None or n in set(names)}
 
     def observe_security(self) -> Security:
         return replace(self.security, applied={})
@@ -162,6 +167,17 @@ def _delete_ns(k: FakeKernel, a: A.DeleteNamespace) -> None:
         k.ovs.pop(port, None)
 
 
+def _create_vxlan(k: FakeKernel, a: A.CreateVxlan) -> None:
+    dev = vxlan.dev_name(a.vni)
+    k.tunnels[dev] = Tunnel(dev, a.vni, a.local, vxlan.DSTPORT, False, a.mtu or 1500, True, a.peers)
+    k.ovs[dev] = OvsPort(dev, a.bridge, a.tag, None, 1)
+
+
+def _edit_peers(k: FakeKernel, a: A.EditVxlanPeers) -> None:
+    dev = vxlan.dev_name(a.vni)
+    k.tunnels[dev] = replace(k.tunnels[dev], peers=(k.tunnels[dev].peers - a.remove) | a.add)
+
+
 _HANDLERS: dict[type, Any] = {
     A.CreateNamespace: lambda k, a: k.namespaces.setdefault(a.ns, Namespace(a.ns, forwarding=a.forwarding)),
     A.SetForwarding: lambda k, a: k.ns(a.ns, forwarding=a.on),
@@ -183,6 +199,9 @@ _HANDLERS: dict[type, Any] = {
     A.StopRadvd: lambda k, a: k.ns(a.ns, radvd=None),
     A.EnsureDhcp: lambda k, a: k.dhcp.__setitem__(a.config.network_id, a.config.fingerprint()),
     A.StopDhcp: lambda k, a: k.dhcp.pop(a.network_id, None),
+    A.CreateVxlan: _create_vxlan,
+    A.EditVxlanPeers: _edit_peers,
+    A.DeleteVxlan: lambda k, a: (k.tunnels.pop(a.dev, None), k.ovs.pop(a.dev, None)),
     **{kind: _security for kind in (S.ReplaceGroup, S.DeleteGroup, S.EditMembers, S.CutRules, S.ReplacePortFilter,
                                     S.DeletePortFilter)},  # fmt: skip
 }

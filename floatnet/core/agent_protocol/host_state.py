@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from floatnet.config import Config
-from floatnet.core.agent_protocol import router_slice, security_slice
+from floatnet.core.agent_protocol import router_slice, security_slice, tunnel_peers
 from floatnet.core.agent_protocol.feed import latest_seq
 from floatnet.core.agent_protocol.scheduling import DHCP, ROUTER, Candidates, candidates
 from floatnet.core.service import load_dhcp_opts
@@ -72,7 +72,7 @@ def _fixed_ips(session: Session, port_ids: Iterable[str]) -> dict[str, list[dict
 
 def _wiring(config: Config, network: Any) -> dict[str, Any]:
     return {
-        "bridge": config.bridge_mappings.get(network.physical_network or "", ""),
+        "bridge": tunnel_peers.bridge_for(config, network.network_type, network.physical_network) or "",
         "network_type": network.network_type,
         "segmentation_id": network.segmentation_id,
     }
@@ -191,8 +191,19 @@ def _networks(
                 "dhcp": dhcp,
             }
         )
+    _add_tunnel_peers(session, placement, host, networks)
     present = {n["id"] for n in networks}
     return networks, [net_id for net_id in filters.network_ids if net_id not in present]
+
+
+def _add_tunnel_peers(session: Session, placement: Candidates, host: str, networks: list[dict[str, Any]]) -> None:
+    """Each vxlan network's ``tunnel_peers``: the other hosts' tunnel endpoints (:mod:`.tunnel_peers`)."""
+    vxlan = [n for n in networks if n["network_type"] == "vxlan"]
+    if not vxlan:
+        return
+    found = tunnel_peers.peers(session, placement, host, [n["id"] for n in vxlan])
+    for network in vxlan:
+        network["tunnel_peers"] = found.get(network["id"], [])
 
 
 def _routers(

@@ -17,6 +17,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from floatnet.config import Config
+from floatnet.core.agent_protocol import tunnel_peers
 from floatnet.db.models import (
     FloatingIP,
     IPAllocation,
@@ -70,7 +71,7 @@ def _router_port(config: Config, row: Any) -> dict[str, Any]:
         "subnet_id": row.subnet_id,
         "cidr": row.cidr,
         "network_id": row.network_id,
-        "bridge": config.bridge_mappings.get(row.physical_network or "", ""),
+        "bridge": tunnel_peers.bridge_for(config, row.network_type, row.physical_network) or "",
         "network_type": row.network_type,
         "segmentation_id": row.segmentation_id,
         "mtu": row.mtu,

@@ -18,10 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from floatnet.config import Config
+from floatnet.core.agent_protocol.tunnel_peers import OVS_AGENT, bridge_for
 from floatnet.db.models import Agent
-
-INTEGRATION_BRIDGE = "br-int"
-OVS_AGENT = "Open vSwitch agent"
 
 
 def datapath_type(session: Session, config: Config, host: str) -> str:
@@ -33,13 +31,6 @@ def datapath_type(session: Session, config: Config, host: str) -> str:
     )
     reported = (configurations or {}).get("datapath_type")
     return reported if reported in ("system", "netdev") else "system"
-
-
-def bridge_for(config: Config, network_type: str, physical_network: str | None) -> str | None:
-    """The bridge a port of such a network plugs into (None: no mapping for its physnet)."""
-    if network_type in ("flat", "vlan"):
-        return config.bridge_mappings.get(physical_network or "")
-    return INTEGRATION_BRIDGE
 
 
 def vif(session: Session, config: Config, network: Any, host: str) -> tuple[str, dict[str, Any]]:
