@@ -111,6 +111,7 @@ def base_configurations(cfg: fconfig.Config, dp: Dataplane) -> dict[str, Any]:
         "physical_interfaces": dict(cfg.physical_interfaces),
         "datapath_type": dp.datapath_type,
         "upstream_dns": list(cfg.upstream_dns),
+        "roles": list(cfg.roles),
     }
 
 
@@ -144,7 +145,7 @@ def main(argv: list[str]) -> int:
         )
         return 2
     agent = Agent(
-        make_client=lambda: Client(server, host, tokens=tokens, zone=cfg.availability_zone),
+        make_client=lambda: Client(server, host, tokens=tokens, zone=cfg.availability_zone, roles=cfg.roles),
         kernel=LinuxKernel(dp, daemons),
         ctx=PlanContext(upstream_dns=cfg.upstream_dns),
         report_interval=cfg.report_interval,
