@@ -3,14 +3,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from floatnet.lab.procs import cmdline
 from floatnet.linux import netns as fl_netns
 from tests.e2e.cluster import Cluster, make_cluster
+from tests.e2e.fabric import PHYSNET_VLAN
+from tests.e2e.topology import ping, whoami
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +70,45 @@ def test_node_del_removes_its_namespace_agents_and_processes(cluster: Cluster) -
     assert not _from(cluster, node["directory"])
     refused = cluster.lab("node", "fail", "cmp1", check=False)
     assert refused.returncode == 1 and "no node 'cmp1'" in refused.stderr
+
+
+def _vm(cluster: Cluster, name: str, network_id: str, host: str) -> dict[str, Any]:
+    """``lab instance create NAME --host NODE``: its port (bound to that node) and its lease."""
+    cluster.lab("instance", "create", name, "--network", network_id, "--host", host)
+    port = cluster.api("GET", "/ports", params={"name": name, "network_id": network_id})["ports"][0]
+    return {"port": port, "lease": json.loads(cluster.lab("lease", name).stdout), "ns": f"{cluster.prefix}{name}"}
+
+
+def _vlan_network(cluster: Cluster, name: str, vlan: int, cidr: str, port_security: bool) -> str:
+    body = {"network": {"name": name, "provider:network_type": "vlan", "provider:physical_network": PHYSNET_VLAN,
+                        "provider:segmentation_id": vlan, "port_security_enabled": port_security}}  # fmt: skip
+    network = cluster.api("POST", "/networks", json=body)["network"]
+    subnet = {"subnet": {"network_id": network["id"], "ip_version": 4, "cidr": cidr}}
+    cluster.api("POST", "/subnets", json=subnet)
+    return str(network["id"])
+
+
+def test_vlan_instances_on_different_nodes_reach_each_other_and_not_across_networks(cluster: Cluster) -> None:
+    """Two compute nodes, one VLAN network: the instances' frames cross the lab switch tagged, DHCP answers
+    from the network node's dnsmasq; an instance of another VLAN network with the same subnet, on the same
+    switch and the same node as one of them, reaches neither (no port security there: only the VLAN separates
+    them) but does reach its own network's DHCP server on the network node."""
+    cluster.lab("node", "add", "cmp1", "--roles", "compute")
+    cluster.lab("node", "add", "cmp2", "--roles", "compute")
+    cluster.cli("security-group-rule-create", "--direction", "ingress", "--remote-ip-prefix", "0.0.0.0/0",
+                "default")  # fmt: skip
+    blue = _vlan_network(cluster, "blue", 100, "10.0.0.0/24", port_security=True)
+    red = _vlan_network(cluster, "red", 200, "10.0.0.0/24", port_security=False)
+    vm1, vm2 = _vm(cluster, "vm1", blue, "cmp1"), _vm(cluster, "vm2", blue, "cmp2")
+    vm3 = _vm(cluster, "vm3", red, "cmp2")
+    assert vm1["port"]["binding:host_id"] == "cmp1" and vm2["port"]["binding:host_id"] == "cmp2"
+    [dhcp] = cluster.api("GET", "/ports", params={"network_id": blue, "device_owner": "network:dhcp"})["ports"]
+    assert vm1["lease"]["serverid"] == dhcp["fixed_ips"][0]["ip_address"]
+    assert f"qdhcp-{blue}" in cluster.on_node("net1", "ip", "netns", "list", check=True).stdout
+    assert f"qdhcp-{blue}" not in cluster.on_node("cmp1", "ip", "netns", "list", check=True).stdout
+    assert ping(vm2["ns"], vm1["lease"]["ip"]) and whoami(vm2["ns"], vm1["lease"]["ip"])["server"] == "vm1"
+    [red_dhcp] = cluster.api("GET", "/ports", params={"network_id": red, "device_owner": "network:dhcp"})["ports"]
+    assert ping(vm3["ns"], red_dhcp["fixed_ips"][0]["ip_address"])  # vm3 is on the switch, in VLAN 200
+    for other in (vm1, vm2):  # the same subnet on VLAN 100: never reached from VLAN 200
+        if other["lease"]["ip"] != vm3["lease"]["ip"]:
+            assert not ping(vm3["ns"], other["lease"]["ip"])
