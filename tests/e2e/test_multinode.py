@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 from floatnet.lab.procs import cmdline
 from floatnet.linux import netns as fl_netns
 from tests.e2e.cluster import Cluster, make_cluster
-from tests.e2e.fabric import PHYSNET_VLAN
+from tests.e2e.fabric import PHYSNET_EXT, PHYSNET_VLAN, wait_until
 from tests.e2e.topology import ping, whoami
 
 
@@ -112,3 +113,46 @@ def test_vlan_instances_on_different_nodes_reach_each_other_and_not_across_netwo
     for other in (vm1, vm2):  # the same subnet on VLAN 100: never reached from VLAN 200
         if other["lease"]["ip"] != vm3["lease"]["ip"]:
             assert not ping(vm3["ns"], other["lease"]["ip"])
+
+
+def _router_hosts(cluster: Cluster, router_id: str, nodes: tuple[str, ...]) -> list[str]:
+    """The nodes whose own /run/netns holds the router's namespace (read inside each node)."""
+    return [n for n in nodes if f"qrouter-{router_id}" in cluster.on_node(n, "ip", "netns", "list").stdout]
+
+
+def test_router_fails_over_to_the_other_network_node(cluster: Cluster) -> None:
+    """allow_automatic_l3agent_failover = true and a second network node: ``node fail`` of the router's node
+    (a power loss) moves the router and the floating IP answers again from the other node; the failed node,
+    recovered, does not take it back (placement is stable) and runs no copy of it."""
+    cluster.lab("node", "add", "net2", "--roles", "l3,dhcp")
+    public = cluster.api("POST", "/networks", json={"network": {
+        "name": "public", "router:external": True, "provider:network_type": "flat",
+        "provider:physical_network": PHYSNET_EXT}})["network"]  # fmt: skip
+    cluster.api("POST", "/subnets", json={"subnet": {
+        "network_id": public["id"], "ip_version": 4, "cidr": "203.0.113.0/24", "gateway_ip": "203.0.113.1",
+        "enable_dhcp": False, "allocation_pools": [{"start": "203.0.113.100", "end": "203.0.113.119"}]}})  # fmt: skip
+    [blue] = cluster.api("GET", "/subnets", params={"cidr": "10.0.0.0/24", "network_id": _network(cluster, "blue")})[
+        "subnets"]  # fmt: skip
+    router = cluster.api("POST", "/routers", json={"router": {
+        "name": "r1", "external_gateway_info": {"network_id": public["id"]}}})["router"]  # fmt: skip
+    cluster.api("PUT", f"/routers/{router['id']}/add_router_interface", json={"subnet_id": blue["id"]})
+    vm1 = cluster.api("GET", "/ports", params={"name": "vm1"})["ports"][0]
+    fip = cluster.api("POST", "/floatingips", json={"floatingip": {
+        "floating_network_id": public["id"], "port_id": vm1["id"]}})["floatingip"]["floating_ip_address"]  # fmt: skip
+    upstream = f"{cluster.prefix}upstream"
+    wait_until(lambda: (whoami(upstream, fip) or {}).get("server") == "vm1", 30, f"{fip} answering")
+    [first] = _router_hosts(cluster, router["id"], ("net1", "net2"))
+    other = "net2" if first == "net1" else "net1"
+    started = time.monotonic()
+    cluster.lab("node", "fail", first)
+    wait_until(lambda: (whoami(upstream, fip, timeout=0.5) or {}).get("server") == "vm1", 60, "the failover")
+    print(f"failover: {fip} answers again {time.monotonic() - started:.1f} s after node fail {first}")
+    assert _router_hosts(cluster, router["id"], (other,)) == [other]
+    cluster.lab("node", "recover", first)
+    cluster.wait_agents(first, alive=True)
+    assert _router_hosts(cluster, router["id"], (first,)) == []
+    assert (whoami(upstream, fip) or {}).get("server") == "vm1"
+
+
+def _network(cluster: Cluster, name: str) -> str:
+    return str(cluster.api("GET", "/networks", params={"name": name})["networks"][0]["id"])
