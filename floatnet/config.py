@@ -52,6 +52,7 @@ host = <hostname>
 upstream_dns = 198.51.100.53          ; resolvers dnsmasq forwards to
 report_interval = 5
 availability_zone = nova              ; the zone this node's L3 and DHCP agents report (Neutron's default)
+roles = l3,dhcp,compute               ; what this node runs: the L3 agent, the DHCP agent, instances
 ```
 
 Parsing is strict: a wrong value raises :class:`ConfigError` naming the section, the option and the value, so a
@@ -68,6 +69,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 KNOWN_TYPES = ("flat", "vlan", "vxlan", "local")
+ROLES = ("l3", "dhcp", "compute")
 VLAN_MIN, VLAN_MAX = 1, 4094
 VNI_MIN, VNI_MAX = 1, 2**24 - 1
 
@@ -119,6 +121,7 @@ class Config:
     upstream_dns: tuple[str, ...] = ()
     report_interval: float = 5.0
     availability_zone: str = "nova"
+    roles: tuple[str, ...] = ROLES
     keystone_authtoken: dict[str, str] = field(default_factory=dict)
     policy_file: str = ""
 
@@ -261,6 +264,22 @@ def _zone(value: str) -> str:
     return name
 
 
+def parse_roles(value: str) -> tuple[str, ...]:
+    """``[agent] roles``: a non-empty subset of ``l3``, ``dhcp``, ``compute`` (in that order, no repeats).
+
+    Neutron decides a node's roles by which agents run on it (an L3 agent on network nodes, the DHCP agent
+    where DHCP lives, the OVS agent everywhere); floatnet runs one agent process, told its roles here: it
+    registers the ``L3 agent`` row only with ``l3``, the ``DHCP agent`` row only with ``dhcp``, and the
+    ``Open vSwitch agent`` row always, so the schedulers place routers and DHCP servers only where asked.
+    """
+    roles = _split(value)
+    unknown = [role for role in roles if role not in ROLES]
+    if not roles or unknown:
+        reason = f"unknown role {unknown[0]!r}" if unknown else "must name at least one role"
+        raise _error("agent", "roles", value, f"{reason} (roles: {', '.join(ROLES)})")
+    return tuple(role for role in ROLES if role in roles)
+
+
 def _float(section: str, option: str, value: str) -> float:
     try:
         number = float(value)
@@ -367,6 +386,7 @@ def from_parser(parser: configparser.ConfigParser, state_dir: Path | None = None
         upstream_dns=_parse_dns(get("agent", "upstream_dns", fallback="")),
         report_interval=_float("agent", "report_interval", get("agent", "report_interval", fallback="5")),
         availability_zone=_zone(get("agent", "availability_zone", fallback="nova")),
+        roles=parse_roles(get("agent", "roles", fallback=",".join(ROLES))),
         keystone_authtoken=dict(parser.items("keystone_authtoken")) if parser.has_section("keystone_authtoken") else {},
         policy_file=get("oslo_policy", "policy_file", fallback=""),
     )

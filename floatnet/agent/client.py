@@ -19,8 +19,16 @@ from floatnet.client import ApiError, TokenSource, keystone_tokens
 __all__ = ["AGENT_TYPES", "BINARY", "ChangesExpired", "Client", "ServerError", "TokenSource", "keystone_tokens"]
 
 AGENT_TYPES = ("Open vSwitch agent", "L3 agent", "DHCP agent")
+ROLE_AGENT_TYPES = {"l3": "L3 agent", "dhcp": "DHCP agent"}  # [agent] roles -> the agent row each one adds
 ZONED_TYPES = ("L3 agent", "DHCP agent")  # the agents that report an availability zone, as in Neutron
 BINARY = "floatnet-agent"
+
+
+def agent_types(roles: Iterable[str]) -> tuple[str, ...]:
+    """The agent rows a node with ``roles`` registers: the Open vSwitch agent always (every Neutron node runs
+    one), the L3 agent with ``l3``, the DHCP agent with ``dhcp`` (``compute`` adds no row: it hosts ports)."""
+    wanted = {ROLE_AGENT_TYPES[role] for role in roles if role in ROLE_AGENT_TYPES}
+    return tuple(t for t in AGENT_TYPES if t == AGENT_TYPES[0] or t in wanted)
 
 
 class ServerError(ApiError):
@@ -42,7 +50,7 @@ class ChangesExpired(ServerError):
 
 class Client:
     """The agent's view of one floatnet server for one host (``tokens``: Keystone tokens, None for noauth) in
-    availability zone ``zone``."""
+    availability zone ``zone``, playing ``roles`` (``[agent] roles``)."""
 
     def __init__(
         self,
@@ -52,9 +60,11 @@ class Client:
         retries: int = 3,
         tokens: TokenSource | None = None,
         zone: str = "nova",
+        roles: Iterable[str] = tuple(ROLE_AGENT_TYPES),
     ) -> None:
         self.host = host
         self.zone = zone
+        self.agent_types = agent_types(roles)
         self.retries = retries
         self.tokens = tokens
         self.api = api_client.Client(base_url, tokens=tokens, timeout=timeout, retries=retries)
@@ -121,7 +131,7 @@ class Client:
 
     def register(self, configurations: Mapping[str, Any], start_flag: bool = False) -> None:
         """Register (or heartbeat) one agent row per role this agent plays."""
-        for agent_type in AGENT_TYPES:
+        for agent_type in self.agent_types:
             agent = {"host": self.host, "agent_type": agent_type, "binary": BINARY,
                      "configurations": dict(configurations), "start_flag": start_flag}  # fmt: skip
             if agent_type in ZONED_TYPES:

@@ -117,6 +117,7 @@ def base_configurations(cfg: fconfig.Config, dp: Dataplane) -> dict[str, Any]:
         "upstream_dns": list(cfg.upstream_dns),
         "tunnel_types": ["vxlan"] if cfg.local_ip else [],  # as Neutron's OVS agent reports its tunnelling
         "tunneling_ip": cfg.local_ip or None,
+        "roles": list(cfg.roles),
     }
 
 
@@ -150,7 +151,7 @@ def main(argv: list[str]) -> int:
         )
         return 2
     agent = Agent(
-        make_client=lambda: Client(server, host, tokens=tokens, zone=cfg.availability_zone),
+        make_client=lambda: Client(server, host, tokens=tokens, zone=cfg.availability_zone, roles=cfg.roles),
         kernel=LinuxKernel(dp, daemons),
         ctx=PlanContext(upstream_dns=cfg.upstream_dns, local_ip=cfg.local_ip),
         report_interval=cfg.report_interval,

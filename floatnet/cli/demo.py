@@ -30,10 +30,11 @@ from floatnet.lab import ovs as lab_ovs
 from floatnet.lab import state as lab_state
 from floatnet.lab.client import LabClient
 from floatnet.lab.context import LabContext, make_context
-from floatnet.lab.names import DNS_SERVER, WEB_SERVER
+from floatnet.lab.names import DNS_SERVER, NODES_PREFIX, WEB_SERVER
 from floatnet.linux import netns
 
 DEFAULT_STATE_DIR = "/var/lib/floatnet-demo"
+NODES_STATE_DIR = "/var/lib/floatnet-demo-nodes"
 DEFAULT_BIND = "127.0.0.1:9696"
 PREFIX = "fndemo-"
 DEMO_INI = """# written by `floatnet demo`: the seed's ml2_conf.ini, with floatnet's names
@@ -99,10 +100,12 @@ class DemoError(RuntimeError):
 
 def register(subparsers: Any) -> None:
     demo = subparsers.add_parser("demo", help="the seed's scenario end to end, proven (needs root)")
-    demo.add_argument("--state-dir", default=DEFAULT_STATE_DIR, help=f"default {DEFAULT_STATE_DIR}")
+    demo.add_argument("--state-dir", help=f"default {DEFAULT_STATE_DIR} ({NODES_STATE_DIR} with --nodes)")
     demo.add_argument("--config", help="ini file (default: <state-dir>/floatnet.ini, written by the demo)")
     demo.add_argument("--bind", metavar="HOST:PORT", help=f"the demo server's address (default {DEFAULT_BIND})")
-    demo.add_argument("--prefix", default=PREFIX, help=f"name prefix of the lab's namespaces (default {PREFIX})")
+    demo.add_argument("--prefix", help=f"the lab's name prefix (default {PREFIX}, {NODES_PREFIX} with --nodes)")
+    demo.add_argument("--nodes", type=int, default=1, metavar="N",
+                      help="N > 1: a multi-node lab, one network node and N-1 compute nodes (floatnet lab node)")
     demo.add_argument("--ipv6", action="store_true",
                       help="then make it dual-stack: a SLAAC subnet routed (not NATed) to the upstream, proven")
     how = demo.add_mutually_exclusive_group()
@@ -113,10 +116,13 @@ def register(subparsers: Any) -> None:
 class Demo:
     """One run of the demo: progress lines, the floatnet CLI in subprocesses, the lab in-process."""
 
+    default_state_dir, default_prefix = DEFAULT_STATE_DIR, PREFIX
+
     def __init__(self, args: argparse.Namespace) -> None:
-        self.state_dir = Path(args.state_dir).resolve()
+        self.state_dir = Path(args.state_dir or self.default_state_dir).resolve()
         self.config_path = Path(args.config) if args.config else self.state_dir / "floatnet.ini"
-        self.prefix = args.prefix
+        self.prefix = args.prefix or self.default_prefix
+        self.vm_host: str | None = None  # the host vm1 is bound to (None: the agent's, [agent] host)
         self.step_no = 0
         self.started = time.monotonic()
         self.cfg = self._config(args.bind)
@@ -169,11 +175,7 @@ class Demo:
 
     def start(self) -> None:
         self.step(f"server + agent (state in {self.state_dir})")
-        if check_ours(self.url, self.state_dir):  # refuses a server it did not start
-            print(f"  already running on {self.url} (started by this demo from {self.state_dir})")
-        else:
-            self.floatnet("up", "--detach", "--state-dir", str(self.state_dir), "--config", str(self.config_path),
-                          "--bind", self.bind)  # fmt: skip
+        self.start_server()
         deadline = time.monotonic() + 60
         while not self._agent_alive():
             if time.monotonic() > deadline:
@@ -182,6 +184,14 @@ class Demo:
                 )
             time.sleep(0.3)
         print(f"  agent alive on host {self.cfg.host}", flush=True)
+
+    def start_server(self, *options: str) -> None:
+        """``floatnet up --detach`` (with ``options``) unless this demo's server already runs."""
+        if check_ours(self.url, self.state_dir):  # refuses a server it did not start
+            print(f"  already running on {self.url} (started by this demo from {self.state_dir})")
+        else:
+            self.floatnet("up", "--detach", "--state-dir", str(self.state_dir), "--config", str(self.config_path),
+                          "--bind", self.bind, *options)  # fmt: skip
 
     def _agent_alive(self) -> bool:
         try:
@@ -192,18 +202,27 @@ class Demo:
 
     def build(self, ctx: LabContext) -> dict[str, Any]:
         self.step("the lab: upstream router 203.0.113.1, DNS 198.51.100.53, web 198.51.100.80, physnet links")
-        state = ops.up(ctx)
-        for link in state.links:
-            print(f"  {link.physnet}: {link.root} in {link.bridge}, {link.address or '802.1Q trunk'}")
+        self.lab_up(ctx)
         self.step("the seed's topology")
         self._seed()
-        self.step("an instance: vm1 on vlan_100 (namespace, tap in br-eth1, DHCP client)")
+        on = f" on {self.vm_host}" if self.vm_host else ""
+        self.step(f"an instance: vm1 on vlan_100{on} (namespace, tap in br-eth1, DHCP client)")
         if "vm1" not in lab_state.load(ctx.state_dir, ctx.names.prefix).instances:
-            instance.create(ctx, self.client, "vm1", self.owned.ids["vlan_100"])
+            instance.create(ctx, self.client, "vm1", self.owned.ids["vlan_100"], host=self.vm_host)
         lease = instance.dhcp_lease(ctx, "vm1") or {}
         print(f"  vm1 got {lease.get('ip')}/{lease.get('mask')} by DHCP, gateway {lease.get('router')}")
         self.step("a floating IP for vm1")
         return self._floating_ip(ctx)
+
+    def lab_up(self, ctx: LabContext) -> None:
+        """The lab's outside world, wired to the agent's OVS."""
+        for link in ops.up(ctx).links:
+            print(f"  {link.physnet}: {link.root} in {link.bridge}, {link.address or '802.1Q trunk'}")
+
+    def kernel_floatnet(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """A floatnet command that reads the kernel of the node running the router (``router-nat-show``,
+        ``diagnose``): here, this host."""
+        return self.floatnet(*args, check=check)
 
     def _seed(self) -> None:
         """Run the seed's commands, each unless its recorded id still exists (and nothing it refers to was
@@ -266,10 +285,11 @@ class Demo:
             ["net-show", self.owned.ids["vlan_100"]],
             ["floatingip-list"],
             ["port-list"],
-            ["router-nat-show", self.owned.ids["router1"]],
         ):
             proc = self.floatnet(*command, check=False)
             print(proc.stdout.rstrip() or proc.stderr.rstrip())
+        proc = self.kernel_floatnet("router-nat-show", self.owned.ids["router1"], check=False)
+        print(proc.stdout.rstrip() or proc.stderr.rstrip())
         lease = instance.dhcp_lease(ctx, "vm1") or {}
         resolv = (ctx.netns_etc(ctx.names.instance_ns("vm1")) / "resolv.conf").read_text().strip()
         get = lease.get
@@ -287,10 +307,11 @@ floatnet is running (state in {self.state_dir}). Try:
   floatnet lab exec vm1 -- cat /etc/resolv.conf
   floatnet diagnose {address}
   floatnet router-nat-show {self.owned.ids["router1"]}
-Tear down: floatnet demo --down --state-dir {self.state_dir}{self._prefix_option()}""")
+Tear down: floatnet demo --down --state-dir {self.state_dir}{self.options()}""")
 
-    def _prefix_option(self) -> str:
-        return "" if self.prefix == PREFIX else f" --prefix {self.prefix}"
+    def options(self) -> str:
+        """The options a later ``demo --down`` needs to find this demo again."""
+        return "" if self.prefix == self.default_prefix else f" --prefix {self.prefix}"
 
     def cleanup(self, ctx: LabContext) -> None:
         """Remove what the demo created (by recorded id), the lab, its server, agent and OVS; nothing else.
@@ -352,7 +373,9 @@ def run(args: argparse.Namespace) -> int:
         print("floatnet demo needs root (it builds namespaces, OVS ports and NAT)", file=sys.stderr)
         return 1
     try:
-        demo = Demo(args)
+        from floatnet.cli.demo_nodes import NodesDemo  # it extends Demo: imported here, not at the top
+
+        demo = NodesDemo(args) if args.nodes > 1 else Demo(args)
         if args.down:
             demo.cleanup(demo.lab())
             return 0

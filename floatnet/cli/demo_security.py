@@ -48,8 +48,8 @@ def _present(demo: Demo, port_id: str) -> list[bool]:
 
 def _diagnose(demo: Demo, address: str, port: int) -> None:
     """Show what ``floatnet diagnose`` says about TCP ``port``: its verdict line and the fix."""
-    proc = demo.floatnet("diagnose", address, "--protocol", "tcp", "--port", str(port), "--config",
-                         str(demo.config_path), check=False)  # fmt: skip
+    proc = demo.kernel_floatnet("diagnose", address, "--protocol", "tcp", "--port", str(port), "--config",
+                                str(demo.config_path), check=False)  # fmt: skip
     lines = proc.stdout.splitlines()
     shown = [line.strip() for line in lines if line.startswith("FAIL") or line.strip().startswith("fix:")]
     for line in [*shown[:2], *lines[-1:]]:

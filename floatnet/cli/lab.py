@@ -1,7 +1,9 @@
 """``floatnet lab …``: the stand-ins for the outside world and for VMs (see :mod:`floatnet.lab`).
 
 ``lab up|down``, ``lab instance create NAME --network NET [--host H]``, ``lab instance list|delete NAME``,
-``lab lease NAME`` and ``lab exec NAME -- CMD…`` (``NAME`` may be ``upstream``). The lab mirrors the ini file
+``lab lease NAME`` and ``lab exec NAME -- CMD…`` (``NAME`` may be ``upstream`` or a node); the multi-node lab's
+``lab node add NAME [--roles l3,dhcp,compute]``, ``node list``, ``node del|fail|recover NAME``
+(:mod:`floatnet.lab.nodes`). The lab mirrors the ini file
 (``--config``/``FLOATNET_CONFIG``) and talks to the server at ``--os-url``/``OS_URL`` (default: the ini file's
 ``bind``). Needs root.
 """
@@ -19,7 +21,7 @@ from typing import Any
 
 from floatnet import config as fn_config
 from floatnet.client import ApiError
-from floatnet.lab import instance, ops
+from floatnet.lab import instance, nodes, ops
 from floatnet.lab import ovs as lab_ovs
 from floatnet.lab.client import LabClient
 from floatnet.lab.context import LabContext, make_context
@@ -60,11 +62,25 @@ def register(subparsers: Any) -> None:
     inst_verbs.add_parser("list", parents=[parent], help="the lab's instances")
     delete = inst_verbs.add_parser("delete", parents=[parent], help="remove an instance and its port")
     delete.add_argument("name")
+    _node_verbs(verbs, parent)
     lease = verbs.add_parser("lease", parents=[parent], help="an instance's DHCP lease (JSON)")
     lease.add_argument("name")
     run_in = verbs.add_parser("exec", parents=[parent], help="run a command in an instance or 'upstream'")
     run_in.add_argument("name")
     run_in.add_argument("cmd", nargs=argparse.REMAINDER)
+
+
+def _node_verbs(verbs: Any, parent: argparse.ArgumentParser) -> None:
+    node = verbs.add_parser("node", help="the multi-node lab's nodes (each its own agent and OVS)")
+    node_verbs = node.add_subparsers(dest="node_verb", metavar="VERB", required=True)
+    add = node_verbs.add_parser("add", parents=[parent], help="build a node and start its agent")
+    add.add_argument("name")
+    add.add_argument("--roles", default="l3,dhcp,compute", help="any of l3,dhcp,compute (default: all)")
+    node_verbs.add_parser("list", parents=[parent], help="the lab's nodes")
+    for verb, text in (("del", "remove a node, its instances and its agents"),
+                       ("fail", "power loss: kill its processes, cut its links"),
+                       ("recover", "power a failed node on again")):  # fmt: skip
+        node_verbs.add_parser(verb, parents=[parent], help=text).add_argument("name")
 
 
 def _context(args: argparse.Namespace) -> LabContext:
@@ -126,6 +142,28 @@ def _instance(ctx: LabContext, args: argparse.Namespace) -> int:
     return 0
 
 
+def _node(ctx: LabContext, args: argparse.Namespace) -> int:
+    api = LabClient(ctx.server_url)
+    errors: list[str] = []
+    if args.node_verb == "add":
+        node = nodes.add(ctx, api, args.name, args.roles)
+        print(f"node {node.name}: namespace {node.ns}, roles {','.join(node.roles)}, management {node.address}")
+    elif args.node_verb == "del":
+        errors = nodes.delete(ctx, api, args.name)
+        print(f"node {args.name} deleted")
+    elif args.node_verb == "fail":
+        errors = nodes.fail(ctx, args.name)
+        print(f"node {args.name} failed (processes killed, links cut)")
+    elif args.node_verb == "recover":
+        nodes.recover(ctx, api, args.name)
+        print(f"node {args.name} recovered")
+    else:
+        _table(nodes.listing(ctx), ["name", "roles", "namespace", "address", "state", "instances"])
+    for error in errors:
+        print(f"warning: {error}", file=sys.stderr)
+    return 1 if errors else 0
+
+
 def _table(rows: list[dict[str, str]], columns: list[str]) -> None:
     widths = [max([len(c)] + [len(str(r.get(c, ""))) for r in rows]) for c in columns]
     line = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
@@ -155,8 +193,9 @@ def _exec(ctx: LabContext, args: argparse.Namespace) -> int:
     if not cmd:
         print("usage: floatnet lab exec NAME -- CMD…", file=sys.stderr)
         return 2
-    ns = ops.namespace_of(ctx, args.name)
-    os.execvp("ip", ["ip", "netns", "exec", ns, *cmd])
+    node = nodes.find(ctx, args.name)
+    argv = nodes.enter(node, cmd) if node else ["ip", "netns", "exec", ops.namespace_of(ctx, args.name), *cmd]
+    os.execvp(argv[0], argv)
     return 0  # not reached
 
 
@@ -164,6 +203,7 @@ VERBS: dict[str, Callable[[LabContext, argparse.Namespace], int]] = {
     "up": _up,
     "down": _down,
     "instance": _instance,
+    "node": _node,
     "lease": _lease,
     "exec": _exec,
 }

@@ -12,6 +12,7 @@ floating-IP tests have something to reach. Every step is recorded before it is t
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 from floatnet.lab import dhcp6_client, dhcp_client, hypervisor, procs
@@ -96,25 +97,47 @@ def _wire(ctx: LabContext, inst: Instance, mtu: int | None, hybrid: bool) -> Non
     hypervisor.plug_vif(ctx.ovsdb, inst.bridge, inst.vif or inst.tap, inst.port_id, inst.mac, ctx.names.prefix)
 
 
+def _hypervisor(ctx: LabContext, state: LabState, host: str) -> LabContext:
+    """The context plugging into ``host``'s OVS: a multi-node lab's node (which must be running), else the
+    lab's own OVS."""
+    node = state.nodes.get(host)
+    if node is None:
+        if state.nodes:
+            raise LabError(f"no node {host!r} in lab {ctx.names.prefix!r} (nodes: {', '.join(sorted(state.nodes))})")
+        return ctx
+    if node.failed:
+        raise LabError(f"node {host!r} has failed: 'lab node recover {host}' first")
+    return replace(ctx, ovsdb=node.ovsdb, ovs_netns=node.ns)
+
+
+def _at(ctx: LabContext, inst: Instance) -> LabContext:
+    """The context of the OVS ``inst`` is plugged into (its node's, else the lab's)."""
+    return replace(ctx, ovsdb=inst.ovsdb, ovs_netns=inst.ovs_netns) if inst.ovs_netns else ctx
+
+
 def create(ctx: LabContext, api: LabClient, name: str, network: str, host: str | None = None,
            wait: float = 30.0) -> Instance:  # fmt: skip
-    """Create instance ``name`` on ``network``; with ``wait`` > 0, return once it holds a DHCP lease."""
+    """Create instance ``name`` on ``network`` bound to ``host`` (in a multi-node lab: plugged into that
+    node); with ``wait`` > 0, return once it holds a DHCP lease."""
     state = lab_state.load(ctx.state_dir, ctx.names.prefix)
     if name in state.instances:
         raise LabError(f"instance {name!r} exists already (lab prefix {ctx.names.prefix!r})")
-    net = api.find("network", network)
     host = host or ctx.host
+    hv = _hypervisor(ctx, state, host)
+    net = api.find("network", network)
     port = api.create_port(net["id"], name, host, device_id=f"{ctx.names.prefix}{name}")
     inst = Instance(
         name=name, ns=ctx.names.instance_ns(name), port_id=port["id"], network_id=net["id"],
         mac=port["mac_address"], tap=tap_dev(port["id"]), bridge=_bridge_of(ctx, port, net), host=host,
     )  # fmt: skip
+    if hv is not ctx:
+        inst.ovsdb, inst.ovs_netns = hv.ovsdb or "", hv.ovs_netns or ""
     hybrid = bool((port.get("binding:vif_details") or {}).get("ovs_hybrid_plug"))
     inst.vif = qvo_dev(port["id"]) if hybrid else ""  # recorded before it exists: remove() cleans a half plug
     state.instances[name] = inst
     lab_state.save(ctx.state_dir, state)
     ctx.lease_file(name).unlink(missing_ok=True)
-    _wire(ctx, inst, net.get("mtu") or None, hybrid)
+    _wire(hv, inst, net.get("mtu") or None, hybrid)
     _start_processes(ctx, inst)
     if _stateful6(api, port):
         _start_dhcp6(ctx, inst)
@@ -122,6 +145,13 @@ def create(ctx: LabContext, api: LabClient, name: str, network: str, host: str |
     if wait > 0:
         wait_for_lease(ctx, name, wait)
     return inst
+
+
+def restart(ctx: LabContext, state: LabState, inst: Instance) -> None:
+    """Plug ``inst`` in again and restart its processes (its node came back from a power loss)."""
+    _wire(_at(ctx, inst), inst, None, bool(inst.vif))
+    _start_processes(ctx, inst)
+    lab_state.save(ctx.state_dir, state)
 
 
 def wait_for_lease(ctx: LabContext, name: str, timeout: float) -> dict[str, str]:
@@ -144,6 +174,17 @@ def _remove_etc(ctx: LabContext, ns: str) -> None:
         etc.rmdir()
 
 
+def _unplug(ctx: LabContext, state: LabState, inst: Instance, errors: list[str]) -> None:
+    """Take ``inst``'s devices out of the OVS it is plugged into and delete them."""
+    ovsdb, ovs_netns = inst.ovsdb, inst.ovs_netns
+    if not ovs_netns:
+        ovsdb, ovs_netns = state.ovsdb or ctx.ovsdb or "", state.ovs_netns or ctx.ovs_netns or ""
+    procs.best_effort(errors, f"unplug {inst.tap}", hypervisor.unplug, ovsdb or None, inst.vif or inst.tap)
+    if inst.vif:
+        procs.best_effort(errors, f"unplug {inst.vif}", hypervisor.unplug_hybrid, ovs_netns or None, inst.port_id)
+    procs.best_effort(errors, f"delete {inst.tap}", links.delete_link, inst.tap, ovs_netns or None)
+
+
 def remove(ctx: LabContext, state: LabState, inst: Instance, api: LabClient | None) -> list[str]:
     """Tear ``inst`` down: processes by PID, OVS port, veth, namespace, its /etc/netns, its API port.
 
@@ -153,11 +194,8 @@ def remove(ctx: LabContext, state: LabState, inst: Instance, api: LabClient | No
     errors: list[str] = []
     for key in list(inst.procs):
         procs.best_effort(errors, f"stop {key} of {inst.name}", procs.stop, inst.procs.pop(key))
-    ovs_netns = state.ovs_netns or ctx.ovs_netns
-    procs.best_effort(errors, f"unplug {inst.tap}", hypervisor.unplug, state.ovsdb or ctx.ovsdb, inst.vif or inst.tap)
-    if inst.vif:
-        procs.best_effort(errors, f"unplug {inst.vif}", hypervisor.unplug_hybrid, ovs_netns, inst.port_id)
-    procs.best_effort(errors, f"delete {inst.tap}", links.delete_link, inst.tap, ovs_netns)
+    if not inst.ovs_netns or netns.exists(inst.ovs_netns):  # a failed node's OVS is gone, its taps with it
+        _unplug(ctx, state, inst, errors)
     procs.best_effort(errors, f"delete namespace {inst.ns}", netns.delete, inst.ns)
     procs.best_effort(errors, f"remove /etc/netns/{inst.ns}", _remove_etc, ctx, inst.ns)
     ctx.lease_file(inst.name).unlink(missing_ok=True)

@@ -26,6 +26,11 @@ TEST_ZONE = "example.test"
 ZONE_RECORDS = {"www.example.test": WEB_SERVER, "dns.example.test": DNS_SERVER}
 ECHO_PORT = 7
 WHOAMI_PORT = 80
+# the multi-node lab (floatnet.lab.nodes): its default prefix, the management network of its nodes
+NODES_PREFIX = "fnmn-"
+MGMT_NETWORK = "10.99.0.0/24"  # node N is 10.99.0.N, only inside the nodes' namespaces
+NODE_PHYSNET_DEV = "eth{index}"  # a node's physnet "NIC", inside its namespace (the seed's eth0/eth1)
+NODE_MGMT_DEV = "mgmt0"
 
 
 def check_prefix(prefix: str) -> str:
@@ -61,6 +66,19 @@ class LabNames:
     def physnet_peer_dev(self, index: int) -> str:
         """The end of physnet link ``index`` inside the upstream namespace."""
         return self._dev(f"u{index}")
+
+    @property
+    def switch_ns(self) -> str:
+        """The multi-node lab's switch: one Linux bridge per physnet and one for management."""
+        return f"{self.prefix}switch"
+
+    def node_ns(self, node: str) -> str:
+        """Node ``node``'s network namespace (its own OVS, physnet NICs and management address)."""
+        return f"{self.prefix}node-{node}"
+
+    def node_port_dev(self, index: int, physnet: int | None) -> str:
+        """The switch's end of node ``index``'s link on physnet ``physnet`` (None: management)."""
+        return self._dev(f"n{index}" + ("m" if physnet is None else f"p{physnet}"))
 
     def _dev(self, suffix: str) -> str:
         name = f"{self.prefix}{suffix}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 
-from floatnet.lab import instance, procs, upstream
+from floatnet.lab import instance, nodes, procs, upstream
 from floatnet.lab import state as lab_state
 from floatnet.lab.client import LabClient
 from floatnet.lab.context import LabContext
@@ -48,6 +48,8 @@ def down(ctx: LabContext, api: LabClient | None) -> tuple[list[str], list[str]]:
     """
     state = lab_state.load(ctx.state_dir, ctx.names.prefix)
     errors: list[str] = []
+    for node in list(state.nodes.values()):
+        errors += nodes.remove(ctx, state, node, api)
     for inst in list(state.instances.values()):
         errors += instance.remove(ctx, state, inst, api)
     errors += upstream.down(ctx, state)
@@ -59,7 +61,8 @@ def down(ctx: LabContext, api: LabClient | None) -> tuple[list[str], list[str]]:
 
 
 def namespace_of(ctx: LabContext, name: str) -> str:
-    """The namespace behind a lab name: ``upstream`` or an instance's name (LabError if neither)."""
+    """The namespace behind a lab name: ``upstream`` or an instance's name (LabError if neither; a node is
+    entered with :func:`floatnet.lab.nodes.enter`)."""
     state = lab_state.load(ctx.state_dir, ctx.names.prefix)
     if name == UPSTREAM_ALIAS and state.upstream_ns:
         return state.upstream_ns

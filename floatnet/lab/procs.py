@@ -73,6 +73,20 @@ def stop(proc: Proc, timeout: float = 3.0) -> None:
     _reap(proc.pid)
 
 
+def kill(proc: Proc, timeout: float = 5.0) -> None:
+    """SIGKILL ``proc`` if it is still ours and wait (up to ``timeout`` s) until it is gone: a power loss, no
+    chance to clean up (the PID 1 of a PID namespace ignores SIGTERM from outside, and its namespace dies with
+    it)."""
+    if not alive(proc):
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(proc.pid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while alive(proc) and time.monotonic() < deadline:
+        _reap(proc.pid)
+        time.sleep(0.02)
+
+
 def best_effort(errors: list[str], what: str, fn: Callable[..., object], *args: object) -> None:
     """Call ``fn(*args)``; a failure is appended to ``errors`` (teardown goes on with the next step)."""
     try:

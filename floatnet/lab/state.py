@@ -48,6 +48,31 @@ class Instance:
     host: str
     procs: dict[str, Proc] = field(default_factory=dict)
     vif: str = ""  # the device in OVS: qvo<id> of the hybrid plug (tap -- qbr -- qvb/qvo), else the tap itself
+    ovsdb: str = ""  # on a multi-node lab's node: that node's OVS (else the lab's)
+    ovs_netns: str = ""
+
+
+@dataclass
+class Node:
+    """A multi-node lab's node (:mod:`floatnet.lab.nodes`): namespace ``ns`` holding its physnet NICs and
+    management address, its agent's ini and state in ``directory``; ``procs`` while it is powered on
+    (``init``: PID 1 of its PID namespace, ``relay``: its path to the API server); ``failed`` after
+    ``node fail``."""
+
+    name: str
+    index: int
+    ns: str
+    roles: list[str]
+    address: str
+    directory: str
+    procs: dict[str, Proc] = field(default_factory=dict)
+    failed: bool = False
+
+    @property
+    def ovsdb(self) -> str:
+        """The node's own OVSDB socket (its agent starts the daemons; the socket is a file, reachable from
+        the host)."""
+        return f"unix:{self.directory}/state/ovs/db.sock"
 
 
 @dataclass
@@ -61,6 +86,8 @@ class LabState:
     instances: dict[str, Instance] = field(default_factory=dict)
     ovsdb: str | None = None
     ovs_netns: str | None = None
+    switch_ns: str | None = None  # multi-node: the lab switch the nodes and the upstream are wired to
+    nodes: dict[str, Node] = field(default_factory=dict)
 
 
 def state_path(state_dir: Path, prefix: str) -> Path:
@@ -90,13 +117,19 @@ def load(state_dir: Path, prefix: str) -> LabState:
         instances=instances,
         ovsdb=raw.get("ovsdb"),
         ovs_netns=raw.get("ovs_netns"),
+        switch_ns=raw.get("switch_ns"),
+        nodes={name: _node(node) for name, node in raw.get("nodes", {}).items()},
     )
+
+
+def _node(raw: dict[str, Any]) -> Node:
+    return Node(**{**raw, "procs": _procs(raw.get("procs", {}))})
 
 
 def save(state_dir: Path, state: LabState) -> None:
     """Write ``state`` atomically; removes the file once the lab holds nothing."""
     path = state_path(state_dir, state.prefix)
-    if not (state.upstream_ns or state.links or state.procs or state.instances):
+    if not (state.upstream_ns or state.links or state.procs or state.instances or state.switch_ns or state.nodes):
         path.unlink(missing_ok=True)
         return
     state_dir.mkdir(parents=True, exist_ok=True)

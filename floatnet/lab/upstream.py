@@ -7,12 +7,13 @@ through 203.0.113.1 / 2001:db8:ff::1 like through an ISP. IPv6 is routed, not NA
 subnet is a route via the router's gateway address, added as an ISP's routing would
 (``floatnet lab exec upstream ip -6 route replace <subnet> via <gateway address>``). The
 other physnets' links carry no address: they are trunks to capture tagged frames on (this kernel has no
-8021q).
+8021q). In a multi-node lab the links end on the lab switch (:mod:`floatnet.lab.switch`) instead of the agent's
+OVS: ``state.switch_ns`` is set before :func:`up` runs.
 """
 
 from __future__ import annotations
 
-from floatnet.lab import hypervisor, procs
+from floatnet.lab import hypervisor, procs, switch
 from floatnet.lab import state as lab_state
 from floatnet.lab.context import LabContext, datapath_for
 from floatnet.lab.names import (
@@ -39,19 +40,26 @@ def tx_offload_off(device: str, ns: str | None) -> None:
 
 
 def _build_link(ctx: LabContext, state: LabState, index: int, physnet: str, bridge: str) -> None:
+    """The upstream's link on physnet ``index``: into the agent's OVS bridge, or in a multi-node lab into the
+    lab switch's bridge of that physnet (:mod:`floatnet.lab.switch`), where every node's NIC ends too."""
     root, peer = ctx.names.physnet_root_dev(index), ctx.names.physnet_peer_dev(index)
     ns = ctx.names.upstream_ns
-    hypervisor.ensure_bridge(ctx.ovsdb, bridge, datapath_for(ctx.config))
-    links.ensure_veth(root, peer, ns, peer_name=peer, netns=ctx.ovs_netns)
+    where = state.switch_ns or ctx.ovs_netns
+    if not state.switch_ns:
+        hypervisor.ensure_bridge(ctx.ovsdb, bridge, datapath_for(ctx.config))
+    links.ensure_veth(root, peer, ns, peer_name=peer, netns=where)
     address = UPSTREAM_GATEWAY_CIDR if physnet == ctx.external_physnet else None
     state.links.append(Link(physnet=physnet, bridge=bridge, root=root, peer=peer, address=address))
     lab_state.save(ctx.state_dir, state)
-    tx_offload_off(root, ctx.ovs_netns)
+    tx_offload_off(root, where)
     tx_offload_off(peer, ns)
     if address:
         links.add_address(ns, peer, address)
         links.add_address(ns, peer, UPSTREAM_GATEWAY6_CIDR)
-    hypervisor.plug_physical(ctx.ovsdb, bridge, root, ctx.names.prefix)
+    if state.switch_ns:
+        switch.attach(state.switch_ns, root, switch.physnet_bridge(index))
+    else:
+        hypervisor.plug_physical(ctx.ovsdb, bridge, root, ctx.names.prefix)
 
 
 def _start_dns(ctx: LabContext, state: LabState) -> None:
@@ -102,17 +110,20 @@ def up(ctx: LabContext) -> LabState:
 
 
 def down(ctx: LabContext, state: LabState) -> list[str]:
-    """Stop the upstream services, remove its links and namespace (instances are the caller's); every step is
-    tried, the failures are returned as messages."""
+    """Stop the upstream services, remove its links and namespace, and a multi-node lab's switch (instances
+    and nodes are the caller's); every step is tried, the failures are returned as messages."""
     errors: list[str] = []
     for name in list(state.procs):
         procs.best_effort(errors, f"stop {name}", procs.stop, state.procs.pop(name))
     for link in list(state.links):
-        procs.best_effort(errors, f"unplug {link.root}", hypervisor.unplug, state.ovsdb, link.root)
-        procs.best_effort(errors, f"delete {link.root}", links.delete_link, link.root, state.ovs_netns)
+        if not state.switch_ns:
+            procs.best_effort(errors, f"unplug {link.root}", hypervisor.unplug, state.ovsdb, link.root)
+        where = state.switch_ns or state.ovs_netns
+        procs.best_effort(errors, f"delete {link.root}", links.delete_link, link.root, where)
         state.links.remove(link)
-    if state.upstream_ns:
-        procs.best_effort(errors, f"delete namespace {state.upstream_ns}", netns.delete, state.upstream_ns)
-        state.upstream_ns = None
+    for ns in (state.upstream_ns, state.switch_ns):
+        if ns:
+            procs.best_effort(errors, f"delete namespace {ns}", netns.delete, ns)
+    state.upstream_ns = state.switch_ns = None
     lab_state.save(ctx.state_dir, state)
     return errors

@@ -120,6 +120,28 @@ def test_l3_failover_moves_a_dead_agents_routers(make_app_client: Any) -> None:
     assert routers <= {c["router_id"] for c in moved if c["kind"] == "router"}  # the agents are told
 
 
+def test_routers_and_dhcp_only_where_the_role_is(make_app_client: Any) -> None:
+    """A compute node (``[agent] roles = compute``: only its Open vSwitch agent row) never hosts a router or
+    a DHCP server, not even while the network node is dead and failover is on: with no live agent of the
+    role, placement waits for one (Neutron schedules only to agents of the type)."""
+    client = make_app_client(L3_FAILOVER_INI)
+    world = build(client)
+    routers = {world.router(f"r{i}", gateway=False, interface=False) for i in range(4)}
+    _agents(client, "net1")
+    register(client, "cmp1", "Open vSwitch agent")
+    hosts = ("net1", "cmp1")
+    assert _placed(client, hosts) == {"net1": routers, "cmp1": set()}
+    assert _dhcp_hosts(client, hosts) == ["net1"]
+    age_heartbeats(client, 60)
+    register(client, "cmp1", "Open vSwitch agent")
+    routers.add(world.router("late", gateway=False, interface=False))  # unbound: no live L3 agent to bind to
+    assert _placed(client, hosts) == {"net1": routers, "cmp1": set()}
+    assert _dhcp_hosts(client, hosts) == ["net1"]
+    _agents(client, "net2")  # a second network node: the dead one's routers and DHCP move there, not to cmp1
+    assert _placed(client, ("net1", "net2", "cmp1")) == {"net1": set(), "net2": routers, "cmp1": set()}
+    assert _dhcp_hosts(client, ("net1", "net2", "cmp1")) == ["net2"]
+
+
 def test_state_of_a_router_host(app_client: Any) -> None:
     world = build(app_client)
     register(app_client, "node1")

@@ -100,3 +100,13 @@ def test_availability_zone_of_the_node(tmp_path: Path) -> None:
     ini.write_text("[agent]\navailability_zone = " + "z" * 256 + "\n")
     with pytest.raises(ConfigError, match="availability_zone"):
         load(ini)
+
+
+def test_agent_roles(tmp_path: Path) -> None:
+    """``[agent] roles``: all three by default, any subset in a fixed order, an unknown or empty one refused."""
+    assert load(write(tmp_path, SEED)).roles == ("l3", "dhcp", "compute")
+    assert load(write(tmp_path, SEED + "[agent]\nroles = compute, l3\n")).roles == ("l3", "compute")
+    for wrong, why in (("router", "unknown role 'router'"), (" , ", "at least one role")):
+        with pytest.raises(ConfigError) as info:
+            load(write(tmp_path, SEED + f"[agent]\nroles = {wrong}\n"))
+        assert "[agent] roles" in str(info.value) and why in str(info.value)

@@ -32,10 +32,8 @@ from sqlalchemy.orm import Session
 
 from floatnet.config import Config
 from floatnet.core.agent_protocol import changes
-from floatnet.core.agent_protocol.scheduling import BINDINGS, DHCP, DHCP_AGENT, L3_AGENT, ROUTER, choose
+from floatnet.core.agent_protocol.scheduling import AGENT_TYPES, BINDINGS, DHCP, ROUTER, choose
 from floatnet.db.models import Agent, Network, Router, Subnet, utcnow
-
-AGENT_TYPE = {ROUTER: L3_AGENT, DHCP: DHCP_AGENT}
 
 
 def failover_on(config: Config, kind: str) -> bool:
@@ -50,7 +48,7 @@ def settle(session: Session, config: Config, dead_after: float) -> int:
     small queries per kind that find nothing; the agents are read only when something must be placed."""
     cutoff = utcnow() - timedelta(seconds=dead_after)
     changed = 0
-    for kind, agent_type in AGENT_TYPE.items():
+    for kind, agent_type in AGENT_TYPES.items():
         unbound = _unbound(session, kind)
         stranded = _stranded(session, kind, agent_type, cutoff) if failover_on(config, kind) else []
         if not unbound and not stranded:

@@ -7,9 +7,12 @@ not (Neutron moves nothing by itself either), or on no host when the operator re
 Everything else is placed by computation, and every server computes the same answer from the same ``agents``
 rows: the candidates are the hosts whose agent of the right type is alive, sorted; a resource goes to
 ``candidates[h(id) % n]`` with ``h`` a stable hash. With one agent that agent gets everything. When no agent
-of the type is alive (an agent that restarted and has not reported yet), every registered host of any type is
-a candidate, so a restarting single-node agent still sees its whole state and removes nothing; with no agent
-registered at all, the host asking is the candidate (a lone agent that has not registered yet).
+of the type is alive (an agent that restarted and has not reported yet), every host that registered an agent of
+the type is a candidate, so a restarting single-node agent still sees its whole state and removes nothing. Only
+where no agent of the type ever registered is every registered host a candidate, and with no agent registered at
+all the host asking is (a lone agent that has not registered yet). So a host without the role (``[agent]
+roles``: a compute node registers no ``L3 agent`` row) never runs a router once a network node registered, even
+while that network node is down.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ DHCP_AGENT = "DHCP agent"
 OVS_AGENT = "Open vSwitch agent"
 ROUTER = "router"
 DHCP = "dhcp"
-AGENT_TYPES = {ROUTER: (L3_AGENT, OVS_AGENT), DHCP: (DHCP_AGENT, OVS_AGENT)}
+AGENT_TYPES = {ROUTER: L3_AGENT, DHCP: DHCP_AGENT}
 # kind -> (binding model, its resource column)
 BINDINGS: dict[str, tuple[Any, Any]] = {
     ROUTER: (RouterL3AgentBinding, RouterL3AgentBinding.router_id),
@@ -93,16 +96,13 @@ def candidates(session: Session, down_time: float, asking_host: str, with_bindin
     rows = session.execute(select(Agent.host, Agent.agent_type, Agent.heartbeat_timestamp, Agent.admin_state_up))
     agents = rows.all()
     now = utcnow()
-    every = sorted({row.host for row in agents}) or [asking_host]
+    every = {row.host for row in agents} or {asking_host}
 
     def alive_of(kind: str) -> list[str]:
-        wanted = AGENT_TYPES[kind]
-        exact = [row for row in agents if row.admin_state_up and is_alive(row.heartbeat_timestamp, down_time, now)]
-        for agent_type in wanted:
-            hosts = sorted({row.host for row in exact if row.agent_type == agent_type})
-            if hosts:
-                return hosts
-        return every
+        typed = [row for row in agents if row.agent_type == AGENT_TYPES[kind]]
+        alive = {row.host for row in typed if row.admin_state_up and is_alive(row.heartbeat_timestamp, down_time, now)}
+        registered = {row.host for row in typed}
+        return sorted(alive or registered or every)
 
     bound = bindings(session) if with_bindings else {}
     return Candidates(routers=alive_of(ROUTER), dhcp=alive_of(DHCP), bound=bound)

@@ -1,0 +1,158 @@
+"""The multi-node lab (issue 14): nodes are machines of their own — their own namespaces, OVS, agent and
+``/run/netns`` — that fail as on a power loss and come back; scheduling follows the roles they report."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from floatnet.lab.procs import cmdline
+from floatnet.linux import netns as fl_netns
+from tests.e2e.cluster import Cluster, make_cluster
+from tests.e2e.fabric import PHYSNET_EXT, PHYSNET_VLAN, wait_until
+from tests.e2e.topology import ping, whoami
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    yield from make_cluster()
+
+
+def _alive(pid: int) -> bool:
+    return cmdline(pid) is not None  # a zombie has none: it runs nothing
+
+
+def _from(cluster: Cluster, directory: str) -> list[int]:
+    return [pid for pid in cluster.ours() if directory in (cmdline(pid) or "")]
+
+
+def test_nodes_report_their_roles_and_keep_their_namespaces_private(cluster: Cluster) -> None:
+    cluster.lab("node", "add", "net1", "--roles", "l3,dhcp")
+    cluster.lab("node", "add", "cmp1", "--roles", "compute")
+    net1, cmp1 = cluster.agents("net1"), cluster.agents("cmp1")
+    assert sorted(net1) == ["DHCP agent", "L3 agent", "Open vSwitch agent"]
+    assert sorted(cmp1) == ["Open vSwitch agent"]
+    assert cmp1["Open vSwitch agent"]["configurations"]["roles"] == ["compute"]
+    assert fl_netns.exists(f"{cluster.prefix}node-net1") and fl_netns.exists(f"{cluster.prefix}switch")
+    seen = cluster.on_node("net1", "ip", "netns", "list", check=True).stdout
+    assert cluster.prefix not in seen  # the node's /run/netns is its own: the host's namespaces are not there
+    assert "10.99.0.2/24" in cluster.on_node("cmp1", "ip", "-br", "addr", "show", "mgmt0", check=True).stdout
+    assert cluster.on_node("cmp1", "ping", "-c", "1", "-W", "2", "10.99.0.1").returncode == 0  # management
+    listed = cluster.lab("node", "list").stdout
+    assert "net1" in listed and "l3,dhcp" in listed and "cmp1" in listed
+
+
+def test_fail_is_a_power_loss_and_recover_brings_the_node_back(cluster: Cluster) -> None:
+    node = cluster.node("cmp1")
+    init = node["procs"]["init"]["pid"]
+    ours_before = _from(cluster, node["directory"])
+    assert ours_before, "the node's agent and OVS run from its directory"
+    cluster.lab("node", "fail", "cmp1")
+    assert not _alive(init) and not any(_alive(pid) for pid in ours_before)
+    assert not fl_netns.exists(node["ns"])  # its links are cut with it
+    assert "failed" in cluster.lab("node", "list").stdout
+    cluster.wait_agents("cmp1", alive=False)
+    cluster.wait_agents("net1", alive=True)
+    cluster.lab("node", "recover", "cmp1")
+    cluster.wait_agents("cmp1", alive=True)
+    assert fl_netns.exists(node["ns"]) and cluster.node("cmp1")["procs"]["init"]["pid"] != init
+
+
+def test_node_del_removes_its_namespace_agents_and_processes(cluster: Cluster) -> None:
+    node = cluster.node("cmp1")
+    cluster.lab("node", "del", "cmp1")
+    assert cluster.agents("cmp1") == {}
+    assert not fl_netns.exists(node["ns"]) and not os.path.exists(node["directory"])
+    assert not _from(cluster, node["directory"])
+    refused = cluster.lab("node", "fail", "cmp1", check=False)
+    assert refused.returncode == 1 and "no node 'cmp1'" in refused.stderr
+
+
+def _vm(cluster: Cluster, name: str, network_id: str, host: str) -> dict[str, Any]:
+    """``lab instance create NAME --host NODE``: its port (bound to that node) and its lease."""
+    cluster.lab("instance", "create", name, "--network", network_id, "--host", host)
+    port = cluster.api("GET", "/ports", params={"name": name, "network_id": network_id})["ports"][0]
+    return {"port": port, "lease": json.loads(cluster.lab("lease", name).stdout), "ns": f"{cluster.prefix}{name}"}
+
+
+def _vlan_network(cluster: Cluster, name: str, vlan: int, cidr: str, port_security: bool) -> str:
+    body = {"network": {"name": name, "provider:network_type": "vlan", "provider:physical_network": PHYSNET_VLAN,
+                        "provider:segmentation_id": vlan, "port_security_enabled": port_security}}  # fmt: skip
+    network = cluster.api("POST", "/networks", json=body)["network"]
+    subnet = {"subnet": {"network_id": network["id"], "ip_version": 4, "cidr": cidr}}
+    cluster.api("POST", "/subnets", json=subnet)
+    return str(network["id"])
+
+
+def test_vlan_instances_on_different_nodes_reach_each_other_and_not_across_networks(cluster: Cluster) -> None:
+    """Two compute nodes, one VLAN network: the instances' frames cross the lab switch tagged, DHCP answers
+    from the network node's dnsmasq; an instance of another VLAN network with the same subnet, on the same
+    switch and the same node as one of them, reaches neither (no port security there: only the VLAN separates
+    them) but does reach its own network's DHCP server on the network node."""
+    cluster.lab("node", "add", "cmp1", "--roles", "compute")
+    cluster.lab("node", "add", "cmp2", "--roles", "compute")
+    cluster.cli("security-group-rule-create", "--direction", "ingress", "--remote-ip-prefix", "0.0.0.0/0",
+                "default")  # fmt: skip
+    blue = _vlan_network(cluster, "blue", 100, "10.0.0.0/24", port_security=True)
+    red = _vlan_network(cluster, "red", 200, "10.0.0.0/24", port_security=False)
+    vm1, vm2 = _vm(cluster, "vm1", blue, "cmp1"), _vm(cluster, "vm2", blue, "cmp2")
+    vm3 = _vm(cluster, "vm3", red, "cmp2")
+    assert vm1["port"]["binding:host_id"] == "cmp1" and vm2["port"]["binding:host_id"] == "cmp2"
+    [dhcp] = cluster.api("GET", "/ports", params={"network_id": blue, "device_owner": "network:dhcp"})["ports"]
+    assert vm1["lease"]["serverid"] == dhcp["fixed_ips"][0]["ip_address"]
+    assert f"qdhcp-{blue}" in cluster.on_node("net1", "ip", "netns", "list", check=True).stdout
+    assert f"qdhcp-{blue}" not in cluster.on_node("cmp1", "ip", "netns", "list", check=True).stdout
+    assert ping(vm2["ns"], vm1["lease"]["ip"]) and whoami(vm2["ns"], vm1["lease"]["ip"])["server"] == "vm1"
+    [red_dhcp] = cluster.api("GET", "/ports", params={"network_id": red, "device_owner": "network:dhcp"})["ports"]
+    assert ping(vm3["ns"], red_dhcp["fixed_ips"][0]["ip_address"])  # vm3 is on the switch, in VLAN 200
+    for other in (vm1, vm2):  # the same subnet on VLAN 100: never reached from VLAN 200
+        if other["lease"]["ip"] != vm3["lease"]["ip"]:
+            assert not ping(vm3["ns"], other["lease"]["ip"])
+
+
+def _router_hosts(cluster: Cluster, router_id: str, nodes: tuple[str, ...]) -> list[str]:
+    """The nodes whose own /run/netns holds the router's namespace (read inside each node)."""
+    return [n for n in nodes if f"qrouter-{router_id}" in cluster.on_node(n, "ip", "netns", "list").stdout]
+
+
+def test_router_fails_over_to_the_other_network_node(cluster: Cluster) -> None:
+    """allow_automatic_l3agent_failover = true and a second network node: ``node fail`` of the router's node
+    (a power loss) moves the router and the floating IP answers again from the other node; the failed node,
+    recovered, does not take it back (placement is stable) and runs no copy of it."""
+    cluster.lab("node", "add", "net2", "--roles", "l3,dhcp")
+    public = cluster.api("POST", "/networks", json={"network": {
+        "name": "public", "router:external": True, "provider:network_type": "flat",
+        "provider:physical_network": PHYSNET_EXT}})["network"]  # fmt: skip
+    cluster.api("POST", "/subnets", json={"subnet": {
+        "network_id": public["id"], "ip_version": 4, "cidr": "203.0.113.0/24", "gateway_ip": "203.0.113.1",
+        "enable_dhcp": False, "allocation_pools": [{"start": "203.0.113.100", "end": "203.0.113.119"}]}})  # fmt: skip
+    [blue] = cluster.api("GET", "/subnets", params={"cidr": "10.0.0.0/24", "network_id": _network(cluster, "blue")})[
+        "subnets"]  # fmt: skip
+    router = cluster.api("POST", "/routers", json={"router": {
+        "name": "r1", "external_gateway_info": {"network_id": public["id"]}}})["router"]  # fmt: skip
+    cluster.api("PUT", f"/routers/{router['id']}/add_router_interface", json={"subnet_id": blue["id"]})
+    vm1 = cluster.api("GET", "/ports", params={"name": "vm1"})["ports"][0]
+    fip = cluster.api("POST", "/floatingips", json={"floatingip": {
+        "floating_network_id": public["id"], "port_id": vm1["id"]}})["floatingip"]["floating_ip_address"]  # fmt: skip
+    upstream = f"{cluster.prefix}upstream"
+    wait_until(lambda: (whoami(upstream, fip) or {}).get("server") == "vm1", 30, f"{fip} answering")
+    [first] = _router_hosts(cluster, router["id"], ("net1", "net2"))
+    other = "net2" if first == "net1" else "net1"
+    started = time.monotonic()
+    cluster.lab("node", "fail", first)
+    wait_until(lambda: (whoami(upstream, fip, timeout=0.5) or {}).get("server") == "vm1", 60, "the failover")
+    print(f"failover: {fip} answers again {time.monotonic() - started:.1f} s after node fail {first}")
+    assert _router_hosts(cluster, router["id"], (other,)) == [other]
+    cluster.lab("node", "recover", first)
+    cluster.wait_agents(first, alive=True)
+    assert _router_hosts(cluster, router["id"], (first,)) == []
+    assert (whoami(upstream, fip) or {}).get("server") == "vm1"
+
+
+def _network(cluster: Cluster, name: str) -> str:
+    return str(cluster.api("GET", "/networks", params={"name": name})["networks"][0]["id"])
