@@ -146,7 +146,7 @@ def main(argv: list[str]) -> int:
     agent = Agent(
         make_client=lambda: Client(server, host, tokens=tokens, zone=cfg.availability_zone),
         kernel=LinuxKernel(dp, daemons),
-        ctx=PlanContext(upstream_dns=cfg.upstream_dns),
+        ctx=PlanContext(upstream_dns=cfg.upstream_dns, ha_vrrp_advert_int=cfg.ha_vrrp_advert_int),
         report_interval=cfg.report_interval,
         base_config=base_configurations(cfg, dp),
         full_interval=args.full_interval,

@@ -113,7 +113,8 @@ async def changes(request: Request) -> Response:
 async def report_status(request: Request) -> Response:
     ctx, raw = http.context_of(request), await request.body()
     service = HostService(http.core_of(request))
-    counts = await http.run_sync(service.report_status, ctx, partial(http.body_json, raw))
+    host = request.path_params["host"]
+    counts = await http.run_sync(service.report_status, ctx, host, partial(http.body_json, raw))
     return http.respond({"changed": counts})
 
 

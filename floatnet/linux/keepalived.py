@@ -30,6 +30,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,7 @@ PRIORITY = 50  # every replica the same: the election falls to the highest HA ad
 GARP_MASTER_DELAY = 1  # seconds until the second burst of gratuitous ARPs after a takeover
 GARP_MASTER_REPEAT = 3
 GARP_MASTER_REFRESH = 10
+PRIMARY_VIP_PREFIX = "169.254.0."
 
 
 @dataclass(frozen=True)
@@ -54,11 +56,12 @@ class Vip:
 
 @dataclass(frozen=True)
 class VirtualRoute:
-    """A route the MASTER installs (the default route via the upstream gateway)."""
+    """A route the MASTER installs: the default route via the upstream gateway (on ``dev``), an extra route
+    (``dev`` empty: the kernel finds the device of its nexthop)."""
 
     destination: str
     nexthop: str
-    dev: str
+    dev: str = ""
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,12 @@ def primary_vip(vr_id: int) -> str:
     """The address advertised by VRRP and held by the MASTER on the HA device (``169.254.0.<vr_id>/24``)."""
     if not 1 <= vr_id <= 254:
         raise ValueError(f"VRRP id {vr_id} is outside 1..254")
-    return f"169.254.0.{vr_id}/24"
+    return f"{PRIMARY_VIP_PREFIX}{vr_id}/24"
+
+
+def holds_primary_vip(addresses: Iterable[str]) -> bool:
+    """Whether an HA device's addresses (``ip/len``) include a primary VIP: that replica is the MASTER."""
+    return any(address.startswith(PRIMARY_VIP_PREFIX) and address.endswith("/24") for address in addresses)
 
 
 def _interval(seconds: float) -> str:
@@ -103,7 +111,8 @@ def render(instance: HaInstance) -> str:
         lines += ["    virtual_ipaddress_excluded {", *(f"        {v.cidr} dev {v.dev}" for v in vips), "    }"]
     if instance.routes:
         routes = sorted(instance.routes, key=lambda r: (r.destination, r.nexthop, r.dev))
-        lines += ["    virtual_routes {", *(f"        {r.destination} via {r.nexthop} dev {r.dev}" for r in routes)]
+        lines += ["    virtual_routes {"]
+        lines += [f"        {r.destination} via {r.nexthop}" + (f" dev {r.dev}" if r.dev else "") for r in routes]
         lines.append("    }")
     return "\n".join([*lines, "}"]) + "\n"
 

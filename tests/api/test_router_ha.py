@@ -196,3 +196,34 @@ def test_hostile_requests(app_client: Any) -> None:
 def test_hostile_requests_live(live_server: str) -> None:
     with httpx.Client(base_url=live_server, timeout=30) as client:
         hostile(client)
+
+
+def test_each_host_gets_its_own_replica_and_reports_its_vrrp_state(app_client: Any) -> None:
+    register_node(app_client, "node-a")
+    register_node(app_client, "node-b")
+    router = ha_router(app_client)
+    ports = {p["binding:host_id"]: p for p in ha_ports(app_client, router["id"])}
+    sections = {}
+    for host in ("node-a", "node-b"):
+        (doc,) = ok(app_client.get(f"/v2.0/floatnet/hosts/{host}/state"))["routers"]
+        sections[host] = doc["ha"]
+        assert doc["ha"]["port"]["port_id"] == ports[host]["id"]
+        assert doc["ha"]["port"]["ip_address"] == ports[host]["fixed_ips"][0]["ip_address"]
+        assert doc["ha"]["port"]["prefixlen"] == 18 and doc["ha"]["port"]["bridge"] == "br-eth1"
+    assert sections["node-a"]["vr_id"] == sections["node-b"]["vr_id"] == 1
+    second = ha_router(app_client)
+    (doc,) = [r for r in ok(app_client.get("/v2.0/floatnet/hosts/node-a/state"))["routers"] if r["id"] == second["id"]]
+    assert doc["ha"]["vr_id"] == 2
+    plain = create(app_client, "router", name="plain")
+    docs = ok(app_client.get(f"/v2.0/floatnet/hosts/{agents_of(app_client, plain['id'])[0]['host']}/state"))
+    assert next(r for r in docs["routers"] if r["id"] == plain["id"])["ha"] is None
+
+    body = {"ha_states": {router["id"]: "active", plain["id"]: "active"}}
+    answer = ok(app_client.put("/v2.0/floatnet/hosts/node-b/status", json=body))
+    assert answer["changed"]["ha_states"] == 1  # the plain router has no replica: ignored
+    states = {a["host"]: a["ha_state"] for a in agents_of(app_client, router["id"])}
+    assert states == {"node-a": "standby", "node-b": "active"}
+    bad = app_client.put("/v2.0/floatnet/hosts/node-b/status", json={"ha_states": {router["id"]: "master"}})
+    assert_error(bad, 400, "HTTPBadRequest", "master")
+    refused = app_client.put("/v2.0/floatnet/hosts/node-b/status", json=body, headers=ALICE)
+    assert_error(refused, 403, "PolicyNotAuthorized")

@@ -197,6 +197,7 @@ def _routers(
         stmt = stmt.where(Router.id.in_(filters.router_ids))
     here = [rid for rid in session.scalars(stmt) if placement.runs_on(ROUTER, rid, host)]
     routers = router_slice.load(session, config, here, filters.floatingip_ids or None)
+    router_slice.attach_ha(session, config, routers, host)
     return routers, [rid for rid in filters.router_ids if rid not in set(here)]
 
 

@@ -32,7 +32,6 @@ from floatnet.db.models import Agent, HARouterAgentPortBinding, HARouterNetwork,
 
 HA_INTERFACE = "network:router_ha_interface"
 ACTIVE, STANDBY, UNKNOWN = "active", "standby", "unknown"
-REPORTED_STATES = (ACTIVE, STANDBY)
 PORT_NAME = "HA port project %s"
 
 
@@ -183,21 +182,3 @@ def shown_states(replicas_of: list[tuple[Agent | None, str, str]], dead_after: f
             state = STANDBY if any_up else UNKNOWN
         shown.append(state)
     return shown
-
-
-def report_states(session: Session, host: str, states: dict[str, str]) -> int:
-    """Store the VRRP states the agent on ``host`` reports for its replicas (router id -> active/standby);
-    unknown routers and replicas of other hosts are ignored. How many changed."""
-    if not states:
-        return 0
-    rows = session.scalars(
-        select(HARouterAgentPortBinding)
-        .join(Agent, Agent.id == HARouterAgentPortBinding.l3_agent_id)
-        .where(Agent.host == host, Agent.agent_type == L3_AGENT, HARouterAgentPortBinding.router_id.in_(list(states)))
-    )
-    changed = 0
-    for binding in rows:
-        if binding.state != states[binding.router_id]:
-            binding.state = states[binding.router_id]
-            changed += 1
-    return changed
