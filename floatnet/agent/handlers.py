@@ -76,7 +76,7 @@ def _delete_ovs_port(dp: Dataplane, a: A.DeleteOvsPort) -> None:
 
 
 def _sync_addresses(dp: Dataplane, a: A.SyncAddresses) -> None:
-    kept = links.get_addresses(a.ns, a.dev) & a.keep if a.keep else frozenset()
+    kept = links.get_addresses(a.ns, a.dev, ipv4_link_local=True) & a.keep if a.keep else frozenset()
     links.sync_addresses(a.ns, a.dev, a.wanted | kept)
 
 

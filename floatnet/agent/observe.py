@@ -124,11 +124,13 @@ def observe_namespace(name: str, radvd: Radvd | None = None, vrrp: Keepalived | 
     for link in links.list_links(name):
         if link.name.startswith(names.OWNED_DEV_PREFIXES):
             mac = link.mac.lower() if link.mac else None
-            found[link.name] = Link(link.name, mac, frozenset(links.get_addresses(name, link.name)), link.up)
+            held = links.get_addresses(name, link.name, ipv4_link_local=link.name.startswith(names.HA_PREFIX))
+            found[link.name] = Link(link.name, mac, frozenset(held), link.up)
     gatewayed = links.get_routes(name)
     default_gw = gatewayed.pop(DEFAULT_ROUTE, None)
     router_id = names.router_id_of(name)
     is_router = router_id is not None
+    ha_links = [link for dev, link in found.items() if dev.startswith(names.HA_PREFIX)]
     return Namespace(
         name=name,
         links=found,
@@ -137,7 +139,7 @@ def observe_namespace(name: str, radvd: Radvd | None = None, vrrp: Keepalived | 
         nat=_nat_of(name) if is_router else None,
         radvd=radvd.running_config(router_id, name) if router_id is not None and radvd is not None else None,
         keepalived=vrrp.running_config(router_id, name) if router_id is not None and vrrp is not None else None,
-        ha_master=any(keepalived.holds_primary_vip(link.addresses) for n, link in found.items() if n.startswith("ha-")),
+        ha_master=any(keepalived.holds_primary_vip(link.addresses) for link in ha_links),
     )
 
 
