@@ -227,3 +227,13 @@ def test_each_host_gets_its_own_replica_and_reports_its_vrrp_state(app_client: A
     assert_error(bad, 400, "HTTPBadRequest", "master")
     refused = app_client.put("/v2.0/floatnet/hosts/node-b/status", json=body, headers=ALICE)
     assert_error(refused, 403, "PolicyNotAuthorized")
+
+
+def test_an_ha_router_is_in_the_zones_of_its_replicas(app_client: Any) -> None:
+    for host, zone in (("node-a", "zone-a"), ("node-b", "zone-b")):
+        body = {"agent": {"host": host, "agent_type": "L3 agent", "availability_zone": zone}}
+        assert app_client.post("/v2.0/floatnet/agents", json=body).status_code in (200, 201)
+    router = ha_router(app_client)
+    assert router["availability_zones"] == ["zone-a", "zone-b"]
+    plain = create(app_client, "router", name="plain")
+    assert len(plain["availability_zones"]) == 1

@@ -85,6 +85,14 @@ class Candidates:
             return self.bound[kind, resource_id]
         return choose(resource_id, self.routers if kind == ROUTER else self.dhcp)
 
+    def hosts_of(self, kind: str, resource_id: str) -> list[str]:
+        """Every host running router/DHCP ``resource_id``: an HA router's replicas (sorted), else the one of
+        :meth:`host_for` (none when it is on no host)."""
+        if kind == ROUTER and resource_id in self.replicas:
+            return sorted(self.replicas[resource_id])
+        host = self.host_for(kind, resource_id)
+        return [] if host is None else [host]
+
     def runs_on(self, kind: str, resource_id: str, host: str) -> bool:
         """Whether ``host`` runs router/DHCP ``resource_id``: one of an HA router's replicas, else
         :meth:`host_for`."""
