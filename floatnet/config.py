@@ -13,6 +13,10 @@ max_dns_nameservers = 5
 max_fixed_ips_per_port = 5
 allow_automatic_l3agent_failover = false   ; routers of a dead agent move to a live one (Neutron's default: no)
 allow_automatic_dhcp_failover = true       ; DHCP servers of a dead agent move (Neutron's default: yes)
+l3_ha = false                   ; new routers are HA (keepalived VRRP replicas) unless the request says otherwise
+max_l3_agents_per_router = 3    ; replicas of an HA router (0: every alive L3 agent)
+l3_ha_net_cidr = 169.254.192.0/18   ; the per-project HA network's subnet (VRRP between replicas)
+ha_vrrp_advert_int = 2          ; keepalived's VRRP advertisement interval in seconds (Neutron's default)
 
 [quotas]                        ; Neutron's default per-project limits (-1: unlimited)
 quota_network = 100
@@ -105,6 +109,10 @@ class Config:
     max_fixed_ips_per_port: int = 5
     allow_automatic_l3agent_failover: bool = False
     allow_automatic_dhcp_failover: bool = True
+    l3_ha: bool = False
+    max_l3_agents_per_router: int = 3
+    l3_ha_net_cidr: str = "169.254.192.0/18"
+    ha_vrrp_advert_int: float = 2.0
     quota_overrides: dict[str, int] = field(default_factory=dict)  # [quotas] quota_<resource>, as set
     database_connection: str = ""
     type_drivers: tuple[str, ...] = ("flat", "vlan", "vxlan")
@@ -348,6 +356,26 @@ def _default_bool(parser: configparser.ConfigParser, option: str, fallback: str)
     return _bool("DEFAULT", option, parser.get("DEFAULT", option, fallback=fallback))
 
 
+def _ha_cidr(value: str) -> str:
+    """``[DEFAULT] l3_ha_net_cidr``: an IPv4 network written with its prefix length and no host bits (Neutron's
+    ``HANetworkCIDRNotValid`` check, made at startup as Neutron's plugin does), with room for replicas."""
+    try:
+        net = ipaddress.IPv4Network(value.strip())
+    except ValueError:
+        raise _error("DEFAULT", "l3_ha_net_cidr", value, "is not an IPv4 network without host bits") from None
+    if "/" not in value or net.prefixlen > 29:
+        raise _error("DEFAULT", "l3_ha_net_cidr", value, "needs a prefix length of at most /29")
+    return str(net)
+
+
+def _advert_int(value: str) -> float:
+    """``[DEFAULT] ha_vrrp_advert_int``: keepalived takes 0.01..255 s (VRRPv2 whole seconds, VRRPv3 centiseconds)."""
+    number = _float("DEFAULT", "ha_vrrp_advert_int", value)
+    if not 0.01 <= number <= 255:
+        raise _error("DEFAULT", "ha_vrrp_advert_int", value, "must be between 0.01 and 255 seconds")
+    return number
+
+
 def from_parser(parser: configparser.ConfigParser, state_dir: Path | None = None) -> Config:
     """Build a validated :class:`Config` from a parsed ini file; ``state_dir`` overrides the file's."""
     get = parser.get
@@ -366,6 +394,10 @@ def from_parser(parser: configparser.ConfigParser, state_dir: Path | None = None
         max_fixed_ips_per_port=_limit(parser, "max_fixed_ips_per_port", 5),
         allow_automatic_l3agent_failover=_default_bool(parser, "allow_automatic_l3agent_failover", "false"),
         allow_automatic_dhcp_failover=_default_bool(parser, "allow_automatic_dhcp_failover", "true"),
+        l3_ha=_default_bool(parser, "l3_ha", "false"),
+        max_l3_agents_per_router=_limit(parser, "max_l3_agents_per_router", 3),
+        l3_ha_net_cidr=_ha_cidr(get("DEFAULT", "l3_ha_net_cidr", fallback="169.254.192.0/18")),
+        ha_vrrp_advert_int=_advert_int(get("DEFAULT", "ha_vrrp_advert_int", fallback="2")),
         quota_overrides=_quota_overrides(parser),
         database_connection=get("database", "connection", fallback=""),
         type_drivers=drivers,

@@ -89,6 +89,7 @@ class SyncAddresses(Action):
     ns: str
     dev: str
     wanted: frozenset[str]
+    keep: frozenset[str] = frozenset()  # addresses keepalived may hold there (an HA router's): left as they are
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -181,6 +182,21 @@ class EnsureRadvd(Action):
 
 @dataclass(frozen=True, kw_only=True)
 class StopRadvd(Action):
+    router_id: str
+    ns: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnsureKeepalived(Action):
+    """Make the HA router replica's keepalived run ``config`` (started, or reloaded without a transition)."""
+
+    router_id: str
+    ns: str
+    config: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class StopKeepalived(Action):
     router_id: str
     ns: str
 

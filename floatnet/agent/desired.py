@@ -152,9 +152,19 @@ class FloatingIp:
 
 
 @dataclass(frozen=True)
+class HaReplica:
+    """This host's replica of an HA router (l3-ha): the router's VRRP id and the replica's HA port (``ha-``
+    device on the project's HA network)."""
+
+    vr_id: int
+    port: RouterPort
+
+
+@dataclass(frozen=True)
 class Router:
     """A router: ``gateway`` is its IPv4 gateway address (NAT follows it), ``gateway6`` the IPv6 one on the same
-    port (routed, never NATed); either may be None."""
+    port (routed, never NATed); either may be None. ``ha``: this host's replica when the router is HA (its
+    addresses and routes are then keepalived's)."""
 
     id: str
     name: str
@@ -166,6 +176,7 @@ class Router:
     floatingips: Mapping[str, FloatingIp]  # by id: a change replaces entries without scanning the others
     floatingips_partial: bool = False  # the answer listed only the floating IPs asked for
     gateway6: RouterPort | None = None
+    ha: HaReplica | None = None
 
 
 @dataclass(frozen=True)
@@ -362,7 +373,17 @@ def parse_router(obj: Mapping[str, Any]) -> Router:
         },
         floatingips_partial=obj.get("floatingips_partial") is True,
         gateway6=_router_port(gateway6, where) if gateway6 else None,
+        ha=_ha(obj.get("ha"), where),
     )
+
+
+def _ha(obj: Mapping[str, Any] | None, where: str) -> HaReplica | None:
+    if obj is None:
+        return None
+    vr_id = _get(obj, "vr_id", int, where)
+    if not 1 <= vr_id <= 254:
+        raise DesiredStateError(f"{where}: VRRP id {vr_id} is outside 1..254")
+    return HaReplica(vr_id, _router_port(_get(obj, "port", Mapping, where), where))
 
 
 def parse_state(doc: Any, complete: bool, absent_ports: Iterable[str] = ()) -> DesiredState:

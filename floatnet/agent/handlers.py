@@ -36,8 +36,9 @@ def _set_forwarding(dp: Dataplane, a: A.SetForwarding) -> None:
 
 def _delete_namespace(dp: Dataplane, a: A.DeleteNamespace) -> None:
     router_id = names.router_id_of(a.ns)
-    if router_id:  # its radvd would outlive the namespace
+    if router_id:  # its radvd and keepalived would outlive the namespace
         dp.radvd.stop(router_id)
+        dp.keepalived.stop(router_id)
     for port in a.ovs_ports:
         dp.ovs.delete_port(None, port)
     netns.delete(a.ns)
@@ -94,7 +95,8 @@ def _delete_vxlan(dp: Dataplane, a: A.DeleteVxlan) -> None:
 
 
 def _sync_addresses(dp: Dataplane, a: A.SyncAddresses) -> None:
-    links.sync_addresses(a.ns, a.dev, a.wanted)
+    kept = links.get_addresses(a.ns, a.dev, ipv4_link_local=True) & a.keep if a.keep else frozenset()
+    links.sync_addresses(a.ns, a.dev, a.wanted | kept)
 
 
 def _edit_addresses(dp: Dataplane, a: A.EditAddresses) -> None:
@@ -192,6 +194,14 @@ def _stop_radvd(dp: Dataplane, a: A.StopRadvd) -> None:
     dp.radvd.stop(a.router_id)
 
 
+def _ensure_keepalived(dp: Dataplane, a: A.EnsureKeepalived) -> None:
+    dp.keepalived.ensure(a.router_id, a.ns, a.config)
+
+
+def _stop_keepalived(dp: Dataplane, a: A.StopKeepalived) -> None:
+    dp.keepalived.stop(a.router_id)
+
+
 def _ensure_dhcp(dp: Dataplane, a: A.EnsureDhcp) -> None:
     dp.dnsmasq.ensure(dhcp_spec(a.config))
     dp.write_record(a.config.network_id, a.config.fingerprint())
@@ -223,6 +233,8 @@ _TABLE: dict[type, Callable[[Dataplane, Any], None]] = {
     A.Garp: _garp,
     A.EnsureRadvd: _ensure_radvd,
     A.StopRadvd: _stop_radvd,
+    A.EnsureKeepalived: _ensure_keepalived,
+    A.StopKeepalived: _stop_keepalived,
     A.EnsureDhcp: _ensure_dhcp,
     A.StopDhcp: _stop_dhcp,
     A.CreateVxlan: _create_vxlan,

@@ -73,7 +73,7 @@ class LinuxKernel:
         return observed
 
     def observe_namespace(self, name: str) -> Namespace | None:
-        return O.observe_namespace(name, self.dp.radvd)
+        return O.observe_namespace(name, self.dp.radvd, self.dp.keepalived)
 
     def observe_ovs(self) -> dict[str, OvsPort]:
         """The OVS ports; the same (cached) answer while the IDL's generation has not moved."""
@@ -102,9 +102,11 @@ class LinuxKernel:
 
 
 def _service_pids(dp: O.Dataplane) -> dict[str, int]:
-    """The running dnsmasq and radvd processes by the namespace they serve."""
+    """The running dnsmasq, radvd and keepalived processes by the namespace they serve (a router runs radvd or,
+    HA, keepalived: never both)."""
     dhcp = {names.dhcp_ns(network_id): pid for network_id, pid in dp.dnsmasq.running().items()}
-    return dhcp | {names.router_ns(router_id): pid for router_id, pid in dp.radvd.running().items()}
+    routers = {names.router_ns(router_id): pid for router_id, pid in dp.radvd.running().items()}
+    return dhcp | routers | {names.router_ns(router_id): pid for router_id, pid in dp.keepalived.running().items()}
 
 
 def _daemon_pids(daemons: OvsDaemons | None) -> list[int]:

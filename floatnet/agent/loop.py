@@ -44,7 +44,7 @@ from floatnet.agent.plan import plan
 from floatnet.agent.plan_common import PlanContext
 from floatnet.agent.plan_security import plan_changed_groups, remember_applied, used_groups
 from floatnet.agent.plan_tunnels import local_tags, localize
-from floatnet.agent.projection import project
+from floatnet.agent.projection import carry_vrrp, project
 from floatnet.agent.state import Observed, OvsPort
 from floatnet.agent.watch import RELIST, Heartbeat, Watcher
 from floatnet.linux import names
@@ -471,6 +471,7 @@ class Agent:
         groups = {a.group for a in actions if not a.group.startswith(("port:", "ovs"))}
         for ns in groups | set(projected.namespaces):
             now = self.kernel.observe_namespace(ns) if ns in result.failed_groups else projected.namespaces.get(ns)
+            now = now if ns in result.failed_groups else carry_vrrp(before.namespaces.get(ns), now)
             if now is None:
                 namespaces.pop(ns, None)
             else:

@@ -153,7 +153,9 @@ def main(argv: list[str]) -> int:
     agent = Agent(
         make_client=lambda: Client(server, host, tokens=tokens, zone=cfg.availability_zone, roles=cfg.roles),
         kernel=LinuxKernel(dp, daemons),
-        ctx=PlanContext(upstream_dns=cfg.upstream_dns, local_ip=cfg.local_ip),
+        ctx=PlanContext(
+            upstream_dns=cfg.upstream_dns, local_ip=cfg.local_ip, ha_vrrp_advert_int=cfg.ha_vrrp_advert_int
+        ),
         report_interval=cfg.report_interval,
         base_config=base_configurations(cfg, dp),
         full_interval=args.full_interval,

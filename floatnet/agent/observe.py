@@ -30,8 +30,9 @@ from floatnet.agent.state import (
     collapse_cidrs,
     norm_cidr,
 )
-from floatnet.linux import links, names, nat, netns, port_filter, vxlan
+from floatnet.linux import keepalived, links, names, nat, netns, port_filter, vxlan
 from floatnet.linux.dnsmasq import Dnsmasq
+from floatnet.linux.keepalived import Keepalived
 from floatnet.linux.ovs import Ovs
 from floatnet.linux.radvd import Radvd
 
@@ -52,6 +53,11 @@ class Dataplane:
     ovs_netns: str | None = None
     datapath_type: str = "netdev"
     _owned: set[str] | None = None
+
+    @property
+    def keepalived(self) -> Keepalived:
+        """The HA router replicas' keepalived processes (``<state>/keepalived``)."""
+        return Keepalived(self.record_dir.parent / "keepalived")
 
     @property
     def radvd(self) -> Radvd:
@@ -110,20 +116,22 @@ def _nat_of(ns: str) -> NatTable | None:
     )
 
 
-def observe_namespace(name: str, radvd: Radvd | None = None) -> Namespace | None:
-    """One owned namespace as it is (None if it does not exist); with ``radvd``, a router namespace's running
-    radvd configuration too."""
+def observe_namespace(name: str, radvd: Radvd | None = None, vrrp: Keepalived | None = None) -> Namespace | None:
+    """One owned namespace as it is (None if it does not exist); with ``radvd`` / ``vrrp``, a router namespace's
+    running radvd / keepalived configuration too, and whether it is an HA router's VRRP MASTER."""
     if not netns.exists(name):
         return None
     found = {}
     for link in links.list_links(name):
         if link.name.startswith(names.OWNED_DEV_PREFIXES):
             mac = link.mac.lower() if link.mac else None
-            found[link.name] = Link(link.name, mac, frozenset(links.get_addresses(name, link.name)), link.up)
+            held = links.get_addresses(name, link.name, ipv4_link_local=link.name.startswith(names.HA_PREFIX))
+            found[link.name] = Link(link.name, mac, frozenset(held), link.up)
     gatewayed = links.get_routes(name)
     default_gw = gatewayed.pop(DEFAULT_ROUTE, None)
     router_id = names.router_id_of(name)
     is_router = router_id is not None
+    ha_links = [link for dev, link in found.items() if dev.startswith(names.HA_PREFIX)]
     return Namespace(
         name=name,
         links=found,
@@ -131,6 +139,8 @@ def observe_namespace(name: str, radvd: Radvd | None = None) -> Namespace | None
         forwarding=links.get_forwarding(name),
         nat=_nat_of(name) if is_router else None,
         radvd=radvd.running_config(router_id, name) if router_id is not None and radvd is not None else None,
+        keepalived=vrrp.running_config(router_id, name) if router_id is not None and vrrp is not None else None,
+        ha_master=any(keepalived.holds_primary_vip(link.addresses) for link in ha_links),
     )
 
 
@@ -185,7 +195,7 @@ def observe(dp: Dataplane, wanted: Iterable[str] = ()) -> Observed:
     dp.own(dp.owned - present, owned=False)
     found = {}
     for name in sorted(dp.owned):
-        ns = observe_namespace(name, dp.radvd)
+        ns = observe_namespace(name, dp.radvd, dp.keepalived)
         if ns is not None:
             found[name] = ns
     security, ovs_ports = observe_security(dp), observe_ovs(dp)

@@ -34,6 +34,7 @@ from floatnet.agent.plan_common import (
     unplug_stale,
 )
 from floatnet.agent.plan_fips import FipDiff, fip_map, pf_elements
+from floatnet.agent.plan_ha import keepalived_config, plan_keepalived, vrrp_devices
 from floatnet.agent.plan_ipv6 import plan_radvd
 from floatnet.agent.plan_security import (
     allocate_zones,
@@ -56,7 +57,7 @@ from floatnet.agent.state import (
 )
 from floatnet.linux import names
 
-ROUTER_DEV_PREFIXES = (names.QR_PREFIX, names.QG_PREFIX)
+ROUTER_DEV_PREFIXES = (names.QR_PREFIX, names.QG_PREFIX, names.HA_PREFIX)
 
 
 def plan(
@@ -69,7 +70,7 @@ def plan(
     out: list[A.Action] = []
     for router in sorted(desired.routers.values(), key=lambda r: r.id):
         if router.admin_state_up:
-            out += isolated(poisoned, router_refs(router), partial(plan_router, router, observed), [])
+            out += isolated(poisoned, router_refs(router), partial(plan_router, router, observed, ctx), [])
         else:
             out += remove_namespace(names.router_ns(router.id), observed, (("router", router.id),))
     for router_id in sorted(desired.absent_routers - set(desired.routers)):
@@ -86,7 +87,8 @@ def plan(
 
 
 def router_devices(router: Router) -> list[tuple[DeviceSpec, tuple[A.Ref, ...]]]:
-    """The router's ``qr-`` devices (addresses merged per port) and its ``qg-`` device with the FIP /32s."""
+    """The router's ``qr-`` devices (addresses merged per port) and its ``qg-`` device with the FIP /32s; for an
+    HA router those addresses are keepalived's and its ``ha-`` device is one more (:mod:`floatnet.agent.plan_ha`)."""
     rref = ("router", router.id)
     specs: dict[str, DeviceSpec] = {}
     for itf in router.interfaces:
@@ -96,13 +98,9 @@ def router_devices(router: Router) -> list[tuple[DeviceSpec, tuple[A.Ref, ...]]]
         if known is not None:
             addresses |= known.addresses
         specs[dev] = DeviceSpec(dev, itf.port_id, itf.mac_address, itf.mtu, itf.wiring, addresses)
-    out: list[tuple[DeviceSpec, tuple[A.Ref, ...]]] = [
-        (spec, (rref, ("port", spec.iface_id))) for spec in specs.values()
-    ]
     qg = _gateway_spec(router)
-    if qg is not None:
-        out.append((qg, (rref, ("port", qg.iface_id))))
-    return out
+    wired = list(specs.values()) + ([qg] if qg is not None else [])
+    return [(spec, (rref, ("port", spec.iface_id))) for spec in vrrp_devices(router, wired)]
 
 
 def _gateway_spec(router: Router) -> DeviceSpec | None:
@@ -141,8 +139,10 @@ def desired_nat(router: Router) -> NatTable:
     )
 
 
-def plan_router(router: Router, observed: Observed) -> list[A.Action]:
-    """Namespace, devices, routes, NAT, conntrack and gratuitous ARP for one router, in that order."""
+def plan_router(router: Router, observed: Observed, ctx: PlanContext = PlanContext()) -> list[A.Action]:
+    """Namespace, devices, routes, NAT, conntrack and gratuitous ARP for one router, in that order; for an HA
+    router's replica no routes, gratuitous ARP only on the MASTER, and keepalived last
+    (:mod:`floatnet.agent.plan_ha`)."""
     ns = names.router_ns(router.id)
     nsobs = observed.namespaces.get(ns)
     rref: tuple[A.Ref, ...] = (("router", router.id),)
@@ -154,8 +154,12 @@ def plan_router(router: Router, observed: Observed) -> list[A.Action]:
     for spec, refs in devices:
         out += plan_device(ns, spec, observed, refs + diff.refs(diff.arriving))
     out += unplug_stale(ns, nsobs, ROUTER_DEV_PREFIXES, {spec.dev for spec, _ in devices})
-    out += sync_routes(ns, nsobs, router_routes(router), rref)
-    return out + nat + diff.announce(ns, want.gateway_dev) + plan_radvd(router, nsobs)
+    config = keepalived_config(router, [spec for spec, _ in devices], ctx.ha_vrrp_advert_int)
+    if router.ha is None:
+        out += sync_routes(ns, nsobs, router_routes(router), rref)
+    master = router.ha is None or (nsobs is not None and nsobs.ha_master)
+    announce = diff.announce(ns, want.gateway_dev) if master else []
+    return out + nat + announce + plan_radvd(router, nsobs) + plan_keepalived(router, nsobs, config)
 
 
 def plan_nat(

@@ -27,6 +27,7 @@ class PlanContext:
     upstream_dns: tuple[str, ...] = ()
     domain: str = "openstacklocal"
     local_ip: str = ""  # [ovs] local_ip: this node's VXLAN endpoint ("" = it carries no vxlan network)
+    ha_vrrp_advert_int: float = 2.0  # [DEFAULT] ha_vrrp_advert_int: keepalived's advertisement interval (s)
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class DeviceSpec:
     mtu: int | None
     wiring: Wiring
     addresses: frozenset[str]
+    vrrp: frozenset[str] = frozenset()  # addresses keepalived holds there on the MASTER: never the planner's
 
 
 def plan_device(ns: str, spec: DeviceSpec, observed: Observed, refs: tuple[A.Ref, ...]) -> list[A.Action]:
@@ -68,9 +70,9 @@ def plan_device(ns: str, spec: DeviceSpec, observed: Observed, refs: tuple[A.Ref
     elif port is not None and port.tag != spec.wiring.tag:
         out.append(A.SetTag(group=ns, refs=refs, port=spec.dev, tag=spec.wiring.tag))
     if not healthy or link is None:
-        out.append(A.SyncAddresses(group=ns, refs=refs, ns=ns, dev=spec.dev, wanted=spec.addresses))
-    elif link.addresses != spec.addresses:
-        add, remove = spec.addresses - link.addresses, link.addresses - spec.addresses
+        out.append(A.SyncAddresses(group=ns, refs=refs, ns=ns, dev=spec.dev, wanted=spec.addresses, keep=spec.vrrp))
+    elif link.addresses - spec.vrrp != spec.addresses:
+        add, remove = spec.addresses - link.addresses, link.addresses - spec.vrrp - spec.addresses
         out.append(A.EditAddresses(group=ns, refs=refs, ns=ns, dev=spec.dev, add=add, remove=remove))
     return out
 
@@ -123,6 +125,7 @@ def remove_namespace(ns: str, observed: Observed, refs: tuple[A.Ref, ...]) -> li
 def router_refs(router: Router) -> tuple[A.Ref, ...]:
     """Every resource a router's plan is for: the router, its ports and its floating IPs."""
     gateways = [g.port_id for g in (router.gateway, router.gateway6) if g is not None]
+    gateways += [router.ha.port.port_id] if router.ha is not None else []
     ports = dict.fromkeys([i.port_id for i in router.interfaces] + gateways)
     return (("router", router.id), *(("port", p) for p in ports), *(("floatingip", f) for f in router.floatingips))
 

@@ -128,7 +128,7 @@ def same_structure(known: Router, answered: Router) -> bool:
 def built(router: Router, nsobs: Namespace | None) -> bool:
     """True when the cached namespace holds the router's NAT table and gateway device (the fast path edits
     them; anything missing is the whole-router planner's job)."""
-    if nsobs is None or nsobs.nat is None:
+    if nsobs is None or nsobs.nat is None or router.ha is not None:  # an HA router's /32s are keepalived's
         return False
     return router.gateway is None or names.qg_dev(router.gateway.port_id) in nsobs.links
 

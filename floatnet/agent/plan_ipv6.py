@@ -25,7 +25,10 @@ def ra_interfaces(router: Router) -> tuple[radvd.RaInterface, ...]:
 
 
 def radvd_config(router: Router) -> str | None:
-    """The radvd configuration the router needs; None when no device advertises (no radvd runs)."""
+    """The radvd configuration the router needs; None when no device advertises (no radvd runs) — and for an
+    HA router's replica: radvd would have to follow the VRRP MASTER, which floatnet does not do yet."""
+    if router.ha is not None:
+        return None
     interfaces = ra_interfaces(router)
     return radvd.render(interfaces) if interfaces else None
 

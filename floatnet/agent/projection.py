@@ -10,27 +10,31 @@ point (unit-tested), and ``observe() == project(d)`` after applying is checked a
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 
 from floatnet.agent.desired import DesiredState, Network, Router
 from floatnet.agent.dhcp_plan import dhcp_addresses, dhcp_config, dhcp_routes
 from floatnet.agent.plan import desired_nat, router_devices, router_routes
 from floatnet.agent.plan_common import PlanContext, Poisoned, isolated, network_refs, router_refs
+from floatnet.agent.plan_ha import keepalived_config
 from floatnet.agent.plan_ipv6 import radvd_config
-from floatnet.agent.state import Link, Namespace, Observed, OvsPort
+from floatnet.agent.state import Link, Namespace, Observed, OvsPort, Routes
 from floatnet.linux import names
 
 
-def project_router(router: Router) -> tuple[Namespace, list[OvsPort]]:
-    """The router's namespace and OVS ports as they are once wired."""
+def project_router(router: Router, ctx: PlanContext) -> tuple[Namespace, list[OvsPort]]:
+    """The router's namespace and OVS ports as they are once wired (an HA router's replica as a BACKUP holds it:
+    keepalived's addresses and routes are not the plan's; :func:`carry_vrrp` keeps its VRRP role)."""
     devices = [spec for spec, _ in router_devices(router)]
     ns = Namespace(
         name=names.router_ns(router.id),
         links={s.dev: Link(s.dev, s.mac, s.addresses) for s in devices},
-        routes=router_routes(router),
+        routes=router_routes(router) if router.ha is None else Routes(),
         forwarding=True,
         nat=desired_nat(router),
         radvd=radvd_config(router),
+        keepalived=keepalived_config(router, devices, ctx.ha_vrrp_advert_int),
     )
     return ns, [OvsPort(s.dev, s.wiring.bridge, s.wiring.tag, s.iface_id) for s in devices]
 
@@ -56,7 +60,7 @@ def project(desired: DesiredState, ctx: PlanContext = PlanContext(), poisoned: P
     dhcp: dict[str, str] = {}
     for router in desired.routers.values():
         if router.admin_state_up:
-            found = isolated(poisoned, router_refs(router), partial(project_router, router), None)
+            found = isolated(poisoned, router_refs(router), partial(project_router, router, ctx), None)
             if found is not None:
                 ns, router_ports = found
                 namespaces[ns.name] = ns
@@ -69,3 +73,11 @@ def project(desired: DesiredState, ctx: PlanContext = PlanContext(), poisoned: P
             ports.update((p.name, p) for p in net_ports)
             dhcp[network.id] = fingerprint
     return Observed(namespaces=namespaces, ovs_ports=ports, dhcp=dhcp)
+
+
+def carry_vrrp(before: Namespace | None, now: Namespace | None) -> Namespace | None:
+    """``now`` (a projection) knowing whether this HA router replica is the VRRP MASTER, as ``before`` held it:
+    that is keepalived's doing, not the plan's (its addresses and routes the planner ignores either way)."""
+    if before is None or now is None or now.keepalived is None:
+        return now
+    return replace(now, ha_master=before.ha_master)

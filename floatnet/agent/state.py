@@ -80,8 +80,9 @@ class Routes:
 
 @dataclass(frozen=True)
 class Namespace:
-    """A ``qrouter-``/``qdhcp-`` namespace: its owned devices, routes, forwarding and (routers) NAT table and the
-    configuration of the radvd advertising there (None: none runs)."""
+    """A ``qrouter-``/``qdhcp-`` namespace: its owned devices, routes, forwarding and (routers) NAT table, the
+    configuration of the radvd advertising there and of the keepalived running there (None: none runs), and
+    whether this replica of an HA router is the VRRP MASTER (it holds the primary VIP on its ``ha-`` device)."""
 
     name: str
     links: Mapping[str, Link] = field(default_factory=dict)
@@ -89,6 +90,8 @@ class Namespace:
     forwarding: bool = False
     nat: NatTable | None = None
     radvd: str | None = None
+    keepalived: str | None = None
+    ha_master: bool = False
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 - routers: ``ACTIVE`` once their namespace is built, ``ERROR`` when an action for them failed;
 - floating IPs: ``ACTIVE`` when their /32 and NAT elements are in place, ``DOWN`` once disassociated (removed
   from the router), ``ERROR`` when applying failed;
+- HA routers' replicas (``ha_states``): ``active`` on the VRRP MASTER, else ``standby`` (l3-ha's ``ha_state``);
 - ports: router and DHCP ports ``ACTIVE`` once wired; instance ports ``ACTIVE`` when a device with their
   iface-id sits on the right bridge with the right tag and — with port security — their filter is installed
   and current, ``DOWN`` when unplugged (or administratively down), ``ERROR`` when they cannot be filtered.
@@ -16,9 +17,10 @@ from floatnet.agent.actions import Ref
 from floatnet.agent.desired import DesiredState
 from floatnet.agent.plan_security import filtered
 from floatnet.agent.state import Observed
+from floatnet.linux import names
 
 ACTIVE, DOWN, ERROR = "ACTIVE", "DOWN", "ERROR"
-KINDS = {"port": "ports", "floatingip": "floatingips", "router": "routers"}
+KINDS = {"port": "ports", "floatingip": "floatingips", "router": "routers", "ha_state": "ha_states"}
 Statuses = dict[str, dict[str, str]]
 
 
@@ -30,12 +32,16 @@ def compute(
     desired: DesiredState, observed: Observed, errors: Mapping[Ref, str], gone_fips: Iterable[str] = ()
 ) -> Statuses:
     """Statuses of every router, floating IP and port in ``desired`` (plus DOWN for ``gone_fips``)."""
-    out: Statuses = {"ports": {}, "floatingips": {}, "routers": {}}
+    out: Statuses = {"ports": {}, "floatingips": {}, "routers": {}, "ha_states": {}}
     for router in desired.routers.values():
         if not router.admin_state_up:
             continue
         _put(out, errors, "router", router.id, ACTIVE)
+        if router.ha is not None:
+            nsobs = observed.namespaces.get(names.router_ns(router.id))
+            out["ha_states"][router.id] = "active" if nsobs is not None and nsobs.ha_master else "standby"
         ports = [i.port_id for i in router.interfaces] + ([router.gateway.port_id] if router.gateway else [])
+        ports += [router.ha.port.port_id] if router.ha else []
         for port_id in ports:
             _put(out, errors, "port", port_id, ACTIVE)
         for fip in router.floatingips.values():

@@ -28,6 +28,7 @@ from floatnet.core.agent_protocol.hosts import HostService
 from floatnet.core.context import RequestContext
 from floatnet.core.errors import HTTPBadRequest
 from floatnet.core.numbers import BIGINT_MAX, bounded_int
+from floatnet.core.resources import router_ha_replicas
 
 MAX_TIMEOUT = 60.0
 DEFAULT_TIMEOUT = 30.0
@@ -55,10 +56,14 @@ def _number(request: Request, name: str, default: float, low: float, high: float
 
 
 async def report(request: Request) -> Response:
+    """An agent's report; then the HA routers short of replicas get them on the agents now alive (l3-ha's
+    auto-scheduling: a transaction of its own, idempotent, so a failure there never loses the heartbeat)."""
     ctx = _admin(request, "report_agent")
     body = await http.read_envelope(request, "agent")
-    service = AgentService(http.core_of(request))
-    return http.respond({"agent": await http.run_sync(service.report, ctx, body)})
+    core = http.core_of(request)
+    agent = await http.run_sync(AgentService(core).report, ctx, body)
+    await http.run_sync(router_ha_replicas.settle, core)
+    return http.respond({"agent": agent})
 
 
 async def state(request: Request) -> Response:
@@ -130,7 +135,8 @@ def _batch(batch: feed.Batch) -> Response:
 async def report_status(request: Request) -> Response:
     ctx, raw = http.context_of(request), await request.body()
     service = HostService(http.core_of(request))
-    counts = await http.run_sync(service.report_status, ctx, partial(http.body_json, raw))
+    host = request.path_params["host"]
+    counts = await http.run_sync(service.report_status, ctx, host, partial(http.body_json, raw))
     return http.respond({"changed": counts})
 
 

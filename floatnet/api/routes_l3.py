@@ -38,6 +38,7 @@ for _alias, _name, _description in (
         "Edit extra routes of a router on server side by atomically adding/removing extra routes",
     ),
     ("router_availability_zone", "Router Availability Zone", "Availability zone support for router."),
+    ("l3-ha", "HA Router extension", "Adds HA capability to routers."),
     ("fip-port-details", "Floating IP Port Details Extension", "Add port_details attribute to Floating IP."),
     ("floatingip-pools", "Floating IP Pools Extension", "Provides a floating IP pools API."),
 ):

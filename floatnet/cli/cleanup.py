@@ -10,11 +10,12 @@ floatnet owns, found from its state dir, never by a name pattern alone:
   plus ``qdhcp-<network>`` of each dnsmasq directory), after killing what runs inside by PID; their devices
   and nft tables (the NAT table ``floatnet``) go with them;
 * on a shared Open vSwitch (system or ``[ovs] ovsdb_connection``): the OVS ports named after the devices in
-  those namespaces (``qr-``, ``qg-``, ``tap`` of the agent's routers and DHCP servers), and the security-group
+  those namespaces (``qr-``, ``qg-``, ``ha-``, ``tap`` of the agent's routers and DHCP servers), and the security-group
   tables ``floatnet_sg`` in the namespace OVS runs in; bridges stay (they may carry the host's uplinks);
 * floatnet's own OVS daemons (``<state_dir>/ovs``, by their pidfiles), with their bridges, ports and private
   namespace;
-* the agent's records of all this, so a new agent starts from nothing.
+* the agent's records of all this (and the keepalived files of HA routers, whose processes went with their
+  namespaces), so a new agent starts from nothing.
 
 It refuses while the agent still runs from the state dir (it would rebuild everything): ``floatnet down
 --purge`` stops server and agent first, then cleans up. ``--dry-run`` lists and changes nothing.
@@ -132,7 +133,7 @@ def _ovs(cfg: fn_config.Config, state_dir: Path, namespaces: list[str], ovs_netn
 
 
 def _records(state_dir: Path) -> list[Item]:
-    paths = [p for p in (state_dir / "agent", state_dir / "dhcp") if p.exists()]
+    paths = [p for p in (state_dir / "agent", state_dir / "dhcp", state_dir / "keepalived") if p.exists()]
     return [Item(f"the agent's records in {path}", functools.partial(shutil.rmtree, path)) for path in paths]
 
 

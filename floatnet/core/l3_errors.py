@@ -7,7 +7,7 @@ conflicts come from :mod:`floatnet.core.errors`.
 
 from __future__ import annotations
 
-from floatnet.core.errors import BadRequest, InUse, NeutronError, NotFound
+from floatnet.core.errors import BadRequest, Conflict, InUse, NeutronError, NotFound
 
 
 class RouterNotFound(NotFound):
@@ -93,3 +93,10 @@ __all__ = [
     "RouterInterfaceNotFoundForSubnet",
     "RouterNotFound",
 ]
+
+
+class NoVRIDAvailable(Conflict):
+    message_template = (
+        "No more Virtual Router Identifier (VRID) available when creating router %(router_id)s. "
+        "The limit of number of HA Routers per project is 254."
+    )

@@ -156,6 +156,8 @@ class Router(StandardAttrs, Base):
     enable_snat: Mapped[bool] = mapped_column(Boolean, default=True)
     gw_port_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("ports.id"), nullable=True)
     availability_zone_hints: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    ha: Mapped[bool] = mapped_column(Boolean, default=False, index=True)  # l3-ha: keepalived replicas on several agents
+    ha_vr_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # its VRRP id on its project's HA network
 
 
 class ExtraDhcpOpt(Base):
@@ -397,6 +399,39 @@ class NetworkDhcpAgentBinding(Base):
     agent_id: Mapped[str | None] = mapped_column(
         String(36), ForeignKey("agents.id", ondelete="CASCADE"), nullable=True, index=True
     )
+
+
+class HARouterNetwork(Base):
+    """The HA network of a project (l3-ha): the VRRP link between the replicas of its HA routers."""
+
+    __tablename__ = "ha_router_networks"
+    project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    network_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("networks.id", ondelete="CASCADE"), unique=True, nullable=False
+    )
+
+
+class HARouterVRIdAllocation(Base):
+    """A VRRP virtual router id (1..254) taken on an HA network: one per HA router of the project."""
+
+    __tablename__ = "ha_router_vrid_allocations"
+    network_id: Mapped[str] = mapped_column(String(36), ForeignKey("networks.id", ondelete="CASCADE"), primary_key=True)
+    vr_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+
+
+class HARouterAgentPortBinding(Base):
+    """One replica of an HA router: its HA port, the L3 agent running it (NULL once that agent's row is
+    deleted: the replica is placed again) and the VRRP state the agent last reported."""
+
+    __tablename__ = "ha_router_agent_port_bindings"
+    port_id: Mapped[str] = mapped_column(String(36), ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True)
+    router_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("routers.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    l3_agent_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("agents.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    state: Mapped[str] = mapped_column(String(16), default="standby", server_default="standby")
 
 
 class Quota(Base):

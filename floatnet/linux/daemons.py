@@ -1,14 +1,17 @@
 """Starting and stopping the per-namespace daemons floatnet runs for its networks and routers (dnsmasq in
-``qdhcp-``, radvd in ``qrouter-``).
+``qdhcp-``, radvd and keepalived in ``qrouter-``).
 
-Both daemonize and write a pidfile; both outlive an agent restart on purpose, so a PID is only ever trusted
+All daemonize and write a pidfile; all outlive an agent restart on purpose, so a PID is only ever trusted
 after :func:`floatnet.linux.ovs_daemon.pid_alive` found our pidfile in its command line (a reused PID is
-someone else's process). One start, one stop and one file removal serve both, so they cannot drift apart.
+someone else's process). One start, one stop and one file removal serve them all, so they cannot drift apart;
+the per-router ones (radvd, keepalived) share :class:`RouterDaemon` too: one configuration file per router,
+written atomically, re-read on SIGHUP.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -18,6 +21,20 @@ from pathlib import Path
 from floatnet.linux import netns as _netns
 from floatnet.linux.errors import KernelError
 from floatnet.linux.ovs_daemon import pid_alive
+
+
+def write_atomically(path: Path, content: str) -> bool:
+    """Write ``content`` via temp file + rename (no reader sees half a file); False if it was already so."""
+    try:
+        if path.read_text() == content:
+            return False
+    except FileNotFoundError:
+        pass
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(content)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+    return True
 
 
 def start(
@@ -62,3 +79,87 @@ def remove_files(directory: Path) -> None:
         for f in directory.iterdir():
             f.unlink(missing_ok=True)
         directory.rmdir()
+
+
+def in_netns(pid: int, netns: str) -> bool:
+    """Whether process ``pid`` runs in the namespace now named ``netns`` (compared by inode)."""
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino == _netns.inode(netns)
+    except (OSError, KernelError):
+        return False
+
+
+class RouterDaemon:
+    """The processes of one per-router daemon (``name``) of one agent: each router's files (``config_name``,
+    ``pid``, logs) live in ``state_dir/<router_id>/``. Subclasses give the command line (:meth:`argv`)."""
+
+    name = ""
+    config_name = ""
+
+    def __init__(self, state_dir: str | os.PathLike[str]) -> None:
+        self.state_dir = Path(state_dir).resolve()
+
+    def argv(self, directory: Path) -> list[str]:
+        """The command that starts the daemon on ``directory``'s configuration, writing ``directory/pid``."""
+        raise NotImplementedError
+
+    def dir(self, router_id: str) -> Path:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", router_id) or router_id in (".", ".."):
+            raise KernelError(self.name, repr(router_id), "invalid router id")
+        return self.state_dir / router_id
+
+    def pid(self, router_id: str) -> int | None:
+        """The PID of this router's daemon if it runs (checked against its command line), else None."""
+        pidfile = self.dir(router_id) / "pid"
+        try:
+            pid = int(pidfile.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if pid_alive(pid, str(pidfile)) else None
+
+    def running(self) -> dict[str, int]:
+        """``{router_id: pid}`` of the daemons this agent started that still run."""
+        if not self.state_dir.is_dir():
+            return {}
+        found = ((entry.name, self.pid(entry.name)) for entry in sorted(self.state_dir.iterdir()) if entry.is_dir())
+        return {router_id: pid for router_id, pid in found if pid is not None}
+
+    def running_config(self, router_id: str, netns: str) -> str | None:
+        """The configuration the router's daemon runs in ``netns``; None when none runs there (one left in a
+        deleted namespace of the same name serves nothing)."""
+        pid = self.pid(router_id)
+        if pid is None or not in_netns(pid, netns):
+            return None
+        try:
+            return (self.dir(router_id) / self.config_name).read_text()
+        except OSError:
+            return ""
+
+    def ensure(self, router_id: str, netns: str, config: str) -> str:
+        """Make the router's daemon run ``config``; returns started | reloaded | unchanged."""
+        d = self.dir(router_id)
+        d.mkdir(parents=True, exist_ok=True)
+        changed = write_atomically(d / self.config_name, config)
+        pid = self.pid(router_id)
+        if pid is not None and in_netns(pid, netns):
+            if not changed:
+                return "unchanged"
+            os.kill(pid, signal.SIGHUP)
+            return "reloaded"
+        if pid is not None:  # left behind in a deleted namespace of the same name
+            self.terminate(router_id, pid)
+        (d / "pid").unlink(missing_ok=True)
+        start(netns, self.argv(d), f"start {self.name}", router_id, lambda: self.pid(router_id))
+        return "started"
+
+    def terminate(self, router_id: str, pid: int) -> None:
+        terminate(pid, str(self.dir(router_id) / "pid"))
+
+    def stop(self, router_id: str) -> bool:
+        """Stop the router's daemon (by its checked PID) and remove its files; True if one was running."""
+        d = self.dir(router_id)
+        pid = self.pid(router_id)
+        if pid is not None:
+            self.terminate(router_id, pid)
+        remove_files(d)
+        return pid is not None

@@ -226,20 +226,6 @@ def _has_port_tags(hosts_file: Path) -> bool:
         return False
 
 
-def write_atomically(path: Path, content: str) -> bool:
-    """Write ``content`` via temp file + rename (no reader sees half a file); False if it was already so."""
-    try:
-        if path.read_text() == content:
-            return False
-    except FileNotFoundError:
-        pass
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(content)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-    return True
-
-
 class Dnsmasq:
     """The dnsmasq processes of one agent; each network's files live in ``state_dir/<network_id>/``.
 
@@ -317,7 +303,7 @@ class Dnsmasq:
         d.mkdir(parents=True, exist_ok=True)
         os.chmod(d, 0o755)
         tagged = _has_port_tags(d / "host")
-        changed = [write_atomically(d / name, text) for name, text in render_files(spec).items()]
+        changed = [daemons.write_atomically(d / name, text) for name, text in render_files(spec).items()]
         tagged = tagged or _has_port_tags(d / "host")
         argv = self.argv(spec)
         pid = self.pid(spec.network_id)

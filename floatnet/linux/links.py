@@ -195,14 +195,15 @@ def _norm_iface(cidr: str) -> str:
         raise KernelError("address", repr(cidr), exc) from exc
 
 
-def get_addresses(netns: str | None, ifname: str) -> set[str]:
-    """The device's addresses as ``ip/len`` (IPv6 link-local addresses left out)."""
+def get_addresses(netns: str | None, ifname: str, ipv4_link_local: bool = False) -> set[str]:
+    """The device's addresses as ``ip/len`` (link-local addresses left out; IPv4 ones kept with
+    ``ipv4_link_local``: an HA device's)."""
 
     def body(ipr: IPRoute) -> set[str]:
         idx = _index(ipr, ifname)
         if idx is None:
             raise NetlinkError(19, f"no device {ifname}")
-        return rtdump.interface_addresses(idx)  # raw dump: pyroute2 takes ~1.4 s for 10,000 addresses
+        return rtdump.interface_addresses(idx, ipv4_link_local)  # raw dump: pyroute2 takes ~1.4 s for 10,000 addresses
 
     try:
         return _ipr_call(netns, "get addresses", ifname, body)

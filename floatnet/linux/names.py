@@ -14,7 +14,8 @@ OWNED_NS_PREFIXES: tuple[str, ...] = (ROUTER_NS_PREFIX, DHCP_NS_PREFIX)
 QR_PREFIX = "qr-"
 QG_PREFIX = "qg-"
 TAP_PREFIX = "tap"
-OWNED_DEV_PREFIXES: tuple[str, ...] = (QR_PREFIX, QG_PREFIX, TAP_PREFIX)
+HA_PREFIX = "ha-"
+OWNED_DEV_PREFIXES: tuple[str, ...] = (QR_PREFIX, QG_PREFIX, TAP_PREFIX, HA_PREFIX)
 
 IFNAME_MAX = 15
 PORT_ID_CHARS = 11
@@ -38,6 +39,11 @@ def qr_dev(port_id: str) -> str:
 def qg_dev(port_id: str) -> str:
     """A router's gateway (external) interface: ``qg-`` + 11 characters of the port id."""
     return QG_PREFIX + port_id[:PORT_ID_CHARS]
+
+
+def ha_dev(port_id: str) -> str:
+    """An HA router replica's device on its project's HA network (VRRP): ``ha-`` + 11 characters of the port id."""
+    return HA_PREFIX + port_id[:PORT_ID_CHARS]
 
 
 def tap_dev(port_id: str) -> str:

@@ -14,17 +14,10 @@ is the radvd started for that router (a PID can be reused).
 
 from __future__ import annotations
 
-import os
-import re
-import signal
 from dataclasses import dataclass
 from pathlib import Path
 
 from floatnet.linux import daemons
-from floatnet.linux import netns as _netns
-from floatnet.linux.dnsmasq import write_atomically
-from floatnet.linux.errors import KernelError
-from floatnet.linux.ovs_daemon import pid_alive
 
 IPV6_MIN_MTU = 1280  # a smaller link MTU is not advertised (RFC 8200; Neutron's template does the same)
 MIN_INTERVAL, MAX_INTERVAL = 3, 10  # seconds between unsolicited advertisements (solicited ones come at once)
@@ -73,83 +66,12 @@ def render(interfaces: tuple[RaInterface, ...]) -> str:
     return "".join(f"{b}\n" for b in blocks)
 
 
-def _in_netns(pid: int, netns: str) -> bool:
-    """Whether process ``pid`` runs in the namespace now named ``netns`` (compared by inode)."""
-    try:
-        return os.stat(f"/proc/{pid}/ns/net").st_ino == _netns.inode(netns)
-    except (OSError, KernelError):
-        return False
-
-
-class Radvd:
+class Radvd(daemons.RouterDaemon):
     """The radvd processes of one agent; each router's files live in ``state_dir/<router_id>/``."""
 
-    def __init__(self, state_dir: str | os.PathLike[str]) -> None:
-        self.state_dir = Path(state_dir).resolve()
+    name, config_name = "radvd", "radvd.conf"
 
-    def _dir(self, router_id: str) -> Path:
-        if not re.fullmatch(r"[A-Za-z0-9_.-]+", router_id) or router_id in (".", ".."):
-            raise KernelError("radvd", repr(router_id), "invalid router id")
-        return self.state_dir / router_id
-
-    def pid(self, router_id: str) -> int | None:
-        """The PID of this router's radvd if it runs (checked against its command line), else None."""
-        pidfile = self._dir(router_id) / "pid"
-        try:
-            pid = int(pidfile.read_text().strip())
-        except (OSError, ValueError):
-            return None
-        return pid if pid_alive(pid, str(pidfile)) else None
-
-    def running(self) -> dict[str, int]:
-        """``{router_id: pid}`` of the radvd processes this agent started that still run."""
-        if not self.state_dir.is_dir():
-            return {}
-        found = ((entry.name, self.pid(entry.name)) for entry in sorted(self.state_dir.iterdir()) if entry.is_dir())
-        return {router_id: pid for router_id, pid in found if pid is not None}
-
-    def running_config(self, router_id: str, netns: str) -> str | None:
-        """The configuration the router's radvd advertises in ``netns``; None when none runs there (one left in
-        a deleted namespace of the same name advertises on nothing)."""
-        pid = self.pid(router_id)
-        if pid is None or not _in_netns(pid, netns):
-            return None
-        try:
-            return (self._dir(router_id) / "radvd.conf").read_text()
-        except OSError:
-            return ""
-
-    def ensure(self, router_id: str, netns: str, config: str) -> str:
-        """Make the router's radvd advertise ``config``; returns started | reloaded | unchanged."""
-        d = self._dir(router_id)
-        d.mkdir(parents=True, exist_ok=True)
-        changed = write_atomically(d / "radvd.conf", config)
-        pid = self.pid(router_id)
-        if pid is not None and _in_netns(pid, netns):
-            if not changed:
-                return "unchanged"
-            os.kill(pid, signal.SIGHUP)
-            return "reloaded"
-        if pid is not None:  # left behind in a deleted namespace of the same name
-            self._terminate(router_id, pid)
-        self._start(router_id, netns)
-        return "started"
-
-    def _start(self, router_id: str, netns: str) -> int:
-        """Run radvd in the namespace; it daemonizes once its configuration was read."""
-        d = self._dir(router_id)
-        (d / "pid").unlink(missing_ok=True)
-        argv = ["radvd", "-C", str(d / "radvd.conf"), "-p", str(d / "pid"), "-m", "logfile", "-l", str(d / "log")]
-        return daemons.start(netns, argv, "start radvd", router_id, lambda: self.pid(router_id))
-
-    def _terminate(self, router_id: str, pid: int) -> None:
-        daemons.terminate(pid, str(self._dir(router_id) / "pid"))
-
-    def stop(self, router_id: str) -> bool:
-        """Stop the router's radvd (by its checked PID) and remove its files; True if one was running."""
-        d = self._dir(router_id)
-        pid = self.pid(router_id)
-        if pid is not None:
-            self._terminate(router_id, pid)
-        daemons.remove_files(d)
-        return pid is not None
+    def argv(self, directory: Path) -> list[str]:
+        """radvd daemonizes once its configuration was read."""
+        return ["radvd", "-C", str(directory / self.config_name), "-p", str(directory / "pid"), "-m", "logfile",
+                "-l", str(directory / "log")]  # fmt: skip

@@ -74,8 +74,9 @@ def _messages(request_type: int, header: bytes, reply_type: int) -> Iterator[mem
                 return
 
 
-def interface_addresses(index: int) -> set[str]:
-    """``ip/len`` of device ``index``'s addresses (IFA_LOCAL, else IFA_ADDRESS), link-local ones left out."""
+def interface_addresses(index: int, ipv4_link_local: bool = False) -> set[str]:
+    """``ip/len`` of device ``index``'s addresses (IFA_LOCAL, else IFA_ADDRESS), link-local ones left out — but
+    for IPv4 ones with ``ipv4_link_local`` (an HA router's VRRP addresses live in 169.254.0.0/16)."""
     out = set()
     header = _IFADDRMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
     for msg in _messages(RTM_GETADDR, header, RTM_NEWADDR):
@@ -86,7 +87,7 @@ def interface_addresses(index: int) -> set[str]:
         raw = found.get(IFA_LOCAL) or found.get(IFA_ADDRESS)
         if raw is None:
             continue
-        if family == socket.AF_INET and raw[:2] != b"\xa9\xfe":  # not 169.254.0.0/16
+        if family == socket.AF_INET and (ipv4_link_local or raw[:2] != b"\xa9\xfe"):  # not 169.254.0.0/16
             out.add(f"{socket.inet_ntoa(raw)}/{prefixlen}")
         elif family == socket.AF_INET6 and not ipaddress.IPv6Address(raw).is_link_local:
             out.add(f"{ipaddress.IPv6Address(raw)}/{prefixlen}")

@@ -48,8 +48,7 @@ def test_openstacksdk_extra_routes_and_attributes(sdk: Any) -> None:
     bad = {"router": {"routes": [{"destination": "192.0.2.0/24", "nexthop": "172.16.9.9"}]}}
     with pytest.raises(exceptions.BadRequestException, match="not connected"):
         sdk.network.add_extra_routes_to_router(router, body=bad)
-    with pytest.raises(exceptions.BadRequestException):
-        sdk.network.create_router(name="sdk-ha", is_ha=True)
+    assert sdk.network.create_router(name="sdk-ha", is_ha=True).is_ha is True  # l3-ha (issue 15)
     with pytest.raises(exceptions.NotFoundException, match="AvailabilityZone"):
         sdk.network.create_router(name="sdk-az", availability_zone_hints=["elsewhere"])
     hinted = sdk.network.create_router(name="sdk-az", availability_zone_hints=["nova"])

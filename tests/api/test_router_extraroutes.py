@@ -133,15 +133,18 @@ def test_extension_attributes_have_neutrons_defaults(world: World) -> None:
 
 
 def extension_refusals(world: World) -> None:
-    """``ha``/``distributed`` true, flavors and unknown zones are refused as Neutron refuses them."""
+    """``ha`` from non-admins, ``distributed`` true, flavors and unknown zones are refused as Neutron refuses
+    them (``ha: true`` itself is l3-ha: tests/api/test_router_ha.py)."""
     routers = "/v2.0/routers"
     for name in ("ha", "distributed"):
         refused = world.client.post(routers, json={"router": {name: True}}, headers=project("demo"))
         assert_error(refused, 403, "PolicyNotAuthorized", f"create_router:{name}")
-        assert_error(world.client.post(routers, json={"router": {name: True}}), 400, "BadRequest", "not available")
         assert_error(world.client.post(routers, json={"router": {name: "x"}}), 400, "HTTPBadRequest", name)
+    refused = world.client.post(routers, json={"router": {"distributed": True}})
+    assert_error(refused, 400, "BadRequest", "not available")
     router = ok(world.client.post(routers, json={"router": {"ha": False, "distributed": False}}), 201)["router"]
-    assert_error(world.client.put(f"{routers}/{router['id']}", json={"router": {"ha": True}}), 400, "BadRequest")
+    converted = world.client.put(f"{routers}/{router['id']}", json={"router": {"ha": True}})
+    assert_error(converted, 400, "BadRequest", "admin_state_up to False")  # l3-ha: only a router that is down
     flavor = "8fa2c2d4-7d3a-4b8e-9b59-0b7b7f6c1a11"
     assert_error(world.client.post(routers, json={"router": {"flavor_id": flavor}}), 404, "FlavorNotFound", flavor)
     assert_error(world.client.post(routers, json={"router": {"flavor_id": "x"}}), 400, "HTTPBadRequest", "flavor_id")
@@ -206,8 +209,8 @@ def test_gateway_on_an_external_network_without_subnet_live(live_world: World) -
 
 def test_extensions_list_extraroute_atomic(world: World) -> None:
     aliases = {ext["alias"] for ext in ok(world.client.get("/v2.0/extensions"))["extensions"]}
-    assert {"extraroute", "extraroute-atomic", "router_availability_zone"} <= aliases
-    assert not {"l3-ha", "dvr", "l3-flavors"} & aliases
+    assert {"extraroute", "extraroute-atomic", "router_availability_zone", "l3-ha"} <= aliases
+    assert not {"dvr", "l3-flavors"} & aliases
 
 
 def test_agent_gets_a_router_whose_gateway_has_no_address_as_one_without_gateway(world: World) -> None:

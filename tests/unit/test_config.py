@@ -59,6 +59,13 @@ def test_project_network_types_is_the_new_name(tmp_path: Path) -> None:
         ("[ml2]", "max_fixed_ips_per_port = x\n[ml2]", "[DEFAULT] max_fixed_ips_per_port = 'x'"),
         ("[ml2]", "[quotas]\nquota_router = -2\n[ml2]", "[quotas] quota_router = '-2'"),
         ("[ml2]", "[quotas]\nquota_floatingip = many\n[ml2]", "[quotas] quota_floatingip = 'many'"),
+        ("[ml2]", "l3_ha = sometimes\n[ml2]", "[DEFAULT] l3_ha = 'sometimes'"),
+        ("[ml2]", "max_l3_agents_per_router = -1\n[ml2]", "[DEFAULT] max_l3_agents_per_router = '-1'"),
+        ("[ml2]", "l3_ha_net_cidr = 169.254.192.1/18\n[ml2]", "[DEFAULT] l3_ha_net_cidr = '169.254.192.1/18'"),
+        ("[ml2]", "l3_ha_net_cidr = 169.254.192.0\n[ml2]", "l3_ha_net_cidr"),
+        ("[ml2]", "l3_ha_net_cidr = fd00::/64\n[ml2]", "l3_ha_net_cidr"),
+        ("[ml2]", "ha_vrrp_advert_int = 0\n[ml2]", "[DEFAULT] ha_vrrp_advert_int = '0'"),
+        ("[ml2]", "ha_vrrp_advert_int = 300\n[ml2]", "ha_vrrp_advert_int"),
     ],
 )
 def test_wrong_values_name_option_and_value(tmp_path: Path, old: str, new: str, named: str) -> None:
@@ -110,3 +117,14 @@ def test_agent_roles(tmp_path: Path) -> None:
         with pytest.raises(ConfigError) as info:
             load(write(tmp_path, SEED + f"[agent]\nroles = {wrong}\n"))
         assert "[agent] roles" in str(info.value) and why in str(info.value)
+
+
+def test_l3_ha_options_and_neutrons_defaults(tmp_path: Path) -> None:
+    config = load(write(tmp_path, SEED))
+    assert (config.l3_ha, config.max_l3_agents_per_router, config.l3_ha_net_cidr) == (False, 3, "169.254.192.0/18")
+    assert config.ha_vrrp_advert_int == 2
+    text = SEED.replace("[ml2]", "l3_ha = true\nmax_l3_agents_per_router = 0\nl3_ha_net_cidr = 169.254.0.0/24\n"
+                        "ha_vrrp_advert_int = 0.2\n[ml2]")  # fmt: skip
+    config = load(write(tmp_path, text))
+    assert (config.l3_ha, config.max_l3_agents_per_router, config.l3_ha_net_cidr) == (True, 0, "169.254.0.0/24")
+    assert config.ha_vrrp_advert_int == 0.2

@@ -15,10 +15,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from floatnet.config import Config
 from floatnet.core.access import policy
 from floatnet.core.agent_protocol import placement
-from floatnet.core.agent_protocol.scheduling import is_alive
+from floatnet.core.agent_protocol.scheduling import down_time, is_alive
 from floatnet.core.context import RequestContext
 from floatnet.core.errors import AgentNotFound, BadRequest, HTTPMethodNotAllowed, PolicyNotAuthorized
 from floatnet.core.listing import ListQuery, Page, apply
@@ -43,11 +42,6 @@ UPDATE_SPEC: dict[str, Attr] = {
     "admin_state_up": Attr(to_bool),
     "description": Attr(string(255)),
 }
-
-
-def down_time(config: Config) -> float:
-    """Seconds without a heartbeat after which an agent is dead (Neutron's ``agent_down_time``)."""
-    return 3 * config.report_interval
 
 
 def render(row: Any, dead_after: float) -> dict[str, Any]:

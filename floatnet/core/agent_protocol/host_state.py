@@ -214,8 +214,9 @@ def _routers(
     stmt = select(Router.id)
     if not filters.complete:
         stmt = stmt.where(Router.id.in_(filters.router_ids))
-    here = [rid for rid in session.scalars(stmt) if placement.host_for(ROUTER, rid) == host]
+    here = [rid for rid in session.scalars(stmt) if placement.runs_on(ROUTER, rid, host)]
     routers = router_slice.load(session, config, here, filters.floatingip_ids or None)
+    router_slice.attach_ha(session, config, routers, host)
     return routers, [rid for rid in filters.router_ids if rid not in set(here)]
 
 
@@ -228,7 +229,7 @@ def _router_networks(session: Session, placement: Candidates, host: str, network
         .join(Port, Port.id == RouterPort.port_id)
         .where(Port.network_id.in_(network_ids))
     )
-    return {network_id for router_id, network_id in rows if placement.host_for(ROUTER, router_id) == host}
+    return {network_id for router_id, network_id in rows if placement.runs_on(ROUTER, router_id, host)}
 
 
 def snapshot(session: Session, config: Config, host: str, filters: Filters, down_time: float) -> dict[str, Any]:

@@ -48,8 +48,9 @@ class HostService:
             self.core.db.run(feed.prune)
         return self.core.db.run(lambda s: feed.read_changes(s, host, after), write=False)
 
-    def report_status(self, ctx: RequestContext, body: Callable[[], Any]) -> dict[str, int]:
-        """Apply the statuses an agent reports; ``body()`` (the request's JSON) is read after the check."""
+    def report_status(self, ctx: RequestContext, host: str, body: Callable[[], Any]) -> dict[str, int]:
+        """Apply the statuses the agent on ``host`` reports; ``body()`` (the request's JSON) is read after the
+        check."""
         self.authorize(ctx, "update_host_status")
         reported = status.parse(body())
-        return self.core.db.run(lambda s: status.apply(s, reported))
+        return self.core.db.run(lambda s: status.apply(s, reported, host))

@@ -53,7 +53,7 @@ def settle(session: Session, config: Config, dead_after: float) -> int:
         stranded = _stranded(session, kind, agent_type, cutoff) if failover_on(config, kind) else []
         if not unbound and not stranded:
             continue
-        alive = _alive(session, agent_type, cutoff)
+        alive = alive_agents(session, agent_type, cutoff)
         if not alive:
             continue  # nothing to bind to: the computation's fallback keeps a restarting node whole
         model, column = BINDINGS[kind]
@@ -72,10 +72,13 @@ def settle(session: Session, config: Config, dead_after: float) -> int:
 
 
 def _unbound(session: Session, kind: str) -> list[str]:
-    """The placed resources of ``kind`` without a binding row: every router; networks with a DHCP subnet."""
+    """The placed resources of ``kind`` without a binding row: every router but HA ones; networks with a DHCP
+    subnet."""
     _model, column = BINDINGS[kind]
     resource = Router.id if kind == ROUTER else Subnet.network_id
     unbound = select(resource).where(~exists().where(column == resource))
+    if kind == ROUTER:
+        unbound = unbound.where(Router.ha.is_(False))  # HA routers are placed as replicas (router_ha_replicas)
     if kind == DHCP:
         unbound = unbound.where(Subnet.enable_dhcp.is_(True)).distinct()
     return sorted(session.scalars(unbound))
@@ -89,7 +92,7 @@ def _stranded(session: Session, kind: str, agent_type: str, cutoff: datetime) ->
     return list(session.scalars(stmt))
 
 
-def _alive(session: Session, agent_type: str, cutoff: datetime) -> dict[str, str]:
+def alive_agents(session: Session, agent_type: str, cutoff: datetime) -> dict[str, str]:
     """Host -> agent id of the enabled agents of ``agent_type`` that reported since ``cutoff``."""
     rows = session.execute(
         select(Agent.host, Agent.id).where(

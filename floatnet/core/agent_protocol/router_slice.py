@@ -18,8 +18,11 @@ from sqlalchemy.orm import Session
 
 from floatnet.config import Config
 from floatnet.core.agent_protocol import tunnel_peers
+from floatnet.core.agent_protocol.scheduling import L3_AGENT
 from floatnet.db.models import (
+    Agent,
     FloatingIP,
+    HARouterAgentPortBinding,
     IPAllocation,
     Network,
     Port,
@@ -75,8 +78,11 @@ def _router_port(config: Config, row: Any) -> dict[str, Any]:
         "network_type": row.network_type,
         "segmentation_id": row.segmentation_id,
         "mtu": row.mtu,
-        **({"ipv6_ra_mode": row.ipv6_ra_mode, "ipv6_address_mode": row.ipv6_address_mode} if ":" in row.ip_address
-           else {}),
+        **(
+            {"ipv6_ra_mode": row.ipv6_ra_mode, "ipv6_address_mode": row.ipv6_address_mode}
+            if ":" in row.ip_address
+            else {}
+        ),
     }
 
 
@@ -187,3 +193,48 @@ def load(
         }
         for r in routers
     ]
+
+
+def attach_ha(session: Session, config: Config, routers: list[dict[str, Any]], host: str) -> None:
+    """Give each router its ``ha`` section for ``host`` (one indexed query): for an HA router with a replica
+    there, its VRRP id and that replica's HA port (address on the HA subnet, L2 wiring of the HA network);
+    ``null`` for any other router (an HA router without a replica here is not on this host's list)."""
+    ids = [router["id"] for router in routers]
+    rows = (
+        session.execute(
+            select(
+                HARouterAgentPortBinding.router_id,
+                Router.ha_vr_id,
+                Port.id.label("port_id"),
+                Port.mac_address,
+                IPAllocation.ip_address,
+                IPAllocation.subnet_id,
+                Subnet.cidr,
+                Subnet.gateway_ip,
+                Subnet.ipv6_ra_mode,
+                Subnet.ipv6_address_mode,
+                Network.id.label("network_id"),
+                Network.network_type,
+                Network.physical_network,
+                Network.segmentation_id,
+                Network.mtu,
+            )  # fmt: skip
+            .join(Router, Router.id == HARouterAgentPortBinding.router_id)
+            .join(Agent, Agent.id == HARouterAgentPortBinding.l3_agent_id)
+            .join(Port, Port.id == HARouterAgentPortBinding.port_id)
+            .join(IPAllocation, IPAllocation.port_id == Port.id)
+            .join(Subnet, Subnet.id == IPAllocation.subnet_id)
+            .join(Network, Network.id == Port.network_id)
+            .where(
+                HARouterAgentPortBinding.router_id.in_(ids),
+                Router.ha.is_(True),
+                Agent.host == host,
+                Agent.agent_type == L3_AGENT,
+            )  # fmt: skip
+        ).all()
+        if ids
+        else []
+    )
+    found = {row.router_id: {"vr_id": row.ha_vr_id, "port": _router_port(config, row)} for row in rows}
+    for router in routers:
+        router["ha"] = found.get(router["id"])

@@ -13,6 +13,8 @@ where no agent of the type ever registered is every registered host a candidate,
 all the host asking is (a lone agent that has not registered yet). So a host without the role (``[agent]
 roles``: a compute node registers no ``L3 agent`` row) never runs a router once a network node registered, even
 while that network node is down.
+An HA router runs on the hosts of its replicas instead (:meth:`Candidates.runs_on`; placed by
+``floatnet.core.resources.router_ha_replicas``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from floatnet.db.models import Agent, NetworkDhcpAgentBinding, RouterL3AgentBinding, Subnet, utcnow
+from floatnet.config import Config
+from floatnet.db.models import (
+    Agent,
+    HARouterAgentPortBinding,
+    NetworkDhcpAgentBinding,
+    Router,
+    RouterL3AgentBinding,
+    Subnet,
+    utcnow,
+)
 
 L3_AGENT = "L3 agent"
 DHCP_AGENT = "DHCP agent"
@@ -38,6 +49,11 @@ BINDINGS: dict[str, tuple[Any, Any]] = {
     ROUTER: (RouterL3AgentBinding, RouterL3AgentBinding.router_id),
     DHCP: (NetworkDhcpAgentBinding, NetworkDhcpAgentBinding.network_id),
 }
+
+
+def down_time(config: Config) -> float:
+    """Seconds without a heartbeat after which an agent is dead (Neutron's ``agent_down_time``)."""
+    return 3 * config.report_interval
 
 
 def is_alive(heartbeat: datetime | None, down_time: float, now: datetime | None = None) -> bool:
@@ -64,12 +80,28 @@ class Candidates:
     routers: list[str]
     dhcp: list[str]
     bound: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    replicas: dict[str, frozenset[str]] = field(default_factory=dict)  # HA router -> the hosts of its replicas
 
     def host_for(self, kind: str, resource_id: str) -> str | None:
         """The one function deciding placement: the host running router/DHCP ``resource_id``."""
         if (kind, resource_id) in self.bound:
             return self.bound[kind, resource_id]
         return choose(resource_id, self.routers if kind == ROUTER else self.dhcp)
+
+    def hosts_of(self, kind: str, resource_id: str) -> list[str]:
+        """Every host running router/DHCP ``resource_id``: an HA router's replicas (sorted), else the one of
+        :meth:`host_for` (none when it is on no host)."""
+        if kind == ROUTER and resource_id in self.replicas:
+            return sorted(self.replicas[resource_id])
+        host = self.host_for(kind, resource_id)
+        return [] if host is None else [host]
+
+    def runs_on(self, kind: str, resource_id: str, host: str) -> bool:
+        """Whether ``host`` runs router/DHCP ``resource_id``: one of an HA router's replicas, else
+        :meth:`host_for`."""
+        if kind == ROUTER and resource_id in self.replicas:
+            return host in self.replicas[resource_id]
+        return self.host_for(kind, resource_id) == host
 
 
 def dhcp_networks(session: Session) -> set[str]:
@@ -105,4 +137,18 @@ def candidates(session: Session, down_time: float, asking_host: str, with_bindin
         return sorted(alive or registered or every)
 
     bound = bindings(session) if with_bindings else {}
-    return Candidates(routers=alive_of(ROUTER), dhcp=alive_of(DHCP), bound=bound)
+    return Candidates(routers=alive_of(ROUTER), dhcp=alive_of(DHCP), bound=bound, replicas=ha_replicas(session))
+
+
+def ha_replicas(session: Session) -> dict[str, frozenset[str]]:
+    """Every HA router with the hosts of its replicas' agents (one query on the ``routers.ha`` index)."""
+    rows = session.execute(
+        select(Router.id, Agent.host)
+        .where(Router.ha.is_(True))
+        .outerjoin(HARouterAgentPortBinding, HARouterAgentPortBinding.router_id == Router.id)
+        .outerjoin(Agent, Agent.id == HARouterAgentPortBinding.l3_agent_id)
+    )
+    found: dict[str, set[str]] = {}
+    for router_id, host in rows:
+        found.setdefault(router_id, set()).update([host] if host else [])
+    return {router_id: frozenset(hosts) for router_id, hosts in found.items()}

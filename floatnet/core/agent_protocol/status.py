@@ -1,4 +1,5 @@
-"""Status reported back by agents: ports, floating IPs and routers become ACTIVE, DOWN or ERROR.
+"""Status reported back by agents: ports, floating IPs and routers become ACTIVE, DOWN or ERROR; the replicas
+of HA routers on the reporting host are ``active`` or ``standby`` (``ha_states``: VRRP, l3-ha's ``ha_state``).
 
 Only a status that actually changes is written, and it is logged as a change with ``op: "status"`` (agents
 ignore those rows, other watchers may not). A status change does not bump ``revision_number``: it is the
@@ -15,10 +16,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from floatnet.core.agent_protocol import changes
+from floatnet.core.agent_protocol.scheduling import L3_AGENT
 from floatnet.core.errors import HTTPBadRequest
-from floatnet.db.models import FloatingIP, Port, Router
+from floatnet.db.models import Agent, FloatingIP, HARouterAgentPortBinding, Port, Router
 
 STATUSES = ("ACTIVE", "DOWN", "ERROR")
+HA_STATES, HA_KEY = ("active", "standby"), "ha_states"
 KINDS: dict[str, tuple[str, Any]] = {
     "ports": ("port", Port),
     "floatingips": ("floatingip", FloatingIP),
@@ -27,19 +30,21 @@ KINDS: dict[str, tuple[str, Any]] = {
 
 
 def parse(body: Any) -> dict[str, dict[str, str]]:
-    """Validate a status body: ``{"ports"|"floatingips"|"routers": {id: status}}`` (400 otherwise)."""
+    """Validate a status body: ``{"ports"|"floatingips"|"routers": {id: status}, "ha_states": {router id:
+    active|standby}}`` (400 otherwise)."""
     if not isinstance(body, dict):
         raise HTTPBadRequest(msg="status body must be an object")
-    unknown = sorted(set(body) - set(KINDS))
+    unknown = sorted(set(body) - set(KINDS) - {HA_KEY})
     if unknown:
         raise HTTPBadRequest(msg=f"Unrecognized attribute(s) '{', '.join(unknown)}'")
     result: dict[str, dict[str, str]] = {}
     for key, statuses in body.items():
         if not isinstance(statuses, dict):
             raise HTTPBadRequest(msg=f"'{key}' must map ids to a status")
+        allowed = HA_STATES if key == HA_KEY else STATUSES
         for resource_id, value in statuses.items():
-            if value not in STATUSES:
-                raise HTTPBadRequest(msg=f"Invalid status '{value}' for {resource_id}: expected one of {STATUSES}")
+            if value not in allowed:
+                raise HTTPBadRequest(msg=f"Invalid status '{value}' for {resource_id}: expected one of {allowed}")
         result[key] = {str(k): str(v) for k, v in statuses.items()}
     return result
 
@@ -59,10 +64,14 @@ SCOPE_COLUMNS: dict[str, list[Any]] = {
 }
 
 
-def apply(session: Session, reported: dict[str, dict[str, str]]) -> dict[str, int]:
-    """Write the statuses that changed; returns how many of each kind changed."""
+def apply(session: Session, reported: dict[str, dict[str, str]], host: str) -> dict[str, int]:
+    """Write the statuses that changed (``host``: the reporting agent's, whose HA replicas ``ha_states`` are);
+    returns how many of each kind changed."""
     counts: dict[str, int] = {}
     for key, statuses in reported.items():
+        if key == HA_KEY:
+            counts[key] = ha_states(session, host, statuses)
+            continue
         kind, model = KINDS[key]
         if not statuses:
             counts[key] = 0
@@ -78,3 +87,22 @@ def apply(session: Session, reported: dict[str, dict[str, str]]) -> dict[str, in
             changes.record(session, kind, row.id, "status", scope.get("router_id"), scope.get("network_id"))
         counts[key] = len(changed)
     return counts
+
+
+def ha_states(session: Session, host: str, states: dict[str, str]) -> int:
+    """Store the VRRP states the L3 agent on ``host`` reports for its replicas (router id -> active/standby);
+    routers without a replica there are ignored. Read back by ``GET /routers/{id}/l3-agents`` (no change-log
+    row: no agent acts on another's VRRP state). How many changed."""
+    if not states:
+        return 0
+    rows = session.scalars(
+        select(HARouterAgentPortBinding)
+        .join(Agent, Agent.id == HARouterAgentPortBinding.l3_agent_id)
+        .where(Agent.host == host, Agent.agent_type == L3_AGENT, HARouterAgentPortBinding.router_id.in_(list(states)))
+    )
+    changed = 0
+    for binding in rows:
+        if binding.state != states[binding.router_id]:
+            binding.state = states[binding.router_id]
+            changed += 1
+    return changed

@@ -13,6 +13,9 @@ network's DHCP server, and manual (re)scheduling.
   that does not host it is ``RouterNotHostedByL3Agent`` / ``NetworkNotHostedByDhcpAgent`` (409). floatnet
   serves a network's DHCP from one host (one DHCP port), so a network hosted elsewhere is
   ``NetworkHostedByDHCPAgent`` (409) too, where Neutron would add a second DHCP agent: remove it first.
+* An HA router (l3-ha) runs on several agents, its replicas: ``l3-agents`` lists them with each one's
+  ``ha_state``; adding it to another agent adds a replica there (nothing if it has one), removing drops that
+  agent's replica (:mod:`floatnet.core.resources.router_ha_replicas`).
 * A network is hosted by a DHCP agent when it has a DHCP-enabled subnet, or when the operator bound it.
 """
 
@@ -31,6 +34,7 @@ from floatnet.core.context import RequestContext
 from floatnet.core.errors import AgentNotFound, HTTPBadRequest, NetworkNotFound, NotFound
 from floatnet.core.l3_errors import RouterNotFound
 from floatnet.core.listing import ListQuery
+from floatnet.core.resources import router_ha_replicas as replicas
 from floatnet.core.resources.networks import NetworkService
 from floatnet.core.resources.routers import RouterService
 from floatnet.core.scheduler_errors import (
@@ -115,7 +119,7 @@ class AgentSchedulerService:
         def work(session: Session) -> list[str]:
             agent = self._agent(session, ctx, kind, agent_id, "get")
             placement = _placement(session, self.core)
-            return [rid for rid in _scheduled(session, kind) if placement.host_for(kind.name, rid) == agent.host]
+            return [rid for rid in _scheduled(session, kind) if placement.runs_on(kind.name, rid, agent.host)]
 
         ids = self.core.db.run(work, write=False)
         service = RouterService(self.core) if kind is ROUTERS else NetworkService(self.core)
@@ -126,14 +130,30 @@ class AgentSchedulerService:
         policy.check(ctx, f"get_{'l3' if kind is ROUTERS else 'dhcp'}-agents", {})
 
         def work(session: Session) -> list[dict[str, Any]]:
-            if session.get(kind.model, resource_id) is None:
+            resource = session.get(kind.model, resource_id)
+            if resource is None:
                 raise kind.missing(**{kind.missing_key: resource_id})
+            if kind is ROUTERS and resource.ha:
+                return self._replica_agents(session, resource_id)
             if resource_id not in _scheduled(session, kind):
                 return []
             agent = _agent_of_host(session, kind, _placement(session, self.core).host_for(kind.name, resource_id))
-            return [] if agent is None else [render(agent, down_time(self.core.config))]
+            found = [] if agent is None else [render(agent, down_time(self.core.config))]
+            return [{**body, "ha_state": None} for body in found] if kind is ROUTERS else found
 
         return self.core.db.run(work, write=False)
+
+    def _replica_agents(self, session: Session, router_id: str) -> list[dict[str, Any]]:
+        """The agents of an HA router's replicas, each with its ``ha_state`` (Neutron's l3-ha answer; a
+        non-HA router's agent shows ``ha_state: null``, as Neutron's)."""
+        dead_after = down_time(self.core.config)
+        held = replicas.replicas(session, [router_id]).get(router_id, [])
+        states = replicas.shown_states(held, dead_after)
+        return [
+            {**render(agent, dead_after), "ha_state": state}
+            for (agent, _state, _port), state in zip(held, states, strict=True)
+            if agent is not None
+        ]
 
     def add(self, ctx: RequestContext, kind: Kind, agent_id: str, body: Any) -> None:
         """Bind the resource the body names to the agent (see the module docstring)."""
@@ -154,6 +174,9 @@ class AgentSchedulerService:
 
     def _add(self, session: Session, ctx: RequestContext, kind: Kind, agent_id: str, resource_id: str) -> None:
         agent, resource = self._agent_and_resource(session, ctx, kind, agent_id, "create", resource_id)
+        if kind is ROUTERS and resource.ha:
+            replicas.add_on(session, self.core, resource, agent)
+            return
         current = _agent_of_host(
             session, kind, _placement(session, self.core).host_for(kind.name, resource_id)
         ) if resource_id in _scheduled(session, kind) else None  # fmt: skip
@@ -169,6 +192,10 @@ class AgentSchedulerService:
 
     def _remove(self, session: Session, ctx: RequestContext, kind: Kind, agent_id: str, resource_id: str) -> None:
         agent, resource = self._agent_and_resource(session, ctx, kind, agent_id, "delete", resource_id)
+        if kind is ROUTERS and resource.ha:
+            if not replicas.remove_from(session, resource_id, agent.id):
+                raise kind.not_hosted(**{kind.key: resource_id, "agent_id": agent_id})
+            return
         host = _placement(session, self.core).host_for(kind.name, resource_id)
         if resource_id not in _scheduled(session, kind) or host != agent.host:
             raise kind.not_hosted(**{kind.key: resource_id, "agent_id": agent_id})

@@ -71,7 +71,8 @@ def check_hints(session: Session, resource: str, hints: list[str]) -> None:
 def fill_zones(session: Session, config: Config, kind: str, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Set ``availability_zones`` of rendered networks (``kind`` :data:`scheduling.DHCP`: the zone of the DHCP
     agent hosting each; none for a network without DHCP) or routers (:data:`scheduling.ROUTER`: the zone of
-    the L3 agent hosting each): a few small queries, none per resource."""
+    the L3 agent hosting each, the zones of its replicas' agents for an HA router): a few small queries, none
+    per resource."""
     if not bodies:
         return bodies
     placement = scheduling.candidates(session, down_time(config), "")
@@ -80,9 +81,8 @@ def fill_zones(session: Session, config: Config, kind: str, bodies: list[dict[st
     zone_of = {host: zone for host, zone in session.execute(agents)}
     hosted = scheduling.dhcp_networks(session) if kind == scheduling.DHCP else {body["id"] for body in bodies}
     for body in bodies:
-        host = placement.host_for(kind, body["id"]) if body["id"] in hosted else None
-        zone = zone_of.get(host) if host is not None else None
-        body["availability_zones"] = [zone] if zone else []
+        hosts = placement.hosts_of(kind, body["id"]) if body["id"] in hosted else []
+        body["availability_zones"] = sorted({zone for zone in map(zone_of.get, hosts) if zone})
     return bodies
 
 

@@ -208,11 +208,13 @@ class NetworkService:
 
         def work(session: Session) -> dict[str, Any]:
             quotas.check(session, self.core.config, ctx, "network", project_id=project)
-            return self._create(session, project, attrs)
+            return self.create_in(session, project, attrs)
 
         return self.core.db.run(work)
 
-    def _create(self, session: Session, project: str, attrs: dict[str, Any]) -> dict[str, Any]:
+    def create_in(self, session: Session, project: str, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Create the network for ``project`` in ``session`` (``attrs`` validated; no policy or quota check:
+        the API path makes them, the L3 HA service creates its hidden per-project network through here)."""
         network = Network(
             id=new_id(),
             project_id=project,
@@ -282,9 +284,11 @@ class NetworkService:
         return self._zoned(session, [render_one(session, network)])[0]
 
     def delete(self, ctx: RequestContext, resource_id: str) -> None:
-        self.core.db.run(lambda s: self._delete(s, ctx, resource_id))
+        self.core.db.run(lambda s: self.delete_in(s, ctx, resource_id))
 
-    def _delete(self, session: Session, ctx: RequestContext, network_id: str) -> None:
+    def delete_in(self, session: Session, ctx: RequestContext, network_id: str) -> None:
+        """Delete the network in ``session`` as ``ctx`` (404 if hidden from it, 409 ``NetworkInUse`` while a
+        port other than its DHCP port is on it)."""
         network = get_network(session, ctx, network_id)
         require_owner(ctx, "delete_network", network)
         ports = session.execute(select(Port.id, Port.device_owner).where(Port.network_id == network_id)).all()

@@ -1,8 +1,9 @@
 """The router attributes of Neutron's L3 extensions that floatnet shows with their defaults.
 
-``ha`` (l3-ha) and ``distributed`` (dvr) are ``false``: floatnet runs each router in one ``qrouter-``
-namespace on one node, so asking for ``true`` is refused with Neutron's 400 ``BadRequest`` for a router
-request it cannot serve (who may set or see them at all is policy: admin only, as in Neutron).
+``ha`` (l3-ha) is stored: an HA router runs as keepalived replicas on several L3 agents
+(:mod:`floatnet.core.resources.router_ha`). ``distributed`` (dvr) is ``false``: floatnet has no distributed
+routers, so asking for ``true`` is refused with Neutron's 400 ``BadRequest`` for a router request it cannot
+serve (who may set or see either at all is policy: admin only, as in Neutron).
 ``flavor_id`` (l3-flavors) is ``null``: there are no service flavors, so naming one is Neutron's 404
 ``FlavorNotFound``. ``availability_zone_hints`` (router_availability_zone) are stored after the hinted
 zones are checked against the router zones the L3 agents report, and ``availability_zones`` is the zone of
@@ -32,9 +33,8 @@ SPEC: dict[str, Attr] = {
 
 def check(attrs: dict[str, Any]) -> None:
     """Refuse what floatnet cannot provide (see the module docstring); ``attrs`` are validated."""
-    for feature, name in (("ha", "L3 high availability (ha)"), ("distributed", "distributed routing")):
-        if attrs.get(feature):
-            raise BadRequest(resource="router", msg=f"{name} is not available; routers are centralized")
+    if attrs.get("distributed"):
+        raise BadRequest(resource="router", msg="distributed routing is not available; routers are centralized")
     if attrs.get("flavor_id") is not None:
         raise FlavorNotFound(flavor_id=attrs["flavor_id"])
 
@@ -43,7 +43,7 @@ def render(row: Any) -> dict[str, Any]:
     """The attributes as a router shows them (``availability_zones``: filled by
     :func:`availability_zones.fill_zones`)."""
     return {
-        "ha": False,
+        "ha": bool(row.ha),
         "distributed": False,
         "flavor_id": None,
         "availability_zone_hints": list(row.availability_zone_hints or []),

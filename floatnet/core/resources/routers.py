@@ -22,7 +22,7 @@ from floatnet.core.agent_protocol import changes, scheduling
 from floatnet.core.context import RequestContext
 from floatnet.core.l3_errors import RouterInUse, RouterNotFound
 from floatnet.core.listing import ListQuery, Page, apply, sql_filters
-from floatnet.core.resources import availability_zones, router_attributes, router_gateway, tags
+from floatnet.core.resources import availability_zones, router_attributes, router_gateway, router_ha, tags
 from floatnet.core.resources import extra_routes as router_routes
 from floatnet.core.resources.router_owned_ports import ROUTER_INTERFACE, addresses
 from floatnet.core.resources.scoped_rows import require_owner
@@ -153,6 +153,8 @@ class RouterService:
         )
         session.add(router)
         session.flush()
+        if router_ha.requested(self.core.config, attrs):
+            router_ha.enable(session, self.core, router)
         tags.set_requested(session, "router", router.id, attrs)
         info = attrs.get("external_gateway_info")
         if info:
@@ -174,9 +176,12 @@ class RouterService:
         router = get_router(session, ctx, router_id)
         require_owner(ctx, "update_router", router)
         check_revision(router.revision_number, revision)
+        converting = router_ha.check_conversion(router, attrs)
         for key in ("name", "description", "admin_state_up"):
             if key in attrs:
                 setattr(router, key, attrs[key])
+        if converting:
+            (router_ha.enable if attrs["ha"] else router_ha.disable)(session, self.core, router)
         if "external_gateway_info" in attrs:
             router_gateway.update(session, self.core, ctx, router, attrs["external_gateway_info"])
         if "routes" in attrs:
@@ -200,6 +205,8 @@ class RouterService:
             raise RouterInUse(router_id=router_id)
         if router.gw_port_id:
             router_gateway.clear(session, router)
+        if router.ha:
+            router_ha.disable(session, self.core, router)
         session.execute(delete(RouterRoute).where(RouterRoute.router_id == router_id))
         session.execute(delete(Tag).where(Tag.resource_type == "router", Tag.resource_id == router_id))
         session.delete(router)

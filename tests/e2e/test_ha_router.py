@@ -1,0 +1,56 @@
+"""l3-ha on one node (issue 15): the seed's router made HA runs as a single keepalived replica on the only L3
+agent — the agent plugs its ``ha-`` device on the project's HA network, runs keepalived with the gateway, the
+internal gateway and the floating IP as virtual addresses, the replica becomes MASTER and says so
+(``ha_state: active`` in ``l3-agents``), and the floating IP answers from the upstream as before. A second
+floating IP reaches keepalived's configuration by reload, without a transition."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.e2e.fabric import Fabric, wait_until
+from tests.e2e.topology import Seed, build_seed, in_ns, ping, wait_fip_status, whoami
+
+
+def _ha_states(f: Fabric, router_id: str) -> list[Any]:
+    return [a["ha_state"] for a in f.api("GET", f"/routers/{router_id}/l3-agents")["agents"]]
+
+
+def _vrrp_pid(f: Fabric, router_id: str) -> int:
+    return int((f.workdir / "state" / "keepalived" / router_id / "vrrp.pid").read_text())
+
+
+def test_ha_router_on_the_only_agent(fabric: Fabric) -> None:
+    f = fabric
+    seed: Seed = build_seed(f)
+    rid, upstream = seed.router["id"], f"{f.prefix}upstream"
+    f.api("PUT", f"/routers/{rid}", json={"router": {"admin_state_up": False, "ha": True}})
+    assert f.api("PUT", f"/routers/{rid}", json={"router": {"admin_state_up": True}})["router"]["ha"] is True
+    wait_until(lambda: _ha_states(f, rid) == ["active"], 60, "the only replica becomes the active one")
+    fip = str(seed.fips["fip1"]["floating_ip_address"])
+    wait_fip_status(f, seed.fips["fip1"]["id"], "ACTIVE")
+    assert wait_until(lambda: ping(upstream, fip, count=1), 20, "the floating IP answers")
+    seen = whoami(upstream, fip)
+    assert seen is not None and seen["server"] == "vm1", seen
+
+    config = Path(f.workdir / "state" / "keepalived" / rid / "keepalived.conf").read_text()
+    assert f"{fip}/32 dev qg-" in config and "nopreempt" in config and "state BACKUP" in config
+    links = json.loads(in_ns(seed.router_ns, "ip", "-j", "-4", "addr", "show").stdout)
+    ha = [link for link in links if link["ifname"].startswith("ha-")]
+    assert len(ha) == 1
+    held = {a["local"] for a in ha[0]["addr_info"]}
+    assert any(a.startswith("169.254.0.") for a in held) and any(a.startswith("169.254.19") for a in held)
+
+    pid = _vrrp_pid(f, rid)
+    second = f.cli("floatingip-create", seed.public["id"])
+    f.cli("floatingip-associate", second["id"], seed.vms["vm2"].port_id, "-f", "table")
+    wait_fip_status(f, second["id"], "ACTIVE")
+    address = str(second["floating_ip_address"])
+    wait_until(lambda: f"{address}/32" in Path(f.workdir / "state" / "keepalived" / rid / "keepalived.conf")
+               .read_text(), 20, "keepalived is given the second floating IP")  # fmt: skip
+    assert wait_until(lambda: ping(upstream, address, count=1), 20, "the second floating IP answers")
+    seen = whoami(upstream, address)
+    assert seen is not None and seen["server"] == "vm2", seen
+    assert _vrrp_pid(f, rid) == pid and _ha_states(f, rid) == ["active"]  # a reload, not a restart
