@@ -2,8 +2,8 @@
 (``ha_router_networks``), the VRRP ids taken on it (``ha_router_vrid_allocations``) and the replicas of each HA
 router with their VRRP state (``ha_router_agent_port_bindings``), as Neutron's tables of the same names.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
