@@ -81,11 +81,6 @@ def udp(sport: int, dport: int, data: bytes) -> bytes:
     return struct.pack("!HHHH", sport, dport, 0, 0) + data
 
 
-def router_advert() -> bytes:
-    """A router advertisement: hop limit 64, lifetime 1800 s (it would make the sender a default router)."""
-    return icmpv6(RA, struct.pack("!BBHII", 64, 0, 1800, 0, 0))
-
-
 def redirect(target: str, destination: str) -> bytes:
     """A redirect: reach ``destination`` through ``target``."""
     packed = ipaddress.IPv6Address(target).packed + ipaddress.IPv6Address(destination).packed

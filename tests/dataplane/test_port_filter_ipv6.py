@@ -44,8 +44,8 @@ def _from_a(what: str, src: str, dst: str, proto: int, l4: bytes, unicast: bool 
 
 
 def _rogue() -> list[f6.Frame]:
-    """What a rogue router or DHCPv6 server on ``a`` sends (the RA's router lifetime 0, so that ``b`` — which
-    gets them once port security is off — takes no default route from it)."""
+    """What a rogue router or DHCPv6 server on ``a`` sends (the RA's fields all zero — router lifetime 0 —, so
+    that ``b``, which gets them once port security is off, takes no default route from it)."""
     ra = f6.icmpv6(f6.RA, bytes(12))
     return [
         _from_a("RA", A_LLA, f6.ALL_NODES, f6.ICMPV6, ra),
