@@ -36,6 +36,7 @@ JSON = "application/json"
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 WILDCARDS = frozenset({"", "0.0.0.0", "::"})
 DEFAULT_PORTS = {"http": 80, "https": 443}
+JUDGED_HOSTS = 64
 
 
 class HTTPUnsupportedMediaType(NeutronError):
@@ -114,14 +115,23 @@ class RequestGuard:
     def __init__(self, app: ASGIApp, config: Config) -> None:
         self.app = app
         self.hosts = HostRule(config.bind_host, config.bind_port) if config.auth_strategy == "noauth" else None
+        self._judged: dict[tuple[str, str], bool] = {}  # (Host, scheme) -> allowed: clients send one Host
 
     def host_refusal(self, scope: Scope, headers: Headers) -> NeutronError | None:
-        """403 when noauth and the ``Host`` is not one of this server's (see :class:`HostRule`)."""
+        """403 when noauth and the ``Host`` is not one of this server's (see :class:`HostRule`). Each
+        (Host, scheme) is judged once (parsing it was a measurable part of a port create); at most
+        :data:`JUDGED_HOSTS` answers are kept, so made-up Host values cannot grow the memory."""
         value = headers.get("host")
         if self.hosts is None or value is None:
             return None
-        parsed = split_host(value, DEFAULT_PORTS.get(scope.get("scheme", "http"), 80))
-        if parsed is None or not self.hosts.allows(*parsed):
+        key = (value, scope.get("scheme", "http"))
+        allowed = self._judged.get(key)
+        if allowed is None:
+            parsed = split_host(value, DEFAULT_PORTS.get(key[1], 80))
+            allowed = parsed is not None and self.hosts.allows(*parsed)
+            if len(self._judged) < JUDGED_HOSTS:
+                self._judged[key] = allowed
+        if not allowed:
             return HTTPForbidden(reason=f"Host {value} is not this server's address (noauth answers loopback only)")
         return None
 
