@@ -13,8 +13,12 @@ All of them are admin-only (the agent runs with the operator's credentials; noau
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from functools import partial
+from typing import Any, TypeVar
 
+import anyio
+import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -29,6 +33,7 @@ from floatnet.core.context import RequestContext
 from floatnet.core.errors import HTTPBadRequest
 from floatnet.core.numbers import BIGINT_MAX, bounded_int
 
+T = TypeVar("T")
 MAX_TIMEOUT = 60.0
 DEFAULT_TIMEOUT = 30.0
 
@@ -54,6 +59,18 @@ def _number(request: Request, name: str, default: float, low: float, high: float
     return value
 
 
+FEED_THREADS = 8
+
+
+async def _read(request: Request, func: Callable[..., T], *args: Any) -> T:
+    """Run an agent's read (a feed poll, a state fetch) on the app's own small thread pool: writers queued on
+    the database's write lock fill the shared pool under load, and a woken poll must not wait behind them."""
+    limiter = getattr(request.app.state, "feed_threads", None)
+    if limiter is None:
+        limiter = request.app.state.feed_threads = anyio.CapacityLimiter(FEED_THREADS)
+    return await anyio.to_thread.run_sync(partial(func, *args), limiter=limiter)
+
+
 async def report(request: Request) -> Response:
     ctx = _admin(request, "report_agent")
     body = await http.read_envelope(request, "agent")
@@ -70,7 +87,7 @@ async def state(request: Request) -> Response:
         floatingip_ids=params.getlist("floatingip_id"),
     )
     service = HostService(http.core_of(request))
-    return http.respond(await http.run_sync(service.state, ctx, request.path_params["host"], filters))
+    return http.respond(await _read(request, service.state, ctx, request.path_params["host"], filters))
 
 
 def _given_cursor(request: Request) -> int | None:
@@ -94,19 +111,19 @@ async def changes(request: Request) -> Response:
     service, host = HostService(http.core_of(request)), request.path_params["host"]
     after = _given_cursor(request)
     if after is None:
-        after = await http.run_sync(service.latest_seq)
+        after = await _read(request, service.latest_seq)
     if timeout <= 0:
-        return _batch(await http.run_sync(service.read_changes, host, after))
+        return _batch(await _read(request, service.read_changes, host, after))
     follower: Follower = request.app.state.follower
     if not follower.try_acquire():
         await http.run_sync(follower.acquire)
     try:
-        return await _long_poll(service, host, after, timeout)
+        return await _long_poll(request, service, host, after, timeout)
     finally:
         follower.release()
 
 
-async def _long_poll(service: HostService, host: str, after: int, timeout: float) -> Response:
+async def _long_poll(request: Request, service: HostService, host: str, after: int, timeout: float) -> Response:
     """Read the host's changes; while there are none, wait on its stamp (no thread, no connection held)
     until a change concerning it commits — here, or in another server process (the follower) — or the
     timeout passes."""
@@ -114,7 +131,7 @@ async def _long_poll(service: HostService, host: str, after: int, timeout: float
     deadline = time.monotonic() + timeout
     while True:
         stamp = notifier.stamp(host)
-        batch = await http.run_sync(service.read_changes, host, after)
+        batch = await _read(request, service.read_changes, host, after)
         remaining = deadline - time.monotonic()
         if batch.changes or remaining <= 0:
             return _batch(batch)

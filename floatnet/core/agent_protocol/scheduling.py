@@ -15,6 +15,7 @@ registered at all, the host asking is the candidate (a lone agent that has not r
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -53,20 +54,24 @@ def choose(resource_id: str, hosts: list[str]) -> str | None:
     return ordered[int.from_bytes(digest[:8], "big") % len(ordered)]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Candidates:
     """The candidate hosts of each kind (``router``, ``dhcp``) and the operator's bindings (``(kind, id)`` →
-    the bound agent's host, None for "on no host"), read once per snapshot."""
+    the bound agent's host, None for "on no host"), read once per snapshot. ``load`` computes the candidate
+    lists when first needed: a snapshot whose resources are all bound never reads the agents."""
 
-    routers: list[str]
-    dhcp: list[str]
+    routers: list[str] | None = None
+    dhcp: list[str] | None = None
     bound: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    load: Callable[[], tuple[list[str], list[str]]] | None = None
 
     def host_for(self, kind: str, resource_id: str) -> str | None:
         """The one function deciding placement: the host running router/DHCP ``resource_id``."""
         if (kind, resource_id) in self.bound:
             return self.bound[kind, resource_id]
-        return choose(resource_id, self.routers if kind == ROUTER else self.dhcp)
+        if (self.routers is None or self.dhcp is None) and self.load is not None:
+            self.routers, self.dhcp = self.load()
+        return choose(resource_id, (self.routers if kind == ROUTER else self.dhcp) or [])
 
 
 def dhcp_networks(session: Session) -> set[str]:
@@ -88,21 +93,30 @@ def bindings(session: Session) -> dict[tuple[str, str], str | None]:
 
 
 def candidates(session: Session, down_time: float, asking_host: str, with_bindings: bool = True) -> Candidates:
-    """The candidate hosts for routers and DHCP from the ``agents`` table (see the module docstring); without
-    ``with_bindings`` the stored bindings are not read (a caller that looked up its few resources' rows)."""
-    rows = session.execute(select(Agent.host, Agent.agent_type, Agent.heartbeat_timestamp, Agent.admin_state_up))
-    agents = rows.all()
-    now = utcnow()
-    every = sorted({row.host for row in agents}) or [asking_host]
+    """The candidate hosts for routers and DHCP from the ``agents`` table (see the module docstring), read only
+    when a resource without a binding is placed; without ``with_bindings`` the stored bindings are not read (a
+    caller that looked up its few resources' rows)."""
+    bound = bindings(session) if with_bindings else {}
+    return Candidates(bound=bound, load=lambda: alive_hosts(session, down_time, asking_host))
+
+
+def alive_hosts(session: Session, down_time: float, asking_host: str) -> tuple[list[str], list[str]]:
+    """The sorted candidate hosts for routers and for DHCP: the alive, enabled agents of the first type of
+    :data:`AGENT_TYPES` that has any; else every registered host; else ``asking_host``."""
+    cutoff = utcnow() - timedelta(seconds=down_time)
+    rows = session.execute(
+        select(Agent.host, Agent.agent_type).where(Agent.admin_state_up.is_(True), Agent.heartbeat_timestamp > cutoff)
+    ).all()
+    every: list[str] | None = None
 
     def alive_of(kind: str) -> list[str]:
-        wanted = AGENT_TYPES[kind]
-        exact = [row for row in agents if row.admin_state_up and is_alive(row.heartbeat_timestamp, down_time, now)]
-        for agent_type in wanted:
-            hosts = sorted({row.host for row in exact if row.agent_type == agent_type})
+        nonlocal every
+        for agent_type in AGENT_TYPES[kind]:
+            hosts = sorted({host for host, row_type in rows if row_type == agent_type})
             if hosts:
                 return hosts
+        if every is None:
+            every = sorted(set(session.scalars(select(Agent.host).distinct()))) or [asking_host]
         return every
 
-    bound = bindings(session) if with_bindings else {}
-    return Candidates(routers=alive_of(ROUTER), dhcp=alive_of(DHCP), bound=bound)
+    return alive_of(ROUTER), alive_of(DHCP)
