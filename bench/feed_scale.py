@@ -170,9 +170,8 @@ async def simulate(url: str, pid: int, agents: int, args: Any) -> dict[str, Any]
     tally = Tally()
     # one client (connection pool) per agent, as each real agent holds its own: a shared pool of a thousand
     # connections costs the simulator O(connections) per request and would make it the bottleneck
-    async with httpx.AsyncClient(base_url=url, timeout=120) as client:
-        sims = [SimAgent(httpx.AsyncClient(base_url=url, timeout=120), f"sim{i:05d}", args.interval, tally)
-                for i in range(agents)]  # fmt: skip
+    async with fresh_client(url) as client:
+        sims = [SimAgent(fresh_client(url), f"sim{i:05d}", args.interval, tally) for i in range(agents)]
         await gather_limited([sim.register() for sim in sims])
         admin = Client(url, timeout=120)
         topo = await asyncio.to_thread(build_topology, admin, max(10, agents // 10))
@@ -199,6 +198,12 @@ async def simulate(url: str, pid: int, agents: int, args: Any) -> dict[str, Any]
             await sim.client.aclose()
         admin.close()
     return report(agents, tally, made, idle, drive_cpu, drive_wall, full_sync, rss_mb(pid))
+
+
+def fresh_client(url: str) -> httpx.AsyncClient:
+    """A client whose idle connections expire before the server's keep-alive timeout (uvicorn: 5 s), so no
+    request is ever sent on a connection the server is closing."""
+    return httpx.AsyncClient(base_url=url, timeout=120, limits=httpx.Limits(keepalive_expiry=4.0))
 
 
 async def gather_limited(jobs: list[Any], limit: int = 50) -> None:
@@ -256,6 +261,7 @@ def main() -> None:
     parser.add_argument("--database-url", help="postgresql://… (default: SQLite in a temp dir)")
     parser.add_argument("--checkout", help="run the server from this checkout (A/B against another build)")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: the server is stopped by its PID
     results = []
     for agents in args.agents:
         with server(args.interval, args.database_url, args.checkout) as (url, pid):

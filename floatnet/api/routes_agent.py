@@ -13,8 +13,12 @@ All of them are admin-only (the agent runs with the operator's credentials; noau
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from functools import partial
+from typing import Any, TypeVar
 
+import anyio
+import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -30,6 +34,7 @@ from floatnet.core.errors import HTTPBadRequest
 from floatnet.core.numbers import BIGINT_MAX, bounded_int
 from floatnet.core.resources import router_ha_replicas
 
+T = TypeVar("T")
 MAX_TIMEOUT = 60.0
 DEFAULT_TIMEOUT = 30.0
 
@@ -55,6 +60,18 @@ def _number(request: Request, name: str, default: float, low: float, high: float
     return value
 
 
+FEED_THREADS = 8
+
+
+async def _read(request: Request, func: Callable[..., T], *args: Any) -> T:
+    """Run an agent's read (a feed poll, a state fetch) on the app's own small thread pool: writers queued on
+    the database's write lock fill the shared pool under load, and a woken poll must not wait behind them."""
+    limiter = getattr(request.app.state, "feed_threads", None)
+    if limiter is None:
+        limiter = request.app.state.feed_threads = anyio.CapacityLimiter(FEED_THREADS)
+    return await anyio.to_thread.run_sync(partial(func, *args), limiter=limiter)
+
+
 async def report(request: Request) -> Response:
     """An agent's report; then the HA routers short of replicas get them on the agents now alive (l3-ha's
     auto-scheduling: a transaction of its own, idempotent, so a failure there never loses the heartbeat)."""
@@ -77,7 +94,7 @@ async def state(request: Request) -> Response:
         security_group_rule_ids=params.getlist("security_group_rule_id"),
     )
     service = HostService(http.core_of(request))
-    return http.respond(await http.run_sync(service.state, ctx, request.path_params["host"], filters))
+    return http.respond(await _read(request, service.state, ctx, request.path_params["host"], filters))
 
 
 def _given_cursor(request: Request) -> int | None:
@@ -101,19 +118,19 @@ async def changes(request: Request) -> Response:
     service, host = HostService(http.core_of(request)), request.path_params["host"]
     after = _given_cursor(request)
     if after is None:
-        after = await http.run_sync(service.latest_seq)
+        after = await _read(request, service.latest_seq)
     if timeout <= 0:
-        return _batch(await http.run_sync(service.read_changes, host, after))
+        return _batch(await _read(request, service.read_changes, host, after))
     follower: Follower = request.app.state.follower
     if not follower.try_acquire():
         await http.run_sync(follower.acquire)
     try:
-        return await _long_poll(service, host, after, timeout)
+        return await _long_poll(request, service, host, after, timeout)
     finally:
         follower.release()
 
 
-async def _long_poll(service: HostService, host: str, after: int, timeout: float) -> Response:
+async def _long_poll(request: Request, service: HostService, host: str, after: int, timeout: float) -> Response:
     """Read the host's changes; while there are none, wait on its stamp (no thread, no connection held)
     until a change concerning it commits — here, or in another server process (the follower) — or the
     timeout passes."""
@@ -121,7 +138,7 @@ async def _long_poll(service: HostService, host: str, after: int, timeout: float
     deadline = time.monotonic() + timeout
     while True:
         stamp = notifier.stamp(host)
-        batch = await http.run_sync(service.read_changes, host, after)
+        batch = await _read(request, service.read_changes, host, after)
         remaining = deadline - time.monotonic()
         if batch.changes or remaining <= 0:
             return _batch(batch)

@@ -122,7 +122,8 @@ def attach(db: Database, notifier: ChangeNotifier, down_time: float) -> Settings
 
 @dataclass(frozen=True)
 class Batch:
-    """Changes after a cursor: ``seq`` is the cursor to use next (the newest row seen, or the old one)."""
+    """A host's changes after a cursor: ``seq`` is the cursor to use next (the last row returned when the batch
+    is full, else the newest row of the whole log)."""
 
     seq: int
     changes: list[dict[str, Any]]

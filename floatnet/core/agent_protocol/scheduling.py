@@ -20,6 +20,7 @@ An HA router runs on the hosts of its replicas instead (:meth:`Candidates.runs_o
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -72,21 +73,25 @@ def choose(resource_id: str, hosts: list[str]) -> str | None:
     return ordered[int.from_bytes(digest[:8], "big") % len(ordered)]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Candidates:
     """The candidate hosts of each kind (``router``, ``dhcp``) and the operator's bindings (``(kind, id)`` →
-    the bound agent's host, None for "on no host"), read once per snapshot."""
+    the bound agent's host, None for "on no host"), read once per snapshot. ``load`` computes the candidate
+    lists when first needed: a snapshot whose resources are all bound never reads the agents."""
 
-    routers: list[str]
-    dhcp: list[str]
+    routers: list[str] | None = None
+    dhcp: list[str] | None = None
     bound: dict[tuple[str, str], str | None] = field(default_factory=dict)
     replicas: dict[str, frozenset[str]] = field(default_factory=dict)  # HA router -> the hosts of its replicas
+    load: Callable[[], tuple[list[str], list[str]]] | None = None
 
     def host_for(self, kind: str, resource_id: str) -> str | None:
         """The one function deciding placement: the host running router/DHCP ``resource_id``."""
         if (kind, resource_id) in self.bound:
             return self.bound[kind, resource_id]
-        return choose(resource_id, self.routers if kind == ROUTER else self.dhcp)
+        if (self.routers is None or self.dhcp is None) and self.load is not None:
+            self.routers, self.dhcp = self.load()
+        return choose(resource_id, (self.routers if kind == ROUTER else self.dhcp) or [])
 
     def hosts_of(self, kind: str, resource_id: str) -> list[str]:
         """Every host running router/DHCP ``resource_id``: an HA router's replicas (sorted), else the one of
@@ -123,8 +128,18 @@ def bindings(session: Session) -> dict[tuple[str, str], str | None]:
 
 
 def candidates(session: Session, down_time: float, asking_host: str, with_bindings: bool = True) -> Candidates:
-    """The candidate hosts for routers and DHCP from the ``agents`` table (see the module docstring); without
-    ``with_bindings`` the stored bindings are not read (a caller that looked up its few resources' rows)."""
+    """The candidate hosts for routers and DHCP from the ``agents`` table (see the module docstring), read only
+    when a resource without a binding is placed; without ``with_bindings`` the stored bindings are not read (a
+    caller that looked up its few resources' rows)."""
+    bound = bindings(session) if with_bindings else {}
+    return Candidates(
+        bound=bound, replicas=ha_replicas(session), load=lambda: alive_hosts(session, down_time, asking_host)
+    )
+
+
+def alive_hosts(session: Session, down_time: float, asking_host: str) -> tuple[list[str], list[str]]:
+    """The sorted candidate hosts for routers and for DHCP: the alive, enabled agents of the kind's type; else
+    every host that registered an agent of that type; else every registered host; else ``asking_host``."""
     rows = session.execute(select(Agent.host, Agent.agent_type, Agent.heartbeat_timestamp, Agent.admin_state_up))
     agents = rows.all()
     now = utcnow()
@@ -136,8 +151,7 @@ def candidates(session: Session, down_time: float, asking_host: str, with_bindin
         registered = {row.host for row in typed}
         return sorted(alive or registered or every)
 
-    bound = bindings(session) if with_bindings else {}
-    return Candidates(routers=alive_of(ROUTER), dhcp=alive_of(DHCP), bound=bound, replicas=ha_replicas(session))
+    return alive_of(ROUTER), alive_of(DHCP)
 
 
 def ha_replicas(session: Session) -> dict[str, frozenset[str]]:
