@@ -116,9 +116,12 @@ def _at(ctx: LabContext, inst: Instance) -> LabContext:
 
 
 def create(ctx: LabContext, api: LabClient, name: str, network: str, host: str | None = None,
-           wait: float = 30.0) -> Instance:  # fmt: skip
+           wait: float = 30.0, boot_when_active: float = 0.0) -> Instance:  # fmt: skip
     """Create instance ``name`` on ``network`` bound to ``host`` (in a multi-node lab: plugged into that
-    node); with ``wait`` > 0, return once it holds a DHCP lease."""
+    node); with ``wait`` > 0, return once it holds a DHCP lease. With ``boot_when_active`` > 0 its processes
+    (DHCP client, servers) start only once the port is ``ACTIVE`` (up to that many seconds), as Nova boots a VM
+    only after the agent reported the port plugged; else at once (the client retries while the port is still
+    on the dead VLAN)."""
     state = lab_state.load(ctx.state_dir, ctx.names.prefix)
     if name in state.instances:
         raise LabError(f"instance {name!r} exists already (lab prefix {ctx.names.prefix!r})")
@@ -138,6 +141,8 @@ def create(ctx: LabContext, api: LabClient, name: str, network: str, host: str |
     lab_state.save(ctx.state_dir, state)
     ctx.lease_file(name).unlink(missing_ok=True)
     _wire(hv, inst, net.get("mtu") or None, hybrid)
+    if boot_when_active > 0:
+        _wait_active(api, inst, boot_when_active)
     _start_processes(ctx, inst)
     if _stateful6(api, port):
         _start_dhcp6(ctx, inst)
@@ -145,6 +150,14 @@ def create(ctx: LabContext, api: LabClient, name: str, network: str, host: str |
     if wait > 0:
         wait_for_lease(ctx, name, wait)
     return inst
+
+
+def _wait_active(api: LabClient, inst: Instance, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while api.show("port", inst.port_id)["status"] != "ACTIVE":
+        if time.monotonic() > deadline:
+            raise LabError(f"instance {inst.name!r}: its port {inst.port_id} is not ACTIVE after {timeout:g} s")
+        time.sleep(0.01)
 
 
 def restart(ctx: LabContext, state: LabState, inst: Instance) -> None:

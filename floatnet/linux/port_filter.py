@@ -41,15 +41,17 @@ BR_NF_SYSCTLS = ("net/bridge/bridge-nf-call-iptables", "net/bridge/bridge-nf-cal
 def _nft(netns: str | None | None, text: str, what: str) -> str:
     """Run nft text in ``netns`` (None: the agent's own namespace, through the ``nft`` tool).
 
-    Only a ``list`` asks the tool for JSON (``-j``): with ``-j``, nft 1.0 first tries to read a piped input as a
-    JSON document and hands the native parser what is left of the pipe, so a transaction of several lines
-    failed at line 1 (an agent whose OVS runs in its own namespace, e.g. a lab node, never installed a filter).
+    With the tool, a ``list`` is passed as arguments with ``-j`` (JSON out) and anything else is piped to
+    ``nft -f -``: nft 1.0 given ``-j -f -`` reads a pipe as a JSON document first, so a piped ``list`` printed
+    nothing and a piped transaction failed at line 1 — an agent whose OVS runs in its own namespace (every
+    lab node) neither saw nor installed a port filter.
     """
     if netns is not None:
         return nft.run(netns, text, what)
-    argv = ["nft", "-j", "-f", "-"] if text.lstrip().startswith("list ") else ["nft", "-f", "-"]
+    listing = text.lstrip().startswith("list ")
+    argv = ["nft", "-j", *text.split()] if listing else ["nft", "-f", "-"]
     try:
-        proc = subprocess.run(argv, input=text, capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(argv, input=None if listing else text, capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise KernelError(what, "host", exc) from exc
     if proc.returncode != 0:

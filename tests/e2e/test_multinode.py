@@ -115,6 +115,21 @@ def test_vlan_instances_on_different_nodes_reach_each_other_and_not_across_netwo
             assert not ping(vm3["ns"], other["lease"]["ip"])
 
 
+def test_a_compute_node_removes_a_deleted_instances_filter(cluster: Cluster) -> None:
+    """The compute node's agent (its OVS and filters in its own namespace) sees the port filters it installed:
+    a deleted instance's filter goes, and the next instance on that node gets its lease and traffic."""
+    blue = _network(cluster, "blue")
+    gone = _vm(cluster, "vm4", blue, "cmp1")["port"]["id"]
+    cluster.lab("instance", "delete", "vm4")
+    dispatch = ["nft", "list", "map", "inet", "floatnet_sg", "dispatch"]
+    wait_until(lambda: gone not in cluster.on_node("cmp1", *dispatch, check=True).stdout, 20, "vm4's filter removed")
+    vm5 = _vm(cluster, "vm5", blue, "cmp1")
+    assert vm5["port"]["id"] in cluster.on_node("cmp1", *dispatch, check=True).stdout
+    vm2_ip = json.loads(cluster.lab("lease", "vm2").stdout)["ip"]
+    assert ping(vm5["ns"], vm2_ip)
+    cluster.lab("instance", "delete", "vm5")
+
+
 def _router_hosts(cluster: Cluster, router_id: str, nodes: tuple[str, ...]) -> list[str]:
     """The nodes whose own /run/netns holds the router's namespace (read inside each node)."""
     return [n for n in nodes if f"qrouter-{router_id}" in cluster.on_node(n, "ip", "netns", "list").stdout]
