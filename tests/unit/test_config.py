@@ -39,6 +39,11 @@ def test_seed_options(tmp_path: Path) -> None:
     assert config.database_url == f"sqlite:///{tmp_path / 'state' / 'floatnet.db'}"
 
 
+def test_local_ip_is_the_vxlan_endpoint(tmp_path: Path) -> None:
+    assert load(write(tmp_path, SEED)).local_ip == ""
+    assert load(write(tmp_path, SEED.replace("[ovs]", "[ovs]\nlocal_ip = 10.0.0.11"))).local_ip == "10.0.0.11"
+
+
 def test_project_network_types_is_the_new_name(tmp_path: Path) -> None:
     text = SEED.replace("tenant_network_types = vlan", "project_network_types = flat")
     assert load(write(tmp_path, text)).tenant_network_types == ("flat",)
@@ -59,6 +64,8 @@ def test_project_network_types_is_the_new_name(tmp_path: Path) -> None:
         ("[ml2]", "max_fixed_ips_per_port = x\n[ml2]", "[DEFAULT] max_fixed_ips_per_port = 'x'"),
         ("[ml2]", "[quotas]\nquota_router = -2\n[ml2]", "[quotas] quota_router = '-2'"),
         ("[ml2]", "[quotas]\nquota_floatingip = many\n[ml2]", "[quotas] quota_floatingip = 'many'"),
+        ("[ovs]", "[ovs]\nlocal_ip = node1", "[ovs] local_ip = 'node1'"),
+        ("[ovs]", "[ovs]\nlocal_ip = 2001:db8::1", "[ovs] local_ip = '2001:db8::1'"),
     ],
 )
 def test_wrong_values_name_option_and_value(tmp_path: Path, old: str, new: str, named: str) -> None:
