@@ -30,7 +30,6 @@ from floatnet.db.models import Agent, Network, Port, RouterPort
 
 INTEGRATION_BRIDGE = "br-int"
 OVS_AGENT = "Open vSwitch agent"
-TUNNEL_TYPES = ("vxlan",)
 
 
 def bridge_for(config: Config, network_type: str, physical_network: str | None) -> str | None:
