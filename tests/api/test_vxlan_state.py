@@ -96,3 +96,18 @@ def test_bad_vxlan_requests_on_a_live_server(api: Any) -> None:
     member = {"X-Project-Id": "alice", "X-Roles": "member"}
     response = api.post("/v2.0/networks", json={"network": body}, headers=member)
     assert response.status_code == 403, response.text
+
+
+def test_a_router_moving_tells_the_carriers_of_its_vxlan_networks(app_client: Any) -> None:
+    _agents(app_client)
+    net, router = _vxlan_world(app_client)
+    old = register(app_client, "node3", "L3 agent")
+    new = register(app_client, "node1", "L3 agent")
+    seq = int(app_client.get("/v2.0/floatnet/hosts/node2/changes", params={"timeout": 0}).json()["seq"])
+    response = app_client.delete(f"/v2.0/agents/{old['id']}/l3-routers/{router['id']}")
+    assert response.status_code == 204, response.text
+    response = app_client.post(f"/v2.0/agents/{new['id']}/l3-routers", json={"router_id": router["id"]})
+    assert response.status_code == 201, response.text
+    feed = app_client.get("/v2.0/floatnet/hosts/node2/changes", params={"timeout": 0, "after": seq}).json()
+    assert net["id"] in {c["network_id"] for c in feed["changes"] if c["kind"] == "router"}  # node2 refetches
+    assert _network(state(app_client, "node2", network_id=net["id"]), net["id"])["tunnel_peers"] == ["10.99.0.1"]

@@ -270,6 +270,10 @@ def test_instances_on_two_nodes_reach_each_other_and_not_another_network(two: Tw
         wait_until(lambda n=node, v=name: _ping(n, v, "10.77.0.1"), 30, f"{name} -> its router")  # type: ignore[misc]
     vni1, vni2 = net1["provider:segmentation_id"], net2["provider:segmentation_id"]
     for node in (a, b):
+        query = {"host": node.host, "agent_type": "Open vSwitch agent"}
+        [ovs_agent] = two.api("GET", "/agents", params=query)["agents"]
+        assert ovs_agent["configurations"]["tunneling_ip"] == node.local_ip
+        assert ovs_agent["configurations"]["tunnel_types"] == ["vxlan"]
         shown = _vxlan_dev(node, vni1)
         assert f"vxlan id {vni1} local {node.local_ip}" in shown and "nolearning" in shown, shown
     assert not _ping(a, "vm1", vm3["ip"], count=3), "vm1 reached vm3 of another network"

@@ -39,6 +39,11 @@ def test_seed_options(tmp_path: Path) -> None:
     assert config.database_url == f"sqlite:///{tmp_path / 'state' / 'floatnet.db'}"
 
 
+def test_local_ip_is_the_vxlan_endpoint(tmp_path: Path) -> None:
+    assert load(write(tmp_path, SEED)).local_ip == ""
+    assert load(write(tmp_path, SEED.replace("[ovs]", "[ovs]\nlocal_ip = 10.0.0.11"))).local_ip == "10.0.0.11"
+
+
 def test_project_network_types_is_the_new_name(tmp_path: Path) -> None:
     text = SEED.replace("tenant_network_types = vlan", "project_network_types = flat")
     assert load(write(tmp_path, text)).tenant_network_types == ("flat",)
@@ -66,6 +71,8 @@ def test_project_network_types_is_the_new_name(tmp_path: Path) -> None:
         ("[ml2]", "l3_ha_net_cidr = fd00::/64\n[ml2]", "l3_ha_net_cidr"),
         ("[ml2]", "ha_vrrp_advert_int = 0\n[ml2]", "[DEFAULT] ha_vrrp_advert_int = '0'"),
         ("[ml2]", "ha_vrrp_advert_int = 300\n[ml2]", "ha_vrrp_advert_int"),
+        ("[ovs]", "[ovs]\nlocal_ip = node1", "[ovs] local_ip = 'node1'"),
+        ("[ovs]", "[ovs]\nlocal_ip = 2001:db8::1", "[ovs] local_ip = '2001:db8::1'"),
     ],
 )
 def test_wrong_values_name_option_and_value(tmp_path: Path, old: str, new: str, named: str) -> None:

@@ -31,7 +31,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from floatnet.config import Config
-from floatnet.core.agent_protocol import changes
+from floatnet.core.agent_protocol import changes, tunnel_peers
 from floatnet.core.agent_protocol.scheduling import AGENT_TYPES, BINDINGS, DHCP, ROUTER, choose
 from floatnet.db.models import Agent, Network, Router, Subnet, utcnow
 
@@ -119,5 +119,7 @@ def log_move(session: Session, kind: str, resource_id: str, was_on: str | None) 
         return
     if kind == ROUTER:
         changes.updated(session, "router", resource, router_id=resource_id, hosts=[was_on])
+        tunnelled = tunnel_peers.vxlan_networks_of(session, resource_id)  # their carriers flood to its new host
+        changes.fanned_out(session, "router", resource_id, "update", tunnelled)
     else:
         changes.updated(session, "network", resource, network_id=resource_id, hosts=[was_on])

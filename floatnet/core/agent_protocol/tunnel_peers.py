@@ -11,7 +11,9 @@ DHCP server, or runs a router with an interface or gateway on it. Each such host
 ``tunneling_ip`` its Open vSwitch agent reports in ``configurations`` (from its ``[ovs] local_ip``, as
 Neutron's agent does); a host that reports none cannot be reached over VXLAN and is left out.
 
-One pass for all of a snapshot's vxlan networks: a few queries whatever their number.
+One pass for all of a snapshot's vxlan networks: a few queries whatever their number. A bound port, a DHCP move
+and a router interface are logged with their network's id, so the network's carriers refetch it and its peers;
+a router moving between L3 agents is also logged once per vxlan network it is on (:func:`vxlan_networks_of`).
 """
 
 from __future__ import annotations
@@ -24,11 +26,10 @@ from sqlalchemy.orm import Session
 
 from floatnet.config import Config
 from floatnet.core.agent_protocol.scheduling import DHCP, ROUTER, Candidates, dhcp_networks
-from floatnet.db.models import Agent, Port, RouterPort
+from floatnet.db.models import Agent, Network, Port, RouterPort
 
 INTEGRATION_BRIDGE = "br-int"
 OVS_AGENT = "Open vSwitch agent"
-TUNNEL_TYPES = ("vxlan",)
 
 
 def bridge_for(config: Config, network_type: str, physical_network: str | None) -> str | None:
@@ -76,6 +77,19 @@ def hosts_of(session: Session, placement: Candidates, network_ids: Collection[st
         if dhcp_host:
             hosting[network_id].add(dhcp_host)
     return hosting
+
+
+def vxlan_networks_of(session: Session, router_id: str) -> list[str]:
+    """The vxlan networks router ``router_id`` has a port on (sorted): when the router moves to another host,
+    their peers change on every host carrying them."""
+    rows = session.scalars(
+        select(Port.network_id)
+        .join(RouterPort, RouterPort.port_id == Port.id)
+        .join(Network, Network.id == Port.network_id)
+        .where(RouterPort.router_id == router_id, Network.network_type == "vxlan")
+        .distinct()
+    )
+    return sorted(rows)
 
 
 def peers(
