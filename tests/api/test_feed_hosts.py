@@ -142,3 +142,25 @@ def test_a_long_poll_wakes_only_for_its_host(live_server_factory: Any) -> None:
         at, rows = results[cloud.r_host]
         assert [c["id"] for c in rows] == [fip["id"]] and at - done < 0.5
         assert results[cloud.idle][1] == []  # the idle host's poll ran to its timeout
+
+
+def test_a_port_bound_on_a_vxlan_network_reaches_every_carrier(app_client: Any) -> None:
+    """A new carrier of a vxlan network changes every carrier's tunnel peers, so all of them are told; a VLAN
+    network's port reaches only its own host (no security groups here: those have their own fan-out)."""
+    for node in NODES:
+        register_node(app_client, node)
+    nets = {}
+    for kind, seg in (("vxlan", 77), ("vlan", 101)):
+        body = {"network": {"name": kind, "provider:network_type": kind, "provider:segmentation_id": seg}}
+        if kind == "vlan":
+            body["network"]["provider:physical_network"] = "public_eth1"
+        nets[kind] = ok(app_client.post("/v2.0/networks", json=body), 201)["network"]["id"]
+    told = {}
+    for kind, net in nets.items():
+        port = {"port": {"network_id": net, "binding:host_id": "node-a", "port_security_enabled": False}}
+        ok(app_client.post("/v2.0/ports", json=port), 201)
+        after = int(_feed(app_client, "anyone")["seq"])
+        port["port"]["binding:host_id"] = "node-b"
+        second = ok(app_client.post("/v2.0/ports", json=port), 201)["port"]["id"]
+        told[kind] = _told(app_client, after, second)
+    assert told == {"vxlan": {"node-a", "node-b"}, "vlan": {"node-b"}}

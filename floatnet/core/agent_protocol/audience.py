@@ -7,6 +7,8 @@ agent is woken, and refetches, only for its own routers, networks and ports. For
 * ``kind`` port — the port's binding host (and the host it left, which its caller names: a delete, a
   re-binding), the DHCP hosts of its network (the DHCP section lists every port's addresses), and the hosts
   of the ports whose rules name one of its groups as remote group (their ``remote_groups`` hold its addresses);
+  on a vxlan network, every host carrying that network too (their tunnel peers may move: see
+  :mod:`floatnet.core.agent_protocol.tunnel_peers`);
 * ``kind`` security_group / security_group_rule — with a network N: the hosts of the instance ports on N
   (only they list the group); without one (a group's member set moved): the hosts of the ports whose rules
   name the group as remote group;
@@ -31,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from floatnet.core.agent_protocol.scheduling import BINDINGS, DHCP, ROUTER, candidates
 from floatnet.core.notify import EVERY
-from floatnet.db.models import Agent, Port, RouterPort, SecurityGroupPortBinding, SecurityGroupRule, Subnet
+from floatnet.db.models import Agent, Network, Port, RouterPort, SecurityGroupPortBinding, SecurityGroupRule, Subnet
 
 SECURITY_KINDS = ("security_group", "security_group_rule")
 Hosts = dict[str, set[str]]
@@ -162,11 +164,14 @@ class _Lookup:
     ports: Hosts
     port_groups: dict[str, set[str]]
     referrers: Hosts
+    tunnelled: set[str]
 
     @classmethod
     def read(cls, session: Session, targets: list[Target], down_time: float) -> _Lookup:
-        whole = _whole_networks(targets)
-        networks = whole | {t.network_id for t in targets if t.network_id and t.kind == "port"}
+        port_networks = {t.network_id for t in targets if t.network_id and t.kind == "port"}
+        tunnelled = vxlan_networks(session, port_networks)
+        whole = _whole_networks(targets) | tunnelled
+        networks = whole | port_networks
         secured = {t.network_id for t in targets if t.network_id and t.kind in SECURITY_KINDS}
         port_ids = {t.resource_id for t in targets if t.kind == "port"}
         on = routers_on(session, whole)
@@ -182,7 +187,15 @@ class _Lookup:
             ports=port_hosts(session, port_ids),
             port_groups=port_groups,
             referrers=remote_referrers(session, groups),
+            tunnelled=tunnelled,
         )
+
+    def _carriers(self, network_id: str) -> set[str]:
+        """Every host whose answer lists the network: its DHCP hosts, its ports' hosts, its routers' hosts."""
+        found = self.dhcp.get(network_id, set()) | self.ports_on.get(network_id, set())
+        for router_id in self.routers_on.get(network_id, ()):
+            found |= self.routers.get(router_id, set())
+        return found
 
     def hosts(self, target: Target) -> set[str]:
         """The hosts of one target (see the module docstring)."""
@@ -196,13 +209,22 @@ class _Lookup:
             found |= self.ports.get(target.resource_id, set()) | self.dhcp.get(net or "", set())
             for group in self.port_groups.get(target.resource_id, ()):
                 found |= self.referrers.get(group, set())
+            if net in self.tunnelled:  # a bound port may make its host a new carrier: every carrier's peers move
+                found |= self._carriers(net)
         elif target.kind in SECURITY_KINDS:
             found |= self.ports_on.get(net, set()) if net else self.referrers.get(target.resource_id, set())
         elif net:
-            found |= self.dhcp.get(net, set()) | self.ports_on.get(net, set())
-            for router_id in self.routers_on.get(net, ()):
-                found |= self.routers.get(router_id, set())
+            found |= self._carriers(net)
         return {EVERY} if EVERY in found else found
+
+
+def vxlan_networks(session: Session, network_ids: set[str]) -> set[str]:
+    """The tunnelled ones of ``network_ids``: every host carrying one lists all its carriers as VXLAN peers
+    (:mod:`floatnet.core.agent_protocol.tunnel_peers`), so a port there concerns them all."""
+    if not network_ids:
+        return set()
+    stmt = select(Network.id).where(Network.id.in_(network_ids), Network.network_type == "vxlan")
+    return set(session.scalars(stmt))
 
 
 def resolve(session: Session, targets: list[Target], down_time: float) -> dict[int, set[str]]:
