@@ -14,6 +14,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from floatnet.agent.state import Namespace
+from floatnet.linux import names
+
+
+def resources_of(groups: Iterable[str]) -> set[tuple[str, str]]:
+    """The resources (``("router" | "network" | "port", id)``) whose kernel state the action ``groups`` hold:
+    one entry per namespace however many floating IPs it holds, one per instance port."""
+    refs: set[tuple[str, str]] = set()
+    for group in groups:
+        router, network = names.router_id_of(group), names.network_id_of(group)
+        if router or network:
+            refs.add(("router", router) if router else ("network", str(network)))
+        elif group.startswith("port:"):
+            refs.add(("port", group[len("port:") :]))
+    return refs
 
 
 def describe(before: Namespace | None, after: Namespace | None) -> str:

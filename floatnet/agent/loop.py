@@ -451,14 +451,10 @@ class Agent:
         """Remember when each router/network (one entry per namespace, however many floating IPs it holds) or
         instance port was last repaired, and why: the agent reports it, diagnose shows it."""
         now, mono = time.time(), time.monotonic()
-        refs: set[Ref] = set()
-        for group in {a.group for a in actions}:
+        groups = {a.group for a in actions}
+        for group in groups:
             self.repair_backoff.repaired(group, mono)
-            router, network = names.router_id_of(group), names.network_id_of(group)
-            if router or network:
-                refs.add(("router", router) if router else ("network", str(network)))
-            elif group.startswith("port:"):
-                refs.add(("port", group[len("port:") :]))
+        refs = drift.resources_of(groups)
         with self.lock:
             self.repairs.update((ref, (now, what)) for ref in refs)
 
