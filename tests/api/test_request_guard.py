@@ -15,7 +15,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from floatnet.api.guard import HostRule, RequestGuard, split_host
+from floatnet.api.guard import JUDGED_HOSTS, HostRule, RequestGuard, split_host
 from floatnet.config import Config
 from tests.api.helpers import assert_error
 
@@ -117,3 +117,18 @@ def test_host_rule() -> None:
     assert not wildcard.allows("evil.example", 9696)
     assert split_host("[::1]:9696", 80) == ("::1", 9696) and split_host("Example", 80) == ("example", 80)
     assert split_host("h:port", 80) is None and split_host("h/x", 80) is None
+
+
+def test_host_answers_are_remembered_within_a_bound() -> None:
+    """Each (Host, scheme) is judged once; made-up Host values past the bound are still judged, never kept."""
+
+    async def hello(_request: Any) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    guard = RequestGuard(Starlette(routes=[Route("/", hello)]), Config(bind_host="127.0.0.1", bind_port=9696))
+    with TestClient(guard, base_url="http://127.0.0.1:9696") as client:
+        for index in range(JUDGED_HOSTS * 2):
+            assert_error(client.get("/", headers={"Host": f"evil{index}.example:9696"}), 403, "HTTPForbidden")
+        assert client.get("/").status_code == 200 and client.get("/", headers={"Host": "localhost:9696"}).is_success
+        assert_error(client.get("/", headers={"Host": "evil0.example:9696"}), 403, "HTTPForbidden")
+    assert len(guard._judged) == JUDGED_HOSTS  # noqa: SLF001 - the bound is the point

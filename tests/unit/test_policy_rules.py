@@ -263,3 +263,13 @@ def test_implied_roles_as_keystone_bootstraps_them(engine: PolicyEngine) -> None
     assert engine.allowed(member_only, "get_quota", {"project_id": "alpha"})
     assert engine.allowed(member_only, "get_network", net("alpha"))
     assert not engine.allowed(Caller("alpha", roles=()), "get_network", net("alpha"))
+
+
+def test_a_callers_field_filter_is_made_once_per_resource(engine: PolicyEngine) -> None:
+    """Every response of a request renders through the caller's filter: it is kept, per caller and resource."""
+    assert engine.field_filter(ALICE, "port") is engine.field_filter(Caller("alpha"), "port")
+    assert engine.field_filter(ALICE, "port") is not engine.field_filter(ADMIN, "port")
+    assert engine.field_filter(ALICE, "port") is not engine.field_filter(ALICE, "network")
+    port = {"project_id": "alpha", "binding:host_id": "n1", "name": "p"}
+    assert "binding:host_id" not in engine.field_filter(ALICE, "port")(port)
+    assert engine.field_filter(ADMIN, "port")(port) == port
