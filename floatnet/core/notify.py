@@ -47,11 +47,6 @@ class ChangeNotifier:
             return self._version
         return self._everyone + self._counts.get(host, 0)
 
-    def waiting(self) -> int:
-        """How many waiters are blocked now (for the scale bench and the follower's idle check)."""
-        with self._lock:
-            return sum(len(waiters) for waiters in self._waiters.values())
-
     def notify(self, hosts: Iterable[str] | None = None) -> None:
         """Wake the waiters of ``hosts`` (None or :data:`EVERY` among them: every waiter) and the host-less ones."""
         chosen = None if hosts is None else set(hosts)
