@@ -369,6 +369,9 @@ def _remove_namespace(ns: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """The whole demo; 0 when every proof held, 1 otherwise (or on an error, named on stderr)."""
+    if args.nodes < 1:
+        print(f"floatnet demo: --nodes {args.nodes}: at least 1 node", file=sys.stderr)
+        return 2
     if os.geteuid() != 0:
         print("floatnet demo needs root (it builds namespaces, OVS ports and NAT)", file=sys.stderr)
         return 1
