@@ -102,11 +102,22 @@ def port_hosts_by_network(session: Session, network_ids: set[str]) -> Hosts:
     return _pairs(session, _instance(stmt))
 
 
-def port_hosts(session: Session, port_ids: set[str]) -> Hosts:
-    """Port -> its binding host (instance ports only: network-owned ports are not in any ``ports`` list)."""
-    if not port_ids:
-        return {}
-    return _pairs(session, _instance(select(Port.id, Port.binding_host_id).where(Port.id.in_(port_ids))))
+def port_hosts(session: Session, port_ids: set[str]) -> tuple[Hosts, set[str]]:
+    """Port -> its binding host (instance ports only: network-owned ports are not in any ``ports`` list), and
+    the vxlan networks among those bound ports' networks (every host carrying one lists all its carriers as
+    VXLAN peers — :mod:`floatnet.core.agent_protocol.tunnel_peers` — so a port bound there concerns them all).
+    One query: the network type comes with the port's row."""
+    found: Hosts = defaultdict(set)
+    tunnelled: set[str] = set()
+    if port_ids:
+        stmt = select(Port.id, Port.binding_host_id, Port.network_id, Network.network_type).join(
+            Network, Network.id == Port.network_id
+        )
+        rows = session.execute(_instance(stmt.where(Port.id.in_(port_ids))))  # type: ignore[call-overload]
+        for port_id, host, network_id, network_type in rows:
+            found[port_id].add(host)
+            tunnelled |= {network_id} if network_type == "vxlan" else set()
+    return found, tunnelled
 
 
 def remote_referrers(session: Session, group_ids: set[str]) -> Hosts:
@@ -169,11 +180,11 @@ class _Lookup:
     @classmethod
     def read(cls, session: Session, targets: list[Target], down_time: float) -> _Lookup:
         port_networks = {t.network_id for t in targets if t.network_id and t.kind == "port"}
-        tunnelled = vxlan_networks(session, port_networks)
+        port_ids = {t.resource_id for t in targets if t.kind == "port"}
+        ports, tunnelled = port_hosts(session, port_ids)
         whole = _whole_networks(targets) | tunnelled
         networks = whole | port_networks
         secured = {t.network_id for t in targets if t.network_id and t.kind in SECURITY_KINDS}
-        port_ids = {t.resource_id for t in targets if t.kind == "port"}
         on = routers_on(session, whole)
         router_ids = {t.router_id for t in targets if t.router_id} | {r for rs in on.values() for r in rs}
         port_groups = groups_of(session, port_ids)
@@ -184,7 +195,7 @@ class _Lookup:
             dhcp=placed(session, DHCP, networks, down_time),
             ports_on=port_hosts_by_network(session, whole | secured),
             routers_on=on,
-            ports=port_hosts(session, port_ids),
+            ports=ports,
             port_groups=port_groups,
             referrers=remote_referrers(session, groups),
             tunnelled=tunnelled,
@@ -216,15 +227,6 @@ class _Lookup:
         elif net:
             found |= self._carriers(net)
         return {EVERY} if EVERY in found else found
-
-
-def vxlan_networks(session: Session, network_ids: set[str]) -> set[str]:
-    """The tunnelled ones of ``network_ids``: every host carrying one lists all its carriers as VXLAN peers
-    (:mod:`floatnet.core.agent_protocol.tunnel_peers`), so a port there concerns them all."""
-    if not network_ids:
-        return set()
-    stmt = select(Network.id).where(Network.id.in_(network_ids), Network.network_type == "vxlan")
-    return set(session.scalars(stmt))
 
 
 def resolve(session: Session, targets: list[Target], down_time: float) -> dict[int, set[str]]:
