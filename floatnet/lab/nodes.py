@@ -45,6 +45,7 @@ state_dir = {state}
 bridge_mappings = {mappings}
 physical_interfaces = {interfaces}
 datapath_type = {datapath}
+local_ip = {local_ip}
 
 [agent]
 host = {host}
@@ -81,7 +82,7 @@ def _write_ini(ctx: LabContext, node: Node) -> Path:
         mappings=",".join(f"{p}:{b}" for p, b in cfg.bridge_mappings.items()),
         interfaces=",".join(f"{p}:{NODE_PHYSNET_DEV.format(index=i)}" for i, p in enumerate(physnets)),
         datapath=datapath_for(cfg), dns=",".join(cfg.upstream_dns), interval=cfg.report_interval,
-        zone=cfg.availability_zone,
+        zone=cfg.availability_zone, local_ip=node.address.split("/")[0],  # VXLAN over the management network
     )  # fmt: skip
     path = Path(node.directory) / "agent.ini"
     path.parent.mkdir(parents=True, exist_ok=True)

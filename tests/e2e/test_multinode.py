@@ -130,6 +130,28 @@ def test_a_compute_node_removes_a_deleted_instances_filter(cluster: Cluster) -> 
     cluster.lab("instance", "delete", "vm5")
 
 
+def test_vxlan_instances_on_different_nodes_reach_each_other_and_not_another_network(cluster: Cluster) -> None:
+    """A vxlan network between the two compute nodes and the network node: each node's agent tunnels it over
+    its management address (``[ovs] local_ip`` = ``mgmt0``), the instances get DHCP from the network node with
+    the MTU lowered by 50 and reach each other; an instance of the VLAN network ``blue`` (same subnet) does not."""
+    body = {"network": {"name": "green", "provider:network_type": "vxlan", "provider:segmentation_id": 1001}}
+    green = cluster.api("POST", "/networks", json=body)["network"]
+    assert green["mtu"] == 1450
+    cluster.api("POST", "/subnets", json={"subnet": {"network_id": green["id"], "ip_version": 4,
+                                                     "cidr": "10.0.0.0/24"}})  # fmt: skip
+    vm6, vm7 = _vm(cluster, "vm6", green["id"], "cmp1"), _vm(cluster, "vm7", green["id"], "cmp2")
+    assert vm6["lease"].get("mtu") in ("1450", 1450) and vm7["lease"].get("mtu") in ("1450", 1450)
+    device = cluster.on_node("cmp1", "ip", "-d", "-j", "link", "show", "vxlan-1001", check=True).stdout
+    local = json.loads(device)[0]["linkinfo"]["info_data"]["local"]
+    assert local == cluster.node("cmp1")["address"].split("/")[0]  # the node's management address
+    assert ping(vm7["ns"], vm6["lease"]["ip"]) and whoami(vm7["ns"], vm6["lease"]["ip"])["server"] == "vm6"
+    vm2_ip = json.loads(cluster.lab("lease", "vm2").stdout)["ip"]
+    if vm2_ip not in (vm6["lease"]["ip"], vm7["lease"]["ip"]):
+        assert not ping(vm6["ns"], vm2_ip)  # blue's vm2 has an address of the same subnet, on VLAN 100
+    for name in ("vm6", "vm7"):
+        cluster.lab("instance", "delete", name)
+
+
 def _router_hosts(cluster: Cluster, router_id: str, nodes: tuple[str, ...]) -> list[str]:
     """The nodes whose own /run/netns holds the router's namespace (read inside each node)."""
     return [n for n in nodes if f"qrouter-{router_id}" in cluster.on_node(n, "ip", "netns", "list").stdout]
