@@ -33,8 +33,11 @@ bind = 127.0.0.1:{port}
 state_dir = {state}
 
 [ml2]
-type_drivers = flat,vlan
+type_drivers = flat,vlan,vxlan
 tenant_network_types = vlan
+
+[ml2_type_vxlan]
+vni_ranges = 1000:1099
 
 [ml2_type_flat]
 flat_networks = {ext}
