@@ -160,10 +160,7 @@ def observe_tunnels(dp: Dataplane, ovs_ports: Iterable[str]) -> dict[str, Tunnel
     (each device is made with its port; one left without a port by a crash in between is recreated, not
     swept, when its network comes back)."""
     wanted = [name for name in ovs_ports if name.startswith(vxlan.PREFIX)]
-    return {
-        name: Tunnel(d.name, d.vni, d.local, d.port, d.learning, d.mtu, d.up, d.peers)
-        for name, d in vxlan.observe(dp.ovs_netns, wanted).items()
-    }
+    return vxlan.observe(dp.ovs_netns, wanted)
 
 
 def observe_dhcp(dp: Dataplane) -> dict[str, str]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from floatnet.linux.nat_pf import PfElement
 from floatnet.linux.sg_render import GroupRules
+from floatnet.linux.vxlan import VxlanDevice
 
 DEFAULT_ROUTE = "0.0.0.0/0"
 DEFAULT_ROUTE6 = "::/0"  # among a namespace's extra routes: one route per destination, whatever the family
@@ -137,19 +138,9 @@ class Security:
     applied: Mapping[str, GroupRules] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Tunnel:
-    """A vxlan device floatnet made in the OVS namespace (``vxlan-<vni>``): its settings and the remote IPs of its
-    flood (all-zero) FDB entries."""
-
-    name: str
-    vni: int
-    local: str | None
-    port: int
-    learning: bool
-    mtu: int
-    up: bool
-    peers: frozenset[str] = frozenset()
+Tunnel = VxlanDevice
+"""A vxlan device floatnet made in the OVS namespace (``vxlan-<vni>``): the agent's view is the kernel's
+(:class:`floatnet.linux.vxlan.VxlanDevice`, with the remote IPs of its flood entries as ``peers``)."""
 
 
 @dataclass(frozen=True)

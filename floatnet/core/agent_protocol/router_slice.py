@@ -37,25 +37,17 @@ GATEWAY = "network:router_gateway"
 INTERFACE = "network:router_interface"
 
 
+WIRED_PORT = (
+    Port.id.label("port_id"), Port.mac_address, IPAllocation.ip_address, IPAllocation.subnet_id, Subnet.cidr,
+    Subnet.gateway_ip, Subnet.ipv6_ra_mode, Subnet.ipv6_address_mode, Network.id.label("network_id"),
+    Network.network_type, Network.physical_network, Network.segmentation_id, Network.mtu,
+)  # fmt: skip
+"""A router port's columns with its address, subnet and network wiring: the interface and HA port queries."""
+
+
 def _port_rows(session: Session, router_ids: list[str]) -> Sequence[Any]:
     return session.execute(
-        select(
-            RouterPort.router_id,
-            RouterPort.port_type,
-            Port.id.label("port_id"),
-            Port.mac_address,
-            IPAllocation.ip_address,
-            IPAllocation.subnet_id,
-            Subnet.cidr,
-            Subnet.gateway_ip,
-            Subnet.ipv6_ra_mode,
-            Subnet.ipv6_address_mode,
-            Network.id.label("network_id"),
-            Network.network_type,
-            Network.physical_network,
-            Network.segmentation_id,
-            Network.mtu,
-        )
+        select(RouterPort.router_id, RouterPort.port_type, *WIRED_PORT)
         .join(Port, Port.id == RouterPort.port_id)
         .join(IPAllocation, IPAllocation.port_id == Port.id)
         .join(Subnet, Subnet.id == IPAllocation.subnet_id)
@@ -202,23 +194,7 @@ def attach_ha(session: Session, config: Config, routers: list[dict[str, Any]], h
     ids = [router["id"] for router in routers]
     rows = (
         session.execute(
-            select(
-                HARouterAgentPortBinding.router_id,
-                Router.ha_vr_id,
-                Port.id.label("port_id"),
-                Port.mac_address,
-                IPAllocation.ip_address,
-                IPAllocation.subnet_id,
-                Subnet.cidr,
-                Subnet.gateway_ip,
-                Subnet.ipv6_ra_mode,
-                Subnet.ipv6_address_mode,
-                Network.id.label("network_id"),
-                Network.network_type,
-                Network.physical_network,
-                Network.segmentation_id,
-                Network.mtu,
-            )  # fmt: skip
+            select(HARouterAgentPortBinding.router_id, Router.ha_vr_id, *WIRED_PORT)
             .join(Router, Router.id == HARouterAgentPortBinding.router_id)
             .join(Agent, Agent.id == HARouterAgentPortBinding.l3_agent_id)
             .join(Port, Port.id == HARouterAgentPortBinding.port_id)
