@@ -16,7 +16,7 @@ import signal
 import subprocess
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pyroute2 import netns as _pr_netns
 
@@ -25,6 +25,7 @@ from floatnet.linux.errors import KernelError
 NETNS_DIR = "/run/netns"
 CLONE_NEWNET = 0x40000000
 T = TypeVar("T")
+H = TypeVar("H")
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _forget_hooks: list[Callable[[str], None]] = []
@@ -126,6 +127,39 @@ def kill_processes(name: str) -> int:
 def on_forget(hook: Callable[[str], None]) -> None:
     """Register ``hook(name)``, called when a namespace is deleted, so caches holding its sockets let go."""
     _forget_hooks.append(hook)
+
+
+class Handles(Generic[H]):
+    """One open handle per namespace (a libnftables context, a netlink socket bound inside it), shared by the
+    callers of a module: reopened when the namespace was re-created under the same name (its inode moved) and
+    closed when the namespace is deleted, since a cached handle would keep a deleted namespace alive. ``None``
+    is the caller's own namespace. Thread-safe."""
+
+    def __init__(self, open_: Callable[[str | None], H], close: Callable[[H], None]) -> None:
+        self._open, self._close = open_, close
+        self._handles: dict[str | None, tuple[int, H]] = {}
+        self._lock = threading.Lock()
+        on_forget(self.drop)
+
+    def get(self, name: str | None) -> H:
+        """The handle of ``name``, opened now if there is none or its namespace was re-created."""
+        ino = inode(name) if name is not None else 0
+        with self._lock:
+            found = self._handles.get(name)
+            if found is not None and found[0] == ino:
+                return found[1]
+            if found is not None:
+                self._close(found[1])
+            handle = self._open(name)
+            self._handles[name] = (ino, handle)
+            return handle
+
+    def drop(self, name: str | None) -> None:
+        """Close and forget the handle of ``name`` (the next :meth:`get` opens a fresh one)."""
+        with self._lock:
+            found = self._handles.pop(name, None)
+        if found is not None:
+            self._close(found[1])
 
 
 def list_names(prefixes: Iterable[str] | None = None) -> list[str]:

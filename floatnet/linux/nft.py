@@ -50,15 +50,14 @@ class NftError(KernelError):
 
 
 class _Context:
-    """One libnftables context bound to one namespace (by inode); calls are serialised by a lock."""
+    """One libnftables context bound to one namespace; calls are serialised by a lock."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str | None) -> None:
         assert _lib is not None
-        self.inode = _netns.inode(name)
         self.lock = threading.Lock()
         self.ptr = _netns.run_in(name, _lib.nft_ctx_new, 0)
         if not self.ptr:
-            raise KernelError("nft_ctx_new", name, "libnftables could not create a context")
+            raise KernelError("nft_ctx_new", name or "root", "libnftables could not create a context")
         _lib.nft_ctx_output_set_flags(self.ptr, OUTPUT_JSON | OUTPUT_HANDLE)
         _lib.nft_ctx_buffer_output(self.ptr)
         _lib.nft_ctx_buffer_error(self.ptr)
@@ -78,31 +77,7 @@ class _Context:
                 self.ptr = None
 
 
-_contexts: dict[str, _Context] = {}
-_contexts_lock = threading.Lock()
-
-
-def _context(name: str) -> _Context:
-    ino = _netns.inode(name)
-    with _contexts_lock:
-        ctx = _contexts.get(name)
-        if ctx is not None and ctx.inode != ino:
-            ctx.free()
-            ctx = None
-        if ctx is None:
-            ctx = _contexts[name] = _Context(name)
-        return ctx
-
-
-def forget(name: str) -> None:
-    """Drop the cached context of a namespace (its socket would keep a deleted namespace alive)."""
-    with _contexts_lock:
-        ctx = _contexts.pop(name, None)
-    if ctx is not None:
-        ctx.free()
-
-
-_netns.on_forget(forget)
+_contexts: _netns.Handles[_Context] = _netns.Handles(_Context, _Context.free)
 
 
 def _run_tool(netns: str, text: str) -> tuple[int, str, str]:
@@ -123,7 +98,7 @@ def run(netns: str, command: str | dict[str, Any], what: str = "nft") -> str:
     if not _netns.exists(netns):
         raise KernelError(what, netns, "namespace does not exist")
     text = json.dumps(command) if isinstance(command, dict) else command
-    rc, out, err = _context(netns).run(text) if _lib is not None else _run_tool(netns, text)
+    rc, out, err = _contexts.get(netns).run(text) if _lib is not None else _run_tool(netns, text)
     if rc != 0:
         raise NftError(what, netns, err.strip() or f"nft returned {rc}")
     return out

@@ -67,10 +67,9 @@ def _elements(keys: Iterable[bytes]) -> bytes:
 
 
 class _Socket:
-    """One nfnetlink socket bound in one namespace (by inode); batches are serialised by a lock."""
+    """One nfnetlink socket bound in one namespace; batches are serialised by a lock."""
 
     def __init__(self, name: str | None) -> None:
-        self.inode = _netns.inode(name) if name is not None else 0
         self.lock = threading.Lock()
         self.seq = 0
         self.sock = _netns.run_in(name, socket.socket, socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)
@@ -126,35 +125,7 @@ class _Socket:
         self.sock.close()
 
 
-_sockets: dict[str | None, _Socket] = {}
-_sockets_lock = threading.Lock()
-
-
-def _socket(name: str | None) -> _Socket:
-    ino = _netns.inode(name) if name is not None else 0
-    with _sockets_lock:
-        found = _sockets.get(name)
-        if found is not None and found.inode != ino:
-            found.close()
-            found = None
-        if found is None:
-            found = _sockets[name] = _Socket(name)
-        return found
-
-
-def _drop(name: str | None) -> None:
-    with _sockets_lock:
-        found = _sockets.pop(name, None)
-    if found is not None:
-        found.close()
-
-
-def forget(name: str) -> None:
-    """Drop the cached socket of a namespace (it would keep a deleted namespace alive)."""
-    _drop(name)
-
-
-_netns.on_forget(forget)
+_sockets: _netns.Handles[_Socket] = _netns.Handles(_Socket, _Socket.close)
 
 
 def edit(netns: str | None, op: str, table: str, sets: dict[str, list[bytes]], family: int = NFPROTO_INET) -> None:
@@ -172,9 +143,9 @@ def edit(netns: str | None, op: str, table: str, sets: dict[str, list[bytes]], f
         return
     where = f"{table} {', '.join(sorted(sets))} (netns {netns or 'root'})"
     try:
-        code = _socket(netns).batch(messages, family)
+        code = _sockets.get(netns).batch(messages, family)
     except OSError as exc:  # a timeout or a broken socket: the next call starts on a fresh one
-        _drop(netns)
+        _sockets.drop(netns)
         raise KernelError(f"{op} element", where, exc) from exc
     if code:
         raise ElementError(f"{op} element", where, code)
