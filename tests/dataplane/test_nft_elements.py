@@ -18,6 +18,20 @@ def members(ns: str, group_id: str) -> set[str]:
     return port_filter.observe(ns).members.get(group_id, set())
 
 
+def _settled_members(ns: str, group_id: str, attempts: int = 20) -> set[str]:
+    """The members once two listings agree. A kernel listing of a hash set walks its rhashtable, which the
+    kernel grows in a deferred worker after a large insert; a walk that meets the resize can skip elements
+    (seen once under load: 18,143 of 20,000 listed), although the set holds them all. Bounded: 20 tries."""
+    seen = members(ns, group_id)
+    for _ in range(attempts):
+        time.sleep(0.05)
+        again = members(ns, group_id)
+        if again == seen:
+            return seen
+        seen = again
+    return seen
+
+
 def test_members_added_and_removed_v4_and_v6_in_one_batch(make_ns: Callable[[str], str]) -> None:
     ns = make_ns("el")
     port_filter.add_members(ns, "g1", ["10.9.0.5", "2001:db8::5/128"])  # the sets do not exist yet: created
@@ -69,6 +83,6 @@ def test_a_batch_larger_than_the_default_socket_buffer(make_ns: Callable[[str], 
     ns = make_ns("el")
     many = [f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}" for i in range(1, 20001)]
     port_filter.add_members(ns, "g1", many)
-    assert len(members(ns, "g1")) == 20000
+    assert len(_settled_members(ns, "g1")) == 20000
     with pytest.raises(nft_elements.ElementError):
         nft_elements.edit(ns, "add", r.TABLE, {**r.member_keys("g1", many), "rg4-nope": [bytes(4)]})
