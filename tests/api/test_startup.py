@@ -19,6 +19,7 @@ import pytest
 
 from floatnet.agent.client import Client, ServerError
 from floatnet.cli import supervise
+from floatnet.cli.updown import READY_TIMEOUT
 from tests.api.test_agent_keystone import _ini as keystone_ini
 from tests.keystone_fixture import KeystoneServer
 
@@ -37,20 +38,28 @@ def taken_port() -> Iterator[int]:
         yield int(sock.getsockname()[1])
 
 
-def test_up_detached_stops_within_3s_when_the_port_is_taken(tmp_path: Path, taken_port: int) -> None:
+def _not_waited_out(started: float) -> None:
+    """``up`` stopped on its server's exit, not at the end of the readiness wait (``READY_TIMEOUT``, 60 s):
+    a functional bound with room for a loaded machine (the speed itself is seconds; no timed test here)."""
+    elapsed = time.monotonic() - started
+    assert elapsed < READY_TIMEOUT / 4, elapsed
+
+
+def test_up_detached_stops_at_once_when_the_port_is_taken(tmp_path: Path, taken_port: int) -> None:
     started = time.monotonic()
     done = floatnet("up", "--detach", "--no-agent", "--state-dir", str(tmp_path), "--bind", f"127.0.0.1:{taken_port}")
-    elapsed = time.monotonic() - started
     assert done.returncode == 1
-    assert elapsed < 3.0, elapsed
+    _not_waited_out(started)
+    assert "did not answer" not in done.stderr, done.stderr
     assert "Address already in use" in done.stderr and "--bind HOST:PORT" in done.stderr, done.stderr
     assert not (tmp_path / "run" / "server.pid").exists()
 
 
-def test_up_foreground_stops_within_3s_when_the_port_is_taken(tmp_path: Path, taken_port: int) -> None:
+def test_up_foreground_stops_at_once_when_the_port_is_taken(tmp_path: Path, taken_port: int) -> None:
     started = time.monotonic()
     done = floatnet("up", "--no-agent", "--state-dir", str(tmp_path), "--bind", f"127.0.0.1:{taken_port}")
-    assert done.returncode == 1 and time.monotonic() - started < 3.0
+    assert done.returncode == 1
+    _not_waited_out(started)
     assert "Address already in use" in done.stdout and "--bind HOST:PORT" in done.stdout, done.stdout
     assert "exited with status 3 before answering" in done.stderr
 
