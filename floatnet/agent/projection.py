@@ -17,7 +17,7 @@ from floatnet.agent.desired import DesiredState, Network, Router
 from floatnet.agent.dhcp_plan import dhcp_addresses, dhcp_config, dhcp_routes
 from floatnet.agent.plan import desired_nat, router_devices, router_routes
 from floatnet.agent.plan_common import PlanContext, Poisoned, isolated, network_refs, router_refs
-from floatnet.agent.plan_ha import keepalived_config
+from floatnet.agent.plan_ha import conntrackd_config, keepalived_config
 from floatnet.agent.plan_ipv6 import radvd_config
 from floatnet.agent.state import Link, Namespace, Observed, OvsPort, Routes
 from floatnet.linux import names
@@ -34,7 +34,8 @@ def project_router(router: Router, ctx: PlanContext) -> tuple[Namespace, list[Ov
         forwarding=True,
         nat=desired_nat(router),
         radvd=radvd_config(router),
-        keepalived=keepalived_config(router, devices, ctx.ha_vrrp_advert_int),
+        keepalived=keepalived_config(router, devices, ctx),
+        conntrackd=conntrackd_config(router, ctx),
     )
     return ns, [OvsPort(s.dev, s.wiring.bridge, s.wiring.tag, s.iface_id) for s in devices]
 

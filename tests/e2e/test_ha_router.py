@@ -2,14 +2,19 @@
 agent — the agent plugs its ``ha-`` device on the project's HA network, runs keepalived with the gateway, the
 internal gateway and the floating IP as virtual addresses, the replica becomes MASTER and says so
 (``ha_state: active`` in ``l3-agents``), and the floating IP answers from the upstream as before. A second
-floating IP reaches keepalived's configuration by reload, without a transition."""
+floating IP reaches keepalived's configuration by reload, without a transition. With ``[agent]
+ha_conntrackd_enabled`` the replica runs conntrackd too, restarted when killed."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
+from floatnet.linux import daemons
+from floatnet.linux.conntrackd import Conntrackd
 from tests.e2e.fabric import Fabric, wait_until
 from tests.e2e.topology import Seed, build_seed, in_ns, ping, wait_fip_status, whoami
 
@@ -54,3 +59,31 @@ def test_ha_router_on_the_only_agent(fabric: Fabric) -> None:
     seen = whoami(upstream, address)
     assert seen is not None and seen["server"] == "vm2", seen
     assert _vrrp_pid(f, rid) == pid and _ha_states(f, rid) == ["active"]  # a reload, not a restart
+
+
+def _conntrackd_pid(f: Fabric, router_id: str) -> int | None:
+    return Conntrackd(f.workdir / "state" / "conntrackd").pid(router_id)
+
+
+def test_conntrackd_beside_keepalived_and_restarted_when_killed(fabric: Fabric) -> None:
+    """``[agent] ha_conntrackd_enabled = true`` (agent restarted): the replica runs conntrackd in its namespace
+    and keepalived notifies it; conntrackd SIGKILLed by PID is started again by the agent (drift), keepalived
+    untouched (no transition)."""
+    f = fabric
+    rid = f.api("GET", "/routers")["routers"][0]["id"]
+    f.stop("agent")
+    f.config_path.write_text(f.config_path.read_text() + "ha_conntrackd_enabled = true\n")
+    f.start_agent()
+    first = wait_until(lambda: _conntrackd_pid(f, rid), 60, "the agent starts conntrackd for the HA router")
+    assert daemons.in_netns(first, f"qrouter-{rid}")
+    notify = f.workdir / "state" / "conntrackd" / rid / "notify.sh"
+    wait_until(lambda: f'"/bin/sh {notify} master"' in _keepalived_conf(f, rid), 30, "keepalived notifies it")
+    vrrp = _vrrp_pid(f, rid)
+    wait_until(lambda: _ha_states(f, rid) == ["active"], 30, "still the active replica")
+    os.kill(first, signal.SIGKILL)
+    again = wait_until(lambda: _conntrackd_pid(f, rid), 30, "the agent restarts the killed conntrackd")
+    assert again != first and _vrrp_pid(f, rid) == vrrp and _ha_states(f, rid) == ["active"]
+
+
+def _keepalived_conf(f: Fabric, router_id: str) -> str:
+    return Path(f.workdir / "state" / "keepalived" / router_id / "keepalived.conf").read_text()

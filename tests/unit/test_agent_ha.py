@@ -119,3 +119,33 @@ def test_a_projection_keeps_the_observed_vrrp_role() -> None:
 def test_bad_vrrp_id_is_a_malformed_state() -> None:
     with pytest.raises(DesiredStateError):
         parse_state({"seq": 1, "routers": [ha_doc(vr_id=300)]}, complete=True)
+
+
+SYNC_CTX = PlanContext(ha_vrrp_advert_int=0.5, conntrackd_dir="/var/lib/floatnet/conntrackd")
+
+
+def test_with_conntrackd_each_replica_runs_it_before_keepalived_which_notifies_it() -> None:
+    actions = plan(state([ha_doc()]), Observed(), SYNC_CTX)
+    assert kinds(actions)[-2:] == ["EnsureConntrackd", "EnsureKeepalived"]
+    sync = next(a for a in actions if isinstance(a, A.EnsureConntrackd)).config
+    for line in ("Group 3787", "IPv4_interface 169.254.192.5", f"Interface {HA}", f"/conntrackd/{R1}/ctl"):
+        assert line in sync
+    vrrp = next(a for a in actions if isinstance(a, A.EnsureKeepalived)).config
+    assert f'notify_master "/bin/sh /var/lib/floatnet/conntrackd/{R1}/notify.sh master"' in vrrp
+    assert (
+        "notify"
+        not in next(a for a in plan(state([ha_doc()]), Observed(), CTX) if isinstance(a, A.EnsureKeepalived)).config
+    )
+    desired = state([ha_doc()])
+    assert plan(desired, project(desired, SYNC_CTX), SYNC_CTX) == []  # fixed point
+
+
+def test_a_killed_conntrackd_is_started_again_and_turning_it_off_stops_it() -> None:
+    desired = state([ha_doc()])
+    observed = project(desired, SYNC_CTX)
+    killed = replace(observed, namespaces={NS: replace(observed.namespaces[NS], conntrackd=None)})
+    assert kinds(plan(desired, killed, SYNC_CTX)) == ["EnsureConntrackd"]  # keepalived untouched: no transition
+    off = plan(desired, observed, replace(SYNC_CTX, conntrackd_dir=""))
+    assert kinds(off) == ["StopConntrackd", "EnsureKeepalived"]  # and keepalived loses its notify lines
+    plain = plan(state([router_doc()]), observed, SYNC_CTX)
+    assert {"StopConntrackd", "StopKeepalived"} <= set(kinds(plain))
