@@ -33,7 +33,7 @@ def project_router(router: Router, ctx: PlanContext) -> tuple[Namespace, list[Ov
         routes=router_routes(router) if router.ha is None else Routes(),
         forwarding=True,
         nat=desired_nat(router),
-        radvd=radvd_config(router),
+        radvd=radvd_config(router, master=False),
         keepalived=keepalived_config(router, devices, ctx),
         conntrackd=conntrackd_config(router, ctx),
     )
@@ -76,9 +76,11 @@ def project(desired: DesiredState, ctx: PlanContext = PlanContext(), poisoned: P
     return Observed(namespaces=namespaces, ovs_ports=ports, dhcp=dhcp)
 
 
-def carry_vrrp(before: Namespace | None, now: Namespace | None) -> Namespace | None:
+def carry_vrrp(before: Namespace | None, now: Namespace | None, desired: DesiredState) -> Namespace | None:
     """``now`` (a projection) knowing whether this HA router replica is the VRRP MASTER, as ``before`` held it:
-    that is keepalived's doing, not the plan's (its addresses and routes the planner ignores either way)."""
-    if before is None or now is None or now.keepalived is None:
+    that is keepalived's doing, not the plan's (its addresses and routes the planner ignores either way); a
+    MASTER runs the router's radvd (:func:`floatnet.agent.plan_ipv6.radvd_config`)."""
+    if before is None or now is None or now.keepalived is None or not before.ha_master:
         return now
-    return replace(now, ha_master=before.ha_master)
+    router = desired.routers.get(names.router_id_of(now.name) or "")
+    return replace(now, ha_master=True, radvd=radvd_config(router) if router is not None else now.radvd)

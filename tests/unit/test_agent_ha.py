@@ -17,6 +17,7 @@ from floatnet.agent.plan import plan
 from floatnet.agent.plan_common import PlanContext
 from floatnet.agent.projection import carry_vrrp, project
 from floatnet.agent.state import Link, Namespace, Observed, Routes
+from tests.unit.test_agent_ipv6 import dual_stack_router
 from tests.unit.test_agent_plan import R1, fip, kinds, router_doc, state
 
 CTX = PlanContext(ha_vrrp_advert_int=0.5)
@@ -111,9 +112,9 @@ def test_ha_state_is_reported_from_the_vrrp_role() -> None:
 def test_a_projection_keeps_the_observed_vrrp_role() -> None:
     master = as_master(project(state([ha_doc()]), CTX)).namespaces[NS]
     projected = project(state([ha_doc(fips=[])]), CTX).namespaces[NS]
-    assert carry_vrrp(master, projected).ha_master is True  # type: ignore[union-attr]
+    assert carry_vrrp(master, projected, state([ha_doc(fips=[])])).ha_master is True  # type: ignore[union-attr]
     plain = Namespace(NS, links={QG: Link(QG, "fa:16:3e:00:00:01")})
-    assert carry_vrrp(master, plain) is plain
+    assert carry_vrrp(master, plain, state([ha_doc()])) is plain
 
 
 def test_bad_vrrp_id_is_a_malformed_state() -> None:
@@ -149,3 +150,19 @@ def test_a_killed_conntrackd_is_started_again_and_turning_it_off_stops_it() -> N
     assert kinds(off) == ["StopConntrackd", "EnsureKeepalived"]  # and keepalived loses its notify lines
     plain = plan(state([router_doc()]), observed, SYNC_CTX)
     assert {"StopConntrackd", "StopKeepalived"} <= set(kinds(plain))
+
+
+def test_radvd_runs_only_on_the_master_replica_as_neutrons_ha_routers() -> None:
+    """An HA router with an IPv6 subnet advertising (slaac): a BACKUP runs no radvd, the MASTER does; a
+    MASTER that became a BACKUP stops it; the projection of a MASTER carries it (fixed point)."""
+    desired = state([{**dual_stack_router(), "ha": ha_doc()["ha"]}])
+    backup = project(desired, CTX)
+    assert backup.namespaces[NS].radvd is None and plan(desired, backup, CTX) == []
+    master_ns = replace(backup.namespaces[NS], ha_master=True)
+    started = plan(desired, replace(backup, namespaces={NS: master_ns}), CTX)
+    assert kinds(started) == ["EnsureRadvd"] and "prefix 2001:db8:1::/64" in started[0].config  # type: ignore[attr-defined]
+    carried = carry_vrrp(master_ns, backup.namespaces[NS], desired)
+    assert carried is not None and carried.radvd == started[0].config  # type: ignore[attr-defined]
+    assert plan(desired, replace(backup, namespaces={NS: carried}), CTX) == []
+    demoted = replace(carried, ha_master=False)
+    assert kinds(plan(desired, replace(backup, namespaces={NS: demoted}), CTX)) == ["StopRadvd"]
