@@ -16,6 +16,7 @@ from typing import Any
 from floatnet.linux import daemons
 from floatnet.linux.conntrackd import Conntrackd
 from tests.e2e.fabric import Fabric, wait_until
+from tests.e2e.test_diagnose import diagnose
 from tests.e2e.topology import Seed, build_seed, in_ns, ping, wait_fip_status, whoami
 
 
@@ -87,3 +88,35 @@ def test_conntrackd_beside_keepalived_and_restarted_when_killed(fabric: Fabric) 
 
 def _keepalived_conf(f: Fabric, router_id: str) -> str:
     return Path(f.workdir / "state" / "keepalived" / router_id / "keepalived.conf").read_text()
+
+
+def _ha_check(f: Fabric, address: str) -> dict[str, Any]:
+    _code, doc = diagnose(f, address)
+    found = [c for c in doc["checks"] if c["name"] == "ha.single_holder"]
+    assert len(found) == 1, doc
+    return dict(found[0])
+
+
+def test_diagnose_checks_that_exactly_one_replica_holds_the_floating_ip(fabric: Fabric) -> None:
+    """``floatnet diagnose FIP`` on the HA router: the one replica (this node, active, its namespace holding
+    the /32) passes; with the /32 taken off the namespace behind everyone's back (keepalived SIGSTOPped, so it
+    does not put it back), no replica holds it though the agent still reports active: FAIL naming the node."""
+    f = fabric
+    rid = f.api("GET", "/routers")["routers"][0]["id"]
+    fip = next(x for x in f.api("GET", "/floatingips")["floatingips"] if x["router_id"] == rid and x["port_id"])
+    address, ns = str(fip["floating_ip_address"]), f"qrouter-{rid}"
+    wait_until(lambda: _ha_states(f, rid) == ["active"], 30, "the replica is active")
+    found = _ha_check(f, address)
+    assert found["status"] == "ok" and f"{f.host} (active, namespace holds it)" in found["reason"], found
+    qg = next(link["ifname"] for link in json.loads(in_ns(ns, "ip", "-j", "link", "show").stdout)
+              if link["ifname"].startswith("qg-"))  # fmt: skip
+    vrrp = _vrrp_pid(f, rid)
+    os.kill(vrrp, signal.SIGSTOP)  # keepalived would put its address back at once
+    try:
+        in_ns(ns, "ip", "addr", "del", f"{address}/32", "dev", qg, check=True)
+        found = _ha_check(f, address)
+        assert found["status"] == "FAIL" and "no replica holds" in found["reason"], found
+        assert f"{f.host} (active, namespace lacks it)" in found["reason"], found
+    finally:
+        in_ns(ns, "ip", "addr", "replace", f"{address}/32", "dev", qg)
+        os.kill(vrrp, signal.SIGCONT)
