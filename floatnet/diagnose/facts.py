@@ -17,7 +17,9 @@ from floatnet.diagnose import nft_eval, probe
 from floatnet.diagnose.reader import NeutronReader
 from floatnet.diagnose.sg_match import Traffic, make_traffic
 
-INTERFACE_OWNERS = ("network:router_interface", "network:router_interface_distributed")
+INTERFACE_OWNERS = (
+    "network:router_interface", "network:ha_router_replicated_interface", "network:router_interface_distributed",
+)  # fmt: skip
 GATEWAY_OWNER = "network:router_gateway"
 OVS_AGENT, L3_AGENT, DHCP_AGENT = "Open vSwitch agent", "L3 agent", "DHCP agent"
 
