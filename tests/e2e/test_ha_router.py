@@ -15,6 +15,7 @@ from typing import Any
 
 from floatnet.linux import daemons
 from floatnet.linux.conntrackd import Conntrackd
+from floatnet.linux.radvd import Radvd
 from tests.e2e.fabric import Fabric, wait_until
 from tests.e2e.test_diagnose import diagnose
 from tests.e2e.topology import Seed, build_seed, in_ns, ping, wait_fip_status, whoami
@@ -120,3 +121,25 @@ def test_diagnose_checks_that_exactly_one_replica_holds_the_floating_ip(fabric: 
     finally:
         in_ns(ns, "ip", "addr", "replace", f"{address}/32", "dev", qg)
         os.kill(vrrp, signal.SIGCONT)
+
+
+def test_radvd_runs_on_the_active_replica(fabric: Fabric) -> None:
+    """An IPv6 SLAAC subnet on the HA router: its active replica advertises it (radvd in its namespace with the
+    prefix), as Neutron's HA routers do; removed with the interface."""
+    f = fabric
+    rid = f.api("GET", "/routers")["routers"][0]["id"]
+    private = next(s for s in f.api("GET", "/subnets")["subnets"] if s["cidr"] == "10.0.0.0/24")
+    body = {"network_id": private["network_id"], "ip_version": 6, "cidr": "2001:db8:15::/64",
+            "ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"}  # fmt: skip
+    v6 = f.api("POST", "/subnets", json={"subnet": body})["subnet"]
+    f.api("PUT", f"/routers/{rid}/add_router_interface", json={"subnet_id": v6["id"]})
+    radvd = Radvd(f.workdir / "state" / "radvd")
+    try:
+        wait_until(lambda: _ha_states(f, rid) == ["active"], 30, "the replica is active")
+        pid = wait_until(lambda: radvd.pid(rid), 30, "radvd starts on the active replica")
+        assert daemons.in_netns(pid, f"qrouter-{rid}")
+        assert "prefix 2001:db8:15::/64" in (f.workdir / "state" / "radvd" / rid / "radvd.conf").read_text()
+    finally:
+        f.api("PUT", f"/routers/{rid}/remove_router_interface", json={"subnet_id": v6["id"]})
+        f.api("DELETE", f"/subnets/{v6['id']}")
+    wait_until(lambda: radvd.pid(rid) is None, 30, "radvd stops with the interface")
