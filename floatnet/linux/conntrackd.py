@@ -13,6 +13,9 @@ cache with the kernel (``-R``) and sends the lot to the others (``-B``); a repli
 MASTER for its state (``-n``) and, if it was the MASTER, flushes the kernel entries it owned after PurgeTimeout
 (``-t``).
 
+A conntrackd (re)started asks the others for their state (``StartupResync``), so a replica whose daemon the
+agent restarted does not wait for every session's next event to know it.
+
 conntrackd writes no pidfile and cannot re-read its configuration: floatnet starts it in the foreground under
 ``sh`` and records ``$!`` as its PID (trusted only while its command line names this router's configuration
 file), and a changed configuration is a restart. Its lock file and control socket are per router, in the same
@@ -56,7 +59,8 @@ def render(instance: SyncInstance, directory: Path) -> str:
         raise ValueError(f"{directory / SOCKET} is too long for a unix socket path")
     lines = [
         "Sync {", "    Mode FTFW {", "        DisableExternalCache Off", "        CommitTimeout 1800",
-        "        PurgeTimeout 5", "    }", "    Multicast {", f"        IPv4_address {SYNC_GROUP}",
+        "        PurgeTimeout 5", "        StartupResync on", "    }", "    Multicast {",
+        f"        IPv4_address {SYNC_GROUP}",
         f"        Group {BASE_PORT + instance.vr_id}", f"        IPv4_interface {address}",
         f"        Interface {instance.ha_dev}", "        SndSocketBuffer 1249280", "        RcvSocketBuffer 1249280",
         "        Checksum on", "    }", "}",

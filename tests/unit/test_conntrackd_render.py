@@ -15,9 +15,9 @@ DIR = Path("/var/lib/floatnet/conntrackd/r1")
 
 def test_render_syncs_ftfw_over_the_ha_device_on_a_port_of_its_own() -> None:
     text = conntrackd.render(conntrackd.SyncInstance(7, "ha-0123456789a", "169.254.192.3"), DIR)
-    for line in ("Mode FTFW {", "IPv4_address 225.0.0.50", "Group 3787", "IPv4_interface 169.254.192.3",
-                 "Interface ha-0123456789a", f"LockFile {DIR}/lock", f"Path {DIR}/ctl", f"LogFile {DIR}/conntrackd.log",
-                 "IPv4_address 169.254.0.0/16"):  # fmt: skip
+    for line in ("Mode FTFW {", "StartupResync on", "IPv4_address 225.0.0.50", "Group 3787",
+                 "IPv4_interface 169.254.192.3", "Interface ha-0123456789a", f"LockFile {DIR}/lock",
+                 f"Path {DIR}/ctl", f"LogFile {DIR}/conntrackd.log", "IPv4_address 169.254.0.0/16"):  # fmt: skip
         assert line in text
     other = conntrackd.render(conntrackd.SyncInstance(8, "ha-0123456789a", "169.254.192.3"), DIR)
     assert "Group 3788" in other  # two routers of a project share the HA network, never a port
