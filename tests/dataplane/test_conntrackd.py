@@ -8,8 +8,9 @@ the session is cut.
 
 Why a port forwarding and the server talking: the kernel picks a TCP session up mid-stream
 (``nf_conntrack_tcp_loose``), so after a takeover without conntrackd the first packet the new MASTER sees
-creates a fresh entry. For a 1:1 floating IP that entry NATs as the lost one did (either direction), and such a
-session survives anyway. A port-forwarded session whose first packet after the takeover comes from the
+creates a fresh entry. For a 1:1 floating IP that entry NATs as the lost one did (either direction), so such a
+session often survives anyway (not always: it was cut in one of three trial runs), and a test of it could not
+fail for the right reason. A port-forwarded session whose first packet after the takeover comes from the
 instance (its retransmission: the client has nothing to send) is picked up as plain outbound traffic and
 SNATed to the gateway address, not the floating IP: the client resets it. Only the synced entry keeps it.
 """
