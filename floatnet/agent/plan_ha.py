@@ -5,7 +5,8 @@ the NAT table with every floating IP's map elements — except for what only the
 addresses (gateway, internal gateways, floating IP /32s) and its routes (the default route, extra routes) are
 keepalived's, which holds them on the VRRP MASTER only (:mod:`floatnet.linux.keepalived`). The planner leaves
 those addresses alone where they are (``DeviceSpec.vrrp``), plans no routes, sends no gratuitous ARP (keepalived
-does at takeover; the agent only on the MASTER, for a floating IP added there) and runs no radvd. A floating IP
+does at takeover; the agent only on the MASTER, for a floating IP added there) and runs radvd on the MASTER only
+(:func:`floatnet.agent.plan_ipv6.radvd_config`). A floating IP
 added or removed is a new keepalived configuration, re-read on SIGHUP without a transition. With ``[agent]
 ha_conntrackd_enabled`` every replica also runs conntrackd (:mod:`floatnet.linux.conntrackd`), which keepalived's
 notify script drives on each transition.
