@@ -141,7 +141,7 @@ def desired_nat(router: Router) -> NatTable:
 
 def plan_router(router: Router, observed: Observed, ctx: PlanContext = PlanContext()) -> list[A.Action]:
     """Namespace, devices, routes, NAT, conntrack and gratuitous ARP for one router, in that order; for an HA
-    router's replica no routes, gratuitous ARP only on the MASTER, and keepalived last
+    router's replica no routes, gratuitous ARP only on the MASTER, and conntrackd and keepalived last
     (:mod:`floatnet.agent.plan_ha`)."""
     ns = names.router_ns(router.id)
     nsobs = observed.namespaces.get(ns)
