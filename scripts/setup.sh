@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   python3 python3-venv python3-pip
   openvswitch-switch openvswitch-common
-  nftables libnftables1 dnsmasq-base radvd keepalived conntrack
+  nftables libnftables1 dnsmasq-base radvd keepalived conntrack conntrackd
   iproute2 iputils-ping arping ethtool tcpdump udhcpc isc-dhcp-client busybox socat dnsutils procps
   postgresql
 )

@@ -201,6 +201,21 @@ class StopKeepalived(Action):
     ns: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class EnsureConntrackd(Action):
+    """Make the HA router replica's conntrackd run ``config`` (started, or restarted on a change)."""
+
+    router_id: str
+    ns: str
+    config: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class StopConntrackd(Action):
+    router_id: str
+    ns: str
+
+
 @dataclass(frozen=True)
 class DhcpConfig:
     """Everything one network's dnsmasq is given; its fingerprint tells a running dnsmasq is up to date."""

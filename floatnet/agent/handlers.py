@@ -36,9 +36,10 @@ def _set_forwarding(dp: Dataplane, a: A.SetForwarding) -> None:
 
 def _delete_namespace(dp: Dataplane, a: A.DeleteNamespace) -> None:
     router_id = names.router_id_of(a.ns)
-    if router_id:  # its radvd and keepalived would outlive the namespace
+    if router_id:  # its radvd, keepalived and conntrackd would outlive the namespace
         dp.radvd.stop(router_id)
         dp.keepalived.stop(router_id)
+        dp.conntrackd.stop(router_id)
     for port in a.ovs_ports:
         dp.ovs.delete_port(None, port)
     netns.delete(a.ns)
@@ -202,6 +203,14 @@ def _stop_keepalived(dp: Dataplane, a: A.StopKeepalived) -> None:
     dp.keepalived.stop(a.router_id)
 
 
+def _ensure_conntrackd(dp: Dataplane, a: A.EnsureConntrackd) -> None:
+    dp.conntrackd.ensure(a.router_id, a.ns, a.config)
+
+
+def _stop_conntrackd(dp: Dataplane, a: A.StopConntrackd) -> None:
+    dp.conntrackd.stop(a.router_id)
+
+
 def _ensure_dhcp(dp: Dataplane, a: A.EnsureDhcp) -> None:
     dp.dnsmasq.ensure(dhcp_spec(a.config))
     dp.write_record(a.config.network_id, a.config.fingerprint())
@@ -235,6 +244,8 @@ _TABLE: dict[type, Callable[[Dataplane, Any], None]] = {
     A.StopRadvd: _stop_radvd,
     A.EnsureKeepalived: _ensure_keepalived,
     A.StopKeepalived: _stop_keepalived,
+    A.EnsureConntrackd: _ensure_conntrackd,
+    A.StopConntrackd: _stop_conntrackd,
     A.EnsureDhcp: _ensure_dhcp,
     A.StopDhcp: _stop_dhcp,
     A.CreateVxlan: _create_vxlan,

@@ -73,7 +73,7 @@ class LinuxKernel:
         return observed
 
     def observe_namespace(self, name: str) -> Namespace | None:
-        return O.observe_namespace(name, self.dp.radvd, self.dp.keepalived)
+        return O.observe_namespace(name, self.dp.radvd, self.dp.keepalived, self.dp.conntrackd)
 
     def observe_ovs(self) -> dict[str, OvsPort]:
         """The OVS ports; the same (cached) answer while the IDL's generation has not moved."""
@@ -101,12 +101,13 @@ class LinuxKernel:
         return self.watch.changed()
 
 
-def _service_pids(dp: O.Dataplane) -> dict[str, int]:
-    """The running dnsmasq, radvd and keepalived processes by the namespace they serve (a router runs radvd or,
-    HA, keepalived: never both)."""
-    dhcp = {names.dhcp_ns(network_id): pid for network_id, pid in dp.dnsmasq.running().items()}
-    routers = {names.router_ns(router_id): pid for router_id, pid in dp.radvd.running().items()}
-    return dhcp | routers | {names.router_ns(router_id): pid for router_id, pid in dp.keepalived.running().items()}
+def _service_pids(dp: O.Dataplane) -> list[tuple[str, int]]:
+    """The running dnsmasq, radvd, keepalived and conntrackd processes, each with the namespace it serves (an HA
+    router's namespace has several)."""
+    dhcp = [(names.dhcp_ns(network_id), pid) for network_id, pid in dp.dnsmasq.running().items()]
+    routers = [(names.router_ns(router_id), pid) for daemon in (dp.radvd, dp.keepalived, dp.conntrackd)
+               for router_id, pid in daemon.running().items()]  # fmt: skip
+    return dhcp + routers
 
 
 def _daemon_pids(daemons: OvsDaemons | None) -> list[int]:

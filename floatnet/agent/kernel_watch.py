@@ -2,8 +2,8 @@
 
 One :class:`~floatnet.linux.events.NsMonitor` per owned namespace (netlink link/address/route and nftables
 events), one for the security-group tables (nftables events of the OVS namespace), one ``pidfd`` per service
-process (a network's dnsmasq, a router's radvd) and per OVS daemon floatnet started, and the ``/run/netns``
-generation for deleted namespaces. :meth:`KernelWatch.changed` is a
+process (a network's dnsmasq, a router's radvd, keepalived and conntrackd) and per OVS daemon floatnet started,
+and the ``/run/netns`` generation for deleted namespaces. :meth:`KernelWatch.changed` is a
 non-blocking ``epoll`` of all of them: no thread, no CPU while nothing happens, whatever their number. The agent's
 own changes also send events: :meth:`KernelWatch.applied` drops them right after each apply (the kernel queues them
 synchronously, during the agent's own system calls), so what :meth:`changed` reports afterwards is someone else's
@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 
 from floatnet.linux import events, names, netns
 from floatnet.linux.errors import KernelError
@@ -28,16 +28,16 @@ SECURITY = "floatnet_sg"  # changed(): the security-group tables (in the OVS nam
 
 
 class KernelWatch:
-    """See the module docstring. ``service_pids()`` lists the running service processes (dnsmasq, radvd) by the
-    namespace they serve;
+    """See the module docstring. ``service_pids()`` lists the running service processes (dnsmasq, radvd,
+    keepalived, conntrackd), each with the namespace it serves;
     ``daemon_pids()`` the OVS daemons floatnet runs itself; ``restart_daemons()`` brings them back;
     with ``watch_security``, the nftables events of ``security_ns`` (where the security-group tables live: the
     OVS namespace; None: the agent's own) are reported as :data:`SECURITY`."""
 
     def __init__(
-        self, service_pids: Callable[[], Mapping[str, int]], daemon_pids: Callable[[], Iterable[int]] = lambda: (),
-        restart_daemons: Callable[[], None] = lambda: None, watch_security: bool = False,
-        security_ns: str | None = None,
+        self, service_pids: Callable[[], Iterable[tuple[str, int]]],
+        daemon_pids: Callable[[], Iterable[int]] = lambda: (), restart_daemons: Callable[[], None] = lambda: None,
+        watch_security: bool = False, security_ns: str | None = None,
     ) -> None:  # fmt: skip
         self.service_pids = service_pids
         self.daemon_pids = daemon_pids
@@ -164,7 +164,7 @@ class KernelWatch:
     def _watch_services(self) -> None:
         for fd in [fd for fd, n in self.pidfds.items() if n != EVERYTHING]:
             self._close_pidfd(fd)
-        for ns, pid in self.service_pids().items():
+        for ns, pid in self.service_pids():
             self._watch_pid(pid, ns)
 
     def _watch_daemons(self) -> None:

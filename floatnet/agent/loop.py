@@ -467,7 +467,7 @@ class Agent:
         groups = {a.group for a in actions if not a.group.startswith(("port:", "ovs"))}
         for ns in groups | set(projected.namespaces):
             now = self.kernel.observe_namespace(ns) if ns in result.failed_groups else projected.namespaces.get(ns)
-            now = now if ns in result.failed_groups else carry_vrrp(before.namespaces.get(ns), now)
+            now = now if ns in result.failed_groups else carry_vrrp(before.namespaces.get(ns), now, desired)
             if now is None:
                 namespaces.pop(ns, None)
             else:

@@ -31,6 +31,7 @@ from floatnet.agent.state import (
     norm_cidr,
 )
 from floatnet.linux import keepalived, links, names, nat, netns, port_filter, vxlan
+from floatnet.linux.conntrackd import Conntrackd
 from floatnet.linux.dnsmasq import Dnsmasq
 from floatnet.linux.keepalived import Keepalived
 from floatnet.linux.ovs import Ovs
@@ -58,6 +59,11 @@ class Dataplane:
     def keepalived(self) -> Keepalived:
         """The HA router replicas' keepalived processes (``<state>/keepalived``)."""
         return Keepalived(self.record_dir.parent / "keepalived")
+
+    @property
+    def conntrackd(self) -> Conntrackd:
+        """The HA router replicas' conntrackd processes (``<state>/conntrackd``)."""
+        return Conntrackd(self.record_dir.parent / "conntrackd")
 
     @property
     def radvd(self) -> Radvd:
@@ -116,9 +122,12 @@ def _nat_of(ns: str) -> NatTable | None:
     )
 
 
-def observe_namespace(name: str, radvd: Radvd | None = None, vrrp: Keepalived | None = None) -> Namespace | None:
-    """One owned namespace as it is (None if it does not exist); with ``radvd`` / ``vrrp``, a router namespace's
-    running radvd / keepalived configuration too, and whether it is an HA router's VRRP MASTER."""
+def observe_namespace(
+    name: str, radvd: Radvd | None = None, vrrp: Keepalived | None = None, sync: Conntrackd | None = None
+) -> Namespace | None:
+    """One owned namespace as it is (None if it does not exist); with ``radvd`` / ``vrrp`` / ``sync``, a router
+    namespace's running radvd / keepalived / conntrackd configuration too, and whether it is an HA router's VRRP
+    MASTER."""
     if not netns.exists(name):
         return None
     found = {}
@@ -140,6 +149,7 @@ def observe_namespace(name: str, radvd: Radvd | None = None, vrrp: Keepalived | 
         nat=_nat_of(name) if is_router else None,
         radvd=radvd.running_config(router_id, name) if router_id is not None and radvd is not None else None,
         keepalived=vrrp.running_config(router_id, name) if router_id is not None and vrrp is not None else None,
+        conntrackd=sync.running_config(router_id, name) if router_id is not None and sync is not None else None,
         ha_master=any(keepalived.holds_primary_vip(link.addresses) for link in ha_links),
     )
 
@@ -192,7 +202,7 @@ def observe(dp: Dataplane, wanted: Iterable[str] = ()) -> Observed:
     dp.own(dp.owned - present, owned=False)
     found = {}
     for name in sorted(dp.owned):
-        ns = observe_namespace(name, dp.radvd, dp.keepalived)
+        ns = observe_namespace(name, dp.radvd, dp.keepalived, dp.conntrackd)
         if ns is not None:
             found[name] = ns
     security, ovs_ports = observe_security(dp), observe_ovs(dp)

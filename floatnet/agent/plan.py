@@ -34,7 +34,7 @@ from floatnet.agent.plan_common import (
     unplug_stale,
 )
 from floatnet.agent.plan_fips import FipDiff, fip_map, pf_elements
-from floatnet.agent.plan_ha import keepalived_config, plan_keepalived, vrrp_devices
+from floatnet.agent.plan_ha import plan_ha_daemons, vrrp_devices
 from floatnet.agent.plan_ipv6 import plan_radvd
 from floatnet.agent.plan_security import (
     allocate_zones,
@@ -141,7 +141,7 @@ def desired_nat(router: Router) -> NatTable:
 
 def plan_router(router: Router, observed: Observed, ctx: PlanContext = PlanContext()) -> list[A.Action]:
     """Namespace, devices, routes, NAT, conntrack and gratuitous ARP for one router, in that order; for an HA
-    router's replica no routes, gratuitous ARP only on the MASTER, and keepalived last
+    router's replica no routes, gratuitous ARP only on the MASTER, and conntrackd and keepalived last
     (:mod:`floatnet.agent.plan_ha`)."""
     ns = names.router_ns(router.id)
     nsobs = observed.namespaces.get(ns)
@@ -154,12 +154,12 @@ def plan_router(router: Router, observed: Observed, ctx: PlanContext = PlanConte
     for spec, refs in devices:
         out += plan_device(ns, spec, observed, refs + diff.refs(diff.arriving))
     out += unplug_stale(ns, nsobs, ROUTER_DEV_PREFIXES, {spec.dev for spec, _ in devices})
-    config = keepalived_config(router, [spec for spec, _ in devices], ctx.ha_vrrp_advert_int)
     if router.ha is None:
         out += sync_routes(ns, nsobs, router_routes(router), rref)
     master = router.ha is None or (nsobs is not None and nsobs.ha_master)
     announce = diff.announce(ns, want.gateway_dev) if master else []
-    return out + nat + announce + plan_radvd(router, nsobs) + plan_keepalived(router, nsobs, config)
+    ha = plan_ha_daemons(router, nsobs, [spec for spec, _ in devices], ctx)
+    return out + nat + announce + plan_radvd(router, nsobs) + ha
 
 
 def plan_nat(

@@ -28,6 +28,7 @@ class PlanContext:
     domain: str = "openstacklocal"
     local_ip: str = ""  # [ovs] local_ip: this node's VXLAN endpoint ("" = it carries no vxlan network)
     ha_vrrp_advert_int: float = 2.0  # [DEFAULT] ha_vrrp_advert_int: keepalived's advertisement interval (s)
+    conntrackd_dir: str = ""  # [agent] ha_conntrackd_enabled: where HA routers' conntrackd files live ("" = off)
 
 
 @dataclass(frozen=True)

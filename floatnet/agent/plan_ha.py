@@ -5,17 +5,22 @@ the NAT table with every floating IP's map elements — except for what only the
 addresses (gateway, internal gateways, floating IP /32s) and its routes (the default route, extra routes) are
 keepalived's, which holds them on the VRRP MASTER only (:mod:`floatnet.linux.keepalived`). The planner leaves
 those addresses alone where they are (``DeviceSpec.vrrp``), plans no routes, sends no gratuitous ARP (keepalived
-does at takeover; the agent only on the MASTER, for a floating IP added there) and runs no radvd. A floating IP
-added or removed is a new keepalived configuration, re-read on SIGHUP without a transition.
+does at takeover; the agent only on the MASTER, for a floating IP added there) and runs radvd on the MASTER only
+(:func:`floatnet.agent.plan_ipv6.radvd_config`). A floating IP
+added or removed is a new keepalived configuration, re-read on SIGHUP without a transition. With ``[agent]
+ha_conntrackd_enabled`` every replica also runs conntrackd (:mod:`floatnet.linux.conntrackd`), which keepalived's
+notify script drives on each transition.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from floatnet.agent import actions as A
 from floatnet.agent.desired import Router
-from floatnet.agent.plan_common import DeviceSpec
+from floatnet.agent.plan_common import DeviceSpec, PlanContext
 from floatnet.agent.state import DEFAULT_ROUTE, DEFAULT_ROUTE6, Namespace, norm_cidr, norm_iface
-from floatnet.linux import keepalived, names
+from floatnet.linux import conntrackd, keepalived, names
 
 
 def ha_device(router: Router) -> DeviceSpec | None:
@@ -38,9 +43,23 @@ def vrrp_devices(router: Router, specs: list[DeviceSpec]) -> list[DeviceSpec]:
     return [DeviceSpec(s.dev, s.iface_id, s.mac, s.mtu, s.wiring, frozenset(), s.addresses) for s in specs] + [ha]
 
 
-def keepalived_config(router: Router, specs: list[DeviceSpec], advert_int: float) -> str | None:
+def conntrackd_config(router: Router, ctx: PlanContext) -> str | None:
+    """The conntrackd configuration of this replica (syncing over its ``ha-`` device from its HA address); None
+    for a router that is not HA or with ``[agent] ha_conntrackd_enabled`` off."""
+    if router.ha is None or not ctx.conntrackd_dir:
+        return None
+    port = router.ha.port
+    instance = conntrackd.SyncInstance(router.ha.vr_id, names.ha_dev(port.port_id), port.ip_address)
+    return conntrackd.render(instance, _conntrackd_dir(router, ctx))
+
+
+def _conntrackd_dir(router: Router, ctx: PlanContext) -> Path:
+    return Path(ctx.conntrackd_dir) / router.id
+
+
+def keepalived_config(router: Router, specs: list[DeviceSpec], ctx: PlanContext) -> str | None:
     """The keepalived configuration of this replica (``specs``: the router's devices as :func:`vrrp_devices`
-    made them); None for a router that is not HA."""
+    made them; with conntrackd, its notify script on every transition); None for a router that is not HA."""
     if router.ha is None:
         return None
     port = router.ha.port
@@ -51,17 +70,28 @@ def keepalived_config(router: Router, specs: list[DeviceSpec], advert_int: float
             default = DEFAULT_ROUTE if gw is router.gateway else DEFAULT_ROUTE6
             routes.append(keepalived.VirtualRoute(default, gw.gateway_ip, names.qg_dev(gw.port_id)))
     routes += [keepalived.VirtualRoute(norm_cidr(dst), via) for dst, via in router.routes]
-    instance = keepalived.HaInstance(router.ha.vr_id, names.ha_dev(port.port_id), advert_int, vips, tuple(routes))
+    notify = str(_conntrackd_dir(router, ctx) / conntrackd.NOTIFY) if ctx.conntrackd_dir else ""
+    instance = keepalived.HaInstance(
+        router.ha.vr_id, names.ha_dev(port.port_id), ctx.ha_vrrp_advert_int, vips, tuple(routes), notify
+    )
     return keepalived.render(instance)
 
 
-def plan_keepalived(router: Router, nsobs: Namespace | None, config: str | None) -> list[A.Action]:
-    """Start or reload keepalived when its configuration differs from the running one; stop one left from
-    when the router was HA. Planned after the devices: keepalived tracks the ``ha-`` device."""
+def plan_ha_daemons(
+    router: Router, nsobs: Namespace | None, specs: list[DeviceSpec], ctx: PlanContext
+) -> list[A.Action]:
+    """Start, reconfigure or stop the replica's conntrackd and keepalived where their configuration differs from
+    the running one (a daemon killed behind the agent's back runs none: it is started again). Planned after the
+    devices (keepalived tracks the ``ha-`` device, conntrackd binds to it); conntrackd before keepalived, so it
+    runs when keepalived's first notify script asks it to commit or resync."""
     ns, refs = names.router_ns(router.id), (("router", router.id),)
-    have = nsobs.keepalived if nsobs else None
-    if config == have:
-        return []
-    if config is None:
-        return [A.StopKeepalived(group=ns, refs=refs, router_id=router.id, ns=ns)]
-    return [A.EnsureKeepalived(group=ns, refs=refs, router_id=router.id, ns=ns, config=config)]
+    out: list[A.Action] = []
+    sync, have_sync = conntrackd_config(router, ctx), nsobs.conntrackd if nsobs else None
+    if sync != have_sync:
+        out.append(A.EnsureConntrackd(group=ns, refs=refs, router_id=router.id, ns=ns, config=sync) if sync
+                   else A.StopConntrackd(group=ns, refs=refs, router_id=router.id, ns=ns))  # fmt: skip
+    vrrp, have_vrrp = keepalived_config(router, specs, ctx), nsobs.keepalived if nsobs else None
+    if vrrp != have_vrrp:
+        out.append(A.EnsureKeepalived(group=ns, refs=refs, router_id=router.id, ns=ns, config=vrrp) if vrrp
+                   else A.StopKeepalived(group=ns, refs=refs, router_id=router.id, ns=ns))  # fmt: skip
+    return out

@@ -24,20 +24,25 @@ def ra_interfaces(router: Router) -> tuple[radvd.RaInterface, ...]:
     return tuple(radvd.RaInterface(dev, mtus[dev], tuple(found)) for dev, found in sorted(prefixes.items()))
 
 
-def radvd_config(router: Router) -> str | None:
-    """The radvd configuration the router needs; None when no device advertises (no radvd runs) — and for an
-    HA router's replica: radvd would have to follow the VRRP MASTER, which floatnet does not do yet."""
-    if router.ha is not None:
+def radvd_config(router: Router, master: bool = True) -> str | None:
+    """The radvd configuration the router needs; None when no device advertises (no radvd runs) — and on an HA
+    router's replica that is not the VRRP MASTER (``master`` False): as Neutron's HA routers, only the active
+    replica advertises (two would announce the same prefixes from two routers; a BACKUP's qr- devices hold no
+    gateway address to route with)."""
+    if router.ha is not None and not master:
         return None
     interfaces = ra_interfaces(router)
     return radvd.render(interfaces) if interfaces else None
 
 
 def plan_radvd(router: Router, nsobs: Namespace | None) -> list[A.Action]:
-    """Start/reload radvd when its configuration differs from the running one; stop it when none is wanted.
-    Planned after the devices: radvd binds to ``qr-`` devices that must exist."""
+    """Start/reload radvd when its configuration differs from the running one; stop it when none is wanted
+    (on an HA replica: started when it became the MASTER, stopped when it became a BACKUP — the address events
+    of the takeover make the agent re-observe the namespace). Planned after the devices: radvd binds to ``qr-``
+    devices that must exist."""
     ns = names.router_ns(router.id)
-    want, have = radvd_config(router), nsobs.radvd if nsobs else None
+    want = radvd_config(router, nsobs is not None and nsobs.ha_master)
+    have = nsobs.radvd if nsobs else None
     if want == have:
         return []
     if want is None:

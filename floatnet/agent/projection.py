@@ -17,7 +17,7 @@ from floatnet.agent.desired import DesiredState, Network, Router
 from floatnet.agent.dhcp_plan import dhcp_addresses, dhcp_config, dhcp_routes
 from floatnet.agent.plan import desired_nat, router_devices, router_routes
 from floatnet.agent.plan_common import PlanContext, Poisoned, isolated, network_refs, router_refs
-from floatnet.agent.plan_ha import keepalived_config
+from floatnet.agent.plan_ha import conntrackd_config, keepalived_config
 from floatnet.agent.plan_ipv6 import radvd_config
 from floatnet.agent.state import Link, Namespace, Observed, OvsPort, Routes
 from floatnet.linux import names
@@ -33,8 +33,9 @@ def project_router(router: Router, ctx: PlanContext) -> tuple[Namespace, list[Ov
         routes=router_routes(router) if router.ha is None else Routes(),
         forwarding=True,
         nat=desired_nat(router),
-        radvd=radvd_config(router),
-        keepalived=keepalived_config(router, devices, ctx.ha_vrrp_advert_int),
+        radvd=radvd_config(router, master=False),
+        keepalived=keepalived_config(router, devices, ctx),
+        conntrackd=conntrackd_config(router, ctx),
     )
     return ns, [OvsPort(s.dev, s.wiring.bridge, s.wiring.tag, s.iface_id) for s in devices]
 
@@ -75,9 +76,11 @@ def project(desired: DesiredState, ctx: PlanContext = PlanContext(), poisoned: P
     return Observed(namespaces=namespaces, ovs_ports=ports, dhcp=dhcp)
 
 
-def carry_vrrp(before: Namespace | None, now: Namespace | None) -> Namespace | None:
+def carry_vrrp(before: Namespace | None, now: Namespace | None, desired: DesiredState) -> Namespace | None:
     """``now`` (a projection) knowing whether this HA router replica is the VRRP MASTER, as ``before`` held it:
-    that is keepalived's doing, not the plan's (its addresses and routes the planner ignores either way)."""
-    if before is None or now is None or now.keepalived is None:
+    that is keepalived's doing, not the plan's (its addresses and routes the planner ignores either way); a
+    MASTER runs the router's radvd (:func:`floatnet.agent.plan_ipv6.radvd_config`)."""
+    if before is None or now is None or now.keepalived is None or not before.ha_master:
         return now
-    return replace(now, ha_master=before.ha_master)
+    router = desired.routers.get(names.router_id_of(now.name) or "")
+    return replace(now, ha_master=True, radvd=radvd_config(router) if router is not None else now.radvd)

@@ -82,7 +82,8 @@ class Routes:
 @dataclass(frozen=True)
 class Namespace:
     """A ``qrouter-``/``qdhcp-`` namespace: its owned devices, routes, forwarding and (routers) NAT table, the
-    configuration of the radvd advertising there and of the keepalived running there (None: none runs), and
+    configuration of the radvd advertising there and of the keepalived and conntrackd running there (None: none
+    runs), and
     whether this replica of an HA router is the VRRP MASTER (it holds the primary VIP on its ``ha-`` device)."""
 
     name: str
@@ -92,6 +93,7 @@ class Namespace:
     nat: NatTable | None = None
     radvd: str | None = None
     keepalived: str | None = None
+    conntrackd: str | None = None
     ha_master: bool = False
 
 

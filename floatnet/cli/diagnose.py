@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,7 @@ def _local(args: argparse.Namespace, cfg: fn_config.Config | None) -> Local:
         bridge_mappings=dict(cfg.bridge_mappings) if cfg else {},
         physical_interfaces=dict(cfg.physical_interfaces) if cfg else {},
         ovs_netns=ovs_netns,
+        host=cfg.host if cfg else socket.gethostname(),
     )
 
 

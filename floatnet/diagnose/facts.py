@@ -17,7 +17,9 @@ from floatnet.diagnose import nft_eval, probe
 from floatnet.diagnose.reader import NeutronReader
 from floatnet.diagnose.sg_match import Traffic, make_traffic
 
-INTERFACE_OWNERS = ("network:router_interface", "network:router_interface_distributed")
+INTERFACE_OWNERS = (
+    "network:router_interface", "network:ha_router_replicated_interface", "network:router_interface_distributed",
+)  # fmt: skip
 GATEWAY_OWNER = "network:router_gateway"
 OVS_AGENT, L3_AGENT, DHCP_AGENT = "Open vSwitch agent", "L3 agent", "DHCP agent"
 
@@ -28,13 +30,15 @@ class Local:
 
     ``bridge_mappings`` fills in when no agent reports its own; ``physical_interfaces`` names each physnet's
     uplink (``[ovs] physical_interfaces``); ``ovsdb`` is ``ovs-vsctl --db`` (None: agents' report, else system
-    default); ``ovs_netns`` is the namespace Open vSwitch (so the uplinks) runs in, if not the host's.
+    default); ``ovs_netns`` is the namespace Open vSwitch (so the uplinks) runs in, if not the host's; ``host``
+    is this node's agent host name.
     """
 
     ovsdb: str | None = None
     bridge_mappings: dict[str, str] = field(default_factory=dict)
     physical_interfaces: dict[str, str] = field(default_factory=dict)
     ovs_netns: str | None = None
+    host: str = ""  # this node's agent host name ([agent] host): whose replica the kernel checks see
 
 
 @dataclass(frozen=True)

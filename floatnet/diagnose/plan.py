@@ -13,6 +13,7 @@ judged with the other API hops.
 from __future__ import annotations
 
 from floatnet.diagnose import checks_api as api
+from floatnet.diagnose import checks_ha as ha
 from floatnet.diagnose import checks_l2 as l2
 from floatnet.diagnose import checks_router as rt
 from floatnet.diagnose import checks_security as sec
@@ -34,6 +35,7 @@ CHECKS: tuple[C, ...] = (
     C("api.external_subnet", api.external_subnet, ("api.router_gateway",)),
     C("security.groups", sec.groups, ("api.port", "api.external_subnet")),
     C("agent.alive", api.agent, ("api.port", "api.router")),
+    C("ha.single_holder", ha.single_holder, ("api.router", "api.router_gateway")),
     C("node.root", rt.privileges),
     C("router.namespace", rt.namespace, ("api.router", "node.root")),
     C("router.forwarding", rt.forwarding, ("router.namespace",)),

@@ -100,6 +100,10 @@ class NeutronReader:
         """The floating IP's port forwardings, whole (the floating IP's own summary lacks the internal port)."""
         return self.query("port_forwarding", f"floatingips/{fip_id}/port_forwardings")
 
+    def l3_agents(self, router_id: str) -> list[dict[str, Any]]:
+        """The L3 agents hosting the router, each with ``ha_state`` for an HA router's replica."""
+        return list(self._read(f"/routers/{router_id}/l3-agents")["agents"])
+
     def router_ports(self, router_id: str, device_owner: str) -> list[dict[str, Any]]:
         """The router's ports of one kind (``network:router_interface`` / ``network:router_gateway``)."""
         ports = self.query("port", device_id=router_id, device_owner=device_owner)

@@ -1,5 +1,5 @@
 """Starting and stopping the per-namespace daemons floatnet runs for its networks and routers (dnsmasq in
-``qdhcp-``, radvd and keepalived in ``qrouter-``).
+``qdhcp-``, radvd, keepalived and conntrackd in ``qrouter-``).
 
 All daemonize and write a pidfile; all outlive an agent restart on purpose, so a PID is only ever trusted
 after :func:`floatnet.linux.ovs_daemon.pid_alive` found our pidfile in its command line (a reused PID is
@@ -91,10 +91,18 @@ def in_netns(pid: int, netns: str) -> bool:
 
 class RouterDaemon:
     """The processes of one per-router daemon (``name``) of one agent: each router's files (``config_name``,
-    ``pid``, logs) live in ``state_dir/<router_id>/``. Subclasses give the command line (:meth:`argv`)."""
+    ``pid``, logs) live in ``state_dir/<router_id>/``. Subclasses give the command line (:meth:`argv`).
+
+    ``needle_name``: the file of the router's directory whose path the daemon's command line holds (its PID is
+    trusted only then). ``reloads``: whether SIGHUP makes it re-read its configuration; a daemon that cannot
+    (conntrackd) is restarted on a change. ``stale_names``: files a killed daemon leaves that would stop the
+    next one from starting (lock files, sockets), removed with the pidfile before a start."""
 
     name = ""
     config_name = ""
+    needle_name = "pid"
+    reloads = True
+    stale_names: tuple[str, ...] = ()
 
     def __init__(self, state_dir: str | os.PathLike[str]) -> None:
         self.state_dir = Path(state_dir).resolve()
@@ -110,12 +118,15 @@ class RouterDaemon:
 
     def pid(self, router_id: str) -> int | None:
         """The PID of this router's daemon if it runs (checked against its command line), else None."""
-        pidfile = self.dir(router_id) / "pid"
         try:
-            pid = int(pidfile.read_text().strip())
+            pid = int((self.dir(router_id) / "pid").read_text().strip())
         except (OSError, ValueError):
             return None
-        return pid if pid_alive(pid, str(pidfile)) else None
+        return pid if pid_alive(pid, self.needle(router_id)) else None
+
+    def needle(self, router_id: str) -> str:
+        """What the command line of this router's daemon holds: the path of its ``needle_name`` file."""
+        return str(self.dir(router_id) / self.needle_name)
 
     def running(self) -> dict[str, int]:
         """``{router_id: pid}`` of the daemons this agent started that still run."""
@@ -144,16 +155,18 @@ class RouterDaemon:
         if pid is not None and in_netns(pid, netns):
             if not changed:
                 return "unchanged"
-            os.kill(pid, signal.SIGHUP)
-            return "reloaded"
-        if pid is not None:  # left behind in a deleted namespace of the same name
+            if self.reloads:
+                os.kill(pid, signal.SIGHUP)
+                return "reloaded"
+        if pid is not None:  # left behind in a deleted namespace of the same name, or one that cannot reload
             self.terminate(router_id, pid)
-        (d / "pid").unlink(missing_ok=True)
+        for stale in ("pid", *self.stale_names):
+            (d / stale).unlink(missing_ok=True)
         start(netns, self.argv(d), f"start {self.name}", router_id, lambda: self.pid(router_id))
         return "started"
 
     def terminate(self, router_id: str, pid: int) -> None:
-        terminate(pid, str(self.dir(router_id) / "pid"))
+        terminate(pid, self.needle(router_id))
 
     def stop(self, router_id: str) -> bool:
         """Stop the router's daemon (by its checked PID) and remove its files; True if one was running."""

@@ -19,6 +19,9 @@ and switches learn the new MAC), refreshed every ``garp_master_refresh`` seconds
 ``[DEFAULT] ha_vrrp_advert_int`` (Neutron's 2 s; a BACKUP takes over after about 3 intervals of silence); a
 fractional interval needs VRRP version 3 (centiseconds), which :func:`render` selects.
 
+With conntrackd (:mod:`floatnet.linux.conntrackd`), keepalived runs its notify script on every transition, so
+the new MASTER commits the connection state the old one synced to it.
+
 Configuration changes (a floating IP added or removed) are a rewrite of the file and SIGHUP: keepalived re-reads
 it without a transition, the MASTER adds or removes the address in place. Processes are started, checked and
 stopped as radvd's (:class:`floatnet.linux.daemons.RouterDaemon`); keepalived forks a VRRP child whose PID it
@@ -73,6 +76,7 @@ class HaInstance:
     advert_int: float
     vips: tuple[Vip, ...] = ()
     routes: tuple[VirtualRoute, ...] = ()
+    notify: str = ""  # a script run with master/backup/fault on each transition (conntrackd's); "" = none
 
 
 def primary_vip(vr_id: int) -> str:
@@ -114,6 +118,8 @@ def render(instance: HaInstance) -> str:
         lines += ["    virtual_routes {"]
         lines += [f"        {r.destination} via {r.nexthop}" + (f" dev {r.dev}" if r.dev else "") for r in routes]
         lines.append("    }")
+    if instance.notify:
+        lines += [f'    notify_{state} "/bin/sh {instance.notify} {state}"' for state in ("master", "backup", "fault")]
     return "\n".join([*lines, "}"]) + "\n"
 
 

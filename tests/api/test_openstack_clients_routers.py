@@ -150,3 +150,28 @@ def test_openstack_cli_dns_integration(live_server: str, sdk: Any) -> None:
     fip = run("floating", "ip", "create", "--dns-name", "www", "--dns-domain", "example.org.", ext.id, "-f", "json")
     assert fip["dns_name"] == "www" and fip["dns_domain"] == "example.org."
     assert sdk.network.get_ip(fip["id"]).dns_domain == "example.org."
+
+
+def test_openstack_cli_ha_router_interfaces(live_server: str, sdk: Any) -> None:
+    """An HA router's interface as ``openstack`` shows it: a ``network:ha_router_replicated_interface`` port in
+    ``port list --router`` (filterable by that owner), in ``router show``'s interfaces_info, usable for a route's
+    nexthop, and removed with ``router remove subnet`` (l3-ha, issue 15)."""
+
+    def run(*args: str) -> Any:
+        return cli(live_server, *args)
+
+    net = sdk.network.create_network(name="cli-ha")
+    subnet = sdk.network.create_subnet(network_id=net.id, cidr="10.33.0.0/24", ip_version=4)
+    assert run("router", "create", "--ha", "cli-ha", "-f", "json")["ha"] is True
+    run("router", "add", "subnet", "cli-ha", subnet.id)
+    owner = "network:ha_router_replicated_interface"
+    ports = run("port", "list", "--router", "cli-ha", "--device-owner", owner, "-f", "json")
+    assert len(ports) == 1 and ports[0]["Fixed IP Addresses"][0]["ip_address"] == "10.33.0.1"
+    shown = run("router", "show", "cli-ha", "-f", "json")
+    assert shown["ha"] is True and {"port_id": ports[0]["ID"], "ip_address": "10.33.0.1",
+                                     "subnet_id": subnet.id} in shown["interfaces_info"]  # fmt: skip
+    route = "destination=192.0.2.0/24,gateway=10.33.0.7"
+    assert run("router", "add", "route", "--route", route, "cli-ha", "-f", "json")["routes"]
+    run("router", "remove", "route", "--route", route, "cli-ha")
+    run("router", "remove", "subnet", "cli-ha", subnet.id)
+    assert run("port", "list", "--router", "cli-ha", "--device-owner", owner, "-f", "json") == []

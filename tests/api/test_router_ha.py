@@ -237,3 +237,44 @@ def test_an_ha_router_is_in_the_zones_of_its_replicas(app_client: Any) -> None:
     assert router["availability_zones"] == ["zone-a", "zone-b"]
     plain = create(app_client, "router", name="plain")
     assert len(plain["availability_zones"]) == 1
+
+
+REPLICATED = "network:ha_router_replicated_interface"
+
+
+def interface_owners(client: Any, router_id: str, headers: dict[str, str] | None = None) -> list[str]:
+    """The router's ports' owners other than its HA ports, sorted."""
+    ports = ok(client.get("/v2.0/ports", params={"device_id": router_id}, headers=headers or {}))["ports"]
+    return sorted(p["device_owner"] for p in ports if p["device_owner"] != HA_OWNER)
+
+
+def test_ha_router_interfaces_are_replicated_interfaces_as_neutrons(app_client: Any) -> None:
+    """An HA router's interfaces (added by subnet or by port) are ``network:ha_router_replicated_interface``
+    ports, as Neutron's: the port list and its ``device_owner`` filter show them so, to the project too; they
+    are removed like any interface; converting the (down) router retypes them both ways."""
+    register_node(app_client, "node-a")
+    net = create(app_client, "network", ALICE, name="n")
+    sub = create(app_client, "subnet", ALICE, network_id=net["id"], cidr="10.5.0.0/24", ip_version=4)
+    net2 = create(app_client, "network", ALICE, name="n2")
+    create(app_client, "subnet", ALICE, network_id=net2["id"], cidr="10.6.0.0/24", ip_version=4)
+    spare = create(app_client, "port", ALICE, network_id=net2["id"])
+    router = ha_router(app_client)
+    url = f"/v2.0/routers/{router['id']}"
+    by_subnet = ok(app_client.put(f"{url}/add_router_interface", json={"subnet_id": sub["id"]}, headers=ALICE))
+    ok(app_client.put(f"{url}/add_router_interface", json={"port_id": spare["id"]}, headers=ALICE))
+    assert interface_owners(app_client, router["id"], ALICE) == [REPLICATED, REPLICATED]
+    shown = ok(app_client.get(f"/v2.0/ports/{by_subnet['port_id']}", headers=ALICE))["port"]
+    assert shown["device_owner"] == REPLICATED and shown["device_id"] == router["id"]
+    listed = ok(app_client.get("/v2.0/ports", params={"device_owner": REPLICATED}, headers=ALICE))["ports"]
+    assert {p["id"] for p in listed} == {by_subnet["port_id"], spare["id"]}
+    plain = ok(app_client.get("/v2.0/ports", params={"device_owner": "network:router_interface"}))["ports"]
+    assert plain == []
+
+    ok(app_client.put(url, json={"router": {"ha": False, "admin_state_up": False}}))
+    assert interface_owners(app_client, router["id"]) == ["network:router_interface"] * 2
+    ok(app_client.put(url, json={"router": {"ha": True}}))
+    assert interface_owners(app_client, router["id"]) == [REPLICATED, REPLICATED]
+
+    ok(app_client.put(f"{url}/remove_router_interface", json={"subnet_id": sub["id"]}, headers=ALICE))
+    assert interface_owners(app_client, router["id"]) == [REPLICATED]
+    assert app_client.get(f"/v2.0/ports/{by_subnet['port_id']}").status_code == 404

@@ -17,6 +17,7 @@ from floatnet.agent.plan import plan
 from floatnet.agent.plan_common import PlanContext
 from floatnet.agent.projection import carry_vrrp, project
 from floatnet.agent.state import Link, Namespace, Observed, Routes
+from tests.unit.test_agent_ipv6 import dual_stack_router
 from tests.unit.test_agent_plan import R1, fip, kinds, router_doc, state
 
 CTX = PlanContext(ha_vrrp_advert_int=0.5)
@@ -111,11 +112,57 @@ def test_ha_state_is_reported_from_the_vrrp_role() -> None:
 def test_a_projection_keeps_the_observed_vrrp_role() -> None:
     master = as_master(project(state([ha_doc()]), CTX)).namespaces[NS]
     projected = project(state([ha_doc(fips=[])]), CTX).namespaces[NS]
-    assert carry_vrrp(master, projected).ha_master is True  # type: ignore[union-attr]
+    assert carry_vrrp(master, projected, state([ha_doc(fips=[])])).ha_master is True  # type: ignore[union-attr]
     plain = Namespace(NS, links={QG: Link(QG, "fa:16:3e:00:00:01")})
-    assert carry_vrrp(master, plain) is plain
+    assert carry_vrrp(master, plain, state([ha_doc()])) is plain
 
 
 def test_bad_vrrp_id_is_a_malformed_state() -> None:
     with pytest.raises(DesiredStateError):
         parse_state({"seq": 1, "routers": [ha_doc(vr_id=300)]}, complete=True)
+
+
+SYNC_CTX = PlanContext(ha_vrrp_advert_int=0.5, conntrackd_dir="/var/lib/floatnet/conntrackd")
+
+
+def test_with_conntrackd_each_replica_runs_it_before_keepalived_which_notifies_it() -> None:
+    actions = plan(state([ha_doc()]), Observed(), SYNC_CTX)
+    assert kinds(actions)[-2:] == ["EnsureConntrackd", "EnsureKeepalived"]
+    sync = next(a for a in actions if isinstance(a, A.EnsureConntrackd)).config
+    for line in ("Group 3787", "IPv4_interface 169.254.192.5", f"Interface {HA}", f"/conntrackd/{R1}/ctl"):
+        assert line in sync
+    vrrp = next(a for a in actions if isinstance(a, A.EnsureKeepalived)).config
+    assert f'notify_master "/bin/sh /var/lib/floatnet/conntrackd/{R1}/notify.sh master"' in vrrp
+    assert (
+        "notify"
+        not in next(a for a in plan(state([ha_doc()]), Observed(), CTX) if isinstance(a, A.EnsureKeepalived)).config
+    )
+    desired = state([ha_doc()])
+    assert plan(desired, project(desired, SYNC_CTX), SYNC_CTX) == []  # fixed point
+
+
+def test_a_killed_conntrackd_is_started_again_and_turning_it_off_stops_it() -> None:
+    desired = state([ha_doc()])
+    observed = project(desired, SYNC_CTX)
+    killed = replace(observed, namespaces={NS: replace(observed.namespaces[NS], conntrackd=None)})
+    assert kinds(plan(desired, killed, SYNC_CTX)) == ["EnsureConntrackd"]  # keepalived untouched: no transition
+    off = plan(desired, observed, replace(SYNC_CTX, conntrackd_dir=""))
+    assert kinds(off) == ["StopConntrackd", "EnsureKeepalived"]  # and keepalived loses its notify lines
+    plain = plan(state([router_doc()]), observed, SYNC_CTX)
+    assert {"StopConntrackd", "StopKeepalived"} <= set(kinds(plain))
+
+
+def test_radvd_runs_only_on_the_master_replica_as_neutrons_ha_routers() -> None:
+    """An HA router with an IPv6 subnet advertising (slaac): a BACKUP runs no radvd, the MASTER does; a
+    MASTER that became a BACKUP stops it; the projection of a MASTER carries it (fixed point)."""
+    desired = state([{**dual_stack_router(), "ha": ha_doc()["ha"]}])
+    backup = project(desired, CTX)
+    assert backup.namespaces[NS].radvd is None and plan(desired, backup, CTX) == []
+    master_ns = replace(backup.namespaces[NS], ha_master=True)
+    started = plan(desired, replace(backup, namespaces={NS: master_ns}), CTX)
+    assert kinds(started) == ["EnsureRadvd"] and "prefix 2001:db8:1::/64" in started[0].config  # type: ignore[attr-defined]
+    carried = carry_vrrp(master_ns, backup.namespaces[NS], desired)
+    assert carried is not None and carried.radvd == started[0].config  # type: ignore[attr-defined]
+    assert plan(desired, replace(backup, namespaces={NS: carried}), CTX) == []
+    demoted = replace(carried, ha_master=False)
+    assert kinds(plan(desired, replace(backup, namespaces={NS: demoted}), CTX)) == ["StopRadvd"]

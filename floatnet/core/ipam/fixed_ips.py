@@ -31,7 +31,7 @@ from floatnet.core.ipam import ipv6, pools
 from floatnet.core.validation import dict_with, ip_address, list_of, to_uuid
 from floatnet.db.models import IPAllocation, Port, Subnet, table_of
 
-ROUTER_OWNERS = ("network:router_interface", "network:router_gateway", "network:router_interface_distributed")
+ROUTER_OWNERS = (*ipv6.ROUTER_INTERFACE_OWNERS, "network:router_gateway")
 
 convert_request = list_of(dict_with({"subnet_id": to_uuid, "ip_address": ip_address}))
 

@@ -16,7 +16,9 @@ from typing import Any
 from floatnet.core.errors import InvalidInput
 
 AUTO_MODES = ("slaac", "dhcpv6-stateless")
-ROUTER_INTERFACE_OWNERS = ("network:router_interface", "network:router_interface_distributed")
+ROUTER_INTERFACE_OWNERS = (
+    "network:router_interface", "network:ha_router_replicated_interface", "network:router_interface_distributed",
+)  # fmt: skip
 
 
 class AllocationOnAutoAddressSubnet(InvalidInput):

@@ -26,14 +26,21 @@ from floatnet.core.errors import DeviceIDNotOwnedByTenant, ServicePortInUse
 from floatnet.db.models import FloatingIP, Port, Router
 
 ROUTER_INTERFACE = "network:router_interface"
+HA_REPLICATED_INTERFACE = "network:ha_router_replicated_interface"  # an HA router's interface (Neutron's owner)
 ROUTER_GATEWAY = "network:router_gateway"
 FLOATINGIP = "network:floatingip"
 ROUTER_INTERFACE_OWNERS = (
     ROUTER_INTERFACE,
-    "network:ha_router_replicated_interface",
+    HA_REPLICATED_INTERFACE,
     "network:router_interface_distributed",
 )
 L3_OWNERS = (*ROUTER_INTERFACE_OWNERS, ROUTER_GATEWAY, FLOATINGIP)
+
+
+def interface_owner(router: Router) -> str:
+    """The ``device_owner`` of ``router``'s interface ports: Neutron's ``network:ha_router_replicated_interface``
+    on an HA router (every replica wires the same port), else ``network:router_interface``."""
+    return HA_REPLICATED_INTERFACE if router.ha else ROUTER_INTERFACE
 
 
 def policy_target(port_project: str, network: Any, device_owner: str | None, shared: bool) -> dict[str, Any]:

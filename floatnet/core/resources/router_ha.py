@@ -12,7 +12,8 @@ What Neutron stores, floatnet stores, with Neutron's names and rules:
 * **Replicas**: one per L3 agent running the router, each with its HA port and VRRP state — placed and
   reported by :mod:`floatnet.core.resources.router_ha_replicas`.
 * **Conversion** to or from HA only while the router is down (``admin_state_up: false`` in the stored router or
-  in the same request): Neutron's 400 ``BadRequest``.
+  in the same request): Neutron's 400 ``BadRequest``. It retypes the router's interface ports: an HA router's
+  are ``network:ha_router_replicated_interface``, as Neutron's.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from floatnet.core.errors import BadRequest
 from floatnet.core.l3_errors import NoVRIDAvailable
 from floatnet.core.resources import networks
 from floatnet.core.resources import router_ha_replicas as replicas
+from floatnet.core.resources.device_owners import ROUTER_INTERFACE, interface_owner
 from floatnet.core.service import Core
 from floatnet.core.validation import validate
 from floatnet.db.models import (
@@ -37,8 +39,10 @@ from floatnet.db.models import (
     HARouterNetwork,
     HARouterVRIdAllocation,
     Network,
+    Port,
     Router,
     RouterL3AgentBinding,
+    RouterPort,
     Subnet,
     new_id,
     utcnow,
@@ -114,6 +118,7 @@ def enable(session: Session, core: Core, router: Router) -> None:
     session.execute(delete(RouterL3AgentBinding).where(RouterL3AgentBinding.router_id == router.id))
     session.flush()
     replicas.place(session, core, router, network, replicas.alive(session, core.config))
+    _retype_interfaces(session, router)
 
 
 def disable(session: Session, core: Core, router: Router) -> None:
@@ -132,6 +137,7 @@ def disable(session: Session, core: Core, router: Router) -> None:
         )
     router.ha, router.ha_vr_id = False, None
     session.flush()
+    _retype_interfaces(session, router)
     others = select(Router.id).where(
         Router.project_id == router.project_id, Router.ha.is_(True), Router.id != router.id
     )
@@ -139,3 +145,19 @@ def disable(session: Session, core: Core, router: Router) -> None:
         network_id = network.network_id
         session.delete(network)
         networks.NetworkService(core).delete_in(session, RequestContext.admin(), network_id)
+
+
+def _retype_interfaces(session: Session, router: Router) -> None:
+    """Give the router's interface ports the ``device_owner`` it now calls for (Neutron's
+    ``_migrate_router_ports`` on an HA conversion: ``network:router_interface`` <->
+    ``network:ha_router_replicated_interface``), each a logged port update. floatnet's ``routerports.port_type``
+    keeps saying interface either way: it is the kind of router port, the owner is what the API shows."""
+    owner = interface_owner(router)
+    rows = session.execute(
+        select(Port.id, Port.network_id)
+        .join(RouterPort, RouterPort.port_id == Port.id)
+        .where(RouterPort.router_id == router.id, RouterPort.port_type == ROUTER_INTERFACE, Port.device_owner != owner)
+    ).all()
+    for row in rows:
+        values = {"device_owner": owner}
+        changes.updated_where(session, "port", Port, row.id, values, router_id=router.id, network_id=row.network_id)

@@ -31,7 +31,7 @@ from floatnet.core.l3_errors import (
     RouterInterfaceNotFoundForSubnet,
 )
 from floatnet.core.resources import extra_routes
-from floatnet.core.resources.device_owners import check_device_id
+from floatnet.core.resources.device_owners import check_device_id, interface_owner
 from floatnet.core.resources.router_owned_ports import ROUTER_INTERFACE, addresses, create, network_of, remove
 from floatnet.core.resources.routers import get_router
 from floatnet.core.resources.scoped_rows import get_port, get_subnet, require_owner
@@ -85,7 +85,7 @@ def _by_subnet(session: Session, core: Core, ctx: RequestContext, router: Router
     _check_new_subnet(session, router.id, subnet)
     requested = [{"subnet_id": subnet.id, "ip_address": subnet.gateway_ip}]
     network = network_of(session, subnet.network_id)
-    port_id, _ = create(session, core, network, subnet.project_id, ROUTER_INTERFACE, router.id, requested)
+    port_id, _ = create(session, core, network, subnet.project_id, interface_owner(router), router.id, requested)
     return port_id, subnet
 
 
@@ -116,7 +116,7 @@ def _by_port(session: Session, ctx: RequestContext, router: Router, port_id: str
     port = get_port(session, ctx, port_id)
     if port.device_id or port.device_owner:
         raise PortInUse(port_id=port.id, net_id=port.network_id, device_id=port.device_id or port.device_owner)
-    check_device_id(session, ctx, port.project_id, ROUTER_INTERFACE, router.id)
+    check_device_id(session, ctx, port.project_id, interface_owner(router), router.id)
     ips = addresses(session, [port.id])[port.id]
     if not ips:
         raise BadRequest(resource="router", msg="Router port must have at least one fixed IP")
@@ -130,7 +130,7 @@ def _by_port(session: Session, ctx: RequestContext, router: Router, port_id: str
     for subnet in subnets.values():
         _check_new_subnet(session, router.id, subnet)
     _check_port_addresses(ctx, port, ips, subnets)
-    owned = {"device_owner": ROUTER_INTERFACE, "device_id": router.id}
+    owned = {"device_owner": interface_owner(router), "device_id": router.id}
     changes.updated_where(session, "port", Port, port.id, owned, router_id=router.id, network_id=port.network_id)
     return port.id, subnets[ips[0]["subnet_id"]]
 

@@ -228,7 +228,7 @@ def _check_gateway_free(session: Session, subnet: Subnet) -> None:
         .where(
             IPAllocation.subnet_id == subnet.id,
             IPAllocation.ip_address == subnet.gateway_ip,
-            Port.device_owner.startswith("network:router_interface"),
+            Port.device_owner.in_(ipv6.ROUTER_INTERFACE_OWNERS),
         )
     ).first()
     if holder is not None:

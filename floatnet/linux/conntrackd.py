@@ -1,0 +1,111 @@
+"""Connection-tracking sync for HA routers (``[agent] ha_conntrackd_enabled``): one conntrackd per HA router
+replica, in its ``qrouter-`` namespace, beside keepalived (:mod:`floatnet.linux.keepalived`).
+
+Without it a takeover hands the floating IPs to a replica whose kernel has never seen the sessions through
+them: a NATed TCP session established before the failover has no conntrack entry there. With it, every replica
+runs conntrackd in FTFW mode (reliable: sequence numbers, acknowledgements, retransmission) and the replicas'
+daemons send each other their kernel's connection events over the router's HA device — multicast to
+:data:`SYNC_GROUP` on UDP port ``BASE_PORT + vr_id``, so the routers of one project, which share its HA network,
+never read each other's state. A BACKUP keeps what the MASTER sent in its *external cache*; keepalived's notify
+scripts then do what conntrackd's primary-backup example does (:func:`notify_script`): the new MASTER commits
+the external cache into its kernel table (``-c``), flushes both caches (``-f``), resynchronises its internal
+cache with the kernel (``-R``) and sends the lot to the others (``-B``); a replica that became BACKUP asks the
+MASTER for its state (``-n``) and, if it was the MASTER, flushes the kernel entries it owned after PurgeTimeout
+(``-t``).
+
+A conntrackd (re)started asks the others for their state (``StartupResync``), so a replica whose daemon the
+agent restarted does not wait for every session's next event to know it.
+
+conntrackd writes no pidfile and cannot re-read its configuration: floatnet starts it in the foreground under
+``sh`` and records ``$!`` as its PID (trusted only while its command line names this router's configuration
+file), and a changed configuration is a restart. Its lock file and control socket are per router, in the same
+directory as the configuration; a killed daemon's leftovers are removed before the next start.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+from floatnet.linux import daemons
+
+SYNC_GROUP = "225.0.0.50"  # conntrackd's documented multicast group
+BASE_PORT = 3780  # conntrackd's documented port; + the router's VRRP id (1..254), unique on an HA network
+LOCK, SOCKET, LOG, NOTIFY, STATE = "lock", "ctl", "conntrackd.log", "notify.sh", "state"
+CONFIG = "conntrackd.conf"
+UNIX_PATH_MAX = 107  # sun_path holds 108 bytes with the terminating NUL
+
+
+@dataclass(frozen=True)
+class SyncInstance:
+    """One replica's sync: over ``ha_dev``, from its own HA address ``ha_address`` (no prefix length)."""
+
+    vr_id: int
+    ha_dev: str
+    ha_address: str
+
+
+def render(instance: SyncInstance, directory: Path) -> str:
+    """conntrackd's configuration for ``instance`` with its files in ``directory`` (pure: the planner compares
+    it with the file that runs). Raises ValueError for an id, address or directory conntrackd would refuse."""
+    if not 1 <= instance.vr_id <= 254:
+        raise ValueError(f"VRRP id {instance.vr_id} is outside 1..254")
+    try:
+        address = ipaddress.IPv4Address(instance.ha_address)
+    except ValueError:
+        raise ValueError(f"HA address {instance.ha_address!r} is not an IPv4 address") from None
+    if len(str(directory / SOCKET)) > UNIX_PATH_MAX:
+        raise ValueError(f"{directory / SOCKET} is too long for a unix socket path")
+    lines = [
+        "Sync {", "    Mode FTFW {", "        DisableExternalCache Off", "        CommitTimeout 1800",
+        "        PurgeTimeout 5", "        StartupResync on", "    }", "    Multicast {",
+        f"        IPv4_address {SYNC_GROUP}",
+        f"        Group {BASE_PORT + instance.vr_id}", f"        IPv4_interface {address}",
+        f"        Interface {instance.ha_dev}", "        SndSocketBuffer 1249280", "        RcvSocketBuffer 1249280",
+        "        Checksum on", "    }", "}",
+        "General {", "    HashSize 8192", "    HashLimit 65536", f"    LogFile {directory / LOG}", "    Syslog off",
+        f"    LockFile {directory / LOCK}", "    UNIX {", f"        Path {directory / SOCKET}", "        Backlog 20",
+        "    }", "    NetlinkBufferSize 2097152", "    NetlinkBufferSizeMaxGrowth 8388608",
+        "    Filter From Userspace {", "        Protocol Accept {", "            TCP", "            UDP", "        }",
+        "        Address Ignore {", "            IPv4_address 127.0.0.1", "            IPv4_address 169.254.0.0/16",
+        "        }", "    }", "}",
+    ]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def notify_script(directory: Path) -> str:
+    """The script keepalived runs on a transition (``$1``: master, backup or fault), as conntrackd's
+    primary-backup example: commit/flush/resync/bulk-send on MASTER; otherwise ask the MASTER for its state and,
+    only when leaving MASTER, schedule the flush of the kernel's now stale entries (``-t``, after PurgeTimeout).
+    A replica entering BACKUP at start must not: the flush would land on what it commits if it took over within
+    PurgeTimeout. The last state is kept in ``directory/state``. Every step may fail (conntrackd not running
+    yet): a transition never waits on it."""
+    conf, state = directory / CONFIG, directory / STATE
+    return "\n".join([
+        "#!/bin/sh", f"c() {{ conntrackd -C {conf} \"$@\" >/dev/null 2>&1; }}",
+        'case "$1" in', "    master) c -c; c -f; c -R; c -B ;;",
+        f'    *) if [ "$(cat {state} 2>/dev/null)" = master ]; then c -t; fi; c -n ;;', "esac",
+        f'echo "$1" >{state}', "",
+    ])  # fmt: skip
+
+
+class Conntrackd(daemons.RouterDaemon):
+    """The conntrackd processes of one agent; each router's files live in ``state_dir/<router_id>/``."""
+
+    name, config_name, needle_name = "conntrackd", CONFIG, CONFIG
+    reloads = False
+    stale_names = (LOCK, SOCKET)
+
+    def ensure(self, router_id: str, netns: str, config: str) -> str:
+        """Make the router's conntrackd run ``config`` (started, restarted on a change, or unchanged), with the
+        notify script keepalived calls beside it."""
+        directory = self.dir(router_id)
+        directory.mkdir(parents=True, exist_ok=True)
+        daemons.write_atomically(directory / NOTIFY, notify_script(directory))
+        return super().ensure(router_id, netns, config)
+
+    def argv(self, directory: Path) -> list[str]:
+        """conntrackd in the foreground, backgrounded by ``sh``, which writes its PID."""
+        script = 'conntrackd -C "$1" </dev/null >/dev/null 2>&1 & echo $! >"$2"'
+        return ["sh", "-c", script, "sh", str(directory / CONFIG), str(directory / "pid")]
