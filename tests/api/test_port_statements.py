@@ -51,6 +51,22 @@ def test_a_default_port_is_bound_to_its_projects_group_by_one_statement(app_clie
     assert shown["security_groups"] == made["security_groups"]
 
 
+def test_the_feed_does_not_read_a_created_port_back(app_client: Any) -> None:
+    """The per-host feed names a create's hosts from what the create holds (its host, network type and
+    groups): no statement reads the new port's row or group bindings back before the commit."""
+    net = network(app_client, ALICE)["id"]
+    subnet(app_client, net, "10.0.0.0/24", ALICE)
+    port(app_client, net, ALICE)
+    with captured(app_client) as statements:
+        made = port(app_client, net, ALICE)
+    reads = [sql for sql, _ in statements if sql.startswith("SELECT")]
+    assert not [sql for sql in reads if "WHERE ports.id IN" in sql or "securitygroupportbindings.port_id IN" in sql]
+    # network, quota and usage, subnets, free addresses; the feed: DHCP binding, agents (DHCP placed by
+    # computation), remote-group referrers
+    assert len(reads) <= 8, reads
+    assert made["security_groups"]
+
+
 def _rich_port(app_client: Any, net: str, groups: list[str]) -> dict[str, Any]:
     """A port with every side row a list renders: two groups, an address pair and a DHCP option."""
     return port(
