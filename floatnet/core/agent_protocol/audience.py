@@ -3,7 +3,8 @@
 A host is told of a change when the change alters what its state answer (:mod:`host_state`) holds, so an
 agent is woken, and refetches, only for its own routers, networks and ports. For one logged row:
 
-* ``router_id`` R — the host R is placed on (:func:`placed`: its binding, else the computed choice);
+* ``router_id`` R — the host R is placed on (:func:`placed`: its binding, else the computed choice; every
+  replica's host for an HA router);
 * ``kind`` port — the port's binding host (and the host it left, which its caller names: a delete, a
   re-binding), the DHCP hosts of its network (the DHCP section lists every port's addresses), and the hosts
   of the ports whose rules name one of its groups as remote group (their ``remote_groups`` hold its addresses);
@@ -29,10 +30,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BindParameter, and_, bindparam, exists, select, true
+from sqlalchemy import BindParameter, and_, bindparam, exists, func, select, true, union
 from sqlalchemy.orm import Session
 
-from floatnet.core.agent_protocol.scheduling import DHCP, ROUTER, Candidates, alive_hosts
+from floatnet.core.agent_protocol.scheduling import DHCP, ROUTER, Candidates, alive_hosts, ha_replicas
 from floatnet.core.notify import EVERY
 from floatnet.db.models import (
     Agent,
@@ -68,13 +69,45 @@ _PORT_HOSTS = (
 _HOSTS_ON = (
     select(PORTS.c.network_id, PORTS.c.binding_host_id).where(PORTS.c.network_id.in_(_IDS), _INSTANCE).distinct()
 )
-_REFERRERS = (
+# The hosts of the members of the groups whose rules name a group as remote group, two ways: through the members
+# (one row each: cheap for a small group), or through the distinct binding hosts (walked on the ports' host index,
+# one step per host) asking each whether one of its ports is a member (its first port usually is, for a default
+# group). Each half runs only when the group sizes (counted up to FEW on the bindings index) call for it, so a
+# port create costs per host, not per member of its default group.
+FEW = 32
+_NAMING = select(RULES.c.security_group_id).where(RULES.c.remote_group_id.in_(_IDS))
+_SIZE = select(MEMBERS.c.port_id).where(MEMBERS.c.security_group_id.in_(_NAMING)).limit(FEW).subquery()
+_GATE = select((func.count() < FEW).label("few")).select_from(_SIZE).cte("gate")
+_FEW_MEMBERS = select(_GATE.c.few).scalar_subquery().is_(True)
+_BY_MEMBER = (
     select(RULES.c.remote_group_id, PORTS.c.binding_host_id)
     .join(MEMBERS, MEMBERS.c.security_group_id == RULES.c.security_group_id)
     .join(PORTS, PORTS.c.id == MEMBERS.c.port_id)
-    .where(RULES.c.remote_group_id.in_(_IDS), _INSTANCE)
-    .distinct()
+    .where(RULES.c.remote_group_id.in_(_IDS), _INSTANCE, _FEW_MEMBERS)
 )
+_NEXT = PORTS.alias("next_host")
+_FIRST_HOST = select(func.min(PORTS.c.binding_host_id)).where(PORTS.c.binding_host_id > "").scalar_subquery()
+_HOSTS = select(_FIRST_HOST.label("host")).where(~_FEW_MEMBERS)  # no walk when the members are few
+_HOSTS_CTE = _HOSTS.cte("hosts", recursive=True)
+_HOSTS_CTE = _HOSTS_CTE.union_all(
+    select(select(func.min(_NEXT.c.binding_host_id)).where(_NEXT.c.binding_host_id > _HOSTS_CTE.c.host)
+           .scalar_subquery())
+    .where(_HOSTS_CTE.c.host.is_not(None))
+)  # fmt: skip
+_ON_HOST = PORTS.alias("on_host")
+_MEMBER_ON_HOST = exists().where(
+    _ON_HOST.c.binding_host_id == _HOSTS_CTE.c.host,
+    ~_ON_HOST.c.device_owner.startswith("network:"),
+    exists()
+    .where(MEMBERS.c.port_id == _ON_HOST.c.id, MEMBERS.c.security_group_id == RULES.c.security_group_id)
+    .correlate_except(MEMBERS),
+)
+_BY_HOST = (
+    select(RULES.c.remote_group_id, _HOSTS_CTE.c.host)
+    .select_from(RULES.join(_HOSTS_CTE, true()))  # every (rule, host) pair: the hosts are few
+    .where(RULES.c.remote_group_id.in_(_IDS), _HOSTS_CTE.c.host.is_not(None), ~_FEW_MEMBERS, _MEMBER_ON_HOST)
+)
+_REFERRERS = union(_BY_MEMBER, _BY_HOST)
 _GROUPS_OF = select(MEMBERS.c.port_id, MEMBERS.c.security_group_id).where(MEMBERS.c.port_id.in_(_IDS))
 _ROUTERS_ON = (
     select(PORTS.c.network_id, ROUTER_PORTS.c.router_id)
@@ -137,9 +170,9 @@ def _rows(session: Session, stmt: Any, ids: Iterable[str]) -> Any:
 
 def placed(session: Session, kind: str, ids: Iterable[str], down_time: float) -> Hosts:
     """Where each router (``kind`` ROUTER) or network's DHCP (DHCP) of ``ids`` runs: its binding's agent host
-    (none when the operator unbound it), else the computed choice — for a network only if it has a
-    DHCP-enabled subnet, as :func:`floatnet.core.agent_protocol.host_state.snapshot` decides. One query,
-    and the agents only when something unbound is placed."""
+    (none when the operator unbound it), else the computed choice — an HA router's replica hosts; for a network
+    only if it has a DHCP-enabled subnet, as :func:`floatnet.core.agent_protocol.host_state.snapshot` decides.
+    One query, and the agents (and, for routers, the HA replicas) only when something unbound is placed."""
     wanted = set(ids)
     if not wanted:
         return {}
@@ -152,10 +185,10 @@ def placed(session: Session, kind: str, ids: Iterable[str], down_time: float) ->
             unbound.discard(resource_id)
             found[resource_id] |= {host} if host else set()
     if unbound:
-        choice = Candidates(load=lambda: alive_hosts(session, down_time, EVERY))
-        for resource_id in unbound:
-            host = choice.host_for(kind, resource_id)
-            found[resource_id] |= {host} if host else set()
+        replicas = ha_replicas(session) if kind == ROUTER else {}
+        choice = Candidates(replicas=replicas, load=lambda: alive_hosts(session, down_time, EVERY))
+        for resource_id in unbound:  # an HA router (never bound) runs on every one of its replicas' hosts
+            found[resource_id] |= set(choice.hosts_of(kind, resource_id))
     return found
 
 
