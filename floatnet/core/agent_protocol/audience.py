@@ -47,6 +47,7 @@ from floatnet.db.models import (
     Subnet,
     table_of,
 )
+from floatnet.db.session import read_by_ids
 
 SECURITY_KINDS = ("security_group", "security_group_rule")
 Hosts = dict[str, set[str]]
@@ -165,7 +166,7 @@ def known(session: Session, port_id: str, facts: PortFacts) -> None:
 
 def _rows(session: Session, stmt: Any, ids: Iterable[str]) -> Any:
     """Run a prebuilt statement of this module for ``ids`` (its expanding ``ids`` parameter)."""
-    return session.connection().execute(stmt, {"ids": sorted(ids)})
+    return read_by_ids(session, stmt, sorted(ids))
 
 
 def placed(session: Session, kind: str, ids: Iterable[str], down_time: float) -> Hosts:
