@@ -15,6 +15,7 @@ APT_PACKAGES=(
   nftables libnftables1 dnsmasq-base radvd keepalived conntrack conntrackd
   iproute2 iputils-ping arping ethtool tcpdump udhcpc isc-dhcp-client busybox socat dnsutils procps
   postgresql
+  valgrind
 )
 
 log() { printf '\n==> %s\n' "$*"; }

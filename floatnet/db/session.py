@@ -24,13 +24,14 @@ from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql import Select
 
 T = TypeVar("T")
 
 RETRIES = 8
+_PLANS: dict[tuple[int, str, int], tuple[str, tuple[str, ...] | None, dict[str, Any], dict[str, int]]] = {}
 _AMBIENT: ContextVar[tuple[Session, bool] | None] = ContextVar("floatnet_ambient_session", default=None)
 _WRITING: ContextVar[bool] = ContextVar("floatnet_sqlite_writing", default=False)  # BEGIN IMMEDIATE, not BEGIN
 BUSY_TIMEOUT_MS = 30_000
@@ -174,3 +175,45 @@ def serialize(session: Session, name: str) -> None:
 def lock_for_update(stmt: Select[Any]) -> Select[Any]:
     """``SELECT … FOR UPDATE`` where the backend has row locks (SQLite already serialises writers)."""
     return stmt.with_for_update()
+
+
+def read_by_ids(session: Session, stmt: Select[Any], ids: list[str]) -> list[Any]:
+    """Rows of ``stmt`` — a module-level, read-only SELECT whose only parameter is the expanding ``ids`` —
+    for ``ids``, run on the driver's cursor with SQL compiled once per dialect and number of ids.
+
+    For the statements a write runs on every commit (the per-host feed's): SQLAlchemy's per-execution work
+    (parameter processing, expanding-IN rendering, result wrapping) cost more than SQLite's own for them. The
+    rows are the driver's tuples (no type processing: only strings, ints and truth values are selected);
+    driver errors are raised as SQLAlchemy's, as :meth:`Database.run`'s retry expects. No statement event
+    fires for these (they are reads).
+    """
+    conn = session.connection()
+    dialect = conn.dialect
+    key = (id(stmt), dialect.name, len(ids))
+    plan = _PLANS.get(key) or _PLANS.setdefault(key, _plan(stmt, dialect, len(ids)))
+    sql, order, fixed, slots = plan
+    values = dict(fixed)
+    for name, index in slots.items():
+        values[name] = ids[index]
+    params: Any = tuple(values[name] for name in order) if order is not None else values
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+    except dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(sql, params, exc, dialect.loaded_dbapi.Error) from exc
+    finally:
+        cursor.close()
+
+
+def _plan(
+    stmt: Select[Any], dialect: Any, count: int
+) -> tuple[str, tuple[str, ...] | None, dict[str, Any], dict[str, int]]:
+    """``stmt`` compiled for ``count`` ids: its SQL, the parameter order (positional drivers), the fixed
+    parameters' values and which parameter takes which id."""
+    markers = [f"\x00id{index}" for index in range(count)]
+    expanded = stmt.compile(dialect=dialect).construct_expanded_state({"ids": markers})
+    fixed = dict(expanded.parameters)
+    slots = {name: markers.index(value) for name, value in fixed.items() if value in markers}
+    order = tuple(expanded.positiontup) if expanded.positiontup else None
+    return expanded.statement, order, fixed, slots

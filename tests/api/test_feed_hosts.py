@@ -164,3 +164,24 @@ def test_a_port_bound_on_a_vxlan_network_reaches_every_carrier(app_client: Any) 
         second = ok(app_client.post("/v2.0/ports", json=port), 201)["port"]["id"]
         told[kind] = _told(app_client, after, second)
     assert told == {"vxlan": {"node-a", "node-b"}, "vlan": {"node-b"}}
+
+
+def test_a_new_member_reaches_the_hosts_whose_rules_name_its_group(app_client: Any) -> None:
+    """A port created in the default group (whose rules name the group itself as remote group) grows the
+    member set of every host with a port in that group: its own row reaches them, whether it is bound or not
+    (the create hands the feed its groups instead of the feed reading them back)."""
+    for node in NODES:
+        register_node(app_client, node)
+    net = ok(app_client.post("/v2.0/networks", json={"network": {"name": "members"}}), 201)["network"]["id"]
+    first = {"port": {"network_id": net, "binding:host_id": "node-a"}}
+    ok(app_client.post("/v2.0/ports", json=first), 201)
+    after = int(_feed(app_client, "anyone")["seq"])
+    unbound = ok(app_client.post("/v2.0/ports", json={"port": {"network_id": net}}), 201)["port"]["id"]
+    bound = {"port": {"network_id": net, "binding:host_id": "node-b"}}
+    second = ok(app_client.post("/v2.0/ports", json=bound), 201)["port"]["id"]
+    assert _told(app_client, after, unbound) == {"node-a"}
+    assert _told(app_client, after, second) == {"node-a", "node-b"}
+    insecure = {"port": {"network_id": net, "binding:host_id": "node-c", "port_security_enabled": False}}
+    assert _told(app_client, after, ok(app_client.post("/v2.0/ports", json=insecure), 201)["port"]["id"]) == {
+        "node-c"
+    }  # in no group: only its own host

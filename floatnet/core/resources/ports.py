@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from floatnet.config import Config
 from floatnet.core.access import policy, quotas
-from floatnet.core.agent_protocol import changes
+from floatnet.core.agent_protocol import audience, changes
 from floatnet.core.context import RequestContext
 from floatnet.core.errors import HTTPBadRequest, InvalidInput, MacAddressInUse, PolicyNotAuthorized, PortNotFound
 from floatnet.core.ipam import fixed_ips
@@ -236,6 +236,15 @@ def delete_port_in(session: Session, port: Port) -> None:
     changes.deleted(session, "port", port.id, router_id, port.network_id, hosts=[port.binding_host_id])
 
 
+def _known(session: Session, values: dict[str, Any], network: Any, groups: list[str]) -> None:
+    """Hand the per-host feed the new port's host, owner, network and groups (:func:`audience.known`): it
+    names the hosts the create concerns without reading back what this transaction just wrote."""
+    facts = audience.PortFacts(
+        values["binding_host_id"], values["device_owner"], network.id, network.network_type, frozenset(groups)
+    )
+    audience.known(session, values["id"], facts)
+
+
 def _written(attrs: dict[str, Any]) -> list[str]:
     """The attributes a request writes, as the ``<verb>_port:<attribute>`` rules name them."""
     given = [key for key in attrs if key in SPEC]
@@ -289,6 +298,7 @@ class PortService:
             quotas.check(session, self.core.config, ctx, "port", project_id=project)
             values, ips, port_tags = create_port(session, self.core, project, attrs, network)
             groups, pairs = port_security.on_create(session, ctx, values, attrs)
+            _known(session, values, network, groups)
             row = [values[name] for name in port_rendering.NAMES]
             created_id = values["id"]
             opts = load_dhcp_opts(session, [created_id]).get(created_id) if attrs.get("extra_dhcp_opts") else None
