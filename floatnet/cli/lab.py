@@ -76,6 +76,7 @@ def _node_verbs(verbs: Any, parent: argparse.ArgumentParser) -> None:
     add = node_verbs.add_parser("add", parents=[parent], help="build a node and start its agent")
     add.add_argument("name")
     add.add_argument("--roles", default="l3,dhcp,compute", help="any of l3,dhcp,compute (default: all)")
+    add.add_argument("--server", default="", help="the API server URL its agent follows (default: the lab's)")
     node_verbs.add_parser("list", parents=[parent], help="the lab's nodes")
     for verb, text in (("del", "remove a node, its instances and its agents"),
                        ("fail", "power loss: kill its processes, cut its links"),
@@ -146,7 +147,7 @@ def _node(ctx: LabContext, args: argparse.Namespace) -> int:
     api = LabClient(ctx.server_url)
     errors: list[str] = []
     if args.node_verb == "add":
-        node = nodes.add(ctx, api, args.name, args.roles)
+        node = nodes.add(ctx, api, args.name, args.roles, server=args.server)
         print(f"node {node.name}: namespace {node.ns}, roles {','.join(node.roles)}, management {node.address}")
     elif args.node_verb == "del":
         errors = nodes.delete(ctx, api, args.name)

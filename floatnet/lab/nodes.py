@@ -123,7 +123,7 @@ def _power_on(ctx: LabContext, state: LabState, node: Node) -> None:
     """Wire the node, start its relay to the server and its init (which starts the agent)."""
     _wire(ctx, state, node)
     ini = _write_ini(ctx, node)
-    url = urlsplit(ctx.server_url)
+    url = urlsplit(node.server or ctx.server_url)
     port = url.port or 80
     log = Path(node.directory)
     relay = [ctx.python, "-m", "floatnet.lab.relay", node.ns, str(port), url.hostname or "127.0.0.1", str(port)]
@@ -158,8 +158,9 @@ def _wait_ovs(ctx: LabContext, node: Node, timeout: float) -> None:
         time.sleep(0.1)
 
 
-def add(ctx: LabContext, api: LabClient, name: str, roles: str, wait: float = 60.0) -> Node:
-    """Build node ``name`` with ``roles`` (``l3,dhcp,compute`` any subset) and wait for its agent."""
+def add(ctx: LabContext, api: LabClient, name: str, roles: str, wait: float = 60.0, server: str = "") -> Node:
+    """Build node ``name`` with ``roles`` (``l3,dhcp,compute`` any subset) and wait for its agent; its agent
+    follows ``server`` (an API server's URL on this host) instead of the lab's when given."""
     parsed = fn_config.parse_roles(roles)
     if not name or not all(c.isalnum() or c in "-_" for c in name):
         raise LabError(f"node name {name!r} may hold only letters, digits, '-' and '_'")
@@ -169,7 +170,7 @@ def add(ctx: LabContext, api: LabClient, name: str, roles: str, wait: float = 60
     index = min(set(range(1, 250)) - {node.index for node in state.nodes.values()})
     address = f"{ipaddress.ip_network(MGMT_NETWORK)[index]}/{ipaddress.ip_network(MGMT_NETWORK).prefixlen}"
     node = Node(name=name, index=index, ns=ctx.names.node_ns(name), roles=list(parsed), address=address,
-                directory=str(ctx.files / "nodes" / name))  # fmt: skip
+                directory=str(ctx.files / "nodes" / name), server=server)  # fmt: skip
     state.nodes[name] = node
     lab_state.save(ctx.state_dir, state)
     _power_on(ctx, state, node)

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import socket
 import sys
+from typing import Any
 
 from floatnet.linux import netns
 
@@ -30,6 +31,17 @@ def listener(ns: str, port: int) -> socket.socket:
         return sock
 
     return netns.run_in(ns, body)
+
+
+def no_delay(sock: Any) -> None:
+    """Send every write at once (``TCP_NODELAY``) on a relayed connection's socket.
+
+    A relay forwards each piece of an HTTP answer as it comes (the server writes the headers and the body
+    separately). With Nagle's algorithm on — asyncio turns it off only on sockets made with ``IPPROTO_TCP``,
+    not on those accepted from :func:`listener`'s — the body waits until the agent acknowledges the headers,
+    and the agent delays that ACK by 40 ms: every tenth long-poll answer or state fetch through the relay took
+    40 ms more (issue 14's multi-node associate path; measured p90 48 ms against 3 ms without the relay)."""
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -53,6 +65,8 @@ async def serve(sock: socket.socket, host: str, port: int) -> None:
         except OSError:
             writer.close()
             return
+        for end in (writer, up_writer):
+            no_delay(end.get_extra_info("socket"))
         await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
 
     server = await asyncio.start_server(relay, sock=sock)

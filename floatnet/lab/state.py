@@ -57,7 +57,8 @@ class Node:
     """A multi-node lab's node (:mod:`floatnet.lab.nodes`): namespace ``ns`` holding its physnet NICs and
     management address, its agent's ini and state in ``directory``; ``procs`` while it is powered on
     (``init``: PID 1 of its PID namespace, ``relay``: its path to the API server); ``failed`` after
-    ``node fail``."""
+    ``node fail``; ``server``: the API server its agent follows when not the lab's (several servers on one
+    database, agents spread across them)."""
 
     name: str
     index: int
@@ -67,6 +68,7 @@ class Node:
     directory: str
     procs: dict[str, Proc] = field(default_factory=dict)
     failed: bool = False
+    server: str = ""
 
     @property
     def ovsdb(self) -> str:

@@ -29,6 +29,7 @@ class Cluster(Fabric):
     """A server and a multi-node lab; ``own_ovs``: no OVS but the nodes' own (each agent starts its own)."""
 
     own_ovs: bool = True
+    database: str = ""  # a database URL shared with other servers (PostgreSQL); default: the server's SQLite
 
     def env(self) -> dict[str, str]:
         extra = {"OS_URL": self.url, "FLOATNET_CONFIG": str(self.config_path), "FLOATNET_LAB_PREFIX": self.prefix,
@@ -36,10 +37,11 @@ class Cluster(Fabric):
         return dict(os.environ, **extra)
 
     def write_config(self) -> None:
-        """The e2e configuration, with Neutron's automatic L3 failover switched on."""
+        """The e2e configuration, with Neutron's automatic L3 failover switched on (and ``database``)."""
         super().write_config()
         text = self.config_path.read_text()
-        self.config_path.write_text(text.replace("[DEFAULT]\n", "[DEFAULT]\nallow_automatic_l3agent_failover = true\n"))
+        text = text.replace("[DEFAULT]\n", "[DEFAULT]\nallow_automatic_l3agent_failover = true\n")
+        self.config_path.write_text(text + (f"\n[database]\nconnection = {self.database}\n" if self.database else ""))
 
     def lab_state(self) -> dict[str, Any]:
         path = self.workdir / "state" / "lab" / f"{self.prefix}lab.json"
@@ -71,11 +73,12 @@ class Cluster(Fabric):
         return found
 
 
-def make_cluster() -> Iterator[Cluster]:
-    """Server + empty multi-node lab for one test module; everything removed afterwards, leftovers asserted."""
+def make_cluster(database: str = "") -> Iterator[Cluster]:
+    """Server + empty multi-node lab for one test module (on ``database`` when given); everything removed
+    afterwards, leftovers asserted."""
     prefix = f"m{os.urandom(2).hex()}-"
     workdir = Path(tempfile.mkdtemp(prefix=f"floatnet-{prefix}"))
-    cluster = Cluster(prefix=prefix, workdir=workdir)
+    cluster = Cluster(prefix=prefix, workdir=workdir, database=database)
     try:
         cluster.write_config()
         cluster.start_server()
