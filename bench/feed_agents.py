@@ -51,10 +51,15 @@ class Http:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
         self.used = 0.0
+        self.busy = asyncio.Lock()  # one request at a time: a heartbeat and a refetch share the connection
 
     async def request(self, method: str, path: str, body: Any = None, params: Any = None,
                       timeout: float = 120) -> tuple[int, Any]:  # fmt: skip
         """``(status, decoded JSON body or None)``; :class:`HttpError` when no answer came."""
+        async with self.busy:
+            return await self._exchange(method, path, body, params, timeout)
+
+    async def _exchange(self, method: str, path: str, body: Any, params: Any, timeout: float) -> tuple[int, Any]:
         target = f"{path}?{urlencode(params)}" if params else path
         data = json.dumps(body).encode() if body is not None else b""
         head = (f"{method} {target} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: application/json"

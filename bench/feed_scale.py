@@ -47,7 +47,7 @@ import feed_postgres
 import httpx
 import uvloop
 from api import free_port, server_cpu, timings  # bench/api.py (the script's directory is on sys.path)
-from feed_agents import Http, SimAgent, Tally
+from feed_agents import Http, HttpError, SimAgent, Tally
 
 from floatnet.client import Client
 
@@ -144,53 +144,72 @@ def make_port(admin: Client, topo: dict[str, Any], index: int, host: str) -> dic
     return admin.create("port", network_id=net, security_groups=[topo["group"]], **{"binding:host_id": host})
 
 
+class Driver:
+    """The API writes of the drive phase, over keep-alive connections to the servers in turn; ``made`` collects
+    (change id, when the API answered, the hosts it concerns)."""
+
+    def __init__(self, urls: list[str], topo: dict[str, Any], hosts: list[str], where: dict[str, str],
+                 ports: list[dict[str, Any]], tally: Tally) -> None:  # fmt: skip
+        self.topo, self.hosts, self.where, self.ports, self.tally = topo, hosts, where, ports, tally
+        self.idle: asyncio.Queue[Http] = asyncio.Queue()
+        for index in range(32):  # connections for the writes in flight
+            self.idle.put_nowait(Http(urls[index % len(urls)]))
+        self.made: list[tuple[str, float, set[str]]] = []
+
+    async def create(self, path: str, kind: str, body: dict[str, Any]) -> str:
+        http = await self.idle.get()
+        try:
+            began = time.monotonic()
+            answer = await http.call("POST", f"/v2.0/{path}", {kind: body})
+            self.tally.api.append(time.monotonic() - began)
+            return str(answer[kind]["id"])
+        finally:
+            self.idle.put_nowait(http)
+
+    async def change(self, index: int) -> None:
+        """Change ``index``: even, a floating IP on a pre-made port; odd, a bound port create. A refused write is
+        counted (a finding of the run), not fatal."""
+        pairs = self.topo["pairs"]
+        net, _router = pairs[index % len(pairs)]
+        try:
+            if index % 2 == 0:
+                port = self.ports[index // 2]
+                body = {"floating_network_id": self.topo["ext"], "port_id": port["id"]}
+                fip = await self.create("floatingips", "floatingip", body)
+                routers = {self.where[r] for n, r in pairs if n == port["network_id"] and r in self.where}
+                self.made.append((fip, time.monotonic(), routers))
+            else:
+                host = random.choice(self.hosts)
+                body = {"network_id": net, "security_groups": [self.topo["group"]], "binding:host_id": host}
+                port_id = await self.create("ports", "port", body)
+                dhcp = {self.where[net]} if net in self.where else set()
+                self.made.append((port_id, time.monotonic(), {host} | dhcp))
+        except HttpError as exc:
+            self.tally.errors.append(f"api: {exc}")
+
+    def close(self) -> None:
+        while not self.idle.empty():
+            self.idle.get_nowait().close()
+
+
 async def drive(urls: list[str], admin: Client, topo: dict[str, Any], hosts: list[str],
                 where: dict[str, str], args: Any, tally: Tally) -> list[tuple[str, float, set[str]]]:  # fmt: skip
     """Make the changes at ``args.rate``/s on the simulator's own event loop (no threads to compete with the
-    agents' answers for the GIL), through the servers in turn; returns (change id, when the API answered, the
-    hosts it concerns)."""
+    agents' answers for the GIL), through the servers in turn (see :class:`Driver`)."""
     count = int(args.rate * args.duration)
     ports = await asyncio.to_thread(
         lambda: [make_port(admin, topo, i, random.choice(hosts)) for i in range((count + 1) // 2)]
     )
-    idle: asyncio.Queue[Http] = asyncio.Queue()
-    for index in range(32):  # keep-alive connections for the writes in flight
-        idle.put_nowait(Http(urls[index % len(urls)]))
-    made: list[tuple[str, float, set[str]]] = []
+    driver = Driver(urls, topo, hosts, where, ports, tally)
     tally.counting = True
     start = time.monotonic()
-
-    async def create(path: str, kind: str, body: dict[str, Any]) -> str:
-        http = await idle.get()
-        try:
-            began = time.monotonic()
-            answer = await http.call("POST", f"/v2.0/{path}", {kind: body})
-            tally.api.append(time.monotonic() - began)
-            return str(answer[kind]["id"])
-        finally:
-            idle.put_nowait(http)
-
-    async def change(index: int) -> None:
-        net, _router = topo["pairs"][index % len(topo["pairs"])]
-        if index % 2 == 0:
-            port = ports[index // 2]
-            fip = await create("floatingips", "floatingip", {"floating_network_id": topo["ext"], "port_id": port["id"]})
-            routers = {where[r] for n, r in topo["pairs"] if n == port["network_id"] and r in where}
-            made.append((fip, time.monotonic(), routers))
-        else:
-            host = random.choice(hosts)
-            body = {"network_id": net, "security_groups": [topo["group"]], "binding:host_id": host}
-            port_id = await create("ports", "port", body)
-            made.append((port_id, time.monotonic(), {host} | ({where[net]} if net in where else set())))
-
     tasks = []
     for index in range(count):
         await asyncio.sleep(max(0.0, start + index / args.rate - time.monotonic()))
-        tasks.append(asyncio.create_task(change(index)))
+        tasks.append(asyncio.create_task(driver.change(index)))
     await asyncio.gather(*tasks)
-    while not idle.empty():
-        idle.get_nowait().close()
-    return made
+    driver.close()
+    return driver.made
 
 
 def cpu(pids: list[int]) -> float:
