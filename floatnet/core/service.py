@@ -29,15 +29,11 @@ TAGS_OF = (
 )
 
 
-SETTLE_EVERY = 1.0  # seconds: routine agent reports settle placement at most this often per server
-
-
 @dataclass
 class Core:
     """The domain's dependencies, built once per server by ``create_app``: the database, the config, the
     change feed's notifier (wired to this database by :func:`floatnet.core.agent_protocol.feed.attach`) and
-    pruner, the clock of placement settling (:mod:`floatnet.core.agent_protocol.agents`), and shared caches.
-    Nothing of it is global: two servers in one process share nothing.
+    pruner, and shared caches. Nothing of it is global: two servers in one process share nothing.
 
     ``ipam_hints`` remembers, per subnet, where the last automatic allocation ended so the next one starts
     there (a speed-up only: correctness comes from the database's unique constraint).
@@ -48,7 +44,6 @@ class Core:
     ipam_hints: dict[str, int] = field(default_factory=dict)
     notifier: ChangeNotifier = field(default_factory=ChangeNotifier)
     pruner: Pruner = field(default_factory=Pruner)
-    settler: Pruner = field(default_factory=lambda: Pruner(SETTLE_EVERY))  # agents' reports settle placement
 
 
 class ResourceService(Protocol):

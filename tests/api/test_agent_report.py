@@ -7,17 +7,14 @@ late report is recovered by the next report.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event
 
 from floatnet.agent.client import AGENT_TYPES, Client, report_body
-from floatnet.core.service import SETTLE_EVERY
-from floatnet.db.models import Agent, RouterL3AgentBinding
-from tests.api.helpers import create
+from floatnet.db.models import Agent
 from tests.api.l3_world import error, ok
 from tests.api.test_agents import age_heartbeats
 from tests.api.test_router_ha import agents_of, ha_router
@@ -62,28 +59,6 @@ def test_a_report_is_one_request_and_one_write(app_client: Any) -> None:
     assert committed == [1] and [row["id"] for row in again] == [row["id"] for row in rows]
     report(app_client, "node-b")  # ... until a second agent reports: it gets a replica
     assert sorted(agent["host"] for agent in agents_of(app_client, router["id"])) == ["node-a", "node-b"]
-
-
-def bound_routers(client: Any) -> list[str]:
-    core = client.app.state.core
-    return list(core.db.run(lambda s: s.scalars(select(RouterL3AgentBinding.router_id)).all(), write=False))
-
-
-def test_routine_reports_settle_placement_at_most_once_a_second(app_client: Any) -> None:
-    report(app_client, "node-a")  # a new agent: news, settles at once
-    router = create(app_client, "router", name="r")
-    report(app_client, "node-a")  # a routine heartbeat right after: no scan of every router and network
-    assert bound_routers(app_client) == []
-    shown = app_client.get(f"/v2.0/routers/{router['id']}/l3-agents").json()["agents"]
-    assert [agent["host"] for agent in shown] == ["node-a"]  # unbound, placed by the same computation
-    report(app_client, "node-a", start_flag=True)  # a restart is news
-    assert bound_routers(app_client) == [router["id"]]
-    other = create(app_client, "router", name="r2")
-    report(app_client, "node-a")
-    assert other["id"] not in bound_routers(app_client)
-    time.sleep(SETTLE_EVERY + 0.1)
-    report(app_client, "node-a")  # due again
-    assert other["id"] in bound_routers(app_client)
 
 
 def test_a_lost_row_or_a_late_report_is_recovered_by_the_next(app_client: Any) -> None:

@@ -73,11 +73,10 @@ def _require_admin(ctx: RequestContext, action: str) -> None:
         raise PolicyNotAuthorized(action=action)
 
 
-def _refresh(session: Session, reports: list[dict[str, Any]], dead_after: float) -> tuple[list[Agent], bool]:
+def _refresh(session: Session, reports: list[dict[str, Any]]) -> list[Agent]:
     """Create or refresh the rows of one host's ``reports`` (validated, distinct agent types): one query reads
-    the existing rows, one flush writes them all. Also whether the report is news for placement: a row
-    created, an agent (re)started, or one that looked dead reporting again."""
-    now, news = utcnow(), False
+    the existing rows, one flush writes them all."""
+    now = utcnow()
     host = reports[0]["host"]
     found = session.scalars(
         select(Agent).where(Agent.host == host, Agent.agent_type.in_([attrs["agent_type"] for attrs in reports]))
@@ -90,11 +89,8 @@ def _refresh(session: Session, reports: list[dict[str, Any]], dead_after: float)
             row = Agent(id=new_id(), host=host, agent_type=attrs["agent_type"], created_at=now, started_at=now)
             row.topic = TOPICS.get(attrs["agent_type"], "N/A")
             session.add(row)
-            news = True
-        else:
-            news = news or attrs["start_flag"] or not is_alive(row.heartbeat_timestamp, dead_after, now)
-            if attrs["start_flag"]:
-                row.started_at = now
+        elif attrs["start_flag"]:
+            row.started_at = now
         row.heartbeat_timestamp = now
         row.binary = attrs["binary"]
         row.configurations = attrs["configurations"]
@@ -103,7 +99,7 @@ def _refresh(session: Session, reports: list[dict[str, Any]], dead_after: float)
                 setattr(row, optional, attrs[optional])
         rows.append(row)
     session.flush()
-    return rows, news
+    return rows
 
 
 def parse_reports(bodies: list[Any]) -> list[dict[str, Any]]:
@@ -134,22 +130,14 @@ class AgentService:
 
     def report(self, ctx: RequestContext, bodies: list[Any]) -> list[dict[str, Any]]:
         """One node's report (see :func:`parse_reports`): its rows refreshed and placement settled in one write
-        transaction; the rows as ``GET /v2.0/agents/{id}`` shows them, in the order given.
-
-        Settling scans for unbound resources and bindings on dead agents (O(routers + networks)): on every
-        report that would be 33 scans/s at 1,000 agents — a tenth of the server's CPU at 10 changes/s. So a
-        report settles when it is news (see :func:`_refresh`) and otherwise at most every ``SETTLE_EVERY``
-        seconds per server. Nothing observable waits on it: until a resource is bound, reads compute the
-        same host (module :mod:`placement`), and a failover happens on the next settle, as it did on the next
-        report."""
+        transaction; the rows as ``GET /v2.0/agents/{id}`` shows them, in the order given."""
         _require_admin(ctx, "report_agent")
         reports = parse_reports(bodies)
         core, dead_after = self.core, down_time(self.core.config)
 
         def work(session: Session) -> list[dict[str, Any]]:
-            rows, news = _refresh(session, reports, dead_after)
-            if core.settler.due() or news:  # due() first: it restarts the clock when it answers yes
-                placement.settle(session, core.config, dead_after)
+            rows = _refresh(session, reports)
+            placement.settle(session, core.config, dead_after)
             return [render(row, dead_after) for row in rows]
 
         return core.db.run(work)
