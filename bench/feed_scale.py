@@ -1,9 +1,11 @@
 """Control-plane scale benchmark (issue 16): one real server, N simulated agents, API changes at a given rate.
 
-For each N (default 10, 100, 1,000) it starts a fresh ``floatnet server`` (SQLite in a temp dir, or
-``--database-url postgresql://…``), registers N simulated agents (``bench/feed_agents.py``: the real agent
-protocol over asyncio httpx — register, heartbeat every ``report_interval``, full state list, long poll,
-filtered refetch, status report; no dataplane), builds ``max(10, N/10)`` routers, each with its own network
+For each N (default 10, 100, 1,000) it starts ``--servers`` fresh ``floatnet server`` processes (SQLite in a
+temp dir — one server only —, ``--database postgresql``: a private cluster started here, a fresh database per
+N, or ``--database-url postgresql://…``), registers N simulated agents spread over the servers
+(``bench/feed_agents.py``: the real agent protocol over raw keep-alive HTTP/1.1 on one event loop — register,
+heartbeat every ``report_interval``, full state list, long poll, filtered refetch, status report; no
+dataplane), builds ``max(10, N/10)`` routers, each with its own network
 (DHCP on) and a gateway on one external network, spread over the agents by the real scheduler, then:
 
 * **idle** for ``--idle`` seconds: server CPU of heartbeats and waiting polls alone;
@@ -11,12 +13,17 @@ filtered refetch, status report; no dataplane), builds ``max(10, N/10)`` routers
   floating IP on a pre-made bound port: concerns the router's host) and a port create (bound to a random
   agent, in a group without remote-group rules: concerns its host and its network's DHCP host).
 
+The API writes go to the servers in turn, so with two servers half the wake-ups cross between processes
+(PostgreSQL ``LISTEN/NOTIFY``).
+
 Reports per N: answers and state fetches per change against the hosts each change concerns, change →
 concerned agent woken p50/p99 (from the API's answer; 0 when the poll answered first), missed wake-ups, server
-CPU per change (drive CPU minus the idle rate), server CPU of one heartbeat round per agent (its three agent
-rows), the idle CPU rate (heartbeats every ``--interval`` and waiting polls), server RSS, errors, poll timeouts.
-``--checkout DIR`` runs the server from another checkout (e.g. /work/main, the unfiltered feed) for A/B runs.
-Run: ``.venv/bin/python bench/feed_scale.py [--agents 10 100 1000] [--rate 50] [--duration 10]`` (JSON on stdout).
+CPU per change (all servers' drive CPU minus their idle rate), server CPU of one heartbeat round per agent (one
+report: its three agent rows), the idle CPU rate (heartbeats every ``--interval`` and waiting polls), each
+server's RSS, errors, poll timeouts. ``--per-row-reports`` makes the agents report one request per agent row
+(the protocol before issue 16); ``--checkout DIR`` runs the servers from another checkout for A/B runs.
+Run: ``.venv/bin/python bench/feed_scale.py [--agents 10 100 1000] [--rate 50] [--duration 10]
+[--servers 2 --database postgresql]`` (JSON on stdout).
 """
 
 from __future__ import annotations
@@ -36,9 +43,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import feed_postgres
 import httpx
+import uvloop
 from api import free_port, server_cpu, timings  # bench/api.py (the script's directory is on sys.path)
-from feed_agents import SimAgent, Tally
+from feed_agents import Http, HttpError, SimAgent, Tally
 
 from floatnet.client import Client
 
@@ -55,30 +64,40 @@ bridge_mappings = public_eth0:br-ex,public_eth1:br-eth1
 """
 
 
+Server = tuple[str, int]  # URL, PID
+
+
 @contextlib.contextmanager
-def server(interval: float, database_url: str | None, checkout: str | None) -> Iterator[tuple[str, int]]:
-    """A fresh server for the block (its URL and PID), stopped by PID afterwards."""
-    with tempfile.TemporaryDirectory(prefix="floatnet-feed-scale-") as tmp:
+def servers(count: int, interval: float, database_url: str | None, checkout: str | None) -> Iterator[list[Server]]:
+    """``count`` fresh servers on one database for the block (started one after the other: the first creates
+    the schema), stopped by PID afterwards."""
+    with tempfile.TemporaryDirectory(prefix="floatnet-feed-scale-") as tmp, contextlib.ExitStack() as stack:
         ini = INI.format(interval=interval)
         if database_url:
             ini += f"\n[database]\nconnection = {database_url}\n"
         (Path(tmp) / "bench.ini").write_text(ini)
-        port = free_port()
-        cmd = [sys.executable, "-m", "floatnet", "server", "--config", f"{tmp}/bench.ini", "--state-dir",
-               f"{tmp}/state", "--bind", f"127.0.0.1:{port}", "--log-level", "warning"]  # fmt: skip
-        env = dict(os.environ, PYTHONPATH=checkout) if checkout else None
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(600):
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(url + "/", timeout=1).status_code == 200:
-                        break
-                time.sleep(0.05)
-            yield url, proc.pid
-        finally:
-            os.kill(proc.pid, signal.SIGTERM)
-            proc.wait(30)
+        yield [stack.enter_context(server(Path(tmp), index, checkout)) for index in range(count)]
+
+
+@contextlib.contextmanager
+def server(tmp: Path, index: int, checkout: str | None) -> Iterator[Server]:
+    """One server of ``tmp/bench.ini`` (its URL and PID) once it answers, stopped by PID afterwards."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "floatnet", "server", "--config", f"{tmp}/bench.ini", "--state-dir",
+           f"{tmp}/state{index}", "--bind", f"127.0.0.1:{port}", "--log-level", "warning"]  # fmt: skip
+    env = dict(os.environ, PYTHONPATH=checkout) if checkout else None
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(1200):
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(url + "/", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.05)
+        yield url, proc.pid
+    finally:
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(30)
 
 
 def rss_mb(pid: int) -> float:
@@ -125,85 +144,120 @@ def make_port(admin: Client, topo: dict[str, Any], index: int, host: str) -> dic
     return admin.create("port", network_id=net, security_groups=[topo["group"]], **{"binding:host_id": host})
 
 
-async def drive(client: httpx.AsyncClient, admin: Client, topo: dict[str, Any], hosts: list[str],
+class Driver:
+    """The API writes of the drive phase, over keep-alive connections to the servers in turn; ``made`` collects
+    (change id, when the API answered, the hosts it concerns)."""
+
+    def __init__(self, urls: list[str], topo: dict[str, Any], hosts: list[str], where: dict[str, str],
+                 ports: list[dict[str, Any]], tally: Tally) -> None:  # fmt: skip
+        self.topo, self.hosts, self.where, self.ports, self.tally = topo, hosts, where, ports, tally
+        self.idle: asyncio.Queue[Http] = asyncio.Queue()
+        for index in range(32):  # connections for the writes in flight
+            self.idle.put_nowait(Http(urls[index % len(urls)]))
+        self.made: list[tuple[str, float, set[str]]] = []
+
+    async def create(self, path: str, kind: str, body: dict[str, Any]) -> str:
+        http = await self.idle.get()
+        try:
+            began = time.monotonic()
+            answer = await http.call("POST", f"/v2.0/{path}", {kind: body})
+            self.tally.api.append(time.monotonic() - began)
+            return str(answer[kind]["id"])
+        finally:
+            self.idle.put_nowait(http)
+
+    async def change(self, index: int) -> None:
+        """Change ``index``: even, a floating IP on a pre-made port; odd, a bound port create. A refused write is
+        counted (a finding of the run), not fatal."""
+        pairs = self.topo["pairs"]
+        net, _router = pairs[index % len(pairs)]
+        try:
+            if index % 2 == 0:
+                port = self.ports[index // 2]
+                body = {"floating_network_id": self.topo["ext"], "port_id": port["id"]}
+                fip = await self.create("floatingips", "floatingip", body)
+                routers = {self.where[r] for n, r in pairs if n == port["network_id"] and r in self.where}
+                self.made.append((fip, time.monotonic(), routers))
+            else:
+                host = random.choice(self.hosts)
+                body = {"network_id": net, "security_groups": [self.topo["group"]], "binding:host_id": host}
+                port_id = await self.create("ports", "port", body)
+                dhcp = {self.where[net]} if net in self.where else set()
+                self.made.append((port_id, time.monotonic(), {host} | dhcp))
+        except HttpError as exc:
+            self.tally.errors.append(f"api: {exc}")
+
+    def close(self) -> None:
+        while not self.idle.empty():
+            self.idle.get_nowait().close()
+
+
+async def drive(urls: list[str], admin: Client, topo: dict[str, Any], hosts: list[str],
                 where: dict[str, str], args: Any, tally: Tally) -> list[tuple[str, float, set[str]]]:  # fmt: skip
     """Make the changes at ``args.rate``/s on the simulator's own event loop (no threads to compete with the
-    agents' answers for the GIL); returns (change id, when the API answered, the hosts it concerns)."""
+    agents' answers for the GIL), through the servers in turn (see :class:`Driver`)."""
     count = int(args.rate * args.duration)
     ports = await asyncio.to_thread(
         lambda: [make_port(admin, topo, i, random.choice(hosts)) for i in range((count + 1) // 2)]
     )
-    made: list[tuple[str, float, set[str]]] = []
+    driver = Driver(urls, topo, hosts, where, ports, tally)
     tally.counting = True
     start = time.monotonic()
-
-    async def create(path: str, kind: str, body: dict[str, Any]) -> str:
-        began = time.monotonic()
-        response = await client.post(f"/v2.0/{path}", json={kind: body})
-        response.raise_for_status()
-        tally.api.append(time.monotonic() - began)
-        return str(response.json()[kind]["id"])
-
-    async def change(index: int) -> None:
-        net, _router = topo["pairs"][index % len(topo["pairs"])]
-        if index % 2 == 0:
-            port = ports[index // 2]
-            fip = await create("floatingips", "floatingip", {"floating_network_id": topo["ext"], "port_id": port["id"]})
-            routers = {where[r] for n, r in topo["pairs"] if n == port["network_id"] and r in where}
-            made.append((fip, time.monotonic(), routers))
-        else:
-            host = random.choice(hosts)
-            body = {"network_id": net, "security_groups": [topo["group"]], "binding:host_id": host}
-            port_id = await create("ports", "port", body)
-            made.append((port_id, time.monotonic(), {host} | ({where[net]} if net in where else set())))
-
     tasks = []
     for index in range(count):
         await asyncio.sleep(max(0.0, start + index / args.rate - time.monotonic()))
-        tasks.append(asyncio.create_task(change(index)))
+        tasks.append(asyncio.create_task(driver.change(index)))
     await asyncio.gather(*tasks)
-    return made
+    driver.close()
+    return driver.made
 
 
-async def simulate(url: str, pid: int, agents: int, args: Any) -> dict[str, Any]:
-    """One N: agents up, topology, idle phase, drive phase; the figures."""
+def cpu(pids: list[int]) -> float:
+    """CPU seconds all the servers used so far."""
+    return sum(server_cpu(pid) for pid in pids)
+
+
+async def prepare(urls: list[str], pids: list[int], sims: list[SimAgent]) -> tuple[dict[str, Any], ...]:
+    """Agents registered, the topology built and placed, every agent's full state listed; the topology, the
+    placement, the full list's wall time and one heartbeat round's server CPU per agent."""
+    await gather_limited([sim.register() for sim in sims])
+    admin = Client(urls[0], timeout=120)
+    topo = await asyncio.to_thread(build_topology, admin, max(10, len(sims) // 10))
+    await gather_limited([sim.register() for sim in sims])  # binds the routers and DHCP where computed
+    where = await asyncio.to_thread(placement, admin, topo)
+    admin.close()
+    began = time.monotonic()
+    await gather_limited([sim.list_state() for sim in sims])
+    full_sync = time.monotonic() - began
+    beat_cpu = cpu(pids)
+    await gather_limited([sim.register() for sim in sims])  # one heartbeat round: its cost per agent
+    beat_cpu = (cpu(pids) - beat_cpu) / len(sims)
+    return topo, where, {"full_sync": full_sync, "heartbeat_cpu": beat_cpu}
+
+
+async def simulate(fleet: list[Server], agents: int, args: Any) -> dict[str, Any]:
+    """One N: agents up (agent i on server i mod the count), topology, idle phase, drive phase; the figures."""
     tally = Tally()
-    # one client (connection pool) per agent, as each real agent holds its own: a shared pool of a thousand
-    # connections costs the simulator O(connections) per request and would make it the bottleneck
-    async with fresh_client(url) as client:
-        sims = [SimAgent(fresh_client(url), f"sim{i:05d}", args.interval, tally) for i in range(agents)]
-        await gather_limited([sim.register() for sim in sims])
-        admin = Client(url, timeout=120)
-        topo = await asyncio.to_thread(build_topology, admin, max(10, agents // 10))
-        await gather_limited([sim.register() for sim in sims])  # binds the routers and DHCP where computed
-        where = await asyncio.to_thread(placement, admin, topo)
-        began = time.monotonic()
-        await gather_limited([sim.list_state() for sim in sims])
-        full_sync = time.monotonic() - began
-        beat_cpu = server_cpu(pid)
-        await gather_limited([sim.register() for sim in sims])  # one heartbeat round: its cost per agent
-        beat_cpu = (server_cpu(pid) - beat_cpu) / agents
-        tasks = [asyncio.create_task(job) for sim in sims for job in (sim.heartbeat(), sim.follow())]
-        await asyncio.sleep(3)
-        idle = {**await measure_idle(pid, tally, args.idle), "heartbeat_cpu": beat_cpu}
-        cpu0, wall0 = server_cpu(pid), time.monotonic()
-        made = await drive(client, admin, topo, [sim.host for sim in sims], where, args, tally)
-        await asyncio.sleep(3)
-        drive_cpu, drive_wall = server_cpu(pid) - cpu0, time.monotonic() - wall0
-        tally.counting = False
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for sim in sims:
-            await sim.client.aclose()
-        admin.close()
-    return report(agents, tally, made, idle, drive_cpu, drive_wall, full_sync, rss_mb(pid))
-
-
-def fresh_client(url: str) -> httpx.AsyncClient:
-    """A client whose idle connections expire before the server's keep-alive timeout (uvicorn: 5 s), so no
-    request is ever sent on a connection the server is closing."""
-    return httpx.AsyncClient(base_url=url, timeout=120, limits=httpx.Limits(keepalive_expiry=4.0))
+    urls, pids = [url for url, _pid in fleet], [pid for _url, pid in fleet]
+    sims = [SimAgent(urls[i % len(urls)], f"sim{i:05d}", args.interval, tally, args.per_row_reports)
+            for i in range(agents)]  # fmt: skip
+    topo, where, setup = await prepare(urls, pids, sims)
+    tasks = [asyncio.create_task(job) for sim in sims for job in (sim.heartbeat(), sim.follow())]
+    await asyncio.sleep(3)
+    idle = {**await measure_idle(pids, tally, args.idle), **setup}
+    cpu0, wall0 = cpu(pids), time.monotonic()
+    admin = Client(urls[0], timeout=120)
+    made = await drive(urls, admin, topo, [sim.host for sim in sims], where, args, tally)
+    admin.close()
+    await asyncio.sleep(3)
+    drive_cpu, drive_wall = cpu(pids) - cpu0, time.monotonic() - wall0
+    tally.counting = False
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    for sim in sims:
+        sim.close()
+    return report(agents, tally, made, idle, drive_cpu, drive_wall, [rss_mb(pid) for pid in pids])
 
 
 async def gather_limited(jobs: list[Any], limit: int = 50) -> None:
@@ -216,16 +270,16 @@ async def gather_limited(jobs: list[Any], limit: int = 50) -> None:
     await asyncio.gather(*(one(job) for job in jobs))
 
 
-async def measure_idle(pid: int, tally: Tally, seconds: float) -> dict[str, float]:
-    """Server CPU per second with only heartbeats and waiting polls, and heartbeats per second."""
-    cpu, beats, wall = server_cpu(pid), tally.heartbeats, time.monotonic()
+async def measure_idle(pids: list[int], tally: Tally, seconds: float) -> dict[str, float]:
+    """The servers' CPU per second with only heartbeats and waiting polls, and heartbeats per second."""
+    used, beats, wall = cpu(pids), tally.heartbeats, time.monotonic()
     await asyncio.sleep(seconds)
     elapsed = time.monotonic() - wall
-    return {"cpu_per_s": (server_cpu(pid) - cpu) / elapsed, "heartbeats_per_s": (tally.heartbeats - beats) / elapsed}
+    return {"cpu_per_s": (cpu(pids) - used) / elapsed, "heartbeats_per_s": (tally.heartbeats - beats) / elapsed}
 
 
 def report(agents: int, tally: Tally, made: list[tuple[str, float, set[str]]], idle: dict[str, float],
-           drive_cpu: float, drive_wall: float, full_sync: float, rss: float) -> dict[str, Any]:  # fmt: skip
+           drive_cpu: float, drive_wall: float, rss: list[float]) -> dict[str, Any]:  # fmt: skip
     """The figures of one N (see the module docstring)."""
     changes = len(made)
     concerned = sum(len(hosts) for _id, _at, hosts in made)
@@ -243,7 +297,7 @@ def report(agents: int, tally: Tally, made: list[tuple[str, float, set[str]]], i
         "server_cpu_idle_per_s": round(idle["cpu_per_s"], 3),
         "heartbeat_cpu_ms_per_agent_report": round(idle["heartbeat_cpu"] * 1000, 2),
         "heartbeats_per_s": round(idle["heartbeats_per_s"], 1),
-        "full_state_list_s": round(full_sync, 2),
+        "full_state_list_s": round(idle["full_sync"], 2),
         "server_rss_mb": rss,
         "poll_timeouts": tally.empty_answers,
         "errors": len(tally.errors),
@@ -258,17 +312,27 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of changes")
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of heartbeats alone")
     parser.add_argument("--interval", type=float, default=30.0, help="report_interval (server and agents)")
-    parser.add_argument("--database-url", help="postgresql://… (default: SQLite in a temp dir)")
-    parser.add_argument("--checkout", help="run the server from this checkout (A/B against another build)")
+    parser.add_argument("--servers", type=int, default=1, help="server processes on the one database")
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite",
+                        help="postgresql: a private cluster started for the run")  # fmt: skip
+    parser.add_argument("--database-url", help="an existing postgresql://… database (instead of --database)")
+    parser.add_argument("--per-row-reports", action="store_true", help="one request per agent row (before #16)")
+    parser.add_argument("--checkout", help="run the servers from this checkout (A/B against another build)")
     args = parser.parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: the server is stopped by its PID
-    results = []
-    for agents in args.agents:
-        with server(args.interval, args.database_url, args.checkout) as (url, pid):
-            results.append(asyncio.run(simulate(url, pid, agents, args)))
-        print(json.dumps(results[-1]), file=sys.stderr)
-    settings = {k: getattr(args, k) for k in ("rate", "duration", "idle", "interval", "database_url", "checkout")}
-    print(json.dumps({"benchmark": "feed_scale", **settings, "results": results}, indent=2))
+    if args.servers > 1 and args.database == "sqlite" and not args.database_url:
+        parser.error("--servers > 1 needs --database postgresql (SQLite serialises every writer of the host)")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: the servers are stopped by their PIDs
+    with contextlib.ExitStack() as stack:
+        pg = stack.enter_context(feed_postgres.cluster()) if args.database == "postgresql" else None
+        results = []
+        for agents in args.agents:
+            url = feed_postgres.database(*pg, f"feed_scale_{agents}") if pg else args.database_url
+            with servers(args.servers, args.interval, url, args.checkout) as fleet:
+                results.append(uvloop.run(simulate(fleet, agents, args)))
+            print(json.dumps(results[-1]), file=sys.stderr)
+    keys = ("rate", "duration", "idle", "interval", "servers", "database", "database_url", "per_row_reports",
+            "checkout")  # fmt: skip
+    print(json.dumps({"benchmark": "feed_scale", **{k: getattr(args, k) for k in keys}, "results": results}, indent=2))
 
 
 if __name__ == "__main__":

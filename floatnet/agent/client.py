@@ -16,7 +16,9 @@ from typing import Any
 from floatnet import client as api_client
 from floatnet.client import ApiError, TokenSource, keystone_tokens
 
-__all__ = ["AGENT_TYPES", "BINARY", "ChangesExpired", "Client", "ServerError", "TokenSource", "keystone_tokens"]
+__all__ = [
+    "AGENT_TYPES", "BINARY", "ChangesExpired", "Client", "ServerError", "TokenSource", "keystone_tokens", "report_body",
+]  # fmt: skip
 
 AGENT_TYPES = ("Open vSwitch agent", "L3 agent", "DHCP agent")
 ROLE_AGENT_TYPES = {"l3": "L3 agent", "dhcp": "DHCP agent"}  # [agent] roles -> the agent row each one adds
@@ -29,6 +31,26 @@ def agent_types(roles: Iterable[str]) -> tuple[str, ...]:
     one), the L3 agent with ``l3``, the DHCP agent with ``dhcp`` (``compute`` adds no row: it hosts ports)."""
     wanted = {ROLE_AGENT_TYPES[role] for role in roles if role in ROLE_AGENT_TYPES}
     return tuple(t for t in AGENT_TYPES if t == AGENT_TYPES[0] or t in wanted)
+
+
+def report_body(
+    host: str,
+    types: Iterable[str],
+    configurations: Mapping[str, Any],
+    zone: str,
+    start_flag: bool = False,
+    binary: str = BINARY,
+) -> dict[str, Any]:
+    """The body of one node's report: ``{"agents": [...]}``, one row per agent type, written by the server in
+    one transaction (docs/agent-protocol.md); the L3 and DHCP rows carry the availability ``zone``."""
+    agents = []
+    for agent_type in types:
+        agent = {"host": host, "agent_type": agent_type, "binary": binary,
+                 "configurations": dict(configurations), "start_flag": start_flag}  # fmt: skip
+        if agent_type in ZONED_TYPES:
+            agent["availability_zone"] = zone
+        agents.append(agent)
+    return {"agents": agents}
 
 
 class ServerError(ApiError):
@@ -130,10 +152,6 @@ class Client:
             self._request("PUT", "/status", body=body)
 
     def register(self, configurations: Mapping[str, Any], start_flag: bool = False) -> None:
-        """Register (or heartbeat) one agent row per role this agent plays."""
-        for agent_type in self.agent_types:
-            agent = {"host": self.host, "agent_type": agent_type, "binary": BINARY,
-                     "configurations": dict(configurations), "start_flag": start_flag}  # fmt: skip
-            if agent_type in ZONED_TYPES:
-                agent["availability_zone"] = self.zone
-            self._call("POST", "/floatnet/agents", body={"agent": agent})
+        """Register (or heartbeat) one agent row per role this agent plays, in one request."""
+        body = report_body(self.host, self.agent_types, configurations, self.zone, start_flag)
+        self._call("POST", "/floatnet/agents", body=body)

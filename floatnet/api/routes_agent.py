@@ -1,6 +1,6 @@
 """Routes of the agent protocol (``/v2.0/floatnet/...``, see docs/agent-protocol.md) and ``/v2.0/agents``.
 
-* ``POST /v2.0/floatnet/agents`` — registration / heartbeat;
+* ``POST /v2.0/floatnet/agents`` — registration / heartbeat (one request per node's report);
 * ``GET /v2.0/floatnet/hosts/{host}/state`` — the host's desired state with its feed ``seq``;
 * ``GET /v2.0/floatnet/hosts/{host}/changes?after=&timeout=`` — long poll on the host's change feed: answers
   at once when there are changes concerning the host, else waits on the notifier for that host (woken right
@@ -73,14 +73,20 @@ async def _read(request: Request, func: Callable[..., T], *args: Any) -> T:
 
 
 async def report(request: Request) -> Response:
-    """An agent's report; then the HA routers short of replicas get them on the agents now alive (l3-ha's
-    auto-scheduling: a transaction of its own, idempotent, so a failure there never loses the heartbeat)."""
+    """An agent's report: ``{"agents": [...]}`` (one node's rows, answered as ``{"agents": [...]}``) or one row
+    ``{"agent": {...}}``, one write transaction; then the HA routers short of replicas get them on the agents
+    now alive (l3-ha's auto-scheduling: a read finds none short in the common case; a write transaction of its
+    own otherwise, idempotent, so a failure there never loses the heartbeat)."""
     ctx = _admin(request, "report_agent")
-    body = await http.read_envelope(request, "agent")
+    body = http.body_json(await request.body())
     core = http.core_of(request)
-    agent = await http.run_sync(AgentService(core).report, ctx, body)
+    batch = isinstance(body, dict) and "agents" in body
+    if batch and not isinstance(body["agents"], list):
+        raise HTTPBadRequest(msg="Invalid format for 'agents': expected a list")
+    bodies = body["agents"] if batch else [http.unwrap(body, "agent")]
+    agents = await http.run_sync(AgentService(core).report, ctx, bodies)
     await http.run_sync(router_ha_replicas.settle, core)
-    return http.respond({"agent": agent})
+    return http.respond({"agents": agents} if batch else {"agent": agents[0]})
 
 
 async def state(request: Request) -> Response:

@@ -85,7 +85,7 @@ def test_zone_option_and_the_agents_report(tmp_path: Path) -> None:
         config.load(ini)
     sent: list[dict[str, Any]] = []
     client = Client("http://127.0.0.1:1", "h1", zone="rack-7")
-    client._call = lambda method, path, body: sent.append(body["agent"])  # type: ignore[method-assign,assignment,misc]
+    client._call = lambda method, path, body: sent.extend(body["agents"])  # type: ignore[method-assign,assignment,misc]
     client.register({})
     client.close()
     assert {a["agent_type"]: a.get("availability_zone") for a in sent} == {

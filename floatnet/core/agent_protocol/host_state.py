@@ -174,6 +174,7 @@ def _networks(
     # networks' DHCP hosts would double the answer)
     wanted = None if filters.complete else list(filters.network_ids)
     subnets = _dhcp_subnets(session, wanted)
+    placement.prefetch(DHCP, subnets)
     dhcp_here = {net_id for net_id in subnets if placement.host_for(DHCP, net_id) == host}
     ids = (dhcp_here | needed) if filters.complete else (dhcp_here | needed) & set(wanted or [])
     rows = session.execute(select(Network.__table__).where(Network.id.in_(ids))).all() if ids else []
@@ -214,7 +215,9 @@ def _routers(
     stmt = select(Router.id)
     if not filters.complete:
         stmt = stmt.where(Router.id.in_(filters.router_ids))
-    here = [rid for rid in session.scalars(stmt) if placement.runs_on(ROUTER, rid, host)]
+    ids = list(session.scalars(stmt))
+    placement.prefetch(ROUTER, ids)
+    here = [rid for rid in ids if placement.runs_on(ROUTER, rid, host)]
     routers = router_slice.load(session, config, here, filters.floatingip_ids or None)
     router_slice.attach_ha(session, config, routers, host)
     return routers, [rid for rid in filters.router_ids if rid not in set(here)]
@@ -229,7 +232,9 @@ def _router_networks(session: Session, placement: Candidates, host: str, network
         .join(Port, Port.id == RouterPort.port_id)
         .where(Port.network_id.in_(network_ids))
     )
-    return {network_id for router_id, network_id in rows if placement.runs_on(ROUTER, router_id, host)}
+    pairs = rows.all()
+    placement.prefetch(ROUTER, [router_id for router_id, _network_id in pairs])
+    return {network_id for router_id, network_id in pairs if placement.runs_on(ROUTER, router_id, host)}
 
 
 def snapshot(session: Session, config: Config, host: str, filters: Filters, down_time: float) -> dict[str, Any]:
@@ -237,7 +242,7 @@ def snapshot(session: Session, config: Config, host: str, filters: Filters, down
     if session.get_bind().dialect.name == "postgresql":
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     seq = latest_seq(session)
-    placement = candidates(session, down_time, host)
+    placement = candidates(session, down_time, host, on_demand=not filters.complete)
     routers, absent_routers = _routers(session, config, placement, host, filters)
     ports, absent_ports = _bound_ports(session, config, host, filters)
     needed = {p["network_id"] for p in ports}

@@ -20,7 +20,7 @@ An HA router runs on the hosts of its replicas instead (:meth:`Candidates.runs_o
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -84,9 +84,23 @@ class Candidates:
     bound: dict[tuple[str, str], str | None] = field(default_factory=dict)
     replicas: dict[str, frozenset[str]] = field(default_factory=dict)  # HA router -> the hosts of its replicas
     load: Callable[[], tuple[list[str], list[str]]] | None = None
+    # reads the bindings of some resources of a kind (id -> host) when ``bound`` was not read whole
+    fetch: Callable[[str, Collection[str]], dict[str, str | None]] | None = None
+    fetched: set[tuple[str, str]] = field(default_factory=set)
+
+    def prefetch(self, kind: str, resource_ids: Iterable[str]) -> None:
+        """Read the bindings of ``resource_ids`` in one query (on-demand candidates only; a no-op otherwise), so
+        a filtered snapshot reads the bindings of the few resources it answers, not the whole table."""
+        if self.fetch is None:
+            return
+        wanted = sorted({rid for rid in resource_ids if (kind, rid) not in self.fetched})
+        if wanted:
+            self.bound.update(((kind, rid), host) for rid, host in self.fetch(kind, wanted).items())
+            self.fetched.update((kind, rid) for rid in wanted)
 
     def host_for(self, kind: str, resource_id: str) -> str | None:
         """The one function deciding placement: the host running router/DHCP ``resource_id``."""
+        self.prefetch(kind, (resource_id,))
         if (kind, resource_id) in self.bound:
             return self.bound[kind, resource_id]
         if (self.routers is None or self.dhcp is None) and self.load is not None:
@@ -119,21 +133,35 @@ def dhcp_networks(session: Session) -> set[str]:
 def bindings(session: Session) -> dict[tuple[str, str], str | None]:
     """The operator's bindings of both kinds, with the bound agent's host (two small indexed queries)."""
     found: dict[tuple[str, str], str | None] = {}
-    for kind, (model, column) in BINDINGS.items():
-        rows = session.execute(
-            select(column, Agent.host).select_from(model).outerjoin(Agent, Agent.id == model.agent_id)
-        )
-        found.update(((kind, resource_id), host) for resource_id, host in rows)
+    for kind in BINDINGS:
+        found.update(((kind, resource_id), host) for resource_id, host in bindings_of(session, kind).items())
     return found
 
 
-def candidates(session: Session, down_time: float, asking_host: str, with_bindings: bool = True) -> Candidates:
+def bindings_of(session: Session, kind: str, resource_ids: Collection[str] | None = None) -> dict[str, str | None]:
+    """Resource id -> the bound agent's host (None: on no host) of the bindings of ``kind`` (of ``resource_ids``
+    only, by the primary key, when given)."""
+    model, column = BINDINGS[kind]
+    stmt = select(column, Agent.host).select_from(model).outerjoin(Agent, Agent.id == model.agent_id)
+    if resource_ids is not None:
+        stmt = stmt.where(column.in_(list(resource_ids)))
+    return {resource_id: host for resource_id, host in session.execute(stmt)}
+
+
+def candidates(
+    session: Session, down_time: float, asking_host: str, with_bindings: bool = True, on_demand: bool = False
+) -> Candidates:
     """The candidate hosts for routers and DHCP from the ``agents`` table (see the module docstring), read only
-    when a resource without a binding is placed; without ``with_bindings`` the stored bindings are not read (a
-    caller that looked up its few resources' rows)."""
-    bound = bindings(session) if with_bindings else {}
+    when a resource without a binding is placed. The stored bindings are read whole; with ``on_demand`` only
+    those of the resources asked about (:meth:`Candidates.prefetch`: a filtered snapshot at 10,000 routers
+    must not read 10,000 rows); without ``with_bindings`` not at all (a caller that looked up its few
+    resources' rows)."""
+    bound = bindings(session) if with_bindings and not on_demand else {}
     return Candidates(
-        bound=bound, replicas=ha_replicas(session), load=lambda: alive_hosts(session, down_time, asking_host)
+        bound=bound,
+        replicas=ha_replicas(session),
+        load=lambda: alive_hosts(session, down_time, asking_host),
+        fetch=(lambda kind, ids: bindings_of(session, kind, ids)) if on_demand else None,
     )
 
 

@@ -68,11 +68,15 @@ def hosts_of(session: Session, placement: Candidates, network_ids: Collection[st
             Port.network_id.in_(ids)
         )
     )
-    for network_id, router_id in routed:
+    pairs = routed.all()
+    placement.prefetch(ROUTER, [router_id for _network_id, router_id in pairs])
+    for network_id, router_id in pairs:
         l3_host = placement.host_for(ROUTER, router_id)
         if l3_host:
             hosting[network_id].add(l3_host)
-    for network_id in dhcp_networks(session) & set(ids):
+    served = dhcp_networks(session) & set(ids)
+    placement.prefetch(DHCP, served)
+    for network_id in served:
         dhcp_host = placement.host_for(DHCP, network_id)
         if dhcp_host:
             hosting[network_id].add(dhcp_host)

@@ -122,35 +122,44 @@ def remove_from(session: Session, router_id: str, agent_id: str) -> bool:
 
 
 def settle(core: Core) -> int:
-    """Add replicas to the HA routers that have fewer than they should (see the module docstring), in a
-    transaction of its own; how many."""
+    """Add replicas to the HA routers that have fewer than they should (see the module docstring); how many.
+
+    Runs after every agent report: one read answers the common case (no HA router wants a replica), so a
+    heartbeat stays one write; the write transaction runs only when some router wants one."""
+    if not core.db.run(lambda session: _wanting(session, core.config)[0], write=False):
+        return 0
     return core.db.run(lambda session: _settle(session, core))
 
 
-def _settle(session: Session, core: Core) -> int:
-    """:func:`settle` in ``session``.
-
-    One grouped query over the HA routers answers the common case (every HA router full): agents are read
-    only when some router has fewer replicas than ``max_l3_agents_per_router`` (or it is 0)."""
+def _wanting(session: Session, config: Config) -> tuple[dict[str, int], dict[str, str]]:
+    """The HA routers with fewer replicas than :func:`target` (router id -> its replica count) and the alive
+    agents; one grouped query when every HA router has ``max_l3_agents_per_router`` (agents are read only
+    when some router has fewer)."""
     counts = session.execute(
         select(Router.id, func.count(HARouterAgentPortBinding.l3_agent_id))
         .outerjoin(HARouterAgentPortBinding, HARouterAgentPortBinding.router_id == Router.id)
         .where(Router.ha.is_(True))
         .group_by(Router.id)
     ).all()
-    limit = core.config.max_l3_agents_per_router
+    limit = config.max_l3_agents_per_router
     short = {router_id: count for router_id, count in counts if limit == 0 or count < limit}
     if not short:
-        return 0
-    agents = alive(session, core.config)
+        return {}, {}
+    agents = alive(session, config)
+    wanted = target(config, len(agents))
+    return {router_id: count for router_id, count in short.items() if count < wanted}, agents
+
+
+def _settle(session: Session, core: Core) -> int:
+    """:func:`settle` in ``session``."""
+    wanting, agents = _wanting(session, core.config)
     added = 0
-    for router_id, count in sorted(short.items()):
-        if count < target(core.config, len(agents)):
-            router = session.get_one(Router, router_id)
-            placed = place(session, core, router, _network_of(session, router), agents)
-            if placed:  # the new replicas' agents refetch the router (no revision bump: the router did not change)
-                changes.record(session, "router", router_id, "update", router_id, None)
-            added += placed
+    for router_id in sorted(wanting):
+        router = session.get_one(Router, router_id)
+        placed = place(session, core, router, _network_of(session, router), agents)
+        if placed:  # the new replicas' agents refetch the router (no revision bump: the router did not change)
+            changes.record(session, "router", router_id, "update", router_id, None)
+        added += placed
     return added
 
 
