@@ -218,3 +218,28 @@ def test_network_used_only_by_a_hosted_router_is_not_absent(make_app_client: Any
     age_heartbeats(app_client, 60)
     register(app_client, "node2")  # node1 dead, failover on: the router moves to node2
     assert state(app_client, "node1", network_id=world.ext_net)["absent"]["networks"] == [world.ext_net]
+
+
+def test_a_binding_is_announced_to_the_host_it_binds_to(app_client: Any) -> None:
+    """A network gets its DHCP subnet while two DHCP agents are alive, so the feed tells the host the
+    computation picks; that agent dies before any report binds the network, and the next report binds it to
+    the other agent. That agent must be told at once — else it builds the DHCP server only at its next full
+    resync, a minute later (seen as an instance without a lease under load, when heartbeats run late)."""
+    hosts = ("node1", "node2")
+    _agents(app_client, *hosts)
+    world = build(app_client)  # its networks' DHCP is computed over both agents, bound at the next report
+    [first] = _serving(app_client, hosts, world.net)
+    [other] = [host for host in hosts if host != first]
+    seq = int(ok(app_client.get(f"/v2.0/floatnet/hosts/{other}/changes", params={"timeout": 0}))["seq"])
+    old = utcnow() - timedelta(seconds=60)
+    core = app_client.app.state.core
+    core.db.run(lambda s: s.execute(update(Agent).where(Agent.host == first).values(heartbeat_timestamp=old)))
+    _agents(app_client, other)  # binds the networks to the only live DHCP agent
+    assert _serving(app_client, hosts, world.net) == [other]
+    told = ok(app_client.get(f"/v2.0/floatnet/hosts/{other}/changes", params={"timeout": 0, "after": seq}))
+    assert world.net in {c["network_id"] for c in told["changes"] if c["kind"] == "network"}, told
+
+
+def _serving(client: Any, hosts: tuple[str, ...], network_id: str) -> list[str]:
+    """The hosts whose state says they serve DHCP for ``network_id``."""
+    return [h for h in hosts if any(n["id"] == network_id and n["dhcp"] for n in state(client, h)["networks"])]

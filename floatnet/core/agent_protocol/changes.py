@@ -103,6 +103,12 @@ def bump(row: Any) -> None:
     row.updated_at = utcnow()
 
 
+def placed(session: Session, kind: str, resource_id: str, router_id: str | None, network_id: str | None) -> None:
+    """Log that router/network ``resource_id`` was bound to a host, without bumping its revision (none of its
+    attributes changed): the hosts it now concerns refetch it (:mod:`placement`)."""
+    record(session, kind, resource_id, "update", router_id, network_id)
+
+
 def fanned_out(
     session: Session, kind: str, resource_id: str, op: str, network_ids: Iterable[str | None]
 ) -> None:

@@ -6,9 +6,12 @@ routers of the cloud at once — every floating IP with them. Now the computed c
 
 * **Binding.** Each agent report settles placement in its own transaction (:func:`settle`): whatever has no
   binding row yet (a new router, a network that just got a DHCP subnet) is bound to the agent
-  :func:`scheduling.choose` picks among the alive, enabled agents of the kind's type — the same host the
-  computation already showed, so binding moves nothing. New resources spread over every alive agent, a
-  joining agent included; what is placed stays.
+  :func:`scheduling.choose` picks among the alive, enabled agents of the kind's type — the host the
+  computation shows, so binding normally moves nothing. New resources spread over every alive agent, a
+  joining agent included; what is placed stays. The binding is logged as the resource's change for the host
+  it binds to: when an agent died or joined between the resource's write and the report that binds it, the
+  computation at the write told another host, and the bound one would otherwise build it only at its next
+  full resync (one change per resource, once).
 * **Failover.** A binding to a dead agent (no heartbeat for ``3 × report_interval``) moves only when
   automatic failover is on for its kind — ``[DEFAULT] allow_automatic_l3agent_failover`` (default false) and
   ``allow_automatic_dhcp_failover`` (default true), Neutron's options and defaults. A moved resource's change
@@ -60,6 +63,7 @@ def settle(session: Session, config: Config, dead_after: float) -> int:
         hosts = sorted(alive)
         for resource_id in unbound:
             session.add(model(**{column.key: resource_id, "agent_id": alive[str(choose(resource_id, hosts))]}))
+            _log_binding(session, kind, resource_id)
         dead_hosts = _hosts_of(session, [row.agent_id for row in stranded])
         for row in stranded:
             resource_id = getattr(row, column.key)
@@ -109,6 +113,17 @@ def _hosts_of(session: Session, agent_ids: list[str | None]) -> dict[str | None,
         return {}
     rows = session.execute(select(Agent.id, Agent.host).where(Agent.id.in_(wanted)))
     return {agent_id: host for agent_id, host in rows}
+
+
+def _log_binding(session: Session, kind: str, resource_id: str) -> None:
+    """Tell the host a new binding names (see "Binding" in the module docstring); for a router, also the
+    carriers of its vxlan networks, which flood to its host."""
+    if kind == ROUTER:
+        changes.placed(session, "router", resource_id, resource_id, None)
+        tunnelled = tunnel_peers.vxlan_networks_of(session, resource_id)
+        changes.fanned_out(session, "router", resource_id, "update", tunnelled)
+    else:
+        changes.placed(session, "network", resource_id, None, resource_id)
 
 
 def log_move(session: Session, kind: str, resource_id: str, was_on: str | None) -> None:
