@@ -57,6 +57,7 @@ upstream_dns = 198.51.100.53          ; resolvers dnsmasq forwards to
 report_interval = 5
 availability_zone = nova              ; the zone this node's L3 and DHCP agents report (Neutron's default)
 roles = l3,dhcp,compute               ; what this node runs: the L3 agent, the DHCP agent, instances
+ha_conntrackd_enabled = false         ; HA routers sync their connection tracking (conntrackd) between replicas
 ```
 
 Parsing is strict: a wrong value raises :class:`ConfigError` naming the section, the option and the value, so a
@@ -130,6 +131,7 @@ class Config:
     report_interval: float = 5.0
     availability_zone: str = "nova"
     roles: tuple[str, ...] = ROLES
+    ha_conntrackd_enabled: bool = False  # [agent]: conntrackd beside keepalived in every HA router replica
     keystone_authtoken: dict[str, str] = field(default_factory=dict)
     policy_file: str = ""
 
@@ -419,6 +421,9 @@ def from_parser(parser: configparser.ConfigParser, state_dir: Path | None = None
         report_interval=_float("agent", "report_interval", get("agent", "report_interval", fallback="5")),
         availability_zone=_zone(get("agent", "availability_zone", fallback="nova")),
         roles=parse_roles(get("agent", "roles", fallback=",".join(ROLES))),
+        ha_conntrackd_enabled=_bool(
+            "agent", "ha_conntrackd_enabled", get("agent", "ha_conntrackd_enabled", fallback="false")
+        ),
         keystone_authtoken=dict(parser.items("keystone_authtoken")) if parser.has_section("keystone_authtoken") else {},
         policy_file=get("oslo_policy", "policy_file", fallback=""),
     )

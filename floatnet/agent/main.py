@@ -154,7 +154,8 @@ def main(argv: list[str]) -> int:
         make_client=lambda: Client(server, host, tokens=tokens, zone=cfg.availability_zone, roles=cfg.roles),
         kernel=LinuxKernel(dp, daemons),
         ctx=PlanContext(
-            upstream_dns=cfg.upstream_dns, local_ip=cfg.local_ip, ha_vrrp_advert_int=cfg.ha_vrrp_advert_int
+            upstream_dns=cfg.upstream_dns, local_ip=cfg.local_ip, ha_vrrp_advert_int=cfg.ha_vrrp_advert_int,
+            ha_conntrackd=cfg.ha_conntrackd_enabled,
         ),
         report_interval=cfg.report_interval,
         base_config=base_configurations(cfg, dp),

@@ -28,6 +28,7 @@ class PlanContext:
     domain: str = "openstacklocal"
     local_ip: str = ""  # [ovs] local_ip: this node's VXLAN endpoint ("" = it carries no vxlan network)
     ha_vrrp_advert_int: float = 2.0  # [DEFAULT] ha_vrrp_advert_int: keepalived's advertisement interval (s)
+    ha_conntrackd: bool = False  # [agent] ha_conntrackd_enabled: conntrackd beside keepalived on HA replicas
 
 
 @dataclass(frozen=True)

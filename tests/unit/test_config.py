@@ -135,3 +135,12 @@ def test_l3_ha_options_and_neutrons_defaults(tmp_path: Path) -> None:
     config = load(write(tmp_path, text))
     assert (config.l3_ha, config.max_l3_agents_per_router, config.l3_ha_net_cidr) == (True, 0, "169.254.0.0/24")
     assert config.ha_vrrp_advert_int == 0.2
+
+
+def test_ha_conntrackd_enabled_is_an_agent_boolean_off_by_default(tmp_path: Path) -> None:
+    """``[agent] ha_conntrackd_enabled``: false unless set; a value that is no boolean is refused by name."""
+    assert load(write(tmp_path, SEED)).ha_conntrackd_enabled is False
+    assert load(write(tmp_path, SEED + "[agent]\nha_conntrackd_enabled = true\n")).ha_conntrackd_enabled is True
+    with pytest.raises(ConfigError) as info:
+        load(write(tmp_path, SEED + "[agent]\nha_conntrackd_enabled = sometimes\n"))
+    assert "[agent] ha_conntrackd_enabled = 'sometimes'" in str(info.value)
