@@ -237,3 +237,18 @@ def test_an_ha_router_is_in_the_zones_of_its_replicas(app_client: Any) -> None:
     assert router["availability_zones"] == ["zone-a", "zone-b"]
     plain = create(app_client, "router", name="plain")
     assert len(plain["availability_zones"]) == 1
+
+
+def test_every_replica_host_is_told_of_its_router_changes(app_client: Any) -> None:
+    """The per-host feed wakes every replica's agent, not only the one host a non-HA router would hash to:
+    else the second network node builds its replica only at its next full resync (a minute later)."""
+    for host in ("node-a", "node-b", "node-c"):
+        register_node(app_client, host)
+    start = int(ok(app_client.get("/v2.0/floatnet/hosts/anyone/changes", params={"timeout": 0}))["seq"])
+    router = ha_router(app_client)
+    renamed = ok(app_client.put(f"/v2.0/routers/{router['id']}", json={"router": {"name": "renamed"}}))["router"]
+    assert renamed["name"] == "renamed"
+    for host in ("node-a", "node-b", "node-c"):
+        feed = ok(app_client.get(f"/v2.0/floatnet/hosts/{host}/changes", params={"after": start, "timeout": 0}))
+        told = [c for c in feed["changes"] if c["id"] == router["id"]]
+        assert len(told) >= 2, (host, feed["changes"])  # the create and the rename

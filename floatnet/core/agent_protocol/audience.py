@@ -3,7 +3,8 @@
 A host is told of a change when the change alters what its state answer (:mod:`host_state`) holds, so an
 agent is woken, and refetches, only for its own routers, networks and ports. For one logged row:
 
-* ``router_id`` R — the host R is placed on (:func:`placed`: its binding, else the computed choice);
+* ``router_id`` R — the host R is placed on (:func:`placed`: its binding, else the computed choice; every
+  replica's host for an HA router);
 * ``kind`` port — the port's binding host (and the host it left, which its caller names: a delete, a
   re-binding), the DHCP hosts of its network (the DHCP section lists every port's addresses), and the hosts
   of the ports whose rules name one of its groups as remote group (their ``remote_groups`` hold its addresses);
@@ -54,8 +55,8 @@ class Target:
 
 def placed(session: Session, kind: str, ids: Iterable[str], down_time: float) -> Hosts:
     """Where each router (``kind`` ROUTER) or network's DHCP (DHCP) of ``ids`` runs: its binding's agent host
-    (none when the operator unbound it), else the computed choice — for a network only if it has a
-    DHCP-enabled subnet, as :func:`floatnet.core.agent_protocol.host_state.snapshot` decides."""
+    (none when the operator unbound it), else the computed choice — an HA router's replica hosts; for a network
+    only if it has a DHCP-enabled subnet, as :func:`floatnet.core.agent_protocol.host_state.snapshot` decides."""
     wanted = sorted(set(ids))
     if not wanted:
         return {}
@@ -75,9 +76,8 @@ def placed(session: Session, kind: str, ids: Iterable[str], down_time: float) ->
         unbound &= set(session.scalars(with_dhcp))
     if unbound:
         choice = candidates(session, down_time, EVERY, with_bindings=False)
-        for resource_id in unbound:
-            host = choice.host_for(kind, resource_id)
-            found[resource_id] |= {host} if host else set()
+        for resource_id in unbound:  # an HA router (never bound) runs on every one of its replicas' hosts
+            found[resource_id] |= set(choice.hosts_of(kind, resource_id))
     return found
 
 
