@@ -95,11 +95,17 @@ class Watch:
         now = time.time()
         self.record.probes.append([now, None])
         self.record.arp_sent.append(now)
-        self.icmp.sendto(_echo(self.ident, seq & 0xFFFF), (self.target, 0))
-        self.arp.send(_arp_probe(self.mac, self.target))
+        try:  # a probe that cannot even leave (the upstream's link is down) is a lost one
+            self.icmp.sendto(_echo(self.ident, seq & 0xFFFF), (self.target, 0))
+            self.arp.send(_arp_probe(self.mac, self.target))
+        except OSError:
+            pass
 
     def _icmp_in(self) -> None:
-        data, (source, _) = self.icmp.recvfrom(2048)
+        try:
+            data, (source, _) = self.icmp.recvfrom(2048)
+        except OSError:  # e.g. ENETDOWN, once, while a link of the lab changes: the probe goes on
+            return
         header = (data[0] & 0x0F) * 4
         kind, _, _, ident, seq = struct.unpack("!BBHHH", data[header : header + 8])
         if kind != ICMP_REPLY or ident != self.ident or source != self.target:
@@ -112,7 +118,10 @@ class Watch:
                 return
 
     def _arp_in(self) -> None:
-        frame = self.arp.recv(2048)
+        try:
+            frame = self.arp.recv(2048)
+        except OSError:  # as in _icmp_in
+            return
         if len(frame) < 42:
             return
         op, sha, spa, _tha, tpa = struct.unpack("!6xH6s4s6s4s", frame[14:42])
