@@ -148,9 +148,10 @@ def waited(lab: Lab, router_id: str, check: Any, what: str, timeout: float = 120
     try:
         until(check, timeout, what, interval=0.1)
     except RuntimeError as exc:
-        argv = ["ip", "netns", "exec", f"qrouter-{router_id}", "ip", "-4", "-br", "addr", "show"]
+        argv = ["ip", "netns", "exec", f"qrouter-{router_id}", "ip", "-br", "addr", "show"]
         running = {row["name"] for row in nodes.listing(lab.ctx) if row["state"] == "up"}
-        seen = {name: lab.in_node(name, argv) for name, _ in NETWORK_NODES if name in running}
+        seen = {name: lab.in_node(name, argv) + lab.in_node(name, ["ps", "-eo", "pid,stat,comm"])
+                for name, _ in NETWORK_NODES if name in running}  # fmt: skip
         logs = {name: _tail(lab, name) for name, _ in NETWORK_NODES}
         raise RuntimeError(f"{exc}; ha_state {ha_states(lab, router_id)}; replicas {seen}; agents {logs}") from exc
 
@@ -162,12 +163,32 @@ def _tail(lab: Lab, name: str, lines: int = 25) -> list[str]:
 
 
 def failover(lab: Lab, topo: dict[str, Any], rate: float, session: bool) -> dict[str, Any]:
-    """One failover with its recovery (see the module docstring)."""
+    """One failover with its recovery (see the module docstring); the probes end with it, whatever happens."""
     router, fip = topo["router"], topo["fip"]
     active = until(lambda: active_host(lab, router), 60, "one active replica", interval=0.2)
     other = next(name for name, _ in NETWORK_NODES if name != active)
     watcher = hawatch.Watcher(lab.ctx.names.upstream_ns, fip, rate=rate, python=lab.ctx.python)
-    tcp = Session(lab, fip) if session else None
+    tcp = None
+    try:
+        tcp = Session(lab, fip) if session else None
+        failed_at, reported, recovered_at = cycle(lab, topo, active, other)
+    finally:
+        survived = tcp.stop() if tcp else None
+        record = watcher.stop()
+    runs = hawatch.outages(record, start=failed_at, end=recovered_at)
+    return {
+        "failed": active, "outage_s": round(max((r["seconds"] for r in runs), default=0.0), 3),
+        "lost": sum(int(r["lost"]) for r in runs), "ha_state_reported_s": round(reported, 2),
+        "return_lost": sum(int(r["lost"]) for r in hawatch.outages(record, start=recovered_at)),
+        "duplicates": len(hawatch.duplicates(record)), "session_survived": survived,
+        "session_error": tcp.error if tcp else None,
+    }  # fmt: skip
+
+
+def cycle(lab: Lab, topo: dict[str, Any], active: str, other: str) -> tuple[float, float, float]:
+    """Power ``active`` off, wait for ``other`` to answer and report active, power it on again and wait for it
+    as standby; returns when the power went, how long ``other`` took to report, when it came back."""
+    router, fip = topo["router"], topo["fip"]
     time.sleep(SETTLE_S)
     failed_at = time.time()
     nodes.fail(lab.ctx, active)
@@ -180,16 +201,7 @@ def failover(lab: Lab, topo: dict[str, Any], rate: float, session: bool) -> dict
     waited(lab, router, lambda: ha_states(lab, router).get(active) == "standby" and active_host(lab, router) == other,
            f"{active} back as standby")  # fmt: skip
     time.sleep(SETTLE_S)
-    survived = tcp.stop() if tcp else None
-    record = watcher.stop()
-    runs = hawatch.outages(record, start=failed_at, end=recovered_at)
-    return {
-        "failed": active, "outage_s": round(max((r["seconds"] for r in runs), default=0.0), 3),
-        "lost": sum(int(r["lost"]) for r in runs), "ha_state_reported_s": round(reported, 2),
-        "return_lost": sum(int(r["lost"]) for r in hawatch.outages(record, start=recovered_at)),
-        "duplicates": len(hawatch.duplicates(record)), "session_survived": survived,
-        "session_error": tcp.error if tcp else None,
-    }  # fmt: skip
+    return failed_at, reported, recovered_at
 
 
 def block(
@@ -230,6 +242,8 @@ def main() -> int:
     parser.add_argument("--block", type=int, default=5, help="failovers in a row before switching configuration")
     parser.add_argument("--rate", type=float, default=20.0, help="probes per second from the upstream (>= 20)")
     parser.add_argument("--conntrackd", action="store_true", help="tuned: conntrackd on, and a TCP session")
+    parser.add_argument("--minutes", type=float, default=0,
+                        help="stop starting blocks after this long and report what was measured (0: no limit)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("bench/ha_failover.py needs root (namespaces, OVS, nftables)", file=sys.stderr)
@@ -243,10 +257,11 @@ def main() -> int:
     try:
         with Lab(prefix="bh" + secrets.token_hex(2) + "-") as lab:
             topo = topology(lab)
-            while any(len(done) < args.failovers for done in runs.values()):
+            stop_at = time.monotonic() + args.minutes * 60 if args.minutes else float("inf")
+            while any(len(done) < args.failovers for done in runs.values()) and time.monotonic() < stop_at:
                 for name, (advert_int, conntrackd) in configs.items():
                     todo = min(args.block, args.failovers - len(runs[name]))
-                    if todo > 0:
+                    if todo > 0 and time.monotonic() < stop_at:
                         configure(lab, topo, advert_int, conntrackd)
                         runs[name] += block(lab, topo, todo, args, (advert_int, conntrackd))
     except Exception as exc:  # what was measured is still printed, with the reason the rest was not
