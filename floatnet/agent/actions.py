@@ -33,6 +33,7 @@ class CreateNamespace(Action):
     gates: ClassVar[bool] = True
     ns: str
     forwarding: bool
+    ipv6: bool = True  # False: the devices created in it have IPv6 off (an IPv4-only HA replica: plan_ha.quiet)
 
 
 @dataclass(frozen=True, kw_only=True)

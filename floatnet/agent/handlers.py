@@ -26,6 +26,8 @@ def _create_namespace(dp: Dataplane, a: A.CreateNamespace) -> None:
     dp.own([a.ns])
     netns.ensure(a.ns)
     links.static_ipv6(a.ns)
+    if not a.ipv6:
+        links.no_ipv6(a.ns)
     if a.forwarding:
         links.set_forwarding(a.ns, True)
 

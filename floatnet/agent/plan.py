@@ -34,7 +34,7 @@ from floatnet.agent.plan_common import (
     unplug_stale,
 )
 from floatnet.agent.plan_fips import FipDiff, fip_map, pf_elements
-from floatnet.agent.plan_ha import plan_ha_daemons, vrrp_devices
+from floatnet.agent.plan_ha import plan_ha_daemons, quiet, vrrp_devices
 from floatnet.agent.plan_ipv6 import plan_radvd
 from floatnet.agent.plan_security import (
     allocate_zones,
@@ -149,7 +149,7 @@ def plan_router(router: Router, observed: Observed, ctx: PlanContext = PlanConte
     want = desired_nat(router)
     ids = {f.floating_ip_address: f.id for f in router.floatingips.values()}
     unmap, nat, diff = plan_nat(ns, nsobs.nat if nsobs else None, want, ids, rref)
-    out = ensure_namespace(ns, nsobs, True, rref) + unmap
+    out = ensure_namespace(ns, nsobs, True, rref, ipv6=not quiet(router)) + unmap
     devices = router_devices(router)
     for spec, refs in devices:
         out += plan_device(ns, spec, observed, refs + diff.refs(diff.arriving))

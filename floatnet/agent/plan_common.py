@@ -106,9 +106,11 @@ def _kernel_routes(routes: Routes) -> dict[str, str]:
     return out
 
 
-def ensure_namespace(ns: str, nsobs: Namespace | None, forwarding: bool, refs: tuple[A.Ref, ...]) -> list[A.Action]:
+def ensure_namespace(
+    ns: str, nsobs: Namespace | None, forwarding: bool, refs: tuple[A.Ref, ...], ipv6: bool = True
+) -> list[A.Action]:
     if nsobs is None:
-        return [A.CreateNamespace(group=ns, refs=refs, ns=ns, forwarding=forwarding)]
+        return [A.CreateNamespace(group=ns, refs=refs, ns=ns, forwarding=forwarding, ipv6=ipv6)]
     if nsobs.forwarding != forwarding:
         return [A.SetForwarding(group=ns, refs=refs, ns=ns, on=forwarding)]
     return []

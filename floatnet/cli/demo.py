@@ -106,6 +106,8 @@ def register(subparsers: Any) -> None:
     demo.add_argument("--prefix", help=f"the lab's name prefix (default {PREFIX}, {NODES_PREFIX} with --nodes)")
     demo.add_argument("--nodes", type=int, default=1, metavar="N",
                       help="N > 1: a multi-node lab, one network node and N-1 compute nodes (floatnet lab node)")
+    demo.add_argument("--ha", action="store_true",
+                      help="with --nodes 3 or more: router1 HA on two network nodes, and a failover shown")
     demo.add_argument("--ipv6", action="store_true",
                       help="then make it dual-stack: a SLAAC subnet routed (not NATed) to the upstream, proven")
     how = demo.add_mutually_exclusive_group()
@@ -136,13 +138,17 @@ class Demo:
         """The demo's ini (written on the first run); ``--bind`` overrides its address."""
         if not self.config_path.exists():
             self.state_dir.mkdir(parents=True, exist_ok=True)
-            ini = DEMO_INI.format(state_dir=self.state_dir, dns=DNS_SERVER, bind=bind or DEFAULT_BIND)
+            ini = self.ini(DEMO_INI.format(state_dir=self.state_dir, dns=DNS_SERVER, bind=bind or DEFAULT_BIND))
             self.config_path.write_text(ini)
         cfg = fn_config.load(self.config_path, self.state_dir)
         if bind:
             host, port = fn_config._parse_bind(bind)
             cfg = dataclasses.replace(cfg, bind_host=host, bind_port=port)
         return cfg
+
+    def ini(self, text: str) -> str:
+        """The ini a first run writes (a variant of the demo adds its options)."""
+        return text
 
     def step(self, text: str) -> None:
         self.step_no += 1
@@ -372,13 +378,18 @@ def run(args: argparse.Namespace) -> int:
     if args.nodes < 1:
         print(f"floatnet demo: --nodes {args.nodes}: at least 1 node", file=sys.stderr)
         return 2
+    if args.ha and args.nodes < 3:
+        print(f"floatnet demo: --ha needs --nodes 3 or more (two network nodes, a compute node), not {args.nodes}",
+              file=sys.stderr)  # fmt: skip
+        return 2
     if os.geteuid() != 0:
         print("floatnet demo needs root (it builds namespaces, OVS ports and NAT)", file=sys.stderr)
         return 1
     try:
-        from floatnet.cli.demo_nodes import NodesDemo  # it extends Demo: imported here, not at the top
+        from floatnet.cli.demo_ha import HaDemo  # they extend Demo: imported here, not at the top
+        from floatnet.cli.demo_nodes import NodesDemo
 
-        demo = NodesDemo(args) if args.nodes > 1 else Demo(args)
+        demo = HaDemo(args) if args.ha else NodesDemo(args) if args.nodes > 1 else Demo(args)
         if args.down:
             demo.cleanup(demo.lab())
             return 0

@@ -58,12 +58,19 @@ class NodesDemo(Demo):
         """The lab switch and upstream, then the nodes (each waits for its agent)."""
         self.ctx = ctx
         built = {node["name"] for node in nodes.listing(ctx)}
-        for name, roles in [(NETWORK_NODE, NETWORK_ROLES)] + [(c, "compute") for c in self.computes]:
+        for name, roles in self.node_plan():
             if name not in built:
                 print(f"  $ floatnet lab node add {name} --roles {roles}", flush=True)
                 nodes.add(ctx, self.client, name, roles)
         for row in nodes.listing(ctx):
             print(f"  node {row['name']}: roles {row['roles']}, namespace {row['namespace']}, {row['address']}")
+
+    def node_plan(self) -> list[tuple[str, str]]:
+        """The nodes to build, with their roles: the network node, then the compute nodes."""
+        return [(NETWORK_NODE, NETWORK_ROLES)] + [(c, "compute") for c in self.computes]
+
+    def all_nodes(self) -> list[str]:
+        return [name for name, _ in self.node_plan()]
 
     def on_node(self, node: str, argv: list[str]) -> subprocess.CompletedProcess[str]:
         """Run ``argv`` inside ``node`` (its namespaces), with the demo's API endpoint."""
@@ -86,11 +93,21 @@ class NodesDemo(Demo):
     def prove(self, ctx: LabContext, fip: dict[str, object]) -> None:
         super().prove(ctx, fip)
         self.step("where it runs, read from the nodes themselves")
-        router, network = f"qrouter-{self.owned.ids['router1']}", f"qdhcp-{self.owned.ids['vlan_100']}"
-        seen = {name: self.on_node(name, ["ip", "netns", "list"]).stdout for name in [NETWORK_NODE, *self.computes]}
+        self.where()
+
+    def where(self) -> None:
+        """router1 on the network node only, then :meth:`where_dhcp_and_vm1`."""
+        router = f"qrouter-{self.owned.ids['router1']}"
+        seen = {name: self.on_node(name, ["ip", "netns", "list"]).stdout for name in self.all_nodes()}
         hosting = sorted(name for name, listed in seen.items() if router in listed)
         self.check(proofs.Proof(f"router1 runs on {NETWORK_NODE} only", hosting == [NETWORK_NODE],
                                 f"{router} on {', '.join(hosting) or 'no node'}"))  # fmt: skip
+        self.where_dhcp_and_vm1(seen)
+
+    def where_dhcp_and_vm1(self, seen: dict[str, str]) -> None:
+        """vlan_100's DHCP server on the network node only (``seen``: each node's ``ip netns list``), vm1 bound
+        to its compute node."""
+        network = f"qdhcp-{self.owned.ids['vlan_100']}"
         dhcp = sorted(name for name, listed in seen.items() if network in listed)
         self.check(proofs.Proof(f"vlan_100's DHCP server runs on {NETWORK_NODE} only", dhcp == [NETWORK_NODE],
                                 f"{network} on {', '.join(dhcp) or 'no node'}"))  # fmt: skip
@@ -99,4 +116,4 @@ class NodesDemo(Demo):
                                 f"binding:host_id {port['binding:host_id']}"))  # fmt: skip
 
     def options(self) -> str:
-        return f"{super().options()} --nodes {len(self.computes) + 1}"
+        return f"{super().options()} --nodes {len(self.node_plan())}"

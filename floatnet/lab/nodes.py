@@ -40,6 +40,7 @@ from floatnet.linux import links, netns
 
 AGENT_INI = """[DEFAULT]
 state_dir = {state}
+ha_vrrp_advert_int = {advert_int}
 
 [ovs]
 bridge_mappings = {mappings}
@@ -53,6 +54,7 @@ roles = {roles}
 upstream_dns = {dns}
 report_interval = {interval}
 availability_zone = {zone}
+ha_conntrackd_enabled = {conntrackd}
 """
 INIT_MODULE = "floatnet.lab.node_init"
 
@@ -83,6 +85,7 @@ def _write_ini(ctx: LabContext, node: Node) -> Path:
         interfaces=",".join(f"{p}:{NODE_PHYSNET_DEV.format(index=i)}" for i, p in enumerate(physnets)),
         datapath=datapath_for(cfg), dns=",".join(cfg.upstream_dns), interval=cfg.report_interval,
         zone=cfg.availability_zone, local_ip=node.address.split("/")[0],  # VXLAN over the management network
+        advert_int=cfg.ha_vrrp_advert_int, conntrackd=str(cfg.ha_conntrackd_enabled).lower(),  # the lab's HA tuning
     )  # fmt: skip
     path = Path(node.directory) / "agent.ini"
     path.parent.mkdir(parents=True, exist_ok=True)

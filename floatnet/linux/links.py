@@ -446,6 +446,17 @@ def static_ipv6(netns: str) -> None:
         raise KernelError("static ipv6", netns, exc) from exc
 
 
+def no_ipv6(netns: str) -> None:
+    """Make devices created in (or moved into) ``netns`` from now on have IPv6 off: no link-local address, no
+    DAD, no MLD — they send nothing of their own when they come up (never the root namespace)."""
+    if not netns:
+        raise KernelError("no ipv6", "root namespace", "refusing to touch the root namespace's sysctls")
+    try:
+        _netns.run_in(netns, _write_sysctl, "net.ipv6.conf.default.disable_ipv6", "1")
+    except OSError as exc:
+        raise KernelError("no ipv6", netns, exc) from exc
+
+
 def get_forwarding(netns: str) -> bool:
     """Whether IPv4 and IPv6 forwarding are both on inside a namespace (one off: not forwarding)."""
 

@@ -278,3 +278,18 @@ def test_ha_router_interfaces_are_replicated_interfaces_as_neutrons(app_client: 
     ok(app_client.put(f"{url}/remove_router_interface", json={"subnet_id": sub["id"]}, headers=ALICE))
     assert interface_owners(app_client, router["id"]) == [REPLICATED]
     assert app_client.get(f"/v2.0/ports/{by_subnet['port_id']}").status_code == 404
+
+
+def test_every_replica_host_is_told_of_its_router_changes(app_client: Any) -> None:
+    """The per-host feed wakes every replica's agent, not only the one host a non-HA router would hash to:
+    else the second network node builds its replica only at its next full resync (a minute later)."""
+    for host in ("node-a", "node-b", "node-c"):
+        register_node(app_client, host)
+    start = int(ok(app_client.get("/v2.0/floatnet/hosts/anyone/changes", params={"timeout": 0}))["seq"])
+    router = ha_router(app_client)
+    renamed = ok(app_client.put(f"/v2.0/routers/{router['id']}", json={"router": {"name": "renamed"}}))["router"]
+    assert renamed["name"] == "renamed"
+    for host in ("node-a", "node-b", "node-c"):
+        feed = ok(app_client.get(f"/v2.0/floatnet/hosts/{host}/changes", params={"after": start, "timeout": 0}))
+        told = [c for c in feed["changes"] if c["id"] == router["id"]]
+        assert len(told) >= 2, (host, feed["changes"])  # the create and the rename

@@ -31,3 +31,17 @@ def test_demo_on_three_nodes_proves_the_seed_and_cleans_up(demo_run: DemoRun) ->
     assert not fl_netns.list_names([demo_run.prefix])
     assert not _running_from(str(demo_run.state))
     assert demo_run.with_server()["networks"] == set()
+
+
+def test_ha_demo_fails_the_active_network_node_over_and_cleans_up(demo_run: DemoRun) -> None:  # noqa: F811
+    done = demo_run.demo("--nodes", "3", "--ha", "--cleanup")
+    out = done.stdout
+    assert done.returncode == 0 and "all proofs hold" in out, out + done.stderr
+    for claim in ("floatnet lab node add network2 --roles l3", "[ok  ] router1 runs on both network nodes",
+                  "[ok  ] exactly one replica is active", "[ok  ] upstream -> 203.0.113.101:80 TCP reaches vm1",
+                  "$ floatnet lab node fail network", "the floating IP was out for",
+                  "[ok  ] never two active replicas", "returns as standby without taking router1 back"):  # fmt: skip
+        assert claim in out, claim
+    assert "everything the demo built is gone" in out
+    assert not fl_netns.list_names([demo_run.prefix])
+    assert not _running_from(str(demo_run.state))

@@ -166,3 +166,17 @@ def test_radvd_runs_only_on_the_master_replica_as_neutrons_ha_routers() -> None:
     assert plan(desired, replace(backup, namespaces={NS: carried}), CTX) == []
     demoted = replace(carried, ha_master=False)
     assert kinds(plan(desired, replace(backup, namespaces={NS: demoted}), CTX)) == ["StopRadvd"]
+
+
+def test_an_ipv4_only_replica_gets_a_namespace_without_ipv6() -> None:
+    """The replicas share the router ports' MACs: an IPv4-only replica's devices must send no IPv6 of their own
+    (DAD, MLD) when they come up, or the switch learns the active replica's MAC on a standby's node."""
+    [create] = [a for a in plan(state([ha_doc()]), Observed(), CTX) if isinstance(a, A.CreateNamespace)]
+    assert create.ipv6 is False
+    [plain] = [a for a in plan(state([router_doc()]), Observed(), CTX) if isinstance(a, A.CreateNamespace)]
+    assert plain.ipv6 is True
+    doc = ha_doc()
+    doc["interfaces"].append({**doc["interfaces"][0], "ip_address": "2001:db8::1", "prefixlen": 64,
+                              "cidr": "2001:db8::/64", "subnet_id": "sub6"})  # fmt: skip
+    [dual] = [a for a in plan(state([doc]), Observed(), CTX) if isinstance(a, A.CreateNamespace)]
+    assert dual.ipv6 is True  # its IPv6 addresses are keepalived's: IPv6 stays on
