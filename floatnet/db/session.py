@@ -26,12 +26,13 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import Insert, Select
 
 T = TypeVar("T")
 
 RETRIES = 8
 _PLANS: dict[tuple[int, str, int], tuple[str, tuple[str, ...] | None, dict[str, Any], dict[str, int]]] = {}
+_INSERTS: dict[tuple[int, str, tuple[str, ...]], tuple[str, tuple[tuple[str, Any], ...]]] = {}
 _AMBIENT: ContextVar[tuple[Session, bool] | None] = ContextVar("floatnet_ambient_session", default=None)
 _WRITING: ContextVar[bool] = ContextVar("floatnet_sqlite_writing", default=False)  # BEGIN IMMEDIATE, not BEGIN
 BUSY_TIMEOUT_MS = 30_000
@@ -217,3 +218,47 @@ def _plan(
     slots = {name: markers.index(value) for name, value in fixed.items() if value in markers}
     order = tuple(expanded.positiontup) if expanded.positiontup else None
     return expanded.statement, order, fixed, slots
+
+
+def insert_row(session: Session, stmt: Insert, values: dict[str, Any]) -> int | None:
+    """Run ``stmt`` — a module-level single-row ``INSERT`` without ``RETURNING`` — with ``values``; on SQLite
+    on the driver's cursor with SQL compiled once per statement and set of columns. Returns the new row's
+    generated integer key (meaningful only for a table keyed by one autoincrementing integer, e.g. the change
+    log's ``seq``). ``values`` must name every column that has a Python-side default: those defaults do not
+    run here (a ``ValueError`` says which are missing).
+
+    For the rows every port create writes (the port, the change-log rows): SQLAlchemy's per-execution work
+    cost more than SQLite's own for them. The columns' bind processors (dates, JSON) still run, so the
+    stored values are exactly SQLAlchemy's; driver errors are raised as SQLAlchemy's (an ``IntegrityError``
+    is retried by :meth:`Database.run`). Other databases take SQLAlchemy's path (``RETURNING``). No
+    statement event fires on SQLite.
+    """
+    conn = session.connection()
+    dialect = conn.dialect
+    if dialect.name != "sqlite":
+        inserted = conn.execute(stmt, values).inserted_primary_key
+        return inserted[0] if inserted and isinstance(inserted[0], int) else None
+    key = (id(stmt), dialect.name, tuple(values))
+    plan = _INSERTS.get(key) or _INSERTS.setdefault(key, _insert_plan(stmt, dialect, list(values)))
+    sql, binds = plan
+    params = tuple(values[name] if process is None else process(values[name]) for name, process in binds)
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, params)
+        return int(cursor.lastrowid) if cursor.lastrowid else None
+    except dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(sql, params, exc, dialect.loaded_dbapi.Error) from exc
+    finally:
+        cursor.close()
+
+
+def _insert_plan(stmt: Insert, dialect: Any, columns: list[str]) -> tuple[str, tuple[tuple[str, Any], ...]]:
+    """``stmt`` compiled for ``columns`` (SQLite: positional ``?`` markers): its SQL and, per marker, the column
+    it takes and that column's bind processor."""
+    compiled = stmt.compile(dialect=dialect, column_keys=columns)
+    order = compiled.positiontup or []
+    missing = sorted(set(order) - set(columns))
+    if missing:
+        raise ValueError(f"insert_row: no value for {', '.join(missing)} (Python-side defaults do not run)")
+    binds = tuple((name, compiled.binds[name].type._cached_bind_processor(dialect)) for name in order)
+    return compiled.string, binds

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from floatnet.db.migrate import upgrade
-from floatnet.db.models import Quota
-from floatnet.db.session import Database, RetryLimitExceeded
+from floatnet.db.models import Change, Quota
+from floatnet.db.session import Database, RetryLimitExceeded, insert_row
 
 
 @pytest.fixture
@@ -102,3 +103,26 @@ def test_writers_hold_the_write_lock_from_their_first_statement_and_readers_neve
         assert conn.connection.dbapi_connection is not None
         assert conn.connection.dbapi_connection.in_transaction and _write_lock_free(db)
     assert not db.engine._has_events  # noqa: SLF001 - the per-statement dispatch switch is the point
+
+
+def test_insert_row_stores_what_sqlalchemy_stores_and_returns_the_generated_key(db: Database) -> None:
+    """The change log's rows go through the driver's cursor: dates still pass SQLAlchemy's bind processing
+    (they read back as the same ``datetime``), and the returned key is the new row's ``seq``."""
+    when = datetime(2026, 1, 2, 3, 4, 5, 678901)
+    values = {"kind": "port", "resource_id": "p1", "op": "create", "router_id": None, "network_id": "n1"}
+    seqs = db.run(lambda s: [insert_row(s, insert(Change), {**values, "created_at": when}) for _ in range(2)])
+    rows = db.run(lambda s: list(s.scalars(select(Change).order_by(Change.seq))), write=False)
+    assert seqs == [row.seq for row in rows] and seqs[1] == seqs[0] + 1
+    assert {(row.created_at, row.network_id, row.router_id) for row in rows} == {(when, "n1", None)}
+
+
+def test_insert_row_raises_sqlalchemys_errors_and_refuses_missing_defaults(db: Database) -> None:
+    """A duplicate key is SQLAlchemy's ``IntegrityError`` (what :meth:`Database.run` retries); a column whose
+    Python-side default would not run is refused before anything is written."""
+    row = {"project_id": "p", "resource": "port", "limit": 1}
+    with pytest.raises(IntegrityError), db.transaction() as session:
+        for _ in range(2):
+            insert_row(session, insert(Quota), row)
+    with pytest.raises(ValueError, match="created_at"):
+        db.run(lambda s: insert_row(s, insert(Change), {"kind": "port", "resource_id": "p1", "op": "create"}))
+    assert _count(db) == 0

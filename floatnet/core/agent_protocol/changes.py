@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from floatnet.core.agent_protocol.audience import Target
 from floatnet.core.agent_protocol.feed import logged
 from floatnet.db.models import Change, table_of, utcnow
-from floatnet.db.session import serialize
+from floatnet.db.session import insert_row, serialize
 
 KINDS = ("network", "subnet", "port", "router", "floatingip")
 INSERT_CHANGE = insert(table_of(Change))
@@ -49,8 +49,7 @@ def record(
         "network_id": network_id,
         "created_at": utcnow(),
     }
-    inserted = session.connection().execute(INSERT_CHANGE, values).inserted_primary_key
-    seq = inserted[0] if inserted else 0
+    seq = insert_row(session, INSERT_CHANGE, values) or 0
     extra = tuple(sorted({host for host in hosts if host}))
     logged(session, Target(int(seq), kind, resource_id, op, router_id, network_id, extra))
 

@@ -30,6 +30,7 @@ from floatnet.core.errors import (
 from floatnet.core.ipam import ipv6, pools
 from floatnet.core.validation import dict_with, ip_address, list_of, to_uuid
 from floatnet.db.models import IPAllocation, Port, Subnet, table_of
+from floatnet.db.session import insert_row
 
 ROUTER_OWNERS = (*ipv6.ROUTER_INTERFACE_OWNERS, "network:router_gateway")
 
@@ -64,7 +65,7 @@ def _add(session: Session, port_id: str, subnet: Any, address: str) -> dict[str,
         "network_id": subnet.network_id,
         "ip_address": address,
     }
-    session.connection().execute(INSERT_ALLOCATION, values)
+    insert_row(session, INSERT_ALLOCATION, values)
     return {"subnet_id": subnet.id, "ip_address": address}
 
 

@@ -42,6 +42,7 @@ from floatnet.core.validation import (
     validate,
 )
 from floatnet.db.models import IPAllocation, Network, Port, RouterPort, Tag, new_id, table_of, utcnow
+from floatnet.db.session import insert_row
 
 PORTS = table_of(Port)
 NETWORKS = table_of(Network)
@@ -186,7 +187,7 @@ def _insert(session: Session, core: Core, project: str, attrs: dict[str, Any], n
         "binding_profile": attrs.get("binding:profile", {}),
         "dns_name": attrs.get("dns_name", ""),
     }
-    session.connection().execute(INSERT_PORT, values)
+    insert_row(session, INSERT_PORT, values)
     return values
 
 
