@@ -32,6 +32,7 @@ T = TypeVar("T")
 
 RETRIES = 8
 _PLANS: dict[tuple[int, str, int], tuple[str, tuple[str, ...] | None, dict[str, Any], dict[str, int]]] = {}
+_READS: dict[tuple[int, str], tuple[str, tuple[str, ...] | None]] = {}
 _INSERTS: dict[tuple[int, str, tuple[str, ...]], tuple[str, tuple[tuple[str, Any], ...]]] = {}
 _AMBIENT: ContextVar[tuple[Session, bool] | None] = ContextVar("floatnet_ambient_session", default=None)
 _WRITING: ContextVar[bool] = ContextVar("floatnet_sqlite_writing", default=False)  # BEGIN IMMEDIATE, not BEGIN
@@ -197,10 +198,37 @@ def read_by_ids(session: Session, stmt: Select[Any], ids: list[str]) -> list[Any
     for name, index in slots.items():
         values[name] = ids[index]
     params: Any = tuple(values[name] for name in order) if order is not None else values
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    return _on_cursor(conn, sql, params)[0]
+
+
+def read_rows(session: Session, stmt: Select[Any], params: dict[str, Any]) -> list[Any]:
+    """Rows of ``stmt`` — a module-level, read-only SELECT of strings, ints and truth values with plain
+    (non-expanding) parameters — for ``params``, on the driver's cursor with SQL compiled once per dialect.
+
+    For the reads every create runs (its quota's limit and usage): the same trade as :func:`read_by_ids`, whose
+    contract (driver tuples, SQLAlchemy's errors, no statement event) it shares.
+    """
+    conn = session.connection()
+    key = (id(stmt), conn.dialect.name)
+    plan = _READS.get(key) or _READS.setdefault(key, _read_plan(stmt, conn.dialect))
+    sql, order = plan
+    return _on_cursor(conn, sql, tuple(params[name] for name in order) if order is not None else params)[0]
+
+
+def _read_plan(stmt: Select[Any], dialect: Any) -> tuple[str, tuple[str, ...] | None]:
+    """``stmt`` compiled for ``dialect``: its SQL and its parameters' order (positional drivers)."""
+    compiled = stmt.compile(dialect=dialect)
+    return compiled.string, tuple(compiled.positiontup) if compiled.positiontup else None
+
+
+def _on_cursor(conn: Any, sql: str, params: Any) -> tuple[list[Any], int | None]:
+    """Run ``sql`` on the driver's cursor of ``conn`` (in its transaction): the rows it returns and the last
+    inserted row id; driver errors raised as SQLAlchemy's."""
+    dialect = conn.dialect
+    cursor = conn.connection.dbapi_connection.cursor()
     try:
         cursor.execute(sql, params)
-        return list(cursor.fetchall())
+        return (list(cursor.fetchall()) if cursor.description else []), cursor.lastrowid
     except dialect.loaded_dbapi.Error as exc:
         raise DBAPIError.instance(sql, params, exc, dialect.loaded_dbapi.Error) from exc
     finally:
@@ -242,14 +270,8 @@ def insert_row(session: Session, stmt: Insert, values: dict[str, Any]) -> int | 
     plan = _INSERTS.get(key) or _INSERTS.setdefault(key, _insert_plan(stmt, dialect, list(values)))
     sql, binds = plan
     params = tuple(values[name] if process is None else process(values[name]) for name, process in binds)
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(sql, params)
-        return int(cursor.lastrowid) if cursor.lastrowid else None
-    except dialect.loaded_dbapi.Error as exc:
-        raise DBAPIError.instance(sql, params, exc, dialect.loaded_dbapi.Error) from exc
-    finally:
-        cursor.close()
+    row_id = _on_cursor(conn, sql, params)[1]
+    return int(row_id) if row_id else None
 
 
 def _insert_plan(stmt: Insert, dialect: Any, columns: list[str]) -> tuple[str, tuple[tuple[str, Any], ...]]:

@@ -7,13 +7,13 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from floatnet.db.migrate import upgrade
 from floatnet.db.models import Change, Quota
-from floatnet.db.session import Database, RetryLimitExceeded, insert_row
+from floatnet.db.session import Database, RetryLimitExceeded, insert_row, read_rows
 
 
 @pytest.fixture
@@ -126,3 +126,15 @@ def test_insert_row_raises_sqlalchemys_errors_and_refuses_missing_defaults(db: D
     with pytest.raises(ValueError, match="created_at"):
         db.run(lambda s: insert_row(s, insert(Change), {"kind": "port", "resource_id": "p1", "op": "create"}))
     assert _count(db) == 0
+
+
+def test_read_rows_binds_plain_parameters_by_name(db: Database) -> None:
+    """A prebuilt SELECT with named parameters, run on the driver's cursor: each name takes its own value
+    (the order SQLite's positional markers need is the compiled statement's, not the dict's)."""
+    db.run(lambda s: [_add(s, project) for project in ("p1", "p2")])
+    stmt = select(Quota.project_id, Quota.limit).where(
+        Quota.resource == bindparam("resource"), Quota.project_id == bindparam("project_id")
+    )
+    rows = db.run(lambda s: read_rows(s, stmt, {"project_id": "p2", "resource": "network"}), write=False)
+    assert rows == [("p2", 1)]
+    assert db.run(lambda s: read_rows(s, stmt, {"project_id": "p3", "resource": "network"}), write=False) == []

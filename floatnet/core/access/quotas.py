@@ -19,6 +19,7 @@ from floatnet.core.context import RequestContext
 from floatnet.core.errors import Conflict, HTTPBadRequest, OverQuota
 from floatnet.core.numbers import DB_INTEGER_MAX, bounded_int
 from floatnet.db.models import RESOURCE_MODELS, Quota, RbacPolicy, table_of
+from floatnet.db.session import read_rows
 
 DEFAULTS: dict[str, int] = {"network": 100, "subnet": 100, "port": 500, "router": 10, "floatingip": 50}
 DEFAULTS |= {"security_group": 10, "security_group_rule": 100, "rbac_policy": 10}
@@ -59,9 +60,9 @@ def get(session: Session, config: Config, project_id: str) -> dict[str, int]:
 
 def limit_of(session: Session, config: Config, project_id: str, resource: str) -> int:
     """The effective limit of one ``resource`` for ``project_id`` (one indexed lookup)."""
-    stored = session.connection().execute(LIMIT_OF, {"project_id": project_id, "resource": resource}).scalar()
-    if stored is not None:
-        return int(stored)
+    stored = read_rows(session, LIMIT_OF, {"project_id": project_id, "resource": resource})
+    if stored:
+        return int(stored[0][0])
     return config.quota_overrides.get(resource, DEFAULTS[resource])
 
 
@@ -153,4 +154,4 @@ def check(
 
 def usage_of(session: Session, project_id: str, resource: str) -> int:
     """How many ``resource`` rows ``project_id`` owns."""
-    return int(session.connection().execute(COUNTS[resource], {"project_id": project_id}).scalar() or 0)
+    return int(read_rows(session, COUNTS[resource], {"project_id": project_id})[0][0] or 0)
