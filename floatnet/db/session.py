@@ -223,12 +223,13 @@ def _read_plan(stmt: Select[Any], dialect: Any) -> tuple[str, tuple[str, ...] | 
 
 def _on_cursor(conn: Any, sql: str, params: Any) -> tuple[list[Any], int | None]:
     """Run ``sql`` on the driver's cursor of ``conn`` (in its transaction): the rows it returns and the last
-    inserted row id; driver errors raised as SQLAlchemy's."""
+    inserted row id (SQLite's; ``None`` where the driver has none); driver errors raised as SQLAlchemy's."""
     dialect = conn.dialect
     cursor = conn.connection.dbapi_connection.cursor()
     try:
         cursor.execute(sql, params)
-        return (list(cursor.fetchall()) if cursor.description else []), cursor.lastrowid
+        rows = list(cursor.fetchall()) if cursor.description else []
+        return rows, getattr(cursor, "lastrowid", None)  # psycopg's cursors have none (insert_row: SQLite only)
     except dialect.loaded_dbapi.Error as exc:
         raise DBAPIError.instance(sql, params, exc, dialect.loaded_dbapi.Error) from exc
     finally:
