@@ -96,22 +96,6 @@ def test_qg_set_down(seed: Seed) -> None:
     _inject_and_expect_repair(seed, inject, up, "qg- set down")
 
 
-def test_ovs_end_of_qg_set_down(seed: Seed) -> None:
-    """The veth's other end (in OVS's namespace) down: the router's end stays UP but has no carrier — how an
-    HA replica's device came back from a node's reboot (issue 15: OVS re-adding the port with a stale copy of
-    its flags); keepalived holds such a replica in FAULT. The agent brings both ends up again."""
-    ovs_ns = seed.fabric.ovs_netns
-
-    def carrier() -> bool:
-        out = json.loads(in_ns(seed.router_ns, "ip", "-j", "link", "show", _qg(seed), check=True).stdout)
-        return "LOWER_UP" in out[0]["flags"]
-
-    def inject() -> None:
-        in_ns(ovs_ns, "ip", "link", "set", _qg(seed), "down", check=True)
-
-    _inject_and_expect_repair(seed, inject, carrier, "OVS end of qg- set down")
-
-
 def test_router_namespace_deleted(seed: Seed) -> None:
     def inject() -> None:
         in_ns(seed.router_ns, "true", check=True)
