@@ -1,12 +1,12 @@
 """HA router failover benchmark (issue 15): prints one JSON document.
 
-A real ``floatnet server`` and the multi-node lab (``bench/multinode.py``'s :class:`Lab`): two network nodes
-(``net1`` l3,dhcp and ``net2`` l3), one compute node (``cmp1``) with vm1, an HA router (``"ha": true``: one
-keepalived replica per network node, VRRP on the project's HA network, a VLAN across the lab switch) and vm1's
-floating IP. From the lab's upstream, ``floatnet.lab.hawatch`` probes the floating IP at ``--rate`` Hz (ICMP
-echo through the DNAT to vm1, and an ARP probe), timestamped. One **failover** is: ``node fail`` of the active
-replica's node (a power loss), wait until the floating IP answers and the other replica reports ``active``,
-settle, ``node recover`` it, wait until it reports ``standby``, settle. Per failover:
+The servers and the multi-node lab of ``bench/multinode_lab.py``'s :class:`World` (agents on its server ``a``):
+two network nodes (``net1`` l3,dhcp and ``net2`` l3), one compute node (``cmp1``) with vm1, an HA router
+(``"ha": true``: one keepalived replica per network node, VRRP on the project's HA network, a VLAN across the
+lab switch) and vm1's floating IP. From the lab's upstream, ``floatnet.lab.hawatch`` probes the floating IP
+at ``--rate`` Hz (ICMP echo through the DNAT to vm1, and an ARP probe), timestamped. One **failover** is: ``node
+fail`` of the active replica's node (a power loss), wait until the floating IP answers and the other replica reports
+``active``, settle, ``node recover`` it, wait until it reports ``standby``, settle. Per failover:
 
 * ``outage_s``: the lost probes' run after the power loss (first lost probe to the first answered one);
 * ``return_lost``: probes lost after the node came back (``nopreempt``: target 0);
@@ -41,7 +41,9 @@ from pathlib import Path
 from typing import Any
 
 from convergence import percentiles
-from multinode import Lab, until
+from multinode import in_node
+from multinode_lab import World as Lab
+from multinode_lab import until
 
 from floatnet.lab import hawatch, instance, nodes
 from floatnet.lab.names import ECHO_PORT
@@ -150,7 +152,7 @@ def waited(lab: Lab, router_id: str, check: Any, what: str, timeout: float = 120
     except RuntimeError as exc:
         argv = ["ip", "netns", "exec", f"qrouter-{router_id}", "ip", "-br", "addr", "show"]
         running = {row["name"] for row in nodes.listing(lab.ctx) if row["state"] == "up"}
-        seen = {name: lab.in_node(name, argv) + lab.in_node(name, ["ps", "-eo", "pid,stat,comm"])
+        seen = {name: in_node(lab, name, argv) + in_node(lab, name, ["ps", "-eo", "pid,stat,comm"])
                 for name, _ in NETWORK_NODES if name in running}  # fmt: skip
         logs = {name: _tail(lab, name) for name, _ in NETWORK_NODES}
         raise RuntimeError(f"{exc}; ha_state {ha_states(lab, router_id)}; replicas {seen}; agents {logs}") from exc
@@ -255,7 +257,7 @@ def main() -> int:
                               "conntrackd": args.conntrackd}  # fmt: skip
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in configs}
     try:
-        with Lab(prefix="bh" + secrets.token_hex(2) + "-") as lab:
+        with Lab("bh" + secrets.token_hex(2) + "-", None) as lab:
             topo = topology(lab)
             stop_at = time.monotonic() + args.minutes * 60 if args.minutes else float("inf")
             while any(len(done) < args.failovers for done in runs.values()) and time.monotonic() < stop_at:

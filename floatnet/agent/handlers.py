@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -52,14 +53,34 @@ def _plug(dp: Dataplane, a: A.PlugDevice) -> None:
     """Veth ``dev`` on both sides, OVS port with tag and iface-id, TX checksum offload off (netdev trap)."""
     if a.old_bridge is not None:
         dp.ovs.delete_port(a.old_bridge, a.dev)
-    if links.ensure_veth(a.dev, a.dev, a.ns, mac=a.mac, mtu=a.mtu, peer_name=a.dev, netns=dp.ovs_netns):
+    created = links.ensure_veth(a.dev, a.dev, a.ns, mac=a.mac, mtu=a.mtu, peer_name=a.dev, netns=dp.ovs_netns)
+    if created:
         # a device recreated under an existing OVS port (e.g. its namespace was deleted) is never re-opened by
         # the netdev datapath: re-add the port so OVS attaches the new device
         dp.ovs.delete_port(None, a.dev)
     dp.ovs.ensure_port(a.bridge, a.dev, tag=a.tag, iface_id=a.iface_id)
+    if created:
+        _up_once_opened(dp, a.dev)
     if dp.datapath_type == "netdev":
         links.tx_offload_off(a.dev, dp.ovs_netns)
         links.tx_offload_off(a.dev, a.ns)
+
+
+OVS_OPEN_WAIT = 2.0  # seconds to wait for ovs-vswitchd to open a new device before bringing its end up again
+
+
+def _up_once_opened(dp: Dataplane, dev: str) -> None:
+    """Bring the OVS end of ``dev`` up again once ovs-vswitchd has opened it (it wrote the ofport): opening a
+    device that appeared moments ago, vswitchd sets PROMISC on its cached copy of the flags, taken while the
+    device was still down, and so sets it DOWN (seen after a node's reboot: the replica's keepalived stayed in
+    FAULT, issue 15). Bounded: after ``OVS_OPEN_WAIT`` it brings the end up anyway."""
+    deadline = time.monotonic() + OVS_OPEN_WAIT
+    while time.monotonic() < deadline:
+        port = dp.ovs.ports().get(dev)
+        if port is not None and port.ofport is not None:
+            break
+        time.sleep(0.02)
+    links.set_up(dp.ovs_netns, dev)
 
 
 def _unplug(dp: Dataplane, a: A.UnplugDevice) -> None:

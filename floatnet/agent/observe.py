@@ -135,7 +135,8 @@ def observe_namespace(
         if link.name.startswith(names.OWNED_DEV_PREFIXES):
             mac = link.mac.lower() if link.mac else None
             held = links.get_addresses(name, link.name, ipv4_link_local=link.name.startswith(names.HA_PREFIX))
-            found[link.name] = Link(link.name, mac, frozenset(held), link.up)
+            # "up" is both ends: a device whose OVS end is down has no carrier (keepalived: FAULT), re-plugged
+            found[link.name] = Link(link.name, mac, frozenset(held), link.up and link.carrier)
     gatewayed = links.get_routes(name)
     default_gw = gatewayed.pop(DEFAULT_ROUTE, None)
     router_id = names.router_id_of(name)

@@ -46,7 +46,9 @@ class DeviceSpec:
 
 def plan_device(ns: str, spec: DeviceSpec, observed: Observed, refs: tuple[A.Ref, ...]) -> list[A.Action]:
     """Plug the device when it or its OVS port is missing, down or wrong, else fix the tag; then sync
-    addresses."""
+    addresses. "Down" is either end of the veth: the namespace's end administratively down, or OVS reporting
+    the port's link down (its own end down, or no carrier because the peer is) — an HA replica whose device
+    has no carrier sits in keepalived's FAULT state and can never take over (issue 15)."""
     nsobs = observed.namespaces.get(ns)
     link = nsobs.links.get(spec.dev) if nsobs else None
     port = observed.ovs_ports.get(spec.dev)
@@ -58,6 +60,7 @@ def plan_device(ns: str, spec: DeviceSpec, observed: Observed, refs: tuple[A.Ref
         and port.bridge == spec.wiring.bridge
         and port.iface_id == spec.iface_id
         and port.attached
+        and port.link_state != "down"
     )
     out: list[A.Action] = []
     if not healthy:

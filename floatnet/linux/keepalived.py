@@ -17,7 +17,9 @@ removes as BACKUP:
 Takeover announces itself with gratuitous ARPs at once and again ``garp_master_delay`` later (upstream caches
 and switches learn the new MAC), refreshed every ``garp_master_refresh`` seconds. The advertisement interval is
 ``[DEFAULT] ha_vrrp_advert_int`` (Neutron's 2 s; a BACKUP takes over after about 3 intervals of silence); a
-fractional interval needs VRRP version 3 (centiseconds), which :func:`render` selects.
+fractional interval needs VRRP version 3 (centiseconds), which :func:`render` selects. A keepalived just
+started waits ``VRRP_STARTUP_DELAY`` before its instance runs, so a returning node whose switch does not forward
+the HA network yet does not elect itself beside the live MASTER.
 
 With conntrackd (:mod:`floatnet.linux.conntrackd`), keepalived runs its notify script on every transition, so
 the new MASTER commits the connection state the old one synced to it.
@@ -47,6 +49,11 @@ GARP_MASTER_DELAY = 1  # seconds until the second burst of gratuitous ARPs after
 GARP_MASTER_REPEAT = 3
 GARP_MASTER_REFRESH = 10
 PRIMARY_VIP_PREFIX = "169.254.0."
+# seconds keepalived waits after it starts before its instance runs: a node coming back starts it as soon as the
+# devices exist, while its switch may not forward the HA network yet; a BACKUP hearing no advertisement then
+# elects itself beside the live MASTER (two answers for every floating IP; with equal priorities the higher HA
+# address even keeps the role). Costs a new router this much before its first election; a failover nothing.
+VRRP_STARTUP_DELAY = 3.0
 
 
 @dataclass(frozen=True)
@@ -103,7 +110,7 @@ def render(instance: HaInstance) -> str:
     version = 2 if float(instance.advert_int).is_integer() else 3
     vips = sorted(instance.vips, key=lambda v: (v.dev, ipaddress.ip_interface(v.cidr).version, v.cidr))
     lines = [
-        "global_defs {", f"    vrrp_version {version}", "}",
+        "global_defs {", f"    vrrp_version {version}", f"    vrrp_startup_delay {_interval(VRRP_STARTUP_DELAY)}", "}",
         f"vrrp_instance VR_{instance.vr_id} {{", "    state BACKUP", f"    interface {instance.ha_dev}",
         f"    virtual_router_id {instance.vr_id}", f"    priority {PRIORITY}", "    nopreempt",
         f"    advert_int {_interval(instance.advert_int)}", f"    garp_master_delay {GARP_MASTER_DELAY}",

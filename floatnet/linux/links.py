@@ -38,6 +38,7 @@ class Link:
     up: bool
     kind: str | None
     peer_index: int | None = None
+    carrier: bool = False  # IFF_LOWER_UP: a veth has it only while both of its ends are up
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,9 @@ def _index(ipr: IPRoute, name: str) -> int | None:
     return found[0] if found else None
 
 
+IFF_LOWER_UP = 0x10000
+
+
 def _to_link(msg: Any) -> Link:
     info = msg.get("IFLA_LINKINFO")
     kind = info.get("IFLA_INFO_KIND") if info else None
@@ -87,6 +91,7 @@ def _to_link(msg: Any) -> Link:
         up=bool(msg["flags"] & 1),
         kind=kind,
         peer_index=msg.get("IFLA_LINK"),
+        carrier=bool(msg["flags"] & IFF_LOWER_UP),
     )
 
 

@@ -141,6 +141,27 @@ class Lab:
         return self.start(side, FIP)
 
 
+def test_a_returning_replica_whose_path_is_not_ready_yet_stays_backup(make_ns, tmp_path: Path) -> None:
+    """A node coming back starts keepalived as soon as its devices exist, before its switch forwards on the HA
+    network (OVS still adding the port); a BACKUP that hears no advertisement for ~3 intervals elects itself,
+    and two replicas answer ARP for the floating IP (issue 15). keepalived's startup delay covers that window."""
+    lab = Lab(make_ns, tmp_path)
+    try:
+        assert lab.start("a", FIP) == "started"
+        assert _wait(lambda: lab.master()) == "a"
+        sh(["ip", "link", "set", "hb", "nomaster"], netns=lab.br)  # b's HA port not on the switch yet
+        watcher = lab.watch(FIP, keepalived.VRRP_STARTUP_DELAY + 3.0)
+        assert lab.start("b", FIP) == "started"
+        time.sleep(keepalived.VRRP_STARTUP_DELAY - 1.0)  # still inside the window; then the switch forwards
+        sh(["ip", "link", "set", "hb", "master", "brha"], netns=lab.br)
+        found = _rounds(watcher)
+        assert {tuple(macs) for _start, macs in found["rounds"]} == {(MACS["a"],)}  # never two, never b
+        assert lab.master() == "a"
+    finally:
+        for side in ("a", "b"):
+            lab.daemons[side].stop("r1")
+
+
 def _rounds(watcher: subprocess.Popen[str]) -> dict[str, Any]:
     out, _ = watcher.communicate(timeout=60)
     assert watcher.returncode == 0

@@ -71,6 +71,18 @@ def _one_active(cluster: Cluster, router_id: str) -> str | None:
     return active[0] if len(active) == 1 and len(states) == 2 else None
 
 
+def _dead_devices(cluster: Cluster, host: str, router_id: str) -> list[str]:
+    """The router's ``qr-``/``qg-``/``ha-`` devices on ``host`` without carrier, either end (the namespace's,
+    or the OVS side's in the node's own namespace): keepalived holds such a replica in FAULT."""
+    dead = []
+    for where in (("ip", "netns", "exec", f"qrouter-{router_id}"), ()):
+        for line in cluster.on_node(host, *where, "ip", "-br", "link", "show").stdout.splitlines():
+            dev, _state, *rest = line.split()
+            if dev.split("@")[0].startswith(("qr-", "qg-", "ha-")) and "LOWER_UP" not in " ".join(rest):
+                dead.append(f"{'ns' if where else 'ovs'}:{line}")
+    return dead
+
+
 def test_ha_router_fails_over_between_network_nodes(cluster: Cluster) -> None:
     cluster.lab("node", "add", "net1", "--roles", "l3,dhcp")
     cluster.lab("node", "add", "net2", "--roles", "l3")
@@ -111,3 +123,17 @@ def test_ha_router_fails_over_between_network_nodes(cluster: Cluster) -> None:
     twice = [round(d["at"] - recovered_at, 2) for d in hawatch.duplicates(record)]
     assert twice == [], f"two replicas answered ARP for the floating IP at once, s after the recovery: {twice}"
     assert record["answers"], "the ARP probes were answered"
+
+    # the node that came back is a working standby: a second failover lands on it (issue 15: a device left
+    # without carrier after its reboot kept its keepalived in FAULT, and that failover never completed)
+    wait_until(lambda: _dead_devices(cluster, active, rid) == [], 10, f"every device of {active}'s replica up")
+    watcher = hawatch.Watcher(upstream, fip, rate=20)
+    time.sleep(1)
+    failed_again_at = time.time()
+    cluster.lab("node", "fail", standby)
+    wait_until(lambda: (whoami(upstream, fip, timeout=0.5) or {}).get("server") == "vm1", 30, "the failover back")
+    record = watcher.stop()
+    [outage] = hawatch.outages(record, start=failed_again_at)
+    assert outage["seconds"] < 10
+    assert _holders(cluster, rid, fip, (active,)) == [active]
+    assert hawatch.duplicates(record) == []

@@ -74,6 +74,18 @@ def test_fixed_point_on_a_backup_and_on_the_master() -> None:
     assert plan(state([ha_doc()]), master, CTX) == []  # keepalived's addresses and routes are left alone
 
 
+@pytest.mark.parametrize("dev", [QG, QR, HA])
+def test_a_device_whose_ovs_end_is_down_is_plugged_again(dev: str) -> None:
+    """OVS sees the port's link down (the veth's OVS end left down, or no carrier): keepalived holds such a
+    replica in FAULT, so the agent re-plugs it (which brings both ends up) and leaves its addresses as they are."""
+    observed = project(state([ha_doc()]), CTX)
+    down = replace(observed, ovs_ports={**observed.ovs_ports, dev: replace(observed.ovs_ports[dev], link_state="down")})
+    actions = plan(state([ha_doc()]), down, CTX)
+    assert kinds(actions) == ["PlugDevice", "SyncAddresses"] and {a.dev for a in actions} == {dev}  # type: ignore[attr-defined]
+    up = replace(observed, ovs_ports={**observed.ovs_ports, dev: replace(observed.ovs_ports[dev], link_state="up")})
+    assert plan(state([ha_doc()]), up, CTX) == []
+
+
 def test_a_stray_address_is_still_removed_from_a_replica() -> None:
     observed = project(state([ha_doc()]), CTX)
     ns = observed.namespaces[NS]
