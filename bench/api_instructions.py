@@ -25,15 +25,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-INI = """
-[ml2]
-type_drivers = flat,vlan
-tenant_network_types = vlan
-[ml2_type_vlan]
-network_vlan_ranges = public_eth1:100:199
-[ovs]
-bridge_mappings = public_eth1:br-eth1
-"""
+from api import INI  # bench/api.py's configuration (the script's directory is on sys.path)
+
 PHASES = ("port_create", "port_list_1000")
 LIST_SIZE = 1000
 WARM_UP = 20

@@ -20,7 +20,7 @@ from typing import Any
 
 from floatnet.lab.procs import cmdline
 from floatnet.linux import netns as fl_netns
-from tests.e2e.fabric import Fabric, wait_until
+from tests.e2e.fabric import PHYSNET_EXT, Fabric, wait_until
 from tests.privileged import kill_ns_pids
 
 
@@ -53,6 +53,18 @@ class Cluster(Fabric):
     def on_node(self, node: str, *argv: str, check: bool = False) -> subprocess.CompletedProcess[str]:
         """``floatnet lab exec NODE -- ARGV``: inside the node's namespaces (nsenter)."""
         return self.lab("exec", node, "--", *argv, check=check)
+
+    def public_network(self) -> dict[str, Any]:
+        """The seed's flat external network ``public`` with 203.0.113.0/24 (gateway the lab's upstream, floating
+        pool .100-.119, no DHCP)."""
+        public = self.api("POST", "/networks", json={"network": {
+            "name": "public", "router:external": True, "provider:network_type": "flat",
+            "provider:physical_network": PHYSNET_EXT}})["network"]  # fmt: skip
+        pool = [{"start": "203.0.113.100", "end": "203.0.113.119"}]
+        self.api("POST", "/subnets", json={"subnet": {
+            "network_id": public["id"], "ip_version": 4, "cidr": "203.0.113.0/24", "gateway_ip": "203.0.113.1",
+            "enable_dhcp": False, "allocation_pools": pool}})  # fmt: skip
+        return dict(public)
 
     def agents(self, host: str) -> dict[str, dict[str, Any]]:
         return {a["agent_type"]: a for a in self.api("GET", "/agents", params={"host": host})["agents"]}

@@ -15,7 +15,7 @@ import pytest
 
 from floatnet.lab import hawatch
 from tests.e2e.cluster import Cluster, make_cluster
-from tests.e2e.fabric import PHYSNET_EXT, wait_until
+from tests.e2e.fabric import wait_until
 from tests.e2e.test_multinode import _vlan_network, _vm
 from tests.e2e.topology import whoami
 
@@ -45,12 +45,7 @@ def _holders(cluster: Cluster, router_id: str, fip: str, hosts: tuple[str, ...])
 
 def _ha_router(cluster: Cluster) -> tuple[dict[str, Any], str]:
     """Public network, a VLAN network with vm1 on the compute node, an HA router between them, vm1's floating IP."""
-    public = cluster.api("POST", "/networks", json={"network": {
-        "name": "public", "router:external": True, "provider:network_type": "flat",
-        "provider:physical_network": PHYSNET_EXT}})["network"]  # fmt: skip
-    cluster.api("POST", "/subnets", json={"subnet": {
-        "network_id": public["id"], "ip_version": 4, "cidr": "203.0.113.0/24", "gateway_ip": "203.0.113.1",
-        "enable_dhcp": False, "allocation_pools": [{"start": "203.0.113.100", "end": "203.0.113.119"}]}})  # fmt: skip
+    public = cluster.public_network()
     cluster.cli("security-group-rule-create", "--direction", "ingress", "--remote-ip-prefix", "0.0.0.0/0",
                 "default")  # fmt: skip
     blue = _vlan_network(cluster, "blue", 100, "10.0.0.0/24", port_security=True)

@@ -14,7 +14,7 @@ import pytest
 from floatnet.lab.procs import cmdline
 from floatnet.linux import netns as fl_netns
 from tests.e2e.cluster import Cluster, make_cluster
-from tests.e2e.fabric import PHYSNET_EXT, PHYSNET_VLAN, wait_until
+from tests.e2e.fabric import PHYSNET_VLAN, wait_until
 from tests.e2e.topology import ping, whoami
 
 
@@ -162,12 +162,7 @@ def test_router_fails_over_to_the_other_network_node(cluster: Cluster) -> None:
     (a power loss) moves the router and the floating IP answers again from the other node; the failed node,
     recovered, does not take it back (placement is stable) and runs no copy of it."""
     cluster.lab("node", "add", "net2", "--roles", "l3,dhcp")
-    public = cluster.api("POST", "/networks", json={"network": {
-        "name": "public", "router:external": True, "provider:network_type": "flat",
-        "provider:physical_network": PHYSNET_EXT}})["network"]  # fmt: skip
-    cluster.api("POST", "/subnets", json={"subnet": {
-        "network_id": public["id"], "ip_version": 4, "cidr": "203.0.113.0/24", "gateway_ip": "203.0.113.1",
-        "enable_dhcp": False, "allocation_pools": [{"start": "203.0.113.100", "end": "203.0.113.119"}]}})  # fmt: skip
+    public = cluster.public_network()
     [blue] = cluster.api("GET", "/subnets", params={"cidr": "10.0.0.0/24", "network_id": _network(cluster, "blue")})[
         "subnets"]  # fmt: skip
     router = cluster.api("POST", "/routers", json={"router": {
