@@ -136,4 +136,6 @@ def test_diagnose_shows_the_last_repair(seed: Seed) -> None:
         return reason if "last repaired" in reason else ""
 
     reason = wait_until(shown, 10, "diagnose showing the last repair")
-    assert "namespace deleted" in reason or "set down" in reason or "nft" in reason, reason
+    # the last of the faults above: a namespace deleted, qg- set down (its default route goes with the link, so
+    # the route may be put back by a step of its own once the re-plugged device has carrier), an nft table
+    assert any(what in reason for what in ("namespace deleted", "set down", "nft", "routes [default")), reason
