@@ -370,7 +370,12 @@ class Process:
 
 
 def processes_in_netns(netns: str, comm: str) -> list[Process]:
-    """Processes named ``comm`` whose network namespace is ``/run/netns/<netns>`` (compared by inode)."""
+    """Processes named ``comm`` whose network namespace is ``/run/netns/<netns>`` (compared by inode).
+
+    A process caught in the middle of ``execve`` already has its new ``comm`` but not yet its argument
+    area (``/proc/PID/cmdline`` reads empty until the ELF loader lays it out); such a process, like a
+    zombie, is left out: it is not yet the program its name says.
+    """
     try:
         target = os.stat(f"/run/netns/{netns}")
     except FileNotFoundError:
@@ -386,6 +391,7 @@ def processes_in_netns(netns: str, comm: str) -> list[Process]:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if (ns.st_dev, ns.st_ino) == (target.st_dev, target.st_ino):
-            found.append(Process(int(entry.name), [a.decode(errors="replace") for a in argv if a]))
+        words = [a.decode(errors="replace") for a in argv if a]
+        if words and (ns.st_dev, ns.st_ino) == (target.st_dev, target.st_ino):
+            found.append(Process(int(entry.name), words))
     return found
