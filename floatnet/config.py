@@ -13,6 +13,7 @@ max_dns_nameservers = 5
 max_fixed_ips_per_port = 5
 allow_automatic_l3agent_failover = false   ; routers of a dead agent move to a live one (Neutron's default: no)
 allow_automatic_dhcp_failover = true       ; DHCP servers of a dead agent move (Neutron's default: yes)
+dhcp_agents_per_network = 1     ; DHCP agents serving each network, each with its own DHCP port (1 or more)
 l3_ha = false                   ; new routers are HA (keepalived VRRP replicas) unless the request says otherwise
 max_l3_agents_per_router = 3    ; replicas of an HA router (0: every alive L3 agent)
 l3_ha_net_cidr = 169.254.192.0/18   ; the per-project HA network's subnet (VRRP between replicas)
@@ -110,6 +111,7 @@ class Config:
     max_fixed_ips_per_port: int = 5
     allow_automatic_l3agent_failover: bool = False
     allow_automatic_dhcp_failover: bool = True
+    dhcp_agents_per_network: int = 1
     l3_ha: bool = False
     max_l3_agents_per_router: int = 3
     l3_ha_net_cidr: str = "169.254.192.0/18"
@@ -312,6 +314,13 @@ def _limit(parser: configparser.ConfigParser, option: str, default: int) -> int:
     return _int_in("DEFAULT", option, value, value, 0, 65535)
 
 
+def _agents_per_network(parser: configparser.ConfigParser) -> int:
+    """``[DEFAULT] dhcp_agents_per_network``: how many DHCP agents serve each network (Neutron's option, at
+    least 1: a network with a DHCP subnet is always served)."""
+    value = parser.get("DEFAULT", "dhcp_agents_per_network", fallback="1")
+    return _int_in("DEFAULT", "dhcp_agents_per_network", value, value, 1, 65535)
+
+
 QUOTA_RESOURCES = (
     "network", "subnet", "port", "router", "floatingip", "security_group", "security_group_rule", "rbac_policy",
 )  # fmt: skip
@@ -396,6 +405,7 @@ def from_parser(parser: configparser.ConfigParser, state_dir: Path | None = None
         max_fixed_ips_per_port=_limit(parser, "max_fixed_ips_per_port", 5),
         allow_automatic_l3agent_failover=_default_bool(parser, "allow_automatic_l3agent_failover", "false"),
         allow_automatic_dhcp_failover=_default_bool(parser, "allow_automatic_dhcp_failover", "true"),
+        dhcp_agents_per_network=_agents_per_network(parser),
         l3_ha=_default_bool(parser, "l3_ha", "false"),
         max_l3_agents_per_router=_limit(parser, "max_l3_agents_per_router", 3),
         l3_ha_net_cidr=_ha_cidr(get("DEFAULT", "l3_ha_net_cidr", fallback="169.254.192.0/18")),

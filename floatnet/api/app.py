@@ -84,7 +84,7 @@ def create_app(config: Config, database: Database | None = None, migrate: bool =
         middleware.append(Middleware(KeystoneMiddleware, auth=KeystoneAuth(config.keystone_authtoken, engine.is_admin)))
     app = Starlette(routes=all_routes(), middleware=[*middleware, Middleware(JsonSuffix)])
     core = Core(db=db, config=config)
-    settings = feed.attach(core.db, core.notifier, down_time(config))
+    settings = feed.attach(core.db, core.notifier, down_time(config), config.dhcp_agents_per_network)
     app.state.follower = Follower(core.db, core.notifier, settings)
     app.state.core = core
     app.state.config = config

@@ -32,7 +32,7 @@ from floatnet.core.agent_protocol.hosts import HostService
 from floatnet.core.context import RequestContext
 from floatnet.core.errors import HTTPBadRequest
 from floatnet.core.numbers import BIGINT_MAX, bounded_int
-from floatnet.core.resources import router_ha_replicas
+from floatnet.core.resources import dhcp_port, router_ha_replicas
 
 T = TypeVar("T")
 MAX_TIMEOUT = 60.0
@@ -86,6 +86,7 @@ async def report(request: Request) -> Response:
     bodies = body["agents"] if batch else [http.unwrap(body, "agent")]
     agents = await http.run_sync(AgentService(core).report, ctx, bodies)
     await http.run_sync(router_ha_replicas.settle, core)
+    await http.run_sync(dhcp_port.settle, core)  # the DHCP ports follow the DHCP bindings the report settled
     return http.respond({"agents": agents} if batch else {"agent": agents[0]})
 
 

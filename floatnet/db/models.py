@@ -219,9 +219,7 @@ class PortForwarding(Base):
 
     __tablename__ = "portforwardings"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    floatingip_id: Mapped[str] = mapped_column(
-        String(36), ForeignKey("floatingips.id", ondelete="CASCADE"), index=True
-    )
+    floatingip_id: Mapped[str] = mapped_column(String(36), ForeignKey("floatingips.id", ondelete="CASCADE"), index=True)
     internal_port_id: Mapped[str] = mapped_column(String(36), ForeignKey("ports.id", ondelete="CASCADE"), index=True)
     internal_ip_address: Mapped[str] = mapped_column(String(64))
     protocol: Mapped[str] = mapped_column(String(40))
@@ -391,11 +389,17 @@ class RouterL3AgentBinding(Base):
 
 
 class NetworkDhcpAgentBinding(Base):
-    """An operator's placement of a network's DHCP server (``dhcp_agent_scheduler``), as
-    :class:`RouterL3AgentBinding` for routers."""
+    """One of the DHCP servers of a network (Neutron's table of the same name): slot ``binding_index`` (1, 2, …)
+    on the DHCP agent ``agent_id``, or on none (NULL: the operator removed it from its agent; the slot stays
+    empty until the operator adds the network to an agent again). A network with a DHCP subnet and fewer rows
+    than ``[DEFAULT] dhcp_agents_per_network`` gets its missing slots placed automatically
+    (:mod:`floatnet.core.agent_protocol.placement`). An agent holds a network once. Rows go with their network
+    or agent."""
 
     __tablename__ = "network_dhcp_agent_bindings"
+    __table_args__ = (UniqueConstraint("network_id", "agent_id"),)
     network_id: Mapped[str] = mapped_column(String(36), ForeignKey("networks.id", ondelete="CASCADE"), primary_key=True)
+    binding_index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False, default=1)
     agent_id: Mapped[str | None] = mapped_column(
         String(36), ForeignKey("agents.id", ondelete="CASCADE"), nullable=True, index=True
     )

@@ -71,7 +71,16 @@ def test_router_moves_to_a_second_agent(app_client: Any) -> None:
     assert any(c.get("router_id") == router["id"] for c in changes["changes"])  # both agents refetch it
 
 
-def test_dhcp_moves_to_a_second_agent(app_client: Any) -> None:
+def _dhcp_ports(client: Any, network_id: str) -> dict[str, str]:
+    """The network's DHCP ports: host -> address."""
+    params = {"network_id": network_id, "device_owner": "network:dhcp"}
+    ports = _get(client, "/v2.0/ports?" + "&".join(f"{k}={v}" for k, v in params.items()), "ports")
+    return {p["binding:host_id"]: p["fixed_ips"][0]["ip_address"] for p in ports}
+
+
+def test_dhcp_on_a_second_agent_then_moved(app_client: Any) -> None:
+    """As Neutron: a network hosted by one DHCP agent can be added to a second (each with its own DHCP port);
+    409 only for an agent already hosting it; removing it from one agent removes that agent's port only."""
     nodes = dict(zip(("node-a", "node-b"), _two_nodes(app_client), strict=True))
     net = network(app_client, name="n")
     assert _get(app_client, f"/v2.0/networks/{net['id']}/dhcp-agents", "agents") == []  # no DHCP subnet yet
@@ -81,16 +90,24 @@ def test_dhcp_moves_to_a_second_agent(app_client: Any) -> None:
     second = "node-b" if first == "node-a" else "node-a"
     first_id, second_id = nodes[first]["DHCP agent"], nodes[second]["DHCP agent"]
     assert hosting[0]["id"] == first_id and net["id"] in _state_ids(app_client, first, "networks")
+    assert _dhcp_ports(app_client, net["id"]) == {first: "10.60.0.2"}
     url = f"/v2.0/agents/{second_id}/dhcp-networks"
-    assert_error(app_client.post(url, json={"network_id": net["id"]}), 409, "NetworkHostedByDHCPAgent", first_id)
+    assert app_client.post(url, json={"network_id": net["id"]}).status_code == 201
+    assert_error(app_client.post(url, json={"network_id": net["id"]}), 409, "NetworkHostedByDHCPAgent", second_id)
+    agents = _get(app_client, f"/v2.0/networks/{net['id']}/dhcp-agents", "agents")
+    assert sorted(a["id"] for a in agents) == sorted([first_id, second_id])
+    assert _dhcp_ports(app_client, net["id"]) == {first: "10.60.0.2", second: "10.60.0.3"}
+    assert net["id"] in _state_ids(app_client, first, "networks") & _state_ids(app_client, second, "networks")
     first_url = f"/v2.0/agents/{first_id}/dhcp-networks"
-    assert_error(app_client.post(first_url, json={"network_id": net["id"]}), 409, "NetworkHostedByDHCPAgent")
     assert app_client.delete(f"{first_url}/{net['id']}").status_code == 204
     assert_error(app_client.delete(f"{first_url}/{net['id']}"), 409, "NetworkNotHostedByDhcpAgent")
-    assert app_client.post(url, json={"network_id": net["id"]}).status_code == 201
     assert [n["id"] for n in _get(app_client, url, "networks")] == [net["id"]]
+    assert _dhcp_ports(app_client, net["id"]) == {second: "10.60.0.3"}
     assert net["id"] in _state_ids(app_client, second, "networks")
     assert net["id"] not in _state_ids(app_client, first, "networks")
+    for node in nodes:  # the operator's removal is remembered: reports do not put it back on the first agent
+        register_node(app_client, node)
+    assert _dhcp_ports(app_client, net["id"]) == {second: "10.60.0.3"}
 
 
 def test_scheduler_refusals(app_client: Any) -> None:

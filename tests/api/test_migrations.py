@@ -13,6 +13,7 @@ from sqlalchemy import inspect
 from floatnet.db.migrate import upgrade
 from floatnet.db.models import Base
 from floatnet.db.session import Database
+from tests.api.migration_checks import check_dhcp_bindings_migration
 
 
 def test_upgrade_head_equals_models(tmp_path: Path) -> None:
@@ -52,3 +53,9 @@ def test_server_refuses_bad_config(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "network_vlan_ranges" in result.stderr and "public_eth1:300:200" in result.stderr
+
+
+def test_dhcp_bindings_become_slot_one(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'm.db'}")
+    check_dhcp_bindings_migration(db.engine)
+    db.dispose()

@@ -8,11 +8,13 @@ from typing import Any
 import httpx
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import text
 
 from floatnet.db.migrate import upgrade
 from floatnet.db.models import Base
 from floatnet.db.session import Database
 from tests.api.helpers import assert_error, network, port, subnet
+from tests.api.migration_checks import check_dhcp_bindings_migration
 from tests.conftest import DEFAULT_INI
 
 
@@ -25,6 +27,16 @@ def test_migrations_on_postgres(postgres_url: str) -> None:
     upgrade(db.engine)
     with db.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    db.dispose()
+
+
+def test_dhcp_bindings_migration_on_postgres(postgres_url: str) -> None:
+    db = Database(postgres_url.rsplit("/", 1)[0] + "/postgres")
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("CREATE DATABASE floatnet_dhcp_migration"))
+    db.dispose()
+    db = Database(postgres_url.rsplit("/", 1)[0] + "/floatnet_dhcp_migration")
+    check_dhcp_bindings_migration(db.engine)
     db.dispose()
 
 

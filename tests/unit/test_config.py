@@ -71,6 +71,8 @@ def test_project_network_types_is_the_new_name(tmp_path: Path) -> None:
         ("[ml2]", "l3_ha_net_cidr = fd00::/64\n[ml2]", "l3_ha_net_cidr"),
         ("[ml2]", "ha_vrrp_advert_int = 0\n[ml2]", "[DEFAULT] ha_vrrp_advert_int = '0'"),
         ("[ml2]", "ha_vrrp_advert_int = 300\n[ml2]", "ha_vrrp_advert_int"),
+        ("[ml2]", "dhcp_agents_per_network = 0\n[ml2]", "[DEFAULT] dhcp_agents_per_network = '0'"),
+        ("[ml2]", "dhcp_agents_per_network = two\n[ml2]", "[DEFAULT] dhcp_agents_per_network = 'two'"),
         ("[ovs]", "[ovs]\nlocal_ip = node1", "[ovs] local_ip = 'node1'"),
         ("[ovs]", "[ovs]\nlocal_ip = 2001:db8::1", "[ovs] local_ip = '2001:db8::1'"),
     ],
@@ -135,6 +137,12 @@ def test_l3_ha_options_and_neutrons_defaults(tmp_path: Path) -> None:
     config = load(write(tmp_path, text))
     assert (config.l3_ha, config.max_l3_agents_per_router, config.l3_ha_net_cidr) == (True, 0, "169.254.0.0/24")
     assert config.ha_vrrp_advert_int == 0.2
+
+
+def test_dhcp_agents_per_network_defaults_to_one_as_neutron(tmp_path: Path) -> None:
+    assert load(write(tmp_path, SEED)).dhcp_agents_per_network == 1
+    text = SEED.replace("[ml2]", "dhcp_agents_per_network = 2\n[ml2]")
+    assert load(write(tmp_path, text)).dhcp_agents_per_network == 2
 
 
 def test_ha_conntrackd_enabled_is_an_agent_boolean_off_by_default(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ agent is woken, and refetches, only for its own routers, networks and ports. For
 * ``router_id`` R — the host R is placed on (:func:`placed`: its binding, else the computed choice; every
   replica's host for an HA router);
 * ``kind`` port — the port's binding host (and the host it left, which its caller names: a delete, a
-  re-binding), the DHCP hosts of its network (the DHCP section lists every port's addresses), and the hosts
+  re-binding), every DHCP host of its network (each one's DHCP section lists every port's addresses), and the hosts
   of the ports whose rules name one of its groups as remote group (their ``remote_groups`` hold its addresses);
   on a vxlan network, every host carrying that network too (their tunnel peers may move: see
   :mod:`floatnet.core.agent_protocol.tunnel_peers`);
@@ -169,28 +169,33 @@ def _rows(session: Session, stmt: Any, ids: Iterable[str]) -> Any:
     return read_by_ids(session, stmt, sorted(ids))
 
 
-def placed(session: Session, kind: str, ids: Iterable[str], down_time: float) -> Hosts:
-    """Where each router (``kind`` ROUTER) or network's DHCP (DHCP) of ``ids`` runs: its binding's agent host
-    (none when the operator unbound it), else the computed choice — an HA router's replica hosts; for a network
-    only if it has a DHCP-enabled subnet, as :func:`floatnet.core.agent_protocol.host_state.snapshot` decides.
-    One query, and the agents (and, for routers, the HA replicas) only when something unbound is placed."""
+def placed(session: Session, kind: str, ids: Iterable[str], down_time: float, per_network: int = 1) -> Hosts:
+    """Where each router (``kind`` ROUTER) or network's DHCP (DHCP) of ``ids`` runs: its bindings' agent hosts
+    (none for a slot the operator emptied), then the computed choice for what is unbound — an HA router's
+    replica hosts; a network's missing DHCP slots (of ``per_network``, ``dhcp_agents_per_network``) only if it
+    has a DHCP-enabled subnet, as :func:`floatnet.core.agent_protocol.host_state.snapshot` decides
+    (:meth:`Candidates.hosts_of`). One query, and the agents (and, for routers, the HA replicas) only when
+    something unbound is placed."""
     wanted = set(ids)
     if not wanted:
         return {}
-    found: Hosts = {resource_id: set() for resource_id in wanted}
-    unbound = set(wanted) if kind == ROUTER else set()  # a router without a binding row is placed
-    for resource_id, binding, host, placeable in _rows(session, _PLACED[kind], wanted):
-        if binding is None:
-            unbound |= {resource_id} if placeable else set()
-        else:
-            unbound.discard(resource_id)
-            found[resource_id] |= {host} if host else set()
-    if unbound:
-        replicas = ha_replicas(session) if kind == ROUTER else {}
-        choice = Candidates(replicas=replicas, load=lambda: alive_hosts(session, down_time, EVERY))
-        for resource_id in unbound:  # an HA router (never bound) runs on every one of its replicas' hosts
-            found[resource_id] |= set(choice.hosts_of(kind, resource_id))
-    return found
+    slots: dict[tuple[str, str], tuple[str | None, ...]] = {}
+    placeable = set(wanted) if kind == ROUTER else set()  # a router without a binding row is placed
+    for resource_id, binding, host, has_dhcp in _rows(session, _PLACED[kind], wanted):
+        if binding is not None:
+            slots[kind, resource_id] = (*slots.get((kind, resource_id), ()), host)
+        placeable |= {resource_id} if has_dhcp else set()
+    unbound = any((kind, resource_id) not in slots for resource_id in placeable)
+    replicas = ha_replicas(session) if kind == ROUTER and unbound else {}
+    choice = Candidates(
+        bound=slots, per_network=per_network, replicas=replicas, load=lambda: alive_hosts(session, down_time, EVERY)
+    )
+    return {
+        resource_id: set(choice.hosts_of(kind, resource_id))
+        if resource_id in placeable
+        else {host for host in slots.get((kind, resource_id), ()) if host}
+        for resource_id in wanted
+    }
 
 
 def _pairs(rows: Iterable[Any]) -> Hosts:
@@ -274,7 +279,7 @@ class _Lookup:
     tunnelled: set[str]
 
     @classmethod
-    def read(cls, session: Session, targets: list[Target], down_time: float) -> _Lookup:
+    def read(cls, session: Session, targets: list[Target], down_time: float, per_network: int) -> _Lookup:
         port_networks = {t.network_id for t in targets if t.network_id and t.kind == "port"}
         port_ids = {t.resource_id for t in targets if t.kind == "port"}
         ports, tunnelled, port_groups = _ports(session, port_ids)
@@ -287,7 +292,7 @@ class _Lookup:
         groups |= {g for gs in port_groups.values() for g in gs}
         return cls(
             routers=placed(session, ROUTER, router_ids, down_time),
-            dhcp=placed(session, DHCP, networks, down_time),
+            dhcp=placed(session, DHCP, networks, down_time, per_network),
             ports_on=port_hosts_by_network(session, whole | secured),
             routers_on=on,
             ports=ports,
@@ -324,8 +329,9 @@ class _Lookup:
         return {EVERY} if EVERY in found else found
 
 
-def resolve(session: Session, targets: list[Target], down_time: float) -> dict[int, set[str]]:
-    """Seq -> the hosts each of ``targets`` concerns, read in ``session`` (its current, flushed state)."""
+def resolve(session: Session, targets: list[Target], down_time: float, per_network: int = 1) -> dict[int, set[str]]:
+    """Seq -> the hosts each of ``targets`` concerns, read in ``session`` (its current, flushed state);
+    ``per_network``: ``dhcp_agents_per_network``."""
     live = [target for target in targets if target.op != "status"]
-    lookup = _Lookup.read(session, live, down_time) if live else None
+    lookup = _Lookup.read(session, live, down_time, per_network) if live else None
     return {target.seq: lookup.hosts(target) if lookup else set() for target in targets}

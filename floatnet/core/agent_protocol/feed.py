@@ -50,6 +50,7 @@ class Settings:
     that marks this process's ``NOTIFY`` so its own follower skips them."""
 
     down_time: float
+    per_network: int = 1  # dhcp_agents_per_network (who serves a network's DHCP)
     sender: str = field(default_factory=lambda: uuid.uuid4().hex)
     local: set[int] = field(default_factory=set)  # seqs committed here whose hosts were woken already
 
@@ -65,7 +66,7 @@ def logged(session: Session, target: Target) -> None:
         session.connection().execute(INSERT_HOST, [{"host": EVERY, "seq": target.seq}])
         return
     if target.op == "delete":
-        before = audience.resolve(session, [target], settings.down_time)[target.seq]
+        before = audience.resolve(session, [target], settings.down_time, settings.per_network)[target.seq]
         target = replace(target, extra=tuple(sorted(before | set(target.extra))))
     session.info.setdefault(_PENDING, []).append(target)
 
@@ -82,7 +83,7 @@ def _store_hosts(session: Session, settings: Settings) -> None:
     if not pending:
         return
     session.flush()
-    by_seq = audience.resolve(session, pending, settings.down_time)
+    by_seq = audience.resolve(session, pending, settings.down_time, settings.per_network)
     rows = [{"host": host, "seq": seq} for seq, hosts in by_seq.items() for host in sorted(hosts)]
     if rows:
         session.connection().execute(INSERT_HOST, rows)
@@ -92,13 +93,13 @@ def _store_hosts(session: Session, settings: Settings) -> None:
         session.execute(select(func.pg_notify(CHANNEL, payload(settings.sender, max(by_seq), woken))))
 
 
-def attach(db: Database, notifier: ChangeNotifier, down_time: float) -> Settings:
+def attach(db: Database, notifier: ChangeNotifier, down_time: float, per_network: int = 1) -> Settings:
     """Wire the feed to ``db``'s transactions (see the module docstring); returns its :class:`Settings`.
 
     Listens on this database's sessions only, so two servers in one process (two apps, two databases) have
     separate feeds. A session lives for one transaction, so its marks need no clearing.
     """
-    settings = Settings(down_time)
+    settings = Settings(down_time, per_network)
 
     def begin(session: Session, _transaction: Any, _connection: Any) -> None:
         session.info[_SETTINGS] = settings

@@ -15,7 +15,7 @@ Routers come from :mod:`floatnet.core.agent_protocol.router_slice` (a few indexe
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,10 +111,21 @@ def _bound_ports(
     return ports, [port_id for port_id in filters.port_ids if port_id not in found]
 
 
-def _dhcp_section(session: Session, network_id: str, subnets: list[Any]) -> dict[str, Any] | None:
-    """A network's DHCP service: its port, DHCP-enabled subnets and static hosts (None without a port)."""
+def _own_dhcp_port(ports: Sequence[Any], host: str) -> Any:
+    """The DHCP port ``host`` serves the network from: the one bound to it (each DHCP host has its own, with its
+    own address), else one bound to no host yet (made before any agent registered; the next report's placement
+    gives it to a host), else None."""
+    dhcp_ports = [p for p in ports if p.device_owner == DHCP_OWNER]
+    own = next((p for p in dhcp_ports if p.binding_host_id == host), None)
+    return own or next((p for p in dhcp_ports if not p.binding_host_id), None)
+
+
+def _dhcp_section(session: Session, network_id: str, subnets: list[Any], host: str) -> dict[str, Any] | None:
+    """A network's DHCP service on ``host``: its own DHCP port, the DHCP-enabled subnets and the static hosts —
+    every port of the network but the DHCP ports, so each DHCP host serves the same list (None without a
+    port)."""
     ports = session.execute(select(Port.__table__).where(Port.network_id == network_id)).all()
-    dhcp_port = next((p for p in ports if p.device_owner == DHCP_OWNER), None)
+    dhcp_port = _own_dhcp_port(ports, host)
     if dhcp_port is None:
         return None
     ips = _fixed_ips(session, [p.id for p in ports])
@@ -129,7 +140,7 @@ def _dhcp_section(session: Session, network_id: str, subnets: list[Any]) -> dict
             "extra_dhcp_opts": opts.get(p.id, []),
         }
         for p in ports
-        if p.id != dhcp_port.id
+        if p.device_owner != DHCP_OWNER
         for ip in ips.get(p.id, [])
         if ip["subnet_id"] in enabled
     ]
@@ -175,12 +186,12 @@ def _networks(
     wanted = None if filters.complete else list(filters.network_ids)
     subnets = _dhcp_subnets(session, wanted)
     placement.prefetch(DHCP, subnets)
-    dhcp_here = {net_id for net_id in subnets if placement.host_for(DHCP, net_id) == host}
+    dhcp_here = {net_id for net_id in subnets if placement.runs_on(DHCP, net_id, host)}
     ids = (dhcp_here | needed) if filters.complete else (dhcp_here | needed) & set(wanted or [])
     rows = session.execute(select(Network.__table__).where(Network.id.in_(ids))).all() if ids else []
     networks = []
     for row in rows:
-        dhcp = _dhcp_section(session, row.id, subnets[row.id]) if row.id in dhcp_here else None
+        dhcp = _dhcp_section(session, row.id, subnets[row.id], host) if row.id in dhcp_here else None
         networks.append(
             {
                 "id": row.id,
@@ -242,7 +253,9 @@ def snapshot(session: Session, config: Config, host: str, filters: Filters, down
     if session.get_bind().dialect.name == "postgresql":
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     seq = latest_seq(session)
-    placement = candidates(session, down_time, host, on_demand=not filters.complete)
+    placement = candidates(
+        session, down_time, host, on_demand=not filters.complete, per_network=config.dhcp_agents_per_network
+    )
     routers, absent_routers = _routers(session, config, placement, host, filters)
     ports, absent_ports = _bound_ports(session, config, host, filters)
     needed = {p["network_id"] for p in ports}

@@ -1,41 +1,48 @@
-"""Stable placement: each router and DHCP network is bound to an agent once and moves only when it must.
+"""Stable placement: each router and each DHCP server of a network is bound to an agent once and moves only when
+it must.
 
 Neutron stores where every router and DHCP server lives. floatnet used to compute it on every read
 (:func:`scheduling.choose` over the alive agents), so one agent joining, dying or reporting late moved most
 routers of the cloud at once — every floating IP with them. Now the computed choice is written down:
 
-* **Binding.** Each agent report settles placement in its own transaction (:func:`settle`): whatever has no
-  binding row yet (a new router, a network that just got a DHCP subnet) is bound to the agent
-  :func:`scheduling.choose` picks among the alive, enabled agents of the kind's type — the host the
-  computation shows, so binding normally moves nothing. New resources spread over every alive agent, a
+* **Binding.** Each agent report settles placement in its own transaction (:func:`settle`): whatever has
+  fewer binding rows than it should (a new router: none of one; a network with a DHCP subnet: fewer than
+  ``[DEFAULT] dhcp_agents_per_network``, Neutron's option) is bound to the agents :func:`scheduling.choose_many`
+  picks among the alive, enabled agents of the kind's type not already serving it — the hosts the computation
+  shows, so binding normally moves nothing. New resources spread over every alive agent, a
   joining agent included; what is placed stays. The binding is logged as the resource's change for the host
   it binds to: when an agent died or joined between the resource's write and the report that binds it, the
   computation at the write told another host, and the bound one would otherwise build it only at its next
   full resync (one change per resource, once).
-* **Failover.** A binding to a dead agent (no heartbeat for ``3 × report_interval``) moves only when
+* **Failover.** A binding to a dead agent (no heartbeat for ``3 × report_interval``) moves, to an alive agent
+  not already serving the resource (a network's other DHCP servers stay where they are), only when
   automatic failover is on for its kind — ``[DEFAULT] allow_automatic_l3agent_failover`` (default false) and
   ``allow_automatic_dhcp_failover`` (default true), Neutron's options and defaults. A moved resource's change
   is logged, so the old host tears it down (when it returns) and the new host builds it. Without failover a
   dead agent keeps its resources: when it comes back it finds them where it left them (no storm of moves).
 * **The operator's bindings** (the agent scheduler API, :mod:`floatnet.core.resources.agent_scheduler`) are
-  rows like any other: kept, failed over under the same rule; a resource the operator removed from its agent
-  (``agent_id`` NULL) stays on none.
+  rows like any other: kept, failed over under the same rule; a router the operator removed from its agent
+  (``agent_id`` NULL) stays on none, and so does a network's DHCP slot the operator emptied (the network's
+  other slots keep their agents).
 
 Reads never write: until the next report, an unbound resource is placed by the computation
-(:meth:`scheduling.Candidates.host_for`), which is exactly what the next report stores.
+(:meth:`scheduling.Candidates.hosts_of`), which is exactly what the next report stores. The DHCP ports follow
+the DHCP bindings (:mod:`floatnet.core.resources.dhcp_port`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
+from itertools import count
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from floatnet.config import Config
 from floatnet.core.agent_protocol import changes, tunnel_peers
-from floatnet.core.agent_protocol.scheduling import AGENT_TYPES, BINDINGS, DHCP, ROUTER, choose
+from floatnet.core.agent_protocol.scheduling import AGENT_TYPES, BINDINGS, DHCP, ROUTER, bindings_of, choose_many
 from floatnet.db.models import Agent, Network, Router, Subnet, utcnow
 
 
@@ -44,48 +51,107 @@ def failover_on(config: Config, kind: str) -> bool:
     return config.allow_automatic_l3agent_failover if kind == ROUTER else config.allow_automatic_dhcp_failover
 
 
+def slots(config: Config, kind: str) -> int:
+    """How many agents each resource of ``kind`` is placed on: one router, ``dhcp_agents_per_network`` DHCP."""
+    return 1 if kind == ROUTER else config.dhcp_agents_per_network
+
+
 def settle(session: Session, config: Config, dead_after: float) -> int:
-    """Bind what is unbound and fail over what must move (see the module docstring); how many rows changed.
+    """Bind what is short of agents and fail over what must move (see the module docstring); how many rows
+    changed.
 
     Runs on every heartbeat, so the common case — everything bound, no binding on a dead agent — costs two
     small queries per kind that find nothing; the agents are read only when something must be placed."""
     cutoff = utcnow() - timedelta(seconds=dead_after)
     changed = 0
     for kind, agent_type in AGENT_TYPES.items():
-        unbound = _unbound(session, kind)
+        short = _short(session, kind, slots(config, kind))
         stranded = _stranded(session, kind, agent_type, cutoff) if failover_on(config, kind) else []
-        if not unbound and not stranded:
+        if not short and not stranded:
             continue
         alive = alive_agents(session, agent_type, cutoff)
         if not alive:
             continue  # nothing to bind to: the computation's fallback keeps a restarting node whole
-        model, column = BINDINGS[kind]
-        hosts = sorted(alive)
-        for resource_id in unbound:
-            session.add(model(**{column.key: resource_id, "agent_id": alive[str(choose(resource_id, hosts))]}))
-            _log_binding(session, kind, resource_id)
-        dead_hosts = _hosts_of(session, [row.agent_id for row in stranded])
-        for row in stranded:
-            resource_id = getattr(row, column.key)
-            was_on = dead_hosts.get(row.agent_id)
-            row.agent_id = alive[str(choose(resource_id, hosts))]
-            log_move(session, kind, resource_id, was_on)
+        _model, column = BINDINGS[kind]
+        held = bindings_of(session, kind, sorted(set(short) | {getattr(row, column.key) for row in stranded}))
+        changed += _fill(session, kind, short, held, alive, slots(config, kind))
+        changed += _fail_over(session, kind, stranded, held, alive)
         session.flush()
-        changed += len(unbound) + len(stranded)
     return changed
 
 
-def _unbound(session: Session, kind: str) -> list[str]:
-    """The placed resources of ``kind`` without a binding row: every router but HA ones; networks with a DHCP
-    subnet."""
+def _fill(
+    session: Session,
+    kind: str,
+    short: list[str],
+    held: dict[str, tuple[str | None, ...]],
+    alive: dict[str, str],
+    wanted: int,
+) -> int:
+    """Bind each resource of ``short`` to the agents it lacks (up to ``wanted`` slots, each agent once); how
+    many rows were added."""
+    model, column = BINDINGS[kind]
+    added = 0
+    for resource_id in short:
+        slots_held = held.get(resource_id, ())
+        taken = [host for host in slots_held if host]
+        picked = choose_many(resource_id, alive, wanted - len(slots_held), taken)
+        for index, host in zip(_free_indexes(session, kind, resource_id), picked, strict=False):
+            extra = {"binding_index": index} if kind == DHCP else {}
+            session.add(model(**{column.key: resource_id, "agent_id": alive[host], **extra}))
+        if picked:
+            _log_binding(session, kind, resource_id)
+        added += len(picked)
+    return added
+
+
+def _free_indexes(session: Session, kind: str, resource_id: str) -> Iterator[int]:
+    """The unused DHCP slot numbers of network ``resource_id``, smallest first (a router has no slots)."""
+    if kind != DHCP:
+        yield 0
+        return
+    model, column = BINDINGS[kind]
+    used = set(session.scalars(select(model.binding_index).where(column == resource_id)))
+    yield from (index for index in count(1) if index not in used)
+
+
+def _fail_over(
+    session: Session, kind: str, stranded: list[Any], held: dict[str, tuple[str | None, ...]], alive: dict[str, str]
+) -> int:
+    """Move each binding row of ``stranded`` (held by a dead agent) to an alive agent not already serving its
+    resource, and log the move; how many moved (none where every alive agent serves it already)."""
     _model, column = BINDINGS[kind]
+    dead_hosts = _hosts_of(session, [row.agent_id for row in stranded])
+    moved = 0
+    for row in stranded:
+        resource_id = getattr(row, column.key)
+        taken = [host for host in held.get(resource_id, ()) if host]
+        target = choose_many(resource_id, alive, 1, taken)
+        if not target:
+            continue
+        was_on = dead_hosts.get(row.agent_id)
+        row.agent_id = alive[target[0]]
+        held[resource_id] = (*held.get(resource_id, ()), target[0])  # a second dead slot picks another agent
+        log_move(session, kind, resource_id, was_on)
+        moved += 1
+    return moved
+
+
+def _short(session: Session, kind: str, wanted: int) -> list[str]:
+    """The placed resources of ``kind`` with fewer than ``wanted`` binding rows: every router but HA ones
+    without one; networks with a DHCP subnet."""
+    model, column = BINDINGS[kind]
     resource = Router.id if kind == ROUTER else Subnet.network_id
-    unbound = select(resource).where(~exists().where(column == resource))
+    if wanted == 1:  # the common case: an indexed anti-join
+        short = select(resource).where(~exists().where(column == resource))
+    else:
+        held = select(func.count()).select_from(model).where(column == resource).scalar_subquery()
+        short = select(resource).where(held < wanted)
     if kind == ROUTER:
-        unbound = unbound.where(Router.ha.is_(False))  # HA routers are placed as replicas (router_ha_replicas)
+        short = short.where(Router.ha.is_(False))  # HA routers are placed as replicas (router_ha_replicas)
     if kind == DHCP:
-        unbound = unbound.where(Subnet.enable_dhcp.is_(True)).distinct()
-    return sorted(session.scalars(unbound))
+        short = short.where(Subnet.enable_dhcp.is_(True)).distinct()
+    return sorted(session.scalars(short))
 
 
 def _stranded(session: Session, kind: str, agent_type: str, cutoff: datetime) -> list[Any]:

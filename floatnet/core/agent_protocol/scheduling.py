@@ -1,12 +1,15 @@
-"""Which host runs a router and which hosts a network's DHCP: an operator's binding, else one deterministic
+"""Which host runs a router and which hosts serve a network's DHCP: the stored bindings, else a deterministic
 choice among alive agents.
 
-An operator's binding (``l3_agent_scheduler``/``dhcp_agent_scheduler``, stored in ``router_l3_agent_bindings`` /
-``network_dhcp_agent_bindings``) places its resource on the bound agent's host whether that agent is alive or
-not (Neutron moves nothing by itself either), or on no host when the operator removed it from its agent.
-Everything else is placed by computation, and every server computes the same answer from the same ``agents``
-rows: the candidates are the hosts whose agent of the right type is alive, sorted; a resource goes to
-``candidates[h(id) % n]`` with ``h`` a stable hash. With one agent that agent gets everything. When no agent
+A binding (written by :mod:`placement` or the operator's ``l3_agent_scheduler``/``dhcp_agent_scheduler``, stored
+in ``router_l3_agent_bindings`` / ``network_dhcp_agent_bindings``) places its resource on the bound agent's host
+whether that agent is alive or not (Neutron moves nothing by itself either), or on no host when the operator
+removed it from its agent. A network's DHCP has up to ``[DEFAULT] dhcp_agents_per_network`` (N) bindings, one
+per slot; a router one. Everything else is placed by computation, and every server computes the same answer
+from the same ``agents`` rows: the candidates are the hosts whose agent of the right type is alive, sorted; a
+resource goes to ``candidates[h(id) % n]`` with ``h`` a stable hash, and a network's further unbound DHCP slots
+each to the same choice among the candidates not already serving it (:func:`choose_many`). With one agent that
+agent gets everything. When no agent
 of the type is alive (an agent that restarted and has not reported yet), every host that registered an agent of
 the type is a candidate, so a restarting single-node agent still sees its whole state and removes nothing. Only
 where no agent of the type ever registered is every registered host a candidate, and with no agent registered at
@@ -64,7 +67,7 @@ def is_alive(heartbeat: datetime | None, down_time: float, now: datetime | None 
     return (now or utcnow()) - heartbeat < timedelta(seconds=down_time)
 
 
-def choose(resource_id: str, hosts: list[str]) -> str | None:
+def choose(resource_id: str, hosts: Collection[str]) -> str | None:
     """The host for ``resource_id`` among ``hosts`` (sorted internally), or None when there is none."""
     if not hosts:
         return None
@@ -73,19 +76,33 @@ def choose(resource_id: str, hosts: list[str]) -> str | None:
     return ordered[int.from_bytes(digest[:8], "big") % len(ordered)]
 
 
+def choose_many(resource_id: str, hosts: Collection[str], count: int, taken: Collection[str] = ()) -> list[str]:
+    """Up to ``count`` more hosts for ``resource_id`` among ``hosts`` minus ``taken`` (the hosts already serving
+    it): :func:`choose` among what is left, again and again. The first pick with nothing taken is
+    :func:`choose`'s, so one DHCP agent per network places as a router does."""
+    left, picked = set(hosts) - set(taken), list[str]()
+    while left and len(picked) < count:
+        host = str(choose(resource_id, left))
+        picked.append(host)
+        left.discard(host)
+    return picked
+
+
 @dataclass
 class Candidates:
-    """The candidate hosts of each kind (``router``, ``dhcp``) and the operator's bindings (``(kind, id)`` →
-    the bound agent's host, None for "on no host"), read once per snapshot. ``load`` computes the candidate
-    lists when first needed: a snapshot whose resources are all bound never reads the agents."""
+    """The candidate hosts of each kind (``router``, ``dhcp``) and the stored bindings (``(kind, id)`` → the
+    bound agents' hosts by slot, None for a slot on no host), read once per snapshot. ``load`` computes the
+    candidate lists when first needed: a snapshot whose resources are all bound never reads the agents.
+    ``per_network`` is ``dhcp_agents_per_network``."""
 
     routers: list[str] | None = None
     dhcp: list[str] | None = None
-    bound: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    bound: dict[tuple[str, str], tuple[str | None, ...]] = field(default_factory=dict)
+    per_network: int = 1
     replicas: dict[str, frozenset[str]] = field(default_factory=dict)  # HA router -> the hosts of its replicas
     load: Callable[[], tuple[list[str], list[str]]] | None = None
     # reads the bindings of some resources of a kind (id -> host) when ``bound`` was not read whole
-    fetch: Callable[[str, Collection[str]], dict[str, str | None]] | None = None
+    fetch: Callable[[str, Collection[str]], dict[str, tuple[str | None, ...]]] | None = None
     fetched: set[tuple[str, str]] = field(default_factory=set)
 
     def prefetch(self, kind: str, resource_ids: Iterable[str]) -> None:
@@ -98,29 +115,35 @@ class Candidates:
             self.bound.update(((kind, rid), host) for rid, host in self.fetch(kind, wanted).items())
             self.fetched.update((kind, rid) for rid in wanted)
 
-    def host_for(self, kind: str, resource_id: str) -> str | None:
-        """The one function deciding placement: the host running router/DHCP ``resource_id``."""
-        self.prefetch(kind, (resource_id,))
-        if (kind, resource_id) in self.bound:
-            return self.bound[kind, resource_id]
+    def _candidates(self, kind: str) -> list[str]:
         if (self.routers is None or self.dhcp is None) and self.load is not None:
             self.routers, self.dhcp = self.load()
-        return choose(resource_id, (self.routers if kind == ROUTER else self.dhcp) or [])
+        return (self.routers if kind == ROUTER else self.dhcp) or []
+
+    def host_for(self, kind: str, resource_id: str) -> str | None:
+        """The host running (non-HA) router ``resource_id``, or the first host serving network ``resource_id``'s
+        DHCP (:meth:`hosts_of`)."""
+        hosts = self.hosts_of(kind, resource_id)
+        return hosts[0] if hosts else None
 
     def hosts_of(self, kind: str, resource_id: str) -> list[str]:
-        """Every host running router/DHCP ``resource_id``: an HA router's replicas (sorted), else the one of
-        :meth:`host_for` (none when it is on no host)."""
+        """The one function deciding placement — every host running router/DHCP ``resource_id``: an HA
+        router's replicas (sorted); else the bound hosts by slot (a slot on no host counts, serving nothing),
+        then the computed choice for the slots still unbound (one for a router, up to ``per_network`` for a
+        network's DHCP)."""
         if kind == ROUTER and resource_id in self.replicas:
             return sorted(self.replicas[resource_id])
-        host = self.host_for(kind, resource_id)
-        return [] if host is None else [host]
+        self.prefetch(kind, (resource_id,))
+        slots = self.bound.get((kind, resource_id), ())
+        placed = [host for host in slots if host is not None]
+        missing = (1 if kind == ROUTER else self.per_network) - len(slots)
+        if missing <= 0:
+            return placed
+        return placed + choose_many(resource_id, self._candidates(kind), missing, placed)
 
     def runs_on(self, kind: str, resource_id: str, host: str) -> bool:
-        """Whether ``host`` runs router/DHCP ``resource_id``: one of an HA router's replicas, else
-        :meth:`host_for`."""
-        if kind == ROUTER and resource_id in self.replicas:
-            return host in self.replicas[resource_id]
-        return self.host_for(kind, resource_id) == host
+        """Whether ``host`` runs router/DHCP ``resource_id`` (:meth:`hosts_of`)."""
+        return host in self.hosts_of(kind, resource_id)
 
 
 def dhcp_networks(session: Session) -> set[str]:
@@ -130,35 +153,48 @@ def dhcp_networks(session: Session) -> set[str]:
     return set(session.scalars(with_dhcp)) | set(session.scalars(select(NetworkDhcpAgentBinding.network_id)))
 
 
-def bindings(session: Session) -> dict[tuple[str, str], str | None]:
-    """The operator's bindings of both kinds, with the bound agent's host (two small indexed queries)."""
-    found: dict[tuple[str, str], str | None] = {}
+def bindings(session: Session) -> dict[tuple[str, str], tuple[str | None, ...]]:
+    """The bindings of both kinds, with the bound agents' hosts (two small indexed queries)."""
+    found: dict[tuple[str, str], tuple[str | None, ...]] = {}
     for kind in BINDINGS:
-        found.update(((kind, resource_id), host) for resource_id, host in bindings_of(session, kind).items())
+        found.update(((kind, resource_id), hosts) for resource_id, hosts in bindings_of(session, kind).items())
     return found
 
 
-def bindings_of(session: Session, kind: str, resource_ids: Collection[str] | None = None) -> dict[str, str | None]:
-    """Resource id -> the bound agent's host (None: on no host) of the bindings of ``kind`` (of ``resource_ids``
-    only, by the primary key, when given)."""
+def bindings_of(
+    session: Session, kind: str, resource_ids: Collection[str] | None = None
+) -> dict[str, tuple[str | None, ...]]:
+    """Resource id -> the bound agents' hosts by slot (None: a slot on no host) of the bindings of ``kind`` (of
+    ``resource_ids`` only, by the primary key, when given)."""
     model, column = BINDINGS[kind]
     stmt = select(column, Agent.host).select_from(model).outerjoin(Agent, Agent.id == model.agent_id)
+    if kind == DHCP:
+        stmt = stmt.order_by(column, model.binding_index)
     if resource_ids is not None:
         stmt = stmt.where(column.in_(list(resource_ids)))
-    return {resource_id: host for resource_id, host in session.execute(stmt)}
+    found: dict[str, tuple[str | None, ...]] = {}
+    for resource_id, host in session.execute(stmt):
+        found[resource_id] = (*found.get(resource_id, ()), host)
+    return found
 
 
 def candidates(
-    session: Session, down_time: float, asking_host: str, with_bindings: bool = True, on_demand: bool = False
+    session: Session,
+    down_time: float,
+    asking_host: str,
+    with_bindings: bool = True,
+    on_demand: bool = False,
+    per_network: int = 1,
 ) -> Candidates:
     """The candidate hosts for routers and DHCP from the ``agents`` table (see the module docstring), read only
     when a resource without a binding is placed. The stored bindings are read whole; with ``on_demand`` only
     those of the resources asked about (:meth:`Candidates.prefetch`: a filtered snapshot at 10,000 routers
     must not read 10,000 rows); without ``with_bindings`` not at all (a caller that looked up its few
-    resources' rows)."""
+    resources' rows). ``per_network``: ``dhcp_agents_per_network``."""
     bound = bindings(session) if with_bindings and not on_demand else {}
     return Candidates(
         bound=bound,
+        per_network=per_network,
         replicas=ha_replicas(session),
         load=lambda: alive_hosts(session, down_time, asking_host),
         fetch=(lambda kind, ids: bindings_of(session, kind, ids)) if on_demand else None,

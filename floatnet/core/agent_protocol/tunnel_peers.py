@@ -5,11 +5,12 @@ tunnelled (vxlan) or local network's into the integration bridge ``br-int``, as 
 port binding's ``bridge_name`` says the same, so a hypervisor plugs where the agent wires).
 
 **Peers.** A host carrying a vxlan network must send its broadcast and unknown-unicast frames to every other
-host carrying it, and only to those (Neutron's l2population idea, without its per-MAC entries: the VTEPs
-learn MACs from the data path). A host carries a network when it has an instance port bound on it, runs its
-DHCP server, or runs a router with an interface or gateway on it. Each such host's tunnel endpoint is the
-``tunneling_ip`` its Open vSwitch agent reports in ``configurations`` (from its ``[ovs] local_ip``, as
-Neutron's agent does); a host that reports none cannot be reached over VXLAN and is left out.
+host carrying it, and only to those (Neutron's l2population idea, without its per-MAC entries: the VTEPs learn
+MACs from the data path). A host carries a network when it has an instance port bound on it, runs one of its
+DHCP servers (``dhcp_agents_per_network`` of them: VXLAN floods reach every one), or runs a router with an
+interface or gateway on it. Each such host's tunnel endpoint is the ``tunneling_ip`` its Open vSwitch agent
+reports in ``configurations`` (from its ``[ovs] local_ip``, as Neutron's agent does); a host that reports none
+cannot be reached over VXLAN and is left out.
 
 One pass for all of a snapshot's vxlan networks: a few queries whatever their number. A bound port, a DHCP move
 and a router interface are logged with their network's id, so the network's carriers refetch it and its peers;
@@ -51,7 +52,8 @@ def tunnel_ips(session: Session) -> dict[str, str]:
 
 
 def hosts_of(session: Session, placement: Candidates, network_ids: Collection[str]) -> dict[str, set[str]]:
-    """Network id -> the hosts carrying it: bound ports' hosts, its DHCP host, its routers' hosts."""
+    """Network id -> the hosts carrying it: bound ports' hosts, its DHCP hosts, its routers' hosts (every
+    replica's of an HA router)."""
     hosting: dict[str, set[str]] = defaultdict(set)
     if not network_ids:
         return hosting
@@ -64,22 +66,18 @@ def hosts_of(session: Session, placement: Candidates, network_ids: Collection[st
     for network_id, bound_host in bound:
         hosting[network_id].add(bound_host)
     routed = session.execute(
-        select(Port.network_id, RouterPort.router_id).join(Port, Port.id == RouterPort.port_id).where(
-            Port.network_id.in_(ids)
-        )
+        select(Port.network_id, RouterPort.router_id)
+        .join(Port, Port.id == RouterPort.port_id)
+        .where(Port.network_id.in_(ids))
     )
     pairs = routed.all()
     placement.prefetch(ROUTER, [router_id for _network_id, router_id in pairs])
     for network_id, router_id in pairs:
-        l3_host = placement.host_for(ROUTER, router_id)
-        if l3_host:
-            hosting[network_id].add(l3_host)
+        hosting[network_id].update(placement.hosts_of(ROUTER, router_id))
     served = dhcp_networks(session) & set(ids)
     placement.prefetch(DHCP, served)
-    for network_id in served:
-        dhcp_host = placement.host_for(DHCP, network_id)
-        if dhcp_host:
-            hosting[network_id].add(dhcp_host)
+    for network_id in served:  # every DHCP host of the network: each floods to the others and is flooded to
+        hosting[network_id].update(placement.hosts_of(DHCP, network_id))
     return hosting
 
 
@@ -96,9 +94,7 @@ def vxlan_networks_of(session: Session, router_id: str) -> list[str]:
     return sorted(rows)
 
 
-def peers(
-    session: Session, placement: Candidates, host: str, network_ids: Collection[str]
-) -> Mapping[str, list[str]]:
+def peers(session: Session, placement: Candidates, host: str, network_ids: Collection[str]) -> Mapping[str, list[str]]:
     """Network id -> the sorted tunnel endpoints of the *other* hosts carrying it (see the module docstring).
 
     ``host``'s own endpoint is never listed, even when another host reports the same address by mistake."""

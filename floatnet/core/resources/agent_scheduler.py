@@ -3,16 +3,19 @@ network's DHCP server, and manual (re)scheduling.
 
 * ``GET/POST /v2.0/agents/{id}/l3-routers``, ``DELETE .../l3-routers/{router_id}``, ``GET /v2.0/routers/{id}/
   l3-agents``; the same with ``dhcp-networks`` / ``dhcp-agents`` for networks.
-* What hosts a resource is :func:`floatnet.core.agent_protocol.scheduling.Candidates.host_for`, the function
+* What hosts a resource is :func:`floatnet.core.agent_protocol.scheduling.Candidates.hosts_of`, the function
   the agents' host state uses, so these answers are where the dataplane is. Adding binds the resource to the
-  agent (a stored row); removing binds it to no agent; the change is logged for the resource, so the old
-  host's agent tears it down and the new host's agent builds it.
+  agent (a stored row); removing binds it (that slot, for a network) to no agent; the change is logged for the
+  resource, so the old host's agent tears it down and the new host's agent builds it.
 * Neutron's rules: admin only (``create_l3-router``, ``get_l3-routers``, …: 403); the agent must be of the
   right type and enabled (``InvalidL3Agent`` / ``InvalidDHCPAgent``, 404); a router is hosted by one agent
   (``RouterHostedByL3Agent``, 409; adding it to its own agent again changes nothing); removing from an agent
-  that does not host it is ``RouterNotHostedByL3Agent`` / ``NetworkNotHostedByDhcpAgent`` (409). floatnet
-  serves a network's DHCP from one host (one DHCP port), so a network hosted elsewhere is
-  ``NetworkHostedByDHCPAgent`` (409) too, where Neutron would add a second DHCP agent: remove it first.
+  that does not host it is ``RouterNotHostedByL3Agent`` / ``NetworkNotHostedByDhcpAgent`` (409).
+* A network's DHCP runs on several agents (``dhcp_agents_per_network``, and any the operator adds beyond):
+  adding it to one more agent is allowed — ``NetworkHostedByDHCPAgent`` (409) only when that agent already
+  hosts it — and gives that agent its own DHCP port; removing it from one agent removes that agent's DHCP port
+  and leaves the others. Before either, the network's computed placement is written down (what the next
+  agent report would store), so adding a second agent keeps the first.
 * An HA router (l3-ha) runs on several agents, its replicas: ``l3-agents`` lists them with each one's
   ``ha_state``; adding it to another agent adds a replica there (nothing if it has one), removing drops that
   agent's replica (:mod:`floatnet.core.resources.router_ha_replicas`).
@@ -34,6 +37,7 @@ from floatnet.core.context import RequestContext
 from floatnet.core.errors import AgentNotFound, HTTPBadRequest, NetworkNotFound, NotFound
 from floatnet.core.l3_errors import RouterNotFound
 from floatnet.core.listing import ListQuery
+from floatnet.core.resources import dhcp_servers
 from floatnet.core.resources import router_ha_replicas as replicas
 from floatnet.core.resources.networks import NetworkService
 from floatnet.core.resources.routers import RouterService
@@ -47,7 +51,7 @@ from floatnet.core.scheduler_errors import (
 )
 from floatnet.core.service import Core
 from floatnet.core.validation import Attr, nullable, string, to_int, validate
-from floatnet.db.models import Agent, Network, Router
+from floatnet.db.models import Agent, Network, Router, RouterL3AgentBinding
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,7 @@ NETWORKS = Kind(
 
 
 def _placement(session: Session, core: Core) -> scheduling.Candidates:
-    return scheduling.candidates(session, down_time(core.config), "")
+    return scheduling.candidates(session, down_time(core.config), "", per_network=core.config.dhcp_agents_per_network)
 
 
 def _scheduled(session: Session, kind: Kind) -> list[str]:
@@ -126,7 +130,7 @@ class AgentSchedulerService:
         return service.list(ctx, ListQuery(filters={"id": ids})).items if ids else []
 
     def agents_hosting(self, ctx: RequestContext, kind: Kind, resource_id: str) -> list[dict[str, Any]]:
-        """The agents hosting router (network) ``resource_id``: none or one."""
+        """The agents hosting router (network) ``resource_id``: none or one (a network's: every one)."""
         policy.check(ctx, f"get_{'l3' if kind is ROUTERS else 'dhcp'}-agents", {})
 
         def work(session: Session) -> list[dict[str, Any]]:
@@ -137,8 +141,9 @@ class AgentSchedulerService:
                 return self._replica_agents(session, resource_id)
             if resource_id not in _scheduled(session, kind):
                 return []
-            agent = _agent_of_host(session, kind, _placement(session, self.core).host_for(kind.name, resource_id))
-            found = [] if agent is None else [render(agent, down_time(self.core.config))]
+            hosts = _placement(session, self.core).hosts_of(kind.name, resource_id)
+            agents = [agent for agent in (_agent_of_host(session, kind, host) for host in hosts) if agent]
+            found = [render(agent, down_time(self.core.config)) for agent in agents]
             return [{**body, "ha_state": None} for body in found] if kind is ROUTERS else found
 
         return self.core.db.run(work, write=False)
@@ -177,6 +182,9 @@ class AgentSchedulerService:
         if kind is ROUTERS and resource.ha:
             replicas.add_on(session, self.core, resource, agent)
             return
+        if kind is NETWORKS:
+            dhcp_servers.add(session, self.core, _placement(session, self.core), resource, agent)
+            return
         current = _agent_of_host(
             session, kind, _placement(session, self.core).host_for(kind.name, resource_id)
         ) if resource_id in _scheduled(session, kind) else None  # fmt: skip
@@ -196,18 +204,20 @@ class AgentSchedulerService:
             if not replicas.remove_from(session, resource_id, agent.id):
                 raise kind.not_hosted(**{kind.key: resource_id, "agent_id": agent_id})
             return
+        if kind is NETWORKS:
+            dhcp_servers.remove(session, self.core, _placement(session, self.core), resource, agent)
+            return
         host = _placement(session, self.core).host_for(kind.name, resource_id)
         if resource_id not in _scheduled(session, kind) or host != agent.host:
             raise kind.not_hosted(**{kind.key: resource_id, "agent_id": agent_id})
         self._bind(session, kind, resource, None)
 
     def _bind(self, session: Session, kind: Kind, resource: Any, agent_id: str | None) -> None:
-        """Store the binding and log the move (:func:`placement.log_move`)."""
-        model, column = scheduling.BINDINGS[kind.name]
+        """Store a router's binding and log the move (:func:`placement.log_move`)."""
         was_on = _placement(session, self.core).host_for(kind.name, resource.id)  # told to tear it down
-        row = session.get(model, resource.id)
+        row = session.get(RouterL3AgentBinding, resource.id)
         if row is None:
-            session.add(model(**{column.key: resource.id, "agent_id": agent_id}))
+            session.add(RouterL3AgentBinding(router_id=resource.id, agent_id=agent_id))
         else:
             row.agent_id = agent_id
         session.flush()

@@ -75,7 +75,7 @@ def fill_zones(session: Session, config: Config, kind: str, bodies: list[dict[st
     per resource."""
     if not bodies:
         return bodies
-    placement = scheduling.candidates(session, down_time(config), "")
+    placement = scheduling.candidates(session, down_time(config), "", per_network=config.dhcp_agents_per_network)
     agent_type = scheduling.DHCP_AGENT if kind == scheduling.DHCP else scheduling.L3_AGENT
     agents = select(Agent.host, Agent.availability_zone).where(Agent.agent_type == agent_type)
     zone_of = {host: zone for host, zone in session.execute(agents)}

@@ -1,40 +1,63 @@
-"""The DHCP port of a network, kept in step with its DHCP-enabled subnets (as Neutron's DHCP agent does).
+"""The DHCP ports of a network, one per host serving its DHCP, kept in step with its DHCP-enabled subnets and its
+DHCP placement (as Neutron's DHCP agents' ports).
 
-A network with at least one ``enable_dhcp`` subnet has one port with ``device_owner network:dhcp`` and one
-address on each such subnet (the first free one, so usually ``.2``). Its ``device_id`` does not depend on the
-host that serves it (``dhcp<uuid5>-<network_id>``), because scheduling may move it.
+A network with at least one ``enable_dhcp`` subnet has, for each host serving its DHCP
+(:meth:`floatnet.core.agent_protocol.scheduling.Candidates.hosts_of`: up to ``[DEFAULT] dhcp_agents_per_network``),
+one port with ``device_owner network:dhcp``, ``binding:host_id`` that host, ``device_id``
+``dhcp<uuid5(host)>-<network_id>`` (Neutron's per-host DHCP device id) and one address on each such subnet (the
+first free one, so usually ``.2``, ``.3``, …): each host's dnsmasq answers from its own address. A port whose host
+no longer serves the network is handed to a host that now does (address and MAC kept, as Neutron reuses a
+reserved DHCP port), else deleted. Before any agent registered the one port is bound to no host (``""``); the
+first report's placement gives it to a host.
+
+:func:`sync` runs where the subnets change (the API) and where placement changes (the scheduler API,
+:func:`settle` after each agent report); ``settle`` costs one read when every network's ports match.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 
-from sqlalchemy import select
+from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import Session
 
-from floatnet.core.agent_protocol import changes
+from floatnet.core.agent_protocol import changes, scheduling
+from floatnet.core.agent_protocol.agents import down_time
 from floatnet.core.ipam import fixed_ips
+from floatnet.core.resources import port_binding
 from floatnet.core.resources.ports import delete_port_in, new_port
 from floatnet.core.service import Core
-from floatnet.db.models import Network, Port, Subnet
+from floatnet.db.models import Agent, Network, NetworkDhcpAgentBinding, Port, Subnet
 
 OWNER = "network:dhcp"
-DEVICE_PREFIX = f"dhcp{uuid.uuid5(uuid.NAMESPACE_DNS, 'floatnet.dhcp')}"
 
 
-def device_id(network_id: str) -> str:
-    """The DHCP port's ``device_id`` on ``network_id``."""
-    return f"{DEVICE_PREFIX}-{network_id}"
+def device_id(network_id: str, host: str) -> str:
+    """The ``device_id`` of ``host``'s DHCP port on ``network_id`` (Neutron's ``dhcp<uuid5(host)>-<network>``)."""
+    return f"dhcp{uuid.uuid5(uuid.NAMESPACE_DNS, host)}-{network_id}"
 
 
-def dhcp_port(session: Session, network_id: str) -> Port | None:
-    """The network's DHCP port, if any."""
-    stmt = select(Port).where(Port.network_id == network_id, Port.device_owner == OWNER).order_by(Port.id)
-    return session.scalars(stmt).first()
+def dhcp_ports(session: Session, network_id: str) -> list[Port]:
+    """The network's DHCP ports, oldest first."""
+    stmt = select(Port).where(Port.network_id == network_id, Port.device_owner == OWNER)
+    return list(session.scalars(stmt.order_by(Port.created_at, Port.id)))
+
+
+def serving_hosts(session: Session, core: Core, network_id: str) -> list[str]:
+    """The hosts serving the network's DHCP (its bindings, else the computed choice; none when it has no
+    DHCP-enabled subnet)."""
+    if network_id not in scheduling.dhcp_networks(session):
+        return []
+    placement = scheduling.candidates(
+        session, down_time(core.config), "", on_demand=True, per_network=core.config.dhcp_agents_per_network
+    )
+    return placement.hosts_of(scheduling.DHCP, network_id)
 
 
 def sync(session: Session, core: Core, network: Network) -> None:
-    """Create, readdress or delete the network's DHCP port to match its DHCP-enabled subnets."""
+    """Create, hand over, readdress or delete the network's DHCP ports to match its DHCP-enabled subnets and
+    the hosts serving it (see the module docstring)."""
     subnet_ids = list(
         session.scalars(
             select(Subnet.id)
@@ -42,19 +65,36 @@ def sync(session: Session, core: Core, network: Network) -> None:
             .order_by(Subnet.created_at, Subnet.id)
         )
     )
-    port = dhcp_port(session, network.id)
-    if not subnet_ids:
-        if port is not None:
-            delete_port_in(session, port)
-        return
-    if port is None:
-        attrs = {
-            "device_owner": OWNER,
-            "device_id": device_id(network.id),
-            "fixed_ips": [{"subnet_id": subnet_id} for subnet_id in subnet_ids],
-        }
-        new_port(session, core, network.project_id, attrs, network)
-        return
+    hosts = serving_hosts(session, core, network.id) if subnet_ids else []
+    ports = dhcp_ports(session, network.id)
+    kept = [port for port in ports if port.binding_host_id in hosts]
+    leaving = [port for port in ports if port not in kept]
+    for host in [host for host in hosts if host not in {port.binding_host_id for port in kept}]:
+        if leaving:
+            kept.append(_hand_over(session, core, network, leaving.pop(0), host))
+            continue
+        attrs = {"device_owner": OWNER, "device_id": device_id(network.id, host), "binding:host_id": host}
+        fixed = [{"subnet_id": subnet_id} for subnet_id in subnet_ids]
+        new_port(session, core, network.project_id, {**attrs, "fixed_ips": fixed}, network)
+    for port in leaving:
+        delete_port_in(session, port)
+    for port in kept:
+        _readdress(session, core, network, port, subnet_ids)
+
+
+def _hand_over(session: Session, core: Core, network: Network, port: Port, host: str) -> Port:
+    """Give a DHCP port whose host no longer serves the network to ``host`` (its old host is told to drop it);
+    the port."""
+    was_on = port.binding_host_id
+    port.binding_host_id, port.device_id = host, device_id(network.id, host)
+    port.binding_vif_type, port.binding_vif_details = port_binding.vif(session, core.config, network, host)
+    changes.updated(session, "port", port, network_id=network.id, hosts=[was_on])
+    session.flush()
+    return port
+
+
+def _readdress(session: Session, core: Core, network: Network, port: Port, subnet_ids: list[str]) -> None:
+    """One address on each DHCP-enabled subnet: the addresses on others dropped, the new subnets' added."""
     current = fixed_ips.current(session, port.id)
     wanted = [ip for ip in current if ip["subnet_id"] in subnet_ids]
     have = {ip["subnet_id"] for ip in wanted}
@@ -62,3 +102,46 @@ def sync(session: Session, core: Core, network: Network) -> None:
     if len(wanted) != len(current) or have != {ip["subnet_id"] for ip in current}:
         fixed_ips.replace(session, core.ipam_hints, port.id, network.id, wanted, OWNER)
         changes.updated(session, "port", port, network_id=network.id)
+
+
+# a network whose bound DHCP hosts and DHCP ports differ: a bound agent's host without its port (on a network
+# with a DHCP subnet), or a DHCP port on a host no binding names (a network with bindings only: an unbound one is
+# placed by computation)
+_PORT_OF = exists().where(
+    Port.network_id == NetworkDhcpAgentBinding.network_id,
+    Port.device_owner == OWNER,
+    Port.binding_host_id == Agent.host,
+)
+_SERVED = exists().where(Subnet.network_id == NetworkDhcpAgentBinding.network_id, Subnet.enable_dhcp.is_(True))
+_MISSING = (
+    select(NetworkDhcpAgentBinding.network_id)
+    .join(Agent, Agent.id == NetworkDhcpAgentBinding.agent_id)
+    .where(_SERVED, ~_PORT_OF)
+)
+_BOUND_HERE = exists().where(
+    NetworkDhcpAgentBinding.network_id == Port.network_id,
+    exists().where(and_(Agent.id == NetworkDhcpAgentBinding.agent_id, Agent.host == Port.binding_host_id)),
+)
+_BOUND = exists().where(NetworkDhcpAgentBinding.network_id == Port.network_id)
+_STRAY = select(Port.network_id).where(Port.device_owner == OWNER, _BOUND, ~_BOUND_HERE)
+
+
+def out_of_step(session: Session) -> list[str]:
+    """The networks whose DHCP ports do not match their DHCP bindings (two indexed anti-joins)."""
+    return sorted(set(session.scalars(_MISSING)) | set(session.scalars(_STRAY)))
+
+
+def settle(core: Core) -> int:
+    """After an agent report (:func:`floatnet.core.agent_protocol.placement.settle` may have bound or moved DHCP):
+    :func:`sync` every network whose ports are out of step; how many. One read when none is."""
+    if not core.db.run(out_of_step, write=False):
+        return 0
+    return core.db.run(lambda session: sync_networks(session, core, out_of_step(session)))
+
+
+def sync_networks(session: Session, core: Core, network_ids: Collection[str]) -> int:
+    """:func:`sync` the networks of ``network_ids`` that still exist; how many."""
+    networks = [network for network in map(lambda nid: session.get(Network, nid), network_ids) if network]
+    for network in networks:
+        sync(session, core, network)
+    return len(networks)
