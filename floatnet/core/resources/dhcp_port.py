@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import Session
@@ -28,7 +29,7 @@ from floatnet.core.ipam import fixed_ips
 from floatnet.core.resources import port_binding
 from floatnet.core.resources.ports import delete_port_in, new_port
 from floatnet.core.service import Core
-from floatnet.db.models import Agent, Network, NetworkDhcpAgentBinding, Port, Subnet
+from floatnet.db.models import Agent, Network, NetworkDhcpAgentBinding, Port, Subnet, utcnow
 
 OWNER = "network:dhcp"
 
@@ -66,6 +67,7 @@ def sync(session: Session, core: Core, network: Network) -> None:
         )
     )
     hosts = serving_hosts(session, core, network.id) if subnet_ids else []
+    materialize(session, hosts, network.id, alive_after=utcnow() - timedelta(seconds=down_time(core.config)))
     ports = dhcp_ports(session, network.id)
     kept = [port for port in ports if port.binding_host_id in hosts]
     leaving = [port for port in ports if port not in kept]
@@ -80,6 +82,38 @@ def sync(session: Session, core: Core, network: Network) -> None:
         delete_port_in(session, port)
     for port in kept:
         _readdress(session, core, network, port, subnet_ids)
+
+
+def _slots(session: Session, network_id: str) -> list[NetworkDhcpAgentBinding]:
+    """The network's binding rows by slot."""
+    stmt = select(NetworkDhcpAgentBinding).where(NetworkDhcpAgentBinding.network_id == network_id)
+    return list(session.scalars(stmt.order_by(NetworkDhcpAgentBinding.binding_index)))
+
+
+def next_index(rows: list[NetworkDhcpAgentBinding]) -> int:
+    """The smallest slot number the network's ``rows`` do not use."""
+    used = {row.binding_index for row in rows}
+    return next(index for index in range(1, len(used) + 2) if index not in used)
+
+
+def materialize(
+    session: Session, hosts: list[str], network_id: str, alive_after: datetime | None = None
+) -> list[NetworkDhcpAgentBinding]:
+    """Store a slot for each of ``hosts`` (the network's placement) whose DHCP agent has no row yet (and, with
+    ``alive_after``, reported since then); the network's rows. A network is bound where it was first placed,
+    as Neutron schedules it when it gets a DHCP subnet, so an agent joining before the next report moves
+    nothing; one on a dead agent is left to the reports' placement."""
+    rows = _slots(session, network_id)
+    stmt = select(Agent.host, Agent.id).where(Agent.host.in_(hosts), Agent.agent_type == scheduling.DHCP_AGENT)
+    if alive_after is not None:
+        stmt = stmt.where(Agent.heartbeat_timestamp > alive_after, Agent.admin_state_up.is_(True))
+    bound = {row.agent_id for row in rows}
+    for agent_id in [agent_id for _host, agent_id in sorted(session.execute(stmt)) if agent_id not in bound]:
+        row = NetworkDhcpAgentBinding(network_id=network_id, binding_index=next_index(rows), agent_id=agent_id)
+        session.add(row)
+        rows.append(row)
+    session.flush()
+    return rows
 
 
 def _hand_over(session: Session, core: Core, network: Network, port: Port, host: str) -> Port:
