@@ -84,9 +84,9 @@ async def report(request: Request) -> Response:
     if batch and not isinstance(body["agents"], list):
         raise HTTPBadRequest(msg="Invalid format for 'agents': expected a list")
     bodies = body["agents"] if batch else [http.unwrap(body, "agent")]
-    agents = await http.run_sync(AgentService(core).report, ctx, bodies)
+    follow = partial(dhcp_port.sync_networks, core=core)  # the DHCP ports follow the bindings settled
+    agents = await http.run_sync(AgentService(core).report, ctx, bodies, follow)
     await http.run_sync(router_ha_replicas.settle, core)
-    await http.run_sync(dhcp_port.settle, core)  # the DHCP ports follow the DHCP bindings the report settled
     return http.respond({"agents": agents} if batch else {"agent": agents[0]})
 
 

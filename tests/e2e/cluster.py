@@ -30,6 +30,7 @@ class Cluster(Fabric):
 
     own_ovs: bool = True
     database: str = ""  # a database URL shared with other servers (PostgreSQL); default: the server's SQLite
+    defaults: tuple[str, ...] = ()  # more ``[DEFAULT]`` options ("name = value")
 
     def env(self) -> dict[str, str]:
         extra = {"OS_URL": self.url, "FLOATNET_CONFIG": str(self.config_path), "FLOATNET_LAB_PREFIX": self.prefix,
@@ -37,10 +38,12 @@ class Cluster(Fabric):
         return dict(os.environ, **extra)
 
     def write_config(self) -> None:
-        """The e2e configuration, with Neutron's automatic L3 failover switched on (and ``database``)."""
+        """The e2e configuration, with Neutron's automatic L3 failover switched on (and ``database``,
+        ``defaults``)."""
         super().write_config()
         text = self.config_path.read_text()
-        text = text.replace("[DEFAULT]\n", "[DEFAULT]\nallow_automatic_l3agent_failover = true\n")
+        options = "".join(f"{line}\n" for line in ("allow_automatic_l3agent_failover = true", *self.defaults))
+        text = text.replace("[DEFAULT]\n", f"[DEFAULT]\n{options}")
         self.config_path.write_text(text + (f"\n[database]\nconnection = {self.database}\n" if self.database else ""))
 
     def lab_state(self) -> dict[str, Any]:
@@ -85,12 +88,12 @@ class Cluster(Fabric):
         return found
 
 
-def make_cluster(database: str = "") -> Iterator[Cluster]:
-    """Server + empty multi-node lab for one test module (on ``database`` when given); everything removed
-    afterwards, leftovers asserted."""
+def make_cluster(database: str = "", defaults: tuple[str, ...] = ()) -> Iterator[Cluster]:
+    """Server + empty multi-node lab for one test module (on ``database`` when given, with ``defaults`` in the
+    configuration's ``[DEFAULT]``); everything removed afterwards, leftovers asserted."""
     prefix = f"m{os.urandom(2).hex()}-"
     workdir = Path(tempfile.mkdtemp(prefix=f"floatnet-{prefix}"))
-    cluster = Cluster(prefix=prefix, workdir=workdir, database=database)
+    cluster = Cluster(prefix=prefix, workdir=workdir, database=database, defaults=defaults)
     try:
         cluster.write_config()
         cluster.start_server()

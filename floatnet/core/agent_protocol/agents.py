@@ -13,6 +13,7 @@ resource, as in Neutron (rules ``get_agent``, ``update_agent``, ``delete_agent``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -27,6 +28,8 @@ from floatnet.core.listing import ListQuery, Page, apply
 from floatnet.core.service import Core
 from floatnet.core.validation import Attr, any_dict, string, to_bool, validate
 from floatnet.db.models import Agent, new_id, utcnow
+
+DhcpMoved = Callable[[Session, set[str]], object]
 
 AGENT_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 TOPICS = {"L3 agent": "l3_agent", "DHCP agent": "dhcp_agent", "Open vSwitch agent": "N/A"}
@@ -128,16 +131,22 @@ class AgentService:
     def __init__(self, core: Core) -> None:
         self.core = core
 
-    def report(self, ctx: RequestContext, bodies: list[Any]) -> list[dict[str, Any]]:
+    def report(
+        self, ctx: RequestContext, bodies: list[Any], dhcp_moved: DhcpMoved | None = None
+    ) -> list[dict[str, Any]]:
         """One node's report (see :func:`parse_reports`): its rows refreshed and placement settled in one write
-        transaction; the rows as ``GET /v2.0/agents/{id}`` shows them, in the order given."""
+        transaction; the rows as ``GET /v2.0/agents/{id}`` shows them, in the order given. ``dhcp_moved`` is
+        called, in that transaction, with the networks whose DHCP bindings the settling changed (their DHCP
+        ports follow: :func:`floatnet.core.resources.dhcp_port.sync_networks`, a layer above)."""
         _require_admin(ctx, "report_agent")
         reports = parse_reports(bodies)
         core, dead_after = self.core, down_time(self.core.config)
 
         def work(session: Session) -> list[dict[str, Any]]:
             rows = _refresh(session, reports)
-            placement.settle(session, core.config, dead_after)
+            moved = placement.settle(session, core.config, dead_after)
+            if moved and dhcp_moved is not None:
+                dhcp_moved(session, moved)
             return [render(row, dead_after) for row in rows]
 
         return core.db.run(work)

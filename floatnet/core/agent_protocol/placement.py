@@ -56,14 +56,14 @@ def slots(config: Config, kind: str) -> int:
     return 1 if kind == ROUTER else config.dhcp_agents_per_network
 
 
-def settle(session: Session, config: Config, dead_after: float) -> int:
-    """Bind what is short of agents and fail over what must move (see the module docstring); how many rows
-    changed.
+def settle(session: Session, config: Config, dead_after: float) -> set[str]:
+    """Bind what is short of agents and fail over what must move (see the module docstring); the networks whose
+    DHCP bindings changed (their DHCP ports must follow).
 
     Runs on every heartbeat, so the common case — everything bound, no binding on a dead agent — costs two
     small queries per kind that find nothing; the agents are read only when something must be placed."""
     cutoff = utcnow() - timedelta(seconds=dead_after)
-    changed = 0
+    dhcp_changed: set[str] = set()
     for kind, agent_type in AGENT_TYPES.items():
         short = _short(session, kind, slots(config, kind))
         stranded = _stranded(session, kind, agent_type, cutoff) if failover_on(config, kind) else []
@@ -74,10 +74,11 @@ def settle(session: Session, config: Config, dead_after: float) -> int:
             continue  # nothing to bind to: the computation's fallback keeps a restarting node whole
         _model, column = BINDINGS[kind]
         held = bindings_of(session, kind, sorted(set(short) | {getattr(row, column.key) for row in stranded}))
-        changed += _fill(session, kind, short, held, alive, slots(config, kind))
-        changed += _fail_over(session, kind, stranded, held, alive)
+        changed = _fill(session, kind, short, held, alive, slots(config, kind))
+        changed |= _fail_over(session, kind, stranded, held, alive)
         session.flush()
-    return changed
+        dhcp_changed |= changed if kind == DHCP else set()
+    return dhcp_changed
 
 
 def _fill(
@@ -87,11 +88,11 @@ def _fill(
     held: dict[str, tuple[str | None, ...]],
     alive: dict[str, str],
     wanted: int,
-) -> int:
-    """Bind each resource of ``short`` to the agents it lacks (up to ``wanted`` slots, each agent once); how
-    many rows were added."""
+) -> set[str]:
+    """Bind each resource of ``short`` to the agents it lacks (up to ``wanted`` slots, each agent once); the
+    resources that got one."""
     model, column = BINDINGS[kind]
-    added = 0
+    added: set[str] = set()
     for resource_id in short:
         slots_held = held.get(resource_id, ())
         taken = [host for host in slots_held if host]
@@ -101,7 +102,7 @@ def _fill(
             session.add(model(**{column.key: resource_id, "agent_id": alive[host], **extra}))
         if picked:
             _log_binding(session, kind, resource_id)
-        added += len(picked)
+            added.add(resource_id)
     return added
 
 
@@ -117,12 +118,12 @@ def _free_indexes(session: Session, kind: str, resource_id: str) -> Iterator[int
 
 def _fail_over(
     session: Session, kind: str, stranded: list[Any], held: dict[str, tuple[str | None, ...]], alive: dict[str, str]
-) -> int:
+) -> set[str]:
     """Move each binding row of ``stranded`` (held by a dead agent) to an alive agent not already serving its
-    resource, and log the move; how many moved (none where every alive agent serves it already)."""
+    resource, and log the move; the resources moved (none where every alive agent serves it already)."""
     _model, column = BINDINGS[kind]
     dead_hosts = _hosts_of(session, [row.agent_id for row in stranded])
-    moved = 0
+    moved: set[str] = set()
     for row in stranded:
         resource_id = getattr(row, column.key)
         taken = [host for host in held.get(resource_id, ()) if host]
@@ -133,7 +134,7 @@ def _fail_over(
         row.agent_id = alive[target[0]]
         held[resource_id] = (*held.get(resource_id, ()), target[0])  # a second dead slot picks another agent
         log_move(session, kind, resource_id, was_on)
-        moved += 1
+        moved.add(resource_id)
     return moved
 
 

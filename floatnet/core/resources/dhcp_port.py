@@ -10,8 +10,9 @@ no longer serves the network is handed to a host that now does (address and MAC 
 reserved DHCP port), else deleted. Before any agent registered the one port is bound to no host (``""``); the
 first report's placement gives it to a host.
 
-:func:`sync` runs where the subnets change (the API) and where placement changes (the scheduler API,
-:func:`settle` after each agent report); ``settle`` costs one read when every network's ports match.
+:func:`sync` runs where the subnets change (the API) and where placement changes: the scheduler API, and each
+agent report whose placement bound or moved a network's DHCP (:func:`sync_networks`, in the report's
+transaction, so a network's ports never lag its bindings).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import uuid
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from floatnet.core.agent_protocol import changes, scheduling
@@ -138,43 +139,10 @@ def _readdress(session: Session, core: Core, network: Network, port: Port, subne
         changes.updated(session, "port", port, network_id=network.id)
 
 
-# a network whose bound DHCP hosts and DHCP ports differ: a bound agent's host without its port (on a network
-# with a DHCP subnet), or a DHCP port on a host no binding names (a network with bindings only: an unbound one is
-# placed by computation)
-_PORT_OF = exists().where(
-    Port.network_id == NetworkDhcpAgentBinding.network_id,
-    Port.device_owner == OWNER,
-    Port.binding_host_id == Agent.host,
-)
-_SERVED = exists().where(Subnet.network_id == NetworkDhcpAgentBinding.network_id, Subnet.enable_dhcp.is_(True))
-_MISSING = (
-    select(NetworkDhcpAgentBinding.network_id)
-    .join(Agent, Agent.id == NetworkDhcpAgentBinding.agent_id)
-    .where(_SERVED, ~_PORT_OF)
-)
-_BOUND_HERE = exists().where(
-    NetworkDhcpAgentBinding.network_id == Port.network_id,
-    exists().where(and_(Agent.id == NetworkDhcpAgentBinding.agent_id, Agent.host == Port.binding_host_id)),
-)
-_BOUND = exists().where(NetworkDhcpAgentBinding.network_id == Port.network_id)
-_STRAY = select(Port.network_id).where(Port.device_owner == OWNER, _BOUND, ~_BOUND_HERE)
-
-
-def out_of_step(session: Session) -> list[str]:
-    """The networks whose DHCP ports do not match their DHCP bindings (two indexed anti-joins)."""
-    return sorted(set(session.scalars(_MISSING)) | set(session.scalars(_STRAY)))
-
-
-def settle(core: Core) -> int:
-    """After an agent report (:func:`floatnet.core.agent_protocol.placement.settle` may have bound or moved DHCP):
-    :func:`sync` every network whose ports are out of step; how many. One read when none is."""
-    if not core.db.run(out_of_step, write=False):
-        return 0
-    return core.db.run(lambda session: sync_networks(session, core, out_of_step(session)))
-
-
-def sync_networks(session: Session, core: Core, network_ids: Collection[str]) -> int:
-    """:func:`sync` the networks of ``network_ids`` that still exist; how many."""
+def sync_networks(session: Session, network_ids: Collection[str], core: Core) -> int:
+    """:func:`sync` the networks of ``network_ids`` that still exist; how many. Called in an agent report's
+    transaction with the networks whose DHCP bindings it changed
+    (:meth:`floatnet.core.agent_protocol.agents.AgentService.report`)."""
     networks = [network for network in map(lambda nid: session.get(Network, nid), network_ids) if network]
     for network in networks:
         sync(session, core, network)
