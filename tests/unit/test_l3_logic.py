@@ -10,7 +10,7 @@ import pytest
 
 from floatnet.core.agent_protocol import status
 from floatnet.core.agent_protocol.feed import ChangeNotifier
-from floatnet.core.agent_protocol.scheduling import Candidates, choose, is_alive
+from floatnet.core.agent_protocol.scheduling import Candidates, choose, choose_many, is_alive
 from floatnet.core.errors import BadRequest, HTTPBadRequest
 from floatnet.core.l3_errors import InvalidRoutes
 from floatnet.core.resources import extra_routes
@@ -37,6 +37,29 @@ def test_candidates_separate_routers_and_dhcp() -> None:
     placement = Candidates(routers=["r1"], dhcp=["d1"])
     assert placement.host_for("router", IDS[0]) == "r1"
     assert placement.host_for("dhcp", IDS[0]) == "d1"
+
+
+def test_choose_many_starts_with_choose_and_skips_the_taken() -> None:
+    hosts = ["a", "b", "c", "d"]
+    for resource_id in IDS[:50]:
+        two = choose_many(resource_id, hosts, 2)
+        assert two[0] == choose(resource_id, hosts) and len(set(two)) == 2
+        assert choose_many(resource_id, hosts, 1, taken=[two[0]]) == [two[1]]
+    assert choose_many(IDS[0], ["a"], 3) == ["a"] and choose_many(IDS[0], ["a"], 1, taken=["a"]) == []
+
+
+def test_candidates_place_dhcp_on_n_hosts_after_the_bound_slots() -> None:
+    """Bound slots first (an emptied slot serves nothing and is not refilled), computed ones for the rest."""
+    hosts = ["d1", "d2", "d3"]
+    net = IDS[0]
+    fresh = Candidates(dhcp=hosts, routers=[], per_network=2)
+    assert fresh.hosts_of("dhcp", net) == choose_many(net, hosts, 2)
+    one_bound = Candidates(dhcp=hosts, routers=[], per_network=2, bound={("dhcp", net): ("d3",)})
+    assert one_bound.hosts_of("dhcp", net)[0] == "d3" and len(set(one_bound.hosts_of("dhcp", net))) == 2
+    emptied = Candidates(dhcp=hosts, routers=[], per_network=2, bound={("dhcp", net): (None, "d1")})
+    assert emptied.hosts_of("dhcp", net) == ["d1"] and emptied.runs_on("dhcp", net, "d1")
+    beyond = Candidates(dhcp=hosts, routers=[], per_network=2, bound={("dhcp", net): ("d1", "d2", "d3")})
+    assert beyond.hosts_of("dhcp", net) == ["d1", "d2", "d3"]  # the operator may add past N
 
 
 def test_is_alive() -> None:
