@@ -4,6 +4,7 @@ told of the network's changes and is a VXLAN peer; the scheduler API through a r
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -76,6 +77,10 @@ def test_each_network_on_two_agents_and_a_join_moves_nothing(make_app_client: An
     sections = served(client, hosts)
     first = [sections[host][nets[0]] for host in sorted(before[nets[0]])]
     assert first[0]["port"]["id"] != first[1]["port"]["id"]  # each DHCP host its own port and address
+    for host in before[nets[0]]:  # Neutron's per-host device id: dhcp<uuid5(short host name)>-<network>
+        params = {"network_id": nets[0], "device_owner": "network:dhcp", "binding:host_id": host}
+        [dhcp] = client.get("/v2.0/ports", params=params).json()["ports"]
+        assert dhcp["device_id"] == f"dhcp{uuid.uuid5(uuid.NAMESPACE_DNS, host)}-{nets[0]}"
     assert {s["port"]["fixed_ips"][0]["ip_address"] for s in first} == {"10.70.0.2", "10.70.0.3"}
     assert all([h["port_id"] for h in s["hosts"]] == [vm["id"]] for s in first)  # the full host list, both
     report(client, "node4")

@@ -36,8 +36,9 @@ OWNER = "network:dhcp"
 
 
 def device_id(network_id: str, host: str) -> str:
-    """The ``device_id`` of ``host``'s DHCP port on ``network_id`` (Neutron's ``dhcp<uuid5(host)>-<network>``)."""
-    return f"dhcp{uuid.uuid5(uuid.NAMESPACE_DNS, host)}-{network_id}"
+    """The ``device_id`` of ``host``'s DHCP port on ``network_id``: Neutron's ``dhcp<uuid5(host)>-<network>``,
+    of the host's short name (a host known by its FQDN or its name alone gets the same id)."""
+    return f"dhcp{uuid.uuid5(uuid.NAMESPACE_DNS, host.split('.')[0])}-{network_id}"
 
 
 def dhcp_ports(session: Session, network_id: str) -> list[Port]:
