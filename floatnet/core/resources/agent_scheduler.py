@@ -185,10 +185,8 @@ class AgentSchedulerService:
         if kind is NETWORKS:
             dhcp_servers.add(session, self.core, _placement(session, self.core), resource, agent)
             return
-        current = _agent_of_host(
-            session, kind, _placement(session, self.core).host_for(kind.name, resource_id)
-        ) if resource_id in _scheduled(session, kind) else None  # fmt: skip
-        if current is not None and current.id == agent.id and kind is ROUTERS:
+        current = _agent_of_host(session, kind, _placement(session, self.core).host_for(kind.name, resource_id))
+        if current is not None and current.id == agent.id:
             return
         if current is not None:
             raise kind.hosted(**{kind.key: resource_id, "agent_id": current.id})
@@ -207,8 +205,7 @@ class AgentSchedulerService:
         if kind is NETWORKS:
             dhcp_servers.remove(session, self.core, _placement(session, self.core), resource, agent)
             return
-        host = _placement(session, self.core).host_for(kind.name, resource_id)
-        if resource_id not in _scheduled(session, kind) or host != agent.host:
+        if _placement(session, self.core).host_for(kind.name, resource_id) != agent.host:
             raise kind.not_hosted(**{kind.key: resource_id, "agent_id": agent_id})
         self._bind(session, kind, resource, None)
 
