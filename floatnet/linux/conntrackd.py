@@ -26,6 +26,11 @@ holds at most 107 bytes, which the absolute path under a deep state directory (a
 such a configuration could not be rendered, which stopped the whole router's plan, keepalived included, so no
 replica ever became active.
 
+conntrackd joins the sync group on the ``ha-`` device it found at its start and never looks again: a device
+deleted and re-created (re-plugged by the agent) leaves it alive but deaf and mute. It is started for the
+device its configuration names (``device_pattern``), and one whose device is no longer that one observes as not
+running, so the agent's next reconcile restarts it (:class:`floatnet.linux.daemons.RouterDaemon`).
+
 Every client call in the notify script is bounded (:data:`CLIENT_TIMEOUT`): a daemon busy with its startup
 resync, or not answering at all, must not hold keepalived's transition script (its next one queues behind it).
 """
@@ -108,10 +113,11 @@ class Conntrackd(daemons.RouterDaemon):
     name, config_name, needle_name = "conntrackd", CONFIG, CONFIG
     reloads = False
     stale_names = (LOCK, SOCKET)
+    device_pattern = r"^ +Interface (\S+)$"
 
     def ensure(self, router_id: str, netns: str, config: str) -> str:
-        """Make the router's conntrackd run ``config`` (started, restarted on a change, or unchanged), with the
-        notify script keepalived calls beside it."""
+        """Make the router's conntrackd run ``config`` (started, restarted on a change or when its HA device was
+        re-created, or unchanged), with the notify script keepalived calls beside it."""
         directory = self.dir(router_id)
         directory.mkdir(parents=True, exist_ok=True)
         daemons.write_atomically(directory / NOTIFY, notify_script(directory))
