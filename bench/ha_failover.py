@@ -11,9 +11,8 @@ fail`` of the active replica's node (a power loss), wait until the floating IP a
 * ``outage_s``: the lost probes' run after the power loss (first lost probe to the first answered one);
 * ``return_lost``: probes lost after the node came back (``nopreempt``: target 0);
 * ``duplicates``: ARP probes answered by two replicas (or two MACs) at once (target: none, ever), and when
-  (``duplicates_at_s``, seconds after the power loss; the node came back at ``recovered_at_s``). The replicas
-  share the gateway port's MAC, so a probe's answer is told from the next one's only by its arrival: on a loaded
-  machine a late answer lands in the next probe's window and counts as a second one.
+  (``duplicates_at_s``, seconds after the power loss; the node came back at ``recovered_at_s``); a late answer
+  filed under the next probe is not one (:func:`floatnet.lab.hawatch.duplicates`).
 
 Two configurations in the same run, interleaved in blocks (A B A B…; switching one means both network nodes
 restart with the new ``[DEFAULT] ha_vrrp_advert_int``, as mixed intervals would split the VRRP group):
