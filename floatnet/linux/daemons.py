@@ -170,9 +170,26 @@ class RouterDaemon:
         try:
             device, index = (self.dir(router_id) / BOUND).read_text().split()
             link = links.get_link(netns, device)
+        except FileNotFoundError:
+            return self._adopt(router_id, netns)
         except (OSError, ValueError, KernelError):
             return False
         return link is not None and str(link.index) == index
+
+    def _adopt(self, router_id: str, netns: str) -> bool:
+        """A running daemon without a record (started by an agent from before it was kept) is taken as bound to
+        its device as it is now, and recorded: restarting every keepalived on an upgrade would flip every active
+        replica over. False when its device is not there."""
+        d = self.dir(router_id)
+        try:
+            device = self._device((d / self.config_name).read_text())
+            link = links.get_link(netns, device) if device else None
+        except (OSError, KernelError):
+            return False
+        if link is None:
+            return False
+        (d / BOUND).write_text(f"{device} {link.index}\n")
+        return True
 
     def ensure(self, router_id: str, netns: str, config: str) -> str:
         """Make the router's daemon run ``config`` (on its device as it is now); returns started | reloaded |

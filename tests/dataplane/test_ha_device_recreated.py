@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from floatnet.linux import conntrackd, keepalived
+from floatnet.linux import conntrackd, daemons, keepalived
 from tests.dataplane.conftest import sh
 from tests.dataplane.test_keepalived import _wait
 
@@ -49,6 +49,10 @@ def test_keepalived_and_conntrackd_are_restarted_when_their_ha_device_is_recreat
         _wait(lambda: conntrackd.SYNC_GROUP in sh(["ip", "maddr", "show", "dev", HA], netns=ns))
         pids = {daemon: daemon.pid(ROUTER) for daemon in configs}
         assert all(daemon.running_config(ROUTER, ns) == text for daemon, text in configs.items())
+        for daemon in configs:  # as started by an agent from before the record: adopted, not restarted
+            (daemon.dir(ROUTER) / daemons.BOUND).unlink()
+        assert all(daemon.running_config(ROUTER, ns) == text for daemon, text in configs.items())
+        assert all((daemon.dir(ROUTER) / daemons.BOUND).exists() for daemon in configs)
 
         sh(["ip", "link", "del", HA], netns=ns)
         _make_ha(ns)  # the agent's re-plug: same name, new ifindex
