@@ -10,7 +10,9 @@ fail`` of the active replica's node (a power loss), wait until the floating IP a
 
 * ``outage_s``: the lost probes' run after the power loss (first lost probe to the first answered one);
 * ``return_lost``: probes lost after the node came back (``nopreempt``: target 0);
-* ``duplicates``: ARP probes answered by two replicas (or two MACs) at once (target: none, ever).
+* ``duplicates``: ARP probes answered by two replicas (or two MACs) at once (target: none, ever), and when
+  (``duplicates_at_s``, seconds after the power loss; the node came back at ``recovered_at_s``); a late answer
+  filed under the next probe is not one (:func:`floatnet.lab.hawatch.duplicates`).
 
 Two configurations in the same run, interleaved in blocks (A B A B…; switching one means both network nodes
 restart with the new ``[DEFAULT] ha_vrrp_advert_int``, as mixed intervals would split the VRRP group):
@@ -182,7 +184,9 @@ def failover(lab: Lab, topo: dict[str, Any], rate: float, session: bool) -> dict
         "failed": active, "outage_s": round(max((r["seconds"] for r in runs), default=0.0), 3),
         "lost": sum(int(r["lost"]) for r in runs), "ha_state_reported_s": round(reported, 2),
         "return_lost": sum(int(r["lost"]) for r in hawatch.outages(record, start=recovered_at)),
-        "duplicates": len(hawatch.duplicates(record)), "session_survived": survived,
+        "duplicates": len(twice := hawatch.duplicates(record)), "session_survived": survived,
+        "duplicates_at_s": [round(d["at"] - failed_at, 2) for d in twice],
+        "recovered_at_s": round(recovered_at - failed_at, 2),
         "session_error": tcp.error if tcp else None,
     }  # fmt: skip
 

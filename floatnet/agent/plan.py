@@ -158,7 +158,8 @@ def plan_router(router: Router, observed: Observed, ctx: PlanContext = PlanConte
         out += sync_routes(ns, nsobs, router_routes(router), rref)
     master = router.ha is None or (nsobs is not None and nsobs.ha_master)
     announce = diff.announce(ns, want.gateway_dev) if master else []
-    ha = plan_ha_daemons(router, nsobs, [spec for spec, _ in devices], ctx)
+    replugged = any(isinstance(a, A.PlugDevice) and a.dev.startswith(names.HA_PREFIX) for a in out)
+    ha = plan_ha_daemons(router, nsobs, [spec for spec, _ in devices], ctx, replugged)
     return out + nat + announce + plan_radvd(router, nsobs) + ha
 
 

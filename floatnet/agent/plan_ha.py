@@ -91,20 +91,23 @@ def keepalived_config(router: Router, specs: list[DeviceSpec], ctx: PlanContext)
 
 
 def plan_ha_daemons(
-    router: Router, nsobs: Namespace | None, specs: list[DeviceSpec], ctx: PlanContext
+    router: Router, nsobs: Namespace | None, specs: list[DeviceSpec], ctx: PlanContext, replugged: bool = False
 ) -> list[A.Action]:
     """Start, reconfigure or stop the replica's conntrackd and keepalived where their configuration differs from
-    the running one (a daemon killed behind the agent's back runs none: it is started again). Planned after the
-    devices (keepalived tracks the ``ha-`` device, conntrackd binds to it); conntrackd before keepalived, so it
-    runs when keepalived's first notify script asks it to commit or resync."""
+    the running one (a daemon killed behind the agent's back, or bound to an ``ha-`` device since re-created,
+    observes as none: it is started again). Planned after the devices (keepalived tracks the ``ha-`` device,
+    conntrackd binds to it); conntrackd before keepalived, so it runs when keepalived's first notify script asks
+    it to commit or resync. ``replugged``: this plan plugs the ``ha-`` device again, which may re-create it
+    under the running daemons (a re-plug found by OVS, with the namespace's view unchanged): both are ensured,
+    which restarts them only if their device did change."""
     ns, refs = names.router_ns(router.id), (("router", router.id),)
     out: list[A.Action] = []
     sync, have_sync = conntrackd_config(router, ctx), nsobs.conntrackd if nsobs else None
-    if sync != have_sync:
+    if sync != have_sync or (sync and replugged):
         out.append(A.EnsureConntrackd(group=ns, refs=refs, router_id=router.id, ns=ns, config=sync) if sync
                    else A.StopConntrackd(group=ns, refs=refs, router_id=router.id, ns=ns))  # fmt: skip
     vrrp, have_vrrp = keepalived_config(router, specs, ctx), nsobs.keepalived if nsobs else None
-    if vrrp != have_vrrp:
+    if vrrp != have_vrrp or (vrrp and replugged):
         out.append(A.EnsureKeepalived(group=ns, refs=refs, router_id=router.id, ns=ns, config=vrrp) if vrrp
                    else A.StopKeepalived(group=ns, refs=refs, router_id=router.id, ns=ns))  # fmt: skip
     return out

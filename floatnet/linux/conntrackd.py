@@ -19,7 +19,20 @@ agent restarted does not wait for every session's next event to know it.
 conntrackd writes no pidfile and cannot re-read its configuration: floatnet starts it in the foreground under
 ``sh`` and records ``$!`` as its PID (trusted only while its command line names this router's configuration
 file), and a changed configuration is a restart. Its lock file and control socket are per router, in the same
-directory as the configuration; a killed daemon's leftovers are removed before the next start.
+directory as the configuration; a killed daemon's leftovers are removed before the next start. The control
+socket is named through the process's working directory (:data:`SOCKET_VIA_CWD`; conntrackd accepts only
+absolute paths) and the daemon and every client (the notify script) run in that directory: a unix socket path
+holds at most 107 bytes, which the absolute path under a deep state directory (a lab node's: ~120) exceeds —
+such a configuration could not be rendered, which stopped the whole router's plan, keepalived included, so no
+replica ever became active.
+
+conntrackd joins the sync group on the ``ha-`` device it found at its start and never looks again: a device
+deleted and re-created (re-plugged by the agent) leaves it alive but deaf and mute. It is started for the
+device its configuration names (``device_pattern``), and one whose device is no longer that one observes as not
+running, so the agent's next reconcile restarts it (:class:`floatnet.linux.daemons.RouterDaemon`).
+
+Every client call in the notify script is bounded (:data:`CLIENT_TIMEOUT`): a daemon busy with its startup
+resync, or not answering at all, must not hold keepalived's transition script (its next one queues behind it).
 """
 
 from __future__ import annotations
@@ -34,7 +47,10 @@ SYNC_GROUP = "225.0.0.50"  # conntrackd's documented multicast group
 BASE_PORT = 3780  # conntrackd's documented port; + the router's VRRP id (1..254), unique on an HA network
 LOCK, SOCKET, LOG, NOTIFY, STATE = "lock", "ctl", "conntrackd.log", "notify.sh", "state"
 CONFIG = "conntrackd.conf"
-UNIX_PATH_MAX = 107  # sun_path holds 108 bytes with the terminating NUL
+# the control socket as conntrackd (which wants an absolute path) binds and its clients find it: in the directory
+# the process runs in, however deep (a unix socket path holds 107 bytes)
+SOCKET_VIA_CWD = f"/proc/self/cwd/{SOCKET}"
+CLIENT_TIMEOUT = 5  # seconds a notify script waits for one conntrackd client call (a commit of a small table takes ms)
 
 
 @dataclass(frozen=True)
@@ -48,15 +64,14 @@ class SyncInstance:
 
 def render(instance: SyncInstance, directory: Path) -> str:
     """conntrackd's configuration for ``instance`` with its files in ``directory`` (pure: the planner compares
-    it with the file that runs). Raises ValueError for an id, address or directory conntrackd would refuse."""
+    it with the file that runs; the control socket through the working directory, ``directory`` for the
+    daemon and its clients, so any directory serves). Raises ValueError for an id or address conntrackd would refuse."""
     if not 1 <= instance.vr_id <= 254:
         raise ValueError(f"VRRP id {instance.vr_id} is outside 1..254")
     try:
         address = ipaddress.IPv4Address(instance.ha_address)
     except ValueError:
         raise ValueError(f"HA address {instance.ha_address!r} is not an IPv4 address") from None
-    if len(str(directory / SOCKET)) > UNIX_PATH_MAX:
-        raise ValueError(f"{directory / SOCKET} is too long for a unix socket path")
     lines = [
         "Sync {", "    Mode FTFW {", "        DisableExternalCache Off", "        CommitTimeout 1800",
         "        PurgeTimeout 5", "        StartupResync on", "    }", "    Multicast {",
@@ -65,7 +80,7 @@ def render(instance: SyncInstance, directory: Path) -> str:
         f"        Interface {instance.ha_dev}", "        SndSocketBuffer 1249280", "        RcvSocketBuffer 1249280",
         "        Checksum on", "    }", "}",
         "General {", "    HashSize 8192", "    HashLimit 65536", f"    LogFile {directory / LOG}", "    Syslog off",
-        f"    LockFile {directory / LOCK}", "    UNIX {", f"        Path {directory / SOCKET}", "        Backlog 20",
+        f"    LockFile {directory / LOCK}", "    UNIX {", f"        Path {SOCKET_VIA_CWD}", "        Backlog 20",
         "    }", "    NetlinkBufferSize 2097152", "    NetlinkBufferSizeMaxGrowth 8388608",
         "    Filter From Userspace {", "        Protocol Accept {", "            TCP", "            UDP", "        }",
         "        Address Ignore {", "            IPv4_address 127.0.0.1", "            IPv4_address 169.254.0.0/16",
@@ -80,10 +95,12 @@ def notify_script(directory: Path) -> str:
     only when leaving MASTER, schedule the flush of the kernel's now stale entries (``-t``, after PurgeTimeout).
     A replica entering BACKUP at start must not: the flush would land on what it commits if it took over within
     PurgeTimeout. The last state is kept in ``directory/state``. Every step may fail (conntrackd not running
-    yet): a transition never waits on it."""
+    yet) or hang (answering nothing): each is bounded by :data:`CLIENT_TIMEOUT`, a transition never waits
+    longer. It runs in ``directory``, where the control socket's path (:data:`SOCKET_VIA_CWD`) points."""
     conf, state = directory / CONFIG, directory / STATE
     return "\n".join([
-        "#!/bin/sh", f"c() {{ conntrackd -C {conf} \"$@\" >/dev/null 2>&1; }}",
+        "#!/bin/sh", f"cd {directory} || exit 0",
+        f"c() {{ timeout -s KILL {CLIENT_TIMEOUT} conntrackd -C {conf} \"$@\" >/dev/null 2>&1; }}",
         'case "$1" in', "    master) c -c; c -f; c -R; c -B ;;",
         f'    *) if [ "$(cat {state} 2>/dev/null)" = master ]; then c -t; fi; c -n ;;', "esac",
         f'echo "$1" >{state}', "",
@@ -96,16 +113,18 @@ class Conntrackd(daemons.RouterDaemon):
     name, config_name, needle_name = "conntrackd", CONFIG, CONFIG
     reloads = False
     stale_names = (LOCK, SOCKET)
+    device_pattern = r"^ +Interface (\S+)$"
 
     def ensure(self, router_id: str, netns: str, config: str) -> str:
-        """Make the router's conntrackd run ``config`` (started, restarted on a change, or unchanged), with the
-        notify script keepalived calls beside it."""
+        """Make the router's conntrackd run ``config`` (started, restarted on a change or when its HA device was
+        re-created, or unchanged), with the notify script keepalived calls beside it."""
         directory = self.dir(router_id)
         directory.mkdir(parents=True, exist_ok=True)
         daemons.write_atomically(directory / NOTIFY, notify_script(directory))
         return super().ensure(router_id, netns, config)
 
     def argv(self, directory: Path) -> list[str]:
-        """conntrackd in the foreground, backgrounded by ``sh``, which writes its PID."""
-        script = 'conntrackd -C "$1" </dev/null >/dev/null 2>&1 & echo $! >"$2"'
-        return ["sh", "-c", script, "sh", str(directory / CONFIG), str(directory / "pid")]
+        """conntrackd in the foreground in ``directory`` (where its control socket's path points), backgrounded by
+        ``sh``, which writes its PID."""
+        script = 'cd "$3" || exit 1; conntrackd -C "$1" </dev/null >/dev/null 2>&1 & echo $! >"$2"'
+        return ["sh", "-c", script, "sh", str(directory / CONFIG), str(directory / "pid"), str(directory)]

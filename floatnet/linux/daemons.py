@@ -4,8 +4,9 @@
 All daemonize and write a pidfile; all outlive an agent restart on purpose, so a PID is only ever trusted
 after :func:`floatnet.linux.ovs_daemon.pid_alive` found our pidfile in its command line (a reused PID is
 someone else's process). One start, one stop and one file removal serve them all, so they cannot drift apart;
-the per-router ones (radvd, keepalived) share :class:`RouterDaemon` too: one configuration file per router,
-written atomically, re-read on SIGHUP.
+the per-router ones (radvd, keepalived, conntrackd) share :class:`RouterDaemon` too: one configuration file
+per router, written atomically, re-read on SIGHUP (or restarted), and — for a daemon bound to a device at its
+start (keepalived and conntrackd on the ``ha-`` device) — restarted when that device was re-created.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from floatnet.linux import links
 from floatnet.linux import netns as _netns
 from floatnet.linux.errors import KernelError
 from floatnet.linux.ovs_daemon import pid_alive
@@ -89,6 +91,9 @@ def in_netns(pid: int, netns: str) -> bool:
         return False
 
 
+BOUND = "bound"  # "<device> <ifindex>": the device a RouterDaemon with a device_pattern started on
+
+
 class RouterDaemon:
     """The processes of one per-router daemon (``name``) of one agent: each router's files (``config_name``,
     ``pid``, logs) live in ``state_dir/<router_id>/``. Subclasses give the command line (:meth:`argv`).
@@ -96,13 +101,21 @@ class RouterDaemon:
     ``needle_name``: the file of the router's directory whose path the daemon's command line holds (its PID is
     trusted only then). ``reloads``: whether SIGHUP makes it re-read its configuration; a daemon that cannot
     (conntrackd) is restarted on a change. ``stale_names``: files a killed daemon leaves that would stop the
-    next one from starting (lock files, sockets), removed with the pidfile before a start."""
+    next one from starting (lock files, sockets), removed with the pidfile before a start.
+
+    ``device_pattern``: a regular expression (multiline) whose group 1 is the device the daemon binds to at its
+    start, named in its configuration ("" = none). Such a daemon (keepalived's VRRP socket, conntrackd's
+    multicast membership on the ``ha-`` device) lives on, deaf, when the device is deleted and re-created under
+    the same name: the device's ifindex at the start is recorded (:data:`BOUND`), a daemon whose device has
+    another one now counts as not running (:meth:`running_config`, so the agent's reconcile plans it) and
+    :meth:`ensure` restarts it."""
 
     name = ""
     config_name = ""
     needle_name = "pid"
     reloads = True
     stale_names: tuple[str, ...] = ()
+    device_pattern = ""
 
     def __init__(self, state_dir: str | os.PathLike[str]) -> None:
         self.state_dir = Path(state_dir).resolve()
@@ -139,20 +152,56 @@ class RouterDaemon:
         """The configuration the router's daemon runs in ``netns``; None when none runs there (one left in a
         deleted namespace of the same name serves nothing)."""
         pid = self.pid(router_id)
-        if pid is None or not in_netns(pid, netns):
+        if pid is None or not in_netns(pid, netns) or not self._on_its_device(router_id, netns):
             return None
         try:
             return (self.dir(router_id) / self.config_name).read_text()
         except OSError:
             return ""
 
+    def _device(self, config: str) -> str | None:
+        found = re.search(self.device_pattern, config, re.MULTILINE) if self.device_pattern else None
+        return found.group(1) if found else None
+
+    def _on_its_device(self, router_id: str, netns: str) -> bool:
+        """Whether the running daemon's device is still the one it started on (True for a daemon bound to none)."""
+        if not self.device_pattern:
+            return True
+        try:
+            device, index = (self.dir(router_id) / BOUND).read_text().split()
+            link = links.get_link(netns, device)
+        except FileNotFoundError:
+            return self._adopt(router_id, netns)
+        except (OSError, ValueError, KernelError):
+            return False
+        return link is not None and str(link.index) == index
+
+    def _adopt(self, router_id: str, netns: str) -> bool:
+        """A running daemon without a record (started by an agent from before it was kept) is taken as bound to
+        its device as it is now, and recorded: restarting every keepalived on an upgrade would flip every active
+        replica over. False when its device is not there."""
+        d = self.dir(router_id)
+        try:
+            device = self._device((d / self.config_name).read_text())
+            link = links.get_link(netns, device) if device else None
+        except (OSError, KernelError):
+            return False
+        if link is None:
+            return False
+        (d / BOUND).write_text(f"{device} {link.index}\n")
+        return True
+
     def ensure(self, router_id: str, netns: str, config: str) -> str:
-        """Make the router's daemon run ``config``; returns started | reloaded | unchanged."""
+        """Make the router's daemon run ``config`` (on its device as it is now); returns started | reloaded |
+        unchanged. The device is read before the start: one re-created in between leaves a stale record, so the
+        next reconcile restarts the daemon rather than trusting it."""
         d = self.dir(router_id)
         d.mkdir(parents=True, exist_ok=True)
         changed = write_atomically(d / self.config_name, config)
+        device = self._device(config)
+        link = links.get_link(netns, device) if device else None
         pid = self.pid(router_id)
-        if pid is not None and in_netns(pid, netns):
+        if pid is not None and in_netns(pid, netns) and self._on_its_device(router_id, netns):
             if not changed:
                 return "unchanged"
             if self.reloads:
@@ -163,6 +212,8 @@ class RouterDaemon:
         for stale in ("pid", *self.stale_names):
             (d / stale).unlink(missing_ok=True)
         start(netns, self.argv(d), f"start {self.name}", router_id, lambda: self.pid(router_id))
+        if device:  # no device (yet): index 0 matches none, the next reconcile restarts it on the device
+            (d / BOUND).write_text(f"{device} {link.index if link else 0}\n")
         return "started"
 
     def terminate(self, router_id: str, pid: int) -> None:

@@ -25,7 +25,9 @@ With conntrackd (:mod:`floatnet.linux.conntrackd`), keepalived runs its notify s
 the new MASTER commits the connection state the old one synced to it.
 
 Configuration changes (a floating IP added or removed) are a rewrite of the file and SIGHUP: keepalived re-reads
-it without a transition, the MASTER adds or removes the address in place. Processes are started, checked and
+it without a transition, the MASTER adds or removes the address in place. An ``ha-`` device deleted and
+re-created under it leaves keepalived FAULT for good (it keeps the old device's index): it is restarted then
+(``device_pattern``). Processes are started, checked and
 stopped as radvd's (:class:`floatnet.linux.daemons.RouterDaemon`); keepalived forks a VRRP child whose PID it
 writes to ``vrrp.pid``.
 """
@@ -134,6 +136,7 @@ class Keepalived(daemons.RouterDaemon):
     """The keepalived processes of one agent; each router's files live in ``state_dir/<router_id>/``."""
 
     name, config_name = "keepalived", "keepalived.conf"
+    device_pattern = r"^    interface (\S+)$"  # the HA device its VRRP socket is bound to: restarted when re-created
 
     def argv(self, directory: Path) -> list[str]:
         """keepalived with the VRRP subsystem only; it daemonizes and forks its VRRP child."""

@@ -41,6 +41,10 @@ pytestmark = pytest.mark.skipif(
 INTERNAL_GW, SERVER, PORT, EXTERNAL_PORT = "10.9.0.1/24", "10.9.0.5", 5001, 8080
 QR_MACS = {"a": "fa:16:3e:00:1a:1a", "b": "fa:16:3e:00:1b:1b"}
 HA_IPS = {"a": "169.254.192.1", "b": "169.254.192.2"}
+# conntrackd's files as deep as on a lab node (a router id under <tmp>/state-a/lab/<prefix>-files/nodes/<node>/state):
+# an absolute control-socket path there exceeds a unix socket's 107 bytes
+ROUTER = "1a8d70f7-d3ba-4776-95ee-acc1323b1b6e"
+DEEP = "lab-node-state-" * 5
 
 # The instance's server: accept one session, push a numbered line every 20 ms for argv[3] seconds, close.
 SENDER = r"""
@@ -91,25 +95,25 @@ class NatLab(Lab):
         self._plug(self.server, "sv0", "gsv", "brin", None)
         sh(["ip", "addr", "add", f"{SERVER}/24", "dev", "sv0"], netns=self.server)
         sh(["ip", "route", "add", "default", "via", INTERNAL_GW.split("/")[0]], netns=self.server)
-        self.sync = {s: conntrackd.Conntrackd(tmp_path / f"c{s}") for s in ("a", "b")} if sync else {}
+        self.sync = {s: conntrackd.Conntrackd(tmp_path / DEEP / f"c{s}") for s in ("a", "b")} if sync else {}
 
     def config(self, side: str, *fips: str) -> str:
         vips = (keepalived.Vip(GW, f"qg-{side}"), keepalived.Vip(INTERNAL_GW, f"qr-{side}"),
                 *(keepalived.Vip(f, f"qg-{side}") for f in fips))  # fmt: skip
         route = keepalived.VirtualRoute("0.0.0.0/0", UPSTREAM, f"qg-{side}")
-        notify = str(self.sync[side].dir("r1") / conntrackd.NOTIFY) if self.sync else ""
+        notify = str(self.sync[side].dir(ROUTER) / conntrackd.NOTIFY) if self.sync else ""
         return keepalived.render(keepalived.HaInstance(VR_ID, f"ha-{side}", 0.2, vips, (route,), notify))
 
     def start(self, side: str, *fips: str) -> str:
         if self.sync:
             daemon = self.sync[side]
-            text = conntrackd.render(conntrackd.SyncInstance(VR_ID, f"ha-{side}", HA_IPS[side]), daemon.dir("r1"))
-            assert daemon.ensure("r1", self.ns[side], text) == "started"
+            text = conntrackd.render(conntrackd.SyncInstance(VR_ID, f"ha-{side}", HA_IPS[side]), daemon.dir(ROUTER))
+            assert daemon.ensure(ROUTER, self.ns[side], text) == "started"
         return super().start(side, *fips)
 
     def fail(self, side: str) -> None:
         if self.sync:
-            pid = self.sync[side].pid("r1")
+            pid = self.sync[side].pid(ROUTER)
             assert pid is not None
             subprocess.run(["kill", "-KILL", str(pid)], check=True)
         super().fail(side)
@@ -146,17 +150,17 @@ def test_established_tcp_session_through_the_floating_ip_survives_the_takeover_o
     try:
         got, sent = _session_across_failover(lab)
     finally:
-        pids = [p for d in lab.sync.values() for p in [d.pid("r1")] if p is not None]
+        pids = [p for d in lab.sync.values() for p in [d.pid(ROUTER)] if p is not None]
         for side in ("a", "b"):
-            lab.daemons[side].stop("r1")
+            lab.daemons[side].stop("r1")  # keepalived's (test_keepalived's lab)
             if sync:
-                lab.sync[side].stop("r1")
+                lab.sync[side].stop(ROUTER)
     assert not any(pid_alive(pid, "conntrackd") for pid in pids)
     lines = got["got"]
     assert len(lines) >= 50 and lines[:50] == list(range(50))  # the session carried data before the failover
     if sync:
         assert sent["error"] is None and got["ended"] == "eof", (got["ended"], sent)
         assert lines == list(range(sent["sent"])), "every line arrived, in order, across the takeover"
-        assert not (tmp_path / "ca" / "r1").exists()
+        assert not (tmp_path / DEEP / "ca" / ROUTER).exists()
     else:
         assert got["ended"] != "eof" and len(lines) < sent["sent"], "the session was cut"

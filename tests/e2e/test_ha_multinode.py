@@ -1,8 +1,9 @@
 """HA routers across lab nodes (issue 15): two network nodes each run a replica of an HA router, its VRRP
 crossing the lab switch on the HA network's VLAN; exactly one replica is active (``l3-agents`` says so and the
 upstream sees one answer for the floating IP); a power loss of the active node moves the floating IP to the other
-replica (judged at the upstream, with ``floatnet.lab.hawatch`` probing at 20 Hz), ``ha_state`` follows, the node
-coming back takes nothing back (``nopreempt``: 0 lost probes), and no ARP probe is ever answered by two replicas.
+replica (judged at the upstream, with ``floatnet.lab.hawatch`` probing at 20 Hz), ``ha_state`` follows and so
+does the router ports' ``binding:host_id``, the node coming back takes nothing back (``nopreempt``: 0 lost
+probes), and no ARP probe is ever answered by two replicas.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from floatnet.core.agent_protocol import ha_binding
 from floatnet.lab import hawatch
 from tests.e2e.cluster import Cluster, make_cluster
 from tests.e2e.fabric import wait_until
@@ -66,6 +68,12 @@ def _one_active(cluster: Cluster, router_id: str) -> str | None:
     return active[0] if len(active) == 1 and len(states) == 2 else None
 
 
+def _bound_to(cluster: Cluster, router_id: str) -> set[str]:
+    """The hosts the router's interface and gateway ports are bound to (Neutron's: the active replica's)."""
+    ports = cluster.api("GET", "/ports", params={"device_id": router_id})["ports"]
+    return {p["binding:host_id"] for p in ports if p["device_owner"] in ha_binding.FOLLOWING}
+
+
 def _dead_devices(cluster: Cluster, host: str, router_id: str) -> list[str]:
     """The router's ``qr-``/``qg-``/``ha-`` devices on ``host`` without carrier, either end (the namespace's,
     or the OVS side's in the node's own namespace): keepalived holds such a replica in FAULT."""
@@ -88,6 +96,7 @@ def test_ha_router_fails_over_between_network_nodes(cluster: Cluster) -> None:
     standby = next(h for h in NETWORK_NODES if h != active)
     wait_until(lambda: (whoami(upstream, fip) or {}).get("server") == "vm1", 60, f"{fip} answering")
     assert _holders(cluster, rid, fip, NETWORK_NODES) == [active]
+    wait_until(lambda: _bound_to(cluster, rid) == {active}, 30, f"the router's ports bound to {active}")
     standby_ha = ("ip", "netns", "exec", f"qrouter-{rid}", "ip", "-4", "-br", "addr", "show")
     wait_until(lambda: "169.254.19" in cluster.on_node(standby, *standby_ha).stdout, 60, f"{standby}'s replica")
 
@@ -98,6 +107,7 @@ def test_ha_router_fails_over_between_network_nodes(cluster: Cluster) -> None:
     wait_until(lambda: _one_active(cluster, rid) == standby, 60, f"{standby} reported active", interval=0.2)
     wait_until(lambda: (whoami(upstream, fip, timeout=0.5) or {}).get("server") == "vm1", 30, "the failover")
     assert _holders(cluster, rid, fip, (standby,)) == [standby]
+    wait_until(lambda: _bound_to(cluster, rid) == {standby}, 30, f"the router's ports follow to {standby}")
     time.sleep(2)
     recovered_at = time.time()
     cluster.lab("node", "recover", active)

@@ -3,7 +3,8 @@ agent — the agent plugs its ``ha-`` device on the project's HA network, runs k
 internal gateway and the floating IP as virtual addresses, the replica becomes MASTER and says so
 (``ha_state: active`` in ``l3-agents``), and the floating IP answers from the upstream as before. A second
 floating IP reaches keepalived's configuration by reload, without a transition. With ``[agent]
-ha_conntrackd_enabled`` the replica runs conntrackd too, restarted when killed."""
+ha_conntrackd_enabled`` the replica runs conntrackd too, restarted when killed or when its ``ha-`` device is
+re-created."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from floatnet.linux import daemons
-from floatnet.linux.conntrackd import Conntrackd
+from floatnet.linux.conntrackd import SYNC_GROUP, Conntrackd
 from floatnet.linux.radvd import Radvd
 from tests.e2e.fabric import Fabric, wait_until
 from tests.e2e.test_diagnose import diagnose
@@ -67,10 +68,12 @@ def _conntrackd_pid(f: Fabric, router_id: str) -> int | None:
     return Conntrackd(f.workdir / "state" / "conntrackd").pid(router_id)
 
 
-def test_conntrackd_beside_keepalived_and_restarted_when_killed(fabric: Fabric) -> None:
+def test_conntrackd_beside_keepalived_and_restarted_when_killed_or_its_device_recreated(fabric: Fabric) -> None:
     """``[agent] ha_conntrackd_enabled = true`` (agent restarted): the replica runs conntrackd in its namespace
     and keepalived notifies it; conntrackd SIGKILLed by PID is started again by the agent (drift), keepalived
-    untouched (no transition)."""
+    untouched (no transition). The ``ha-`` device deleted behind the agent's back: the agent plugs it again and
+    conntrackd runs on the new device (in its sync group), and keepalived is restarted there and becomes the
+    MASTER again (the old one lives on, FAULT for good, bound to the gone device's index)."""
     f = fabric
     rid = f.api("GET", "/routers")["routers"][0]["id"]
     f.stop("agent")
@@ -85,6 +88,20 @@ def test_conntrackd_beside_keepalived_and_restarted_when_killed(fabric: Fabric) 
     os.kill(first, signal.SIGKILL)
     again = wait_until(lambda: _conntrackd_pid(f, rid), 30, "the agent restarts the killed conntrackd")
     assert again != first and _vrrp_pid(f, rid) == vrrp and _ha_states(f, rid) == ["active"]
+    ns = f"qrouter-{rid}"
+    ha = next(link["ifname"] for link in json.loads(in_ns(ns, "ip", "-j", "link", "show").stdout)
+              if link["ifname"].startswith("ha-"))  # fmt: skip
+    in_ns(ns, "ip", "link", "del", ha, check=True)
+    third = wait_until(lambda: (pid := _conntrackd_pid(f, rid)) not in (None, again) and pid, 60,
+                       "the agent restarts conntrackd on the re-created ha- device")  # fmt: skip
+    assert daemons.in_netns(third, ns)
+    wait_until(lambda: SYNC_GROUP in in_ns(ns, "ip", "maddr", "show", "dev", ha).stdout, 20,
+               "conntrackd joined its sync group on the new device")  # fmt: skip
+    # keepalived, bound to the old device's index, would stay FAULT for good (alive): it is restarted too
+    wait_until(lambda: _vrrp_pid(f, rid) != vrrp, 60, "the agent restarts keepalived on the re-created device")
+    wait_until(lambda: "169.254.0." in in_ns(ns, "ip", "-4", "addr", "show", "dev", ha).stdout, 30,
+               "the replica is the MASTER again, holding the primary VIP on the new device")  # fmt: skip
+    wait_until(lambda: _ha_states(f, rid) == ["active"], 30, "and reports active")
 
 
 def _keepalived_conf(f: Fabric, router_id: str) -> str:

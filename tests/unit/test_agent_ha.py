@@ -21,6 +21,7 @@ from tests.unit.test_agent_ipv6 import dual_stack_router
 from tests.unit.test_agent_plan import R1, fip, kinds, router_doc, state
 
 CTX = PlanContext(ha_vrrp_advert_int=0.5)
+SYNC_CTX = PlanContext(ha_vrrp_advert_int=0.5, conntrackd_dir="/var/lib/floatnet/conntrackd")
 NS = f"qrouter-{R1}"
 HA_PORT = "hahahaha-0000-4000-8000-000000000000"
 QG, QR, HA = f"qg-gw{R1}"[:14], f"qr-if{R1}"[:14], "ha-hahahaha-00"
@@ -77,13 +78,17 @@ def test_fixed_point_on_a_backup_and_on_the_master() -> None:
 @pytest.mark.parametrize("dev", [QG, QR, HA])
 def test_a_device_whose_ovs_end_is_down_is_plugged_again(dev: str) -> None:
     """OVS sees the port's link down (the veth's OVS end left down, or no carrier): keepalived holds such a
-    replica in FAULT, so the agent re-plugs it (which brings both ends up) and leaves its addresses as they are."""
-    observed = project(state([ha_doc()]), CTX)
+    replica in FAULT, so the agent re-plugs it (which brings both ends up) and leaves its addresses as they are.
+    A re-plug of the ``ha-`` device may re-create it: keepalived (and conntrackd) are ensured after it, which
+    restarts them only if the device they are bound to changed."""
+    observed = project(state([ha_doc()]), SYNC_CTX)
     down = replace(observed, ovs_ports={**observed.ovs_ports, dev: replace(observed.ovs_ports[dev], link_state="down")})
-    actions = plan(state([ha_doc()]), down, CTX)
-    assert kinds(actions) == ["PlugDevice", "SyncAddresses"] and {a.dev for a in actions} == {dev}  # type: ignore[attr-defined]
+    actions = plan(state([ha_doc()]), down, SYNC_CTX)
+    daemons = ["EnsureConntrackd", "EnsureKeepalived"] if dev == HA else []
+    assert kinds(actions) == ["PlugDevice", "SyncAddresses", *daemons]
+    assert {a.dev for a in actions[:2]} == {dev}  # type: ignore[attr-defined]
     up = replace(observed, ovs_ports={**observed.ovs_ports, dev: replace(observed.ovs_ports[dev], link_state="up")})
-    assert plan(state([ha_doc()]), up, CTX) == []
+    assert plan(state([ha_doc()]), up, SYNC_CTX) == []
 
 
 def test_a_stray_address_is_still_removed_from_a_replica() -> None:
@@ -134,14 +139,11 @@ def test_bad_vrrp_id_is_a_malformed_state() -> None:
         parse_state({"seq": 1, "routers": [ha_doc(vr_id=300)]}, complete=True)
 
 
-SYNC_CTX = PlanContext(ha_vrrp_advert_int=0.5, conntrackd_dir="/var/lib/floatnet/conntrackd")
-
-
 def test_with_conntrackd_each_replica_runs_it_before_keepalived_which_notifies_it() -> None:
     actions = plan(state([ha_doc()]), Observed(), SYNC_CTX)
     assert kinds(actions)[-2:] == ["EnsureConntrackd", "EnsureKeepalived"]
     sync = next(a for a in actions if isinstance(a, A.EnsureConntrackd)).config
-    for line in ("Group 3787", "IPv4_interface 169.254.192.5", f"Interface {HA}", f"/conntrackd/{R1}/ctl"):
+    for line in ("Group 3787", "IPv4_interface 169.254.192.5", f"Interface {HA}", f"/conntrackd/{R1}/lock"):
         assert line in sync
     vrrp = next(a for a in actions if isinstance(a, A.EnsureKeepalived)).config
     assert f'notify_master "/bin/sh /var/lib/floatnet/conntrackd/{R1}/notify.sh master"' in vrrp

@@ -28,3 +28,15 @@ def test_duplicates_are_probes_answered_twice_or_by_two_macs() -> None:
     assert hawatch.duplicates(watch) == [{"at": 100.05, "answers": 2, "macs": ["fa:16:3e:00:00:01"]}]
     assert hawatch.macs(watch) == ["fa:16:3e:00:00:01", "fa:16:3e:00:00:02"]
     assert hawatch.duplicates(watch, start=100.06) == []
+
+
+def test_a_late_answer_in_the_next_window_is_not_a_duplicate() -> None:
+    """Probe 1's answer arrives after probe 2 was sent (a loaded machine): window 1 is empty, window 2 holds two
+    answers of one MAC — one late answer. Two replicas answering every probe after an outage of 1 s are found
+    once the outage's last LATE_S of unanswered probes has been matched."""
+    mac = "fa:16:3e:00:00:01"
+    late = [[100.001, 0, mac], [100.101, 2, mac], [100.102, 2, mac], [100.151, 3, mac]]
+    assert hawatch.duplicates(record([True] * 4, late)) == []
+    twice = [[100.0 + i * 0.05 + 0.001 + j / 1000, i, mac] for i in range(20, 40) for j in (0, 1)]
+    found = hawatch.duplicates(record([True] * 40, [[100.001, 0, mac], *twice]))
+    assert len(found) >= 10 and {d["answers"] for d in found} == {2}

@@ -53,4 +53,5 @@ class HostService:
         check."""
         self.authorize(ctx, "update_host_status")
         reported = status.parse(body())
-        return self.core.db.run(lambda s: status.apply(s, reported, host))
+        config = self.core.config
+        return self.core.db.run(lambda s: status.apply(s, reported, host, config))

@@ -1,5 +1,6 @@
 """Status reported back by agents: ports, floating IPs and routers become ACTIVE, DOWN or ERROR; the replicas
-of HA routers on the reporting host are ``active`` or ``standby`` (``ha_states``: VRRP, l3-ha's ``ha_state``).
+of HA routers on the reporting host are ``active`` or ``standby`` (``ha_states``: VRRP, l3-ha's ``ha_state``);
+an ``active`` replica's host becomes the ``binding:host_id`` of its router's ports (:mod:`.ha_binding`).
 
 Only a status that actually changes is written, and it is logged as a change with ``op: "status"`` (agents
 ignore those rows, other watchers may not). A status change does not bump ``revision_number``: it is the
@@ -15,7 +16,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from floatnet.core.agent_protocol import changes
+from floatnet.config import Config
+from floatnet.core.agent_protocol import changes, ha_binding
 from floatnet.core.agent_protocol.scheduling import L3_AGENT
 from floatnet.core.errors import HTTPBadRequest
 from floatnet.db.models import Agent, FloatingIP, HARouterAgentPortBinding, Port, Router
@@ -64,13 +66,13 @@ SCOPE_COLUMNS: dict[str, list[Any]] = {
 }
 
 
-def apply(session: Session, reported: dict[str, dict[str, str]], host: str) -> dict[str, int]:
+def apply(session: Session, reported: dict[str, dict[str, str]], host: str, config: Config) -> dict[str, int]:
     """Write the statuses that changed (``host``: the reporting agent's, whose HA replicas ``ha_states`` are);
     returns how many of each kind changed."""
     counts: dict[str, int] = {}
     for key, statuses in reported.items():
         if key == HA_KEY:
-            counts[key] = ha_states(session, host, statuses)
+            counts[key] = ha_states(session, host, statuses, config)
             continue
         kind, model = KINDS[key]
         if not statuses:
@@ -89,10 +91,11 @@ def apply(session: Session, reported: dict[str, dict[str, str]], host: str) -> d
     return counts
 
 
-def ha_states(session: Session, host: str, states: dict[str, str]) -> int:
+def ha_states(session: Session, host: str, states: dict[str, str], config: Config) -> int:
     """Store the VRRP states the L3 agent on ``host`` reports for its replicas (router id -> active/standby);
     routers without a replica there are ignored. Read back by ``GET /routers/{id}/l3-agents`` (no change-log
-    row: no agent acts on another's VRRP state). How many changed."""
+    row: no agent acts on another's VRRP state); the routers active here get their ports bound to ``host``
+    (:func:`.ha_binding.follow_active`). How many states changed."""
     if not states:
         return 0
     rows = session.scalars(
@@ -100,9 +103,12 @@ def ha_states(session: Session, host: str, states: dict[str, str]) -> int:
         .join(Agent, Agent.id == HARouterAgentPortBinding.l3_agent_id)
         .where(Agent.host == host, Agent.agent_type == L3_AGENT, HARouterAgentPortBinding.router_id.in_(list(states)))
     )
-    changed = 0
+    changed, active = 0, []
     for binding in rows:
         if binding.state != states[binding.router_id]:
             binding.state = states[binding.router_id]
             changed += 1
+        if binding.state == "active":
+            active.append(binding.router_id)
+    ha_binding.follow_active(session, config, host, active)
     return changed

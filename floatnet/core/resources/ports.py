@@ -16,12 +16,12 @@ from sqlalchemy.orm import Session
 
 from floatnet.config import Config
 from floatnet.core.access import policy, quotas
-from floatnet.core.agent_protocol import audience, changes
+from floatnet.core.agent_protocol import audience, changes, port_binding
 from floatnet.core.context import RequestContext
 from floatnet.core.errors import HTTPBadRequest, InvalidInput, MacAddressInUse, PolicyNotAuthorized, PortNotFound
 from floatnet.core.ipam import fixed_ips
 from floatnet.core.listing import ListQuery, Page, apply, sql_filters
-from floatnet.core.resources import device_owners, extra_dhcp_opts, port_binding, port_rendering, port_security, tags
+from floatnet.core.resources import device_owners, extra_dhcp_opts, port_rendering, port_security, tags
 from floatnet.core.resources.fip_target import release_port
 from floatnet.core.resources.scoped_rows import get_port, network_row, network_shared
 from floatnet.core.service import Core, check_revision, load_dhcp_opts, owner_project
