@@ -24,10 +24,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from floatnet.core.agent_protocol import changes, scheduling
+from floatnet.core.agent_protocol import changes, port_binding, scheduling
 from floatnet.core.agent_protocol.agents import down_time
 from floatnet.core.ipam import fixed_ips
-from floatnet.core.resources import port_binding
 from floatnet.core.resources.ports import delete_port_in, new_port
 from floatnet.core.service import Core
 from floatnet.db.models import Agent, Network, NetworkDhcpAgentBinding, Port, Subnet, utcnow
