@@ -47,6 +47,8 @@ _BOUND_PORTS = (
 _BOUND_PORTS_OF = _BOUND_PORTS.where(
     Port.id.in_(bindparam("port_ids", expanding=True)) | Port.network_id.in_(bindparam("network_ids", expanding=True))
 )
+_DHCP_SUBNETS = select(Subnet.__table__).where(Subnet.enable_dhcp.is_(True)).order_by(Subnet.created_at, Subnet.id)
+_DHCP_SUBNETS_OF = _DHCP_SUBNETS.where(Subnet.network_id.in_(IDS))
 _ROUTER_IDS = select(Router.id).where(Router.id.in_(IDS))
 _ROUTERS_ON = (
     select(RouterPort.router_id, Port.network_id)
@@ -172,11 +174,12 @@ def _dhcp_section(session: Session, network_id: str, subnets: list[Any]) -> dict
 
 
 def _dhcp_subnets(session: Session, network_ids: list[str] | None) -> dict[str, list[Any]]:
-    stmt = select(Subnet.__table__).where(Subnet.enable_dhcp.is_(True)).order_by(Subnet.created_at, Subnet.id)
-    if network_ids is not None:
-        stmt = stmt.where(Subnet.network_id.in_(network_ids))
+    if network_ids is None:
+        rows = session.execute(_DHCP_SUBNETS)
+    else:
+        rows = session.execute(_DHCP_SUBNETS_OF, {"ids": network_ids})
     result: dict[str, list[Any]] = defaultdict(list)
-    for row in session.execute(stmt):
+    for row in rows:
         result[row.network_id].append(row)
     return result
 
