@@ -174,6 +174,8 @@ def _dhcp_section(session: Session, network_id: str, subnets: list[Any]) -> dict
 
 
 def _dhcp_subnets(session: Session, network_ids: list[str] | None) -> dict[str, list[Any]]:
+    if network_ids == []:
+        return defaultdict(list)  # a filtered answer asking for no network answers none
     if network_ids is None:
         rows = session.execute(_DHCP_SUBNETS)
     else:
