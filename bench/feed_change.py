@@ -30,6 +30,7 @@ import feed_scale  # bench/feed_scale.py (the script's directory is on sys.path)
 from floatnet.agent.client import AGENT_TYPES, report_body
 from floatnet.agent.merge import touched
 from floatnet.api.app import create_app
+from floatnet.api.serve import tune_gc
 from floatnet.config import load
 
 FEED = "/v2.0/floatnet"
@@ -149,6 +150,7 @@ def main() -> None:
     random.seed(7)
     with tempfile.TemporaryDirectory(prefix="floatnet-feed-change-") as tmp:
         app = App(Path(tmp))
+        tune_gc()  # as floatnet server does: the collector does not rescan the frozen start-up objects
         topology = Topology(app, args.agents, args.warmup + args.changes)
         app.loop.run_until_complete(run(app, topology, 0, args.warmup))
         began = time.process_time()
