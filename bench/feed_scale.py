@@ -18,7 +18,8 @@ The API writes go to the servers in turn, so with two servers half the wake-ups 
 
 Reports per N: answers and state fetches per change against the hosts each change concerns, change →
 concerned agent woken p50/p99 (from the API's answer; 0 when the poll answered first), missed wake-ups, server
-CPU per change (all servers' drive CPU minus their idle rate), server CPU of one heartbeat round per agent (one
+CPU per change (all servers' drive CPU minus their idle rate; the ports the associations use are made
+before the drive is timed), server CPU of one heartbeat round per agent (one
 report: its three agent rows), the idle CPU rate (heartbeats every ``--interval`` and waiting polls), each
 server's RSS, errors, poll timeouts. ``--per-row-reports`` makes the agents report one request per agent row
 (the protocol before issue 16); ``--checkout DIR`` runs the servers from another checkout for A/B runs.
@@ -192,14 +193,17 @@ class Driver:
             self.idle.get_nowait().close()
 
 
-async def drive(urls: list[str], admin: Client, topo: dict[str, Any], hosts: list[str],
-                where: dict[str, str], args: Any, tally: Tally) -> list[tuple[str, float, set[str]]]:  # fmt: skip
+def prepare_ports(admin: Client, topo: dict[str, Any], hosts: list[str], args: Any) -> list[dict[str, Any]]:
+    """The bound ports the drive's floating IPs go on (one per association), made before the drive is timed."""
+    count = int(args.rate * args.duration)
+    return [make_port(admin, topo, i, random.choice(hosts)) for i in range((count + 1) // 2)]
+
+
+async def drive(urls: list[str], topo: dict[str, Any], hosts: list[str], where: dict[str, str],
+                ports: list[dict[str, Any]], args: Any, tally: Tally) -> list[tuple[str, float, set[str]]]:  # fmt: skip
     """Make the changes at ``args.rate``/s on the simulator's own event loop (no threads to compete with the
     agents' answers for the GIL), through the servers in turn (see :class:`Driver`)."""
     count = int(args.rate * args.duration)
-    ports = await asyncio.to_thread(
-        lambda: [make_port(admin, topo, i, random.choice(hosts)) for i in range((count + 1) // 2)]
-    )
     driver = Driver(urls, topo, hosts, where, ports, tally)
     tally.counting = True
     start = time.monotonic()
@@ -245,10 +249,12 @@ async def simulate(fleet: list[Server], agents: int, args: Any) -> dict[str, Any
     tasks = [asyncio.create_task(job) for sim in sims for job in (sim.heartbeat(), sim.follow())]
     await asyncio.sleep(3)
     idle = {**await measure_idle(pids, tally, args.idle), **setup}
-    cpu0, wall0 = cpu(pids), time.monotonic()
+    hosts = [sim.host for sim in sims]
     admin = Client(urls[0], timeout=120)
-    made = await drive(urls, admin, topo, [sim.host for sim in sims], where, args, tally)
+    ports = await asyncio.to_thread(prepare_ports, admin, topo, hosts, args)  # not part of the changes' cost
     admin.close()
+    cpu0, wall0 = cpu(pids), time.monotonic()
+    made = await drive(urls, topo, hosts, where, ports, args, tally)
     await asyncio.sleep(3)
     drive_cpu, drive_wall = cpu(pids) - cpu0, time.monotonic() - wall0
     tally.counting = False

@@ -49,8 +49,10 @@ class JsonSuffix:
 
 
 def all_routes() -> list[BaseRoute]:
-    """Every route, core first."""
+    """Every route, the agent protocol's first: the router tries routes in order, and at a thousand agents their
+    polls, fetches and reports are most of the requests (no agent path overlaps another route's)."""
     return [
+        *routes_agent.routes(),
         *routes_core.routes(),
         *routes_l3.routes(),
         *routes_pf.routes(),
@@ -59,7 +61,6 @@ def all_routes() -> list[BaseRoute]:
         *routes_access.routes(),
         *routes_scheduler.routes(),
         *routes_quotas.routes(),
-        *routes_agent.routes(),
     ]
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from floatnet.core.access import policy
@@ -50,6 +50,11 @@ UPDATE_SPEC: dict[str, Attr] = {
     "description": Attr(string(255)),
 }
 
+# A node's rows, built once: every heartbeat reads them (33 reports/s at 1,000 agents).
+_HOST_ROWS = select(Agent).where(
+    Agent.host == bindparam("host"), Agent.agent_type.in_(bindparam("types", expanding=True))
+)
+
 
 def render(row: Any, dead_after: float) -> dict[str, Any]:
     """An agent as Neutron's ``GET /v2.0/agents`` shows it."""
@@ -81,9 +86,7 @@ def _refresh(session: Session, reports: list[dict[str, Any]]) -> list[Agent]:
     the existing rows, one flush writes them all."""
     now = utcnow()
     host = reports[0]["host"]
-    found = session.scalars(
-        select(Agent).where(Agent.host == host, Agent.agent_type.in_([attrs["agent_type"] for attrs in reports]))
-    )
+    found = session.scalars(_HOST_ROWS, {"host": host, "types": [attrs["agent_type"] for attrs in reports]})
     existing = {row.agent_type: row for row in found}
     rows = []
     for attrs in reports:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from floatnet.core.agent_protocol import audience
@@ -30,7 +30,7 @@ from floatnet.core.agent_protocol.audience import Target
 from floatnet.core.l3_errors import ChangesExpired
 from floatnet.core.notify import EVERY, ChangeNotifier
 from floatnet.db.models import Change, ChangeHost, table_of, utcnow
-from floatnet.db.session import Database
+from floatnet.db.session import Database, read_rows
 
 KEEP_ROWS = 10_000
 MAX_AGE = timedelta(hours=1)
@@ -130,34 +130,51 @@ class Batch:
     changes: list[dict[str, Any]]
 
 
+# The reads every long poll runs (twice per answer at a thousand agents), built once: building them per call
+# (SQLAlchemy's coercions, the ORM's execute) cost more than SQLite's own work for them.
+CHANGES, CHANGE_HOSTS = table_of(Change), table_of(ChangeHost)
+_BOUNDS = select(func.min(CHANGES.c.seq), func.max(CHANGES.c.seq))
+_NEWEST = select(func.max(CHANGES.c.seq))
+_MINE = (
+    select(CHANGE_HOSTS.c.seq)
+    .where(
+        CHANGE_HOSTS.c.host.in_([bindparam("host"), bindparam("every")]),
+        CHANGE_HOSTS.c.seq > bindparam("after"),
+        CHANGE_HOSTS.c.seq <= bindparam("newest"),
+    )
+    .order_by(CHANGE_HOSTS.c.seq)
+    .limit(bindparam("limit"))
+    .offset(bindparam("skip"))  # named: SQLite renders an OFFSET with any bound LIMIT
+)
+_ROWS = (
+    select(CHANGES.c.seq, CHANGES.c.kind, CHANGES.c.resource_id, CHANGES.c.op, CHANGES.c.router_id,
+           CHANGES.c.network_id)
+    .where(CHANGES.c.seq.in_(_MINE.scalar_subquery()))
+    .order_by(CHANGES.c.seq)
+)  # fmt: skip
+
+
 def latest_seq(session: Session) -> int:
     """The newest sequence number in the log (0 for an empty log)."""
-    return session.scalar(select(func.max(Change.seq))) or 0
+    return int(read_rows(session, _NEWEST, {})[0][0] or 0)
 
 
 def _render(row: Any) -> dict[str, Any]:
-    return {
-        "seq": row.seq,
-        "kind": row.kind,
-        "id": row.resource_id,
-        "op": row.op,
-        "router_id": row.router_id,
-        "network_id": row.network_id,
-    }
+    seq, kind, resource_id, op, router_id, network_id = row
+    return {"seq": seq, "kind": kind, "id": resource_id, "op": op, "router_id": router_id, "network_id": network_id}
 
 
 def read_changes(session: Session, host: str, after: int, limit: int = MAX_BATCH) -> Batch:
     """Up to ``limit`` changes concerning ``host`` with ``seq > after``, oldest first; 410 when ``after`` is out
     of the log. The answer's ``seq`` is the newest row of the whole log when the host's rows are exhausted, so
     an idle host's cursor keeps up with retention (and never relists for others' changes)."""
-    oldest, newest = session.execute(select(func.min(Change.seq), func.max(Change.seq))).one()
+    oldest, newest = read_rows(session, _BOUNDS, {})[0]
     newest = newest or 0
     if after > newest or (oldest is not None and after < oldest - 1):
         raise ChangesExpired(after=after, oldest=(oldest or 1) - 1)
-    mine = select(ChangeHost.seq).where(ChangeHost.host.in_((host, EVERY)), ChangeHost.seq > after)
-    mine = mine.where(ChangeHost.seq <= newest).order_by(ChangeHost.seq).limit(limit)
-    rows = session.execute(select(Change.__table__).where(Change.seq.in_(mine)).order_by(Change.seq)).all()
-    seq = rows[-1].seq if len(rows) == limit else newest
+    params = {"host": host, "every": EVERY, "after": after, "newest": newest, "limit": limit, "skip": 0}
+    rows = read_rows(session, _ROWS, params)
+    seq = rows[-1][0] if len(rows) == limit else newest
     return Batch(seq, [_render(row) for row in rows])
 
 

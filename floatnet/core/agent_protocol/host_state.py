@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import BindParameter, bindparam, select
 from sqlalchemy.orm import Session
 
 from floatnet.config import Config
@@ -30,6 +30,31 @@ from floatnet.core.service import load_dhcp_opts
 from floatnet.db.models import IPAllocation, Network, Port, Router, RouterPort, Subnet
 
 DHCP_OWNER = "network:dhcp"
+# The statements of a filtered answer (an agent's refetch after every change concerning it), built once: building
+# one cost ~8 times running it on SQLite. ``ids`` and the named lists are expanding.
+IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
+_FIXED_IPS = (
+    select(IPAllocation.port_id, IPAllocation.subnet_id, IPAllocation.ip_address, Subnet.cidr)
+    .join(Subnet, Subnet.id == IPAllocation.subnet_id)
+    .where(IPAllocation.port_id.in_(IDS))
+    .order_by(IPAllocation.port_id, Subnet.created_at, IPAllocation.ip_address)
+)
+_BOUND_PORTS = (
+    select(Port.__table__, Network.network_type, Network.physical_network, Network.segmentation_id)
+    .join(Network, Network.id == Port.network_id)
+    .where(Port.binding_host_id == bindparam("host"), ~Port.device_owner.startswith("network:"))
+)
+_BOUND_PORTS_OF = _BOUND_PORTS.where(
+    Port.id.in_(bindparam("port_ids", expanding=True)) | Port.network_id.in_(bindparam("network_ids", expanding=True))
+)
+_DHCP_SUBNETS = select(Subnet.__table__).where(Subnet.enable_dhcp.is_(True)).order_by(Subnet.created_at, Subnet.id)
+_DHCP_SUBNETS_OF = _DHCP_SUBNETS.where(Subnet.network_id.in_(IDS))
+_ROUTER_IDS = select(Router.id).where(Router.id.in_(IDS))
+_ROUTERS_ON = (
+    select(RouterPort.router_id, Port.network_id)
+    .join(Port, Port.id == RouterPort.port_id)
+    .where(Port.network_id.in_(IDS))
+)
 
 
 @dataclass
@@ -58,12 +83,7 @@ def _hostname(port: Any, ip_address: str) -> str:
 def _fixed_ips(session: Session, port_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
     """Fixed IPs (with prefix length) of many ports in one query."""
     result: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    rows = session.execute(
-        select(IPAllocation.port_id, IPAllocation.subnet_id, IPAllocation.ip_address, Subnet.cidr)
-        .join(Subnet, Subnet.id == IPAllocation.subnet_id)
-        .where(IPAllocation.port_id.in_(list(port_ids)))
-        .order_by(IPAllocation.port_id, Subnet.created_at, IPAllocation.ip_address)
-    )
+    rows = session.execute(_FIXED_IPS, {"ids": list(port_ids)})
     for port_id, subnet_id, ip_address, cidr in rows:
         prefixlen = int(cidr.rsplit("/", 1)[1])
         result[port_id].append({"subnet_id": subnet_id, "ip_address": ip_address, "prefixlen": prefixlen})
@@ -82,16 +102,13 @@ def _bound_ports(
     session: Session, config: Config, host: str, filters: Filters
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Instance ports bound to ``host`` (and the filtered port ids that are not)."""
-    stmt = (
-        select(Port.__table__, Network.network_type, Network.physical_network, Network.segmentation_id)
-        .join(Network, Network.id == Port.network_id)
-        .where(Port.binding_host_id == host, ~Port.device_owner.startswith("network:"))
-    )
-    if not filters.complete:
-        if not (filters.port_ids or filters.network_ids):
-            return [], []
-        stmt = stmt.where(Port.id.in_(filters.port_ids) | Port.network_id.in_(filters.network_ids))
-    rows = session.execute(stmt).all()
+    if filters.complete:
+        rows = session.execute(_BOUND_PORTS, {"host": host}).all()
+    elif filters.port_ids or filters.network_ids:
+        asked = {"host": host, "port_ids": filters.port_ids, "network_ids": filters.network_ids}
+        rows = session.execute(_BOUND_PORTS_OF, asked).all()
+    else:
+        return [], []
     ips = _fixed_ips(session, [row.id for row in rows])
     ports = [
         {
@@ -168,11 +185,14 @@ def _dhcp_section(session: Session, network_id: str, subnets: list[Any], host: s
 
 
 def _dhcp_subnets(session: Session, network_ids: list[str] | None) -> dict[str, list[Any]]:
-    stmt = select(Subnet.__table__).where(Subnet.enable_dhcp.is_(True)).order_by(Subnet.created_at, Subnet.id)
-    if network_ids is not None:
-        stmt = stmt.where(Subnet.network_id.in_(network_ids))
+    if network_ids == []:
+        return defaultdict(list)  # a filtered answer asking for no network answers none
+    if network_ids is None:
+        rows = session.execute(_DHCP_SUBNETS)
+    else:
+        rows = session.execute(_DHCP_SUBNETS_OF, {"ids": network_ids})
     result: dict[str, list[Any]] = defaultdict(list)
-    for row in session.execute(stmt):
+    for row in rows:
         result[row.network_id].append(row)
     return result
 
@@ -223,10 +243,10 @@ def _routers(
 ) -> tuple[list[dict[str, Any]], list[str]]:
     if not filters.complete and not filters.router_ids:
         return [], []
-    stmt = select(Router.id)
-    if not filters.complete:
-        stmt = stmt.where(Router.id.in_(filters.router_ids))
-    ids = list(session.scalars(stmt))
+    if filters.complete:
+        ids = list(session.scalars(select(Router.id)))
+    else:
+        ids = list(session.scalars(_ROUTER_IDS, {"ids": filters.router_ids}))
     placement.prefetch(ROUTER, ids)
     here = [rid for rid in ids if placement.runs_on(ROUTER, rid, host)]
     routers = router_slice.load(session, config, here, filters.floatingip_ids or None)
@@ -238,12 +258,7 @@ def _router_networks(session: Session, placement: Candidates, host: str, network
     """Which of ``network_ids`` a router placed on ``host`` has a port on (filtered answers)."""
     if not network_ids:
         return set()
-    rows = session.execute(
-        select(RouterPort.router_id, Port.network_id)
-        .join(Port, Port.id == RouterPort.port_id)
-        .where(Port.network_id.in_(network_ids))
-    )
-    pairs = rows.all()
+    pairs = session.execute(_ROUTERS_ON, {"ids": network_ids}).all()
     placement.prefetch(ROUTER, [router_id for router_id, _network_id in pairs])
     return {network_id for router_id, network_id in pairs if placement.runs_on(ROUTER, router_id, host)}
 

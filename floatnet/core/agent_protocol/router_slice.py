@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import BindParameter, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from floatnet.config import Config
@@ -45,16 +45,59 @@ WIRED_PORT = (
 """A router port's columns with its address, subnet and network wiring: the interface and HA port queries."""
 
 
+# Every statement is built once (``ids``: the expanding list of router or floating-IP ids): an agent refetches
+# its router on every floating-IP change, and building a statement cost ~8 times running it on SQLite.
+IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
+_PORT_ROWS = (
+    select(RouterPort.router_id, RouterPort.port_type, *WIRED_PORT)
+    .join(Port, Port.id == RouterPort.port_id)
+    .join(IPAllocation, IPAllocation.port_id == Port.id)
+    .join(Subnet, Subnet.id == IPAllocation.subnet_id)
+    .join(Network, Network.id == Port.network_id)
+    .where(RouterPort.router_id.in_(IDS))
+    .order_by(RouterPort.router_id, Port.created_at, Port.id, IPAllocation.ip_address)
+)
+_FORWARDINGS = select(PortForwarding).where(PortForwarding.floatingip_id.in_(IDS)).order_by(PortForwarding.id)
+_FIPS = (
+    select(FloatingIP.router_id, FloatingIP.id, FloatingIP.floating_ip_address, FloatingIP.fixed_ip_address,
+           FloatingIP.fixed_port_id, FloatingIP.status)
+    .where(
+        FloatingIP.router_id.in_(IDS),
+        or_(FloatingIP.fixed_port_id.is_not(None), FloatingIP.id.in_(select(PortForwarding.floatingip_id))),
+    )
+    .order_by(FloatingIP.router_id, FloatingIP.floating_ip_address)
+)  # fmt: skip
+_ONLY: BindParameter[list[str]] = bindparam("only", expanding=True)
+_FIPS_ONLY = _FIPS.where(FloatingIP.id.in_(_ONLY))
+_ROUTES = (
+    select(RouterRoute.router_id, RouterRoute.destination, RouterRoute.nexthop)
+    .where(RouterRoute.router_id.in_(IDS))
+    .order_by(RouterRoute.router_id, RouterRoute.destination, RouterRoute.nexthop)
+)
+_ROUTERS = (
+    select(Router.id, Router.name, Router.admin_state_up, Router.enable_snat, Router.gw_port_id)
+    .where(Router.id.in_(IDS))
+    .order_by(Router.id)
+)
+_HA_PORTS = (
+    select(HARouterAgentPortBinding.router_id, Router.ha_vr_id, *WIRED_PORT)
+    .join(Router, Router.id == HARouterAgentPortBinding.router_id)
+    .join(Agent, Agent.id == HARouterAgentPortBinding.l3_agent_id)
+    .join(Port, Port.id == HARouterAgentPortBinding.port_id)
+    .join(IPAllocation, IPAllocation.port_id == Port.id)
+    .join(Subnet, Subnet.id == IPAllocation.subnet_id)
+    .join(Network, Network.id == Port.network_id)
+    .where(
+        HARouterAgentPortBinding.router_id.in_(IDS),
+        Router.ha.is_(True),
+        Agent.host == bindparam("host"),
+        Agent.agent_type == L3_AGENT,
+    )
+)
+
+
 def _port_rows(session: Session, router_ids: list[str]) -> Sequence[Any]:
-    return session.execute(
-        select(RouterPort.router_id, RouterPort.port_type, *WIRED_PORT)
-        .join(Port, Port.id == RouterPort.port_id)
-        .join(IPAllocation, IPAllocation.port_id == Port.id)
-        .join(Subnet, Subnet.id == IPAllocation.subnet_id)
-        .join(Network, Network.id == Port.network_id)
-        .where(RouterPort.router_id.in_(router_ids))
-        .order_by(RouterPort.router_id, Port.created_at, Port.id, IPAllocation.ip_address)
-    ).all()
+    return session.execute(_PORT_ROWS, {"ids": router_ids}).all()
 
 
 def _router_port(config: Config, row: Any) -> dict[str, Any]:
@@ -81,10 +124,7 @@ def _router_port(config: Config, row: Any) -> dict[str, Any]:
 def _forwardings(session: Session, fip_ids: Any) -> dict[str, list[dict[str, Any]]]:
     """The port forwardings of the floating IPs ``fip_ids`` selects, by floating IP (ranges as "N:M")."""
     result: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    rows = session.scalars(
-        select(PortForwarding).where(PortForwarding.floatingip_id.in_(fip_ids)).order_by(PortForwarding.id)
-    )
-    for pf in rows:
+    for pf in session.scalars(_FORWARDINGS, {"ids": list(fip_ids)}):
         result[pf.floatingip_id].append(
             {
                 "id": pf.id,
@@ -103,21 +143,10 @@ def _floatingips(
     """Each router's floating IPs that it translates: associated ones, and those with port forwardings
     (``fixed_ip_address`` null, ``port_forwardings`` listed)."""
     result: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    forwarded = select(PortForwarding.floatingip_id)
-    stmt = select(
-        FloatingIP.router_id,
-        FloatingIP.id,
-        FloatingIP.floating_ip_address,
-        FloatingIP.fixed_ip_address,
-        FloatingIP.fixed_port_id,
-        FloatingIP.status,
-    ).where(
-        FloatingIP.router_id.in_(router_ids),
-        or_(FloatingIP.fixed_port_id.is_not(None), FloatingIP.id.in_(forwarded)),
-    )
-    if only is not None:
-        stmt = stmt.where(FloatingIP.id.in_(only))
-    rows = session.execute(stmt.order_by(FloatingIP.router_id, FloatingIP.floating_ip_address)).all()
+    if only is None:
+        rows = session.execute(_FIPS, {"ids": router_ids}).all()
+    else:
+        rows = session.execute(_FIPS_ONLY, {"ids": router_ids, "only": only}).all()
     forwarded_ids = [row.id for row in rows if row.fixed_port_id is None]
     pfs = _forwardings(session, forwarded_ids) if forwarded_ids else {}
     for row in rows:
@@ -134,11 +163,7 @@ def _floatingips(
 
 def _routes(session: Session, router_ids: list[str]) -> dict[str, list[dict[str, str]]]:
     result: dict[str, list[dict[str, str]]] = defaultdict(list)
-    rows = session.execute(
-        select(RouterRoute.router_id, RouterRoute.destination, RouterRoute.nexthop)
-        .where(RouterRoute.router_id.in_(router_ids))
-        .order_by(RouterRoute.router_id, RouterRoute.destination, RouterRoute.nexthop)
-    )
+    rows = session.execute(_ROUTES, {"ids": router_ids})
     for router_id, destination, nexthop in rows:
         result[router_id].append({"destination": destination, "nexthop": nexthop})
     return result
@@ -155,11 +180,7 @@ def load(
     """
     if not router_ids:
         return []
-    routers = session.execute(
-        select(Router.id, Router.name, Router.admin_state_up, Router.enable_snat, Router.gw_port_id)
-        .where(Router.id.in_(router_ids))
-        .order_by(Router.id)
-    ).all()
+    routers = session.execute(_ROUTERS, {"ids": router_ids}).all()
     gateways: dict[str, dict[str, dict[str, Any]]] = {"gateway": {}, "gateway_ipv6": {}}
     interfaces: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in _port_rows(session, router_ids):
@@ -192,25 +213,7 @@ def attach_ha(session: Session, config: Config, routers: list[dict[str, Any]], h
     there, its VRRP id and that replica's HA port (address on the HA subnet, L2 wiring of the HA network);
     ``null`` for any other router (an HA router without a replica here is not on this host's list)."""
     ids = [router["id"] for router in routers]
-    rows = (
-        session.execute(
-            select(HARouterAgentPortBinding.router_id, Router.ha_vr_id, *WIRED_PORT)
-            .join(Router, Router.id == HARouterAgentPortBinding.router_id)
-            .join(Agent, Agent.id == HARouterAgentPortBinding.l3_agent_id)
-            .join(Port, Port.id == HARouterAgentPortBinding.port_id)
-            .join(IPAllocation, IPAllocation.port_id == Port.id)
-            .join(Subnet, Subnet.id == IPAllocation.subnet_id)
-            .join(Network, Network.id == Port.network_id)
-            .where(
-                HARouterAgentPortBinding.router_id.in_(ids),
-                Router.ha.is_(True),
-                Agent.host == host,
-                Agent.agent_type == L3_AGENT,
-            )  # fmt: skip
-        ).all()
-        if ids
-        else []
-    )
+    rows = session.execute(_HA_PORTS, {"ids": ids, "host": host}).all() if ids else []
     found = {row.router_id: {"vr_id": row.ha_vr_id, "port": _router_port(config, row)} for row in rows}
     for router in routers:
         router["ha"] = found.get(router["id"])

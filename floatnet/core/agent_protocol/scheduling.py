@@ -41,6 +41,7 @@ from floatnet.db.models import (
     Subnet,
     utcnow,
 )
+from floatnet.db.session import read_rows
 
 L3_AGENT = "L3 agent"
 DHCP_AGENT = "DHCP agent"
@@ -218,14 +219,17 @@ def alive_hosts(session: Session, down_time: float, asking_host: str) -> tuple[l
     return alive_of(ROUTER), alive_of(DHCP)
 
 
+_HA_REPLICAS: Any = (
+    select(Router.id, Agent.host)
+    .where(Router.ha.is_(True))
+    .outerjoin(HARouterAgentPortBinding, HARouterAgentPortBinding.router_id == Router.id)
+    .outerjoin(Agent, Agent.id == HARouterAgentPortBinding.l3_agent_id)
+)  # built once and run on the driver's cursor (strings only): every state answer reads it
+
+
 def ha_replicas(session: Session) -> dict[str, frozenset[str]]:
     """Every HA router with the hosts of its replicas' agents (one query on the ``routers.ha`` index)."""
-    rows = session.execute(
-        select(Router.id, Agent.host)
-        .where(Router.ha.is_(True))
-        .outerjoin(HARouterAgentPortBinding, HARouterAgentPortBinding.router_id == Router.id)
-        .outerjoin(Agent, Agent.id == HARouterAgentPortBinding.l3_agent_id)
-    )
+    rows = read_rows(session, _HA_REPLICAS, {})
     found: dict[str, set[str]] = {}
     for router_id, host in rows:
         found.setdefault(router_id, set()).update([host] if host else [])

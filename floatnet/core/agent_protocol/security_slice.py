@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import BindParameter, bindparam, select
 from sqlalchemy.orm import Session
 
 from floatnet.db.models import (
@@ -24,6 +24,22 @@ from floatnet.db.models import (
     SecurityGroupPortBinding,
     SecurityGroupRule,
 )
+
+# Built once (``ids``: an expanding list): every refetch of a port or a network runs them.
+IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
+_MEMBER_ADDRESSES = [
+    select(SecurityGroupPortBinding.security_group_id, model.ip_address)
+    .join(model, model.port_id == SecurityGroupPortBinding.port_id)
+    .where(SecurityGroupPortBinding.security_group_id.in_(IDS))
+    for model in (IPAllocation, AllowedAddressPair)
+]
+_GROUPS_OF_RULES = select(SecurityGroupRule.security_group_id).where(SecurityGroupRule.id.in_(IDS))
+_PORT_GROUPS = select(SecurityGroupPortBinding.port_id, SecurityGroupPortBinding.security_group_id).where(
+    SecurityGroupPortBinding.port_id.in_(IDS)
+)
+_PAIRS = select(AllowedAddressPair).where(AllowedAddressPair.port_id.in_(IDS))
+_GROUPS = select(SecurityGroup).where(SecurityGroup.id.in_(IDS))
+_RULES = select(SecurityGroupRule).where(SecurityGroupRule.security_group_id.in_(IDS)).order_by(SecurityGroupRule.id)
 
 
 def _rule(rule: Any) -> dict[str, Any]:
@@ -46,14 +62,8 @@ def _members(session: Session, group_ids: set[str]) -> dict[str, list[str]]:
     result: dict[str, set[str]] = defaultdict(set)
     if not group_ids:
         return {}
-    binding = SecurityGroupPortBinding
-    for model in (IPAllocation, AllowedAddressPair):
-        stmt = (
-            select(binding.security_group_id, model.ip_address)
-            .join(model, model.port_id == binding.port_id)
-            .where(binding.security_group_id.in_(group_ids))
-        )
-        for group_id, address in session.execute(stmt):
+    for stmt in _MEMBER_ADDRESSES:
+        for group_id, address in session.execute(stmt, {"ids": list(group_ids)}):
             result[group_id].add(address)
     return {group_id: sorted(result.get(group_id, set())) for group_id in sorted(group_ids)}
 
@@ -65,8 +75,7 @@ def asked_groups(session: Session, group_ids: Iterable[str], rule_ids: Iterable[
     wanted = set(group_ids)
     rules = list(rule_ids)
     if rules:
-        stmt = select(SecurityGroupRule.security_group_id).where(SecurityGroupRule.id.in_(rules))
-        wanted.update(session.scalars(stmt))
+        wanted.update(session.scalars(_GROUPS_OF_RULES, {"ids": rules}))
     return wanted
 
 
@@ -78,11 +87,9 @@ def attach(session: Session, ports: list[dict[str, Any]], asked: Iterable[str] =
     groups_of: dict[str, list[str]] = defaultdict(list)
     pairs_of: dict[str, list[dict[str, str]]] = defaultdict(list)
     if ids:
-        bound = select(SecurityGroupPortBinding.port_id, SecurityGroupPortBinding.security_group_id)
-        for port_id, group_id in session.execute(bound.where(SecurityGroupPortBinding.port_id.in_(ids))):
+        for port_id, group_id in session.execute(_PORT_GROUPS, {"ids": ids}):
             groups_of[port_id].append(group_id)
-        stored = select(AllowedAddressPair).where(AllowedAddressPair.port_id.in_(ids))
-        for pair in session.scalars(stored):
+        for pair in session.scalars(_PAIRS, {"ids": ids}):
             pairs_of[pair.port_id].append({"ip_address": pair.ip_address, "mac_address": pair.mac_address})
     for port in ports:
         port["security_groups"] = sorted(groups_of.get(port["id"], []))
@@ -90,11 +97,10 @@ def attach(session: Session, ports: list[dict[str, Any]], asked: Iterable[str] =
             pairs_of.get(port["id"], []), key=lambda p: (p["ip_address"], p["mac_address"])
         )
     used = {group_id for groups in groups_of.values() for group_id in groups} | set(asked)
-    rows = session.scalars(select(SecurityGroup).where(SecurityGroup.id.in_(used))).all() if used else []
+    rows = session.scalars(_GROUPS, {"ids": list(used)}).all() if used else []
     rules: dict[str, list[dict[str, Any]]] = defaultdict(list)
     if used:
-        stmt = select(SecurityGroupRule).where(SecurityGroupRule.security_group_id.in_(used))
-        for rule in session.scalars(stmt.order_by(SecurityGroupRule.id)):
+        for rule in session.scalars(_RULES, {"ids": list(used)}):
             rules[rule.security_group_id].append(_rule(rule))
     remote = {r["remote_group_id"] for group_rules in rules.values() for r in group_rules if r["remote_group_id"]}
     groups = [

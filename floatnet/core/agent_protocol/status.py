@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from floatnet.config import Config
 from floatnet.core.agent_protocol import changes, ha_binding
 from floatnet.core.agent_protocol.scheduling import L3_AGENT
 from floatnet.core.errors import HTTPBadRequest
-from floatnet.db.models import Agent, FloatingIP, HARouterAgentPortBinding, Port, Router
+from floatnet.db.models import Agent, FloatingIP, HARouterAgentPortBinding, Port, Router, table_of
 
 STATUSES = ("ACTIVE", "DOWN", "ERROR")
 HA_STATES, HA_KEY = ("active", "standby"), "ha_states"
@@ -65,6 +65,18 @@ SCOPE_COLUMNS: dict[str, list[Any]] = {
     "router": [],
 }
 
+# Built once per kind: every state fetch that wires something new is followed by a status report.
+_READ = {
+    kind: select(model.id, model.status, *SCOPE_COLUMNS[kind]).where(model.id.in_(bindparam("ids", expanding=True)))
+    for kind, model in KINDS.values()
+}
+_WRITE = {
+    kind: update(table_of(model)).where(table_of(model).c.id == bindparam("row_id")).values(
+        status=bindparam("new_status")
+    )
+    for kind, model in KINDS.values()
+}
+
 
 def apply(session: Session, reported: dict[str, dict[str, str]], host: str, config: Config) -> dict[str, int]:
     """Write the statuses that changed (``host``: the reporting agent's, whose HA replicas ``ha_states`` are);
@@ -78,13 +90,10 @@ def apply(session: Session, reported: dict[str, dict[str, str]], host: str, conf
         if not statuses:
             counts[key] = 0
             continue
-        rows = session.execute(
-            select(model.id, model.status, *SCOPE_COLUMNS[kind]).where(model.id.in_(list(statuses)))
-        ).all()
+        rows = session.execute(_READ[kind], {"ids": list(statuses)}).all()
         changed = [row for row in rows if row.status != statuses[row.id]]
         for row in changed:
-            new = statuses[row.id]
-            session.execute(update(model).where(model.id == row.id).values(status=new))
+            session.execute(_WRITE[kind], {"row_id": row.id, "new_status": statuses[row.id]})
             scope = _scope(kind, row)
             changes.record(session, kind, row.id, "status", scope.get("router_id"), scope.get("network_id"))
         counts[key] = len(changed)

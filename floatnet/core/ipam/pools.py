@@ -23,6 +23,7 @@ from floatnet.core.errors import (
     OverlappingAllocationPools,
 )
 from floatnet.db.models import IPAllocation, table_of
+from floatnet.db.session import serialize
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 BATCHES = (4, 32, 128, 512)  # the hint is usually right: probe few first, then widen
@@ -137,11 +138,20 @@ def _scan(session: Session, subnet: Any, ranges: list[tuple[int, int]]) -> int |
     return next((value for value in _candidates(ranges, 0) if value not in taken), None)
 
 
+# The lock allocators queue on (PostgreSQL; SQLite serialises writers already): the change log's, which every
+# allocating write takes anyway when it logs its port (:mod:`floatnet.core.agent_protocol.changes`), so taking
+# it first adds no lock order to deadlock on. Without it, servers with their own hints picked the same free
+# address concurrently and retried in lockstep until the retries ran out (409 TooManyConflicts).
+ALLOCATION_LOCK = "changes"
+
+
 def next_free(session: Session, hints: dict[str, int], subnet: Any) -> str | None:
-    """A free address of ``subnet``'s pools (None when the pools are exhausted); records the hint."""
+    """A free address of ``subnet``'s pools (None when the pools are exhausted); records the hint. Concurrent
+    allocators queue (:data:`ALLOCATION_LOCK`), so each sees the addresses the previous one committed."""
     ranges = pool_ranges(subnet.allocation_pools)
     if not ranges:
         return None
+    serialize(session, ALLOCATION_LOCK)
     start = hints.get(subnet.id, ranges[0][0])
     found = _probe(session, subnet, ranges, start)
     if found is None:
