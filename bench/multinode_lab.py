@@ -102,8 +102,9 @@ class Postgres:
 class World:
     """PostgreSQL, servers ``a`` and ``b`` on it and the lab of one run (a context manager)."""
 
-    def __init__(self, prefix: str, database_url: str | None) -> None:
+    def __init__(self, prefix: str, database_url: str | None, keep_logs: Path | None = None) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix=f"floatnet-{prefix}"))
+        self.keep_logs = keep_logs
         self.postgres = None if database_url else Postgres()
         database = database_url or (self.postgres.url if self.postgres else "")
         self.servers: dict[str, subprocess.Popen[bytes]] = {}
@@ -134,6 +135,8 @@ class World:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self.keep_logs is not None:  # the servers' and the nodes' logs (agents, relays), before teardown
+            shutil.copytree(self.dir, self.keep_logs, ignore=_not_logs, dirs_exist_ok=True)
         if hasattr(self, "ctx"):
             _, errors = ops.down(self.ctx, self.api)
             for error in errors:
@@ -148,6 +151,11 @@ class World:
         if self.postgres is not None:
             self.postgres.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _not_logs(directory: str, entries: list[str]) -> list[str]:
+    """``copytree``'s filter: keep the folders and the ``*.log`` files only (no sockets, databases, pid files)."""
+    return [e for e in entries if not e.endswith(".log") and not Path(directory, e).is_dir()]
 
 
 def _answers(api: LabClient) -> bool:
