@@ -85,6 +85,7 @@ class Postgres:
         self.base.chmod(0o777)  # the server runs as postgres, never as root
         self._pg("initdb", "-D", str(self.base / "data"), "-A", "trust", "-U", "floatnet")
         options = f"-p {port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300"
+        options += " -c log_lock_waits=on"  # a lock held past deadlock_timeout (1 s) is logged, with the statements
         self._pg("pg_ctl", "-D", str(self.base / "data"), "-l", str(self.base / "log"), "-o", options, "-w", "start")
         self._pg("createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "floatnet", "floatnet")
         self.url = f"postgresql://floatnet@127.0.0.1:{port}/floatnet"
@@ -135,8 +136,10 @@ class World:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.keep_logs is not None:  # the servers' and the nodes' logs (agents, relays), before teardown
+        if self.keep_logs is not None:  # the servers', the nodes' (agents, relays) and PostgreSQL's logs
             shutil.copytree(self.dir, self.keep_logs, ignore=_not_logs, dirs_exist_ok=True)
+            if self.postgres is not None:
+                shutil.copy(self.postgres.base / "log", self.keep_logs / "postgresql.log")
         if hasattr(self, "ctx"):
             _, errors = ops.down(self.ctx, self.api)
             for error in errors:
