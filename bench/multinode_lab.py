@@ -85,6 +85,7 @@ class Postgres:
         self.base.chmod(0o777)  # the server runs as postgres, never as root
         self._pg("initdb", "-D", str(self.base / "data"), "-A", "trust", "-U", "floatnet")
         options = f"-p {port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300"
+        options += " -c log_lock_waits=on"  # a lock held past deadlock_timeout (1 s) is logged, with the statements
         self._pg("pg_ctl", "-D", str(self.base / "data"), "-l", str(self.base / "log"), "-o", options, "-w", "start")
         self._pg("createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "floatnet", "floatnet")
         self.url = f"postgresql://floatnet@127.0.0.1:{port}/floatnet"
@@ -102,8 +103,9 @@ class Postgres:
 class World:
     """PostgreSQL, servers ``a`` and ``b`` on it and the lab of one run (a context manager)."""
 
-    def __init__(self, prefix: str, database_url: str | None) -> None:
+    def __init__(self, prefix: str, database_url: str | None, keep_logs: Path | None = None) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix=f"floatnet-{prefix}"))
+        self.keep_logs = keep_logs
         self.postgres = None if database_url else Postgres()
         database = database_url or (self.postgres.url if self.postgres else "")
         self.servers: dict[str, subprocess.Popen[bytes]] = {}
@@ -134,6 +136,10 @@ class World:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self.keep_logs is not None:  # the servers', the nodes' (agents, relays) and PostgreSQL's logs
+            shutil.copytree(self.dir, self.keep_logs, ignore=_not_logs, dirs_exist_ok=True)
+            if self.postgres is not None:
+                shutil.copy(self.postgres.base / "log", self.keep_logs / "postgresql.log")
         if hasattr(self, "ctx"):
             _, errors = ops.down(self.ctx, self.api)
             for error in errors:
@@ -148,6 +154,11 @@ class World:
         if self.postgres is not None:
             self.postgres.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _not_logs(directory: str, entries: list[str]) -> list[str]:
+    """``copytree``'s filter: keep the folders and the ``*.log`` files only (no sockets, databases, pid files)."""
+    return [e for e in entries if not e.endswith(".log") and not Path(directory, e).is_dir()]
 
 
 def _answers(api: LabClient) -> bool:

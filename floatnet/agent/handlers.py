@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -175,20 +174,15 @@ def _flush_conntrack(dp: Dataplane, a: A.FlushConntrack) -> None:
         conntrack.flush_address(a.ns, ip)
 
 
-GARP_AT_ONCE = 32  # beyond this (a cold sync of a big router) announce from one background thread, once each
+GARP_AT_ONCE = 32  # beyond this (a cold sync of a big router) announce from the sender thread, once each
 
 
 def _garp(dp: Dataplane, a: A.Garp) -> None:
-    for ip in a.ips[:GARP_AT_ONCE]:
-        arp.send_gratuitous(a.ns, a.dev, ip)
-    rest = a.ips[GARP_AT_ONCE:]
-    if rest:
-        threading.Thread(target=_garp_slowly, args=(a.ns, a.dev, rest), name="garp-bulk", daemon=True).start()
-
-
-def _garp_slowly(ns: str, dev: str, ips: tuple[str, ...]) -> None:
-    for ip in ips:
-        arp.send_gratuitous(ns, dev, ip, count=1).join()
+    """The first announcement of each arriving address now (a neighbour that asked before the router held it
+    learns it at once), its repeats from :mod:`floatnet.linux.arp`'s sender thread."""
+    arp.announce(a.ns, a.dev, a.ips[:GARP_AT_ONCE])
+    if a.ips[GARP_AT_ONCE:]:
+        arp.announce_later(a.ns, a.dev, a.ips[GARP_AT_ONCE:])
 
 
 def dhcp_spec(config: A.DhcpConfig) -> dnsmasq.DhcpSpec:

@@ -1,23 +1,30 @@
-"""Gratuitous ARP, sent in the background from a raw socket inside the namespace.
+"""Gratuitous ARP from raw sockets kept per namespace: the first announcement at once, the repeats later.
 
 After a floating IP appears on (or moves to) a router's gateway device, upstream neighbours keep the old MAC
-for a while (a moved IP was unreachable ~38 s in our tests) until a gratuitous ARP updates them. ``arping``
-takes about a second per call, so floatnet crafts the frame itself and sends it from a thread: the caller's
-reconcile loop never waits and never sees an exception from it.
+for a while (a moved IP was unreachable ~38 s in our tests), and one that asked for the address before the
+router held it waits a second for its next ARP request, until a gratuitous ARP updates them. ``arping`` takes
+about a second per call, so floatnet crafts the frames itself: :func:`announce` sends the first request and
+reply from the caller's thread on a packet socket kept for the namespace and device (microseconds, no thread
+started, nothing raised) and leaves the repeats, ``interval`` apart, to one long-lived sender thread; failures
+are logged. A thread per announcement (and one more to enter the namespace) cost an association tens of
+milliseconds on a loaded node, the new threads contending for the interpreter lock with the agent's loop.
 """
 
 from __future__ import annotations
 
+import heapq
 import ipaddress
 import logging
 import socket
 import struct
 import threading
 import time
+from collections.abc import Iterable
 
 from floatnet.linux import netns as _netns
 
 log = logging.getLogger(__name__)
+
 ETH_P_ARP = 0x0806
 BROADCAST = b"\xff" * 6
 
@@ -42,30 +49,100 @@ def _open(ifname: str) -> socket.socket:
     return sock
 
 
-def _send(netns: str | None, ifname: str, ip: str, count: int, interval: float) -> None:
+class _Devices:
+    """The packet sockets of one namespace, one per device announced on (opened inside it on first use)."""
+
+    def __init__(self, name: str | None) -> None:
+        self.name = name
+        self.lock = threading.Lock()
+        self.sockets: dict[str, socket.socket] = {}
+
+    def send(self, ifname: str, ip: str) -> None:
+        """A request and a reply for ``ip``; a socket whose device went (re-created since) is reopened once."""
+        for attempt in (0, 1):
+            with self.lock:
+                sock = self.sockets.get(ifname)
+                if sock is None:
+                    sock = self.sockets[ifname] = _netns.run_in(self.name, _open, ifname)
+                try:
+                    mac = sock.getsockname()[4]
+                    sock.send(frame(mac, ip, 1))
+                    sock.send(frame(mac, ip, 2))
+                    return
+                except OSError:
+                    self.sockets.pop(ifname).close()
+                    if attempt:
+                        raise
+
+    def close(self) -> None:
+        with self.lock:
+            for sock in self.sockets.values():
+                sock.close()
+            self.sockets.clear()
+
+
+_devices: _netns.Handles[_Devices] = _netns.Handles(_Devices, _Devices.close)
+
+
+def _send(netns: str | None, ifname: str, ip: str) -> None:
+    """One announcement; errors (a missing namespace or device) are logged, never raised."""
     try:
-        sock = _netns.run_in(netns, _open, ifname)
-    except Exception as exc:  # never raise into the caller: log and give up
-        log.warning("gratuitous ARP for %s on %s (netns %s): %s", ip, ifname, netns, exc)
-        return
-    try:
-        mac = sock.getsockname()[4]
-        for i in range(count):
-            if i:
-                time.sleep(interval)
-            sock.send(frame(mac, ip, 1))
-            sock.send(frame(mac, ip, 2))
+        _devices.get(netns).send(ifname, ip)
     except Exception as exc:
         log.warning("gratuitous ARP for %s on %s (netns %s): %s", ip, ifname, netns, exc)
-    finally:
-        sock.close()
 
 
-def send_gratuitous(netns: str | None, ifname: str, ip: str, count: int = 3, interval: float = 0.2) -> threading.Thread:
-    """Announce ``ip`` on ``ifname`` ``count`` times (request + reply each), ``interval`` s apart.
+class _Repeater(threading.Thread):
+    """Sends scheduled announcements when they are due: one daemon thread for the whole process, started on
+    first use."""
 
-    Returns at once with the (daemon) sending thread; errors are logged, never raised.
-    """
-    worker = threading.Thread(target=_send, args=(netns, ifname, ip, count, interval), name=f"garp:{ip}", daemon=True)
-    worker.start()
-    return worker
+    def __init__(self) -> None:
+        super().__init__(name="garp", daemon=True)
+        self.cond = threading.Condition()
+        self.due: list[tuple[float, int, str | None, str, str, int, float]] = []  # at, order, where, what, left
+        self.order = 0
+
+    def schedule(self, at: float, netns: str | None, ifname: str, ips: Iterable[str], left: int, every: float) -> None:
+        """Announce ``ips`` at ``at``, then ``left - 1`` more times ``every`` seconds apart."""
+        with self.cond:
+            for ip in ips:
+                self.order += 1
+                heapq.heappush(self.due, (at, self.order, netns, ifname, ip, left, every))
+            self.cond.notify()
+
+    def run(self) -> None:
+        while True:
+            with self.cond:
+                while not self.due or self.due[0][0] > time.monotonic():
+                    self.cond.wait(self.due[0][0] - time.monotonic() if self.due else None)
+                at, _, netns, ifname, ip, left, every = heapq.heappop(self.due)
+            _send(netns, ifname, ip)
+            if left > 1:
+                self.schedule(at + every, netns, ifname, (ip,), left - 1, every)
+
+
+_repeater = _Repeater()
+_repeater_started = threading.Lock()
+
+
+def _later() -> _Repeater:
+    with _repeater_started:
+        if not _repeater.is_alive():
+            _repeater.start()
+    return _repeater
+
+
+def announce(netns: str | None, ifname: str, ips: Iterable[str], count: int = 3, interval: float = 0.2) -> None:
+    """Announce each of ``ips`` on ``ifname`` ``count`` times (request + reply each), ``interval`` s apart:
+    the first time now, from the calling thread; the others from the sender thread. Never raises."""
+    ips = tuple(ips)
+    for ip in ips:
+        _send(netns, ifname, ip)
+    if count > 1 and ips:
+        _later().schedule(time.monotonic() + interval, netns, ifname, ips, count - 1, interval)
+
+
+def announce_later(netns: str | None, ifname: str, ips: Iterable[str], count: int = 1, interval: float = 0.2) -> None:
+    """Like :func:`announce` but every time from the sender thread (a cold sync's thousands of addresses
+    beyond the first few: the caller does not wait for them)."""
+    _later().schedule(time.monotonic(), netns, ifname, ips, count, interval)

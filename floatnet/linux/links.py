@@ -18,7 +18,7 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from floatnet.linux import netns as _netns
-from floatnet.linux import rtdump
+from floatnet.linux import rtaddr, rtdump
 from floatnet.linux.errors import KernelError
 from floatnet.linux.names import IFNAME_MAX
 
@@ -269,28 +269,19 @@ def sync_addresses(netns: str | None, ifname: str, wanted: Iterable[str]) -> Cha
 
 
 def edit_addresses(netns: str, ifname: str, add: Iterable[str] = (), remove: Iterable[str] = ()) -> Changed:
-    """Remove then add a few addresses on one netlink socket, leaving the device's others alone (a floating
-    IP's /32: no dump of the device's thousands of addresses). Already gone / already there is not an error."""
+    """Remove then add a few addresses, leaving the device's others alone (a floating IP's /32): over a
+    netlink socket kept per namespace (:mod:`.rtaddr`) — no thread, no dump of the device's thousands of
+    addresses. Already gone / already there is not an error."""
     if netns is None:
         raise KernelError("edit addresses", ifname, "refusing to manage addresses in the root namespace")
-    adds, removes = sorted({_norm_iface(c) for c in add}), sorted({_norm_iface(c) for c in remove})
+    adds, removes = {_norm_iface(c) for c in add}, {_norm_iface(c) for c in remove}
     if not adds and not removes:
         return Changed()
-
-    def body(ipr: IPRoute) -> Changed:
-        idx = _index(ipr, ifname)
-        if idx is None:
-            raise NetlinkError(19, f"no device {ifname}")
-        removed = {c for c in removes if _addr_in(ipr, idx, c, "del")}
-        added = {c for c in adds if _addr_in(ipr, idx, c, "add")}
-        return Changed(frozenset(added), frozenset(removed))
-
-    return _ipr_call(netns, "edit addresses", ifname, body)
+    added, removed = rtaddr.edit(netns, ifname, add=adds, remove=removes)
+    return Changed(frozenset(added), frozenset(removed))
 
 
-def edit_routes(
-    netns: str, add: Iterable[tuple[str, str]] = (), remove: Iterable[tuple[str, str]] = ()
-) -> Changed:
+def edit_routes(netns: str, add: Iterable[tuple[str, str]] = (), remove: Iterable[tuple[str, str]] = ()) -> Changed:
     """Delete the ``remove`` routes, then add (``replace``) the ``add`` ones — ``(dst_cidr, via)``, the default
     route as ``0.0.0.0/0`` — with floatnet's protocol (static), leaving the namespace's others alone. A route
     already gone is not an error. A route whose gateway is not reachable yet raises KernelError (ENETUNREACH):

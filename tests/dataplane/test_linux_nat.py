@@ -247,7 +247,9 @@ def test_moving_a_floating_ip(topo):
     assert topo.ask(topo.up, FIP1, 8080) == "vm1"
 
 
-def test_gratuitous_arp_is_sent_in_the_background(topo):
+def test_gratuitous_arp_first_at_once_then_repeated_in_the_background(topo, monkeypatch):
+    """The first request + reply leave before ``announce`` returns, the two repeats follow from the sender
+    thread; announcing again on the same device enters no namespace (no thread per announcement)."""
     argv = ["tcpdump", "-l", "-nn", "-e", "-c", "6", "-i", "eth0", f"arp and host {FIP1}"]
     pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
     cap = subprocess.Popen(netns.exec_argv(topo.up, argv), **pipes)  # type: ignore[call-overload]
@@ -256,9 +258,8 @@ def test_gratuitous_arp_is_sent_in_the_background(topo):
         while "listening" not in (cap.stderr.readline() if cap.stderr else ""):
             assert time.monotonic() < deadline
         started = time.monotonic()
-        worker = arp.send_gratuitous(topo.rtr, QG, FIP1, count=3, interval=0.1)
+        arp.announce(topo.rtr, QG, [FIP1], count=3, interval=0.1)
         assert time.monotonic() - started < 0.05  # returns at once
-        worker.join(5)
         out, _ = cap.communicate(timeout=5)
     finally:
         cap.kill()
@@ -266,8 +267,15 @@ def test_gratuitous_arp_is_sent_in_the_background(topo):
     lines = [line for line in out.splitlines() if FIP1 in line]
     assert len(lines) == 6 and all(qg_mac in line for line in lines)
     assert any("Request who-has" in line for line in lines) and any("Reply" in line for line in lines)
+    entered: list[str | None] = []
+    run_in = netns.run_in
+    monkeypatch.setattr(netns, "run_in", lambda name, *rest: entered.append(name) or run_in(name, *rest))
+    for _ in range(5):
+        arp.announce(topo.rtr, QG, [FIP1], count=1)
+    assert entered == []
     # a missing device is logged, never raised
-    arp.send_gratuitous(topo.rtr, "nosuchdev", FIP1).join(5)
+    arp.announce(topo.rtr, "nosuchdev", [FIP1])
+    arp.announce_later(topo.rtr, "nosuchdev", [FIP1])
 
 
 def behind_the_back(ns: str, fixed: str) -> None:
