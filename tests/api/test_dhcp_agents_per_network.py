@@ -64,12 +64,17 @@ def networks_with_dhcp(client: Any, count: int, start: int = 0) -> list[str]:
     return ids
 
 
-def test_each_network_on_two_agents_and_a_join_moves_nothing(make_app_client: Any) -> None:
-    client = make_app_client(TWO)
+def three_nodes(make_app_client: Any, ini: str, networks: int) -> tuple[Any, list[str], list[str]]:
+    """A server on ``ini`` with three reporting DHCP nodes and ``networks`` DHCP networks: client, hosts, nets."""
+    client = make_app_client(ini)
     hosts = ["node1", "node2", "node3"]
     for host in hosts:
         report(client, host)
-    nets = networks_with_dhcp(client, 6)
+    return client, hosts, networks_with_dhcp(client, networks)
+
+
+def test_each_network_on_two_agents_and_a_join_moves_nothing(make_app_client: Any) -> None:
+    client, hosts, nets = three_nodes(make_app_client, TWO, 6)
     vm = port(client, nets[0], **{"binding:host_id": "cmp1"})
     before = placement(client, [*hosts, "node4"])
     assert set(before) == set(nets) and all(len(on) == 2 for on in before.values())
@@ -99,11 +104,7 @@ def _dhcp_addresses(client: Any, network_id: str) -> dict[str, str]:
 
 
 def test_failover_moves_only_the_dead_agents_share(make_app_client: Any) -> None:
-    client = make_app_client(TWO)
-    hosts = ["node1", "node2", "node3"]
-    for host in hosts:
-        report(client, host)
-    nets = networks_with_dhcp(client, 6)
+    client, hosts, nets = three_nodes(make_app_client, TWO, 6)
     before = placement(client, hosts)
     dead = "node1"
     addresses = {n: _dhcp_addresses(client, n) for n in nets}
@@ -124,15 +125,12 @@ def test_failover_moves_only_the_dead_agents_share(make_app_client: Any) -> None
 
 
 def test_without_failover_the_other_agent_still_serves(make_app_client: Any) -> None:
-    client = make_app_client(TWO_NO_FAILOVER)
-    for host in ("node1", "node2", "node3"):
-        report(client, host)
-    nets = networks_with_dhcp(client, 4)
-    before = placement(client, ["node1", "node2", "node3"])
+    client, hosts, nets = three_nodes(make_app_client, TWO_NO_FAILOVER, 4)
+    before = placement(client, hosts)
     age(client, "node1")
     report(client, "node2")
     report(client, "node3")
-    assert placement(client, ["node1", "node2", "node3"]) == before  # nothing moved...
+    assert placement(client, hosts) == before  # nothing moved...
     for network_id in nets:  # ...and every network is still served by a live agent: N=2 is the redundancy
         assert before[network_id] - {"node1"}
 

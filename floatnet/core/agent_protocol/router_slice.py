@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BindParameter, bindparam, or_, select
+from sqlalchemy import BindParameter, Select, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from floatnet.config import Config
@@ -48,12 +48,21 @@ WIRED_PORT = (
 # Every statement is built once (``ids``: the expanding list of router or floating-IP ids): an agent refetches
 # its router on every floating-IP change, and building a statement cost ~8 times running it on SQLite.
 IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
+
+
+def _wired(stmt: Select[*tuple[Any, ...]], port_id: Any) -> Select[*tuple[Any, ...]]:
+    """``stmt`` (selecting :data:`WIRED_PORT`) joined to the port ``port_id`` names, its addresses, their
+    subnets and its network."""
+    return (
+        stmt.join(Port, Port.id == port_id)
+        .join(IPAllocation, IPAllocation.port_id == Port.id)
+        .join(Subnet, Subnet.id == IPAllocation.subnet_id)
+        .join(Network, Network.id == Port.network_id)
+    )
+
+
 _PORT_ROWS = (
-    select(RouterPort.router_id, RouterPort.port_type, *WIRED_PORT)
-    .join(Port, Port.id == RouterPort.port_id)
-    .join(IPAllocation, IPAllocation.port_id == Port.id)
-    .join(Subnet, Subnet.id == IPAllocation.subnet_id)
-    .join(Network, Network.id == Port.network_id)
+    _wired(select(RouterPort.router_id, RouterPort.port_type, *WIRED_PORT), RouterPort.port_id)
     .where(RouterPort.router_id.in_(IDS))
     .order_by(RouterPort.router_id, Port.created_at, Port.id, IPAllocation.ip_address)
 )
@@ -80,13 +89,9 @@ _ROUTERS = (
     .order_by(Router.id)
 )
 _HA_PORTS = (
-    select(HARouterAgentPortBinding.router_id, Router.ha_vr_id, *WIRED_PORT)
+    _wired(select(HARouterAgentPortBinding.router_id, Router.ha_vr_id, *WIRED_PORT), HARouterAgentPortBinding.port_id)
     .join(Router, Router.id == HARouterAgentPortBinding.router_id)
     .join(Agent, Agent.id == HARouterAgentPortBinding.l3_agent_id)
-    .join(Port, Port.id == HARouterAgentPortBinding.port_id)
-    .join(IPAllocation, IPAllocation.port_id == Port.id)
-    .join(Subnet, Subnet.id == IPAllocation.subnet_id)
-    .join(Network, Network.id == Port.network_id)
     .where(
         HARouterAgentPortBinding.router_id.in_(IDS),
         Router.ha.is_(True),
