@@ -12,6 +12,7 @@ All of them are admin-only (the agent runs with the operator's credentials; noau
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from functools import partial
@@ -61,14 +62,19 @@ def _number(request: Request, name: str, default: float, low: float, high: float
 
 
 FEED_THREADS = 8
+EXPIRY_THREADS = 2
+TIMEOUT_JITTER = 0.1
 
 
-async def _read(request: Request, func: Callable[..., T], *args: Any) -> T:
+async def _read(request: Request, func: Callable[..., T], *args: Any, pool: str = "feed_threads") -> T:
     """Run an agent's read (a feed poll, a state fetch) on the app's own small thread pool: writers queued on
-    the database's write lock fill the shared pool under load, and a woken poll must not wait behind them."""
-    limiter = getattr(request.app.state, "feed_threads", None)
+    the database's write lock fill the shared pool under load, and a woken poll must not wait behind them.
+    ``pool="expiry_threads"`` is the pool of the polls' empty answers at their timeout (see :func:`_long_poll`)."""
+    limiter = getattr(request.app.state, pool, None)
     if limiter is None:
-        limiter = request.app.state.feed_threads = anyio.CapacityLimiter(FEED_THREADS)
+        size = EXPIRY_THREADS if pool == "expiry_threads" else FEED_THREADS
+        limiter = anyio.CapacityLimiter(size)
+        setattr(request.app.state, pool, limiter)
     return await anyio.to_thread.run_sync(partial(func, *args), limiter=limiter)
 
 
@@ -173,14 +179,21 @@ async def _long_poll(request: Request, service: HostService, host: str, after: i
     """Read the host's changes; while there are none, wait on its stamp (no thread, no connection held)
     until a change concerning it commits — here, or in another server process (the follower) — or the
     timeout passes. A poll at the cursor of the host's last answer, with the stamp unmoved, waits without
-    reading (:class:`QuietCursors`); the answer at the timeout is always read (it moves an idle cursor)."""
+    reading (:class:`QuietCursors`); the answer at the timeout is always read (it moves an idle cursor).
+
+    Polls that began together (every agent after a server restart, a simulator's fleet) would also expire
+    together, a thousand reads at once ahead of the woken polls' — the wake-up tail of issue 16. So the
+    empty answer comes at a random moment of the timeout's last ``TIMEOUT_JITTER`` (the herd drifts apart
+    within a few rounds), and its read runs on a pool of its own (``EXPIRY_THREADS``): a burst of expiries
+    queues there, never in front of a woken poll."""
     notifier, cursors = service.core.notifier, _quiet_cursors(request)
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout * (1 - random.uniform(0, TIMEOUT_JITTER))
     while True:
         stamp = notifier.stamp(host)
         remaining = deadline - time.monotonic()
         if remaining <= 0 or not cursors.quiet(host, stamp, after):
-            batch = await _read(request, service.read_changes, host, after)
+            pool = "expiry_threads" if remaining <= 0 else "feed_threads"
+            batch = await _read(request, service.read_changes, host, after, pool=pool)
             cursors.answered(host, stamp, batch)
             remaining = deadline - time.monotonic()
             if batch.changes or remaining <= 0:

@@ -185,3 +185,27 @@ def test_a_new_member_reaches_the_hosts_whose_rules_name_its_group(app_client: A
     assert _told(app_client, after, ok(app_client.post("/v2.0/ports", json=insecure), 201)["port"]["id"]) == {
         "node-c"
     }  # in no group: only its own host
+
+
+def test_polls_begun_together_expire_apart(live_server: str) -> None:
+    """Agents that began polling together (a server restart) must not all get their empty answers in one
+    burst: a thousand reads at once delayed the woken polls behind them by half a second (issue 16's p99).
+    Each poll expires at a random moment of its timeout's last tenth, never before."""
+    timeout, polls = 2.0, 30
+    answered: list[float] = []
+    with httpx.Client(base_url=live_server, timeout=30) as client:
+        after = int(_feed(client, "anyone")["seq"])
+        began = time.monotonic()
+
+        def poll(index: int) -> None:
+            assert _feed(client, f"herd-{index}", after, timeout=timeout)["changes"] == []
+            answered.append(time.monotonic() - began)
+
+        threads = [threading.Thread(target=poll, args=(index,)) for index in range(polls)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    assert len(answered) == polls
+    assert min(answered) >= timeout * 0.9 - 0.05, answered
+    assert max(answered) - min(answered) >= 0.1, sorted(answered)  # uniform over 0.2 s: ~0.19 apart
