@@ -121,6 +121,7 @@ class Tally:
 
     answers: int = 0  # poll answers carrying changes
     empty_answers: int = 0  # poll answers at their timeout
+    expiries: list[float] = field(default_factory=list)  # when each of those came (monotonic)
     fetches: int = 0  # filtered state GETs caused by answers
     heartbeats: int = 0
     errors: list[str] = field(default_factory=list)
@@ -182,6 +183,7 @@ class SimAgent:
             rows = [row for row in body["changes"] if row.get("op") != "status"]
             if not rows:
                 self.tally.empty_answers += 1
+                self.tally.expiries.append(time.monotonic())
                 continue
             self.tally.seen(self.host, rows, time.monotonic())
             try:

@@ -21,8 +21,10 @@ concerned agent woken p50/p99 (from the API's answer; 0 when the poll answered f
 CPU per change (all servers' drive CPU minus their idle rate; the ports the associations use are made
 before the drive is timed), server CPU of one heartbeat round per agent (one
 report: its three agent rows), the idle CPU rate (heartbeats every ``--interval`` and waiting polls), each
-server's RSS, errors, poll timeouts. ``--per-row-reports`` makes the agents report one request per agent row
-(the protocol before issue 16); ``--checkout DIR`` runs the servers from another checkout for A/B runs.
+server's RSS, errors, poll timeouts (with their busiest second, and how many of the wake-ups slower than
+100 ms fell in a second when 100 or more polls expired: the herd that made issue 16's tail).
+``--per-row-reports`` makes the agents report one request per agent row (the protocol before issue 16);
+``--checkout DIR`` runs the servers from another checkout for A/B runs.
 Run: ``.venv/bin/python bench/feed_scale.py [--agents 10 100 1000] [--rate 50] [--duration 10]
 [--servers 2 --database postgresql]`` (JSON on stdout).
 """
@@ -40,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -284,6 +287,15 @@ async def measure_idle(pids: list[int], tally: Tally, seconds: float) -> dict[st
     return {"cpu_per_s": (cpu(pids) - used) / elapsed, "heartbeats_per_s": (tally.heartbeats - beats) / elapsed}
 
 
+def _in_peaks(tally: Tally, made: list[tuple[str, float, set[str]]], slow: float = 0.1) -> str:
+    """``"k/n"``: of the n wake-ups slower than ``slow`` seconds, the k that came in a second when 100 or more
+    polls expired (issue 16's tail: a herd of expiries read ahead of the woken polls)."""
+    per_second = Counter(int(at) for at in tally.expiries)
+    late = [tally.arrivals[(i, h)] for i, at, hosts in made for h in hosts
+            if tally.arrivals.get((i, h), at) - at > slow]  # fmt: skip
+    return f"{sum(per_second[int(at)] >= 100 for at in late)}/{len(late)}"
+
+
 def report(agents: int, tally: Tally, made: list[tuple[str, float, set[str]]], idle: dict[str, float],
            drive_cpu: float, drive_wall: float, rss: list[float]) -> dict[str, Any]:  # fmt: skip
     """The figures of one N (see the module docstring)."""
@@ -306,6 +318,8 @@ def report(agents: int, tally: Tally, made: list[tuple[str, float, set[str]]], i
         "full_state_list_s": round(idle["full_sync"], 2),
         "server_rss_mb": rss,
         "poll_timeouts": tally.empty_answers,
+        "poll_timeouts_peak_per_s": max(Counter(int(at) for at in tally.expiries).values(), default=0),
+        "slow_wakes_in_expiry_peaks": _in_peaks(tally, made),
         "errors": len(tally.errors),
         "first_errors": tally.errors[:3],
     }
