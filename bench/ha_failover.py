@@ -28,11 +28,14 @@ reset; ``sessions_survived`` counts those, per configuration: the A/B of conntra
 the server talking is the one only conntrackd keeps: without the synced entry the new active replica sees the
 server's retransmission first, takes it for vm2's own outbound traffic and SNATs it to the gateway address, and
 the client resets it (a 1:1 floating IP's session is picked up mid-stream either way; tests/dataplane/
-test_conntrackd.py shows both on one pair of replicas).
+test_conntrackd.py shows both on one pair of replicas). ``--session-without-conntrackd`` adds a third
+configuration to the blocks, ``tuned_without_conntrackd`` (the tuned interval, conntrackd off), the control
+that separates conntrackd from the faster takeover.
 
 Names carry the prefix ``bh`` + 4 hex; everything is removed at the end. Needs root. Usage::
 
     sudo .venv/bin/python bench/ha_failover.py [--failovers 20] [--block 5] [--rate 20] [--conntrackd]
+        [--session-without-conntrackd]
 """
 
 from __future__ import annotations
@@ -276,6 +279,8 @@ def main() -> int:
     parser.add_argument("--block", type=int, default=5, help="failovers in a row before switching configuration")
     parser.add_argument("--rate", type=float, default=20.0, help="probes per second from the upstream (>= 20)")
     parser.add_argument("--conntrackd", action="store_true", help="tuned: conntrackd on, and a TCP session")
+    parser.add_argument("--session-without-conntrackd", action="store_true",
+                        help="with --conntrackd: also the tuned interval without conntrackd (the control)")  # fmt: skip
     parser.add_argument("--minutes", type=float, default=0,
                         help="stop starting blocks after this long and report what was measured (0: no limit)")
     args = parser.parse_args()
@@ -284,9 +289,11 @@ def main() -> int:
         return 2
     configs = {"neutron_default": (NEUTRON_ADVERT_INT, False), "floatnet_tuned": (hawatch.TUNED_ADVERT_INT,
                args.conntrackd)}  # fmt: skip
+    if args.conntrackd and args.session_without_conntrackd:
+        configs["tuned_without_conntrackd"] = (hawatch.TUNED_ADVERT_INT, False)
     result: dict[str, Any] = {"bench": "ha_failover", "cpus": os.cpu_count(), "load_before": os.getloadavg(),
                               "rate_hz": args.rate, "advert_int_s": {k: v[0] for k, v in configs.items()},
-                              "conntrackd": args.conntrackd}  # fmt: skip
+                              "conntrackd": {k: v[1] for k, v in configs.items()}}  # fmt: skip
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in configs}
     try:
         with Lab("bh" + secrets.token_hex(2) + "-", None) as lab:
