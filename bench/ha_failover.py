@@ -19,13 +19,23 @@ restart with the new ``[DEFAULT] ha_vrrp_advert_int``, as mixed intervals would 
 ``neutron_default`` (2 s) and ``floatnet_tuned`` (:data:`floatnet.lab.hawatch.TUNED_ADVERT_INT`); each reports
 p50/p99/max of the outage over ``--failovers``. Target: p99 ≤ 2 s tuned.
 
-``--conntrackd``: the tuned configuration also sets ``[agent] ha_conntrackd_enabled = true``, and every
-failover carries one established TCP session (upstream → floating IP → vm1's echo server, a round trip every
-50 ms, 10 s patience per round trip) across the takeover: ``session_survived`` counts those that did.
+``--conntrackd``: the tuned configuration also sets ``[agent] ha_conntrackd_enabled = true`` (the Neutron-default
+one runs without it), and every failover of both carries one established TCP session across the takeover: from
+the upstream to a second floating IP's **port forwarding** (tcp/:data:`PF_PORT` → vm2's push server, which sends
+a numbered line every 20 ms, :mod:`floatnet.lab.probe`). Judged at the receiver, the upstream
+(:func:`floatnet.lab.probe.push_verdict`): lines go on arriving after the other replica answers, in sequence, no
+reset; ``sessions_survived`` counts those, per configuration: the A/B of conntrackd. A port-forwarded session with
+the server talking is the one only conntrackd keeps: without the synced entry the new active replica sees the
+server's retransmission first, takes it for vm2's own outbound traffic and SNATs it to the gateway address, and
+the client resets it (a 1:1 floating IP's session is picked up mid-stream either way; tests/dataplane/
+test_conntrackd.py shows both on one pair of replicas). ``--session-without-conntrackd`` adds a third
+configuration to the blocks, ``tuned_without_conntrackd`` (the tuned interval, conntrackd off), the control
+that separates conntrackd from the faster takeover.
 
 Names carry the prefix ``bh`` + 4 hex; everything is removed at the end. Needs root. Usage::
 
     sudo .venv/bin/python bench/ha_failover.py [--failovers 20] [--block 5] [--rate 20] [--conntrackd]
+        [--session-without-conntrackd]
 """
 
 from __future__ import annotations
@@ -47,13 +57,15 @@ from multinode import in_node
 from multinode_lab import World as Lab
 from multinode_lab import until
 
-from floatnet.lab import hawatch, instance, nodes
-from floatnet.lab.names import ECHO_PORT
+from floatnet.lab import hawatch, instance, nodes, probe
+from floatnet.lab.names import ECHO_PORT, PUSH_PORT
 from floatnet.linux import netns
 
 NETWORK_NODES = (("net1", "l3,dhcp"), ("net2", "l3"))
 SETTLE_S = 2.0  # probes answered before each node fail / after each recovery, so every window has a baseline
 NEUTRON_ADVERT_INT = 2.0
+PF_PORT = 8019  # the port forwarding's external port on the second floating IP
+PATIENCE_S = 30.0  # how long after the takeover a pushed line may take to arrive (the server's TCP backs off)
 
 
 def topology(lab: Lab) -> dict[str, Any]:
@@ -75,7 +87,13 @@ def topology(lab: Lab) -> dict[str, Any]:
     api.call("PUT", f"/routers/{router['id']}/add_router_interface", {"subnet_id": subnet["id"]})
     vm1 = instance.create(lab.ctx, api, "vm1", blue["id"], host="cmp1")
     fip = api.create("floatingip", floating_network_id=ext["id"], port_id=vm1.port_id)
-    return {"router": router["id"], "fip": fip["floating_ip_address"]}
+    vm2 = instance.create(lab.ctx, api, "vm2", blue["id"], host="cmp1")  # Neutron: a PF's port has no floating IP
+    [fixed] = api.show("port", vm2.port_id)["fixed_ips"]
+    shared = api.create("floatingip", floating_network_id=ext["id"])
+    api.call("POST", f"/floatingips/{shared['id']}/port_forwardings", {"port_forwarding": {"protocol": "tcp",
+             "internal_port_id": vm2.port_id, "internal_ip_address": fixed["ip_address"],
+             "internal_port": PUSH_PORT, "external_port": PF_PORT}})  # fmt: skip
+    return {"router": router["id"], "fip": fip["floating_ip_address"], "pf": shared["floating_ip_address"]}
 
 
 def ha_states(lab: Lab, router_id: str) -> dict[str, str]:
@@ -116,35 +134,46 @@ def configure(lab: Lab, topo: dict[str, Any], advert_int: float, conntrackd: boo
 
 
 class Session:
-    """One established TCP session through the floating IP (opened in the upstream), echoing every 50 ms in a
-    thread until :meth:`stop`; ``error`` is why it broke, None if it survived."""
+    """One established TCP session from the upstream to the port forwarding's pushing server, read in a thread
+    until :meth:`stop`: the frames, when each read arrived, and why reading ended (None while it goes on)."""
 
-    def __init__(self, lab: Lab, fip: str) -> None:
-        self.sock = netns.run_in(lab.ctx.names.upstream_ns, socket.create_connection, (fip, ECHO_PORT), 2)
-        self.sock.settimeout(10)
+    def __init__(self, lab: Lab, address: str) -> None:
+        self.sock = netns.run_in(lab.ctx.names.upstream_ns, socket.create_connection, (address, PF_PORT), 2)
+        self.sock.settimeout(0.5)
+        self.numbers: list[int] = []
+        self.arrivals: list[float] = []
         self.error: str | None = None
-        self.rounds = 0
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
-        try:
-            while not self.stopped.is_set():
-                self.sock.sendall(b"ping\n")
-                if self.sock.recv(64) != b"ping\n":
-                    raise ConnectionError("the echo broke off")
-                self.rounds += 1
-                time.sleep(0.05)
-        except OSError as exc:
-            self.error = repr(exc)
+        rest = b""
+        while not self.stopped.is_set():
+            try:
+                data = self.sock.recv(65536)
+            except TimeoutError:
+                continue  # nothing yet (the takeover): patience is :meth:`stop`'s
+            except OSError as exc:
+                self.error = repr(exc)
+                return
+            if not data:
+                self.error = "closed by the server"
+                return
+            numbers, rest = probe.push_lines(rest + data)
+            self.numbers += numbers
+            self.arrivals.append(time.time())
 
-    def stop(self) -> bool:
-        """End the session; whether it survived."""
+    def stop(self, after: float, patience: float = PATIENCE_S) -> dict[str, Any]:
+        """Wait (up to ``patience``) for a read after ``after``, the takeover, then end the session; the
+        verdict."""
+        deadline = time.monotonic() + patience
+        while time.monotonic() < deadline and self.error is None and not any(at > after for at in self.arrivals):
+            time.sleep(0.1)
         self.stopped.set()
-        self.thread.join(15)
+        self.thread.join(5)
         self.sock.close()
-        return self.error is None
+        return probe.push_verdict(self.numbers, self.arrivals, self.error, after)
 
 
 def waited(lab: Lab, router_id: str, check: Any, what: str, timeout: float = 120) -> None:
@@ -172,22 +201,24 @@ def failover(lab: Lab, topo: dict[str, Any], rate: float, session: bool) -> dict
     active = until(lambda: active_host(lab, router), 60, "one active replica", interval=0.2)
     other = next(name for name, _ in NETWORK_NODES if name != active)
     watcher = hawatch.Watcher(lab.ctx.names.upstream_ns, fip, rate=rate, python=lab.ctx.python)
-    tcp = None
+    tcp, verdict, answered_at = None, None, float("inf")
     try:
-        tcp = Session(lab, fip) if session else None
+        tcp = Session(lab, topo["pf"]) if session else None
         failed_at, reported, recovered_at = cycle(lab, topo, active, other)
+        answered_at = failed_at + reported
     finally:
-        survived = tcp.stop() if tcp else None
+        verdict = tcp.stop(answered_at, PATIENCE_S if answered_at < float("inf") else 0.0) if tcp else None
         record = watcher.stop()
     runs = hawatch.outages(record, start=failed_at, end=recovered_at)
     return {
         "failed": active, "outage_s": round(max((r["seconds"] for r in runs), default=0.0), 3),
         "lost": sum(int(r["lost"]) for r in runs), "ha_state_reported_s": round(reported, 2),
         "return_lost": sum(int(r["lost"]) for r in hawatch.outages(record, start=recovered_at)),
-        "duplicates": len(twice := hawatch.duplicates(record)), "session_survived": survived,
+        "duplicates": len(twice := hawatch.duplicates(record)),
+        "session_survived": verdict["survived"] if verdict else None,
         "duplicates_at_s": [round(d["at"] - failed_at, 2) for d in twice],
         "recovered_at_s": round(recovered_at - failed_at, 2),
-        "session_error": tcp.error if tcp else None,
+        "session": verdict,
     }  # fmt: skip
 
 
@@ -248,6 +279,8 @@ def main() -> int:
     parser.add_argument("--block", type=int, default=5, help="failovers in a row before switching configuration")
     parser.add_argument("--rate", type=float, default=20.0, help="probes per second from the upstream (>= 20)")
     parser.add_argument("--conntrackd", action="store_true", help="tuned: conntrackd on, and a TCP session")
+    parser.add_argument("--session-without-conntrackd", action="store_true",
+                        help="with --conntrackd: also the tuned interval without conntrackd (the control)")  # fmt: skip
     parser.add_argument("--minutes", type=float, default=0,
                         help="stop starting blocks after this long and report what was measured (0: no limit)")
     args = parser.parse_args()
@@ -256,9 +289,11 @@ def main() -> int:
         return 2
     configs = {"neutron_default": (NEUTRON_ADVERT_INT, False), "floatnet_tuned": (hawatch.TUNED_ADVERT_INT,
                args.conntrackd)}  # fmt: skip
+    if args.conntrackd and args.session_without_conntrackd:
+        configs["tuned_without_conntrackd"] = (hawatch.TUNED_ADVERT_INT, False)
     result: dict[str, Any] = {"bench": "ha_failover", "cpus": os.cpu_count(), "load_before": os.getloadavg(),
                               "rate_hz": args.rate, "advert_int_s": {k: v[0] for k, v in configs.items()},
-                              "conntrackd": args.conntrackd}  # fmt: skip
+                              "conntrackd": {k: v[1] for k, v in configs.items()}}  # fmt: skip
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in configs}
     try:
         with Lab("bh" + secrets.token_hex(2) + "-", None) as lab:

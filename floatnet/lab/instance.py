@@ -4,7 +4,7 @@
 its veth peer ``tap<port_id[:11]>`` in the bridge from the port's ``binding:vif_details`` (else the physnet's bridge
 from ``bridge_mappings``) with the hypervisor's external_ids — behind the hybrid plug (``qbr``/``qvb``/``qvo``, the
 ``qvo`` in OVS) when the details say ``ovs_hybrid_plug``, as os-vif does —, a DHCP client (and a DHCPv6 client
-when the port has an address on a ``dhcpv6-stateful`` subnet), and echo/whoami servers (TCP 7 and 80) so
+when the port has an address on a ``dhcpv6-stateful`` subnet), and echo/whoami/push servers (TCP 7, 80 and 19) so
 floating-IP tests have something to reach. Every step is recorded before it is taken, so
 ``delete`` (and ``lab down``) can remove a half-built instance.
 """
@@ -19,7 +19,7 @@ from floatnet.lab import dhcp6_client, dhcp_client, hypervisor, procs
 from floatnet.lab import state as lab_state
 from floatnet.lab.client import LabClient
 from floatnet.lab.context import LabContext
-from floatnet.lab.names import ECHO_PORT, WHOAMI_PORT
+from floatnet.lab.names import ECHO_PORT, PUSH_PORT, WHOAMI_PORT
 from floatnet.lab.state import Instance, LabState
 from floatnet.lab.upstream import tx_offload_off
 from floatnet.linux import links, netns
@@ -56,7 +56,7 @@ def _start_processes(ctx: LabContext, inst: Instance) -> None:
     )
     servers = [
         ctx.python, "-m", "floatnet.lab.probe", "serve", "--label", inst.name,
-        "--echo", f"0.0.0.0:{ECHO_PORT}", "--whoami", f"0.0.0.0:{WHOAMI_PORT}",
+        "--echo", f"0.0.0.0:{ECHO_PORT}", "--whoami", f"0.0.0.0:{WHOAMI_PORT}", "--push", f"0.0.0.0:{PUSH_PORT}",
     ]  # fmt: skip
     inst.procs["servers"] = procs.spawn(
         procs.in_ns(inst.ns, servers), ctx.log_file(f"{inst.name}-servers"), f"--label {inst.name}"

@@ -26,6 +26,7 @@ TEST_ZONE = "example.test"
 ZONE_RECORDS = {"www.example.test": WEB_SERVER, "dns.example.test": DNS_SERVER}
 ECHO_PORT = 7
 WHOAMI_PORT = 80
+PUSH_PORT = 19  # chargen's port: the instance's server that talks first and on (floatnet.lab.probe --push)
 # the multi-node lab (floatnet.lab.nodes): its default prefix, the management network of its nodes
 NODES_PREFIX = "fnmn-"
 MGMT_NETWORK = "10.99.0.0/24"  # node N is 10.99.0.N, only inside the nodes' namespaces

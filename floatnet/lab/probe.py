@@ -1,8 +1,11 @@
 """Tiny TCP servers and clients the lab runs inside its namespaces (``python -m floatnet.lab.probe …``).
 
-Servers: ``serve --echo HOST:PORT --whoami HOST:PORT --label NAME`` — echo returns every byte; whoami reads a
-request head and answers one HTTP/1.0 response whose body is ``{"peer": <client ip>, "server": NAME}``, so a
-client learns the source address it was seen with (SNAT proofs) and which namespace answered (FIP moves).
+Servers: ``serve --echo HOST:PORT --whoami HOST:PORT --push HOST:PORT --label NAME`` — echo returns every byte;
+whoami reads a request head and answers one HTTP/1.0 response whose body is ``{"peer": <client ip>, "server":
+NAME}``, so a client learns the source address it was seen with (SNAT proofs) and which namespace answered (FIP
+moves); push sends numbered lines (``0\n``, ``1\n``…, :func:`push_line`) every :data:`PUSH_INTERVAL` until the
+client goes, without reading: the server is the talking side, as in an HA takeover that needs the router's
+synced conntrack entry (``bench/ha_failover.py``; :func:`push_lines` and :func:`push_verdict` are its receiver's).
 
 Clients (exit status 0 only on success; JSON on stdout): ``get HOST PORT`` — one whoami exchange; ``rate HOST
 PORT --rate R --duration D`` — R echo connects per second for D seconds, reports failures; ``session HOST PORT
@@ -18,8 +21,33 @@ import contextlib
 import json
 import sys
 import time
+from collections.abc import Sequence
+from typing import Any
 
 CONNECT_TIMEOUT = 1.0
+PUSH_INTERVAL = 0.02  # a pushed line every 20 ms: the server always has unacknowledged data in a takeover
+
+
+def push_line(number: int) -> bytes:
+    """The push server's frame ``number``: its decimal digits and a newline."""
+    return b"%d\n" % number
+
+
+def push_lines(buffer: bytes) -> tuple[list[int], bytes]:
+    """The complete frames at the start of ``buffer`` as numbers, and the incomplete rest (the next read's start)."""
+    *lines, rest = buffer.split(b"\n")
+    return [int(line) for line in lines], rest
+
+
+def push_verdict(numbers: list[int], arrivals: list[float], error: str | None, after: float) -> dict[str, Any]:
+    """Whether a pushed session survived a takeover at ``after`` (wall clock), judged at the receiver from the
+    frames it read (``numbers``, each read's time in ``arrivals``) and why reading ended (``error``; None: the
+    receiver stopped it): frames went on arriving after the takeover, in sequence from 0 with none missing (TCP
+    would never skip one; a new session's would restart at 0), and the session was not reset or closed."""
+    late = sum(1 for at in arrivals if at > after)
+    in_order = numbers == list(range(len(numbers)))
+    return {"survived": error is None and in_order and late > 0, "frames": len(numbers),
+            "reads_after_takeover": late, "in_order": in_order, "error": error}  # fmt: skip
 
 
 async def _echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -27,6 +55,20 @@ async def _echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         while data := await reader.read(4096):
             writer.write(data)
             await writer.drain()
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        writer.close()
+
+
+async def _push(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    number = 0
+    try:
+        while True:
+            writer.write(push_line(number))
+            await writer.drain()
+            number += 1
+            await asyncio.sleep(PUSH_INTERVAL)
     except (ConnectionError, OSError):
         pass
     finally:
@@ -57,16 +99,14 @@ def _split_addr(text: str) -> tuple[str, int]:
     return host or "0.0.0.0", int(port)
 
 
-async def serve(echo: list[str], whoami: list[str], label: str) -> None:
+async def serve(echo: list[str], whoami: list[str], label: str, push: Sequence[str] = ()) -> None:
     """Serve until killed."""
     servers = []
-    for addr in echo:
-        host, port = _split_addr(addr)
-        servers.append(await asyncio.start_server(_echo, host, port, reuse_address=True))
-    for addr in whoami:
-        host, port = _split_addr(addr)
-        servers.append(await asyncio.start_server(_whoami(label), host, port, reuse_address=True))
-    print(json.dumps({"serving": echo + whoami, "label": label}), flush=True)
+    for addresses, handler in ((echo, _echo), (whoami, _whoami(label)), (push, _push)):
+        for addr in addresses:
+            host, port = _split_addr(addr)
+            servers.append(await asyncio.start_server(handler, host, port, reuse_address=True))
+    print(json.dumps({"serving": [*echo, *whoami, *push], "label": label}), flush=True)
     await asyncio.gather(*(s.serve_forever() for s in servers))
 
 
@@ -141,6 +181,7 @@ def _parser() -> argparse.ArgumentParser:
     srv = sub.add_parser("serve")
     srv.add_argument("--echo", action="append", default=[])
     srv.add_argument("--whoami", action="append", default=[])
+    srv.add_argument("--push", action="append", default=[])
     srv.add_argument("--label", default="")
     for name in ("get", "rate", "session"):
         client = sub.add_parser(name)
@@ -156,7 +197,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.cmd == "serve":
-        asyncio.run(serve(args.echo, args.whoami, args.label))
+        asyncio.run(serve(args.echo, args.whoami, args.label, args.push))
         return 0
     try:
         if args.cmd == "get":
