@@ -163,11 +163,14 @@ class Database:
 
 
 def serialize(session: Session, name: str) -> None:
-    """Serialise transactions that allocate from the pool ``name`` until this transaction ends.
+    """Serialise transactions that allocate from the pool ``name`` (or append to the change log) until this
+    transaction ends.
 
     PostgreSQL: a transaction-scoped advisory lock on the name's hash, so concurrent allocators queue
     instead of all choosing the same free id and retrying in lockstep. SQLite: nothing to do (writers are
-    already serialised by ``BEGIN IMMEDIATE``).
+    already serialised by ``BEGIN IMMEDIATE``). A holder that then waits for a row lock another holder of
+    that row waits on this lock for is a deadlock PostgreSQL finds only after ``deadlock_timeout`` (1 s):
+    every name needs one order against row locks (see its user).
     """
     if session.get_bind().dialect.name == "postgresql":
         key = zlib.crc32(name.encode()) - 2**31

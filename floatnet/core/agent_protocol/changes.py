@@ -12,16 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from floatnet.core.agent_protocol.audience import Target
 from floatnet.core.agent_protocol.feed import logged
-from floatnet.db.models import Change, table_of, utcnow
-from floatnet.db.session import insert_row, serialize
+from floatnet.db.models import utcnow
 
 KINDS = ("network", "subnet", "port", "router", "floatingip")
-INSERT_CHANGE = insert(table_of(Change))
 
 
 def record(
@@ -36,11 +34,13 @@ def record(
     """Append a change of ``kind``/``resource_id`` (``op``: create, update, delete, status) to the log.
 
     ``router_id``/``network_id`` name the router or network whose desired state the change touches, so an
-    agent refetches only those. Runs in the caller's transaction: the row exists iff the change commits.
-    The hosts it concerns are decided when the transaction commits (:mod:`audience`); ``hosts`` adds the
-    ones the database will no longer show then (where a port was bound, where a router ran).
+    agent refetches only those. Runs in the caller's transaction: the row exists iff the change commits. The
+    row is queued and written just before the commit, in the order the changes were recorded, so no seq is
+    known here (:func:`.feed.logged`: a transaction takes the change log's lock only when nothing else is
+    left for it to wait for). The hosts it concerns are decided when the transaction commits
+    (:mod:`audience`); ``hosts`` adds the ones the database will no longer show then (where a port was
+    bound, where a router ran).
     """
-    serialize(session, "changes")  # PostgreSQL: seq order = commit order, so a follower never skips a row
     values = {
         "kind": kind,
         "resource_id": resource_id,
@@ -49,9 +49,8 @@ def record(
         "network_id": network_id,
         "created_at": utcnow(),
     }
-    seq = insert_row(session, INSERT_CHANGE, values) or 0
     extra = tuple(sorted({host for host in hosts if host}))
-    logged(session, Target(int(seq), kind, resource_id, op, router_id, network_id, extra))
+    logged(session, values, Target(0, kind, resource_id, op, router_id, network_id, extra))
 
 
 def created(

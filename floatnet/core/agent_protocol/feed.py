@@ -1,11 +1,12 @@
 """The change feed agents follow: who each change concerns, waking those hosts' pollers, reading, pruning.
 
-Rows are written by :mod:`floatnet.core.agent_protocol.changes` in the changing transaction. This module adds:
+Changes are recorded by :mod:`floatnet.core.agent_protocol.changes` in the changing transaction. This module:
 
-* :func:`attach` — per transaction of the server's database: :func:`logged` collects the changes it writes
+* :func:`attach` — per transaction of the server's database: :func:`logged` queues the changes it records
   (a delete's hosts are resolved at once, while its rows still show where it ran); just before the commit
-  :mod:`audience` names the hosts each change concerns and they are stored in ``change_hosts`` (and, on
-  PostgreSQL, sent with ``NOTIFY``); *after* the commit the server's
+  the queued rows are appended to the log in order, under the log's lock (see :func:`logged` for why
+  there), :mod:`audience` names the hosts each change concerns and they are stored in ``change_hosts``
+  (and, on PostgreSQL, sent with ``NOTIFY``); *after* the commit the server's
   :class:`~floatnet.core.notify.ChangeNotifier` wakes the long polls of those hosts only, within
   milliseconds of the API call. Other server processes' commits reach this one's waiters through its
   :class:`~floatnet.core.agent_protocol.follow.Follower`.
@@ -30,7 +31,7 @@ from floatnet.core.agent_protocol.audience import Target
 from floatnet.core.l3_errors import ChangesExpired
 from floatnet.core.notify import EVERY, ChangeNotifier
 from floatnet.db.models import Change, ChangeHost, table_of, utcnow
-from floatnet.db.session import Database, read_rows
+from floatnet.db.session import Database, insert_row, read_rows, serialize
 
 KEEP_ROWS = 10_000
 MAX_AGE = timedelta(hours=1)
@@ -38,7 +39,9 @@ MAX_BATCH = 1000
 CHANNEL = "floatnet_changes"
 NOTIFY_LIMIT = 7900  # PostgreSQL's payload limit is 8000 bytes: beyond it, "*" (wake every poll)
 LOCAL_LIMIT = 100_000
+INSERT_CHANGE = insert(table_of(Change))
 INSERT_HOST = insert(table_of(ChangeHost))
+LOG_LOCK = "changes"
 _SETTINGS = "floatnet_feed"
 _PENDING = "floatnet_changes_pending"
 _WOKEN = "floatnet_changes_woken"
@@ -55,20 +58,32 @@ class Settings:
     local: set[int] = field(default_factory=set)  # seqs committed here whose hosts were woken already
 
 
-def logged(session: Session, target: Target) -> None:
-    """Note a change ``session`` logged; its hosts are stored just before the commit (see :func:`attach`).
+def logged(session: Session, values: dict[str, Any], target: Target) -> None:
+    """Queue the change-log row ``values`` (``target``: the same change, its seq not known yet) that ``session``
+    recorded; the rows are appended and their hosts stored just before the commit (see :func:`attach`).
 
-    A delete is resolved now too: by the commit its router's binding or its network's DHCP binding is gone.
-    On a database no server attached to, the change concerns every host.
+    Why at the end: appending takes the log's lock (:data:`LOG_LOCK`, held to the commit so that seq order is
+    commit order and a follower never skips a row). Taken mid-transaction, it made a transaction that held it
+    wait for a row another held (an API write updating the floating IP an agent's status report had just
+    updated) while that one waited for the lock: a PostgreSQL deadlock, detected only after its
+    ``deadlock_timeout`` (1 s), then a retry. Taken last, after every row write, its holder waits for nothing
+    else, so every transaction has one lock order: rows, then the log.
+
+    A delete is resolved now: by the commit its router's binding or its network's DHCP binding is gone. On a
+    database no server attached to (no hook runs before its commits) the row is appended at once and the
+    change concerns every host.
     """
+    session.connection()  # begun, so an attached database's settings are in place (after_begin)
     settings: Settings | None = session.info.get(_SETTINGS)
     if settings is None:
-        session.connection().execute(INSERT_HOST, [{"host": EVERY, "seq": target.seq}])
+        serialize(session, LOG_LOCK)
+        seq = insert_row(session, INSERT_CHANGE, values)
+        session.connection().execute(INSERT_HOST, [{"host": EVERY, "seq": seq}])
         return
     if target.op == "delete":
         before = audience.resolve(session, [target], settings.down_time, settings.per_network)[target.seq]
         target = replace(target, extra=tuple(sorted(before | set(target.extra))))
-    session.info.setdefault(_PENDING, []).append(target)
+    session.info.setdefault(_PENDING, []).append((values, target))
 
 
 def payload(sender: str, seq: int, hosts: set[str]) -> str:
@@ -77,13 +92,22 @@ def payload(sender: str, seq: int, hosts: set[str]) -> str:
     return text if len(text) <= NOTIFY_LIMIT else f"{sender}\n{seq}\n{EVERY}"
 
 
+def _append(session: Session, pending: list[tuple[dict[str, Any], Target]]) -> list[Target]:
+    """Append the queued rows to the log in the order they were recorded, under the log's lock (held until the
+    commit); the targets with their seqs."""
+    serialize(session, LOG_LOCK)
+    return [replace(target, seq=int(insert_row(session, INSERT_CHANGE, values) or 0)) for values, target in pending]
+
+
 def _store_hosts(session: Session, settings: Settings) -> None:
-    """Before the commit: store the hosts of every change the transaction logged (and NOTIFY them)."""
-    pending: list[Target] | None = session.info.pop(_PENDING, None)
+    """Before the commit: append the rows the transaction queued, store each change's hosts (and NOTIFY them).
+    The session is flushed first, so nothing is written (or waited for) once the log's lock is held."""
+    pending: list[tuple[dict[str, Any], Target]] | None = session.info.pop(_PENDING, None)
     if not pending:
         return
     session.flush()
-    by_seq = audience.resolve(session, pending, settings.down_time, settings.per_network)
+    targets = _append(session, pending)
+    by_seq = audience.resolve(session, targets, settings.down_time, settings.per_network)
     rows = [{"host": host, "seq": seq} for seq, hosts in by_seq.items() for host in sorted(hosts)]
     if rows:
         session.connection().execute(INSERT_HOST, rows)

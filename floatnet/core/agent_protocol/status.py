@@ -7,6 +7,10 @@ ignore those rows, other watchers may not). A status change does not bump ``revi
 dataplane's observation, not a change of the desired state, and bumping it would make clients holding an
 ``If-Match`` revision fail for no reason of theirs. Unknown ids are ignored (the resource may have just been
 deleted while the agent was wiring it).
+
+Lock order (PostgreSQL): a report updates its rows in id order (two reports never wait for each other in a
+cycle) and takes the change log's lock only at its commit (:func:`.feed.logged`), so it never holds a row
+while waiting for an API write that holds the log's lock and wants the same row.
 """
 
 from __future__ import annotations
@@ -91,7 +95,7 @@ def apply(session: Session, reported: dict[str, dict[str, str]], host: str, conf
             counts[key] = 0
             continue
         rows = session.execute(_READ[kind], {"ids": list(statuses)}).all()
-        changed = [row for row in rows if row.status != statuses[row.id]]
+        changed = sorted((row for row in rows if row.status != statuses[row.id]), key=lambda row: row.id)
         for row in changed:
             session.execute(_WRITE[kind], {"row_id": row.id, "new_status": statuses[row.id]})
             scope = _scope(kind, row)

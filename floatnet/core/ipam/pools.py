@@ -138,11 +138,13 @@ def _scan(session: Session, subnet: Any, ranges: list[tuple[int, int]]) -> int |
     return next((value for value in _candidates(ranges, 0) if value not in taken), None)
 
 
-# The lock allocators queue on (PostgreSQL; SQLite serialises writers already): the change log's, which every
-# allocating write takes anyway when it logs its port (:mod:`floatnet.core.agent_protocol.changes`), so taking
-# it first adds no lock order to deadlock on. Without it, servers with their own hints picked the same free
-# address concurrently and retried in lockstep until the retries ran out (409 TooManyConflicts).
-ALLOCATION_LOCK = "changes"
+# The lock allocators queue on (PostgreSQL; SQLite serialises writers already). Without it, servers with their
+# own hints picked the same free address concurrently and retried in lockstep until the retries ran out (409
+# TooManyConflicts). Its own, not the change log's: an allocator holds it while it goes on to update rows (a
+# router's gateway, a port's fixed IPs) that an agent's status report may hold, and a status report takes the
+# change log's lock (at its commit, :func:`floatnet.core.agent_protocol.feed.logged`) but never this one, so
+# the report never waits for an allocator: the order is this lock, rows, the change log's lock.
+ALLOCATION_LOCK = "ipam"
 
 
 def next_free(session: Session, hints: dict[str, int], subnet: Any) -> str | None:
