@@ -209,12 +209,17 @@ class RouterDaemon:
                 return "reloaded"
         if pid is not None:  # left behind in a deleted namespace of the same name, or one that cannot reload
             self.terminate(router_id, pid)
-        for stale in ("pid", *self.stale_names):
-            (d / stale).unlink(missing_ok=True)
+        self.clear(router_id)
         start(netns, self.argv(d), f"start {self.name}", router_id, lambda: self.pid(router_id))
         if device:  # no device (yet): index 0 matches none, the next reconcile restarts it on the device
             (d / BOUND).write_text(f"{device} {link.index if link else 0}\n")
         return "started"
+
+    def clear(self, router_id: str) -> None:
+        """Before a start, with no daemon of ours running: remove the pidfile and the ``stale_names`` a killed
+        one left."""
+        for stale in ("pid", *self.stale_names):
+            (self.dir(router_id) / stale).unlink(missing_ok=True)
 
     def terminate(self, router_id: str, pid: int) -> None:
         terminate(pid, self.needle(router_id))

@@ -153,6 +153,16 @@ class Keepalived(daemons.RouterDaemon):
             return None
         return pid if pid_alive(pid, str(directory / "pid")) else None
 
+    def clear(self, router_id: str) -> None:
+        """Also ``vrrp.pid``: keepalived refuses to start (and exits 0, writing no pidfile) while any process has
+        the PID a pidfile of its names — after a node's power loss the dead child's PID may belong to anyone by
+        now. A VRRP child of ours that outlived its parent is stopped first (it still holds the addresses)."""
+        child = self.vrrp_pid(router_id)
+        if child is not None:
+            daemons.terminate(child, str(self.dir(router_id) / "pid"))
+        (self.dir(router_id) / "vrrp.pid").unlink(missing_ok=True)
+        super().clear(router_id)
+
     def stop(self, router_id: str) -> bool:
         """Stop keepalived (it releases its addresses and tells the peers, so a BACKUP takes over at once) and
         its VRRP child if that outlived it; True if it was running."""

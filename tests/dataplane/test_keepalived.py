@@ -162,6 +162,26 @@ def test_a_returning_replica_whose_path_is_not_ready_yet_stays_backup(make_ns, t
             lab.daemons[side].stop("r1")
 
 
+def test_a_replica_whose_dead_vrrp_childs_pid_was_reused_starts_again(make_ns, tmp_path: Path) -> None:
+    """After a node's power loss ``vrrp.pid`` still names the dead VRRP child; once any process has that PID,
+    keepalived exits at start ("already running", exit 0, no pidfile) — the replica never came back (issue 15's
+    failover that never completed). The stale file is removed before a start."""
+    lab = Lab(make_ns, tmp_path)
+    stranger = subprocess.Popen(["sleep", "60"])  # the process that now has the dead child's PID
+    try:
+        assert lab.start("a", FIP) == "started"
+        assert _wait(lambda: lab.master()) == "a"
+        lab.fail("a")
+        (tmp_path / "a" / "r1" / "vrrp.pid").write_text(f"{stranger.pid}\n")
+        assert lab.revive("a") == "started"
+        assert _wait(lambda: lab.master()) == "a"
+        assert stranger.poll() is None  # not ours: left alone
+    finally:
+        stranger.kill()
+        stranger.wait(5)
+        lab.daemons["a"].stop("r1")
+
+
 def _rounds(watcher: subprocess.Popen[str]) -> dict[str, Any]:
     out, _ = watcher.communicate(timeout=60)
     assert watcher.returncode == 0
