@@ -41,16 +41,8 @@ def record(
     (:mod:`audience`); ``hosts`` adds the ones the database will no longer show then (where a port was
     bound, where a router ran).
     """
-    values = {
-        "kind": kind,
-        "resource_id": resource_id,
-        "op": op,
-        "router_id": router_id,
-        "network_id": network_id,
-        "created_at": utcnow(),
-    }
     extra = tuple(sorted({host for host in hosts if host}))
-    logged(session, values, Target(0, kind, resource_id, op, router_id, network_id, extra))
+    logged(session, Target(0, kind, resource_id, op, router_id, network_id, extra), utcnow())
 
 
 def created(

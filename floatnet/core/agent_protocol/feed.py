@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select
@@ -58,9 +58,9 @@ class Settings:
     local: set[int] = field(default_factory=set)  # seqs committed here whose hosts were woken already
 
 
-def logged(session: Session, values: dict[str, Any], target: Target) -> None:
-    """Queue the change-log row ``values`` (``target``: the same change, its seq not known yet) that ``session``
-    recorded; the rows are appended and their hosts stored just before the commit (see :func:`attach`).
+def logged(session: Session, target: Target, created_at: datetime) -> None:
+    """Queue the change ``target`` (its seq not known yet) that ``session`` recorded at ``created_at``; its
+    log row (:func:`_row`) is appended and its hosts stored just before the commit (see :func:`attach`).
 
     Why at the end: appending takes the log's lock (:data:`LOG_LOCK`, held to the commit so that seq order is
     commit order and a follower never skips a row). Taken mid-transaction, it made a transaction that held it
@@ -77,13 +77,13 @@ def logged(session: Session, values: dict[str, Any], target: Target) -> None:
     settings: Settings | None = session.info.get(_SETTINGS)
     if settings is None:
         serialize(session, LOG_LOCK)
-        seq = insert_row(session, INSERT_CHANGE, values)
+        seq = insert_row(session, INSERT_CHANGE, _row(target, created_at))
         session.connection().execute(INSERT_HOST, [{"host": EVERY, "seq": seq}])
         return
     if target.op == "delete":
         before = audience.resolve(session, [target], settings.down_time, settings.per_network)[target.seq]
         target = replace(target, extra=tuple(sorted(before | set(target.extra))))
-    session.info.setdefault(_PENDING, []).append((values, target))
+    session.info.setdefault(_PENDING, []).append((target, created_at))
 
 
 def payload(sender: str, seq: int, hosts: set[str]) -> str:
@@ -92,17 +92,23 @@ def payload(sender: str, seq: int, hosts: set[str]) -> str:
     return text if len(text) <= NOTIFY_LIMIT else f"{sender}\n{seq}\n{EVERY}"
 
 
-def _append(session: Session, pending: list[tuple[dict[str, Any], Target]]) -> list[Target]:
+def _row(target: Target, created_at: datetime) -> dict[str, Any]:
+    """The change-log row of ``target``."""
+    return {"kind": target.kind, "resource_id": target.resource_id, "op": target.op,
+            "router_id": target.router_id, "network_id": target.network_id, "created_at": created_at}  # fmt: skip
+
+
+def _append(session: Session, pending: list[tuple[Target, datetime]]) -> list[Target]:
     """Append the queued rows to the log in the order they were recorded, under the log's lock (held until the
     commit); the targets with their seqs."""
     serialize(session, LOG_LOCK)
-    return [replace(target, seq=int(insert_row(session, INSERT_CHANGE, values) or 0)) for values, target in pending]
+    return [replace(t, seq=int(insert_row(session, INSERT_CHANGE, _row(t, at)) or 0)) for t, at in pending]
 
 
 def _store_hosts(session: Session, settings: Settings) -> None:
     """Before the commit: append the rows the transaction queued, store each change's hosts (and NOTIFY them).
     The session is flushed first, so nothing is written (or waited for) once the log's lock is held."""
-    pending: list[tuple[dict[str, Any], Target]] | None = session.info.pop(_PENDING, None)
+    pending: list[tuple[Target, datetime]] | None = session.info.pop(_PENDING, None)
     if not pending:
         return
     session.flush()
