@@ -38,6 +38,12 @@ class ApplyResult:
         self.done += other.done
         self.seconds += other.seconds
 
+    def add_permanent(self, poisoned: Mapping[A.Ref, str]) -> None:
+        """Record the resources the planner could not handle as errors of this step (reported ``ERROR`` with
+        the reason), without marking a group failed: retrying the same input would fail the same way."""
+        for ref, reason in poisoned.items():
+            self.errors.setdefault(ref, reason)
+
 
 def describe(action: A.Action) -> str:
     """A one-line description for logs (type and the fields that identify the object)."""

@@ -10,7 +10,8 @@ after 1 s, 2 s … 30 s (:meth:`Backoff.retry`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from floatnet.agent.state import Namespace
@@ -28,6 +29,15 @@ def resources_of(groups: Iterable[str]) -> set[tuple[str, str]]:
         elif group.startswith("port:"):
             refs.add(("port", group[len("port:") :]))
     return refs
+
+
+def listing(repairs: Mapping[tuple[str, str], tuple[float, str]]) -> list[dict[str, str]]:
+    """The last repair of each resource (``(kind, id) -> (wall time, what)``) as the agent reports it, by
+    resource, with its UTC time."""
+    return [
+        {"kind": k, "id": i, "at": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at)), "what": what}
+        for (k, i), (at, what) in sorted(repairs.items())
+    ]
 
 
 def describe(before: Namespace | None, after: Namespace | None) -> str:

@@ -10,8 +10,9 @@ Each tick (:meth:`Agent.step`) coalesces what is due into one :class:`~floatnet.
 - the kernel (:meth:`Agent.on_kernel`): owned namespaces changed under the agent
   (:mod:`floatnet.agent.kernel_watch`) and namespaces due for a retry after a failure (1 s … 30 s) are stale
   (re-read from the kernel); OVS ports changed by a hypervisor mark every resource for planning;
-- the full resync (at start, every ``full_interval`` — the periodic full observe —, after a 410, after a server
-  or unexpected failure, with backoff): everything.
+- the full resync (at start, every ``full_interval`` — the periodic full observe, which waits for a second
+  without feed changes so it never holds up a burst of them —, after a 410, after a server or unexpected
+  failure, with backoff): everything.
 
 :meth:`Agent.reconcile` is the one step: observe the dirty resources, plan them (pure), apply, update the view
 (the projection of what was applied; a re-observation where something failed), report, and log drift once with
@@ -52,6 +53,7 @@ from floatnet.linux import names
 log = logging.getLogger(__name__)
 
 TICK = 0.05
+QUIET = 1.0  # seconds without feed changes before a due periodic full observe runs (see Agent._periodic_due)
 MAX_BACKOFF = 30.0
 
 
@@ -81,6 +83,7 @@ class Agent:
         self.step_ok = True
         self.full_interval = full_interval  # the periodic full observe: catches what kernel events missed
         self.last_full = 0.0
+        self.last_change = 0.0  # when the feed last brought changes (the periodic full observe waits for quiet)
         self.repair_backoff = drift.Backoff()
         self.repairs: dict[Ref, tuple[float, str]] = {}  # resource -> (wall time, what) of its last repair
         self.retrying: set[str] = set()  # namespaces whose last actions failed, waiting for their retry
@@ -98,10 +101,7 @@ class Agent:
             "networks": len(desired.networks) if desired else 0,
             "ports": len(desired.ports) if desired else 0,
             "errors": [{"kind": k, "id": i, "reason": r} for (k, i), r in sorted(errors.items())],
-            "repairs": [
-                {"kind": k, "id": i, "at": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at)), "what": what}
-                for (k, i), (at, what) in sorted(repairs.items())
-            ],
+            "repairs": drift.listing(repairs),
         }
 
     def _report(self, statuses: S.Statuses) -> None:
@@ -134,10 +134,10 @@ class Agent:
         """Everything due now, as one dirty set: the full resync (the periodic full observe, a 410, a failure
         backoff) — which covers all the rest —, else the feed's changes plus the local triggers
         (:meth:`on_kernel`; they wait while the server or OVS is unreachable)."""
-        if self.resync_at is None and time.monotonic() - self.last_full >= self.full_interval:
-            self.resync_at = time.monotonic()
         batch = self._next_batch()
-        if batch is RELIST:
+        if batch:
+            self.last_change = time.monotonic()
+        if batch is RELIST or (self.resync_at is None and self._periodic_due()):
             self.resync_at = time.monotonic()
         if self.resync_at is not None and time.monotonic() >= self.resync_at:
             return Dirty(everything=True)
@@ -145,6 +145,14 @@ class Agent:
         if self.desired is not None and self.step_ok:
             dirty.add(self.on_kernel())
         return dirty
+
+    def _periodic_due(self) -> bool:
+        """The periodic full observe (a safety net: it relists and re-plans everything, 0.1–0.5 s at a thousand
+        floating IPs) is the lowest-priority work: once due it waits for :data:`QUIET` without feed changes, so
+        no change of a burst waits for it; a feed never quiet for another ``full_interval`` cannot starve it."""
+        now = time.monotonic()
+        late = now - self.last_full - self.full_interval
+        return late >= 0 and (now - self.last_change >= QUIET or late >= self.full_interval)
 
     def _next_batch(self) -> Any:
         """Changes queued by the watcher (merged), RELIST, or None after a tick without any."""
@@ -358,7 +366,7 @@ class Agent:
         result = self.kernel.apply(actions + fast_actions)
         self.observed = self._after(self.observed, current, actions, result)
         self._project_fast(fast, result)
-        _add_permanent(result, poisoned)
+        result.add_permanent(poisoned)
         return actions, fast_actions, result
 
     def _project_fast(self, fast: plan_fips.Fast, result: ApplyResult) -> None:
@@ -489,9 +497,3 @@ class Agent:
         self.errors = {ref: why for ref, why in self.errors.items() if ref not in refs}
         self.errors.update(result.errors)
 
-
-def _add_permanent(result: ApplyResult, poisoned: Mapping[Ref, str]) -> None:
-    """Record the resources the planner could not handle as errors of this step (reported ``ERROR`` with the
-    reason), without marking a group failed: retrying the same input would fail the same way."""
-    for ref, reason in poisoned.items():
-        result.errors.setdefault(ref, reason)

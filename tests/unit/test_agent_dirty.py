@@ -117,6 +117,33 @@ def test_full_resync_is_the_step_over_everything() -> None:
     assert {r["id"] for r in loop.configurations()["repairs"]} >= {R1, NET}
 
 
+def test_a_due_periodic_full_observe_waits_for_a_quiet_feed() -> None:
+    """Due (61 s after the last) while floating-IP changes keep coming, the periodic full observe does not run:
+    each change takes the fast path at once; it runs in the first tick a second after the last change."""
+    server, kernel, loop = converged()
+    loop.last_full = time.monotonic() - 61
+    for n in range(3, 6):
+        new = fip(n, fixed=f"10.0.0.{n}")
+        server.routers[R1]["floatingips"].append(new)
+        loop.events.put([{"kind": "floatingip", "id": new["id"], "op": "create", "router_id": R1}])
+        loop.step()
+        assert loop.syncs == 1, "a full resync held the change up"
+        assert [type(a).__name__ for a in kernel.plans[-1]] == ["EditAddresses", "AddFipMapping", "Garp"]
+    loop.step()
+    assert loop.syncs == 1, "the feed is not quiet yet"
+    loop.last_change = time.monotonic() - 1.0
+    loop.step()
+    assert loop.syncs == 2
+
+
+def test_a_feed_never_quiet_does_not_starve_the_periodic_full_observe() -> None:
+    server, kernel, loop = converged()
+    loop.last_full = time.monotonic() - 121
+    loop.events.put([{"kind": "router", "id": R1, "op": "update"}])
+    loop.step()
+    assert loop.syncs == 2
+
+
 def test_expired_feed_relists() -> None:
     """A 410 from the feed (RELIST) makes the next step a full resync."""
     server, kernel, loop = converged()
