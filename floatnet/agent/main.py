@@ -164,13 +164,20 @@ def main(argv: list[str]) -> int:
         full_interval=args.full_interval,
     )
 
+    _stop_on_signals(agent)
+    log.info("agent for host %s, server %s, datapath %s", host, server, dp.datapath_type)
+    agent.run()
+    return 0
+
+
+def _stop_on_signals(agent: Agent) -> None:
+    """SIGTERM/SIGINT stop the loop (the dataplane stays as it is); SIGUSR1 dumps every thread's stack to the
+    log (`kill -USR1 <pid>`: where a stuck agent is)."""
+
     def on_signal(signum: int, _frame: Any) -> None:
         log.info("signal %d: stopping (the dataplane stays as it is)", signum)
         agent.stop.set()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 <pid>`: every thread's stack to the log
-    log.info("agent for host %s, server %s, datapath %s", host, server, dp.datapath_type)
-    agent.run()
-    return 0
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
