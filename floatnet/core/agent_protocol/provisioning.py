@@ -16,8 +16,9 @@ yet learnt the host, and the instance's first DHCPDISCOVER went unanswered (a se
 - Lifting the last block makes the port ``ACTIVE`` (Neutron's ``provisioning_complete``); a port without blocks
   takes the status its agent reports, as before. Rows go with their port (``ON DELETE CASCADE``).
 
-Lock order (PostgreSQL): a status report handles its ports in id order, each one's row before its blocks; an API
-write updates the port before its blocks (:func:`port_written`), so the two never wait for each other in a cycle.
+Lock order (PostgreSQL): a status report handles its ports in id order (a port's row, when its status changes,
+before its blocks); an API write locks its one port's row before that port's blocks (:func:`port_written`); the
+change log's lock is taken only at commit. No two of them wait for each other in a cycle.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from floatnet.config import Config
@@ -110,8 +112,10 @@ def _store(session: Session, port_id: str, before: Blocks, after: Blocks) -> Non
     if gone:
         table = table_of(ProvisioningBlock)
         session.execute(delete(table).where(table.c.port_id == port_id, table.c.entity.in_(gone)))
-    if new:
-        session.execute(insert(table_of(ProvisioningBlock)), [{"port_id": port_id, "entity": e} for e in new])
+    if new:  # an API write and an agent's DOWN may add the same l2 block at once: the second is a no-op
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(table_of(ProvisioningBlock)).on_conflict_do_nothing()
+        session.execute(stmt, [{"port_id": port_id, "entity": e} for e in new])
 
 
 def dhcp_hosts(session: Session, config: Config, network_ids: Iterable[str]) -> dict[str, list[str]]:
