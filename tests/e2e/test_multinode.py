@@ -143,10 +143,10 @@ def _status(cluster: Cluster, port_id: str) -> str:
 
 
 def test_an_instance_port_is_active_only_once_the_dhcp_node_serves_it(cluster: Cluster) -> None:
-    """Provisioning blocks: while the network node's agent is held (SIGSTOP, for a few seconds: its dnsmasq has
-    not learnt the new host), an instance wired and reported by its compute node stays DOWN — Nova would not
-    boot it yet; once that agent has written the hosts file and reloaded dnsmasq, it is ACTIVE and gets its
-    lease."""
+    """Provisioning blocks: while the network node's agent is held (SIGSTOP until cmp1 wired the port: its
+    dnsmasq has not learnt the new host; the lab has no other DHCP node, so nothing fails over meanwhile), an
+    instance wired and reported by its compute node stays DOWN — Nova would not boot it yet; once that agent has
+    written the hosts file and reloaded dnsmasq, it is ACTIVE and gets its lease."""
     blue = _network(cluster, "blue")
     agent = _agent_pid(cluster, "net1")
     dispatch = ["nft", "list", "map", "inet", "floatnet_sg", "dispatch"]
@@ -154,8 +154,8 @@ def test_an_instance_port_is_active_only_once_the_dhcp_node_serves_it(cluster: C
     try:
         cluster.lab("instance", "create", "vm8", "--network", blue, "--host", "cmp1", "--no-wait")
         port_id = cluster.api("GET", "/ports", params={"name": "vm8", "network_id": blue})["ports"][0]["id"]
-        wait_until(lambda: port_id in cluster.on_node("cmp1", *dispatch, check=True).stdout, 3, "vm8 wired on cmp1")
-        time.sleep(0.5)  # cmp1's agent reported it right after wiring it
+        wait_until(lambda: port_id in cluster.on_node("cmp1", *dispatch, check=True).stdout, 30, "vm8 wired on cmp1")
+        time.sleep(2.0)  # cmp1's agent reports it right after wiring it (the old code: ACTIVE by now)
         assert _status(cluster, port_id) == "DOWN"
     finally:
         os.kill(agent, signal.SIGCONT)
