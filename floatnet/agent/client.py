@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from floatnet import client as api_client
+from floatnet.agent.status import READY
 from floatnet.client import ApiError, TokenSource, keystone_tokens
 
 __all__ = [
@@ -146,8 +147,9 @@ class Client:
         return result
 
     def report_status(self, statuses: Mapping[str, Mapping[str, str]]) -> None:
-        """``PUT status``: ``{"ports": {id: status}, "floatingips": {...}, "routers": {...}}``."""
-        body = {kind: dict(values) for kind, values in statuses.items() if values}
+        """``PUT status``: ``{"ports": {id: status}, "floatingips": {...}, "routers": {...}, "dhcp_ready": [port
+        id, …]}`` (the agent keys ``dhcp_ready`` by what it serves each port; the server wants the ids)."""
+        body = {kind: sorted(values) if kind == READY else dict(values) for kind, values in statuses.items() if values}
         if body:
             self._request("PUT", "/status", body=body)
 

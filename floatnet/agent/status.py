@@ -6,7 +6,11 @@
 - HA routers' replicas (``ha_states``): ``active`` on the VRRP MASTER, else ``standby`` (l3-ha's ``ha_state``);
 - ports: router and DHCP ports ``ACTIVE`` once wired; instance ports ``ACTIVE`` when a device with their
   iface-id sits on the right bridge with the right tag and — with port security — their filter is installed
-  and current, ``DOWN`` when unplugged (or administratively down), ``ERROR`` when they cannot be filtered.
+  and current, ``DOWN`` when unplugged (or administratively down), ``ERROR`` when they cannot be filtered;
+- ``dhcp_ready``: the instance ports this node's dnsmasq now serves, for the networks whose DHCP was applied
+  without error (hosts file written, dnsmasq reloaded) — the server holds those ports ``DOWN`` until a DHCP
+  server confirms them (provisioning blocks). Each is keyed by what is served (MAC and addresses), so a port is
+  reported once per address change, not at every step.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from floatnet.agent.state import Observed
 from floatnet.linux import names
 
 ACTIVE, DOWN, ERROR = "ACTIVE", "DOWN", "ERROR"
-KINDS = {"port": "ports", "floatingip": "floatingips", "router": "routers", "ha_state": "ha_states"}
+READY = "dhcp_ready"
+KINDS = {"port": "ports", "floatingip": "floatingips", "router": "routers", "ha_state": "ha_states", READY: READY}
 Statuses = dict[str, dict[str, str]]
 
 
@@ -31,8 +36,9 @@ def _put(out: Statuses, errors: Mapping[Ref, str], kind: str, ident: str, ok: st
 def compute(
     desired: DesiredState, observed: Observed, errors: Mapping[Ref, str], gone_fips: Iterable[str] = ()
 ) -> Statuses:
-    """Statuses of every router, floating IP and port in ``desired`` (plus DOWN for ``gone_fips``)."""
-    out: Statuses = {"ports": {}, "floatingips": {}, "routers": {}, "ha_states": {}}
+    """Statuses of every router, floating IP and port in ``desired`` (plus DOWN for ``gone_fips``), and the ports
+    served by its DHCP networks (:func:`dhcp_ready`)."""
+    out: Statuses = {"ports": {}, "floatingips": {}, "routers": {}, "ha_states": {}, READY: dhcp_ready(desired, errors)}
     for router in desired.routers.values():
         if not router.admin_state_up:
             continue
@@ -59,6 +65,18 @@ def compute(
     for fip_id in gone_fips:
         out["floatingips"].setdefault(fip_id, DOWN)
     return out
+
+
+def dhcp_ready(desired: DesiredState, errors: Mapping[Ref, str]) -> dict[str, str]:
+    """Port id -> what this node's dnsmasq serves it (``mac ip …``), for every network of ``desired`` whose DHCP
+    applied without error (an error leaves the hosts file or dnsmasq unconfirmed: nothing is reported)."""
+    served: dict[str, list[str]] = {}
+    for network in desired.networks.values():
+        if network.dhcp is None or ("network", network.id) in errors:
+            continue
+        for host in network.dhcp.hosts:
+            served.setdefault(host.port_id, [host.mac_address]).append(host.ip_address)
+    return {port_id: " ".join([entry[0], *sorted(entry[1:])]) for port_id, entry in served.items()}
 
 
 def refs(statuses: Statuses) -> set[tuple[str, str]]:

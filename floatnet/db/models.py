@@ -148,6 +148,16 @@ class IPAllocation(Base):
     __table_args__ = (UniqueConstraint("network_id", "ip_address"),)
 
 
+class ProvisioningBlock(Base):
+    """What a port still waits for before it may go ``ACTIVE`` (Neutron's ``provisioning_blocks``): one row per
+    entity (``dhcp``: a DHCP server has not confirmed it serves the port's address; ``l2``: the port's agent has
+    not reported it wired). The rows go with their port."""
+
+    __tablename__ = "provisioning_blocks"
+    port_id: Mapped[str] = mapped_column(String(36), ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+
 class Router(StandardAttrs, Base):
     """A router; its ports are :class:`RouterPort` rows, its gateway port ``gw_port_id``."""
 

@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, MetaData, Table, text
+from alembic import command
+from sqlalchemy import Engine, MetaData, Table, inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from floatnet.db.migrate import upgrade
+from floatnet.db.migrate import alembic_config, upgrade
 
 
 def _insert(conn: Any, table: str, **values: Any) -> None:
@@ -45,3 +46,27 @@ def check_dhcp_bindings_migration(engine: Engine) -> None:
         conn.execute(text(insert.format(2)))
         with pytest.raises(IntegrityError), conn.begin_nested():  # an agent holds a network once
             conn.execute(text(insert.format(3)))
+
+
+def check_provisioning_blocks_migration(engine: Engine) -> None:
+    """Up to 0010, a port; after the upgrade it waits for nothing, a block can be added and goes with the port
+    (``ON DELETE CASCADE``); a downgrade drops the table and an upgrade brings it back."""
+    upgrade(engine, "0010")
+    with engine.begin() as conn:
+        _insert(conn, "networks", id="n1")
+        _insert(conn, "ports", id="p1", network_id="n1", mac_address="fa:16:3e:00:00:01")
+    upgrade(engine)
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM provisioning_blocks")).scalar() == 0
+        conn.execute(text("INSERT INTO provisioning_blocks (port_id, entity) VALUES ('p1', 'dhcp'), ('p1', 'l2')"))
+        with pytest.raises(IntegrityError), conn.begin_nested():  # one row per entity
+            conn.execute(text("INSERT INTO provisioning_blocks (port_id, entity) VALUES ('p1', 'dhcp')"))
+        conn.execute(text("DELETE FROM ports WHERE id = 'p1'"))
+        assert conn.execute(text("SELECT COUNT(*) FROM provisioning_blocks")).scalar() == 0
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0010")
+    assert "provisioning_blocks" not in inspect(engine).get_table_names()
+    upgrade(engine)
+    assert "provisioning_blocks" in inspect(engine).get_table_names()

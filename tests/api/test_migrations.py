@@ -13,7 +13,7 @@ from sqlalchemy import inspect
 from floatnet.db.migrate import upgrade
 from floatnet.db.models import Base
 from floatnet.db.session import Database
-from tests.api.migration_checks import check_dhcp_bindings_migration
+from tests.api.migration_checks import check_dhcp_bindings_migration, check_provisioning_blocks_migration
 
 
 def test_upgrade_head_equals_models(tmp_path: Path) -> None:
@@ -58,4 +58,10 @@ def test_server_refuses_bad_config(tmp_path: Path) -> None:
 def test_dhcp_bindings_become_slot_one(tmp_path: Path) -> None:
     db = Database(f"sqlite:///{tmp_path / 'm.db'}")
     check_dhcp_bindings_migration(db.engine)
+    db.dispose()
+
+
+def test_provisioning_blocks_migration(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'm.db'}")
+    check_provisioning_blocks_migration(db.engine)
     db.dispose()

@@ -14,7 +14,8 @@ from floatnet.db.migrate import upgrade
 from floatnet.db.models import Base
 from floatnet.db.session import Database
 from tests.api.helpers import assert_error, network, port, subnet
-from tests.api.migration_checks import check_dhcp_bindings_migration
+from tests.api.migration_checks import check_dhcp_bindings_migration, check_provisioning_blocks_migration
+from tests.api.test_provisioning_blocks import changed, cloud
 from tests.conftest import DEFAULT_INI
 
 
@@ -37,6 +38,16 @@ def test_dhcp_bindings_migration_on_postgres(postgres_url: str) -> None:
     db.dispose()
     db = Database(postgres_url.rsplit("/", 1)[0] + "/floatnet_dhcp_migration")
     check_dhcp_bindings_migration(db.engine)
+    db.dispose()
+
+
+def test_provisioning_blocks_migration_on_postgres(postgres_url: str) -> None:
+    db = Database(postgres_url.rsplit("/", 1)[0] + "/postgres")
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("CREATE DATABASE floatnet_blocks_migration"))
+    db.dispose()
+    db = Database(postgres_url.rsplit("/", 1)[0] + "/floatnet_blocks_migration")
+    check_provisioning_blocks_migration(db.engine)
     db.dispose()
 
 
@@ -80,3 +91,13 @@ def test_concurrency_on_postgres(postgres_url: str, live_server_factory: Any) ->
     refused = [r.json()["NeutronError"]["type"] for r in ports if r.status_code != 201]
     assert refused == ["IpAddressGenerationFailure"] * 21
     client.close()
+
+
+def test_provisioning_blocks_on_postgres(postgres_url: str, make_app_client: Any) -> None:
+    """The blocks' writes (Core INSERT/DELETE, the port's status) on PostgreSQL: L2 first, then DHCP."""
+    client = make_app_client(pg_ini(postgres_url))
+    _, vm = cloud(client, "10.41.0.0/24")
+    assert changed(client, "cmp1", {"ports": {vm["id"]: "ACTIVE"}}) == {"ports": 0}
+    assert changed(client, "net1", {"dhcp_ready": [vm["id"]]}) == {"dhcp_ready": 1}
+    assert client.get(f"/v2.0/ports/{vm['id']}").json()["port"]["status"] == "ACTIVE"
+    assert client.delete(f"/v2.0/ports/{vm['id']}").status_code == 204

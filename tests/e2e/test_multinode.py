@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -128,6 +129,39 @@ def test_a_compute_node_removes_a_deleted_instances_filter(cluster: Cluster) -> 
     vm2_ip = json.loads(cluster.lab("lease", "vm2").stdout)["ip"]
     assert ping(vm5["ns"], vm2_ip)
     cluster.lab("instance", "delete", "vm5")
+
+
+def _agent_pid(cluster: Cluster, node: str) -> int:
+    """The PID of ``node``'s floatnet agent (a process this cluster started; not its init or wrappers)."""
+    found = _from(cluster, cluster.node(node)["directory"])
+    [pid] = [p for p in found if (cmdline(p) or "").split()[1:4] == ["-m", "floatnet", "agent"]]
+    return pid
+
+
+def _status(cluster: Cluster, port_id: str) -> str:
+    return str(cluster.api("GET", f"/ports/{port_id}")["port"]["status"])
+
+
+def test_an_instance_port_is_active_only_once_the_dhcp_node_serves_it(cluster: Cluster) -> None:
+    """Provisioning blocks: while the network node's agent is held (SIGSTOP until cmp1 wired the port: its
+    dnsmasq has not learnt the new host; the lab has no other DHCP node, so nothing fails over meanwhile), an
+    instance wired and reported by its compute node stays DOWN — Nova would not boot it yet; once that agent has
+    written the hosts file and reloaded dnsmasq, it is ACTIVE and gets its lease."""
+    blue = _network(cluster, "blue")
+    agent = _agent_pid(cluster, "net1")
+    dispatch = ["nft", "list", "map", "inet", "floatnet_sg", "dispatch"]
+    os.kill(agent, signal.SIGSTOP)
+    try:
+        cluster.lab("instance", "create", "vm8", "--network", blue, "--host", "cmp1", "--no-wait")
+        port_id = cluster.api("GET", "/ports", params={"name": "vm8", "network_id": blue})["ports"][0]["id"]
+        wait_until(lambda: port_id in cluster.on_node("cmp1", *dispatch, check=True).stdout, 30, "vm8 wired on cmp1")
+        time.sleep(2.0)  # cmp1's agent reports it right after wiring it (the old code: ACTIVE by now)
+        assert _status(cluster, port_id) == "DOWN"
+    finally:
+        os.kill(agent, signal.SIGCONT)
+    wait_until(lambda: _status(cluster, port_id) == "ACTIVE", 20, "vm8's port ACTIVE once net1 serves it")
+    wait_until(lambda: cluster.lab("lease", "vm8", check=False).returncode == 0, 30, "vm8's lease")
+    cluster.lab("instance", "delete", "vm8")
 
 
 def test_vxlan_instances_on_different_nodes_reach_each_other_and_not_another_network(cluster: Cluster) -> None:

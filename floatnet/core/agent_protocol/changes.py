@@ -3,8 +3,8 @@
 Every write of a resource goes through this module: :func:`created` and :func:`deleted` log a row,
 :func:`updated` (an ORM row or any attribute holder) and :func:`updated_where` (a SQL ``UPDATE`` by id) also
 bump ``revision_number`` and ``updated_at``. A write that skipped the log would leave agents silently
-unconverged, so no resource module calls :func:`record` itself; only agents' status reports do (``op:
-"status"``, which does not bump revisions).
+unconverged, so no resource module calls :func:`record` itself; only status changes do (``op: "status"``,
+which does not bump revisions: agents' reports, and a port whose last provisioning block a write lifted).
 """
 
 from __future__ import annotations

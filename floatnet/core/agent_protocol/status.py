@@ -1,6 +1,8 @@
 """Status reported back by agents: ports, floating IPs and routers become ACTIVE, DOWN or ERROR; the replicas
 of HA routers on the reporting host are ``active`` or ``standby`` (``ha_states``: VRRP, l3-ha's ``ha_state``);
-an ``active`` replica's host becomes the ``binding:host_id`` of its router's ports (:mod:`.ha_binding`).
+an ``active`` replica's host becomes the ``binding:host_id`` of its router's ports (:mod:`.ha_binding`); a DHCP
+agent names the ports whose address its dnsmasq now serves (``dhcp_ready``), lifting their provisioning blocks
+(:mod:`.provisioning`: a port waiting for DHCP stays ``DOWN`` after its agent's ``ACTIVE`` until then).
 
 Only a status that actually changes is written, and it is logged as a change with ``op: "status"`` (agents
 ignore those rows, other watchers may not). A status change does not bump ``revision_number``: it is the
@@ -21,13 +23,14 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from floatnet.config import Config
-from floatnet.core.agent_protocol import changes, ha_binding
+from floatnet.core.agent_protocol import changes, ha_binding, provisioning
 from floatnet.core.agent_protocol.scheduling import L3_AGENT
 from floatnet.core.errors import HTTPBadRequest
 from floatnet.db.models import Agent, FloatingIP, HARouterAgentPortBinding, Port, Router, table_of
 
 STATUSES = ("ACTIVE", "DOWN", "ERROR")
 HA_STATES, HA_KEY = ("active", "standby"), "ha_states"
+READY_KEY = "dhcp_ready"
 KINDS: dict[str, tuple[str, Any]] = {
     "ports": ("port", Port),
     "floatingips": ("floatingip", FloatingIP),
@@ -35,16 +38,21 @@ KINDS: dict[str, tuple[str, Any]] = {
 }
 
 
-def parse(body: Any) -> dict[str, dict[str, str]]:
+def parse(body: Any) -> dict[str, Any]:
     """Validate a status body: ``{"ports"|"floatingips"|"routers": {id: status}, "ha_states": {router id:
-    active|standby}}`` (400 otherwise)."""
+    active|standby}, "dhcp_ready": [port id, …]}`` (400 naming the key otherwise)."""
     if not isinstance(body, dict):
         raise HTTPBadRequest(msg="status body must be an object")
-    unknown = sorted(set(body) - set(KINDS) - {HA_KEY})
+    unknown = sorted(set(body) - set(KINDS) - {HA_KEY, READY_KEY})
     if unknown:
         raise HTTPBadRequest(msg=f"Unrecognized attribute(s) '{', '.join(unknown)}'")
-    result: dict[str, dict[str, str]] = {}
+    result: dict[str, Any] = {}
     for key, statuses in body.items():
+        if key == READY_KEY:
+            if not isinstance(statuses, list) or not all(isinstance(i, str) for i in statuses):
+                raise HTTPBadRequest(msg=f"'{key}' must be a list of port ids")
+            result[key] = sorted(set(statuses))
+            continue
         if not isinstance(statuses, dict):
             raise HTTPBadRequest(msg=f"'{key}' must map ids to a status")
         allowed = HA_STATES if key == HA_KEY else STATUSES
@@ -56,52 +64,61 @@ def parse(body: Any) -> dict[str, dict[str, str]]:
 
 
 def _scope(kind: str, row: Any) -> dict[str, str | None]:
-    if kind == "port":
-        return {"network_id": row.network_id}
     if kind == "floatingip":
         return {"router_id": row.router_id}
     return {"router_id": row.id}
 
 
 SCOPE_COLUMNS: dict[str, list[Any]] = {
-    "port": [Port.network_id],
     "floatingip": [FloatingIP.router_id],
     "router": [],
 }
 
-# Built once per kind: every state fetch that wires something new is followed by a status report.
+# Built once per kind: every state fetch that wires something new is followed by a status report (ports go
+# through their provisioning blocks: :func:`.provisioning.report_ports`).
+WRITTEN = [kind for kind in KINDS.values() if kind[0] != "port"]
 _READ = {
     kind: select(model.id, model.status, *SCOPE_COLUMNS[kind]).where(model.id.in_(bindparam("ids", expanding=True)))
-    for kind, model in KINDS.values()
+    for kind, model in WRITTEN
 }
 _WRITE = {
     kind: update(table_of(model)).where(table_of(model).c.id == bindparam("row_id")).values(
         status=bindparam("new_status")
     )
-    for kind, model in KINDS.values()
+    for kind, model in WRITTEN
 }
 
 
-def apply(session: Session, reported: dict[str, dict[str, str]], host: str, config: Config) -> dict[str, int]:
-    """Write the statuses that changed (``host``: the reporting agent's, whose HA replicas ``ha_states`` are);
-    returns how many of each kind changed."""
+def apply(session: Session, reported: dict[str, Any], host: str, config: Config) -> dict[str, int]:
+    """Write the statuses that changed (``host``: the reporting agent's, whose HA replicas ``ha_states`` are and
+    whose served ports ``dhcp_ready`` are); returns how many of each kind changed (``dhcp_ready``: how many
+    DHCP blocks were lifted)."""
     counts: dict[str, int] = {}
+    if "ports" in reported or READY_KEY in reported:
+        ready = reported.get(READY_KEY, [])
+        changed, lifted = provisioning.report_ports(session, config, host, reported.get("ports", {}), ready)
+        counts.update({"ports": changed} if "ports" in reported else {})
+        counts.update({READY_KEY: lifted} if READY_KEY in reported else {})
     for key, statuses in reported.items():
         if key == HA_KEY:
             counts[key] = ha_states(session, host, statuses, config)
-            continue
-        kind, model = KINDS[key]
-        if not statuses:
-            counts[key] = 0
-            continue
-        rows = session.execute(_READ[kind], {"ids": list(statuses)}).all()
-        changed = sorted((row for row in rows if row.status != statuses[row.id]), key=lambda row: row.id)
-        for row in changed:
-            session.execute(_WRITE[kind], {"row_id": row.id, "new_status": statuses[row.id]})
-            scope = _scope(kind, row)
-            changes.record(session, kind, row.id, "status", scope.get("router_id"), scope.get("network_id"))
-        counts[key] = len(changed)
+        elif key in KINDS and key != "ports":
+            counts[key] = _write(session, key, statuses)
     return counts
+
+
+def _write(session: Session, key: str, statuses: dict[str, str]) -> int:
+    """The floating IPs' or routers' statuses that changed, written in id order and logged."""
+    kind, _ = KINDS[key]
+    if not statuses:
+        return 0
+    rows = session.execute(_READ[kind], {"ids": list(statuses)}).all()
+    changed = sorted((row for row in rows if row.status != statuses[row.id]), key=lambda row: row.id)
+    for row in changed:
+        session.execute(_WRITE[kind], {"row_id": row.id, "new_status": statuses[row.id]})
+        scope = _scope(kind, row)
+        changes.record(session, kind, row.id, "status", scope.get("router_id"), scope.get("network_id"))
+    return len(changed)
 
 
 def ha_states(session: Session, host: str, states: dict[str, str], config: Config) -> int:

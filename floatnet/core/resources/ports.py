@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from floatnet.config import Config
 from floatnet.core.access import policy, quotas
-from floatnet.core.agent_protocol import audience, changes, port_binding
+from floatnet.core.agent_protocol import audience, changes, port_binding, provisioning
 from floatnet.core.context import RequestContext
 from floatnet.core.errors import HTTPBadRequest, InvalidInput, MacAddressInUse, PolicyNotAuthorized, PortNotFound
 from floatnet.core.ipam import fixed_ips
@@ -209,6 +209,7 @@ def create_port(
     port_tags = tags.check_tags(attrs.get("tags", []))
     tags.set_initial(session, "port", port_id, port_tags)
     extra_dhcp_opts.write(session, port_id, attrs.get("extra_dhcp_opts") or [])
+    provisioning.port_written(session, core.config, values, created=True)
     changes.created(session, "port", port_id, network_id=network.id)
     return values, ips, port_tags
 
@@ -322,6 +323,7 @@ class PortService:
         assert network is not None
         check_revision(port.revision_number, revision)
         _check_update(session, ctx, port, attrs, network)
+        readdressed = "fixed_ips" in attrs or attrs.get("mac_address", port.mac_address) != port.mac_address
         if "mac_address" in attrs and attrs["mac_address"] != port.mac_address:
             port.mac_address = _mac(session, port.network_id, attrs["mac_address"])
             fixed_ips.follow_mac(session, port.id, port.network_id, port.mac_address, port.device_owner)
@@ -341,6 +343,10 @@ class PortService:
         router_id = router_of(session, port.id)
         changes.updated(session, "port", port, router_id=router_id, network_id=port.network_id, hosts=[was_on])
         session.flush()
+        if readdressed:  # a DHCP server must learn the new MAC/IPs before the port counts as provisioned again
+            fields = {"id": port.id, "network_id": port.network_id, "device_owner": port.device_owner}
+            provisioning.port_written(session, self.core.config, {**fields, "status": port.status})
+            session.expire(port, ["status"])
         return render_ports(session, [port])[0]
 
     def delete(self, ctx: RequestContext, resource_id: str) -> None:
