@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -31,24 +33,28 @@ def test_migrations_on_postgres(postgres_url: str) -> None:
     db.dispose()
 
 
+@contextmanager
+def _fresh_database(postgres_url: str, name: str) -> Iterator[Database]:
+    """A new, empty database ``name`` on the test cluster (a migration test starts from nothing, not from head)."""
+    admin = Database(postgres_url.rsplit("/", 1)[0] + "/postgres")
+    with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    db = Database(postgres_url.rsplit("/", 1)[0] + f"/{name}")
+    try:
+        yield db
+    finally:
+        db.dispose()
+
+
 def test_dhcp_bindings_migration_on_postgres(postgres_url: str) -> None:
-    db = Database(postgres_url.rsplit("/", 1)[0] + "/postgres")
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("CREATE DATABASE floatnet_dhcp_migration"))
-    db.dispose()
-    db = Database(postgres_url.rsplit("/", 1)[0] + "/floatnet_dhcp_migration")
-    check_dhcp_bindings_migration(db.engine)
-    db.dispose()
+    with _fresh_database(postgres_url, "floatnet_dhcp_migration") as db:
+        check_dhcp_bindings_migration(db.engine)
 
 
 def test_provisioning_blocks_migration_on_postgres(postgres_url: str) -> None:
-    db = Database(postgres_url.rsplit("/", 1)[0] + "/postgres")
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("CREATE DATABASE floatnet_blocks_migration"))
-    db.dispose()
-    db = Database(postgres_url.rsplit("/", 1)[0] + "/floatnet_blocks_migration")
-    check_provisioning_blocks_migration(db.engine)
-    db.dispose()
+    with _fresh_database(postgres_url, "floatnet_blocks_migration") as db:
+        check_provisioning_blocks_migration(db.engine)
 
 
 def test_resources_on_postgres(postgres_url: str, make_app_client: Any) -> None:
