@@ -38,6 +38,36 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     skip_items_under(os.path.dirname(__file__), items, reason)
 
 
+LOG_TAIL_LINES = 40
+LOG_FILES = 24
+
+
+def _log_tails(workdir: Path) -> str:
+    """The last lines of the logs under a fixture's work directory (server, agents, OVS, the instances' DHCP
+    clients, dnsmasq's ``log``): what a failure on a CI machine, whose work directories are gone afterwards, is
+    diagnosed from."""
+    logs = [path for path in workdir.rglob("*") if path.suffix == ".log" or path.name == "log"]
+    parts = []
+    for path in sorted(logs)[:LOG_FILES]:
+        lines = path.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
+        parts.append("\n".join([f"== {path.relative_to(workdir)}", *lines]))
+    return "\n".join(parts)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed test's report carries the log tails of every fixture with a ``workdir`` (fabric, nodes, lab
+    cluster)."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.when != "call" or not report.failed:
+        return
+    for name, value in getattr(item, "funcargs", {}).items():
+        workdir = getattr(value, "workdir", None)
+        if isinstance(workdir, Path) and workdir.is_dir():
+            report.sections.append((f"floatnet logs of {name} ({workdir})", _log_tails(workdir)))
+
+
 def _owned_namespaces(fabric: Fabric) -> set[str]:
     """qrouter-/qdhcp- namespaces of this fabric: named after its server's routers and networks (UUIDs: nobody
     else's), or running a process whose command line names its work directory (its dnsmasq)."""
