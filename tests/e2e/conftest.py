@@ -40,6 +40,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 LOG_TAIL_LINES = 40
 LOG_FILES = 24
+WORK_DIRS = ("workdir", "state")  # the attributes naming a fixture's work directory (fabric, nodes, demo run)
 
 
 def _log_tails(workdir: Path) -> str:
@@ -56,16 +57,17 @@ def _log_tails(workdir: Path) -> str:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    """A failed test's report carries the log tails of every fixture with a ``workdir`` (fabric, nodes, lab
-    cluster)."""
+    """A failed test's report carries the log tails of every fixture with a work directory (fabric, nodes, lab
+    cluster, demo run)."""
     outcome = yield
     report = outcome.get_result()  # type: ignore[attr-defined]
     if report.when != "call" or not report.failed:
         return
     for name, value in getattr(item, "funcargs", {}).items():
-        workdir = getattr(value, "workdir", None)
-        if isinstance(workdir, Path) and workdir.is_dir():
-            report.sections.append((f"floatnet logs of {name} ({workdir})", _log_tails(workdir)))
+        for attribute in WORK_DIRS:
+            workdir = getattr(value, attribute, None)
+            if isinstance(workdir, Path) and workdir.is_dir():
+                report.sections.append((f"floatnet logs of {name} ({workdir})", _log_tails(workdir)))
 
 
 def _owned_namespaces(fabric: Fabric) -> set[str]:
