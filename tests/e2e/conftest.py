@@ -40,14 +40,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 LOG_TAIL_LINES = 40
 LOG_FILES = 24
+LOG_NAMES = ("log", "host")  # dnsmasq's log and the hosts it was told to serve
 WORK_DIRS = ("workdir", "state")  # the attributes naming a fixture's work directory (fabric, nodes, demo run)
 
 
 def _log_tails(workdir: Path) -> str:
     """The last lines of the logs under a fixture's work directory (server, agents, OVS, the instances' DHCP
-    clients, dnsmasq's ``log``): what a failure on a CI machine, whose work directories are gone afterwards, is
-    diagnosed from."""
-    logs = [path for path in workdir.rglob("*") if path.suffix == ".log" or path.name == "log"]
+    clients, dnsmasq's ``log`` and ``host`` file): what a failure on a CI machine, whose work directories are
+    gone afterwards, is diagnosed from."""
+    logs = [path for path in workdir.rglob("*") if path.suffix == ".log" or path.name in LOG_NAMES]
     parts = []
     for path in sorted(logs)[:LOG_FILES]:
         lines = path.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
