@@ -1,5 +1,4 @@
-"""The reconcile loop: every trigger marks resources dirty, one step reconciles them (docs/architecture.md,
-"Reconcile loop").
+"""The reconcile loop: every trigger marks resources dirty, one step reconciles them (docs/architecture.md).
 
 Each tick (:meth:`Agent.step`) coalesces what is due into one :class:`~floatnet.agent.dirty.Dirty` set:
 
@@ -17,8 +16,7 @@ Each tick (:meth:`Agent.step`) coalesces what is due into one :class:`~floatnet.
 :meth:`Agent.reconcile` is the one step: observe the dirty resources, plan them (pure), apply, update the view
 (the projection of what was applied; a re-observation where something failed), report, and log drift once with
 what changed. A router or network the planner cannot handle is ``ERROR`` (permanent: not retried until it
-changes) and never stops the others. Nothing is ever flushed: a restart on an up-to-date kernel plans zero
-actions.
+changes) and never stops the others. Nothing is flushed: a restart on an up-to-date kernel plans no action.
 """
 
 from __future__ import annotations
@@ -74,7 +72,7 @@ class Agent:
         self.lock = threading.Lock()
         self.desired: DesiredState | None = None
         self.observed = Observed()
-        self.ovs_planned: Mapping[str, OvsPort] = {}  # the OVS ports last planned against the whole state
+        self.ovs_planned: Mapping[str, OvsPort] = {}  # the OVS ports the last OVS step planned against
         self.errors: dict[Ref, str] = {}
         self.reported: dict[tuple[str, str], str] = {}
         self.resync_at: float | None = 0.0
@@ -214,8 +212,9 @@ class Agent:
 
     def on_kernel(self) -> Dirty:
         """The local triggers: owned namespaces the kernel reports changed under the agent and failed ones due
-        for their retry (both spaced out by backoff) are stale; OVS ports that differ from the last plan (a
-        hypervisor plugging a port) set ``ovs``. Nothing here polls the kernel (descriptors and counters)."""
+        for their retry (both spaced out by backoff) are stale; OVS ports that differ from those the last OVS step
+        planned with (a hypervisor plugging a port; never the view read back after applying, where a port plugged
+        meanwhile would count as planned) set ``ovs``. Nothing here polls the kernel (descriptors and counters)."""
         due = self.repair_backoff.due(self.kernel.changed(), time.monotonic())
         if EVERYTHING in due:  # an OVS daemon was restarted: every namespace is re-planned (ports re-plugged)
             assert self.desired is not None
@@ -279,9 +278,10 @@ class Agent:
             current, gone = scope(self.desired, dirty), dirty.gone_fips
         current = localize(current, local_tags(current, self.observed))  # vxlan networks' tags on br-int
         fast = self._fast(dirty, current)
+        planned_ovs = self.observed.ovs_ports  # see on_kernel; the agent's own changes make one more (empty) step
         actions, fast_actions, result = self._plan_apply(current, fast, dirty.groups)
         if dirty.ovs or dirty.everything:
-            self.ovs_planned = self.observed.ovs_ports
+            self.ovs_planned = planned_ovs
         reported = plan_fips.narrowed(current, self.desired, fast)
         with self.lock:
             if dirty.everything:

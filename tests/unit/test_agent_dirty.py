@@ -36,6 +36,7 @@ def converged() -> tuple[FakeServer, CountingKernel, Agent]:
     kernel = CountingKernel()
     loop = agent(server, kernel)
     loop.reconcile(Dirty(everything=True))
+    loop.step()  # the look at OVS after the resync's own changes (see the plugged-while-applying test)
     kernel.plans.clear()
     server.statuses = {"ports": {}, "floatingips": {}, "routers": {}}  # what later steps report
     return server, kernel, loop
@@ -98,7 +99,9 @@ def test_triggers_of_one_tick_are_coalesced_into_one_step() -> None:
     assert kernel.ovs["tapvm"].tag == 100 and server.statuses["ports"]["vm-port"] == "ACTIVE"
     assert NET in kernel.dhcp and not loop.retrying
     loop.step()
-    assert len(kernel.plans) == 1, "nothing left dirty: no second step"
+    assert kernel.plans[1:] == [[]], "a second step only looks at OVS after the first's own changes"
+    loop.step()
+    assert len(kernel.plans) == 2, "nothing left dirty: no third step"
 
 
 def test_full_resync_is_the_step_over_everything() -> None:
@@ -159,3 +162,41 @@ def test_quiet_tick_runs_no_step() -> None:
     _, kernel, loop = converged()
     loop.step()
     assert kernel.plans == []
+
+
+class PluggingKernel(CountingKernel):
+    """The in-memory kernel, with a hypervisor that plugs ``late`` while the agent applies a step: after the
+    step's plan was made, before its view of OVS is read back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.late: OvsPort | None = None
+
+    def apply(self, actions: Any) -> Any:
+        result = super().apply(actions)
+        if self.late is not None:
+            self.ovs[self.late.name], self.late = self.late, None
+        return result
+
+
+def test_a_port_plugged_while_a_step_applies_is_wired_by_the_next() -> None:
+    """Two instances plugged moments apart: the second lands while the step wiring the first applies. The
+    OVS ports the loop compares later plugs against are those the step planned with, so the next tick sees
+    the second one and wires it (it used to be read back after the apply, counted as planned, and left on the
+    dead VLAN until the next full resync)."""
+    server = FakeServer([router_doc(R1)], [network_doc()])
+    kernel = PluggingKernel()
+    loop = agent(server, kernel)
+    loop.reconcile(Dirty(everything=True))
+    for pid in ("vm1", "vm2"):
+        server.ports[pid] = port_doc(pid)
+    loop.events.put([{"kind": "port", "id": p, "op": "create", "network_id": NET} for p in ("vm1", "vm2")])
+    loop.step()
+    kernel.ovs["tapvm1"] = OvsPort("tapvm1", "br-eth1", 4095, "vm1", 5)
+    kernel.late = OvsPort("tapvm2", "br-eth1", 4095, "vm2", 6)
+    loop.step()
+    assert kernel.ovs["tapvm1"].tag == 100 and kernel.late is None
+    for _tick in range(2):
+        loop.step()
+    assert kernel.ovs["tapvm2"].tag == 100, "the port plugged during the step is still on the dead VLAN"
+    assert server.statuses["ports"]["vm2"] == "ACTIVE"
