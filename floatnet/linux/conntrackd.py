@@ -6,12 +6,17 @@ them: a NATed TCP session established before the failover has no conntrack entry
 runs conntrackd in FTFW mode (reliable: sequence numbers, acknowledgements, retransmission) and the replicas'
 daemons send each other their kernel's connection events over the router's HA device — multicast to
 :data:`SYNC_GROUP` on UDP port ``BASE_PORT + vr_id``, so the routers of one project, which share its HA network,
-never read each other's state. A BACKUP keeps what the MASTER sent in its *external cache*; keepalived's notify
-scripts then do what conntrackd's primary-backup example does (:func:`notify_script`): the new MASTER commits
-the external cache into its kernel table (``-c``), flushes both caches (``-f``), resynchronises its internal
-cache with the kernel (``-R``) and sends the lot to the others (``-B``); a replica that became BACKUP asks the
-MASTER for its state (``-n``) and, if it was the MASTER, flushes the kernel entries it owned after PurgeTimeout
-(``-t``).
+never read each other's state. A BACKUP injects what the MASTER sends straight into its kernel table
+(``DisableExternalCache On``) rather than keeping it in conntrackd's external cache for a commit at the
+takeover, as conntrackd's primary-backup example does: keepalived runs the notify script only after it took
+the addresses, and on a busy node the instance's next packet reached the new MASTER before that commit — found
+no entry, was picked up as new outbound traffic and NATed otherwise, and the client reset the session (the
+dataplane test's session was cut in 4 of 5 runs on a loaded machine; with the entries already in the kernel,
+in none). keepalived's notify script (:func:`notify_script`) then has the new MASTER flush conntrackd's
+caches (``-f``), resynchronise its internal cache with the kernel (``-R``) and send the lot to the others
+(``-B``); a replica that became BACKUP asks the MASTER for its state (``-n``). A former MASTER's own entries
+stay in its kernel, overwritten or destroyed by the new MASTER's events (a purge, ``-t``, would now also
+remove the entries just injected).
 
 A conntrackd (re)started asks the others for their state (``StartupResync``), so a replica whose daemon the
 agent restarted does not wait for every session's next event to know it.
@@ -45,7 +50,7 @@ from floatnet.linux import daemons
 
 SYNC_GROUP = "225.0.0.50"  # conntrackd's documented multicast group
 BASE_PORT = 3780  # conntrackd's documented port; + the router's VRRP id (1..254), unique on an HA network
-LOCK, SOCKET, LOG, NOTIFY, STATE = "lock", "ctl", "conntrackd.log", "notify.sh", "state"
+LOCK, SOCKET, LOG, NOTIFY = "lock", "ctl", "conntrackd.log", "notify.sh"
 CONFIG = "conntrackd.conf"
 # the control socket as conntrackd (which wants an absolute path) binds and its clients find it: in the directory
 # the process runs in, however deep (a unix socket path holds 107 bytes)
@@ -73,8 +78,8 @@ def render(instance: SyncInstance, directory: Path) -> str:
     except ValueError:
         raise ValueError(f"HA address {instance.ha_address!r} is not an IPv4 address") from None
     lines = [
-        "Sync {", "    Mode FTFW {", "        DisableExternalCache Off", "        CommitTimeout 1800",
-        "        PurgeTimeout 5", "        StartupResync on", "    }", "    Multicast {",
+        "Sync {", "    Mode FTFW {", "        DisableExternalCache On", "        StartupResync on", "    }",
+        "    Multicast {",
         f"        IPv4_address {SYNC_GROUP}",
         f"        Group {BASE_PORT + instance.vr_id}", f"        IPv4_interface {address}",
         f"        Interface {instance.ha_dev}", "        SndSocketBuffer 1249280", "        RcvSocketBuffer 1249280",
@@ -90,20 +95,15 @@ def render(instance: SyncInstance, directory: Path) -> str:
 
 
 def notify_script(directory: Path) -> str:
-    """The script keepalived runs on a transition (``$1``: master, backup or fault), as conntrackd's
-    primary-backup example: commit/flush/resync/bulk-send on MASTER; otherwise ask the MASTER for its state and,
-    only when leaving MASTER, schedule the flush of the kernel's now stale entries (``-t``, after PurgeTimeout).
-    A replica entering BACKUP at start must not: the flush would land on what it commits if it took over within
-    PurgeTimeout. The last state is kept in ``directory/state``. Every step may fail (conntrackd not running
-    yet) or hang (answering nothing): each is bounded by :data:`CLIENT_TIMEOUT`, a transition never waits
-    longer. It runs in ``directory``, where the control socket's path (:data:`SOCKET_VIA_CWD`) points."""
-    conf, state = directory / CONFIG, directory / STATE
+    """The script keepalived runs on a transition (``$1``: master, backup or fault): on MASTER flush conntrackd's
+    caches, resynchronise the internal one with the kernel and send it to the others; otherwise ask the MASTER
+    for its state (see the module docstring). Every step may fail (conntrackd not running yet) or hang
+    (answering nothing): each is bounded by :data:`CLIENT_TIMEOUT`, a transition never waits longer. It runs in
+    ``directory``, where the control socket's path (:data:`SOCKET_VIA_CWD`) points."""
     return "\n".join([
         "#!/bin/sh", f"cd {directory} || exit 0",
-        f"c() {{ timeout -s KILL {CLIENT_TIMEOUT} conntrackd -C {conf} \"$@\" >/dev/null 2>&1; }}",
-        'case "$1" in', "    master) c -c; c -f; c -R; c -B ;;",
-        f'    *) if [ "$(cat {state} 2>/dev/null)" = master ]; then c -t; fi; c -n ;;', "esac",
-        f'echo "$1" >{state}', "",
+        f"c() {{ timeout -s KILL {CLIENT_TIMEOUT} conntrackd -C {directory / CONFIG} \"$@\" >/dev/null 2>&1; }}",
+        'case "$1" in', "    master) c -f; c -R; c -B ;;", "    *) c -n ;;", "esac", "exit 0", "",
     ])  # fmt: skip
 
 

@@ -128,6 +128,13 @@ def _report(proc: subprocess.Popen[str]) -> dict[str, Any]:
     return dict(json.loads(out))
 
 
+def _synced(lab: NatLab, side: str) -> bool:
+    """Whether ``side``'s kernel holds the forwarded session, as its conntrackd injected it from the MASTER."""
+    argv = ["ip", "netns", "exec", lab.ns[side], "conntrack", "-L", "-p", "tcp", "--orig-port-dst", str(EXTERNAL_PORT)]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False).stdout
+    return f"dport={EXTERNAL_PORT}" in out
+
+
 def _session_across_failover(lab: NatLab) -> tuple[dict[str, Any], dict[str, Any]]:
     """Open the session, fail the MASTER 2 s into it; the receiver's (client's) and the sender's reports."""
     assert lab.start("a", FIP) == "started" and lab.start("b", FIP) == "started"
@@ -137,6 +144,8 @@ def _session_across_failover(lab: NatLab) -> tuple[dict[str, Any], dict[str, Any
     _wait(lambda: f":{PORT}" in sh(["ss", "-ltn"], netns=lab.server))
     receiver = lab.run(lab.up, RECEIVER, FIP.split("/")[0], str(EXTERNAL_PORT), "8")
     time.sleep(2.0)
+    if lab.sync:  # the premise is the BACKUP holding the session, not a sleep long enough on a busy machine
+        _wait(lambda: _synced(lab, "b" if first == "a" else "a"))
     lab.fail(first)
     _wait(lambda: lab.master() not in (None, first))
     return _report(receiver), _report(sender)

@@ -56,12 +56,19 @@ def _run(script: Path, state: str, tmp_path: Path) -> list[str]:
     return (tmp_path / "calls").read_text().split() if (tmp_path / "calls").exists() else []
 
 
-def test_notify_script_commits_on_master_and_flushes_only_a_former_master(tmp_path: Path) -> None:
+def test_a_backup_holds_the_synced_sessions_in_its_kernel_and_the_notify_script_commits_nothing(
+    tmp_path: Path,
+) -> None:
+    """The entries a BACKUP receives go straight into its kernel (no external cache to commit at the takeover,
+    which lost the race with the instance's next packet); nothing purges the kernel when a MASTER steps down
+    (it would remove those entries)."""
+    text = conntrackd.render(conntrackd.SyncInstance(7, "ha-x", "169.254.192.3"), tmp_path)
+    assert "        DisableExternalCache On\n" in text and "PurgeTimeout" not in text
     script = tmp_path / "notify.sh"
     script.write_text(conntrackd.notify_script(tmp_path))
-    assert _run(script, "backup", tmp_path) == ["-n"]  # entering BACKUP at start: no flush scheduled
-    assert _run(script, "master", tmp_path) == ["-c", "-f", "-R", "-B"]  # the primary-backup example's order
-    assert _run(script, "backup", tmp_path) == ["-t", "-n"]  # a former MASTER purges its stale entries
+    assert _run(script, "backup", tmp_path) == ["-n"]  # ask the MASTER for its state
+    assert _run(script, "master", tmp_path) == ["-f", "-R", "-B"]  # caches from the kernel, sent to the others
+    assert _run(script, "backup", tmp_path) == ["-n"]  # a former MASTER: no purge
     assert _run(script, "fault", tmp_path) == ["-n"]
 
 
@@ -79,7 +86,6 @@ def test_notify_script_bounds_every_conntrackd_call(tmp_path: Path, monkeypatch:
     subprocess.run(["sh", str(script), "backup"], env={"PATH": f"{fake}:/usr/bin:/bin"}, check=True, timeout=30)
     assert time.monotonic() - started < 5
     assert (tmp_path / "calls").read_text().split() == [str(tmp_path)]
-    assert (tmp_path / "state").read_text() == "backup\n"
 
 
 def test_keepalived_runs_the_notify_script_on_every_transition_only_when_given() -> None:
