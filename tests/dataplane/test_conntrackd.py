@@ -130,9 +130,8 @@ def _report(proc: subprocess.Popen[str]) -> dict[str, Any]:
 
 def _synced(lab: NatLab, side: str) -> bool:
     """Whether ``side``'s kernel holds the forwarded session, as its conntrackd injected it from the MASTER."""
-    argv = ["ip", "netns", "exec", lab.ns[side], "conntrack", "-L", "-p", "tcp", "--orig-port-dst", str(EXTERNAL_PORT)]
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False).stdout
-    return f"dport={EXTERNAL_PORT}" in out
+    argv = ["conntrack", "-L", "-p", "tcp", "--orig-port-dst", str(EXTERNAL_PORT)]
+    return f"dport={EXTERNAL_PORT}" in sh(argv, netns=lab.ns[side], check=False)
 
 
 def _session_across_failover(lab: NatLab) -> tuple[dict[str, Any], dict[str, Any]]:
